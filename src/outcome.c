@@ -1,0 +1,64 @@
+/* outcome.c: SQLSTATE classification and outcome tables. */
+#include "outcome.h"
+
+#include <string.h>
+
+enum outcome_class outcome_classify(const char *sqlstate)
+{
+	if (!sqlstate || !*sqlstate)
+		return OC_LOST;
+	if (strcmp(sqlstate, "23505") == 0)
+		return OC_UNIQUE_VIOLATION;
+	if (strcmp(sqlstate, "40001") == 0)
+		return OC_SERIALIZATION;
+	if (strcmp(sqlstate, "40P01") == 0)
+		return OC_DEADLOCK;
+	return OC_OTHER_ERROR;
+}
+
+bool outcome_retryable(const char *sqlstate)
+{
+	enum outcome_class c = outcome_classify(sqlstate);
+	return c == OC_SERIALIZATION || c == OC_DEADLOCK;
+}
+
+static long long *slot(struct outcome_table *t, const char *label, bool create)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->label[i], label) == 0)
+			return &t->count[i];
+	if (!create)
+		return NULL;
+	if (t->n == OUTCOME_SLOTS - 1 && strcmp(label, "other") != 0)
+		return slot(t, "other", true);
+	size_t i = t->n++;
+	strncpy(t->label[i], label, sizeof t->label[i] - 1);
+	t->label[i][sizeof t->label[i] - 1] = '\0';
+	t->count[i] = 0;
+	return &t->count[i];
+}
+
+void outcome_add(struct outcome_table *t, const char *label, long long delta)
+{
+	*slot(t, label, true) += delta;
+}
+
+long long outcome_get(const struct outcome_table *t, const char *label)
+{
+	long long *c = slot((struct outcome_table *)t, label, false);
+	return c ? *c : 0;
+}
+
+void outcome_merge(struct outcome_table *dst, const struct outcome_table *src)
+{
+	for (size_t i = 0; i < src->n; i++)
+		outcome_add(dst, src->label[i], src->count[i]);
+}
+
+long long outcome_total(const struct outcome_table *t)
+{
+	long long sum = 0;
+	for (size_t i = 0; i < t->n; i++)
+		sum += t->count[i];
+	return sum;
+}

@@ -1,0 +1,49 @@
+/* outcome.h: what one attempt ended as, and per-worker counters of them.
+ *
+ * Counting rule, per phase: attempts = ok + skipped + sum(errors by SQLSTATE)
+ * + lost. "ok" means the flow ran to COMMIT and the COMMIT succeeded;
+ * "skipped" means a step marked skip_if_found found a row and the attempt
+ * ended there (committed, nothing written); an error is counted under its
+ * SQLSTATE, wherever it surfaced (a statement or the COMMIT); "lost" is an
+ * error libpq made itself (connection lost), which carries no SQLSTATE. */
+#ifndef PGRACE_OUTCOME_H
+#define PGRACE_OUTCOME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum outcome_class {
+	OC_OK,
+	OC_SKIPPED,
+	OC_UNIQUE_VIOLATION,  /* 23505 */
+	OC_SERIALIZATION,     /* 40001 */
+	OC_DEADLOCK,          /* 40P01 */
+	OC_OTHER_ERROR,       /* any other SQLSTATE */
+	OC_LOST,              /* no SQLSTATE: libpq's own error, connection gone */
+};
+
+/* Classifies a SQLSTATE; NULL or "" (libpq's own errors) is OC_LOST. */
+enum outcome_class outcome_classify(const char *sqlstate);
+/* True for errors a flow may retry: serialization failure, deadlock. */
+bool outcome_retryable(const char *sqlstate);
+
+#define OUTCOME_SLOTS 24 /* distinct outcome labels per table; more go to "other" */
+
+/* Counts by label: "ok", "skipped", "lost", "other", a SQLSTATE, or
+ * a constraint name. Plain arrays: each worker owns one, merged after join. */
+struct outcome_table {
+	size_t n;
+	char label[OUTCOME_SLOTS][64];
+	long long count[OUTCOME_SLOTS];
+};
+
+/* Adds delta to label's count (a full table counts it under "other"). */
+void outcome_add(struct outcome_table *t, const char *label, long long delta);
+/* Count for label, 0 when absent. */
+long long outcome_get(const struct outcome_table *t, const char *label);
+/* Adds every count of src into dst. */
+void outcome_merge(struct outcome_table *dst, const struct outcome_table *src);
+/* Sum of all counts. */
+long long outcome_total(const struct outcome_table *t);
+
+#endif

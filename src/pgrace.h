@@ -1,0 +1,34 @@
+/* pgrace.h: exit codes and verdicts, shared by every module.
+ *
+ * The exit code is the contract CI reads; verdict_exit() is the only place
+ * that maps one to the other. */
+#ifndef PGRACE_H
+#define PGRACE_H
+
+/* Process exit codes, documented in --help and the README. */
+enum pgrace_exit {
+	EXIT_PASS = 0,         /* every expectation held */
+	EXIT_FAIL = 1,         /* an expectation failed: the regression a gate exists for */
+	EXIT_USAGE = 2,        /* bad usage or bad scenario file (message names file:line) */
+	EXIT_DATABASE = 3,     /* the database could not be used: unreachable, died, timed out */
+	EXIT_INCONCLUSIVE = 4, /* a phase that must reproduce the race never did */
+	EXIT_RESULTS = 5,      /* verdict reached, but the result files could not be written */
+	EXIT_SIGINT = 130,     /* interrupted by SIGINT */
+	EXIT_SIGTERM = 143,    /* terminated by SIGTERM */
+};
+
+/* A run's verdict, worst last: verdict_worse() picks the more severe of two. */
+enum verdict {
+	VERDICT_PASS,
+	VERDICT_INCONCLUSIVE,
+	VERDICT_FAIL,
+	VERDICT_BAD_SCENARIO, /* scenario SQL rejected by the server: exit 2 */
+	VERDICT_ERROR,        /* database unusable or run interrupted: exit 3 / 130 / 143 */
+};
+
+/* Name used in JSON ("pass", "fail", "inconclusive", "error"). */
+const char *verdict_name(enum verdict v);
+/* The more severe of a and b. */
+enum verdict verdict_worse(enum verdict a, enum verdict b);
+
+#endif

@@ -1,0 +1,77 @@
+/* run.h: a scenario's phases, in order, against one sandbox schema, and
+ * the results they leave.
+ *
+ * run_scenario() creates a schema of its own (pgrace_<pid>_<random>), sets
+ * every connection's search_path to it, loads schema and seed, plays the
+ * phases, evaluates every expectation, and drops the schema at the end,
+ * whatever happened. The results are plain data for report.h. */
+#ifndef PGRACE_RUN_H
+#define PGRACE_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "outcome.h"
+#include "pgrace.h"
+#include "scenario.h"
+#include "stats.h"
+
+/* One expectation's verdict. */
+struct expect_result {
+	char expect[512]; /* what was expected, as written (steps: "error 23505 ...") */
+	char actual[512]; /* what happened, with values */
+	bool passed;
+};
+
+struct phase_result {
+	char name[128];
+	bool migrated;        /* migration applied while the phase ran (after its steps) */
+	bool has_race;
+	enum race_mode mode;
+	enum isolation isolation;
+	int workers, rounds, keys;
+	long long rounds_with_duplicates;
+	long long rows_min, rows_max; /* rows per key over every round and key */
+	long long attempts;
+	long long retries;
+	struct outcome_table outcomes;    /* "ok", "skipped", SQLSTATEs, "lost" */
+	struct outcome_table constraints; /* constraint name -> violations naming it */
+	struct hist latency;               /* per attempt, start of flow to its end */
+	uint64_t skew_us_p50, skew_us_max; /* spread of the workers' first sends */
+	struct expect_result *expects;
+	size_t n_expects;
+	bool passed;
+	bool broken;          /* a round could not complete (see run_result.error) */
+	double elapsed_s;
+};
+
+struct run_result {
+	char scenario[128];
+	char file[1024];
+	char schema[64];
+	enum verdict verdict;
+	bool complete;        /* every phase ran */
+	char error[1024];     /* why the run stopped early, "" when it did not */
+	struct phase_result *phases;
+	size_t n_phases;
+	double elapsed_s;
+};
+
+struct run_opts {
+	const char *dsn;          /* conninfo or URI; NULL: PG* environment */
+	struct race_cfg override; /* command-line race settings (override.set says which) */
+	bool quiet;
+	bool progress;            /* progress line on stderr */
+};
+
+/* Runs sc; fills *res (free with run_result_free). Never exits the process. */
+void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct run_result *res);
+/* Frees what run_scenario allocated in res. */
+void run_result_free(struct run_result *res);
+/* Exit code for a verdict (and interrupt state). */
+int run_exit_code(enum verdict v);
+
+/* Set from the signal handler thread: 2 = SIGINT, 15 = SIGTERM, 0 = none. */
+extern volatile int run_interrupted;
+
+#endif

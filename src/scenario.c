@@ -1,0 +1,926 @@
+/* scenario.c: loads a scenario file with libfyaml and validates every key.
+ *
+ * The whole file is read first (size-capped, checked for NUL bytes and
+ * invalid UTF-8 so those errors can name a line), parsed into a YAML
+ * document, then walked. Unknown keys are errors: a typo must never turn a
+ * check off silently. */
+#include "scenario.h"
+
+#include <errno.h>
+#include <libfyaml.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_FILE_BYTES (1024 * 1024)
+
+struct loader {
+	const char *path;
+	char *err;
+	size_t errlen;
+	bool failed;
+};
+
+__attribute__((format(printf, 3, 4))) static bool
+errorf(struct loader *L, int line, const char *fmt, ...)
+{
+	if (L->failed)
+		return false;
+	L->failed = true;
+	int n = snprintf(L->err, L->errlen, "%s:%d: ", L->path, line);
+	if (n < 0 || (size_t)n >= L->errlen)
+		return false;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(L->err + n, L->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+	if (!p)
+		abort();
+	return p;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s);
+	if (!d)
+		abort();
+	return d;
+}
+
+/* 1-based line where a node starts (for a collection: its first scalar). */
+static int node_line(struct fy_node *n, int fallback)
+{
+	if (!n)
+		return fallback;
+	switch (fy_node_get_type(n)) {
+	case FYNT_SCALAR: {
+		struct fy_token *t = fy_node_get_scalar_token(n);
+		const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
+		return m ? m->line + 1 : fallback;
+	}
+	case FYNT_MAPPING: {
+		void *it = NULL;
+		struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
+		return p ? node_line(fy_node_pair_key(p), fallback) : fallback;
+	}
+	case FYNT_SEQUENCE: {
+		void *it = NULL;
+		struct fy_node *item = fy_node_sequence_iterate(n, &it);
+		return item ? node_line(item, fallback) : fallback;
+	}
+	}
+	return fallback;
+}
+
+static const char *type_name(struct fy_node *n)
+{
+	if (!n)
+		return "nothing";
+	switch (fy_node_get_type(n)) {
+	case FYNT_SCALAR:
+		return "a scalar";
+	case FYNT_SEQUENCE:
+		return "a list";
+	case FYNT_MAPPING:
+		return "a mapping";
+	}
+	return "?";
+}
+
+static bool want_type(struct loader *L, struct fy_node *n, enum fy_node_type t, const char *key,
+		      int line)
+{
+	static const char *names[] = {"a scalar", "a list", "a mapping"};
+	if (n && fy_node_is_alias(n))
+		return errorf(L, node_line(n, line), "%s: YAML aliases are not supported", key);
+	if (!n || fy_node_get_type(n) != t)
+		return errorf(L, node_line(n, line), "%s: expected %s, got %s", key, names[t],
+			      type_name(n));
+	return true;
+}
+
+/* Scalar text of n (NUL-terminated by libfyaml), checked to be a scalar. */
+static const char *scalar(struct loader *L, struct fy_node *n, const char *key, int line)
+{
+	if (!want_type(L, n, FYNT_SCALAR, key, line))
+		return NULL;
+	const char *s = fy_node_get_scalar0(n);
+	if (!s)
+		errorf(L, node_line(n, line), "%s: unreadable scalar", key);
+	return s;
+}
+
+static bool blank(const char *s)
+{
+	for (; *s; s++)
+		if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+			return false;
+	return true;
+}
+
+static bool get_string(struct loader *L, struct fy_node *n, const char *key, int line,
+		       char **out)
+{
+	const char *s = scalar(L, n, key, line);
+	if (!s)
+		return false;
+	if (blank(s))
+		return errorf(L, node_line(n, line), "%s: must not be empty", key);
+	*out = xstrdup(s);
+	return true;
+}
+
+static bool get_sql(struct loader *L, struct fy_node *n, const char *key, int line,
+		    struct sql_text *out)
+{
+	out->line = node_line(n, line);
+	return get_string(L, n, key, line, &out->sql);
+}
+
+static bool get_int(struct loader *L, struct fy_node *n, const char *key, int line, long lo,
+		    long hi, int *out)
+{
+	const char *s = scalar(L, n, key, line);
+	if (!s)
+		return false;
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < lo || v > hi)
+		return errorf(L, node_line(n, line), "%s: expected an integer from %ld to %ld, got \"%.40s\"",
+			      key, lo, hi, s);
+	*out = (int)v;
+	return true;
+}
+
+static bool get_bool(struct loader *L, struct fy_node *n, const char *key, int line, bool *out)
+{
+	const char *s = scalar(L, n, key, line);
+	if (!s)
+		return false;
+	if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0) {
+		*out = true;
+		return true;
+	}
+	if (strcmp(s, "false") == 0 || strcmp(s, "no") == 0) {
+		*out = false;
+		return true;
+	}
+	return errorf(L, node_line(n, line), "%s: expected true or false, got \"%.40s\"", key, s);
+}
+
+/* Picks one of names[]; returns its index or -1 (error set). */
+static int get_enum(struct loader *L, struct fy_node *n, const char *key, int line,
+		    const char *const *names, size_t count)
+{
+	const char *s = scalar(L, n, key, line);
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < count; i++)
+		if (strcmp(s, names[i]) == 0)
+			return (int)i;
+	char choices[256] = "";
+	for (size_t i = 0; i < count; i++) {
+		size_t len = strlen(choices);
+		snprintf(choices + len, sizeof choices - len, "%s%s", i ? ", " : "", names[i]);
+	}
+	errorf(L, node_line(n, line), "%s: expected one of %s, got \"%.40s\"", key, choices, s);
+	return -1;
+}
+
+/* Iterates a mapping, rejecting keys not in allowed[]. */
+struct map_iter {
+	void *it;
+	struct fy_node *map;
+};
+
+static bool next_pair(struct loader *L, struct map_iter *mi, const char *const *allowed,
+		      const char *where, const char **key, struct fy_node **value, int *line)
+{
+	struct fy_node_pair *p = fy_node_mapping_iterate(mi->map, &mi->it);
+	if (!p)
+		return false;
+	struct fy_node *k = fy_node_pair_key(p);
+	*value = fy_node_pair_value(p);
+	*line = node_line(k, node_line(*value, 0));
+	const char *ks = (k && fy_node_get_type(k) == FYNT_SCALAR) ? fy_node_get_scalar0(k) : NULL;
+	if (!ks) {
+		errorf(L, *line, "%s: keys must be plain strings", where);
+		return false;
+	}
+	for (size_t i = 0; allowed[i]; i++)
+		if (strcmp(ks, allowed[i]) == 0) {
+			*key = allowed[i];
+			return true;
+		}
+	char choices[512] = "";
+	for (size_t i = 0; allowed[i]; i++) {
+		size_t len = strlen(choices);
+		snprintf(choices + len, sizeof choices - len, "%s%s", i ? ", " : "", allowed[i]);
+	}
+	errorf(L, *line, "%s: unknown key \"%.40s\" (expected one of: %s)", where, ks, choices);
+	return false;
+}
+
+/* Metric names a race phase's expectations may use. */
+static bool race_metric_ok(void *ctx, const char *name)
+{
+	(void)ctx;
+	static const char *fixed[] = {"workers",  "rounds",  "keys", "attempts",
+				      "retries",  "rounds_with_duplicates",
+				      "rows_per_key.min", "rows_per_key.max", NULL};
+	for (size_t i = 0; fixed[i]; i++)
+		if (strcmp(name, fixed[i]) == 0)
+			return true;
+	return (strncmp(name, "outcomes.", 9) == 0 && name[9]) ||
+	       (strncmp(name, "constraint.", 11) == 0 && name[11]);
+}
+
+static bool step_metric_ok(void *ctx, const char *name)
+{
+	(void)ctx;
+	return strcmp(name, "rows") == 0 || strcmp(name, "affected") == 0;
+}
+
+static bool key_param_ok(void *ctx, const char *name)
+{
+	(void)ctx;
+	return strcmp(name, "round") == 0 || strcmp(name, "key") == 0 ||
+	       strcmp(name, "phase_round") == 0;
+}
+
+struct name_check {
+	bool (*ok)(void *, const char *);
+	const char *bad;
+};
+
+static bool check_name(void *ctx, const char *name)
+{
+	struct name_check *nc = ctx;
+	if (nc->ok(NULL, name))
+		return true;
+	nc->bad = name;
+	return false;
+}
+
+static bool parse_one_expect(struct loader *L, const char *text, int line, enum expect_when when,
+			     bool (*ok)(void *, const char *), const char *metrics,
+			     struct expectation *x)
+{
+	char perr[256];
+	if (!expect_parse(text, x, perr, sizeof perr))
+		return errorf(L, line, "expect: %s", perr);
+	x->line = line;
+	x->when = when;
+	struct name_check nc = {.ok = ok};
+	if (!expr_names(x->lhs, check_name, &nc) || !expr_names(x->rhs, check_name, &nc)) {
+		errorf(L, line, "expect: unknown metric \"%s\" (known: %s)", nc.bad, metrics);
+		expect_free(x);
+		return false;
+	}
+	return true;
+}
+
+/* expect: a list of "EXPR OP EXPR", or {hold: ...} / {fire: ...} items. */
+static bool parse_expects(struct loader *L, struct fy_node *n, int line,
+			  bool (*ok)(void *, const char *), const char *metrics,
+			  struct expectation **out, size_t *count)
+{
+	if (!want_type(L, n, FYNT_SEQUENCE, "expect", line))
+		return false;
+	int len = fy_node_sequence_item_count(n);
+	*out = xcalloc((size_t)len, sizeof **out);
+	*count = 0;
+	void *it = NULL;
+	struct fy_node *item;
+	while ((item = fy_node_sequence_iterate(n, &it))) {
+		int iline = node_line(item, line);
+		enum expect_when when = WHEN_ALWAYS;
+		struct fy_node *val = item;
+		if (item && fy_node_get_type(item) == FYNT_MAPPING && !fy_node_is_alias(item)) {
+			if (fy_node_mapping_item_count(item) != 1)
+				return errorf(L, iline, "expect: a mode-specific item is one key, hold or fire");
+			struct fy_node_pair *p = fy_node_mapping_get_by_index(item, 0);
+			const char *k = fy_node_get_scalar0(fy_node_pair_key(p));
+			if (!k || (strcmp(k, "hold") && strcmp(k, "fire")))
+				return errorf(L, iline, "expect: a mode-specific item is keyed hold or fire, got \"%.40s\"",
+					      k ? k : "?");
+			when = strcmp(k, "hold") == 0 ? WHEN_HOLD : WHEN_FIRE;
+			val = fy_node_pair_value(p);
+		}
+		const char *text = scalar(L, val, "expect", iline);
+		if (!text)
+			return false;
+		if (!parse_one_expect(L, text, iline, when, ok, metrics, &(*out)[*count]))
+			return false;
+		(*count)++;
+	}
+	if (*count == 0)
+		return errorf(L, line, "expect: the list is empty");
+	return true;
+}
+
+static const char *const mode_names[] = {"hold", "fire"};
+static const char *const iso_names[] = {"read committed", "repeatable read", "serializable"};
+static const char *const dist_names[] = {"uniform", "hot"};
+
+static bool parse_race(struct loader *L, struct fy_node *n, int line, struct race_cfg *r)
+{
+	static const char *const keys[] = {"workers", "rounds", "keys", "deadline_ms", "retries",
+					   "mode", "isolation", "distribution",
+					   "read_committed_workers", NULL};
+	memset(r, 0, sizeof *r);
+	if (n && fy_node_get_type(n) == FYNT_SCALAR && blank(fy_node_get_scalar0(n)))
+		return true; /* `race:` with nothing: defaults */
+	if (!want_type(L, n, FYNT_MAPPING, "race", line))
+		return false;
+	struct map_iter mi = {.map = n};
+	const char *k;
+	struct fy_node *v;
+	int kl;
+	while (next_pair(L, &mi, keys, "race", &k, &v, &kl)) {
+		int idx;
+		bool ok = true;
+		if (!strcmp(k, "workers"))
+			ok = get_int(L, v, k, kl, 1, 5000, &r->workers), r->set |= RACE_SET_WORKERS;
+		else if (!strcmp(k, "rounds"))
+			ok = get_int(L, v, k, kl, 1, 1000000, &r->rounds), r->set |= RACE_SET_ROUNDS;
+		else if (!strcmp(k, "keys"))
+			ok = get_int(L, v, k, kl, 1, 5000, &r->keys), r->set |= RACE_SET_KEYS;
+		else if (!strcmp(k, "deadline_ms"))
+			ok = get_int(L, v, k, kl, 100, 3600000, &r->deadline_ms), r->set |= RACE_SET_DEADLINE;
+		else if (!strcmp(k, "retries"))
+			ok = get_int(L, v, k, kl, 0, 1000, &r->retries), r->set |= RACE_SET_RETRIES;
+		else if (!strcmp(k, "read_committed_workers"))
+			ok = get_int(L, v, k, kl, 0, 5000, &r->rc_workers), r->set |= RACE_SET_RC;
+		else if (!strcmp(k, "mode")) {
+			ok = (idx = get_enum(L, v, k, kl, mode_names, 2)) >= 0;
+			r->mode = (enum race_mode)idx, r->set |= RACE_SET_MODE;
+		} else if (!strcmp(k, "isolation")) {
+			ok = (idx = get_enum(L, v, k, kl, iso_names, 3)) >= 0;
+			r->isolation = (enum isolation)idx, r->set |= RACE_SET_ISOLATION;
+		} else {
+			ok = (idx = get_enum(L, v, k, kl, dist_names, 2)) >= 0;
+			r->dist = (enum key_dist)idx, r->set |= RACE_SET_DIST;
+		}
+		if (!ok)
+			return false;
+	}
+	return !L->failed;
+}
+
+static bool parse_flow(struct loader *L, struct fy_node *n, int line, struct scenario *sc)
+{
+	static const char *const keys[] = {"sql", "skip_if_found", NULL};
+	if (!want_type(L, n, FYNT_SEQUENCE, "flow", line))
+		return false;
+	int len = fy_node_sequence_item_count(n);
+	if (len == 0)
+		return errorf(L, line, "flow: needs at least one step");
+	sc->flow = xcalloc((size_t)len, sizeof *sc->flow);
+	void *it = NULL;
+	struct fy_node *item;
+	while ((item = fy_node_sequence_iterate(n, &it))) {
+		int iline = node_line(item, line);
+		struct flow_step *fs = &sc->flow[sc->n_flow++];
+		if (!want_type(L, item, FYNT_MAPPING, "flow step", iline))
+			return false;
+		struct map_iter mi = {.map = item};
+		const char *k;
+		struct fy_node *v;
+		int kl;
+		while (next_pair(L, &mi, keys, "flow step", &k, &v, &kl)) {
+			if (!strcmp(k, "sql") ? !get_sql(L, v, "flow step sql", kl, &fs->text)
+					      : !get_bool(L, v, k, kl, &fs->skip_if_found))
+				return false;
+		}
+		if (L->failed)
+			return false;
+		if (!fs->text.sql)
+			return errorf(L, iline, "flow step: missing key \"sql\"");
+	}
+	return true;
+}
+
+static bool parse_params(struct loader *L, struct fy_node *n, int line, struct scenario *sc)
+{
+	if (!want_type(L, n, FYNT_SEQUENCE, "params", line))
+		return false;
+	int len = fy_node_sequence_item_count(n);
+	if (len == 0 || len > 16)
+		return errorf(L, line, "params: expected 1 to 16 key parameters, got %d", len);
+	sc->params = xcalloc((size_t)len, sizeof *sc->params);
+	void *it = NULL;
+	struct fy_node *item;
+	while ((item = fy_node_sequence_iterate(n, &it))) {
+		int iline = node_line(item, line);
+		const char *s = scalar(L, item, "params", iline);
+		if (!s)
+			return false;
+		char perr[256];
+		struct expr *e = expr_parse(s, perr, sizeof perr);
+		if (!e)
+			return errorf(L, iline, "params: %s", perr);
+		sc->params[sc->n_params++] = e;
+		struct name_check nc = {.ok = key_param_ok};
+		if (!expr_names(e, check_name, &nc))
+			return errorf(L, iline, "params: unknown name \"%s\" (known: round, key, phase_round)",
+				      nc.bad);
+	}
+	return true;
+}
+
+static bool parse_sql_map(struct loader *L, struct fy_node *n, int line, struct scenario *sc)
+{
+	if (!want_type(L, n, FYNT_MAPPING, "sql", line))
+		return false;
+	int len = fy_node_mapping_item_count(n);
+	sc->sql = xcalloc((size_t)len, sizeof *sc->sql);
+	void *it = NULL;
+	struct fy_node_pair *p;
+	while ((p = fy_node_mapping_iterate(n, &it))) {
+		struct fy_node *k = fy_node_pair_key(p);
+		int kl = node_line(k, line);
+		const char *name = scalar(L, k, "sql name", kl);
+		if (!name)
+			return false;
+		struct named_sql *ns = &sc->sql[sc->n_sql++];
+		ns->name = xstrdup(name);
+		if (!get_sql(L, fy_node_pair_value(p), name, kl, &ns->text))
+			return false;
+	}
+	return true;
+}
+
+static bool parse_migration(struct loader *L, struct fy_node *n, int line, struct scenario *sc)
+{
+	static const char *const keys[] = {"up", "down", NULL};
+	if (!want_type(L, n, FYNT_MAPPING, "migration", line))
+		return false;
+	struct map_iter mi = {.map = n};
+	const char *k;
+	struct fy_node *v;
+	int kl;
+	while (next_pair(L, &mi, keys, "migration", &k, &v, &kl))
+		if (!get_sql(L, v, k, kl, !strcmp(k, "up") ? &sc->migrate_up : &sc->migrate_down))
+			return false;
+	return !L->failed;
+}
+
+static bool parse_sqlstate(struct loader *L, struct fy_node *n, int line, char out[6])
+{
+	const char *s = scalar(L, n, "expect_error", line);
+	if (!s)
+		return false;
+	bool ok = strlen(s) == 5;
+	for (size_t i = 0; ok && i < 5; i++)
+		ok = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z');
+	if (!ok)
+		return errorf(L, node_line(n, line),
+			      "expect_error: expected a 5-character SQLSTATE such as 23505, got \"%.40s\"", s);
+	memcpy(out, s, 6);
+	return true;
+}
+
+static bool parse_step(struct loader *L, struct fy_node *n, int line, const struct scenario *sc,
+		       struct step *st)
+{
+	static const char *const keys[] = {"migrate", "run", "sql", "expect_error",
+					   "expect_message", "expect", NULL};
+	static const char *const dirs[] = {"up", "down"};
+	if (!want_type(L, n, FYNT_MAPPING, "step", line))
+		return false;
+	st->line = line;
+	int actions = 0;
+	struct map_iter mi = {.map = n};
+	const char *k;
+	struct fy_node *v;
+	int kl;
+	char label[160];
+	while (next_pair(L, &mi, keys, "step", &k, &v, &kl)) {
+		if (!strcmp(k, "migrate")) {
+			int d = get_enum(L, v, k, kl, dirs, 2);
+			if (d < 0)
+				return false;
+			const struct sql_text *t = d == 0 ? &sc->migrate_up : &sc->migrate_down;
+			if (!t->sql)
+				return errorf(L, kl, "step: migrate %s, but the scenario has no migration.%s",
+					      dirs[d], dirs[d]);
+			st->kind = d == 0 ? STEP_MIGRATE_UP : STEP_MIGRATE_DOWN;
+			st->text.sql = xstrdup(t->sql);
+			st->text.line = t->line;
+			snprintf(label, sizeof label, "migrate %s", dirs[d]);
+			actions++;
+		} else if (!strcmp(k, "run")) {
+			const char *name = scalar(L, v, k, kl);
+			if (!name)
+				return false;
+			const struct sql_text *t = scenario_sql(sc, name);
+			if (!t)
+				return errorf(L, kl, "step: run \"%.60s\", but the sql map has no such entry",
+					      name);
+			st->kind = STEP_SQL;
+			st->text.sql = xstrdup(t->sql);
+			st->text.line = t->line;
+			snprintf(label, sizeof label, "run %.60s", name);
+			actions++;
+		} else if (!strcmp(k, "sql")) {
+			if (!get_sql(L, v, "step sql", kl, &st->text))
+				return false;
+			st->kind = STEP_SQL;
+			snprintf(label, sizeof label, "sql at line %d", st->text.line);
+			actions++;
+		} else if (!strcmp(k, "expect_error")) {
+			if (!parse_sqlstate(L, v, kl, st->expect_error))
+				return false;
+		} else if (!strcmp(k, "expect_message")) {
+			if (!get_string(L, v, k, kl, &st->expect_message))
+				return false;
+		} else if (!parse_expects(L, v, kl, step_metric_ok, "rows, affected", &st->expects,
+					  &st->n_expects)) {
+			return false;
+		}
+		if (actions > 1)
+			return errorf(L, kl, "step: give exactly one of migrate, run, sql");
+	}
+	if (L->failed)
+		return false;
+	if (actions == 0)
+		return errorf(L, line, "step: missing the action (one of migrate, run, sql)");
+	if (st->expect_message && !st->expect_error[0])
+		return errorf(L, line, "step: expect_message needs expect_error");
+	if (st->expect_error[0] && st->n_expects)
+		return errorf(L, line, "step: expect (rows, affected) cannot go with expect_error");
+	st->label = xstrdup(label);
+	return true;
+}
+
+static bool parse_phase(struct loader *L, struct fy_node *n, int line, struct scenario *sc,
+			struct phase *ph)
+{
+	static const char *const keys[] = {"name", "steps", "race", "must_reproduce", "expect",
+					   NULL};
+	if (!want_type(L, n, FYNT_MAPPING, "phase", line))
+		return false;
+	ph->line = line;
+	struct fy_node *expect = NULL;
+	int expect_line = line;
+	struct map_iter mi = {.map = n};
+	const char *k;
+	struct fy_node *v;
+	int kl;
+	while (next_pair(L, &mi, keys, "phase", &k, &v, &kl)) {
+		bool ok = true;
+		if (!strcmp(k, "name")) {
+			ok = get_string(L, v, k, kl, &ph->name);
+			if (ok && strlen(ph->name) > 100)
+				ok = errorf(L, kl, "phase name: at most 100 characters");
+		} else if (!strcmp(k, "race")) {
+			ok = parse_race(L, v, kl, &ph->race);
+			ph->has_race = true;
+		} else if (!strcmp(k, "must_reproduce")) {
+			ok = get_bool(L, v, k, kl, &ph->must_reproduce);
+		} else if (!strcmp(k, "expect")) {
+			expect = v;
+			expect_line = kl;
+		} else {
+			if (!want_type(L, v, FYNT_SEQUENCE, "steps", kl))
+				return false;
+			int len = fy_node_sequence_item_count(v);
+			if (len == 0)
+				return errorf(L, kl, "steps: the list is empty");
+			ph->steps = xcalloc((size_t)len, sizeof *ph->steps);
+			void *it = NULL;
+			struct fy_node *item;
+			while (ok && (item = fy_node_sequence_iterate(v, &it)))
+				ok = parse_step(L, item, node_line(item, kl), sc, &ph->steps[ph->n_steps++]);
+		}
+		if (!ok)
+			return false;
+	}
+	if (L->failed)
+		return false;
+	if (!ph->name)
+		return errorf(L, line, "phase: missing key \"name\"");
+	if (!ph->has_race && !ph->n_steps)
+		return errorf(L, line, "phase \"%s\": needs steps, a race, or both", ph->name);
+	if (expect) {
+		if (!ph->has_race)
+			return errorf(L, expect_line,
+				      "phase \"%s\": expect needs a race (steps carry their own expect)",
+				      ph->name);
+		if (!parse_expects(L, expect, expect_line, race_metric_ok,
+				   "workers, rounds, keys, attempts, retries, rounds_with_duplicates, "
+				   "rows_per_key.min, rows_per_key.max, outcomes.<ok|skipped|lost|SQLSTATE>, "
+				   "constraint.<name>",
+				   &ph->expects, &ph->n_expects))
+			return false;
+	} else if (ph->has_race) {
+		return errorf(L, line, "phase \"%s\": a race needs an expect list", ph->name);
+	}
+	if (ph->must_reproduce && !ph->has_race)
+		return errorf(L, line, "phase \"%s\": must_reproduce needs a race", ph->name);
+	return true;
+}
+
+static bool parse_phases(struct loader *L, struct fy_node *n, int line, struct scenario *sc)
+{
+	if (!want_type(L, n, FYNT_SEQUENCE, "phases", line))
+		return false;
+	int len = fy_node_sequence_item_count(n);
+	if (len == 0)
+		return errorf(L, line, "phases: needs at least one phase");
+	sc->phases = xcalloc((size_t)len, sizeof *sc->phases);
+	void *it = NULL;
+	struct fy_node *item;
+	while ((item = fy_node_sequence_iterate(n, &it))) {
+		struct phase *ph = &sc->phases[sc->n_phases++];
+		if (!parse_phase(L, item, node_line(item, line), sc, ph))
+			return false;
+		for (size_t i = 0; i + 1 < sc->n_phases; i++)
+			if (strcmp(sc->phases[i].name, ph->name) == 0)
+				return errorf(L, ph->line, "phase \"%s\": name already used at line %d",
+					      ph->name, sc->phases[i].line);
+	}
+	return true;
+}
+
+/* Reads the file, refusing what is too big, binary or not UTF-8. */
+static char *read_file(struct loader *L, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = fopen(L->path, "rb");
+	if (!f) {
+		errorf(L, 0, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		errorf(L, 0, "not a regular file");
+		goto out;
+	}
+	if (st.st_size > MAX_FILE_BYTES) {
+		errorf(L, 0, "file is %lld bytes, more than the %d a scenario may have",
+		       (long long)st.st_size, MAX_FILE_BYTES);
+		goto out;
+	}
+	buf = xcalloc((size_t)st.st_size + 1, 1);
+	*len = fread(buf, 1, (size_t)st.st_size, f);
+	if (ferror(f)) {
+		errorf(L, 0, "read error: %s", strerror(errno));
+		free(buf);
+		buf = NULL;
+	}
+out:
+	fclose(f);
+	return buf;
+}
+
+/* NUL bytes and invalid UTF-8, reported with their line. */
+static bool check_text(struct loader *L, const unsigned char *s, size_t len)
+{
+	int line = 1;
+	for (size_t i = 0; i < len;) {
+		unsigned c = s[i];
+		if (c == '\n')
+			line++;
+		if (c == 0)
+			return errorf(L, line, "NUL byte: not a text file");
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+		if (c >= 0xF5)
+			n = 0;
+		if (n == 0 || i + n > len)
+			return errorf(L, line, "invalid UTF-8 (byte 0x%02X)", c);
+		for (size_t j = 1; j < n; j++)
+			if ((s[i + j] & 0xC0) != 0x80)
+				return errorf(L, line, "invalid UTF-8 (byte 0x%02X)", c);
+		i += n;
+	}
+	return true;
+}
+
+static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *sc)
+{
+	static const char *const keys[] = {"name", "description", "schema", "seed", "migration",
+					   "sql", "race", "params", "rows", "flow", "phases", NULL};
+	if (!root)
+		return errorf(L, 1, "the file is empty");
+	if (!want_type(L, root, FYNT_MAPPING, "scenario", 1))
+		return false;
+	/* The phases refer to migration and sql: take those first. */
+	struct fy_node *phases = NULL;
+	int phases_line = 1;
+	struct map_iter mi = {.map = root};
+	const char *k;
+	struct fy_node *v;
+	int kl;
+	while (next_pair(L, &mi, keys, "scenario", &k, &v, &kl)) {
+		bool ok = true;
+		if (!strcmp(k, "name"))
+			ok = get_string(L, v, k, kl, &sc->name);
+		else if (!strcmp(k, "description"))
+			ok = get_string(L, v, k, kl, &sc->description);
+		else if (!strcmp(k, "schema"))
+			ok = get_sql(L, v, k, kl, &sc->schema);
+		else if (!strcmp(k, "seed"))
+			ok = get_sql(L, v, k, kl, &sc->seed);
+		else if (!strcmp(k, "rows"))
+			ok = get_sql(L, v, k, kl, &sc->rows);
+		else if (!strcmp(k, "migration"))
+			ok = parse_migration(L, v, kl, sc);
+		else if (!strcmp(k, "sql"))
+			ok = parse_sql_map(L, v, kl, sc);
+		else if (!strcmp(k, "race"))
+			ok = parse_race(L, v, kl, &sc->race);
+		else if (!strcmp(k, "params"))
+			ok = parse_params(L, v, kl, sc);
+		else if (!strcmp(k, "flow"))
+			ok = parse_flow(L, v, kl, sc);
+		else
+			phases = v, phases_line = kl;
+		if (!ok)
+			return false;
+	}
+	if (L->failed)
+		return false;
+	static const struct {
+		const char *key;
+		size_t off;
+	} required[] = {{"name", offsetof(struct scenario, name)},
+			{"schema", offsetof(struct scenario, schema.sql)},
+			{"rows", offsetof(struct scenario, rows.sql)}};
+	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+		if (!*(char **)((char *)sc + required[i].off))
+			return errorf(L, 1, "missing required key \"%s\"", required[i].key);
+	if (!sc->flow)
+		return errorf(L, 1, "missing required key \"flow\"");
+	if (!sc->params)
+		return errorf(L, 1, "missing required key \"params\"");
+	if (!phases)
+		return errorf(L, 1, "missing required key \"phases\"");
+	if (!parse_phases(L, phases, phases_line, sc))
+		return false;
+	/* Defaults the file did not set. */
+	struct race_cfg *r = &sc->race;
+	if (!(r->set & RACE_SET_WORKERS))
+		r->workers = 16;
+	if (!(r->set & RACE_SET_ROUNDS))
+		r->rounds = 20;
+	if (!(r->set & RACE_SET_KEYS))
+		r->keys = 1;
+	if (!(r->set & RACE_SET_DEADLINE))
+		r->deadline_ms = 10000;
+	return true;
+}
+
+bool scenario_load(const char *path, struct scenario *sc, char *err, size_t errlen)
+{
+	struct loader L = {.path = path, .err = err, .errlen = errlen};
+	struct fy_diag *diag = NULL;
+	struct fy_document *doc = NULL;
+	size_t len = 0;
+	memset(sc, 0, sizeof *sc);
+	char *buf = read_file(&L, &len);
+	if (!buf || !check_text(&L, (const unsigned char *)buf, len))
+		goto out;
+
+	struct fy_diag_cfg dcfg;
+	fy_diag_cfg_default(&dcfg);
+	dcfg.fp = NULL;
+	dcfg.output_fn = NULL;
+	dcfg.level = FYET_ERROR;
+	diag = fy_diag_create(&dcfg);
+	if (!diag)
+		abort();
+	fy_diag_set_collect_errors(diag, true);
+	struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG, .diag = diag};
+	doc = fy_document_build_from_string(&cfg, buf, len);
+	if (!doc) {
+		void *it = NULL;
+		struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
+		errorf(&L, e ? e->line : 1, "YAML: %s", e && e->msg ? e->msg : "cannot parse");
+		goto out;
+	}
+	sc->path = xstrdup(path);
+	parse_root(&L, fy_document_root(doc), sc);
+out:
+	if (L.failed)
+		scenario_free(sc);
+	if (doc)
+		fy_document_destroy(doc);
+	if (diag)
+		fy_diag_destroy(diag);
+	free(buf);
+	return !L.failed;
+}
+
+static void free_expects(struct expectation *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		expect_free(&x[i]);
+	free(x);
+}
+
+void scenario_free(struct scenario *sc)
+{
+	free(sc->path);
+	free(sc->name);
+	free(sc->description);
+	free(sc->schema.sql);
+	free(sc->seed.sql);
+	free(sc->migrate_up.sql);
+	free(sc->migrate_down.sql);
+	free(sc->rows.sql);
+	for (size_t i = 0; i < sc->n_sql; i++) {
+		free(sc->sql[i].name);
+		free(sc->sql[i].text.sql);
+	}
+	free(sc->sql);
+	for (size_t i = 0; i < sc->n_params; i++)
+		expr_free(sc->params[i]);
+	free(sc->params);
+	for (size_t i = 0; i < sc->n_flow; i++)
+		free(sc->flow[i].text.sql);
+	free(sc->flow);
+	for (size_t i = 0; i < sc->n_phases; i++) {
+		struct phase *ph = &sc->phases[i];
+		free(ph->name);
+		for (size_t j = 0; j < ph->n_steps; j++) {
+			struct step *st = &ph->steps[j];
+			free(st->label);
+			free(st->text.sql);
+			free(st->expect_message);
+			free_expects(st->expects, st->n_expects);
+		}
+		free(ph->steps);
+		free_expects(ph->expects, ph->n_expects);
+	}
+	free(sc->phases);
+	memset(sc, 0, sizeof *sc);
+}
+
+struct race_cfg scenario_race(const struct scenario *sc, const struct phase *p,
+			      const struct race_cfg *ov)
+{
+	struct race_cfg r = sc->race;
+	const struct race_cfg *layers[] = {ov, p ? &p->race : NULL};
+	for (size_t i = 0; i < 2; i++) {
+		const struct race_cfg *l = layers[i];
+		if (!l)
+			continue;
+		if (l->set & RACE_SET_WORKERS)
+			r.workers = l->workers;
+		if (l->set & RACE_SET_ROUNDS)
+			r.rounds = l->rounds;
+		if (l->set & RACE_SET_KEYS)
+			r.keys = l->keys;
+		if (l->set & RACE_SET_DEADLINE)
+			r.deadline_ms = l->deadline_ms;
+		if (l->set & RACE_SET_RETRIES)
+			r.retries = l->retries;
+		if (l->set & RACE_SET_MODE)
+			r.mode = l->mode;
+		if (l->set & RACE_SET_ISOLATION)
+			r.isolation = l->isolation;
+		if (l->set & RACE_SET_DIST)
+			r.dist = l->dist;
+		if (l->set & RACE_SET_RC)
+			r.rc_workers = l->rc_workers;
+	}
+	if (r.keys > r.workers)
+		r.keys = r.workers;
+	if (r.rc_workers > r.workers)
+		r.rc_workers = r.workers;
+	return r;
+}
+
+const struct sql_text *scenario_sql(const struct scenario *sc, const char *name)
+{
+	for (size_t i = 0; i < sc->n_sql; i++)
+		if (strcmp(sc->sql[i].name, name) == 0)
+			return &sc->sql[i].text;
+	return NULL;
+}
+
+const char *mode_name(enum race_mode m)
+{
+	return mode_names[m];
+}
+
+const char *isolation_sql(enum isolation i)
+{
+	static const char *s[] = {"READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"};
+	return s[i];
+}

@@ -1,0 +1,125 @@
+/* scenario.h: a scenario file, loaded and validated.
+ *
+ * The format (YAML) is documented in docs/scenario-format.md. Everything
+ * about the tables under test lives in the file: schema, seed, migration,
+ * the racing flow and the expectations. The loader checks every key, type
+ * and expression up front, so a run never starts on a malformed file; each
+ * message names file:line and what was expected. */
+#ifndef PGRACE_SCENARIO_H
+#define PGRACE_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "expect.h"
+
+enum race_mode { MODE_HOLD, MODE_FIRE };
+enum isolation { ISO_READ_COMMITTED, ISO_REPEATABLE_READ, ISO_SERIALIZABLE };
+enum key_dist { DIST_UNIFORM, DIST_HOT };
+
+/* A piece of SQL and where it starts in the file. */
+struct sql_text {
+	char *sql;
+	int line;
+};
+
+/* One statement of the racing flow, run with the round's key as $1..$n. */
+struct flow_step {
+	struct sql_text text;
+	bool skip_if_found; /* a returned row ends the attempt as "skipped" */
+};
+
+/* Race settings; the scenario's `race:` holds the defaults, a phase's
+ * `race:` overrides them, and command-line flags override the defaults. */
+struct race_cfg {
+	int workers;
+	int rounds;
+	int keys;            /* distinct keys raced per round */
+	int deadline_ms;     /* a round's whole budget */
+	int retries;         /* extra tries after a retryable error (40001, 40P01) */
+	enum race_mode mode;
+	enum isolation isolation;
+	enum key_dist dist;
+	int rc_workers;      /* this many workers run READ COMMITTED whatever isolation says */
+	unsigned set;        /* RACE_SET_* bits: which fields the file set */
+};
+
+#define RACE_SET_WORKERS 1u
+#define RACE_SET_ROUNDS 2u
+#define RACE_SET_KEYS 4u
+#define RACE_SET_DEADLINE 8u
+#define RACE_SET_RETRIES 16u
+#define RACE_SET_MODE 32u
+#define RACE_SET_ISOLATION 64u
+#define RACE_SET_DIST 128u
+#define RACE_SET_RC 256u
+
+enum step_kind { STEP_SQL, STEP_MIGRATE_UP, STEP_MIGRATE_DOWN };
+
+/* A setup step of a phase: SQL run once, on one connection, with its own
+ * expectations (error SQLSTATE, message substring, `rows` and `affected`). */
+struct step {
+	enum step_kind kind;
+	char *label;         /* "migrate up", "run precheck", "sql" */
+	struct sql_text text;
+	int line;
+	char expect_error[6];  /* "" = must succeed */
+	char *expect_message;  /* substring of the server's message, or NULL */
+	struct expectation *expects;
+	size_t n_expects;
+};
+
+/* A phase: optional steps, then optionally a race, then the checks. */
+struct phase {
+	char *name;
+	int line;
+	struct step *steps;
+	size_t n_steps;
+	bool has_race;
+	struct race_cfg race; /* phase overrides only; merged by scenario_race() */
+	bool must_reproduce;  /* failing expectations make the run inconclusive */
+	struct expectation *expects;
+	size_t n_expects;
+};
+
+/* A named SQL block from the `sql:` map. */
+struct named_sql {
+	char *name;
+	struct sql_text text;
+};
+
+struct scenario {
+	char *path;
+	char *name;
+	char *description;
+	struct sql_text schema, seed;
+	struct sql_text migrate_up, migrate_down;
+	struct named_sql *sql;
+	size_t n_sql;
+	struct race_cfg race;  /* defaults */
+	struct expr **params;  /* key parameters $1..$n, over round, key, phase_round */
+	size_t n_params;
+	struct sql_text rows;  /* rows per key, run with the key as $1..$n */
+	struct flow_step *flow;
+	size_t n_flow;
+	struct phase *phases;
+	size_t n_phases;
+};
+
+/* Loads and validates path into *sc. On failure returns false and writes
+ * "path:line: what" into err; *sc is then empty and need not be freed. */
+bool scenario_load(const char *path, struct scenario *sc, char *err, size_t errlen);
+/* Frees everything scenario_load allocated. */
+void scenario_free(struct scenario *sc);
+/* The race settings phase p runs with: the phase's own, else overrides
+ * (command-line flags, only fields flagged in overrides->set), else the
+ * scenario's defaults. */
+struct race_cfg scenario_race(const struct scenario *sc, const struct phase *p,
+			      const struct race_cfg *overrides);
+/* Named SQL block, or NULL. */
+const struct sql_text *scenario_sql(const struct scenario *sc, const char *name);
+
+const char *mode_name(enum race_mode m);
+const char *isolation_sql(enum isolation i); /* "READ COMMITTED", ... */
+
+#endif

@@ -1,0 +1,88 @@
+/* stats.c: log-linear latency histogram.
+ *
+ * Values below HIST_SUB land in exact buckets; above, each power of two is
+ * split into HIST_SUB equal sub-buckets, so a bucket's width is at most
+ * 1/HIST_SUB of its value. */
+#include "stats.h"
+
+#include <string.h>
+#include <time.h>
+
+static unsigned bucket_of(uint64_t v)
+{
+	if (v < HIST_SUB)
+		return (unsigned)v;
+	unsigned msb = 63u - (unsigned)__builtin_clzll(v); /* >= log2(HIST_SUB) */
+	unsigned shift = msb - 5u;                          /* HIST_SUB == 32 == 1 << 5 */
+	unsigned b = (shift + 1u) * HIST_SUB + (unsigned)((v >> shift) - HIST_SUB);
+	return b < HIST_BUCKETS ? b : HIST_BUCKETS - 1;
+}
+
+/* Highest value that falls in bucket b. */
+static uint64_t bucket_top(unsigned b)
+{
+	if (b < HIST_SUB)
+		return b;
+	unsigned shift = b / HIST_SUB - 1u;
+	uint64_t base = (uint64_t)(b % HIST_SUB + HIST_SUB) << shift;
+	return base + ((uint64_t)1 << shift) - 1;
+}
+
+void hist_init(struct hist *h)
+{
+	memset(h, 0, sizeof *h);
+}
+
+void hist_record(struct hist *h, uint64_t us)
+{
+	if (h->count == 0 || us < h->min)
+		h->min = us;
+	if (us > h->max)
+		h->max = us;
+	h->count++;
+	h->sum += us;
+	h->bucket[bucket_of(us)]++;
+}
+
+void hist_merge(struct hist *dst, const struct hist *src)
+{
+	if (src->count == 0)
+		return;
+	if (dst->count == 0 || src->min < dst->min)
+		dst->min = src->min;
+	if (src->max > dst->max)
+		dst->max = src->max;
+	dst->count += src->count;
+	dst->sum += src->sum;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		dst->bucket[i] += src->bucket[i];
+}
+
+uint64_t hist_percentile(const struct hist *h, double p)
+{
+	if (h->count == 0)
+		return 0;
+	if (p <= 0)
+		return h->min;
+	if (p >= 100)
+		return h->max;
+	uint64_t rank = (uint64_t)(p / 100.0 * (double)h->count + 0.999999);
+	if (rank == 0)
+		rank = 1;
+	uint64_t seen = 0;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		seen += h->bucket[i];
+		if (seen >= rank) {
+			uint64_t v = bucket_top(i);
+			return v < h->min ? h->min : v > h->max ? h->max : v;
+		}
+	}
+	return h->max;
+}
+
+uint64_t clock_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
