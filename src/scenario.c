@@ -626,8 +626,6 @@ static bool parse_phase(struct loader *L, struct fy_node *n, int line, struct sc
 	} else if (ph->has_race) {
 		return errorf(L, line, "phase \"%s\": a race needs an expect list", ph->name);
 	}
-	if (ph->must_reproduce && !ph->has_race)
-		return errorf(L, line, "phase \"%s\": must_reproduce needs a race", ph->name);
 	return true;
 }
 

@@ -77,7 +77,8 @@ struct phase {
 	size_t n_steps;
 	bool has_race;
 	struct race_cfg race; /* phase overrides only; merged by scenario_race() */
-	bool must_reproduce;  /* failing expectations make the run inconclusive */
+	bool must_reproduce;  /* it relies on the race biting: its failures make the run
+			       * inconclusive, not failed */
 	struct expectation *expects;
 	size_t n_expects;
 };
