@@ -71,7 +71,4 @@ void run_result_free(struct run_result *res);
 /* Exit code for a verdict (and interrupt state). */
 int run_exit_code(enum verdict v);
 
-/* Set from the signal handler thread: 2 = SIGINT, 15 = SIGTERM, 0 = none. */
-extern volatile int run_interrupted;
-
 #endif

@@ -1,0 +1,55 @@
+/* db.h: the libpq edge: connect, run SQL with a deadline, capture errors.
+ *
+ * Every wait is bounded: connect_timeout on connect, an absolute deadline on
+ * each query (past it the query is cancelled with PQcancel), and the global
+ * stop flag (SIGINT/SIGTERM) is polled at least every 50 ms. One PGconn per
+ * thread, never shared. */
+#ifndef PGRACE_DB_H
+#define PGRACE_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum db_status {
+	DB_OK,          /* the query (every statement of it) succeeded */
+	DB_ERROR,       /* the server reported an error: see sqlstate */
+	DB_LOST,        /* the connection is gone (libpq's own error, no SQLSTATE) */
+	DB_TIMEOUT,     /* the deadline passed; the query was cancelled */
+	DB_INTERRUPTED, /* the stop flag was raised; the query was cancelled */
+};
+
+/* What a query left: the last statement's rows and affected count, and the
+ * first error with its diagnostics, copied out before PQclear. */
+struct db_result {
+	enum db_status status;
+	long long rows;       /* tuples returned by the last statement that returned any */
+	long long affected;   /* PQcmdTuples of the last statement */
+	char sqlstate[6];     /* "" when none (libpq's own errors) */
+	char constraint[64];  /* PG_DIAG_CONSTRAINT_NAME, "" when none */
+	char message[512];    /* primary message, or libpq's error text */
+	char detail[256];     /* PG_DIAG_MESSAGE_DETAIL, "" when none */
+	char first_value[64]; /* first column of the first row, "" when none */
+};
+
+/* Connects (conninfo or URI, else PG* variables) with search_path set to
+ * schema when not NULL; on failure writes why to err and returns NULL. The
+ * message never contains a password. */
+PGconn *db_connect(const char *dsn, const char *schema, char *err, size_t errlen);
+/* Sends sql (several statements allowed when nparams is 0) and waits for
+ * every result until deadline_us (clock_us() time, 0 = 60 s from now). */
+void db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
+	      uint64_t deadline_us, struct db_result *r);
+/* db_query that the stop flag does not cancel: for cleanup after a signal. */
+void db_query_cleanup(PGconn *c, const char *sql, uint64_t deadline_us, struct db_result *r);
+/* "SQLSTATE: message" or the libpq error text, for messages. */
+const char *db_result_text(const struct db_result *r, char *buf, size_t len);
+/* Raises the process-wide stop flag (async-signal-safe). */
+void db_request_stop(int signo);
+/* The signal that raised the stop flag, 0 when none. */
+int db_stop_requested(void);
+/* Copies dsn into buf with any password value replaced by "***". */
+const char *db_redact(const char *dsn, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,339 @@
+/* main.c: pgrace's command line: run, check, list; exit codes; signals. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "pgrace.h"
+#include "report.h"
+#include "run.h"
+#include "scenario.h"
+
+static const char usage_text[] =
+	"pgrace proves that a database constraint closes a race.\n"
+	"\n"
+	"Usage:\n"
+	"  pgrace run SCENARIO... [OPTION]...   race the scenarios' flows, judge them\n"
+	"  pgrace check SCENARIO...             validate scenario files (no database)\n"
+	"  pgrace list [DIR]                    name and describe the scenarios in DIR\n"
+	"                                       (default: scenarios)\n"
+	"\n"
+	"Options for run:\n"
+	"  -d, --dsn=CONNINFO       conninfo string or postgresql:// URI\n"
+	"                           (default: the PG* environment variables)\n"
+	"  -w, --workers=N          workers per racing phase (1-5000; default from the scenario)\n"
+	"  -r, --rounds=N           rounds per racing phase (1-1000000)\n"
+	"  -m, --mode=hold|fire     hold: commit barrier, deterministic (gates);\n"
+	"                           fire: free race, stochastic (hit rates)\n"
+	"      --deadline-ms=N      a round's time budget (100-3600000)\n"
+	"  -j, --json=FILE          write the results as JSON\n"
+	"      --junit=FILE         write the results as JUnit XML\n"
+	"  -q, --quiet              print nothing but errors\n"
+	"\n"
+	"Other options:\n"
+	"  -V, --version            print the version and exit\n"
+	"  -?, --help               print this help and exit\n"
+	"\n"
+	"Exit status:\n"
+	"  0    every expectation held\n"
+	"  1    an expectation failed\n"
+	"  2    bad usage or bad scenario file (the message names file:line)\n"
+	"  3    the database could not be used (unreachable, died, timed out)\n"
+	"  4    inconclusive: a phase that must reproduce the race never did\n"
+	"  5    verdict reached, but the result files could not be written\n"
+	"  130  interrupted (SIGINT), 143 terminated (SIGTERM)\n"
+	"\n"
+	"Scenario format: docs/scenario-format.md.\n";
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "pgrace: ");
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry \"pgrace --help\" for more information.\n");
+	return EXIT_USAGE;
+}
+
+static bool parse_number(const char *s, long lo, long hi, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < lo || v > hi)
+		return false;
+	*out = (int)v;
+	return true;
+}
+
+/* The signal thread: turns SIGINT/SIGTERM into the stop flag; a second one
+ * ends the process at once. */
+static void *signal_main(void *arg)
+{
+	sigset_t *set = arg;
+	for (int count = 0;; count++) {
+		int sig = 0;
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (count > 0)
+			_exit(sig == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM);
+		db_request_stop(sig);
+		static const char msg[] = "\npgrace: stopping: cancelling queries, dropping the schema "
+					  "(again to quit at once)\n";
+		if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
+			/* nothing to do */
+		}
+	}
+	return NULL;
+}
+
+static void start_signal_thread(void)
+{
+	static sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		abort();
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, signal_main, &set))
+		abort();
+	pthread_attr_destroy(&attr);
+}
+
+/* Loads every file; returns how many were bad (each reported). */
+static int load_all(char **paths, int n, struct scenario *out)
+{
+	char err[1024];
+	int bad = 0;
+	for (int i = 0; i < n; i++)
+		if (!scenario_load(paths[i], &out[i], err, sizeof err)) {
+			fprintf(stderr, "pgrace: %s\n", err);
+			bad++;
+		}
+	return bad;
+}
+
+/* Writes the results with writer into path; false (message printed) on failure. */
+static bool write_results(const char *path, int (*writer)(FILE *, const struct run_result *, size_t),
+			  const struct run_result *runs, size_t n)
+{
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		fprintf(stderr, "pgrace: cannot write %s: %s\n", path, strerror(errno));
+		return false;
+	}
+	int rc = writer(f, runs, n);
+	if (fclose(f) != 0 || rc != 0) {
+		fprintf(stderr, "pgrace: cannot write %s: %s\n", path, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"dsn", required_argument, NULL, 'd'},   {"workers", required_argument, NULL, 'w'},
+		{"rounds", required_argument, NULL, 'r'}, {"mode", required_argument, NULL, 'm'},
+		{"json", required_argument, NULL, 'j'},  {"junit", required_argument, NULL, 'J'},
+		{"deadline-ms", required_argument, NULL, 'D'},
+		{"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, '?'},
+		{NULL, 0, NULL, 0}};
+	struct run_opts opts = {0};
+	const char *json = NULL, *junit = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "d:w:r:m:j:q", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			opts.dsn = optarg;
+			break;
+		case 'w':
+			if (!parse_number(optarg, 1, 5000, &opts.override.workers))
+				return usage_error("--workers: expected 1 to 5000, got \"%s\"", optarg);
+			opts.override.set |= RACE_SET_WORKERS;
+			break;
+		case 'r':
+			if (!parse_number(optarg, 1, 1000000, &opts.override.rounds))
+				return usage_error("--rounds: expected 1 to 1000000, got \"%s\"", optarg);
+			opts.override.set |= RACE_SET_ROUNDS;
+			break;
+		case 'D':
+			if (!parse_number(optarg, 100, 3600000, &opts.override.deadline_ms))
+				return usage_error("--deadline-ms: expected 100 to 3600000, got \"%s\"",
+						   optarg);
+			opts.override.set |= RACE_SET_DEADLINE;
+			break;
+		case 'm':
+			if (!strcmp(optarg, "hold"))
+				opts.override.mode = MODE_HOLD;
+			else if (!strcmp(optarg, "fire"))
+				opts.override.mode = MODE_FIRE;
+			else
+				return usage_error("--mode: expected hold or fire, got \"%s\"", optarg);
+			opts.override.set |= RACE_SET_MODE;
+			break;
+		case 'j':
+			json = optarg;
+			break;
+		case 'J':
+			junit = optarg;
+			break;
+		case 'q':
+			opts.quiet = true;
+			break;
+		default:
+			return usage_error("%s", "bad option for run");
+		}
+	}
+	int n = argc - optind;
+	if (n <= 0)
+		return usage_error("%s", "run: name at least one scenario file");
+	struct scenario *sc = calloc((size_t)n, sizeof *sc);
+	struct run_result *res = calloc((size_t)n, sizeof *res);
+	if (!sc || !res)
+		abort();
+	int rc = EXIT_PASS;
+	if (load_all(argv + optind, n, sc)) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	opts.progress = !opts.quiet && isatty(STDERR_FILENO);
+	start_signal_thread();
+	enum verdict worst = VERDICT_PASS;
+	int ran = 0;
+	for (int i = 0; i < n; i++) {
+		run_scenario(&sc[i], &opts, &res[i]);
+		ran++;
+		worst = verdict_worse(worst, res[i].verdict);
+		if (!opts.quiet)
+			report_summary(stdout, &res[i]);
+		else if (res[i].error[0])
+			fprintf(stderr, "pgrace: %s: %s\n", sc[i].name, res[i].error);
+		if (db_stop_requested())
+			break;
+	}
+	rc = run_exit_code(worst);
+	bool saved = true;
+	if (json)
+		saved &= write_results(json, report_write_json, res, (size_t)ran);
+	if (junit)
+		saved &= write_results(junit, report_write_junit, res, (size_t)ran);
+	if (!saved && rc != EXIT_DATABASE && rc != EXIT_SIGINT && rc != EXIT_SIGTERM)
+		rc = EXIT_RESULTS;
+	fflush(stdout);
+out:
+	for (int i = 0; i < n; i++) {
+		run_result_free(&res[i]);
+		scenario_free(&sc[i]);
+	}
+	free(sc);
+	free(res);
+	return rc;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error("%s", "check: name at least one scenario file");
+	int bad = 0;
+	for (int i = 1; i < argc; i++) {
+		struct scenario sc;
+		char err[1024];
+		if (!scenario_load(argv[i], &sc, err, sizeof err)) {
+			fprintf(stderr, "pgrace: %s\n", err);
+			bad++;
+			continue;
+		}
+		printf("%s: ok (%s, %zu phases)\n", argv[i], sc.name, sc.n_phases);
+		scenario_free(&sc);
+	}
+	return bad ? EXIT_USAGE : EXIT_PASS;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	if (argc > 2)
+		return usage_error("%s", "list: at most one directory");
+	const char *dir = argc == 2 ? argv[1] : "scenarios";
+	DIR *d = opendir(dir);
+	if (!d) {
+		fprintf(stderr, "pgrace: cannot open %s: %s\n", dir, strerror(errno));
+		return EXIT_USAGE;
+	}
+	char **names = NULL;
+	size_t n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (len < 6 || strcmp(e->d_name + len - 5, ".yaml"))
+			continue;
+		char **grown = realloc(names, sizeof *names * (n + 1));
+		if (!grown)
+			abort();
+		names = grown;
+		size_t plen = strlen(dir) + len + 2;
+		names[n] = malloc(plen);
+		if (!names[n])
+			abort();
+		snprintf(names[n++], plen, "%s/%s", dir, e->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof *names, name_cmp);
+	int rc = EXIT_PASS;
+	for (size_t i = 0; i < n; i++) {
+		struct scenario sc;
+		char err[1024];
+		if (scenario_load(names[i], &sc, err, sizeof err)) {
+			printf("%-24s %s\n", sc.name, sc.description ? sc.description : "");
+			scenario_free(&sc);
+		} else {
+			fprintf(stderr, "pgrace: %s\n", err);
+			rc = EXIT_USAGE;
+		}
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error("%s", "missing command (run, check or list)");
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-?") || !strcmp(cmd, "help")) {
+		fputs(usage_text, stdout);
+		return EXIT_PASS;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+		int v = PQlibVersion();
+		printf("pgrace %s (libpq %d.%d)\n", PGRACE_VERSION, v / 10000, v % 10000);
+		return EXIT_PASS;
+	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "check"))
+		return cmd_check(argc - 1, argv + 1);
+	if (!strcmp(cmd, "list"))
+		return cmd_list(argc - 1, argv + 1);
+	return usage_error("unknown command \"%s\" (run, check or list)", cmd);
+}

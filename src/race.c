@@ -1,0 +1,648 @@
+/* race.c: the worker threads and the round coordinator.
+ *
+ * Each worker owns its connection, counters and histogram; nothing is shared
+ * on the hot path but the round's generation numbers under one mutex, read at
+ * the start line and the commit line. Counters are merged after the round,
+ * when every worker is parked. */
+#include "race.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+
+#define STACK_BYTES (256 * 1024)
+#define CONNECT_DEADLINE_US (30u * 1000000u)
+
+enum worker_state { W_IDLE, W_RUNNING, W_HELD, W_FINISHED };
+
+struct worker {
+	struct race *race;
+	int id;
+	int key;                 /* index of the key it races on */
+	enum isolation iso;
+	PGconn *conn;
+	int pid;                 /* backend pid */
+	pthread_t thread;
+	bool started;
+	atomic_int state;
+	uint64_t first_send_us;  /* this round */
+	bool broken;             /* this round could not complete */
+	char why[384];
+	/* counters: the worker's own until merged */
+	long long attempts, retries;
+	struct outcome_table outcomes, constraints;
+	struct hist latency;
+} __attribute__((aligned(64)));
+
+struct race {
+	const struct scenario *sc;
+	struct race_cfg cfg;
+	const char *dsn, *schema;
+	struct worker *w;
+	PGconn *monitor;         /* coordinator's own connection */
+	char begin_sql[2][64];   /* [0] cfg isolation, [1] READ COMMITTED */
+	/* the round, under mu */
+	pthread_mutex_t mu;
+	pthread_cond_t cv_workers, cv_coord;
+	long long gen, go_gen, commit_gen;
+	bool quit;
+	int connected, ready, finished;
+	uint64_t deadline_us;
+	char ***key_params;      /* [key][param] strings for this round */
+	char *pid_array;         /* "{pid,pid,...}" for the monitor's queries */
+};
+
+static void lock(pthread_mutex_t *m)
+{
+	if (pthread_mutex_lock(m))
+		abort();
+}
+
+static void unlock(pthread_mutex_t *m)
+{
+	if (pthread_mutex_unlock(m))
+		abort();
+}
+
+/* Waits on cv for at most 50 ms (realtime clock, as pthread wants). */
+static void wait_slice(pthread_cond_t *cv, pthread_mutex_t *m)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 50 * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	int rc = pthread_cond_timedwait(cv, m, &ts);
+	if (rc && rc != ETIMEDOUT)
+		abort();
+}
+
+static void broadcast(pthread_cond_t *cv)
+{
+	if (pthread_cond_broadcast(cv))
+		abort();
+}
+
+static void mark_broken(struct worker *w, const char *what, const struct db_result *res)
+{
+	if (w->broken)
+		return;
+	char text[320];
+	w->broken = true;
+	snprintf(w->why, sizeof w->why, "worker %d (backend pid %d) %s: %s", w->id, w->pid, what,
+		 res ? db_result_text(res, text, sizeof text) : "");
+}
+
+/* A query outcome that ends the round for this worker: the connection or
+ * the deadline, not the database's verdict on the flow. */
+static bool fatal(const struct db_result *res)
+{
+	return res->status == DB_LOST || res->status == DB_TIMEOUT ||
+	       res->status == DB_INTERRUPTED;
+}
+
+static void run_sql(struct worker *w, const char *sql, const char *what, struct db_result *res)
+{
+	db_query(w->conn, sql, 0, NULL, w->race->deadline_us, res);
+	if (res->status != DB_OK)
+		mark_broken(w, what, res);
+}
+
+/* Waits until *gen_field reaches gen; false when the deadline passes or stop. */
+static bool wait_gen(struct worker *w, const long long *gen_field, long long gen)
+{
+	struct race *r = w->race;
+	bool ok = true;
+	lock(&r->mu);
+	while (*gen_field < gen && !r->quit) {
+		if (db_stop_requested() || clock_us() >= r->deadline_us) {
+			ok = false;
+			break;
+		}
+		wait_slice(&r->cv_workers, &r->mu);
+	}
+	if (r->quit)
+		ok = false;
+	unlock(&r->mu);
+	return ok;
+}
+
+/* Counts one attempt's final outcome. */
+static void count_outcome(struct worker *w, const struct db_result *res, bool skipped)
+{
+	w->attempts++;
+	if (res->status == DB_OK) {
+		outcome_add(&w->outcomes, skipped ? "skipped" : "ok", 1);
+		return;
+	}
+	if (res->status != DB_ERROR) {
+		outcome_add(&w->outcomes, "lost", 1);
+		return;
+	}
+	outcome_add(&w->outcomes, res->sqlstate, 1);
+	if (outcome_classify(res->sqlstate) == OC_UNIQUE_VIOLATION)
+		outcome_add(&w->constraints, res->constraint[0] ? res->constraint : "(none)", 1);
+}
+
+/* One try of the flow inside the open transaction; ends it (COMMIT or
+ * ROLLBACK). Returns the final result; *skipped when a check found the row. */
+static void try_flow(struct worker *w, long long gen, bool hold, struct db_result *res,
+		     bool *skipped)
+{
+	struct race *r = w->race;
+	const struct scenario *sc = r->sc;
+	const char *const *params = (const char *const *)r->key_params[w->key];
+	*skipped = false;
+	for (size_t i = 0; i < sc->n_flow; i++) {
+		db_query(w->conn, sc->flow[i].text.sql, (int)sc->n_params, params, r->deadline_us,
+			 res);
+		if (res->status != DB_OK)
+			break;
+		if (sc->flow[i].skip_if_found && res->rows > 0) {
+			*skipped = true;
+			break;
+		}
+	}
+	if (res->status != DB_OK) {
+		struct db_result rb;
+		if (!fatal(res)) {
+			db_query(w->conn, "ROLLBACK", 0, NULL, r->deadline_us, &rb);
+			if (fatal(&rb))
+				mark_broken(w, "lost its connection at ROLLBACK", &rb);
+		} else {
+			mark_broken(w, "could not finish the flow", res);
+		}
+		return;
+	}
+	if (hold) {
+		atomic_store(&w->state, W_HELD);
+		if (!wait_gen(w, &r->commit_gen, gen)) {
+			mark_broken(w, "was not released to COMMIT before the deadline", NULL);
+			res->status = DB_TIMEOUT;
+			return;
+		}
+		atomic_store(&w->state, W_RUNNING);
+	}
+	/* Errors surface at COMMIT too: deferred constraints, serialization. */
+	db_query(w->conn, "COMMIT", 0, NULL, r->deadline_us, res);
+	if (fatal(res))
+		mark_broken(w, "could not COMMIT", res);
+}
+
+static void play_round(struct worker *w, long long gen)
+{
+	struct race *r = w->race;
+	bool hold = r->cfg.mode == MODE_HOLD;
+	struct db_result res;
+	bool skipped = false;
+	w->broken = false;
+	w->first_send_us = 0;
+	const char *begin = r->begin_sql[w->iso != r->cfg.isolation];
+
+	run_sql(w, begin, "could not BEGIN", &res);
+	lock(&r->mu);
+	r->ready++;
+	broadcast(&r->cv_coord);
+	unlock(&r->mu);
+	if (w->broken || !wait_gen(w, &r->go_gen, gen)) {
+		mark_broken(w, "was not released before the deadline", NULL);
+		return;
+	}
+	atomic_store(&w->state, W_RUNNING);
+	uint64_t t0 = clock_us();
+	w->first_send_us = t0;
+	for (int tries = 0;; tries++) {
+		try_flow(w, gen, hold, &res, &skipped);
+		if (w->broken)
+			return;
+		if (res.status != DB_ERROR || !outcome_retryable(res.sqlstate) ||
+		    tries >= r->cfg.retries)
+			break;
+		w->retries++;
+		run_sql(w, begin, "could not BEGIN a retry", &res);
+		if (w->broken)
+			return;
+	}
+	count_outcome(w, &res, skipped);
+	hist_record(&w->latency, clock_us() - t0);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct race *r = w->race;
+	char err[512];
+	w->conn = db_connect(r->dsn, r->schema, err, sizeof err);
+	lock(&r->mu);
+	if (w->conn) {
+		w->pid = PQbackendPID(w->conn);
+	} else {
+		w->broken = true;
+		snprintf(w->why, sizeof w->why, "worker %d could not connect: %s", w->id, err);
+	}
+	r->connected++;
+	broadcast(&r->cv_coord);
+	unlock(&r->mu);
+
+	long long seen = 0;
+	for (;;) {
+		lock(&r->mu);
+		while (r->gen == seen && !r->quit)
+			wait_slice(&r->cv_workers, &r->mu);
+		bool quit = r->quit;
+		seen = r->gen;
+		unlock(&r->mu);
+		if (quit)
+			break;
+		if (w->conn)
+			play_round(w, seen);
+		atomic_store(&w->state, W_FINISHED);
+		lock(&r->mu);
+		r->finished++;
+		broadcast(&r->cv_coord);
+		unlock(&r->mu);
+	}
+	return NULL;
+}
+
+/* Waits until *counter reaches n or the deadline; false on timeout or stop. */
+static bool coord_wait(struct race *r, const int *counter, int n, uint64_t deadline)
+{
+	bool ok = true;
+	lock(&r->mu);
+	while (*counter < n) {
+		if (db_stop_requested() || clock_us() >= deadline) {
+			ok = false;
+			break;
+		}
+		wait_slice(&r->cv_coord, &r->mu);
+	}
+	unlock(&r->mu);
+	return ok;
+}
+
+static void free_key_params(struct race *r)
+{
+	if (!r->key_params)
+		return;
+	for (int k = 0; k < r->cfg.keys; k++) {
+		for (size_t i = 0; r->key_params[k] && i < r->sc->n_params; i++)
+			free(r->key_params[k][i]);
+		free(r->key_params[k]);
+	}
+	free(r->key_params);
+	r->key_params = NULL;
+}
+
+/* Worker w's key index: uniform spreads workers evenly; hot puts half of
+ * them on key 0 and spreads the rest over the others. */
+static int key_of(const struct race_cfg *c, int w)
+{
+	if (c->keys <= 1)
+		return 0;
+	if (c->dist == DIST_UNIFORM)
+		return w % c->keys;
+	return w < c->workers / 2 ? 0 : 1 + (w % (c->keys - 1));
+}
+
+struct race *race_open(const char *dsn, const char *schema, const struct scenario *sc,
+		       const struct race_cfg *cfg, char *err, size_t errlen)
+{
+	struct race *r = calloc(1, sizeof *r);
+	if (!r)
+		abort();
+	r->sc = sc;
+	r->cfg = *cfg;
+	r->dsn = dsn;
+	r->schema = schema;
+	snprintf(r->begin_sql[0], sizeof r->begin_sql[0], "BEGIN ISOLATION LEVEL %s",
+		 isolation_sql(cfg->isolation));
+	snprintf(r->begin_sql[1], sizeof r->begin_sql[1], "BEGIN ISOLATION LEVEL READ COMMITTED");
+	if (pthread_mutex_init(&r->mu, NULL) || pthread_cond_init(&r->cv_workers, NULL) ||
+	    pthread_cond_init(&r->cv_coord, NULL))
+		abort();
+	r->key_params = calloc((size_t)cfg->keys, sizeof *r->key_params);
+	r->w = aligned_alloc(64, sizeof *r->w * (size_t)cfg->workers);
+	if (!r->key_params || !r->w)
+		abort();
+	memset(r->w, 0, sizeof *r->w * (size_t)cfg->workers);
+	r->monitor = db_connect(dsn, schema, err, errlen);
+	if (!r->monitor)
+		goto fail;
+
+	pthread_attr_t attr;
+	if (pthread_attr_init(&attr) || pthread_attr_setstacksize(&attr, STACK_BYTES))
+		abort();
+	int started = 0;
+	for (int i = 0; i < cfg->workers; i++) {
+		struct worker *w = &r->w[i];
+		w->race = r;
+		w->id = i;
+		w->key = key_of(cfg, i);
+		w->iso = i < cfg->rc_workers ? ISO_READ_COMMITTED : cfg->isolation;
+		hist_init(&w->latency);
+		if (pthread_create(&w->thread, &attr, worker_main, w)) {
+			snprintf(err, errlen, "cannot start worker thread %d of %d", i, cfg->workers);
+			break;
+		}
+		w->started = true;
+		started++;
+	}
+	pthread_attr_destroy(&attr);
+	if (started < cfg->workers)
+		goto fail;
+	if (!coord_wait(r, &r->connected, cfg->workers, clock_us() + CONNECT_DEADLINE_US)) {
+		snprintf(err, errlen, "%s",
+			 db_stop_requested() ? "interrupted while connecting"
+					     : "workers did not connect within 30 s");
+		goto fail;
+	}
+	/* Build "{pid,...}" once: the monitor's blocked-worker query uses it. */
+	size_t cap = (size_t)cfg->workers * 12 + 3, len = 0;
+	r->pid_array = malloc(cap);
+	if (!r->pid_array)
+		abort();
+	r->pid_array[len++] = '{';
+	for (int i = 0; i < cfg->workers; i++) {
+		if (r->w[i].broken) {
+			snprintf(err, errlen, "%s", r->w[i].why);
+			goto fail;
+		}
+		len += (size_t)snprintf(r->pid_array + len, cap - len, "%s%d", i ? "," : "",
+					r->w[i].pid);
+	}
+	snprintf(r->pid_array + len, cap - len, "}");
+	return r;
+fail:
+	race_close(r);
+	return NULL;
+}
+
+/* Evaluates the scenario's params for every key of this round. */
+struct param_ctx {
+	long long round, key, phase_round;
+};
+
+static bool param_metric(void *ctx, const char *name, long long *v)
+{
+	struct param_ctx *p = ctx;
+	if (!strcmp(name, "round"))
+		*v = p->round;
+	else if (!strcmp(name, "key"))
+		*v = p->key;
+	else if (!strcmp(name, "phase_round"))
+		*v = p->phase_round;
+	else
+		return false;
+	return true;
+}
+
+static bool make_params(struct race *r, long long round, long long phase_round, char *err,
+			size_t errlen)
+{
+	free_key_params(r);
+	r->key_params = calloc((size_t)r->cfg.keys, sizeof *r->key_params);
+	if (!r->key_params)
+		abort();
+	for (int k = 0; k < r->cfg.keys; k++) {
+		r->key_params[k] = calloc(r->sc->n_params, sizeof(char *));
+		if (!r->key_params[k])
+			abort();
+		struct param_ctx ctx = {round, k, phase_round};
+		for (size_t i = 0; i < r->sc->n_params; i++) {
+			long long v;
+			char buf[32];
+			if (!expr_eval(r->sc->params[i], param_metric, &ctx, &v, err, errlen))
+				return false;
+			snprintf(buf, sizeof buf, "%lld", v);
+			r->key_params[k][i] = strdup(buf);
+			if (!r->key_params[k][i])
+				abort();
+		}
+	}
+	return true;
+}
+
+/* Hold mode: true once every worker has finished its statements or waits
+ * on a lock held by another worker (asked of the server). */
+static bool settled(struct race *r, char *err, size_t errlen, bool *failed)
+{
+	int running = 0;
+	for (int i = 0; i < r->cfg.workers; i++)
+		if (atomic_load(&r->w[i].state) == W_RUNNING)
+			running++;
+	if (running == 0)
+		return true;
+	const char *params[1] = {r->pid_array};
+	struct db_result res;
+	db_query(r->monitor,
+		 "SELECT count(*) FROM pg_stat_activity a "
+		 "WHERE a.pid = ANY($1::int[]) AND a.wait_event_type = 'Lock' "
+		 "AND cardinality(pg_blocking_pids(a.pid)) > 0 "
+		 "AND pg_blocking_pids(a.pid) <@ $1::int[]",
+		 1, params, r->deadline_us, &res);
+	if (res.status != DB_OK) {
+		char text[320];
+		snprintf(err, errlen, "the coordinator's connection failed: %s",
+			 db_result_text(&res, text, sizeof text));
+		*failed = true;
+		return false;
+	}
+	int blocked = (int)strtol(res.first_value, NULL, 10);
+	/* A worker counted blocked may have been RUNNING when we looked: only
+	 * trust the count when it covers every running worker. */
+	int still = 0;
+	for (int i = 0; i < r->cfg.workers; i++)
+		if (atomic_load(&r->w[i].state) == W_RUNNING)
+			still++;
+	return blocked >= still && still == running;
+}
+
+/* Why the workers still running are stuck, from the server's view. */
+static void describe_stuck(struct race *r, char *err, size_t errlen)
+{
+	struct db_result res;
+	int stuck = -1;
+	for (int i = 0; i < r->cfg.workers; i++)
+		if (atomic_load(&r->w[i].state) == W_RUNNING) {
+			stuck = i;
+			break;
+		}
+	if (stuck < 0) {
+		snprintf(err, errlen, "round deadline of %d ms passed", r->cfg.deadline_ms);
+		return;
+	}
+	char pidbuf[16];
+	snprintf(pidbuf, sizeof pidbuf, "%d", r->w[stuck].pid);
+	const char *p2[2] = {r->pid_array, pidbuf};
+	db_query(r->monitor,
+		 "SELECT b FROM unnest(pg_blocking_pids($2::int)) AS b "
+		 "WHERE b <> ALL($1::int[]) LIMIT 1",
+		 2, p2, clock_us() + 2000000u, &res);
+	if (res.status == DB_OK && res.rows > 0)
+		snprintf(err, errlen,
+			 "round deadline of %d ms passed: worker %d (backend pid %d) is blocked by "
+			 "pid %s outside pgrace",
+			 r->cfg.deadline_ms, stuck, r->w[stuck].pid, res.first_value);
+	else
+		snprintf(err, errlen,
+			 "round deadline of %d ms passed: worker %d (backend pid %d) never finished "
+			 "its statements",
+			 r->cfg.deadline_ms, stuck, r->w[stuck].pid);
+}
+
+enum race_status race_round(struct race *r, long long round, long long phase_round,
+			    struct round_result *out, char *err, size_t errlen)
+{
+	int n = r->cfg.workers;
+	bool failed = false;
+	memset(out, 0, sizeof *out);
+	if (!make_params(r, round, phase_round, err, errlen))
+		return RACE_BROKEN;
+	for (int i = 0; i < n; i++)
+		atomic_store(&r->w[i].state, W_IDLE);
+
+	uint64_t deadline = clock_us() + (uint64_t)r->cfg.deadline_ms * 1000u;
+	lock(&r->mu);
+	r->deadline_us = deadline;
+	r->ready = r->finished = 0;
+	long long gen = ++r->gen;
+	broadcast(&r->cv_workers);
+	unlock(&r->mu);
+
+	bool ok = coord_wait(r, &r->ready, n, deadline);
+	lock(&r->mu);
+	r->go_gen = gen;
+	if (r->cfg.mode == MODE_FIRE || !ok)
+		r->commit_gen = gen;
+	broadcast(&r->cv_workers);
+	unlock(&r->mu);
+
+	if (ok && r->cfg.mode == MODE_HOLD) {
+		/* Settled twice in a row: a worker seen blocked stays blocked until
+		 * someone commits, and nobody commits before we say so. */
+		int confirmations = 0;
+		while (confirmations < 2) {
+			if (settled(r, err, errlen, &failed))
+				confirmations++;
+			else
+				confirmations = 0;
+			if (failed || db_stop_requested() || clock_us() >= deadline) {
+				ok = false;
+				break;
+			}
+			if (confirmations < 2) {
+				struct timespec ts = {0, 200 * 1000};
+				nanosleep(&ts, NULL);
+			}
+		}
+		if (!ok && !failed && !db_stop_requested())
+			describe_stuck(r, err, errlen);
+		lock(&r->mu);
+		r->commit_gen = gen;
+		broadcast(&r->cv_workers);
+		unlock(&r->mu);
+	}
+	/* The workers' own deadlines end every query; give cancels time to land. */
+	if (!coord_wait(r, &r->finished, n, deadline + 5u * 1000000u)) {
+		if (!failed)
+			snprintf(err, errlen, "workers did not finish within the round deadline of %d ms",
+				 r->cfg.deadline_ms);
+		/* The threads are stuck in libpq: leave them to race_close. */
+		return db_stop_requested() ? RACE_INTERRUPTED : RACE_BROKEN;
+	}
+	if (db_stop_requested()) {
+		snprintf(err, errlen, "interrupted");
+		return RACE_INTERRUPTED;
+	}
+	if (failed)
+		return RACE_BROKEN;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	for (int i = 0; i < n; i++) {
+		struct worker *w = &r->w[i];
+		if (w->broken) {
+			if (ok)
+				snprintf(err, errlen, "%s", w->why);
+			return RACE_BROKEN;
+		}
+		if (w->first_send_us < lo)
+			lo = w->first_send_us;
+		if (w->first_send_us > hi)
+			hi = w->first_send_us;
+	}
+	if (!ok)
+		return RACE_BROKEN;
+	out->skew_us = hi - lo;
+
+	out->rows_min = -1;
+	for (int k = 0; k < r->cfg.keys; k++) {
+		struct db_result res;
+		db_query(r->monitor, r->sc->rows.sql, (int)r->sc->n_params,
+			 (const char *const *)r->key_params[k], clock_us() + 10u * 1000000u, &res);
+		if (res.status != DB_OK) {
+			char text[320];
+			snprintf(err, errlen, "rows query (line %d) failed: %s", r->sc->rows.line,
+				 db_result_text(&res, text, sizeof text));
+			return RACE_BROKEN;
+		}
+		long long rows = strtoll(res.first_value, NULL, 10);
+		if (out->rows_min < 0 || rows < out->rows_min)
+			out->rows_min = rows;
+		if (rows > out->rows_max)
+			out->rows_max = rows;
+		if (rows > 1)
+			out->keys_with_duplicates++;
+	}
+	return RACE_OK;
+}
+
+void race_totals(struct race *r, struct race_totals *t)
+{
+	for (int i = 0; i < r->cfg.workers; i++) {
+		struct worker *w = &r->w[i];
+		t->attempts += w->attempts;
+		t->retries += w->retries;
+		outcome_merge(&t->outcomes, &w->outcomes);
+		outcome_merge(&t->constraints, &w->constraints);
+		hist_merge(&t->latency, &w->latency);
+		w->attempts = w->retries = 0;
+		memset(&w->outcomes, 0, sizeof w->outcomes);
+		memset(&w->constraints, 0, sizeof w->constraints);
+		hist_init(&w->latency);
+	}
+}
+
+void race_close(struct race *r)
+{
+	if (!r)
+		return;
+	lock(&r->mu);
+	r->quit = true;
+	r->commit_gen = r->go_gen = r->gen + 1;
+	broadcast(&r->cv_workers);
+	unlock(&r->mu);
+	for (int i = 0; i < r->cfg.workers; i++) {
+		struct worker *w = &r->w[i];
+		if (w->started && pthread_join(w->thread, NULL))
+			abort();
+		if (w->conn)
+			PQfinish(w->conn);
+	}
+	if (r->monitor)
+		PQfinish(r->monitor);
+	free_key_params(r);
+	free(r->pid_array);
+	free(r->w);
+	pthread_cond_destroy(&r->cv_workers);
+	pthread_cond_destroy(&r->cv_coord);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}

@@ -1,0 +1,54 @@
+/* race.h: worker threads racing a scenario's flow, one round at a time.
+ *
+ * race_open() starts one thread per worker; each opens its own connection
+ * before any round, so connection time is never part of a race. A round:
+ * every worker BEGINs, waits at the start line, then runs the flow on the
+ * round's key. In fire mode each commits as soon as it is done. In hold mode
+ * each stops before COMMIT; the coordinator asks the server until every
+ * worker has either finished its statements or is blocked on a lock held by
+ * another worker, then releases all commits at once: deterministic.
+ * Every wait has the round's deadline. */
+#ifndef PGRACE_RACE_H
+#define PGRACE_RACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "outcome.h"
+#include "scenario.h"
+#include "stats.h"
+
+struct race; /* opaque: the workers of one phase */
+
+/* What one round left behind. */
+struct round_result {
+	long long rows_min, rows_max; /* rows per key over this round's keys */
+	int keys_with_duplicates;
+	uint64_t skew_us;             /* last first-send minus first first-send */
+};
+
+/* Totals over a phase's rounds, merged from the workers after their rounds. */
+struct race_totals {
+	long long attempts, retries;
+	struct outcome_table outcomes;    /* final outcome of each attempt */
+	struct outcome_table constraints; /* 23505s by constraint name ("" -> "(none)") */
+	struct hist latency;               /* first send to final outcome, per attempt */
+	struct hist skew;                  /* per round */
+};
+
+enum race_status { RACE_OK, RACE_BROKEN, RACE_INTERRUPTED };
+
+/* Starts cfg->workers connected workers in schema; NULL with err on failure. */
+struct race *race_open(const char *dsn, const char *schema, const struct scenario *sc,
+		       const struct race_cfg *cfg, char *err, size_t errlen);
+/* Runs one round; round numbers the key (the `round` name in params). On a
+ * broken round err says which worker and why. */
+enum race_status race_round(struct race *r, long long round, long long phase_round,
+			    struct round_result *out, char *err, size_t errlen);
+/* Merges the workers' counters into *t (call between rounds or after the last). */
+void race_totals(struct race *r, struct race_totals *t);
+/* Stops the threads, closes every connection, frees r (NULL is fine). */
+void race_close(struct race *r);
+
+#endif

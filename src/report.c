@@ -1,0 +1,719 @@
+/* report.c: the terminal summary, the JSON document and the JUnit XML of runs.
+ *
+ * Writers only read struct run_result and write to the FILE * they are given:
+ * no database, no globals, so tests feed them runs built in memory. The JSON
+ * layout is a contract CI and plots read (README "Results"): add fields,
+ * never rename or retype one.
+ *
+ * Text from outside (server messages, file names, constraint names) may be
+ * anything: JSON and XML get well-formed UTF-8 with every invalid byte
+ * replaced by '?', so one odd byte never costs the whole result file. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "report.h"
+
+/* ---- shared helpers ---- */
+
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF), 0 when there is none. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+	size_t len;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0;
+		else if (s[0] == 0xed)
+			hi = 0x9f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;
+		else if (s[0] == 0xf4)
+			hi = 0x8f;
+	} else {
+		return 0;
+	}
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+/* Entries of t that hold data: a table claiming more than its slots is
+ * clamped, never read past. */
+static size_t table_len(const struct outcome_table *t)
+{
+	return t->n < OUTCOME_SLOTS ? t->n : OUTCOME_SLOTS;
+}
+
+static bool table_has(const struct outcome_table *t, const char *label)
+{
+	for (size_t i = 0; i < table_len(t); i++)
+		if (strncmp(t->label[i], label, sizeof t->label[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A race phase always reports "ok", 0 included: "nobody succeeded" is a
+ * result, not a missing field. */
+static bool show_zero_ok(const struct phase_result *ph)
+{
+	return ph->has_race && !table_has(&ph->outcomes, "ok");
+}
+
+/* "hold" / "fire" for a race, "steps" for a phase that only runs steps. */
+static const char *phase_mode(const struct phase_result *ph)
+{
+	if (!ph->has_race)
+		return "steps";
+	return ph->mode == MODE_FIRE ? "fire" : "hold";
+}
+
+static const char *isolation_name(enum isolation i)
+{
+	switch (i) {
+	case ISO_READ_COMMITTED:
+		return "read committed";
+	case ISO_REPEATABLE_READ:
+		return "repeatable read";
+	case ISO_SERIALIZABLE:
+		return "serializable";
+	}
+	return "unknown";
+}
+
+/* ---- terminal summary ---- */
+
+static const char *verdict_upper(enum verdict v)
+{
+	switch (v) {
+	case VERDICT_PASS:
+		return "PASS";
+	case VERDICT_INCONCLUSIVE:
+		return "INCONCLUSIVE";
+	case VERDICT_FAIL:
+		return "FAIL";
+	case VERDICT_BAD_SCENARIO:
+		return "BAD SCENARIO";
+	case VERDICT_ERROR:
+		return "ERROR";
+	}
+	return "ERROR";
+}
+
+enum summary_col {
+	COL_PHASE,
+	COL_MIGRATED,
+	COL_MODE,
+	COL_WORKERS,
+	COL_ROUNDS,
+	COL_ROWS,
+	COL_DUPS,
+	COL_OUTCOMES,
+	COL_P50,
+	COL_P99,
+	COL_RESULT,
+	N_COLS
+};
+
+static const struct {
+	const char *title;
+	bool right; /* numbers align right */
+} summary_cols[N_COLS] = {
+	[COL_PHASE] = {"phase", false},       [COL_MIGRATED] = {"migrated", false},
+	[COL_MODE] = {"mode", false},         [COL_WORKERS] = {"workers", true},
+	[COL_ROUNDS] = {"rounds", true},      [COL_ROWS] = {"rows/key", false},
+	[COL_DUPS] = {"dup rounds", true},    [COL_OUTCOMES] = {"outcomes", false},
+	[COL_P50] = {"p50 ms", true},         [COL_P99] = {"p99 ms", true},
+	[COL_RESULT] = {"result", false},
+};
+
+/* Room for a full outcome table: OUTCOME_SLOTS labels of 63 bytes, counts. */
+#define CELL_MAX 2304
+
+struct summary_row {
+	char cell[N_COLS][CELL_MAX];
+};
+
+/* Appends to buf (holding len bytes); returns the new length, which stops at
+ * cap - 1 when the text does not fit. */
+__attribute__((format(printf, 4, 5))) static size_t
+cell_append(char *buf, size_t cap, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (len + 1 >= cap)
+		return len;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + len, cap - len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return len;
+	return (size_t)n < cap - len ? len + (size_t)n : cap - 1;
+}
+
+/* "ok=20 23505=300": labels in the order the run first saw them. */
+static void format_outcomes(char *buf, size_t cap, const struct phase_result *ph)
+{
+	const struct outcome_table *t = &ph->outcomes;
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (show_zero_ok(ph))
+		len = cell_append(buf, cap, len, "ok=0");
+	for (size_t i = 0; i < table_len(t); i++)
+		len = cell_append(buf, cap, len, "%s%.*s=%lld", len > 0 ? " " : "",
+				  (int)sizeof t->label[i], t->label[i], t->count[i]);
+	if (len == 0)
+		snprintf(buf, cap, "-");
+}
+
+/* One table line; "-" where a column means nothing for the phase. */
+static void summary_fill(struct summary_row *row, const struct phase_result *ph)
+{
+	const char *result = ph->broken ? "BROKEN" : ph->passed ? "PASS" : "FAIL";
+
+	for (int c = 0; c < N_COLS; c++)
+		snprintf(row->cell[c], CELL_MAX, "-");
+	snprintf(row->cell[COL_PHASE], CELL_MAX, "%.*s", (int)sizeof ph->name, ph->name);
+	snprintf(row->cell[COL_MIGRATED], CELL_MAX, "%s", ph->migrated ? "yes" : "no");
+	snprintf(row->cell[COL_MODE], CELL_MAX, "%s", phase_mode(ph));
+	snprintf(row->cell[COL_RESULT], CELL_MAX, "%s", result);
+	format_outcomes(row->cell[COL_OUTCOMES], CELL_MAX, ph);
+	if (!ph->has_race)
+		return;
+	snprintf(row->cell[COL_WORKERS], CELL_MAX, "%d", ph->workers);
+	snprintf(row->cell[COL_ROUNDS], CELL_MAX, "%d", ph->rounds);
+	snprintf(row->cell[COL_ROWS], CELL_MAX, "%lld..%lld", ph->rows_min, ph->rows_max);
+	snprintf(row->cell[COL_DUPS], CELL_MAX, "%lld", ph->rounds_with_duplicates);
+	if (ph->latency.count > 0) {
+		snprintf(row->cell[COL_P50], CELL_MAX, "%.2f",
+			 (double)hist_percentile(&ph->latency, 50.0) / 1000.0);
+		snprintf(row->cell[COL_P99], CELL_MAX, "%.2f",
+			 (double)hist_percentile(&ph->latency, 99.0) / 1000.0);
+	}
+}
+
+/* Prints cells padded to width, two spaces apart, no trailing blanks. */
+static void summary_print_row(FILE *out, const char *const cells[N_COLS],
+			      const size_t width[N_COLS])
+{
+	fputs("  ", out);
+	for (int c = 0; c < N_COLS; c++) {
+		const char *sep = c > 0 ? "  " : "";
+		int w = (int)width[c];
+
+		if (summary_cols[c].right)
+			fprintf(out, "%s%*s", sep, w, cells[c]);
+		else if (c == N_COLS - 1)
+			fprintf(out, "%s%s", sep, cells[c]);
+		else
+			fprintf(out, "%s%-*s", sep, w, cells[c]);
+	}
+	fputc('\n', out);
+}
+
+static void summary_table(FILE *out, const struct run_result *r)
+{
+	struct summary_row row;
+	const char *cells[N_COLS];
+	size_t width[N_COLS];
+
+	/* Two passes over the phases, widths then lines: no allocation. */
+	for (int c = 0; c < N_COLS; c++) {
+		cells[c] = summary_cols[c].title;
+		width[c] = strlen(cells[c]);
+	}
+	for (size_t i = 0; i < r->n_phases; i++) {
+		summary_fill(&row, &r->phases[i]);
+		for (int c = 0; c < N_COLS; c++) {
+			size_t len = strlen(row.cell[c]);
+			if (len > width[c])
+				width[c] = len;
+		}
+	}
+	summary_print_row(out, cells, width);
+	for (int c = 0; c < N_COLS; c++)
+		cells[c] = row.cell[c];
+	for (size_t i = 0; i < r->n_phases; i++) {
+		summary_fill(&row, &r->phases[i]);
+		summary_print_row(out, cells, width);
+	}
+}
+
+void report_summary(FILE *out, const struct run_result *r)
+{
+	fprintf(out, "%.*s (%.*s): %s in %.1f s\n", (int)sizeof r->scenario, r->scenario,
+		(int)sizeof r->file, r->file, verdict_upper(r->verdict), r->elapsed_s);
+	if (r->n_phases > 0)
+		summary_table(out, r);
+	else
+		fputs("  no phase ran\n", out);
+	for (size_t i = 0; i < r->n_phases; i++) {
+		const struct phase_result *ph = &r->phases[i];
+
+		for (size_t j = 0; j < ph->n_expects; j++) {
+			const struct expect_result *x = &ph->expects[j];
+
+			if (x->passed)
+				continue;
+			fprintf(out, "  FAIL phase %.*s: expected %.*s, actual %.*s\n",
+				(int)sizeof ph->name, ph->name, (int)sizeof x->expect, x->expect,
+				(int)sizeof x->actual, x->actual);
+		}
+	}
+	if (r->error[0] != '\0')
+		fprintf(out, "error: %.*s\n", (int)sizeof r->error, r->error);
+	if (!r->complete)
+		fputs("run incomplete: not every phase ran\n", out);
+}
+
+/* ---- JSON ---- */
+
+/* A JSON string of the text in s[0..cap); invalid UTF-8 becomes '?'.
+ * NULL only when jansson cannot allocate. */
+static json_t *json_text(const char *s, size_t cap)
+{
+	size_t n = strnlen(s, cap), j = 0;
+	json_t *v = json_stringn(s, n);
+	char *clean;
+
+	if (v != NULL)
+		return v;
+	clean = malloc(n + 1);
+	if (clean == NULL)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		size_t len = utf8_seq_len((const unsigned char *)s + i, n - i);
+
+		if (len == 0) {
+			clean[j++] = '?';
+			i++;
+			continue;
+		}
+		memcpy(clean + j, s + i, len);
+		j += len;
+		i += len;
+	}
+	v = json_stringn(clean, j);
+	free(clean);
+	return v;
+}
+
+/* Seconds as a JSON real; a clock gone wrong (NaN, inf) reads 0. */
+static json_t *json_seconds(double s)
+{
+	return json_real(isfinite(s) ? s : 0.0);
+}
+
+/* obj[label] = count, the label made valid UTF-8 first. 0, or -1. */
+static int json_set_count(json_t *obj, const char *label, size_t cap, long long count)
+{
+	json_t *key = json_text(label, cap);
+	int rc;
+
+	if (key == NULL)
+		return -1;
+	rc = json_object_set_new(obj, json_string_value(key), json_integer(count));
+	json_decref(key);
+	return rc;
+}
+
+/* {label: count} in table order; "ok" first (0) when with_ok and absent. */
+static json_t *json_table(const struct outcome_table *t, bool with_ok)
+{
+	json_t *obj = json_object();
+	int rc = 0;
+
+	if (obj == NULL)
+		return NULL;
+	if (with_ok)
+		rc |= json_object_set_new(obj, "ok", json_integer(0));
+	for (size_t i = 0; i < table_len(t); i++)
+		rc |= json_set_count(obj, t->label[i], sizeof t->label[i], t->count[i]);
+	if (rc != 0) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+static json_t *json_expectations(const struct phase_result *ph)
+{
+	json_t *arr = json_array();
+	int rc = 0;
+
+	if (arr == NULL)
+		return NULL;
+	for (size_t i = 0; i < ph->n_expects; i++) {
+		const struct expect_result *x = &ph->expects[i];
+		json_t *o = json_object();
+
+		if (o != NULL) {
+			rc |= json_object_set_new(o, "expect",
+						  json_text(x->expect, sizeof x->expect));
+			rc |= json_object_set_new(o, "actual",
+						  json_text(x->actual, sizeof x->actual));
+			rc |= json_object_set_new(o, "passed", json_boolean(x->passed));
+		}
+		rc |= json_array_append_new(arr, o);
+	}
+	if (rc != 0) {
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
+}
+
+/* Latency percentiles in microseconds; null for no race or no sample. */
+static json_t *json_latency(const struct phase_result *ph)
+{
+	const struct hist *h = &ph->latency;
+
+	if (!ph->has_race || h->count == 0)
+		return json_null();
+	return json_pack("{s:I, s:I, s:I, s:I}", "p50", (json_int_t)hist_percentile(h, 50.0),
+			 "p90", (json_int_t)hist_percentile(h, 90.0), "p99",
+			 (json_int_t)hist_percentile(h, 99.0), "max", (json_int_t)h->max);
+}
+
+static json_t *json_phase(const struct phase_result *ph)
+{
+	json_t *o = json_object();
+	bool race = ph->has_race;
+	int rc = 0;
+
+	if (o == NULL)
+		return NULL;
+	rc |= json_object_set_new(o, "name", json_text(ph->name, sizeof ph->name));
+	rc |= json_object_set_new(o, "migrated", json_boolean(ph->migrated));
+	rc |= json_object_set_new(o, "mode", json_string(phase_mode(ph)));
+	rc |= json_object_set_new(o, "isolation",
+				  race ? json_string(isolation_name(ph->isolation)) : json_null());
+	rc |= json_object_set_new(o, "workers", json_integer(ph->workers));
+	rc |= json_object_set_new(o, "rounds", json_integer(ph->rounds));
+	rc |= json_object_set_new(o, "keys", json_integer(ph->keys));
+	rc |= json_object_set_new(o, "attempts", json_integer(ph->attempts));
+	rc |= json_object_set_new(o, "retries", json_integer(ph->retries));
+	rc |= json_object_set_new(o, "rounds_with_duplicates",
+				  json_integer(ph->rounds_with_duplicates));
+	rc |= json_object_set_new(o, "rows_per_key",
+				  race ? json_pack("{s:I, s:I}", "min", (json_int_t)ph->rows_min,
+						   "max", (json_int_t)ph->rows_max)
+				       : json_null());
+	rc |= json_object_set_new(o, "outcomes", json_table(&ph->outcomes, show_zero_ok(ph)));
+	rc |= json_object_set_new(o, "constraints", json_table(&ph->constraints, false));
+	rc |= json_object_set_new(o, "latency_us", json_latency(ph));
+	rc |= json_object_set_new(o, "skew_us",
+				  race ? json_pack("{s:I, s:I}", "p50", (json_int_t)ph->skew_us_p50,
+						   "max", (json_int_t)ph->skew_us_max)
+				       : json_null());
+	rc |= json_object_set_new(o, "expectations", json_expectations(ph));
+	rc |= json_object_set_new(o, "passed", json_boolean(ph->passed));
+	rc |= json_object_set_new(o, "broken", json_boolean(ph->broken));
+	rc |= json_object_set_new(o, "elapsed_s", json_seconds(ph->elapsed_s));
+	if (rc != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *json_run(const struct run_result *r)
+{
+	json_t *o = json_object();
+	json_t *phases = json_array();
+	int rc = 0;
+
+	if (o == NULL || phases == NULL) {
+		json_decref(phases);
+		json_decref(o);
+		return NULL;
+	}
+	for (size_t i = 0; i < r->n_phases; i++)
+		rc |= json_array_append_new(phases, json_phase(&r->phases[i]));
+	rc |= json_object_set_new(o, "scenario", json_text(r->scenario, sizeof r->scenario));
+	rc |= json_object_set_new(o, "file", json_text(r->file, sizeof r->file));
+	rc |= json_object_set_new(o, "schema", json_text(r->schema, sizeof r->schema));
+	rc |= json_object_set_new(o, "verdict", json_string(verdict_name(r->verdict)));
+	rc |= json_object_set_new(o, "complete", json_boolean(r->complete));
+	rc |= json_object_set_new(o, "error", r->error[0] != '\0'
+						      ? json_text(r->error, sizeof r->error)
+						      : json_null());
+	rc |= json_object_set_new(o, "elapsed_s", json_seconds(r->elapsed_s));
+	rc |= json_object_set_new(o, "phases", phases); /* steals phases, also on failure */
+	if (rc != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* {"verdict": worst of all, "runs": [...]}; n == 0 gives "pass" and []. */
+static json_t *json_runs(const struct run_result *runs, size_t n)
+{
+	json_t *o = json_object();
+	json_t *arr = json_array();
+	enum verdict worst = VERDICT_PASS;
+	int rc = 0;
+
+	if (o == NULL || arr == NULL) {
+		json_decref(arr);
+		json_decref(o);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		worst = verdict_worse(worst, runs[i].verdict);
+		rc |= json_array_append_new(arr, json_run(&runs[i]));
+	}
+	rc |= json_object_set_new(o, "verdict", json_string(verdict_name(worst)));
+	rc |= json_object_set_new(o, "runs", arr);
+	if (rc != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int report_write_json(FILE *out, const struct run_result *runs, size_t n)
+{
+	/* Ten significant digits: 12.3 s prints as 12.3, not 12.300000000000001. */
+	const size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10);
+	json_t *doc = n == 1 ? json_run(&runs[0]) : json_runs(runs, n);
+	int rc = -1;
+
+	if (doc == NULL)
+		goto out;
+	if (json_dumpf(doc, out, flags) != 0 || fputc('\n', out) == EOF)
+		goto out;
+	if (fflush(out) != 0 || ferror(out))
+		goto out;
+	rc = 0;
+out:
+	json_decref(doc);
+	return rc;
+}
+
+/* ---- JUnit XML ---- */
+
+/* Writes s[0..cap) as XML text, valid in attributes too. Tab, newline and
+ * CR become character references (attribute values keep them); other
+ * control characters and invalid UTF-8, which XML 1.0 cannot carry at all,
+ * become '?'. */
+static void xml_put(FILE *out, const char *s, size_t cap)
+{
+	size_t n = strnlen(s, cap);
+
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		size_t len = 1;
+
+		switch (c) {
+		case '&':
+			fputs("&amp;", out);
+			break;
+		case '<':
+			fputs("&lt;", out);
+			break;
+		case '>':
+			fputs("&gt;", out);
+			break;
+		case '"':
+			fputs("&quot;", out);
+			break;
+		case '\'':
+			fputs("&apos;", out);
+			break;
+		case '\t':
+			fputs("&#9;", out);
+			break;
+		case '\n':
+			fputs("&#10;", out);
+			break;
+		case '\r':
+			fputs("&#13;", out);
+			break;
+		default:
+			if (c < 0x20 || c == 0x7f) {
+				fputc('?', out);
+			} else if (c < 0x80) {
+				fputc(c, out);
+			} else {
+				len = utf8_seq_len((const unsigned char *)s + i, n - i);
+				if (len == 0) {
+					fputc('?', out);
+					len = 1;
+				} else {
+					fwrite(s + i, 1, len, out);
+				}
+			}
+		}
+		i += len;
+	}
+}
+
+enum case_state { CASE_PASSED, CASE_FAILED, CASE_ERROR };
+
+/* A broken phase is an error (the harness or database, not the constraint);
+ * failed expectations are a failure. */
+static enum case_state phase_case(const struct phase_result *ph)
+{
+	if (ph->broken)
+		return CASE_ERROR;
+	return ph->passed ? CASE_PASSED : CASE_FAILED;
+}
+
+/* A run that stopped early, or has an error no broken phase carries, gets a
+ * testcase of its own ("setup" when no phase ran), so it never looks green. */
+static bool run_extra_case(const struct run_result *r)
+{
+	if (r->complete && r->error[0] == '\0')
+		return false;
+	for (size_t i = 0; i < r->n_phases; i++)
+		if (r->phases[i].broken)
+			return false;
+	return true;
+}
+
+static void junit_error(FILE *out, const struct run_result *r, const char *fallback)
+{
+	const char *msg = r->error[0] != '\0' ? r->error : fallback;
+
+	fputs("      <error message=\"", out);
+	xml_put(out, msg, sizeof r->error);
+	fputs("\">", out);
+	xml_put(out, msg, sizeof r->error);
+	fputs("</error>\n", out);
+}
+
+/* "expected X, actual Y" per failed expectation, one per line. */
+static void junit_failed_expects(FILE *out, const struct phase_result *ph)
+{
+	bool first = true;
+
+	for (size_t i = 0; i < ph->n_expects; i++) {
+		const struct expect_result *x = &ph->expects[i];
+
+		if (x->passed)
+			continue;
+		fputs(first ? "expected " : "&#10;expected ", out);
+		xml_put(out, x->expect, sizeof x->expect);
+		fputs(", actual ", out);
+		xml_put(out, x->actual, sizeof x->actual);
+		first = false;
+	}
+	if (first)
+		fputs("phase failed", out);
+}
+
+static void junit_case_open(FILE *out, const struct run_result *r, const char *name,
+			    size_t name_cap, double seconds)
+{
+	fputs("    <testcase classname=\"pgrace.", out);
+	xml_put(out, r->scenario, sizeof r->scenario);
+	fputs("\" name=\"", out);
+	xml_put(out, name, name_cap);
+	fprintf(out, "\" time=\"%.3f\">\n", isfinite(seconds) ? seconds : 0.0);
+}
+
+struct junit_counts {
+	size_t tests, failures, errors;
+	double seconds;
+};
+
+/* Adds r's testcases to c, counted as junit_suite writes them. */
+static void junit_count(const struct run_result *r, struct junit_counts *c)
+{
+	bool extra = run_extra_case(r);
+
+	for (size_t i = 0; i < r->n_phases; i++) {
+		enum case_state s = phase_case(&r->phases[i]);
+
+		c->failures += s == CASE_FAILED;
+		c->errors += s == CASE_ERROR;
+	}
+	c->tests += r->n_phases + extra;
+	c->errors += extra;
+	if (isfinite(r->elapsed_s))
+		c->seconds += r->elapsed_s;
+}
+
+static void junit_suite(FILE *out, const struct run_result *r)
+{
+	struct junit_counts c = {0};
+
+	junit_count(r, &c);
+	fputs("  <testsuite name=\"", out);
+	xml_put(out, r->scenario, sizeof r->scenario);
+	fprintf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n",
+		c.tests, c.failures, c.errors, c.seconds);
+	fputs("    <properties>\n      <property name=\"file\" value=\"", out);
+	xml_put(out, r->file, sizeof r->file);
+	fprintf(out, "\"/>\n      <property name=\"verdict\" value=\"%s\"/>\n    </properties>\n",
+		verdict_name(r->verdict));
+
+	for (size_t i = 0; i < r->n_phases; i++) {
+		const struct phase_result *ph = &r->phases[i];
+
+		junit_case_open(out, r, ph->name, sizeof ph->name, ph->elapsed_s);
+		switch (phase_case(ph)) {
+		case CASE_PASSED:
+			break;
+		case CASE_FAILED:
+			fputs("      <failure message=\"", out);
+			junit_failed_expects(out, ph);
+			fputs("\">", out);
+			junit_failed_expects(out, ph);
+			fputs("</failure>\n", out);
+			break;
+		case CASE_ERROR:
+			junit_error(out, r, "a round could not complete");
+			break;
+		}
+		fputs("    </testcase>\n", out);
+	}
+	if (run_extra_case(r)) {
+		const char *name = r->n_phases == 0 ? "setup" : "run";
+
+		junit_case_open(out, r, name, strlen(name) + 1, 0.0);
+		junit_error(out, r, "run incomplete: not every phase ran");
+		fputs("    </testcase>\n", out);
+	}
+	fputs("  </testsuite>\n", out);
+}
+
+int report_write_junit(FILE *out, const struct run_result *runs, size_t n)
+{
+	struct junit_counts c = {0};
+
+	for (size_t i = 0; i < n; i++)
+		junit_count(&runs[i], &c);
+	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", out);
+	fprintf(out,
+		"<testsuites name=\"pgrace\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
+		"time=\"%.3f\">\n",
+		c.tests, c.failures, c.errors, c.seconds);
+	for (size_t i = 0; i < n; i++)
+		junit_suite(out, &runs[i]);
+	fputs("</testsuites>\n", out);
+	if (fflush(out) != 0 || ferror(out))
+		return -1;
+	return 0;
+}

@@ -1,0 +1,416 @@
+/* run.c: plays a scenario's phases in a sandbox schema and judges them.
+ *
+ * Setup errors (unreachable server, rejected schema SQL) end the run with a
+ * message; what happens inside a race is data, counted and judged by the
+ * scenario's expectations. The sandbox schema is dropped on every path. */
+#include "run.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "race.h"
+
+const char *verdict_name(enum verdict v)
+{
+	static const char *names[] = {"pass", "inconclusive", "fail", "bad_scenario", "error"};
+	return names[v];
+}
+
+enum verdict verdict_worse(enum verdict a, enum verdict b)
+{
+	return a > b ? a : b;
+}
+
+int run_exit_code(enum verdict v)
+{
+	switch (db_stop_requested()) {
+	case SIGINT:
+		return EXIT_SIGINT;
+	case SIGTERM:
+		return EXIT_SIGTERM;
+	default:
+		break;
+	}
+	switch (v) {
+	case VERDICT_PASS:
+		return EXIT_PASS;
+	case VERDICT_INCONCLUSIVE:
+		return EXIT_INCONCLUSIVE;
+	case VERDICT_FAIL:
+		return EXIT_FAIL;
+	case VERDICT_BAD_SCENARIO:
+		return EXIT_USAGE;
+	case VERDICT_ERROR:
+		break;
+	}
+	return EXIT_DATABASE;
+}
+
+struct runner {
+	const struct scenario *sc;
+	const struct run_opts *opts;
+	struct run_result *res;
+	PGconn *admin;      /* setup, steps and cleanup; search_path = the sandbox */
+	bool migrated;
+	long long round;    /* global round counter: keys never repeat across phases */
+};
+
+/* Ends the run: records why and the verdict it deserves. */
+__attribute__((format(printf, 3, 4))) static void stop_run(struct runner *rn, enum verdict v,
+							     const char *fmt, ...)
+{
+	struct run_result *res = rn->res;
+	if (res->error[0])
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(res->error, sizeof res->error, fmt, ap);
+	va_end(ap);
+	res->verdict = verdict_worse(res->verdict, v);
+}
+
+/* Verdict for a query that failed outside a race: connection problems are
+ * the database's, anything else means the scenario's SQL is wrong. */
+static enum verdict setup_verdict(const struct db_result *r)
+{
+	if (db_stop_requested() || r->status != DB_ERROR)
+		return VERDICT_ERROR;
+	return VERDICT_BAD_SCENARIO;
+}
+
+static void add_expect(struct phase_result *ph, const char *expect, const char *actual, bool passed)
+{
+	struct expect_result *x = realloc(ph->expects, sizeof *x * (ph->n_expects + 1));
+	if (!x)
+		abort();
+	ph->expects = x;
+	x = &x[ph->n_expects++];
+	snprintf(x->expect, sizeof x->expect, "%s", expect);
+	snprintf(x->actual, sizeof x->actual, "%s", actual);
+	x->passed = passed;
+	if (!passed)
+		ph->passed = false;
+}
+
+static bool step_metric(void *ctx, const char *name, long long *v)
+{
+	const struct db_result *r = ctx;
+	if (!strcmp(name, "rows"))
+		*v = r->rows;
+	else if (!strcmp(name, "affected"))
+		*v = r->affected;
+	else
+		return false;
+	return true;
+}
+
+static void add_expectation(struct phase_result *ph, const struct expectation *x, metric_fn fn,
+			    void *ctx)
+{
+	char actual[256], err[256];
+	bool passed = false;
+	if (!expect_eval(x, fn, ctx, &passed, actual, sizeof actual, err, sizeof err))
+		snprintf(actual, sizeof actual, "cannot evaluate: %s", err);
+	add_expect(ph, x->text, actual, passed);
+}
+
+/* Runs one step on the admin connection; false when the run must stop. */
+static bool run_step(struct runner *rn, const struct phase *p, const struct step *st,
+		     struct phase_result *ph)
+{
+	const struct scenario *sc = rn->sc;
+	struct db_result r;
+	char expect[512], actual[512], text[600];
+	db_query(rn->admin, st->text.sql, 0, NULL, 0, &r);
+	db_result_text(&r, text, sizeof text);
+	if (r.status != DB_OK && r.status != DB_ERROR) {
+		stop_run(rn, VERDICT_ERROR, "phase %s, %s (%s:%d): %s", p->name, st->label, sc->path,
+			 st->line, text);
+		return false;
+	}
+	if (st->expect_error[0]) {
+		snprintf(expect, sizeof expect, "%s fails with %s%s%s%s", st->label, st->expect_error,
+			 st->expect_message ? " \"" : "",
+			 st->expect_message ? st->expect_message : "", st->expect_message ? "\"" : "");
+		bool passed = r.status == DB_ERROR && !strcmp(r.sqlstate, st->expect_error) &&
+			      (!st->expect_message || strstr(r.message, st->expect_message));
+		if (r.status == DB_OK)
+			snprintf(actual, sizeof actual, "succeeded");
+		else
+			snprintf(actual, sizeof actual, "%s%s%s", text, r.detail[0] ? " " : "", r.detail);
+		add_expect(ph, expect, actual, passed);
+		return true;
+	}
+	if (r.status == DB_ERROR) {
+		/* 42xxx: the scenario's SQL itself is wrong (syntax, missing table). */
+		if (!strncmp(r.sqlstate, "42", 2)) {
+			stop_run(rn, VERDICT_BAD_SCENARIO, "%s:%d: phase %s, %s: the server rejected the SQL: %s",
+				 sc->path, st->text.line, p->name, st->label, text);
+			return false;
+		}
+		snprintf(expect, sizeof expect, "%s succeeds", st->label);
+		snprintf(actual, sizeof actual, "%s%s%s", text, r.detail[0] ? " " : "", r.detail);
+		add_expect(ph, expect, actual, false);
+		return true;
+	}
+	snprintf(expect, sizeof expect, "%s succeeds", st->label);
+	snprintf(actual, sizeof actual, "ok, %lld rows, %lld affected", r.rows, r.affected);
+	add_expect(ph, expect, actual, true);
+	if (st->kind == STEP_MIGRATE_UP)
+		rn->migrated = true;
+	else if (st->kind == STEP_MIGRATE_DOWN)
+		rn->migrated = false;
+	for (size_t i = 0; i < st->n_expects; i++) {
+		char label[600];
+		struct expectation x = st->expects[i];
+		snprintf(label, sizeof label, "%s: %s", st->label, st->expects[i].text);
+		x.text = label;
+		add_expectation(ph, &x, step_metric, &r);
+	}
+	return true;
+}
+
+static bool race_metric(void *ctx, const char *name, long long *v)
+{
+	const struct phase_result *ph = ctx;
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = {
+		{"attempts", offsetof(struct phase_result, attempts)},
+		{"retries", offsetof(struct phase_result, retries)},
+		{"rounds_with_duplicates", offsetof(struct phase_result, rounds_with_duplicates)},
+		{"rows_per_key.min", offsetof(struct phase_result, rows_min)},
+		{"rows_per_key.max", offsetof(struct phase_result, rows_max)},
+	};
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		if (!strcmp(name, fields[i].name)) {
+			*v = *(const long long *)((const char *)ph + fields[i].off);
+			return true;
+		}
+	if (!strcmp(name, "workers"))
+		*v = ph->workers;
+	else if (!strcmp(name, "rounds"))
+		*v = ph->rounds;
+	else if (!strcmp(name, "keys"))
+		*v = ph->keys;
+	else if (!strncmp(name, "outcomes.", 9))
+		*v = outcome_get(&ph->outcomes, name + 9);
+	else if (!strncmp(name, "constraint.", 11))
+		*v = outcome_get(&ph->constraints, name + 11);
+	else
+		return false;
+	return true;
+}
+
+static void progress(const struct runner *rn, const struct phase_result *ph, int done)
+{
+	if (!rn->opts->progress)
+		return;
+	fprintf(stderr, "\r%-24.24s round %d/%d  rows/key %lld..%lld  dup rounds %lld  ",
+		ph->name, done, ph->rounds, ph->rows_min, ph->rows_max, ph->rounds_with_duplicates);
+	fflush(stderr);
+}
+
+/* Runs the phase's race; false when the run must stop. */
+static bool run_race(struct runner *rn, const struct phase *p, struct phase_result *ph)
+{
+	const struct scenario *sc = rn->sc;
+	struct race_cfg cfg = scenario_race(sc, p, &rn->opts->override);
+	char err[1024];
+	ph->mode = cfg.mode;
+	ph->isolation = cfg.isolation;
+	ph->workers = cfg.workers;
+	ph->keys = cfg.keys;
+	ph->rows_min = -1;
+	struct race *race = race_open(rn->opts->dsn, rn->res->schema, sc, &cfg, err, sizeof err);
+	if (!race) {
+		ph->broken = true;
+		stop_run(rn, VERDICT_ERROR, "phase %s: %s", p->name, err);
+		return false;
+	}
+	struct race_totals t;
+	memset(&t, 0, sizeof t);
+	hist_init(&t.latency);
+	hist_init(&t.skew);
+	enum race_status st = RACE_OK;
+	for (int i = 0; i < cfg.rounds; i++) {
+		struct round_result rr;
+		st = race_round(race, ++rn->round, i, &rr, err, sizeof err);
+		if (st != RACE_OK) {
+			ph->broken = true;
+			stop_run(rn, VERDICT_ERROR, "phase %s, round %d: %s", p->name, i + 1, err);
+			break;
+		}
+		ph->rounds++;
+		if (ph->rows_min < 0 || rr.rows_min < ph->rows_min)
+			ph->rows_min = rr.rows_min;
+		if (rr.rows_max > ph->rows_max)
+			ph->rows_max = rr.rows_max;
+		if (rr.keys_with_duplicates)
+			ph->rounds_with_duplicates++;
+		hist_record(&t.skew, rr.skew_us);
+		progress(rn, ph, i + 1);
+	}
+	race_totals(race, &t);
+	race_close(race);
+	if (rn->opts->progress)
+		fprintf(stderr, "\r%60s\r", "");
+	if (ph->rows_min < 0)
+		ph->rows_min = 0;
+	ph->attempts = t.attempts;
+	ph->retries = t.retries;
+	ph->outcomes = t.outcomes;
+	ph->constraints = t.constraints;
+	ph->latency = t.latency;
+	ph->skew_us_p50 = hist_percentile(&t.skew, 50);
+	ph->skew_us_max = t.skew.max;
+	if (outcome_get(&ph->outcomes, "ok") == 0)
+		outcome_add(&ph->outcomes, "ok", 0);
+	if (st != RACE_OK)
+		return false;
+	/* A syntax error in the flow is the scenario's fault, not the database's. */
+	if (outcome_get(&ph->outcomes, "42601")) {
+		stop_run(rn, VERDICT_BAD_SCENARIO, "%s:%d: phase %s: the server rejected the flow's SQL (42601 syntax error)",
+			 sc->path, sc->flow[0].text.line, p->name);
+		return false;
+	}
+	for (size_t i = 0; i < p->n_expects; i++) {
+		const struct expectation *x = &p->expects[i];
+		if ((x->when == WHEN_HOLD && cfg.mode != MODE_HOLD) ||
+		    (x->when == WHEN_FIRE && cfg.mode != MODE_FIRE))
+			continue;
+		add_expectation(ph, x, race_metric, ph);
+	}
+	return true;
+}
+
+/* Runs the setup SQL (schema, seed) of the scenario. */
+static bool run_setup_sql(struct runner *rn, const char *what, const struct sql_text *t)
+{
+	if (!t->sql)
+		return true;
+	struct db_result r;
+	char text[600];
+	db_query(rn->admin, t->sql, 0, NULL, 0, &r);
+	if (r.status == DB_OK)
+		return true;
+	stop_run(rn, setup_verdict(&r), "%s:%d: %s: %s", rn->sc->path, t->line, what,
+		 db_result_text(&r, text, sizeof text));
+	return false;
+}
+
+static void make_schema_name(char *buf, size_t len)
+{
+	unsigned rnd = 0;
+	FILE *f = fopen("/dev/urandom", "rb");
+	if (!f || fread(&rnd, sizeof rnd, 1, f) != 1)
+		rnd = (unsigned)clock_us() ^ (unsigned)getpid() * 2654435761u;
+	if (f)
+		fclose(f);
+	snprintf(buf, len, "pgrace_%d_%08x", (int)getpid(), rnd);
+}
+
+static void drop_schema(struct runner *rn)
+{
+	char sql[128], err[512], text[600];
+	struct db_result r;
+	snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", rn->res->schema);
+	if (rn->admin && PQstatus(rn->admin) == CONNECTION_OK) {
+		db_query_cleanup(rn->admin, sql, clock_us() + 30u * 1000000u, &r);
+		if (r.status == DB_OK)
+			return;
+	}
+	/* The admin connection may be gone: one fresh try. */
+	PGconn *c = db_connect(rn->opts->dsn, NULL, err, sizeof err);
+	if (!c) {
+		fprintf(stderr, "pgrace: could not drop schema %s: %s\n", rn->res->schema, err);
+		return;
+	}
+	db_query_cleanup(c, sql, clock_us() + 30u * 1000000u, &r);
+	if (r.status != DB_OK)
+		fprintf(stderr, "pgrace: could not drop schema %s: %s\n", rn->res->schema,
+			db_result_text(&r, text, sizeof text));
+	PQfinish(c);
+}
+
+void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct run_result *res)
+{
+	struct runner rn = {.sc = sc, .opts = opts, .res = res};
+	char err[1024], sql[160];
+	uint64_t t0 = clock_us();
+	memset(res, 0, sizeof *res);
+	snprintf(res->scenario, sizeof res->scenario, "%s", sc->name);
+	snprintf(res->file, sizeof res->file, "%s", sc->path);
+	res->phases = calloc(sc->n_phases, sizeof *res->phases);
+	if (!res->phases)
+		abort();
+	make_schema_name(res->schema, sizeof res->schema);
+
+	rn.admin = db_connect(opts->dsn, NULL, err, sizeof err);
+	if (!rn.admin) {
+		stop_run(&rn, VERDICT_ERROR, "cannot connect: %s", err);
+		res->schema[0] = '\0';
+		goto out;
+	}
+	struct db_result r;
+	char text[600];
+	snprintf(sql, sizeof sql, "CREATE SCHEMA %s; SET search_path TO %s", res->schema, res->schema);
+	db_query(rn.admin, sql, 0, NULL, 0, &r);
+	if (r.status != DB_OK) {
+		stop_run(&rn, VERDICT_ERROR, "cannot create the sandbox schema: %s",
+			 db_result_text(&r, text, sizeof text));
+		res->schema[0] = '\0'; /* nothing of ours to drop */
+		goto out;
+	}
+	if (!run_setup_sql(&rn, "schema", &sc->schema) || !run_setup_sql(&rn, "seed", &sc->seed))
+		goto drop;
+
+	for (size_t i = 0; i < sc->n_phases; i++) {
+		const struct phase *p = &sc->phases[i];
+		struct phase_result *ph = &res->phases[res->n_phases++];
+		uint64_t p0 = clock_us();
+		snprintf(ph->name, sizeof ph->name, "%s", p->name);
+		ph->passed = true;
+		ph->has_race = p->has_race;
+		hist_init(&ph->latency);
+		bool go_on = true;
+		for (size_t j = 0; go_on && j < p->n_steps; j++)
+			go_on = run_step(&rn, p, &p->steps[j], ph);
+		ph->migrated = rn.migrated;
+		if (go_on && p->has_race)
+			go_on = run_race(&rn, p, ph);
+		ph->elapsed_s = (double)(clock_us() - p0) / 1e6;
+		if (!ph->passed)
+			res->verdict = verdict_worse(res->verdict, p->must_reproduce ? VERDICT_INCONCLUSIVE
+										  : VERDICT_FAIL);
+		if (!go_on)
+			break;
+		if (db_stop_requested()) {
+			stop_run(&rn, VERDICT_ERROR, "interrupted by %s",
+				 db_stop_requested() == SIGINT ? "SIGINT" : "SIGTERM");
+			break;
+		}
+	}
+	res->complete = res->n_phases == sc->n_phases && !res->error[0];
+drop:
+	drop_schema(&rn);
+out:
+	if (rn.admin)
+		PQfinish(rn.admin);
+	res->elapsed_s = (double)(clock_us() - t0) / 1e6;
+}
+
+void run_result_free(struct run_result *res)
+{
+	for (size_t i = 0; i < res->n_phases; i++)
+		free(res->phases[i].expects);
+	free(res->phases);
+	res->phases = NULL;
+	res->n_phases = 0;
+}
