@@ -36,6 +36,13 @@ static void chomp(char *s)
 		s[--n] = '\0';
 }
 
+/* Server notices (e.g. DROP ... CASCADE details) are not ours to print. */
+static void quiet_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 PGconn *db_connect(const char *dsn, const char *schema, char *err, size_t errlen)
 {
 	char options[256] = "";
@@ -63,13 +70,6 @@ PGconn *db_connect(const char *dsn, const char *schema, char *err, size_t errlen
 	}
 	PQsetNoticeProcessor(c, quiet_notice, NULL);
 	return c;
-}
-
-/* Server notices (e.g. DROP ... CASCADE details) are not ours to print. */
-static void quiet_notice(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
 }
 
 static void take_error(PGconn *c, PGresult *res, struct db_result *r)
