@@ -80,11 +80,10 @@ static bool show_zero_ok(const struct phase_result *ph)
 /* "hold" / "fire" for a race, "steps" for a phase that only runs steps. */
 static const char *phase_mode(const struct phase_result *ph)
 {
-	if (!ph->has_race)
-		return "steps";
-	return ph->mode == MODE_FIRE ? "fire" : "hold";
+	return ph->has_race ? mode_name(ph->mode) : "steps";
 }
 
+/* Lower case, as the scenario file spells it (isolation_sql() is for SQL). */
 static const char *isolation_name(enum isolation i)
 {
 	switch (i) {

@@ -119,6 +119,19 @@ static void add_expectation(struct phase_result *ph, const struct expectation *x
 	add_expect(ph, x->text, actual, passed);
 }
 
+/* SQLSTATEs that say the scenario's SQL itself is wrong (syntax, a table or
+ * column that no statement of the scenario created), whatever state the
+ * database is in. Others (42710 already exists, 42704 no such constraint)
+ * can follow from what earlier phases did, so they are verdicts. */
+static bool sql_is_wrong(const char *sqlstate)
+{
+	static const char *const wrong[] = {"42601", "42P01", "42703", "42883", "42P02", "42804"};
+	for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++)
+		if (!strcmp(sqlstate, wrong[i]))
+			return true;
+	return false;
+}
+
 /* Runs one step on the admin connection; false when the run must stop. */
 static bool run_step(struct runner *rn, const struct phase *p, const struct step *st,
 		     struct phase_result *ph)
@@ -128,6 +141,8 @@ static bool run_step(struct runner *rn, const struct phase *p, const struct step
 	char expect[512], actual[512], text[600];
 	db_query(rn->admin, st->text.sql, 0, NULL, 0, &r);
 	db_result_text(&r, text, sizeof text);
+	if (r.status == DB_OK && st->kind != STEP_SQL)
+		rn->migrated = st->kind == STEP_MIGRATE_UP;
 	if (r.status != DB_OK && r.status != DB_ERROR) {
 		stop_run(rn, VERDICT_ERROR, "phase %s, %s (%s:%d): %s", p->name, st->label, sc->path,
 			 st->line, text);
@@ -147,8 +162,7 @@ static bool run_step(struct runner *rn, const struct phase *p, const struct step
 		return true;
 	}
 	if (r.status == DB_ERROR) {
-		/* 42xxx: the scenario's SQL itself is wrong (syntax, missing table). */
-		if (!strncmp(r.sqlstate, "42", 2)) {
+		if (sql_is_wrong(r.sqlstate)) {
 			stop_run(rn, VERDICT_BAD_SCENARIO, "%s:%d: phase %s, %s: the server rejected the SQL: %s",
 				 sc->path, st->text.line, p->name, st->label, text);
 			return false;
@@ -161,10 +175,6 @@ static bool run_step(struct runner *rn, const struct phase *p, const struct step
 	snprintf(expect, sizeof expect, "%s succeeds", st->label);
 	snprintf(actual, sizeof actual, "ok, %lld rows, %lld affected", r.rows, r.affected);
 	add_expect(ph, expect, actual, true);
-	if (st->kind == STEP_MIGRATE_UP)
-		rn->migrated = true;
-	else if (st->kind == STEP_MIGRATE_DOWN)
-		rn->migrated = false;
 	for (size_t i = 0; i < st->n_expects; i++) {
 		char label[600];
 		struct expectation x = st->expects[i];
