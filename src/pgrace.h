@@ -26,7 +26,7 @@ enum verdict {
 	VERDICT_ERROR,        /* database unusable or run interrupted: exit 3 / 130 / 143 */
 };
 
-/* Name used in JSON ("pass", "fail", "inconclusive", "error"). */
+/* Name used in JSON: "pass", "inconclusive", "fail", "bad_scenario", "error". */
 const char *verdict_name(enum verdict v);
 /* The more severe of a and b. */
 enum verdict verdict_worse(enum verdict a, enum verdict b);

@@ -83,20 +83,6 @@ static const char *phase_mode(const struct phase_result *ph)
 	return ph->has_race ? mode_name(ph->mode) : "steps";
 }
 
-/* Lower case, as the scenario file spells it (isolation_sql() is for SQL). */
-static const char *isolation_name(enum isolation i)
-{
-	switch (i) {
-	case ISO_READ_COMMITTED:
-		return "read committed";
-	case ISO_REPEATABLE_READ:
-		return "repeatable read";
-	case ISO_SERIALIZABLE:
-		return "serializable";
-	}
-	return "unknown";
-}
-
 /* ---- terminal summary ---- */
 
 static const char *verdict_upper(enum verdict v)

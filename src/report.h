@@ -13,7 +13,8 @@
 /* Human summary: per phase rounds, rows per key, outcomes, verdict; failed
  * expectations as expected vs actual. */
 void report_summary(FILE *out, const struct run_result *r);
-/* One run as the JSON document (returns 0, -1 on write error). */
+/* JSON: one run is the document itself; several are {"verdict", "runs": [...]}
+ * (returns 0, -1 on write error). */
 int report_write_json(FILE *out, const struct run_result *runs, size_t n);
 /* JUnit XML: a testsuite per run, a testcase per phase (returns 0, -1 on write error). */
 int report_write_junit(FILE *out, const struct run_result *runs, size_t n);

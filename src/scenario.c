@@ -917,6 +917,11 @@ const char *mode_name(enum race_mode m)
 	return mode_names[m];
 }
 
+const char *isolation_name(enum isolation i)
+{
+	return iso_names[i];
+}
+
 const char *isolation_sql(enum isolation i)
 {
 	static const char *s[] = {"READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"};

@@ -120,7 +120,11 @@ struct race_cfg scenario_race(const struct scenario *sc, const struct phase *p,
 /* Named SQL block, or NULL. */
 const struct sql_text *scenario_sql(const struct scenario *sc, const char *name);
 
+/* "hold" or "fire", as in scenario files and JSON. */
 const char *mode_name(enum race_mode m);
-const char *isolation_sql(enum isolation i); /* "READ COMMITTED", ... */
+/* "read committed", ..., as in scenario files and JSON. */
+const char *isolation_name(enum isolation i);
+/* "READ COMMITTED", ..., for BEGIN ISOLATION LEVEL. */
+const char *isolation_sql(enum isolation i);
 
 #endif
