@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -552,16 +553,18 @@ enum race_status race_round(struct race *r, long long round, long long phase_rou
 		unlock(&r->mu);
 	}
 	/* The workers' own deadlines end every query; give cancels time to land. */
-	if (!coord_wait(r, &r->finished, n, deadline + 5u * 1000000u)) {
-		if (!failed)
+	bool all_done = coord_wait(r, &r->finished, n, deadline + 5u * 1000000u);
+	if (db_stop_requested()) {
+		snprintf(err, errlen, "interrupted by %s",
+			 db_stop_requested() == SIGINT ? "SIGINT" : "SIGTERM");
+		return RACE_INTERRUPTED;
+	}
+	if (!all_done) {
+		if (!failed && ok)
 			snprintf(err, errlen, "workers did not finish within the round deadline of %d ms",
 				 r->cfg.deadline_ms);
-		/* The threads are stuck in libpq: leave them to race_close. */
-		return db_stop_requested() ? RACE_INTERRUPTED : RACE_BROKEN;
-	}
-	if (db_stop_requested()) {
-		snprintf(err, errlen, "interrupted");
-		return RACE_INTERRUPTED;
+		/* Their queries are cancelled by their own deadlines: race_close joins them. */
+		return RACE_BROKEN;
 	}
 	if (failed)
 		return RACE_BROKEN;
