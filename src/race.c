@@ -520,6 +520,9 @@ enum race_status race_round(struct race *r, long long round, long long phase_rou
 	unlock(&r->mu);
 
 	bool ok = coord_wait(r, &r->ready, n, deadline);
+	if (!ok)
+		snprintf(err, errlen, "not every worker reached the start line (BEGIN) within %d ms",
+			 r->cfg.deadline_ms);
 	lock(&r->mu);
 	r->go_gen = gen;
 	if (r->cfg.mode == MODE_FIRE || !ok)
@@ -572,8 +575,7 @@ enum race_status race_round(struct race *r, long long round, long long phase_rou
 	for (int i = 0; i < n; i++) {
 		struct worker *w = &r->w[i];
 		if (w->broken) {
-			if (ok)
-				snprintf(err, errlen, "%s", w->why);
+			snprintf(err, errlen, "%s", w->why);
 			return RACE_BROKEN;
 		}
 		if (w->first_send_us < lo)
