@@ -506,6 +506,7 @@ enum race_status race_round(struct race *r, long long round, long long phase_rou
 	int n = r->cfg.workers;
 	bool failed = false;
 	memset(out, 0, sizeof *out);
+	err[0] = '\0';
 	if (!make_params(r, round, phase_round, err, errlen))
 		return RACE_BROKEN;
 	for (int i = 0; i < n; i++)
@@ -575,7 +576,8 @@ enum race_status race_round(struct race *r, long long round, long long phase_rou
 	for (int i = 0; i < n; i++) {
 		struct worker *w = &r->w[i];
 		if (w->broken) {
-			snprintf(err, errlen, "%s", w->why);
+			if (!err[0])
+				snprintf(err, errlen, "%s", w->why);
 			return RACE_BROKEN;
 		}
 		if (w->first_send_us < lo)
