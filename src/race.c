@@ -33,8 +33,12 @@ struct worker {
 	bool started;
 	atomic_int state;
 	uint64_t first_send_us;  /* this round */
+	uint64_t deadline_us;    /* for this worker's queries: the round's, or the free attempt's */
+	long long free_attempts; /* free mode: attempts made */
 	bool broken;             /* this round could not complete */
 	char why[384];
+	char param_buf[16][24];  /* free mode: this attempt's key */
+	const char *param_ptr[16];
 	/* counters: the worker's own until merged */
 	long long attempts, retries;
 	struct outcome_table outcomes, constraints;
@@ -57,6 +61,11 @@ struct race {
 	uint64_t deadline_us;
 	char ***key_params;      /* [key][param] strings for this round */
 	char *pid_array;         /* "{pid,pid,...}" for the monitor's queries */
+	/* free mode, set before the generation starts */
+	bool free_mode, free_hot;
+	long long free_base;     /* round of the first free key */
+	uint64_t free_until;     /* clock_us() deadline, 0 = until race_free_stop() */
+	atomic_bool free_stop;
 };
 
 static void lock(pthread_mutex_t *m)
@@ -112,7 +121,7 @@ static bool fatal(const struct db_result *res)
 
 static void run_sql(struct worker *w, const char *sql, const char *what, struct db_result *res)
 {
-	db_query(w->conn, sql, 0, NULL, w->race->deadline_us, res);
+	db_query(w->conn, sql, 0, NULL, w->deadline_us, res);
 	if (res->status != DB_OK)
 		mark_broken(w, what, res);
 }
@@ -124,7 +133,7 @@ static bool wait_gen(struct worker *w, const long long *gen_field, long long gen
 	bool ok = true;
 	lock(&r->mu);
 	while (*gen_field < gen && !r->quit) {
-		if (db_stop_requested() || clock_us() >= r->deadline_us) {
+		if (db_stop_requested() || clock_us() >= w->deadline_us) {
 			ok = false;
 			break;
 		}
@@ -134,6 +143,25 @@ static bool wait_gen(struct worker *w, const long long *gen_field, long long gen
 		ok = false;
 	unlock(&r->mu);
 	return ok;
+}
+
+/* The names a key parameter may use. */
+struct param_ctx {
+	long long round, key, phase_round;
+};
+
+static bool param_metric(void *ctx, const char *name, long long *v)
+{
+	struct param_ctx *p = ctx;
+	if (!strcmp(name, "round"))
+		*v = p->round;
+	else if (!strcmp(name, "key"))
+		*v = p->key;
+	else if (!strcmp(name, "phase_round"))
+		*v = p->phase_round;
+	else
+		return false;
+	return true;
 }
 
 /* Counts one attempt's final outcome. */
@@ -155,15 +183,14 @@ static void count_outcome(struct worker *w, const struct db_result *res, bool sk
 
 /* One try of the flow inside the open transaction; ends it (COMMIT or
  * ROLLBACK). Returns the final result; *skipped when a check found the row. */
-static void try_flow(struct worker *w, long long gen, bool hold, struct db_result *res,
-		     bool *skipped)
+static void try_flow(struct worker *w, const char *const *params, long long gen, bool hold,
+		     struct db_result *res, bool *skipped)
 {
 	struct race *r = w->race;
 	const struct scenario *sc = r->sc;
-	const char *const *params = (const char *const *)r->key_params[w->key];
 	*skipped = false;
 	for (size_t i = 0; i < sc->n_flow; i++) {
-		db_query(w->conn, sc->flow[i].text.sql, (int)sc->n_params, params, r->deadline_us,
+		db_query(w->conn, sc->flow[i].text.sql, (int)sc->n_params, params, w->deadline_us,
 			 res);
 		if (res->status != DB_OK)
 			break;
@@ -175,7 +202,7 @@ static void try_flow(struct worker *w, long long gen, bool hold, struct db_resul
 	if (res->status != DB_OK) {
 		struct db_result rb;
 		if (!fatal(res)) {
-			db_query(w->conn, "ROLLBACK", 0, NULL, r->deadline_us, &rb);
+			db_query(w->conn, "ROLLBACK", 0, NULL, w->deadline_us, &rb);
 			if (fatal(&rb))
 				mark_broken(w, "lost its connection at ROLLBACK", &rb);
 		} else {
@@ -193,7 +220,7 @@ static void try_flow(struct worker *w, long long gen, bool hold, struct db_resul
 		atomic_store(&w->state, W_RUNNING);
 	}
 	/* Errors surface at COMMIT too: deferred constraints, serialization. */
-	db_query(w->conn, "COMMIT", 0, NULL, r->deadline_us, res);
+	db_query(w->conn, "COMMIT", 0, NULL, w->deadline_us, res);
 	if (fatal(res))
 		mark_broken(w, "could not COMMIT", res);
 }
@@ -206,6 +233,7 @@ static void play_round(struct worker *w, long long gen)
 	bool skipped = false;
 	w->broken = false;
 	w->first_send_us = 0;
+	w->deadline_us = r->deadline_us;
 	const char *begin = r->begin_sql[w->iso != r->cfg.isolation];
 
 	run_sql(w, begin, "could not BEGIN", &res);
@@ -221,7 +249,7 @@ static void play_round(struct worker *w, long long gen)
 	uint64_t t0 = clock_us();
 	w->first_send_us = t0;
 	for (int tries = 0;; tries++) {
-		try_flow(w, gen, hold, &res, &skipped);
+		try_flow(w, (const char *const *)r->key_params[w->key], gen, hold, &res, &skipped);
 		if (w->broken)
 			return;
 		if (res.status != DB_ERROR || !outcome_retryable(res.sqlstate) ||
@@ -234,6 +262,52 @@ static void play_round(struct worker *w, long long gen)
 	}
 	count_outcome(w, &res, skipped);
 	hist_record(&w->latency, clock_us() - t0);
+}
+
+/* Free mode: the flow back to back, no barrier, a fresh key per attempt
+ * (attempt i of worker w takes round base + i * workers + w) or one hot key.
+ * Each attempt has the round budget (deadline_ms) as its deadline. */
+static void play_free(struct worker *w)
+{
+	struct race *r = w->race;
+	const struct scenario *sc = r->sc;
+	const char *begin = r->begin_sql[w->iso != r->cfg.isolation];
+	w->broken = false;
+	w->first_send_us = clock_us();
+	for (long long i = 0;; i++) {
+		if (atomic_load(&r->free_stop) || db_stop_requested() ||
+		    (r->free_until && clock_us() >= r->free_until))
+			break;
+		struct param_ctx ctx = {r->free_hot ? r->free_base : r->free_base + i * r->cfg.workers + w->id,
+					0, i};
+		for (size_t k = 0; k < sc->n_params; k++) {
+			long long v = 0;
+			char err[128];
+			if (!expr_eval(sc->params[k], param_metric, &ctx, &v, err, sizeof err))
+				abort(); /* names were checked at load time */
+			snprintf(w->param_buf[k], sizeof w->param_buf[k], "%lld", v);
+			w->param_ptr[k] = w->param_buf[k];
+		}
+		uint64_t t0 = clock_us();
+		w->deadline_us = t0 + (uint64_t)r->cfg.deadline_ms * 1000u;
+		struct db_result res;
+		bool skipped = false;
+		for (int tries = 0;; tries++) {
+			run_sql(w, begin, "could not BEGIN", &res);
+			if (w->broken)
+				return;
+			try_flow(w, w->param_ptr, 0, false, &res, &skipped);
+			if (w->broken)
+				return;
+			if (res.status != DB_ERROR || !outcome_retryable(res.sqlstate) ||
+			    tries >= r->cfg.retries)
+				break;
+			w->retries++;
+		}
+		count_outcome(w, &res, skipped);
+		hist_record(&w->latency, clock_us() - t0);
+		w->free_attempts = i + 1;
+	}
 }
 
 static void *worker_main(void *arg)
@@ -263,7 +337,9 @@ static void *worker_main(void *arg)
 		unlock(&r->mu);
 		if (quit)
 			break;
-		if (w->conn)
+		if (w->conn && r->free_mode)
+			play_free(w);
+		else if (w->conn)
 			play_round(w, seen);
 		atomic_store(&w->state, W_FINISHED);
 		lock(&r->mu);
@@ -385,25 +461,6 @@ struct race *race_open(const char *dsn, const char *schema, const struct scenari
 fail:
 	race_close(r);
 	return NULL;
-}
-
-/* Evaluates the scenario's params for every key of this round. */
-struct param_ctx {
-	long long round, key, phase_round;
-};
-
-static bool param_metric(void *ctx, const char *name, long long *v)
-{
-	struct param_ctx *p = ctx;
-	if (!strcmp(name, "round"))
-		*v = p->round;
-	else if (!strcmp(name, "key"))
-		*v = p->key;
-	else if (!strcmp(name, "phase_round"))
-		*v = p->phase_round;
-	else
-		return false;
-	return true;
 }
 
 static bool make_params(struct race *r, long long round, long long phase_round, char *err,
@@ -608,6 +665,61 @@ enum race_status race_round(struct race *r, long long round, long long phase_rou
 		if (rows > 1)
 			out->keys_with_duplicates++;
 	}
+	return RACE_OK;
+}
+
+void race_free_start(struct race *r, long long round_base, bool hot, int duration_ms)
+{
+	lock(&r->mu);
+	r->free_mode = true;
+	r->free_hot = hot;
+	r->free_base = round_base;
+	atomic_store(&r->free_stop, false);
+	r->free_until = duration_ms > 0 ? clock_us() + (uint64_t)duration_ms * 1000u : 0;
+	r->ready = r->finished = 0;
+	r->gen++;
+	broadcast(&r->cv_workers);
+	unlock(&r->mu);
+}
+
+enum race_status race_free_wait(struct race *r, bool stop, long long *keys_used, char *err,
+				size_t errlen)
+{
+	err[0] = '\0';
+	if (stop)
+		atomic_store(&r->free_stop, true);
+	/* Past free_until each worker ends its attempt in progress, bounded by
+	 * that attempt's own deadline. */
+	uint64_t now = clock_us();
+	uint64_t deadline = (r->free_until > now ? r->free_until : now) +
+			    (uint64_t)r->cfg.deadline_ms * 1000u + 5u * 1000000u;
+	bool done = coord_wait(r, &r->finished, r->cfg.workers, deadline);
+	if (!done)
+		atomic_store(&r->free_stop, true);
+	lock(&r->mu);
+	r->free_mode = false;
+	unlock(&r->mu);
+	long long most = 0;
+	for (int i = 0; i < r->cfg.workers; i++) {
+		if (r->w[i].free_attempts > most)
+			most = r->w[i].free_attempts;
+		r->w[i].free_attempts = 0;
+	}
+	*keys_used = r->free_hot ? 1 : most * r->cfg.workers;
+	if (db_stop_requested()) {
+		snprintf(err, errlen, "interrupted by %s",
+			 db_stop_requested() == SIGINT ? "SIGINT" : "SIGTERM");
+		return RACE_INTERRUPTED;
+	}
+	if (!done) {
+		snprintf(err, errlen, "free-running workers did not stop within their deadline");
+		return RACE_BROKEN;
+	}
+	for (int i = 0; i < r->cfg.workers; i++)
+		if (r->w[i].broken) {
+			snprintf(err, errlen, "%s", r->w[i].why);
+			return RACE_BROKEN;
+		}
 	return RACE_OK;
 }
 

@@ -46,6 +46,14 @@ struct race *race_open(const char *dsn, const char *schema, const struct scenari
  * broken round err says which worker and why. */
 enum race_status race_round(struct race *r, long long round, long long phase_round,
 			    struct round_result *out, char *err, size_t errlen);
+/* Starts free-running: no barrier, each worker runs the flow back to back,
+ * each attempt on a fresh key (rounds from round_base on) or, when hot, all
+ * on round_base's key; for duration_ms, or until race_free_wait(stop). */
+void race_free_start(struct race *r, long long round_base, bool hot, int duration_ms);
+/* Ends a free run (stop: at once, else when its duration passes) and waits
+ * for the workers; *keys_used = rounds consumed from round_base. */
+enum race_status race_free_wait(struct race *r, bool stop, long long *keys_used, char *err,
+				size_t errlen);
 /* Merges the workers' counters into *t (call between rounds or after the last). */
 void race_totals(struct race *r, struct race_totals *t);
 /* Stops the threads, closes every connection, frees r (NULL is fine). */
