@@ -34,6 +34,10 @@ static const char usage_text[] =
 	"  -m, --mode=hold|fire     hold: commit barrier, deterministic (gates);\n"
 	"                           fire: free race, stochastic (hit rates)\n"
 	"      --deadline-ms=N      a round's time budget (100-3600000)\n"
+	"  -T, --duration=SECONDS   free-running instead of rounds: no barrier, each\n"
+	"                           worker runs the flow back to back on fresh keys;\n"
+	"                           measures throughput, does not judge\n"
+	"      --hot                with --duration: every attempt on one key\n"
 	"  -j, --json=FILE          write the results as JSON\n"
 	"      --junit=FILE         write the results as JUnit XML\n"
 	"  -q, --quiet              print nothing but errors\n"
@@ -150,13 +154,14 @@ static int cmd_run(int argc, char **argv)
 		{"rounds", required_argument, NULL, 'r'}, {"mode", required_argument, NULL, 'm'},
 		{"json", required_argument, NULL, 'j'},  {"junit", required_argument, NULL, 'J'},
 		{"deadline-ms", required_argument, NULL, 'D'},
+		{"duration", required_argument, NULL, 'T'}, {"hot", no_argument, NULL, 'H'},
 		{"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}};
 	struct run_opts opts = {0};
 	const char *json = NULL, *junit = NULL;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:w:r:m:j:q", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:w:r:m:j:qT:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			opts.dsn = optarg;
@@ -176,6 +181,15 @@ static int cmd_run(int argc, char **argv)
 				return usage_error("--deadline-ms: expected 100 to 3600000, got \"%s\"",
 						   optarg);
 			opts.override.set |= RACE_SET_DEADLINE;
+			break;
+		case 'T':
+			if (!parse_number(optarg, 1, 86400, &opts.duration_ms))
+				return usage_error("--duration: expected 1 to 86400 seconds, got \"%s\"",
+						   optarg);
+			opts.duration_ms *= 1000;
+			break;
+		case 'H':
+			opts.hot = true;
 			break;
 		case 'm':
 			if (!strcmp(optarg, "hold"))

@@ -25,11 +25,11 @@ bool outcome_retryable(const char *sqlstate)
 static long long *slot(struct outcome_table *t, const char *label, bool create)
 {
 	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->label[i], label) == 0)
+		if (strncmp(t->label[i], label, sizeof t->label[i] - 1) == 0)
 			return &t->count[i];
 	if (!create)
 		return NULL;
-	if (t->n == OUTCOME_SLOTS - 1 && strcmp(label, "other") != 0)
+	if (t->n >= OUTCOME_SLOTS - 1 && strcmp(label, "other") != 0)
 		return slot(t, "other", true);
 	size_t i = t->n++;
 	strncpy(t->label[i], label, sizeof t->label[i] - 1);

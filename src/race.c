@@ -557,6 +557,32 @@ static void describe_stuck(struct race *r, char *err, size_t errlen)
 			 r->cfg.deadline_ms, stuck, r->w[stuck].pid);
 }
 
+/* Rows per key of the current key_params, through the scenario's rows query. */
+static enum race_status count_rows(struct race *r, struct round_result *out, char *err,
+				   size_t errlen)
+{
+	out->rows_min = -1;
+	for (int k = 0; k < r->cfg.keys; k++) {
+		struct db_result res;
+		db_query(r->monitor, r->sc->rows.sql, (int)r->sc->n_params,
+			 (const char *const *)r->key_params[k], clock_us() + 10u * 1000000u, &res);
+		if (res.status != DB_OK) {
+			char text[320];
+			snprintf(err, errlen, "rows query (line %d) failed: %s", r->sc->rows.line,
+				 db_result_text(&res, text, sizeof text));
+			return res.status == DB_INTERRUPTED ? RACE_INTERRUPTED : RACE_BROKEN;
+		}
+		long long rows = strtoll(res.first_value, NULL, 10);
+		if (out->rows_min < 0 || rows < out->rows_min)
+			out->rows_min = rows;
+		if (rows > out->rows_max)
+			out->rows_max = rows;
+		if (rows > 1)
+			out->keys_with_duplicates++;
+	}
+	return RACE_OK;
+}
+
 enum race_status race_round(struct race *r, long long round, long long phase_round,
 			    struct round_result *out, char *err, size_t errlen)
 {
@@ -646,26 +672,16 @@ enum race_status race_round(struct race *r, long long round, long long phase_rou
 		return RACE_BROKEN;
 	out->skew_us = hi - lo;
 
-	out->rows_min = -1;
-	for (int k = 0; k < r->cfg.keys; k++) {
-		struct db_result res;
-		db_query(r->monitor, r->sc->rows.sql, (int)r->sc->n_params,
-			 (const char *const *)r->key_params[k], clock_us() + 10u * 1000000u, &res);
-		if (res.status != DB_OK) {
-			char text[320];
-			snprintf(err, errlen, "rows query (line %d) failed: %s", r->sc->rows.line,
-				 db_result_text(&res, text, sizeof text));
-			return RACE_BROKEN;
-		}
-		long long rows = strtoll(res.first_value, NULL, 10);
-		if (out->rows_min < 0 || rows < out->rows_min)
-			out->rows_min = rows;
-		if (rows > out->rows_max)
-			out->rows_max = rows;
-		if (rows > 1)
-			out->keys_with_duplicates++;
-	}
-	return RACE_OK;
+	return count_rows(r, out, err, errlen);
+}
+
+enum race_status race_rows(struct race *r, long long round, struct round_result *out, char *err,
+			   size_t errlen)
+{
+	memset(out, 0, sizeof *out);
+	if (!make_params(r, round, 0, err, errlen))
+		return RACE_BROKEN;
+	return count_rows(r, out, err, errlen);
 }
 
 void race_free_start(struct race *r, long long round_base, bool hot, int duration_ms)

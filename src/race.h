@@ -46,6 +46,9 @@ struct race *race_open(const char *dsn, const char *schema, const struct scenari
  * broken round err says which worker and why. */
 enum race_status race_round(struct race *r, long long round, long long phase_round,
 			    struct round_result *out, char *err, size_t errlen);
+/* Rows per key for round's keys (key = 0..keys-1), without racing. */
+enum race_status race_rows(struct race *r, long long round, struct round_result *out, char *err,
+			   size_t errlen);
 /* Starts free-running: no barrier, each worker runs the flow back to back,
  * each attempt on a fresh key (rounds from round_base on) or, when hot, all
  * on round_base's key; for duration_ms, or until race_free_wait(stop). */

@@ -77,10 +77,13 @@ static bool show_zero_ok(const struct phase_result *ph)
 	return ph->has_race && !table_has(&ph->outcomes, "ok");
 }
 
-/* "hold" / "fire" for a race, "steps" for a phase that only runs steps. */
+/* "hold" / "fire" for a race, "free" for a --duration run, "steps" for a
+ * phase that only runs steps. */
 static const char *phase_mode(const struct phase_result *ph)
 {
-	return ph->has_race ? mode_name(ph->mode) : "steps";
+	if (!ph->has_race)
+		return "steps";
+	return ph->free_run ? "free" : mode_name(ph->mode);
 }
 
 /* ---- terminal summary ---- */
@@ -413,6 +416,11 @@ static json_t *json_phase(const struct phase_result *ph)
 	rc |= json_object_set_new(o, "expectations", json_expectations(ph));
 	rc |= json_object_set_new(o, "passed", json_boolean(ph->passed));
 	rc |= json_object_set_new(o, "broken", json_boolean(ph->broken));
+	rc |= json_object_set_new(o, "free_run", json_boolean(ph->free_run));
+	rc |= json_object_set_new(o, "duration_s",
+				  ph->free_run ? json_seconds(ph->duration_s) : json_null());
+	rc |= json_object_set_new(o, "throughput_tps",
+				  ph->free_run ? json_real(ph->tps) : json_null());
 	rc |= json_object_set_new(o, "elapsed_s", json_seconds(ph->elapsed_s));
 	if (rc != 0) {
 		json_decref(o);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -97,16 +98,33 @@ static void add_expect(struct phase_result *ph, const char *expect, const char *
 		ph->passed = false;
 }
 
+/* What a step leaves for its expectations. */
+struct step_metrics {
+	long long rows, affected, retries;
+	long long stall_ms, load_attempts, load_ok, load_errors;
+};
+
 static bool step_metric(void *ctx, const char *name, long long *v)
 {
-	const struct db_result *r = ctx;
-	if (!strcmp(name, "rows"))
-		*v = r->rows;
-	else if (!strcmp(name, "affected"))
-		*v = r->affected;
-	else
-		return false;
-	return true;
+	const struct step_metrics *m = ctx;
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = {
+		{"rows", offsetof(struct step_metrics, rows)},
+		{"affected", offsetof(struct step_metrics, affected)},
+		{"retries", offsetof(struct step_metrics, retries)},
+		{"stall_ms", offsetof(struct step_metrics, stall_ms)},
+		{"load_attempts", offsetof(struct step_metrics, load_attempts)},
+		{"load_ok", offsetof(struct step_metrics, load_ok)},
+		{"load_errors", offsetof(struct step_metrics, load_errors)},
+	};
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		if (!strcmp(name, fields[i].name)) {
+			*v = *(const long long *)((const char *)m + fields[i].off);
+			return true;
+		}
+	return false;
 }
 
 static void add_expectation(struct phase_result *ph, const struct expectation *x, metric_fn fn,
@@ -132,21 +150,152 @@ static bool sql_is_wrong(const char *sqlstate)
 	return false;
 }
 
-/* Runs one step on the admin connection; false when the run must stop. */
+static bool retryable_step_error(const struct step *st, const struct db_result *r)
+{
+	for (int i = 0; r->status == DB_ERROR && i < st->n_retry_on; i++)
+		if (!strcmp(r->sqlstate, st->retry_on[i]))
+			return true;
+	return false;
+}
+
+static void pause_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* amcheck over every valid btree index of the sandbox, when the extension is
+ * there or can be created inside the sandbox (dropped with it). */
+static void run_amcheck(struct runner *rn, struct db_result *r, char *note, size_t notelen)
+{
+	char sql[1024];
+	db_query(rn->admin,
+		 "SELECT quote_ident(n.nspname) FROM pg_extension e "
+		 "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'amcheck'",
+		 0, NULL, 0, r);
+	if (r->status == DB_OK && r->rows == 0) {
+		snprintf(sql, sizeof sql, "CREATE EXTENSION amcheck SCHEMA %s", rn->res->schema);
+		db_query(rn->admin, sql, 0, NULL, 0, r);
+		if (r->status != DB_OK) {
+			char text[600];
+			snprintf(note, notelen, "amcheck not available, nothing verified (%s)",
+				 db_result_text(r, text, sizeof text));
+			memset(r, 0, sizeof *r);
+			return;
+		}
+		snprintf(r->first_value, sizeof r->first_value, "%s", rn->res->schema);
+	} else if (r->status != DB_OK) {
+		return;
+	}
+	char ext_schema[64];
+	snprintf(ext_schema, sizeof ext_schema, "%s", r->first_value);
+	snprintf(sql, sizeof sql,
+		 "SELECT c.relname::text, %s.bt_index_check(c.oid, true) FROM pg_index i "
+		 "JOIN pg_class c ON c.oid = i.indexrelid "
+		 "JOIN pg_namespace n ON n.oid = c.relnamespace "
+		 "JOIN pg_am am ON am.oid = c.relam "
+		 "WHERE n.nspname = current_schema() AND am.amname = 'btree' AND i.indisvalid",
+		 ext_schema);
+	db_query(rn->admin, sql, 0, NULL, 0, r);
+	if (r->status == DB_OK)
+		snprintf(note, notelen, "%lld btree indexes verified against the heap", r->rows);
+}
+
+/* Runs the step's SQL or built-in check once. */
+static void exec_step(struct runner *rn, const struct step *st, struct db_result *r, char *note,
+		      size_t notelen)
+{
+	const char *one[1] = {st->check_arg};
+	note[0] = '\0';
+	switch (st->kind) {
+	case STEP_SQL:
+	case STEP_MIGRATE_UP:
+	case STEP_MIGRATE_DOWN:
+		db_query(rn->admin, st->text.sql, 0, NULL, 0, r);
+		return;
+	case STEP_CHECK_INVALID_INDEXES:
+		db_query(rn->admin,
+			 "SELECT c.relname::text FROM pg_index i "
+			 "JOIN pg_class c ON c.oid = i.indexrelid "
+			 "JOIN pg_namespace n ON n.oid = c.relnamespace "
+			 "WHERE n.nspname = current_schema() AND NOT i.indisvalid ORDER BY 1",
+			 0, NULL, 0, r);
+		if (r->status == DB_OK && r->rows)
+			snprintf(note, notelen, "invalid: %s%s", r->first_value,
+				 r->rows > 1 ? " and more" : "");
+		return;
+	case STEP_CHECK_CONSTRAINT:
+		db_query(rn->admin,
+			 "SELECT c.conname::text FROM pg_constraint c "
+			 "JOIN pg_namespace n ON n.oid = c.connamespace "
+			 "WHERE n.nspname = current_schema() AND c.conname = $1 AND c.convalidated "
+			 "AND (c.conindid = 0 OR EXISTS (SELECT 1 FROM pg_index i "
+			 "WHERE i.indexrelid = c.conindid AND i.indisvalid))",
+			 1, one, 0, r);
+		if (r->status == DB_OK)
+			snprintf(note, notelen, "constraint %s %s", st->check_arg,
+				 r->rows ? "present and valid" : "absent or not valid");
+		return;
+	case STEP_CHECK_AMCHECK:
+		run_amcheck(rn, r, note, notelen);
+		return;
+	}
+}
+
+/* Runs one step on the admin connection, under the phase's load when it asks
+ * for it; false when the run must stop. */
 static bool run_step(struct runner *rn, const struct phase *p, const struct step *st,
-		     struct phase_result *ph)
+		     struct phase_result *ph, struct race *race)
 {
 	const struct scenario *sc = rn->sc;
 	struct db_result r;
-	char expect[512], actual[512], text[600];
-	db_query(rn->admin, st->text.sql, 0, NULL, 0, &r);
+	struct step_metrics m = {0};
+	char expect[512], actual[512], text[600], note[256], err[1024];
+	if (st->under_load) {
+		race_free_start(race, rn->round + 1, false, 0);
+		pause_ms(200); /* let the writers get going before the step */
+	}
+	for (;;) {
+		exec_step(rn, st, &r, note, sizeof note);
+		if (!retryable_step_error(st, &r) || m.retries >= st->retries)
+			break;
+		m.retries++;
+		pause_ms(100);
+	}
+	if (st->under_load) {
+		long long used = 0;
+		struct race_totals t;
+		memset(&t, 0, sizeof t);
+		pause_ms(200); /* and keep them going after it */
+		enum race_status rs = race_free_wait(race, true, &used, err, sizeof err);
+		rn->round += used;
+		race_totals(race, &t);
+		if (rs != RACE_OK) {
+			stop_run(rn, VERDICT_ERROR, "phase %s, %s, load: %s", p->name, st->label, err);
+			return false;
+		}
+		m.stall_ms = (long long)(t.latency.max / 1000);
+		m.load_attempts = t.attempts;
+		m.load_ok = outcome_get(&t.outcomes, "ok") + outcome_get(&t.outcomes, "skipped");
+		m.load_errors = t.attempts - m.load_ok;
+	}
+	m.rows = r.rows;
+	m.affected = r.affected;
 	db_result_text(&r, text, sizeof text);
-	if (r.status == DB_OK && st->kind != STEP_SQL)
+	if (r.status == DB_OK && (st->kind == STEP_MIGRATE_UP || st->kind == STEP_MIGRATE_DOWN))
 		rn->migrated = st->kind == STEP_MIGRATE_UP;
 	if (r.status != DB_OK && r.status != DB_ERROR) {
 		stop_run(rn, VERDICT_ERROR, "phase %s, %s (%s:%d): %s", p->name, st->label, sc->path,
 			 st->line, text);
 		return false;
+	}
+	char extra[200] = "";
+	if (m.retries)
+		snprintf(extra, sizeof extra, " after %lld retries", m.retries);
+	if (st->under_load) {
+		size_t n = strlen(extra);
+		snprintf(extra + n, sizeof extra - n, "; load: %lld attempts, %lld errors, stall %lld ms",
+			 m.load_attempts, m.load_errors, m.stall_ms);
 	}
 	if (st->expect_error[0]) {
 		snprintf(expect, sizeof expect, "%s fails with %s%s%s%s", st->label, st->expect_error,
@@ -155,32 +304,38 @@ static bool run_step(struct runner *rn, const struct phase *p, const struct step
 		bool passed = r.status == DB_ERROR && !strcmp(r.sqlstate, st->expect_error) &&
 			      (!st->expect_message || strstr(r.message, st->expect_message));
 		if (r.status == DB_OK)
-			snprintf(actual, sizeof actual, "succeeded");
+			snprintf(actual, sizeof actual, "succeeded%s", extra);
 		else
-			snprintf(actual, sizeof actual, "%s%s%s", text, r.detail[0] ? " " : "", r.detail);
+			snprintf(actual, sizeof actual, "%s%s%s%s", text, r.detail[0] ? " " : "",
+				 r.detail, extra);
 		add_expect(ph, expect, actual, passed);
 		return true;
 	}
+	snprintf(expect, sizeof expect, "%s succeeds", st->label);
 	if (r.status == DB_ERROR) {
 		if (sql_is_wrong(r.sqlstate)) {
-			stop_run(rn, VERDICT_BAD_SCENARIO, "%s:%d: phase %s, %s: the server rejected the SQL: %s",
-				 sc->path, st->text.line, p->name, st->label, text);
+			stop_run(rn, VERDICT_BAD_SCENARIO,
+				 "%s:%d: phase %s, %s: the server rejected the SQL: %s", sc->path,
+				 st->text.sql ? st->text.line : st->line, p->name, st->label, text);
 			return false;
 		}
-		snprintf(expect, sizeof expect, "%s succeeds", st->label);
-		snprintf(actual, sizeof actual, "%s%s%s", text, r.detail[0] ? " " : "", r.detail);
+		snprintf(actual, sizeof actual, "%s%s%s%s", text, r.detail[0] ? " " : "", r.detail,
+			 extra);
 		add_expect(ph, expect, actual, false);
 		return true;
 	}
-	snprintf(expect, sizeof expect, "%s succeeds", st->label);
-	snprintf(actual, sizeof actual, "ok, %lld rows, %lld affected", r.rows, r.affected);
+	if (note[0])
+		snprintf(actual, sizeof actual, "ok, %s%s", note, extra);
+	else
+		snprintf(actual, sizeof actual, "ok, %lld rows, %lld affected%s", r.rows, r.affected,
+			 extra);
 	add_expect(ph, expect, actual, true);
 	for (size_t i = 0; i < st->n_expects; i++) {
 		char label[600];
 		struct expectation x = st->expects[i];
 		snprintf(label, sizeof label, "%s: %s", st->label, st->expects[i].text);
 		x.text = label;
-		add_expectation(ph, &x, step_metric, &r);
+		add_expectation(ph, &x, step_metric, &m);
 	}
 	return true;
 }
@@ -227,35 +382,18 @@ static void progress(const struct runner *rn, const struct phase_result *ph, int
 	fflush(stderr);
 }
 
-/* Runs the phase's race; false when the run must stop. */
-static bool run_race(struct runner *rn, const struct phase *p, struct phase_result *ph)
+/* The phase's race as rounds; false when the run must stop. */
+static bool race_rounds(struct runner *rn, const struct phase *p, struct race *race,
+			const struct race_cfg *cfg, struct phase_result *ph, struct race_totals *t)
 {
-	const struct scenario *sc = rn->sc;
-	struct race_cfg cfg = scenario_race(sc, p, &rn->opts->override);
 	char err[1024];
-	ph->mode = cfg.mode;
-	ph->isolation = cfg.isolation;
-	ph->workers = cfg.workers;
-	ph->keys = cfg.keys;
-	ph->rows_min = -1;
-	struct race *race = race_open(rn->opts->dsn, rn->res->schema, sc, &cfg, err, sizeof err);
-	if (!race) {
-		ph->broken = true;
-		stop_run(rn, VERDICT_ERROR, "phase %s: %s", p->name, err);
-		return false;
-	}
-	struct race_totals t;
-	memset(&t, 0, sizeof t);
-	hist_init(&t.latency);
-	hist_init(&t.skew);
-	enum race_status st = RACE_OK;
-	for (int i = 0; i < cfg.rounds; i++) {
+	for (int i = 0; i < cfg->rounds; i++) {
 		struct round_result rr;
-		st = race_round(race, ++rn->round, i, &rr, err, sizeof err);
+		enum race_status st = race_round(race, ++rn->round, i, &rr, err, sizeof err);
 		if (st != RACE_OK) {
 			ph->broken = true;
 			stop_run(rn, VERDICT_ERROR, "phase %s, round %d: %s", p->name, i + 1, err);
-			break;
+			return false;
 		}
 		ph->rounds++;
 		if (ph->rows_min < 0 || rr.rows_min < ph->rows_min)
@@ -264,13 +402,80 @@ static bool run_race(struct runner *rn, const struct phase *p, struct phase_resu
 			ph->rows_max = rr.rows_max;
 		if (rr.keys_with_duplicates)
 			ph->rounds_with_duplicates++;
-		hist_record(&t.skew, rr.skew_us);
+		hist_record(&t->skew, rr.skew_us);
 		progress(rn, ph, i + 1);
 	}
-	race_totals(race, &t);
-	race_close(race);
-	if (rn->opts->progress)
-		fprintf(stderr, "\r%60s\r", "");
+	return true;
+}
+
+/* The phase's race free-running for --duration: measured, not judged. */
+static bool race_free(struct runner *rn, const struct phase *p, struct race *race,
+		      struct phase_result *ph)
+{
+	char err[1024];
+	long long base = rn->round + 1, used = 0;
+	uint64_t t0 = clock_us();
+	race_free_start(race, base, rn->opts->hot, rn->opts->duration_ms);
+	enum race_status st = race_free_wait(race, false, &used, err, sizeof err);
+	ph->duration_s = (double)(clock_us() - t0) / 1e6;
+	rn->round += used;
+	if (st == RACE_OK && rn->opts->hot) {
+		struct round_result rr;
+		st = race_rows(race, base, &rr, err, sizeof err);
+		ph->rows_min = rr.rows_min;
+		ph->rows_max = rr.rows_max;
+		ph->rounds_with_duplicates = rr.keys_with_duplicates > 0;
+	}
+	if (st != RACE_OK) {
+		ph->broken = true;
+		stop_run(rn, VERDICT_ERROR, "phase %s: %s", p->name, err);
+		return false;
+	}
+	return true;
+}
+
+/* Runs a phase: its workers connect first (so steps can run under their
+ * load), then the steps, then the race, then the checks. False when the run
+ * must stop. */
+static bool run_phase(struct runner *rn, const struct phase *p, struct phase_result *ph)
+{
+	const struct scenario *sc = rn->sc;
+	struct race_cfg cfg = scenario_race(sc, p, &rn->opts->override);
+	struct race *race = NULL;
+	char err[1024];
+	bool go_on = true;
+	struct race_totals t;
+	memset(&t, 0, sizeof t);
+	hist_init(&t.latency);
+	hist_init(&t.skew);
+	if (p->has_race) {
+		ph->mode = cfg.mode;
+		ph->isolation = cfg.isolation;
+		ph->workers = cfg.workers;
+		ph->keys = cfg.keys;
+		ph->rows_min = -1;
+		ph->free_run = rn->opts->duration_ms > 0;
+		race = race_open(rn->opts->dsn, rn->res->schema, sc, &cfg, err, sizeof err);
+		if (!race) {
+			ph->broken = true;
+			stop_run(rn, VERDICT_ERROR, "phase %s: %s", p->name, err);
+			return false;
+		}
+	}
+	for (size_t j = 0; go_on && j < p->n_steps; j++)
+		go_on = run_step(rn, p, &p->steps[j], ph, race);
+	ph->migrated = rn->migrated;
+	if (go_on && race)
+		go_on = ph->free_run ? race_free(rn, p, race, ph)
+				     : race_rounds(rn, p, race, &cfg, ph, &t);
+	if (race) {
+		race_totals(race, &t);
+		race_close(race);
+	}
+	if (rn->opts->progress && race)
+		fprintf(stderr, "\r%70s\r", "");
+	if (!race || !go_on)
+		return go_on;
 	if (ph->rows_min < 0)
 		ph->rows_min = 0;
 	ph->attempts = t.attempts;
@@ -280,17 +485,18 @@ static bool run_race(struct runner *rn, const struct phase *p, struct phase_resu
 	ph->latency = t.latency;
 	ph->skew_us_p50 = hist_percentile(&t.skew, 50);
 	ph->skew_us_max = t.skew.max;
+	if (ph->free_run && ph->duration_s > 0)
+		ph->tps = (double)ph->attempts / ph->duration_s;
 	if (outcome_get(&ph->outcomes, "ok") == 0)
 		outcome_add(&ph->outcomes, "ok", 0);
-	if (st != RACE_OK)
-		return false;
 	/* A syntax error in the flow is the scenario's fault, not the database's. */
 	if (outcome_get(&ph->outcomes, "42601")) {
-		stop_run(rn, VERDICT_BAD_SCENARIO, "%s:%d: phase %s: the server rejected the flow's SQL (42601 syntax error)",
+		stop_run(rn, VERDICT_BAD_SCENARIO,
+			 "%s:%d: phase %s: the server rejected the flow's SQL (42601 syntax error)",
 			 sc->path, sc->flow[0].text.line, p->name);
 		return false;
 	}
-	for (size_t i = 0; i < p->n_expects; i++) {
+	for (size_t i = 0; !ph->free_run && i < p->n_expects; i++) {
 		const struct expectation *x = &p->expects[i];
 		if ((x->when == WHEN_HOLD && cfg.mode != MODE_HOLD) ||
 		    (x->when == WHEN_FIRE && cfg.mode != MODE_FIRE))
@@ -389,14 +595,9 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 		ph->passed = true;
 		ph->has_race = p->has_race;
 		hist_init(&ph->latency);
-		bool go_on = true;
-		for (size_t j = 0; go_on && j < p->n_steps; j++)
-			go_on = run_step(&rn, p, &p->steps[j], ph);
-		ph->migrated = rn.migrated;
-		if (go_on && p->has_race)
-			go_on = run_race(&rn, p, ph);
+		bool go_on = run_phase(&rn, p, ph);
 		ph->elapsed_s = (double)(clock_us() - p0) / 1e6;
-		if (!ph->passed)
+		if (!ph->passed && !opts->duration_ms) /* a free run measures, it does not judge */
 			res->verdict = verdict_worse(res->verdict, p->must_reproduce ? VERDICT_INCONCLUSIVE
 										  : VERDICT_FAIL);
 		if (!go_on)

@@ -42,6 +42,9 @@ struct phase_result {
 	size_t n_expects;
 	bool passed;
 	bool broken;          /* a round could not complete (see run_result.error) */
+	bool free_run;        /* --duration: free-running, measured, not judged */
+	double duration_s;    /* free run: how long the workers ran */
+	double tps;           /* free run: attempts per second */
 	double elapsed_s;
 };
 
@@ -60,6 +63,8 @@ struct run_result {
 struct run_opts {
 	const char *dsn;          /* conninfo or URI; NULL: PG* environment */
 	struct race_cfg override; /* command-line race settings (override.set says which) */
+	int duration_ms;          /* > 0: race phases free-run this long instead of rounds */
+	bool hot;                 /* free run: every attempt on one key, not a fresh one */
 	bool quiet;
 	bool progress;            /* progress line on stderr */
 };

@@ -133,7 +133,7 @@ static bool get_string(struct loader *L, struct fy_node *n, const char *key, int
 	if (!s)
 		return false;
 	if (blank(s))
-		return errorf(L, node_line(n, line), "%s: must not be empty", key);
+		return errorf(L, line, "%s: must not be empty", key);
 	*out = xstrdup(s);
 	return true;
 }
@@ -244,10 +244,18 @@ static bool race_metric_ok(void *ctx, const char *name)
 	       (strncmp(name, "constraint.", 11) == 0 && name[11]);
 }
 
+static const char step_metrics[] =
+	"rows, affected, retries, stall_ms, load_attempts, load_ok, load_errors";
+
 static bool step_metric_ok(void *ctx, const char *name)
 {
 	(void)ctx;
-	return strcmp(name, "rows") == 0 || strcmp(name, "affected") == 0;
+	static const char *names[] = {"rows",    "affected", "retries",     "stall_ms",
+				      "load_attempts", "load_ok", "load_errors", NULL};
+	for (size_t i = 0; names[i]; i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
 }
 
 static bool key_param_ok(void *ctx, const char *name)
@@ -475,9 +483,10 @@ static bool parse_migration(struct loader *L, struct fy_node *n, int line, struc
 	return !L->failed;
 }
 
-static bool parse_sqlstate(struct loader *L, struct fy_node *n, int line, char out[6])
+static bool parse_sqlstate(struct loader *L, struct fy_node *n, const char *key, int line,
+			   char out[6])
 {
-	const char *s = scalar(L, n, "expect_error", line);
+	const char *s = scalar(L, n, key, line);
 	if (!s)
 		return false;
 	bool ok = strlen(s) == 5;
@@ -485,15 +494,40 @@ static bool parse_sqlstate(struct loader *L, struct fy_node *n, int line, char o
 		ok = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z');
 	if (!ok)
 		return errorf(L, node_line(n, line),
-			      "expect_error: expected a 5-character SQLSTATE such as 23505, got \"%.40s\"", s);
+			      "%s: expected a 5-character SQLSTATE such as 23505, got \"%.40s\"", key, s);
 	memcpy(out, s, 6);
+	return true;
+}
+
+/* check: invalid_indexes | amcheck | constraint NAME */
+static bool parse_check(struct loader *L, struct fy_node *n, int line, struct step *st)
+{
+	const char *s = scalar(L, n, "check", line);
+	if (!s)
+		return false;
+	if (!strcmp(s, "invalid_indexes")) {
+		st->kind = STEP_CHECK_INVALID_INDEXES;
+	} else if (!strcmp(s, "amcheck")) {
+		st->kind = STEP_CHECK_AMCHECK;
+	} else if (!strncmp(s, "constraint ", 11) && !blank(s + 11)) {
+		const char *name = s + 11;
+		while (*name == ' ')
+			name++;
+		st->kind = STEP_CHECK_CONSTRAINT;
+		st->check_arg = xstrdup(name);
+	} else {
+		return errorf(L, node_line(n, line),
+			      "check: expected invalid_indexes, amcheck or \"constraint NAME\", got \"%.60s\"",
+			      s);
+	}
 	return true;
 }
 
 static bool parse_step(struct loader *L, struct fy_node *n, int line, const struct scenario *sc,
 		       struct step *st)
 {
-	static const char *const keys[] = {"migrate", "run", "sql", "expect_error",
+	static const char *const keys[] = {"migrate",    "run",     "sql",      "check",
+					   "under_load", "retries", "retry_on", "expect_error",
 					   "expect_message", "expect", NULL};
 	static const char *const dirs[] = {"up", "down"};
 	if (!want_type(L, n, FYNT_MAPPING, "step", line))
@@ -538,23 +572,51 @@ static bool parse_step(struct loader *L, struct fy_node *n, int line, const stru
 			st->kind = STEP_SQL;
 			snprintf(label, sizeof label, "sql at line %d", st->text.line);
 			actions++;
+		} else if (!strcmp(k, "check")) {
+			if (!parse_check(L, v, kl, st))
+				return false;
+			snprintf(label, sizeof label, "check %.100s", fy_node_get_scalar0(v));
+			actions++;
+		} else if (!strcmp(k, "under_load")) {
+			if (!get_bool(L, v, k, kl, &st->under_load))
+				return false;
+		} else if (!strcmp(k, "retries")) {
+			if (!get_int(L, v, k, kl, 0, 100, &st->retries))
+				return false;
+		} else if (!strcmp(k, "retry_on")) {
+			if (!want_type(L, v, FYNT_SEQUENCE, k, kl))
+				return false;
+			void *it = NULL;
+			struct fy_node *item;
+			while ((item = fy_node_sequence_iterate(v, &it))) {
+				if (st->n_retry_on == STEP_RETRY_ON_MAX)
+					return errorf(L, kl, "retry_on: at most %d SQLSTATEs", STEP_RETRY_ON_MAX);
+				if (!parse_sqlstate(L, item, k, node_line(item, kl),
+						    st->retry_on[st->n_retry_on++]))
+					return false;
+			}
 		} else if (!strcmp(k, "expect_error")) {
-			if (!parse_sqlstate(L, v, kl, st->expect_error))
+			if (!parse_sqlstate(L, v, k, kl, st->expect_error))
 				return false;
 		} else if (!strcmp(k, "expect_message")) {
 			if (!get_string(L, v, k, kl, &st->expect_message))
 				return false;
-		} else if (!parse_expects(L, v, kl, step_metric_ok, "rows, affected", &st->expects,
+		} else if (!parse_expects(L, v, kl, step_metric_ok, step_metrics, &st->expects,
 					  &st->n_expects)) {
 			return false;
 		}
 		if (actions > 1)
-			return errorf(L, kl, "step: give exactly one of migrate, run, sql");
+			return errorf(L, kl, "step: give exactly one of migrate, run, sql, check");
 	}
 	if (L->failed)
 		return false;
 	if (actions == 0)
-		return errorf(L, line, "step: missing the action (one of migrate, run, sql)");
+		return errorf(L, line, "step: missing the action (one of migrate, run, sql, check)");
+	if (st->retries && !st->n_retry_on) {
+		static const char *defaults[] = {"55P03", "40001", "40P01"};
+		for (size_t i = 0; i < 3; i++)
+			memcpy(st->retry_on[st->n_retry_on++], defaults[i], 6);
+	}
 	if (st->expect_message && !st->expect_error[0])
 		return errorf(L, line, "step: expect_message needs expect_error");
 	if (st->expect_error[0] && st->n_expects)
@@ -612,6 +674,11 @@ static bool parse_phase(struct loader *L, struct fy_node *n, int line, struct sc
 		return errorf(L, line, "phase: missing key \"name\"");
 	if (!ph->has_race && !ph->n_steps)
 		return errorf(L, line, "phase \"%s\": needs steps, a race, or both", ph->name);
+	for (size_t i = 0; i < ph->n_steps; i++)
+		if (ph->steps[i].under_load && !ph->has_race)
+			return errorf(L, ph->steps[i].line,
+				      "phase \"%s\": under_load needs the phase to have a race (its workers make the load)",
+				      ph->name);
 	if (expect) {
 		if (!ph->has_race)
 			return errorf(L, expect_line,
@@ -808,7 +875,7 @@ bool scenario_load(const char *path, struct scenario *sc, char *err, size_t errl
 	if (!doc) {
 		void *it = NULL;
 		struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
-		errorf(&L, e ? e->line : 1, "YAML: %s", e && e->msg ? e->msg : "cannot parse");
+		errorf(&L, e ? e->line : 1, "YAML: %s", e && e->msg ? e->msg : "no document, the file is empty");
 		goto out;
 	}
 	sc->path = xstrdup(path);
@@ -858,6 +925,7 @@ void scenario_free(struct scenario *sc)
 		for (size_t j = 0; j < ph->n_steps; j++) {
 			struct step *st = &ph->steps[j];
 			free(st->label);
+			free(st->check_arg);
 			free(st->text.sql);
 			free(st->expect_message);
 			free_expects(st->expects, st->n_expects);

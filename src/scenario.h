@@ -54,15 +54,29 @@ struct race_cfg {
 #define RACE_SET_DIST 128u
 #define RACE_SET_RC 256u
 
-enum step_kind { STEP_SQL, STEP_MIGRATE_UP, STEP_MIGRATE_DOWN };
+enum step_kind {
+	STEP_SQL,
+	STEP_MIGRATE_UP,
+	STEP_MIGRATE_DOWN,
+	STEP_CHECK_INVALID_INDEXES, /* rows = invalid indexes in the sandbox */
+	STEP_CHECK_CONSTRAINT,      /* rows = 1 when check_arg exists and is validated */
+	STEP_CHECK_AMCHECK,         /* rows = btree indexes verified with bt_index_check */
+};
+
+#define STEP_RETRY_ON_MAX 8
 
 /* A setup step of a phase: SQL run once, on one connection, with its own
- * expectations (error SQLSTATE, message substring, `rows` and `affected`). */
+ * expectations (error SQLSTATE, message substring, metrics such as `rows`). */
 struct step {
 	enum step_kind kind;
-	char *label;         /* "migrate up", "run precheck", "sql" */
-	struct sql_text text;
+	char *label;         /* "migrate up", "run precheck", "sql", "check amcheck" */
+	struct sql_text text;  /* NULL sql for the built-in checks */
+	char *check_arg;       /* constraint name for STEP_CHECK_CONSTRAINT */
 	int line;
+	bool under_load;       /* the phase's workers run the flow back to back meanwhile */
+	int retries;           /* retries on a retry_on SQLSTATE */
+	char retry_on[STEP_RETRY_ON_MAX][6];
+	int n_retry_on;
 	char expect_error[6];  /* "" = must succeed */
 	char *expect_message;  /* substring of the server's message, or NULL */
 	struct expectation *expects;
