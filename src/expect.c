@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,28 +242,35 @@ bool expr_eval(const struct expr *e, metric_fn fn, void *ctx, long long *out, ch
 		return false;
 	if (e->b && !expr_eval(e->b, fn, ctx, &b, err, errlen))
 		return false;
+	bool overflow = false;
 	switch (e->kind) {
 	case N_NEG:
-		*out = -a;
+		overflow = __builtin_sub_overflow(0LL, a, out);
 		break;
 	case N_ADD:
-		*out = a + b;
+		overflow = __builtin_add_overflow(a, b, out);
 		break;
 	case N_SUB:
-		*out = a - b;
+		overflow = __builtin_sub_overflow(a, b, out);
 		break;
 	case N_MUL:
-		*out = a * b;
+		overflow = __builtin_mul_overflow(a, b, out);
 		break;
 	case N_DIV:
 		if (b == 0) {
 			snprintf(err, errlen, "division by zero");
 			return false;
 		}
-		*out = a / b;
+		overflow = a == LLONG_MIN && b == -1; /* traps on x86 */
+		if (!overflow)
+			*out = a / b;
 		break;
 	default:
 		abort();
+	}
+	if (overflow) {
+		snprintf(err, errlen, "integer overflow");
+		return false;
 	}
 	return true;
 }

@@ -540,6 +540,9 @@ static bool parse_step(struct loader *L, struct fy_node *n, int line, const stru
 	int kl;
 	char label[160];
 	while (next_pair(L, &mi, keys, "step", &k, &v, &kl)) {
+		if (actions && (!strcmp(k, "migrate") || !strcmp(k, "run") || !strcmp(k, "sql") ||
+				!strcmp(k, "check")))
+			return errorf(L, kl, "step: give exactly one of migrate, run, sql, check");
 		if (!strcmp(k, "migrate")) {
 			int d = get_enum(L, v, k, kl, dirs, 2);
 			if (d < 0)
@@ -768,6 +771,11 @@ static bool check_text(struct loader *L, const unsigned char *s, size_t len)
 			n = 0;
 		if (n == 0 || i + n > len)
 			return errorf(L, line, "invalid UTF-8 (byte 0x%02X)", c);
+		/* Shortest form only, no surrogates, nothing above U+10FFFF. */
+		unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+		unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+		if (s[i + 1] < lo || s[i + 1] > hi)
+			return errorf(L, line, "invalid UTF-8 (byte 0x%02X)", c);
 		for (size_t j = 1; j < n; j++)
 			if ((s[i + j] & 0xC0) != 0x80)
 				return errorf(L, line, "invalid UTF-8 (byte 0x%02X)", c);
@@ -855,6 +863,7 @@ bool scenario_load(const char *path, struct scenario *sc, char *err, size_t errl
 	struct loader L = {.path = path, .err = err, .errlen = errlen};
 	struct fy_diag *diag = NULL;
 	struct fy_document *doc = NULL;
+	struct fy_parser *fyp = NULL;
 	size_t len = 0;
 	memset(sc, 0, sizeof *sc);
 	char *buf = read_file(&L, &len);
@@ -871,20 +880,44 @@ bool scenario_load(const char *path, struct scenario *sc, char *err, size_t errl
 		abort();
 	fy_diag_set_collect_errors(diag, true);
 	struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG, .diag = diag};
-	doc = fy_document_build_from_string(&cfg, buf, len);
-	if (!doc) {
+	fyp = fy_parser_create(&cfg);
+	if (!fyp || fy_parser_set_string(fyp, buf, len) != 0)
+		abort();
+	doc = fy_parse_load_document(fyp);
+	if (doc) {
+		/* A scenario is one document: a second one would be ignored. */
+		struct fy_event *ev;
+		while (!L.failed && (ev = fy_parser_parse(fyp))) {
+			if (ev->type == FYET_DOCUMENT_START) {
+				const struct fy_mark *m = fy_event_start_mark(ev);
+				errorf(&L, m ? m->line + 1 : 1, "a second YAML document: a scenario file holds one");
+			}
+			fy_parser_event_free(fyp, ev);
+		}
+		if (!L.failed && fy_parser_get_stream_error(fyp))
+			fy_parse_document_destroy(fyp, doc), doc = NULL;
+	}
+	if (!doc && !L.failed) {
 		void *it = NULL;
 		struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
-		errorf(&L, e ? e->line : 1, "YAML: %s", e && e->msg ? e->msg : "no document, the file is empty");
-		goto out;
+		/* libfyaml puts errors at end of input one line past the last */
+		int line = e && e->line > 0 ? e->line : 1, last = 1;
+		for (size_t i = 0; i + 1 < len; i++)
+			last += buf[i] == '\n';
+		errorf(&L, line < last ? line : last, "YAML: %s",
+		       e && e->msg ? e->msg : "no document, the file is empty");
 	}
+	if (L.failed)
+		goto out;
 	sc->path = xstrdup(path);
 	parse_root(&L, fy_document_root(doc), sc);
 out:
 	if (L.failed)
 		scenario_free(sc);
 	if (doc)
-		fy_document_destroy(doc);
+		fy_parse_document_destroy(fyp, doc);
+	if (fyp)
+		fy_parser_destroy(fyp);
 	if (diag)
 		fy_diag_destroy(diag);
 	free(buf);
