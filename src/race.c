@@ -739,10 +739,12 @@ enum race_status race_free_wait(struct race *r, bool stop, long long *keys_used,
 	return RACE_OK;
 }
 
-void race_totals(struct race *r, struct race_totals *t)
+void race_totals(struct race *r, struct race_totals *t, struct outcome_table *per_key)
 {
 	for (int i = 0; i < r->cfg.workers; i++) {
 		struct worker *w = &r->w[i];
+		if (per_key)
+			outcome_merge(&per_key[w->key], &w->outcomes);
 		t->attempts += w->attempts;
 		t->retries += w->retries;
 		outcome_merge(&t->outcomes, &w->outcomes);

@@ -343,6 +343,23 @@ static json_t *json_table(const struct outcome_table *t, bool with_ok)
 	return obj;
 }
 
+/* [{key, outcomes}] when the phase raced several keys, else null. */
+static json_t *json_per_key(const struct phase_result *ph)
+{
+	if (!ph->per_key)
+		return json_null();
+	json_t *arr = json_array();
+	for (size_t i = 0; arr && i < ph->n_per_key; i++) {
+		json_t *item = json_pack("{s:I, s:o}", "key", (json_int_t)i, "outcomes",
+					 json_table(&ph->per_key[i], false));
+		if (!item || json_array_append_new(arr, item) != 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
 static json_t *json_expectations(const struct phase_result *ph)
 {
 	json_t *arr = json_array();
@@ -408,6 +425,7 @@ static json_t *json_phase(const struct phase_result *ph)
 				       : json_null());
 	rc |= json_object_set_new(o, "outcomes", json_table(&ph->outcomes, show_zero_ok(ph)));
 	rc |= json_object_set_new(o, "constraints", json_table(&ph->constraints, false));
+	rc |= json_object_set_new(o, "per_key", json_per_key(ph));
 	rc |= json_object_set_new(o, "latency_us", json_latency(ph));
 	rc |= json_object_set_new(o, "skew_us",
 				  race ? json_pack("{s:I, s:I}", "p50", (json_int_t)ph->skew_us_p50,

@@ -269,7 +269,7 @@ static bool run_step(struct runner *rn, const struct phase *p, const struct step
 		pause_ms(200); /* and keep them going after it */
 		enum race_status rs = race_free_wait(race, true, &used, err, sizeof err);
 		rn->round += used;
-		race_totals(race, &t);
+		race_totals(race, &t, NULL);
 		if (rs != RACE_OK) {
 			stop_run(rn, VERDICT_ERROR, "phase %s, %s, load: %s", p->name, st->label, err);
 			return false;
@@ -469,7 +469,13 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 		go_on = ph->free_run ? race_free(rn, p, race, ph)
 				     : race_rounds(rn, p, race, &cfg, ph, &t);
 	if (race) {
-		race_totals(race, &t);
+		if (cfg.keys > 1 && !ph->free_run) {
+			ph->per_key = calloc((size_t)cfg.keys, sizeof *ph->per_key);
+			if (!ph->per_key)
+				abort();
+			ph->n_per_key = (size_t)cfg.keys;
+		}
+		race_totals(race, &t, ph->per_key);
 		race_close(race);
 	}
 	if (rn->opts->progress && race)
@@ -619,8 +625,10 @@ out:
 
 void run_result_free(struct run_result *res)
 {
-	for (size_t i = 0; i < res->n_phases; i++)
+	for (size_t i = 0; i < res->n_phases; i++) {
 		free(res->phases[i].expects);
+		free(res->phases[i].per_key);
+	}
 	free(res->phases);
 	res->phases = NULL;
 	res->n_phases = 0;

@@ -36,6 +36,8 @@ struct phase_result {
 	long long retries;
 	struct outcome_table outcomes;    /* "ok", "skipped", SQLSTATEs, "lost" */
 	struct outcome_table constraints; /* constraint name -> violations naming it */
+	struct outcome_table *per_key;    /* outcomes by key index, when keys > 1 */
+	size_t n_per_key;
 	struct hist latency;               /* per attempt, start of flow to its end */
 	uint64_t skew_us_p50, skew_us_max; /* spread of the workers' first sends */
 	struct expect_result *expects;
