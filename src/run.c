@@ -602,6 +602,8 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 		ph->has_race = p->has_race;
 		hist_init(&ph->latency);
 		bool go_on = run_phase(&rn, p, ph);
+		if (ph->broken)
+			ph->passed = false;
 		ph->elapsed_s = (double)(clock_us() - p0) / 1e6;
 		if (!ph->passed && !opts->duration_ms) /* a free run measures, it does not judge */
 			res->verdict = verdict_worse(res->verdict, p->must_reproduce ? VERDICT_INCONCLUSIVE

@@ -1,0 +1,372 @@
+#!/usr/bin/env bash
+# pg-throwaway.sh: a throwaway PostgreSQL cluster for pgrace runs and tests.
+#
+# initdb into a fresh temp folder (no fsync, trust auth, C locale), start it
+# on a unix socket in that folder only (no TCP, so no free port is needed: the
+# port just names the socket file), export the PG* variables that point libpq
+# at it, and on stop shut it down and delete the folder.
+#
+# Sourced (the normal use, by run-scenarios.sh and test.sh):
+#
+#   source scripts/pg-throwaway.sh
+#   pg_throwaway_install_traps      # stop + delete on exit, failure, INT, TERM
+#   pg_throwaway_start || exit 3    # exports PGHOST PGPORT PGUSER PGDATABASE,
+#                                   # PGRACE_PG_DIR PGRACE_PG_PID PGRACE_PG_BINDIR
+#   pg_throwaway_run some command   # runs it; INT/TERM go to it before cleanup
+#
+# Sourcing leaves the caller's shell options alone; the functions work with
+# or without `set -euo pipefail`.
+#
+# Directly:
+#
+#   eval "$(scripts/pg-throwaway.sh start [DIR])"   # prints `export ...` lines
+#   scripts/pg-throwaway.sh stop [DIR]               # DIR defaults to $PGRACE_PG_DIR
+#
+# DIR, when given, is the cluster's folder (made if missing, must be empty);
+# without it a fresh one is made with mktemp. stop deletes it either way.
+#
+# As root: initdb, postgres and pg_ctl refuse to run as root, so they run as
+# the `postgres` system user (created when missing) through setpriv or
+# runuser; the temp folder is chowned to it and stays mode 0700, which root
+# clients can still use. As any other user they run as that user.
+#
+# Environment: PG_MAX_CONNECTIONS (default 200); PGRACE_PG_BINDIR to force a
+# bindir (else `pg_config --bindir` if it has initdb, else the newest
+# /usr/lib/postgresql/*/bin); PGRACE_PG_TMPDIR (default $TMPDIR or /tmp) for
+# where the folder is made; PGRACE_PG_EXTRA_OPTS, more server options
+# appended to pg_ctl -o (e.g. "-c log_lock_waits=on").
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+	set -euo pipefail
+fi
+
+# Marker file: stop only ever deletes a folder that start made.
+PG_THROWAWAY_MARKER=.pgrace-throwaway
+# The folder this shell's pg_throwaway_start made (not exported: a child
+# script inheriting PGRACE_PG_DIR must never stop its parent's cluster).
+PG_THROWAWAY_OWNED=""
+# Process group of the command pg_throwaway_run is waiting for ("" when none).
+PG_THROWAWAY_CHILD=""
+# Exit code owed to a signal received while a command ran (0: none).
+PG_THROWAWAY_SIGNALLED=0
+PG_THROWAWAY_SIGNALS=0
+
+pg_throwaway__log() {
+	printf 'pg-throwaway: %s\n' "$*" >&2
+}
+
+# Seconds since the epoch with microseconds.
+pg_throwaway__now() {
+	if [[ -n "${EPOCHREALTIME:-}" ]]; then
+		printf '%s\n' "${EPOCHREALTIME/,/.}"
+	else
+		date +%s.%N
+	fi
+}
+
+# The bindir that has initdb and pg_ctl, on stdout.
+pg_throwaway_bindir() {
+	local dir cand
+	if [[ -n "${PGRACE_PG_BINDIR:-}" && -x "${PGRACE_PG_BINDIR}/initdb" && -x "${PGRACE_PG_BINDIR}/pg_ctl" ]]; then
+		printf '%s\n' "$PGRACE_PG_BINDIR"
+		return 0
+	fi
+	if command -v pg_config >/dev/null 2>&1; then
+		dir=$(pg_config --bindir 2>/dev/null) || dir=""
+		if [[ -n "$dir" && -x "$dir/initdb" && -x "$dir/pg_ctl" ]]; then
+			printf '%s\n' "$dir"
+			return 0
+		fi
+	fi
+	dir=""
+	while IFS= read -r cand; do
+		if [[ -x "$cand/initdb" && -x "$cand/pg_ctl" ]]; then
+			dir=$cand
+		fi
+	done < <(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V)
+	if [[ -z "$dir" ]]; then
+		pg_throwaway__log "no PostgreSQL server binaries found (initdb, pg_ctl); install the postgresql package (scripts/setup.sh does)"
+		return 1
+	fi
+	printf '%s\n' "$dir"
+}
+
+# Runs "$@" in folder $2 as user $1 (as is when that is who we are already).
+pg_throwaway__as() {
+	local user=$1 dir=$2
+	shift 2
+	if [[ "$user" == "$(id -un)" ]]; then
+		(cd "$dir" && "$@")
+	elif command -v setpriv >/dev/null 2>&1; then
+		(cd "$dir" && exec setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups -- "$@")
+	elif command -v runuser >/dev/null 2>&1; then
+		(cd "$dir" && exec runuser -u "$user" -- "$@")
+	else
+		pg_throwaway__log "need setpriv or runuser (util-linux) to run PostgreSQL as $user"
+		return 1
+	fi
+}
+
+# As root: the user the server runs as, created when missing.
+pg_throwaway__server_user() {
+	if [[ "$(id -u)" -ne 0 ]]; then
+		id -un
+		return 0
+	fi
+	if ! id postgres >/dev/null 2>&1; then
+		pg_throwaway__log "creating system user postgres (PostgreSQL will not run as root)"
+		useradd --system --user-group --home-dir /var/lib/postgresql --no-create-home \
+			--shell /usr/sbin/nologin postgres >&2 || return 1
+	fi
+	printf 'postgres\n'
+}
+
+# Creates, initialises and starts a cluster in folder $1 (default: a new
+# temp folder); exports the variables listed above. On failure prints why
+# (with the server log's tail), removes what it made and returns 1.
+pg_throwaway_start() {
+	if ! pg_throwaway__start "${1:-}"; then
+		pg_throwaway_stop || true
+		return 1
+	fi
+}
+
+pg_throwaway__start() {
+	local bindir user parent dir t0 t1 t2 opts maxc version
+	bindir=$(pg_throwaway_bindir) || return 1
+	user=$(pg_throwaway__server_user) || return 1
+	maxc=${PG_MAX_CONNECTIONS:-200}
+	if [[ ! "$maxc" =~ ^[0-9]+$ ]]; then
+		pg_throwaway__log "PG_MAX_CONNECTIONS must be a number, not '$maxc'"
+		return 1
+	fi
+
+	if [[ -n "${1:-}" ]]; then
+		if [[ -e "$1" && ! -d "$1" ]] || [[ -n "$(ls -A -- "$1" 2>/dev/null)" ]]; then
+			pg_throwaway__log "$1 is not an empty folder"
+			return 1
+		fi
+		mkdir -p -- "$1" && chmod 0700 -- "$1" || return 1
+		dir=$(cd -- "$1" && pwd -P) || return 1
+	else
+		parent=${PGRACE_PG_TMPDIR:-${TMPDIR:-/tmp}}
+		if ((${#parent} > 70)); then
+			parent=/tmp
+		fi
+		dir=$(mktemp -d "$parent/pgrace-pg.XXXXXX") || return 1
+	fi
+	# A socket path is at most 107 bytes: "$dir/.s.PGSQL.5432" must fit; and
+	# pg_ctl hands -o to a shell, where the folder sits in single quotes.
+	if ((${#dir} > 90)) || [[ "$dir" == *"'"* ]]; then
+		pg_throwaway__log "cannot use $dir: longer than 90 bytes (too long for a unix socket path) or has a quote"
+		rmdir -- "$dir"
+		return 1
+	fi
+	printf 'bindir=%s\n' "$bindir" >"$dir/$PG_THROWAWAY_MARKER"
+	# Recorded at once, so a trap firing during start-up cleans up too.
+	PG_THROWAWAY_OWNED=$dir
+	export PGRACE_PG_DIR=$dir PGRACE_PG_BINDIR=$bindir
+	if [[ "$user" != "$(id -un)" ]]; then
+		chown "$user:$(id -gn "$user")" "$dir" || return 1
+		if ! pg_throwaway__as "$user" "$dir" test -w "$dir"; then
+			pg_throwaway__log "user $user cannot write $dir (is a parent folder closed to it?); pick another folder (or PGRACE_PG_TMPDIR)"
+			return 1
+		fi
+	fi
+
+	t0=$(pg_throwaway__now)
+	if ! pg_throwaway__as "$user" "$dir" "$bindir/initdb" --no-sync -A trust -U postgres \
+		-E UTF8 --locale=C -D "$dir/data" >"$dir/initdb.log" 2>&1; then
+		pg_throwaway__log "initdb failed; its output ends with:"
+		tail -n 30 "$dir/initdb.log" >&2
+		return 1
+	fi
+	t1=$(pg_throwaway__now)
+
+	opts="-c listen_addresses='' -k '$dir' -p 5432 -c fsync=off -c synchronous_commit=off"
+	opts+=" -c full_page_writes=off -c max_connections=$maxc"
+	opts+=${PGRACE_PG_EXTRA_OPTS:+ $PGRACE_PG_EXTRA_OPTS}
+	if ! pg_throwaway__as "$user" "$dir" "$bindir/pg_ctl" -w -t 30 -D "$dir/data" \
+		-l "$dir/postgres.log" -o "$opts" start >"$dir/pg_ctl.log" 2>&1; then
+		pg_throwaway__log "pg_ctl start failed:"
+		tail -n 10 "$dir/pg_ctl.log" >&2
+		pg_throwaway__log "server log ends with:"
+		tail -n 30 "$dir/postgres.log" >&2 2>/dev/null
+		return 1
+	fi
+	t2=$(pg_throwaway__now)
+
+	PGRACE_PG_PID=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null) || PGRACE_PG_PID=""
+	if [[ ! "$PGRACE_PG_PID" =~ ^[0-9]+$ ]]; then
+		pg_throwaway__log "server started but $dir/data/postmaster.pid has no pid"
+		return 1
+	fi
+	printf 'pid=%s\n' "$PGRACE_PG_PID" >>"$dir/$PG_THROWAWAY_MARKER"
+	unset PGHOSTADDR PGSERVICE
+	export PGRACE_PG_PID PGHOST=$dir PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
+	# "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+	version=$("$bindir/postgres" --version 2>/dev/null | awk '{ print $3 }') || version=""
+	pg_throwaway__log "$(awk -v a="$t0" -v b="$t1" -v c="$t2" -v v="$version" -v d="$dir" -v p="$PGRACE_PG_PID" -v u="$user" \
+		'BEGIN { printf "PostgreSQL %s up in %.2f s (initdb %.2f s, start %.2f s): socket in %s, pid %s, runs as %s", v, c - a, b - a, c - b, d, p, u }')"
+}
+
+# The postmaster pid recorded for folder $1, if that process is still it.
+pg_throwaway__live_pid() {
+	local dir=$1 pid cmd
+	pid=$(sed -n 's/^pid=//p' "$dir/$PG_THROWAWAY_MARKER" 2>/dev/null | tail -n 1)
+	if [[ -z "$pid" && -f "$dir/data/postmaster.pid" ]]; then
+		pid=$(head -n 1 "$dir/data/postmaster.pid")
+	fi
+	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
+	# Guard against a recycled pid: the process must be serving this folder
+	# (a zombie's cmdline is empty, so a dead postmaster not yet reaped by
+	# its new parent counts as gone).
+	cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+	[[ "$cmd" == *"$dir/data"* ]] || return 1
+	printf '%s\n' "$pid"
+}
+
+# Stops the cluster in folder $1 (default: the one this shell started) and
+# deletes the folder. Safe to call twice, and on a half-started cluster.
+pg_throwaway_stop() {
+	local dir=${1:-$PG_THROWAWAY_OWNED} bindir user pid sig i
+	[[ -n "$dir" ]] || return 0
+	if [[ ! -d "$dir" ]]; then
+		pg_throwaway__forget "$dir"
+		return 0
+	fi
+	# Absolute, as the postmaster's command line has it (see live_pid).
+	dir=$(cd -- "$dir" && pwd -P) || return 1
+	if [[ ! -f "$dir/$PG_THROWAWAY_MARKER" ]]; then
+		pg_throwaway__log "refusing to stop or delete $dir: not a folder pg-throwaway made"
+		return 1
+	fi
+	bindir=$(sed -n 's/^bindir=//p' "$dir/$PG_THROWAWAY_MARKER" | head -n 1)
+	user=$(stat -c %U "$dir")
+
+	if [[ -f "$dir/data/postmaster.pid" && -x "$bindir/pg_ctl" ]]; then
+		pg_throwaway__as "$user" "$dir" "$bindir/pg_ctl" stop -D "$dir/data" -m fast -w -t 30 \
+			>>"$dir/pg_ctl.log" 2>&1 || true
+	fi
+	# pg_ctl failed or never got to run: signal the recorded postmaster only,
+	# fast shutdown, then immediate, then kill.
+	for sig in INT QUIT KILL; do
+		pid=$(pg_throwaway__live_pid "$dir") || break
+		pg_throwaway__log "pg_ctl stop did not stop pid $pid; sending SIG$sig"
+		kill -s "$sig" "$pid" 2>/dev/null || true
+		for ((i = 0; i < 50; i++)); do
+			pg_throwaway__live_pid "$dir" >/dev/null || break
+			sleep 0.1
+		done
+	done
+	if pid=$(pg_throwaway__live_pid "$dir"); then
+		pg_throwaway__log "postmaster $pid survived SIGKILL; leaving $dir in place"
+		return 1
+	fi
+	rm -rf -- "$dir"
+	pg_throwaway__forget "$dir"
+}
+
+# Unsets what start exported, when it described folder $1.
+pg_throwaway__forget() {
+	if [[ "$PG_THROWAWAY_OWNED" == "$1" ]]; then
+		PG_THROWAWAY_OWNED=""
+	fi
+	if [[ "${PGRACE_PG_DIR:-}" == "$1" ]]; then
+		unset PGRACE_PG_DIR PGRACE_PG_PID
+		if [[ "${PGHOST:-}" == "$1" ]]; then
+			unset PGHOST PGPORT PGUSER PGDATABASE
+		fi
+	fi
+}
+
+# Traps for the sourcing script: on exit (normal or by failure) stop and
+# delete the cluster keeping the exit code; on INT/TERM forward the signal to
+# the command pg_throwaway_run is waiting for and let it finish (it may be
+# cleaning up its own schema); with no such command, exit 130/143 at once
+# (through the EXIT trap).
+pg_throwaway_install_traps() {
+	trap 'pg_throwaway__on_exit' EXIT
+	trap 'pg_throwaway__on_signal INT 130' INT
+	trap 'pg_throwaway__on_signal TERM 143' TERM
+}
+
+pg_throwaway__on_exit() {
+	local rc=$?
+	trap - EXIT
+	pg_throwaway_stop || true
+	exit "$rc"
+}
+
+pg_throwaway__on_signal() {
+	local sig=$1 code=$2
+	if [[ -z "$PG_THROWAWAY_CHILD" ]]; then
+		exit "$code"
+	fi
+	PG_THROWAWAY_SIGNALS=$((PG_THROWAWAY_SIGNALS + 1))
+	if ((PG_THROWAWAY_SIGNALLED == 0)); then
+		PG_THROWAWAY_SIGNALLED=$code
+	fi
+	# A third signal means the command did not stop: kill it.
+	if ((PG_THROWAWAY_SIGNALS >= 3)); then
+		pg_throwaway__log "SIG$sig again: killing process group $PG_THROWAWAY_CHILD"
+		sig=KILL
+	else
+		pg_throwaway__log "SIG$sig: passing it on to process group $PG_THROWAWAY_CHILD and waiting for it"
+	fi
+	kill -s "$sig" -- "-$PG_THROWAWAY_CHILD" 2>/dev/null || true
+}
+
+# Runs "$@" (stdin from /dev/null) in a process group of its own and returns
+# its exit code. INT/TERM sent to this script (from a terminal's Ctrl-C, or to
+# its pid only, as CI timeouts do) reach the command exactly once (a third
+# one kills it); once it has finished this returns 130/143 and
+# PG_THROWAWAY_SIGNALLED says so, leaving the caller to wrap up and exit.
+# Needs pg_throwaway_install_traps.
+pg_throwaway_run() {
+	local rc monitor=$-
+	set -m
+	"$@" </dev/null &
+	PG_THROWAWAY_CHILD=$!
+	if [[ "$monitor" != *m* ]]; then
+		set +m
+	fi
+	while :; do
+		rc=0
+		wait "$PG_THROWAWAY_CHILD" || rc=$?
+		# A trapped signal interrupts wait with rc > 128 while the command runs on.
+		if ((rc > 128)) && kill -0 "$PG_THROWAWAY_CHILD" 2>/dev/null; then
+			continue
+		fi
+		break
+	done
+	PG_THROWAWAY_CHILD=""
+	if ((PG_THROWAWAY_SIGNALLED != 0)); then
+		return "$PG_THROWAWAY_SIGNALLED"
+	fi
+	return "$rc"
+}
+
+pg_throwaway__main() {
+	case "${1:-}" in
+	start)
+		pg_throwaway_start "${2:-}" || exit 3
+		printf 'export PGHOST=%q PGPORT=%q PGUSER=%q PGDATABASE=%q\n' "$PGHOST" "$PGPORT" "$PGUSER" "$PGDATABASE"
+		printf 'export PGRACE_PG_DIR=%q PGRACE_PG_PID=%q PGRACE_PG_BINDIR=%q\n' \
+			"$PGRACE_PG_DIR" "$PGRACE_PG_PID" "$PGRACE_PG_BINDIR"
+		printf 'unset PGHOSTADDR PGSERVICE\n'
+		;;
+	stop)
+		pg_throwaway_stop "${2:-${PGRACE_PG_DIR:-}}"
+		;;
+	*)
+		# shellcheck disable=SC2016 # the $ signs are meant literally
+		printf 'usage: %s start [DIR] | stop [DIR]\n  start  starts a cluster in DIR (default: a new temp folder), prints export lines: eval "$(%s start)"\n  stop   stops the cluster in DIR (default $PGRACE_PG_DIR) and deletes DIR\n' "$0" "$0" >&2
+		exit 2
+		;;
+	esac
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+	pg_throwaway__main "$@"
+fi
