@@ -208,29 +208,21 @@ const char *db_result_text(const struct db_result *r, char *buf, size_t len)
 	return buf;
 }
 
-const char *db_redact(const char *dsn, char *buf, size_t len)
+void db_mask_password(char *dsn)
 {
-	if (!dsn) {
-		snprintf(buf, len, "(PG* environment)");
-		return buf;
-	}
-	snprintf(buf, len, "%s", dsn);
+	if (!dsn)
+		return;
 	/* URI form: scheme://user:password@host */
-	char *scheme = strstr(buf, "://");
+	char *scheme = strstr(dsn, "://");
 	if (scheme) {
 		char *userinfo = scheme + 3;
 		char *at = strchr(userinfo, '@');
 		char *colon = strchr(userinfo, ':');
-		if (at && colon && colon < at) {
-			size_t tail = strlen(at);
-			if ((size_t)(colon + 4 - buf) + tail < len) {
-				memmove(colon + 4, at, tail + 1);
-				memcpy(colon + 1, "***", 3);
-			}
-		}
+		if (at && colon && colon < at)
+			memset(colon + 1, 'x', (size_t)(at - colon - 1));
 	}
-	/* key=value form, and ?password= in URIs */
-	for (char *p = buf; (p = strstr(p, "password")) != NULL;) {
+	/* key=value form, and password= in a URI's query string */
+	for (char *p = dsn; (p = strstr(p, "password")) != NULL;) {
 		char *q = p + 8;
 		while (*q == ' ')
 			q++;
@@ -245,19 +237,12 @@ const char *db_redact(const char *dsn, char *buf, size_t len)
 		if (*q == '\'') {
 			end++;
 			while (*end && *end != '\'')
-				end += (*end == '\\' && end[1]) ? 2 : 1;
-			if (*end)
-				end++;
+				end += (end[0] == '\\' && end[1]) ? 2 : 1;
 		} else {
 			while (*end && *end != ' ' && *end != '&')
 				end++;
 		}
-		size_t tail = strlen(end);
-		if ((size_t)(q + 3 - buf) + tail < len) {
-			memmove(q + 3, end, tail + 1);
-			memcpy(q, "***", 3);
-		}
-		p = q + 3;
+		memset(q, 'x', (size_t)(end - q));
+		p = end;
 	}
-	return buf;
 }

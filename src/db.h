@@ -49,7 +49,8 @@ const char *db_result_text(const struct db_result *r, char *buf, size_t len);
 void db_request_stop(int signo);
 /* The signal that raised the stop flag, 0 when none. */
 int db_stop_requested(void);
-/* Copies dsn into buf with any password value replaced by "***". */
-const char *db_redact(const char *dsn, char *buf, size_t len);
+/* Overwrites, in place and at the same length, every password value in a
+ * conninfo string or URI with 'x' (used on argv, so `ps` never shows it). */
+void db_mask_password(char *dsn);
 
 #endif

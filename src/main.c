@@ -68,6 +68,9 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 	return EXIT_USAGE;
 }
 
+/* The --dsn value, kept before its password is masked in argv (lives until exit). */
+static char *dsn_copy;
+
 static bool parse_number(const char *s, long lo, long hi, int *out)
 {
 	char *end;
@@ -164,7 +167,13 @@ static int cmd_run(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "d:w:r:m:j:qT:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			opts.dsn = optarg;
+			/* Keep a copy, then hide the password from the process title. */
+			free(dsn_copy);
+			dsn_copy = strdup(optarg);
+			if (!dsn_copy)
+				abort();
+			opts.dsn = dsn_copy;
+			db_mask_password(optarg);
 			break;
 		case 'w':
 			if (!parse_number(optarg, 1, 5000, &opts.override.workers))

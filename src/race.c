@@ -233,7 +233,9 @@ static void play_round(struct worker *w, long long gen)
 	bool skipped = false;
 	w->broken = false;
 	w->first_send_us = 0;
-	w->deadline_us = r->deadline_us;
+	/* A second past the coordinator's: it diagnoses a stuck worker (who
+	 * blocks it?) while the worker still waits. */
+	w->deadline_us = r->deadline_us + 1000000u;
 	const char *begin = r->begin_sql[w->iso != r->cfg.isolation];
 
 	run_sql(w, begin, "could not BEGIN", &res);
@@ -494,9 +496,13 @@ static bool make_params(struct race *r, long long round, long long phase_round, 
 static bool settled(struct race *r, char *err, size_t errlen, bool *failed)
 {
 	int running = 0;
-	for (int i = 0; i < r->cfg.workers; i++)
-		if (atomic_load(&r->w[i].state) == W_RUNNING)
+	for (int i = 0; i < r->cfg.workers; i++) {
+		int st = atomic_load(&r->w[i].state);
+		if (st == W_IDLE)
+			return false; /* not even past the start line yet */
+		if (st == W_RUNNING)
 			running++;
+	}
 	if (running == 0)
 		return true;
 	const char *params[1] = {r->pid_array};
