@@ -527,6 +527,46 @@ static bool run_setup_sql(struct runner *rn, const char *what, const struct sql_
 	return false;
 }
 
+/* Before any round: are there connections enough for the largest phase? */
+static bool check_connections(struct runner *rn)
+{
+	const struct scenario *sc = rn->sc;
+	int most = 0;
+	const char *phase = NULL;
+	for (size_t i = 0; i < sc->n_phases; i++) {
+		if (!sc->phases[i].has_race)
+			continue;
+		struct race_cfg cfg = scenario_race(sc, &sc->phases[i], &rn->opts->override);
+		if (cfg.workers > most) {
+			most = cfg.workers;
+			phase = sc->phases[i].name;
+		}
+	}
+	if (!phase)
+		return true;
+	struct db_result r;
+	char text[600];
+	db_query(rn->admin,
+		 "SELECT current_setting('max_connections')::int"
+		 " - current_setting('superuser_reserved_connections')::int"
+		 " - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')",
+		 0, NULL, 0, &r);
+	if (r.status != DB_OK) {
+		stop_run(rn, VERDICT_ERROR, "cannot read max_connections: %s",
+			 db_result_text(&r, text, sizeof text));
+		return false;
+	}
+	long long free_slots = strtoll(r.first_value, NULL, 10);
+	if (most + 1 > free_slots) {
+		stop_run(rn, VERDICT_ERROR,
+			 "phase %s needs %d connections (%d workers and a coordinator), but the server "
+			 "has %lld free (raise max_connections or lower --workers)",
+			 phase, most + 1, most, free_slots);
+		return false;
+	}
+	return true;
+}
+
 static void make_schema_name(char *buf, size_t len)
 {
 	unsigned rnd = 0;
@@ -590,7 +630,8 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 		res->schema[0] = '\0'; /* nothing of ours to drop */
 		goto out;
 	}
-	if (!run_setup_sql(&rn, "schema", &sc->schema) || !run_setup_sql(&rn, "seed", &sc->seed))
+	if (!check_connections(&rn) || !run_setup_sql(&rn, "schema", &sc->schema) ||
+	    !run_setup_sql(&rn, "seed", &sc->seed))
 		goto drop;
 
 	for (size_t i = 0; i < sc->n_phases; i++) {

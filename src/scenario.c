@@ -861,13 +861,30 @@ static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *
 bool scenario_load(const char *path, struct scenario *sc, char *err, size_t errlen)
 {
 	struct loader L = {.path = path, .err = err, .errlen = errlen};
-	struct fy_diag *diag = NULL;
-	struct fy_document *doc = NULL;
-	struct fy_parser *fyp = NULL;
 	size_t len = 0;
 	memset(sc, 0, sizeof *sc);
 	char *buf = read_file(&L, &len);
-	if (!buf || !check_text(&L, (const unsigned char *)buf, len))
+	if (!buf)
+		return false;
+	bool ok = scenario_parse(path, buf, len, sc, err, errlen);
+	free(buf);
+	return ok;
+}
+
+bool scenario_parse(const char *path, const char *buf, size_t len, struct scenario *sc, char *err,
+		    size_t errlen)
+{
+	struct loader L = {.path = path, .err = err, .errlen = errlen};
+	struct fy_diag *diag = NULL;
+	struct fy_document *doc = NULL;
+	struct fy_parser *fyp = NULL;
+	memset(sc, 0, sizeof *sc);
+	if (len > MAX_FILE_BYTES) {
+		errorf(&L, 0, "file is %zu bytes, more than the %d a scenario may have", len,
+		       MAX_FILE_BYTES);
+		goto out;
+	}
+	if (!check_text(&L, (const unsigned char *)buf, len))
 		goto out;
 
 	struct fy_diag_cfg dcfg;
@@ -920,7 +937,6 @@ out:
 		fy_parser_destroy(fyp);
 	if (diag)
 		fy_diag_destroy(diag);
-	free(buf);
 	return !L.failed;
 }
 

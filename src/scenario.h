@@ -124,6 +124,9 @@ struct scenario {
 /* Loads and validates path into *sc. On failure returns false and writes
  * "path:line: what" into err; *sc is then empty and need not be freed. */
 bool scenario_load(const char *path, struct scenario *sc, char *err, size_t errlen);
+/* The same, from len bytes of buf (need not be NUL-terminated) named path. */
+bool scenario_parse(const char *path, const char *buf, size_t len, struct scenario *sc, char *err,
+		    size_t errlen);
 /* Frees everything scenario_load allocated. */
 void scenario_free(struct scenario *sc);
 /* The race settings phase p runs with: the phase's own, else overrides
