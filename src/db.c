@@ -43,6 +43,16 @@ static void quiet_notice(void *arg, const char *message)
 	(void)message;
 }
 
+/* Overwrites every occurrence of secret in s (a password quoted in a message). */
+static void mask_value(char *s, const char *secret)
+{
+	size_t n = secret ? strlen(secret) : 0;
+	if (n == 0)
+		return;
+	for (char *p = s; (p = strstr(p, secret)) != NULL; p += n)
+		memset(p, 'x', n);
+}
+
 PGconn *db_connect(const char *dsn, const char *schema, char *err, size_t errlen)
 {
 	char options[256] = "";
@@ -65,6 +75,7 @@ PGconn *db_connect(const char *dsn, const char *schema, char *err, size_t errlen
 	if (PQstatus(c) != CONNECTION_OK) {
 		copy_field(err, errlen, PQerrorMessage(c));
 		chomp(err);
+		mask_value(err, PQpass(c));
 		PQfinish(c);
 		return NULL;
 	}

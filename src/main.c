@@ -71,6 +71,17 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 /* The --dsn value, kept before its password is masked in argv (lives until exit). */
 static char *dsn_copy;
 
+static bool dsn_parses(const char *dsn)
+{
+	char *errmsg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(dsn, &errmsg);
+	PQfreemem(errmsg);
+	if (!opts)
+		return false;
+	PQconninfoFree(opts);
+	return true;
+}
+
 static bool parse_number(const char *s, long lo, long hi, int *out)
 {
 	char *end;
@@ -167,6 +178,9 @@ static int cmd_run(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "d:w:r:m:j:qT:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
+			/* libpq's parse errors may quote the password: say only where. */
+			if (!dsn_parses(optarg))
+				return usage_error("%s", "--dsn: not a valid conninfo string or postgresql:// URI");
 			/* Keep a copy, then hide the password from the process title. */
 			free(dsn_copy);
 			dsn_copy = strdup(optarg);
