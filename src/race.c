@@ -57,6 +57,7 @@ struct race {
 	pthread_cond_t cv_workers, cv_coord;
 	long long gen, go_gen, commit_gen;
 	bool quit;
+	bool joined;             /* race_join() ran: the threads are gone */
 	int connected, ready, finished;
 	uint64_t deadline_us;
 	char ***key_params;      /* [key][param] strings for this round */
@@ -763,22 +764,33 @@ void race_totals(struct race *r, struct race_totals *t, struct outcome_table *pe
 	}
 }
 
-void race_close(struct race *r)
+void race_join(struct race *r)
 {
-	if (!r)
+	if (!r || r->joined)
 		return;
 	lock(&r->mu);
 	r->quit = true;
 	r->commit_gen = r->go_gen = r->gen + 1;
 	broadcast(&r->cv_workers);
 	unlock(&r->mu);
+	atomic_store(&r->free_stop, true);
 	for (int i = 0; i < r->cfg.workers; i++) {
 		struct worker *w = &r->w[i];
 		if (w->started && pthread_join(w->thread, NULL))
 			abort();
-		if (w->conn)
-			PQfinish(w->conn);
+		w->started = false;
 	}
+	r->joined = true;
+}
+
+void race_close(struct race *r)
+{
+	if (!r)
+		return;
+	race_join(r);
+	for (int i = 0; i < r->cfg.workers; i++)
+		if (r->w[i].conn)
+			PQfinish(r->w[i].conn);
 	if (r->monitor)
 		PQfinish(r->monitor);
 	free_key_params(r);

@@ -57,11 +57,14 @@ void race_free_start(struct race *r, long long round_base, bool hot, int duratio
  * for the workers; *keys_used = rounds consumed from round_base. */
 enum race_status race_free_wait(struct race *r, bool stop, long long *keys_used, char *err,
 				size_t errlen);
-/* Merges the workers' counters into *t (call between rounds or after the
- * last); per_key, when not NULL, has cfg->keys tables and gets each key's
+/* Merges the workers' counters into *t. Only while no round runs: after a
+ * round that returned RACE_OK, or after race_join(); per_key, when not NULL, has cfg->keys tables and gets each key's
  * outcomes (a worker races on the same key index every round). */
 void race_totals(struct race *r, struct race_totals *t, struct outcome_table *per_key);
-/* Stops the threads, closes every connection, frees r (NULL is fine). */
+/* Stops and joins the worker threads (a broken or interrupted round may
+ * leave them finishing their queries); connections stay open. */
+void race_join(struct race *r);
+/* race_join(), then closes every connection and frees r (NULL is fine). */
 void race_close(struct race *r);
 
 #endif

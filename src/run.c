@@ -269,11 +269,11 @@ static bool run_step(struct runner *rn, const struct phase *p, const struct step
 		pause_ms(200); /* and keep them going after it */
 		enum race_status rs = race_free_wait(race, true, &used, err, sizeof err);
 		rn->round += used;
-		race_totals(race, &t, NULL);
 		if (rs != RACE_OK) {
 			stop_run(rn, VERDICT_ERROR, "phase %s, %s, load: %s", p->name, st->label, err);
 			return false;
 		}
+		race_totals(race, &t, NULL);
 		m.stall_ms = (long long)(t.latency.max / 1000);
 		m.load_attempts = t.attempts;
 		m.load_ok = outcome_get(&t.outcomes, "ok") + outcome_get(&t.outcomes, "skipped");
@@ -475,6 +475,7 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 				abort();
 			ph->n_per_key = (size_t)cfg.keys;
 		}
+		race_join(race); /* a broken round may leave workers still finishing */
 		race_totals(race, &t, ph->per_key);
 		race_close(race);
 	}

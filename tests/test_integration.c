@@ -213,14 +213,22 @@ static void proc_free(struct proc *p)
 	p->out = p->err = NULL;
 }
 
-/* Starts PGRACE_BIN with args (NULL-terminated, without argv[0]), stdout and
+/* The binary under test: PGRACE_TEST_BIN (e.g. a ThreadSanitizer build of
+ * pgrace, which Criterion itself cannot run under), else the one built here. */
+static const char *pgrace_bin(void)
+{
+	const char *bin = getenv("PGRACE_TEST_BIN");
+	return bin && *bin ? bin : PGRACE_BIN;
+}
+
+/* Starts pgrace_bin() with args (NULL-terminated, without argv[0]), stdout and
  * stderr into scratch files, the environment (PG*) inherited, signals at
  * their defaults. Returns the pid. */
 static pid_t spawn_pgrace(const char *const *args, struct proc *p)
 {
 	const char *argv[64];
 	size_t n = 0;
-	argv[n++] = PGRACE_BIN;
+	argv[n++] = pgrace_bin();
 	for (size_t i = 0; args[i]; i++) {
 		cr_assert_lt(n, sizeof argv / sizeof argv[0] - 1, "too many arguments");
 		argv[n++] = args[i];
@@ -252,10 +260,10 @@ static pid_t spawn_pgrace(const char *const *args, struct proc *p)
 	cr_assert_eq(posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF), 0);
 
 	pid_t pid;
-	int rc = posix_spawn(&pid, PGRACE_BIN, &fa, &attr, (char *const *)argv, environ);
+	int rc = posix_spawn(&pid, pgrace_bin(), &fa, &attr, (char *const *)argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
-	cr_assert_eq(rc, 0, "posix_spawn(%s): %s", PGRACE_BIN, strerror(rc));
+	cr_assert_eq(rc, 0, "posix_spawn(%s): %s", pgrace_bin(), strerror(rc));
 	return pid;
 }
 
