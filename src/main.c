@@ -38,6 +38,8 @@ static const char usage_text[] =
 	"                           worker runs the flow back to back on fresh keys;\n"
 	"                           measures throughput, does not judge\n"
 	"      --hot                with --duration: every attempt on one key\n"
+	"      --pooler             the server is behind a transaction-pooling pooler\n"
+	"                           (pgbouncer): keep no session state\n"
 	"  -j, --json=FILE          write the results as JSON\n"
 	"      --junit=FILE         write the results as JUnit XML\n"
 	"  -q, --quiet              print nothing but errors\n"
@@ -169,6 +171,7 @@ static int cmd_run(int argc, char **argv)
 		{"json", required_argument, NULL, 'j'},  {"junit", required_argument, NULL, 'J'},
 		{"deadline-ms", required_argument, NULL, 'D'},
 		{"duration", required_argument, NULL, 'T'}, {"hot", no_argument, NULL, 'H'},
+		{"pooler", no_argument, NULL, 'P'},
 		{"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}};
 	struct run_opts opts = {0};
@@ -213,6 +216,9 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 'H':
 			opts.hot = true;
+			break;
+		case 'P':
+			opts.pooler = true;
 			break;
 		case 'm':
 			if (!strcmp(optarg, "hold"))

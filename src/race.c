@@ -51,7 +51,8 @@ struct race {
 	const char *dsn, *schema;
 	struct worker *w;
 	PGconn *monitor;         /* coordinator's own connection */
-	char begin_sql[2][64];   /* [0] cfg isolation, [1] READ COMMITTED */
+	bool pooler;             /* no session state: see race_open() */
+	char begin_sql[2][192];  /* [0] cfg isolation, [1] READ COMMITTED */
 	/* the round, under mu */
 	pthread_mutex_t mu;
 	pthread_cond_t cv_workers, cv_coord;
@@ -241,6 +242,8 @@ static void play_round(struct worker *w, long long gen)
 
 	run_sql(w, begin, "could not BEGIN", &res);
 	lock(&r->mu);
+	if (r->pooler && !w->broken)
+		w->pid = (int)strtol(res.first_value, NULL, 10);
 	r->ready++;
 	broadcast(&r->cv_coord);
 	unlock(&r->mu);
@@ -318,7 +321,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct race *r = w->race;
 	char err[512];
-	w->conn = db_connect(r->dsn, r->schema, err, sizeof err);
+	w->conn = db_connect(r->dsn, r->pooler ? NULL : r->schema, err, sizeof err);
 	lock(&r->mu);
 	if (w->conn) {
 		w->pid = PQbackendPID(w->conn);
@@ -393,8 +396,20 @@ static int key_of(const struct race_cfg *c, int w)
 	return w < c->workers / 2 ? 0 : 1 + (w % (c->keys - 1));
 }
 
-struct race *race_open(const char *dsn, const char *schema, const struct scenario *sc,
-		       const struct race_cfg *cfg, char *err, size_t errlen)
+/* "{pid,...}" of the workers' backends, for the monitor's queries. */
+static void build_pid_array(struct race *r)
+{
+	size_t cap = (size_t)r->cfg.workers * 12 + 3, len = 0;
+	r->pid_array[len++] = '{';
+	for (int i = 0; i < r->cfg.workers; i++)
+		len += (size_t)snprintf(r->pid_array + len, cap - len, "%s%d", i ? "," : "",
+					r->w[i].pid);
+	snprintf(r->pid_array + len, cap - len, "}");
+}
+
+struct race *race_open(const char *dsn, const char *schema, bool pooler,
+		       const struct scenario *sc, const struct race_cfg *cfg, char *err,
+		       size_t errlen)
 {
 	struct race *r = calloc(1, sizeof *r);
 	if (!r)
@@ -403,9 +418,17 @@ struct race *race_open(const char *dsn, const char *schema, const struct scenari
 	r->cfg = *cfg;
 	r->dsn = dsn;
 	r->schema = schema;
-	snprintf(r->begin_sql[0], sizeof r->begin_sql[0], "BEGIN ISOLATION LEVEL %s",
-		 isolation_sql(cfg->isolation));
-	snprintf(r->begin_sql[1], sizeof r->begin_sql[1], "BEGIN ISOLATION LEVEL READ COMMITTED");
+	r->pooler = pooler;
+	/* Through a pooler the transaction is the only state we own: set the
+	 * search_path in it and learn which backend serves it (one round trip). */
+	char tail[128] = "";
+	if (pooler)
+		snprintf(tail, sizeof tail, "; SET LOCAL search_path TO %s; SELECT pg_backend_pid()",
+			 schema);
+	snprintf(r->begin_sql[0], sizeof r->begin_sql[0], "BEGIN ISOLATION LEVEL %s%s",
+		 isolation_sql(cfg->isolation), tail);
+	snprintf(r->begin_sql[1], sizeof r->begin_sql[1], "BEGIN ISOLATION LEVEL READ COMMITTED%s",
+		 tail);
 	if (pthread_mutex_init(&r->mu, NULL) || pthread_cond_init(&r->cv_workers, NULL) ||
 	    pthread_cond_init(&r->cv_coord, NULL))
 		abort();
@@ -414,7 +437,7 @@ struct race *race_open(const char *dsn, const char *schema, const struct scenari
 	if (!r->key_params || !r->w)
 		abort();
 	memset(r->w, 0, sizeof *r->w * (size_t)cfg->workers);
-	r->monitor = db_connect(dsn, schema, err, errlen);
+	r->monitor = db_connect(dsn, pooler ? NULL : schema, err, errlen);
 	if (!r->monitor)
 		goto fail;
 
@@ -445,21 +468,15 @@ struct race *race_open(const char *dsn, const char *schema, const struct scenari
 					     : "workers did not connect within 30 s");
 		goto fail;
 	}
-	/* Build "{pid,...}" once: the monitor's blocked-worker query uses it. */
-	size_t cap = (size_t)cfg->workers * 12 + 3, len = 0;
-	r->pid_array = malloc(cap);
-	if (!r->pid_array)
-		abort();
-	r->pid_array[len++] = '{';
-	for (int i = 0; i < cfg->workers; i++) {
+	for (int i = 0; i < cfg->workers; i++)
 		if (r->w[i].broken) {
 			snprintf(err, errlen, "%s", r->w[i].why);
 			goto fail;
 		}
-		len += (size_t)snprintf(r->pid_array + len, cap - len, "%s%d", i ? "," : "",
-					r->w[i].pid);
-	}
-	snprintf(r->pid_array + len, cap - len, "}");
+	r->pid_array = malloc((size_t)cfg->workers * 12 + 3);
+	if (!r->pid_array)
+		abort();
+	build_pid_array(r);
 	return r;
 fail:
 	race_close(r);
@@ -568,16 +585,28 @@ static void describe_stuck(struct race *r, char *err, size_t errlen)
 static enum race_status count_rows(struct race *r, struct round_result *out, char *err,
 				   size_t errlen)
 {
+	struct db_result res;
+	char text[320];
 	out->rows_min = -1;
+	if (r->pooler) { /* one transaction, so the search_path holds for every key */
+		char sql[160];
+		snprintf(sql, sizeof sql, "BEGIN; SET LOCAL search_path TO %s", r->schema);
+		db_query(r->monitor, sql, 0, NULL, clock_us() + 10u * 1000000u, &res);
+		if (res.status != DB_OK) {
+			snprintf(err, errlen, "rows query: %s", db_result_text(&res, text, sizeof text));
+			return RACE_BROKEN;
+		}
+	}
 	for (int k = 0; k < r->cfg.keys; k++) {
-		struct db_result res;
 		db_query(r->monitor, r->sc->rows.sql, (int)r->sc->n_params,
 			 (const char *const *)r->key_params[k], clock_us() + 10u * 1000000u, &res);
 		if (res.status != DB_OK) {
-			char text[320];
 			snprintf(err, errlen, "rows query (line %d) failed: %s", r->sc->rows.line,
 				 db_result_text(&res, text, sizeof text));
-			return res.status == DB_INTERRUPTED ? RACE_INTERRUPTED : RACE_BROKEN;
+			enum db_status st = res.status;
+			if (r->pooler)
+				db_query(r->monitor, "ROLLBACK", 0, NULL, clock_us() + 2000000u, &res);
+			return st == DB_INTERRUPTED ? RACE_INTERRUPTED : RACE_BROKEN;
 		}
 		long long rows = strtoll(res.first_value, NULL, 10);
 		if (out->rows_min < 0 || rows < out->rows_min)
@@ -586,6 +615,13 @@ static enum race_status count_rows(struct race *r, struct round_result *out, cha
 			out->rows_max = rows;
 		if (rows > 1)
 			out->keys_with_duplicates++;
+	}
+	if (r->pooler) {
+		db_query(r->monitor, "COMMIT", 0, NULL, clock_us() + 10u * 1000000u, &res);
+		if (res.status != DB_OK) {
+			snprintf(err, errlen, "rows query: %s", db_result_text(&res, text, sizeof text));
+			return RACE_BROKEN;
+		}
 	}
 	return RACE_OK;
 }
@@ -611,6 +647,11 @@ enum race_status race_round(struct race *r, long long round, long long phase_rou
 	unlock(&r->mu);
 
 	bool ok = coord_wait(r, &r->ready, n, deadline);
+	if (ok && r->pooler) {
+		lock(&r->mu); /* the pids were written before ready++, under mu */
+		build_pid_array(r);
+		unlock(&r->mu);
+	}
 	if (!ok)
 		snprintf(err, errlen, "not every worker reached the start line (BEGIN) within %d ms",
 			 r->cfg.deadline_ms);

@@ -39,9 +39,14 @@ struct race_totals {
 
 enum race_status { RACE_OK, RACE_BROKEN, RACE_INTERRUPTED };
 
-/* Starts cfg->workers connected workers in schema; NULL with err on failure. */
-struct race *race_open(const char *dsn, const char *schema, const struct scenario *sc,
-		       const struct race_cfg *cfg, char *err, size_t errlen);
+/* Starts cfg->workers connected workers in schema; NULL with err on failure.
+ * pooler: keep no session state (a transaction-pooling pooler such as
+ * pgbouncer may hand each transaction another server connection): the
+ * search_path is set per transaction and each worker's backend pid is asked
+ * inside its transaction, every round. */
+struct race *race_open(const char *dsn, const char *schema, bool pooler,
+		       const struct scenario *sc, const struct race_cfg *cfg, char *err,
+		       size_t errlen);
 /* Runs one round; round numbers the key (the `round` name in params). On a
  * broken round err says which worker and why. */
 enum race_status race_round(struct race *r, long long round, long long phase_round,

@@ -164,6 +164,24 @@ static void pause_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Runs a script of the scenario on the admin connection. Through a pooler
+ * the session's search_path cannot be trusted, so the script gets its own,
+ * local to the implicit transaction the script runs in. */
+static void admin_sql(struct runner *rn, const char *sql, struct db_result *r)
+{
+	if (!rn->opts->pooler) {
+		db_query(rn->admin, sql, 0, NULL, 0, r);
+		return;
+	}
+	size_t len = strlen(sql) + 128;
+	char *full = malloc(len);
+	if (!full)
+		abort();
+	snprintf(full, len, "SET LOCAL search_path TO %s;\n%s", rn->res->schema, sql);
+	db_query(rn->admin, full, 0, NULL, 0, r);
+	free(full);
+}
+
 /* amcheck over every valid btree index of the sandbox, when the extension is
  * there or can be created inside the sandbox (dropped with it). */
 static void run_amcheck(struct runner *rn, struct db_result *r, char *note, size_t notelen)
@@ -194,9 +212,10 @@ static void run_amcheck(struct runner *rn, struct db_result *r, char *note, size
 		 "JOIN pg_class c ON c.oid = i.indexrelid "
 		 "JOIN pg_namespace n ON n.oid = c.relnamespace "
 		 "JOIN pg_am am ON am.oid = c.relam "
-		 "WHERE n.nspname = current_schema() AND am.amname = 'btree' AND i.indisvalid",
+		 "WHERE n.nspname = $1 AND am.amname = 'btree' AND i.indisvalid",
 		 ext_schema);
-	db_query(rn->admin, sql, 0, NULL, 0, r);
+	const char *schema[1] = {rn->res->schema};
+	db_query(rn->admin, sql, 1, schema, 0, r);
 	if (r->status == DB_OK)
 		snprintf(note, notelen, "%lld btree indexes verified against the heap", r->rows);
 }
@@ -205,21 +224,21 @@ static void run_amcheck(struct runner *rn, struct db_result *r, char *note, size
 static void exec_step(struct runner *rn, const struct step *st, struct db_result *r, char *note,
 		      size_t notelen)
 {
-	const char *one[1] = {st->check_arg};
+	const char *args[2] = {rn->res->schema, st->check_arg};
 	note[0] = '\0';
 	switch (st->kind) {
 	case STEP_SQL:
 	case STEP_MIGRATE_UP:
 	case STEP_MIGRATE_DOWN:
-		db_query(rn->admin, st->text.sql, 0, NULL, 0, r);
+		admin_sql(rn, st->text.sql, r);
 		return;
 	case STEP_CHECK_INVALID_INDEXES:
 		db_query(rn->admin,
 			 "SELECT c.relname::text FROM pg_index i "
 			 "JOIN pg_class c ON c.oid = i.indexrelid "
 			 "JOIN pg_namespace n ON n.oid = c.relnamespace "
-			 "WHERE n.nspname = current_schema() AND NOT i.indisvalid ORDER BY 1",
-			 0, NULL, 0, r);
+			 "WHERE n.nspname = $1 AND NOT i.indisvalid ORDER BY 1",
+			 1, args, 0, r);
 		if (r->status == DB_OK && r->rows)
 			snprintf(note, notelen, "invalid: %s%s", r->first_value,
 				 r->rows > 1 ? " and more" : "");
@@ -228,10 +247,10 @@ static void exec_step(struct runner *rn, const struct step *st, struct db_result
 		db_query(rn->admin,
 			 "SELECT c.conname::text FROM pg_constraint c "
 			 "JOIN pg_namespace n ON n.oid = c.connamespace "
-			 "WHERE n.nspname = current_schema() AND c.conname = $1 AND c.convalidated "
+			 "WHERE n.nspname = $1 AND c.conname = $2 AND c.convalidated "
 			 "AND (c.conindid = 0 OR EXISTS (SELECT 1 FROM pg_index i "
 			 "WHERE i.indexrelid = c.conindid AND i.indisvalid))",
-			 1, one, 0, r);
+			 2, args, 0, r);
 		if (r->status == DB_OK)
 			snprintf(note, notelen, "constraint %s %s", st->check_arg,
 				 r->rows ? "present and valid" : "absent or not valid");
@@ -455,7 +474,8 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 		ph->keys = cfg.keys;
 		ph->rows_min = -1;
 		ph->free_run = rn->opts->duration_ms > 0;
-		race = race_open(rn->opts->dsn, rn->res->schema, sc, &cfg, err, sizeof err);
+		race = race_open(rn->opts->dsn, rn->res->schema, rn->opts->pooler, sc, &cfg, err,
+				 sizeof err);
 		if (!race) {
 			ph->broken = true;
 			stop_run(rn, VERDICT_ERROR, "phase %s: %s", p->name, err);
@@ -520,7 +540,7 @@ static bool run_setup_sql(struct runner *rn, const char *what, const struct sql_
 		return true;
 	struct db_result r;
 	char text[600];
-	db_query(rn->admin, t->sql, 0, NULL, 0, &r);
+	admin_sql(rn, t->sql, &r);
 	if (r.status == DB_OK)
 		return true;
 	stop_run(rn, setup_verdict(&r), "%s:%d: %s: %s", rn->sc->path, t->line, what,
@@ -623,7 +643,11 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 	}
 	struct db_result r;
 	char text[600];
-	snprintf(sql, sizeof sql, "CREATE SCHEMA %s; SET search_path TO %s", res->schema, res->schema);
+	if (opts->pooler) /* no session state: each script sets its own search_path */
+		snprintf(sql, sizeof sql, "CREATE SCHEMA %s", res->schema);
+	else
+		snprintf(sql, sizeof sql, "CREATE SCHEMA %s; SET search_path TO %s", res->schema,
+			 res->schema);
 	db_query(rn.admin, sql, 0, NULL, 0, &r);
 	if (r.status != DB_OK) {
 		stop_run(&rn, VERDICT_ERROR, "cannot create the sandbox schema: %s",

@@ -67,6 +67,7 @@ struct run_opts {
 	struct race_cfg override; /* command-line race settings (override.set says which) */
 	int duration_ms;          /* > 0: race phases free-run this long instead of rounds */
 	bool hot;                 /* free run: every attempt on one key, not a fresh one */
+	bool pooler;              /* behind a transaction-pooling pooler: no session state */
 	bool quiet;
 	bool progress;            /* progress line on stderr */
 };

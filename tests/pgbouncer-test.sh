@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# tests/pgbouncer-test.sh PGRACE_BIN SOURCE_DIR: the seed scenario through
+# pgbouncer in transaction pooling mode gives the same verdict as a direct
+# connection. Starts its own pgbouncer (unix socket only) in front of the
+# server named by the PG* environment, stops it by pid, removes its folder.
+set -euo pipefail
+bin=${PGRACE_TEST_BIN:-$1} # PGRACE_TEST_BIN: e.g. a ThreadSanitizer build
+src=$2
+seed="$src/scenarios/membership-unique.yaml"
+bouncer=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+[ -x "$bouncer" ] || { echo "pgbouncer-test: pgbouncer is not installed" >&2; exit 1; }
+: "${PGHOST:?PGHOST must name the server}" "${PGPORT:=5432}" "${PGUSER:=postgres}"
+
+dir=$(mktemp -d /tmp/pgrace-bouncer.XXXXXX)
+pid=
+cleanup() {
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill "$pid" && wait "$pid" 2>/dev/null || true
+	fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+postgres = host=$PGHOST port=$PGPORT dbname=postgres user=$PGUSER
+[pgbouncer]
+listen_addr =
+listen_port = 6432
+unix_socket_dir = $dir
+auth_type = trust
+auth_file = $dir/users.txt
+pool_mode = transaction
+max_client_conn = 200
+default_pool_size = 60
+ignore_startup_parameters = extra_float_digits
+logfile = $dir/pgbouncer.log
+pidfile =
+INI
+echo "\"$PGUSER\" \"\"" >"$dir/users.txt"
+
+# pgbouncer refuses to run as root.
+run_as=()
+if [ "$(id -u)" = 0 ]; then
+	chown -R postgres "$dir"
+	run_as=(setpriv --reuid=postgres --regid=postgres --clear-groups --)
+fi
+"${run_as[@]}" "$bouncer" -q "$dir/pgbouncer.ini" &
+pid=$!
+for _ in $(seq 100); do
+	[ -S "$dir/.s.PGSQL.6432" ] && break
+	sleep 0.05
+done
+[ -S "$dir/.s.PGSQL.6432" ] || { echo "pgbouncer-test: pgbouncer did not start" >&2; cat "$dir/pgbouncer.log" >&2; exit 1; }
+
+dsn="host=$dir port=6432 dbname=postgres user=$PGUSER"
+set +e
+"$bin" run "$seed" --dsn "$dsn" --pooler --workers 16 --rounds 10 --json "$dir/pooled.json" >"$dir/out" 2>&1
+pooled=$?
+"$bin" run "$seed" --workers 16 --rounds 10 -q --json "$dir/direct.json"
+direct=$?
+set -e
+cat "$dir/out"
+verdict() { sed -n 's/^  "verdict": "\(.*\)",$/\1/p' "$1"; }
+echo "pgbouncer-test: direct exit $direct ($(verdict "$dir/direct.json")), through pgbouncer exit $pooled ($(verdict "$dir/pooled.json"))"
+if [ "$pooled" != 0 ] || [ "$direct" != 0 ]; then
+	echo "pgbouncer-test: FAIL: both runs must pass" >&2
+	exit 1
+fi
+grep -q '"23505": 150' "$dir/pooled.json" || { echo "pgbouncer-test: FAIL: expected 150 unique violations after the migration" >&2; exit 1; }
+echo "pgbouncer-test: 1 passed, 0 failed"
