@@ -17,13 +17,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Build: compiler, cmake, pkg-config, libraries, Criterion. Run: PostgreSQL
 # server (throwaway clusters, amcheck from contrib), jq (summaries), gnuplot
-# (plots), pgbouncer (pooler scenarios). Check: clang, valgrind.
+# (plots), pgbouncer (pooler scenarios). Check: clang, valgrind, man-db (the
+# install test renders the man page).
 packages=(
 	build-essential cmake pkg-config
 	libpq-dev libfyaml-dev libjansson-dev libcriterion-dev
 	postgresql postgresql-contrib
 	jq gnuplot-nox pgbouncer
-	clang valgrind
+	clang valgrind man-db
 )
 
 build=1

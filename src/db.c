@@ -55,15 +55,19 @@ static void mask_value(char *s, const char *secret)
 
 PGconn *db_connect(const char *dsn, const char *schema, char *err, size_t errlen)
 {
-	char options[256] = "";
+	char options[1024] = "";
 	const char *keys[6], *vals[6];
 	int n = 0;
-	keys[n] = "connect_timeout", vals[n++] = "10";
+	/* Defaults that PG* variables and the DSN may override, as with psql. */
+	if (!getenv("PGCONNECT_TIMEOUT"))
+		keys[n] = "connect_timeout", vals[n++] = "10";
+	keys[n] = "fallback_application_name", vals[n++] = "pgrace";
 	if (dsn && *dsn)
 		keys[n] = "dbname", vals[n++] = dsn;
-	keys[n] = "application_name", vals[n++] = "pgrace";
 	if (schema) {
-		snprintf(options, sizeof options, "-c search_path=%s", schema);
+		const char *user = getenv("PGOPTIONS");
+		snprintf(options, sizeof options, "%s%s-c search_path=%s", user ? user : "",
+			 user ? " " : "", schema);
 		keys[n] = "options", vals[n++] = options;
 	}
 	keys[n] = NULL, vals[n] = NULL;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -57,7 +58,7 @@ static const char usage_text[] =
 	"  5    verdict reached, but the result files could not be written\n"
 	"  130  interrupted (SIGINT), 143 terminated (SIGTERM)\n"
 	"\n"
-	"Scenario format: docs/scenario-format.md.\n";
+	"Scenario format: man pgrace (SCENARIO FORMAT), or docs/scenario-format.md.\n";
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
@@ -238,6 +239,12 @@ static int cmd_run(int argc, char **argv)
 		case 'q':
 			opts.quiet = true;
 			break;
+		case '?':
+			if (optopt == 0 && !strcmp(argv[optind - 1], "--help")) {
+				fputs(usage_text, stdout);
+				return EXIT_PASS;
+			}
+			return usage_error("%s", "bad option for run");
 		default:
 			return usage_error("%s", "bad option for run");
 		}
@@ -245,6 +252,8 @@ static int cmd_run(int argc, char **argv)
 	int n = argc - optind;
 	if (n <= 0)
 		return usage_error("%s", "run: name at least one scenario file");
+	if (opts.hot && !opts.duration_ms)
+		return usage_error("%s", "--hot goes with --duration");
 	struct scenario *sc = calloc((size_t)n, sizeof *sc);
 	struct run_result *res = calloc((size_t)n, sizeof *res);
 	if (!sc || !res)
@@ -316,7 +325,11 @@ static int cmd_list(int argc, char **argv)
 {
 	if (argc > 2)
 		return usage_error("%s", "list: at most one directory");
-	const char *dir = argc == 2 ? argv[1] : "scenarios";
+	/* Default: ./scenarios in a checkout, else the installed examples. */
+	struct stat st;
+	const char *dir = argc == 2					       ? argv[1]
+			  : stat("scenarios", &st) == 0 && S_ISDIR(st.st_mode) ? "scenarios"
+										 : PGRACE_SCENARIO_DIR;
 	DIR *d = opendir(dir);
 	if (!d) {
 		fprintf(stderr, "pgrace: cannot open %s: %s\n", dir, strerror(errno));

@@ -276,6 +276,12 @@ static bool run_step(struct runner *rn, const struct phase *p, const struct step
 	}
 	for (;;) {
 		exec_step(rn, st, &r, note, sizeof note);
+		/* A step whose SQL opened a transaction and failed in it (BEGIN;
+		 * ...; COMMIT; as `alembic --sql` writes) must not poison the next. */
+		if (PQtransactionStatus(rn->admin) == PQTRANS_INERROR) {
+			struct db_result rb;
+			db_query(rn->admin, "ROLLBACK", 0, NULL, 0, &rb);
+		}
 		if (!retryable_step_error(st, &r) || m.retries >= st->retries)
 			break;
 		m.retries++;
