@@ -1,6 +1,7 @@
 /* outcome.c: SQLSTATE classification and outcome tables. */
 #include "outcome.h"
 
+#include <stdio.h>
 #include <string.h>
 
 enum outcome_class outcome_classify(const char *sqlstate)
@@ -35,6 +36,7 @@ static long long *slot(struct outcome_table *t, const char *label, bool create)
 	strncpy(t->label[i], label, sizeof t->label[i] - 1);
 	t->label[i][sizeof t->label[i] - 1] = '\0';
 	t->count[i] = 0;
+	t->sample[i][0] = '\0';
 	return &t->count[i];
 }
 
@@ -49,10 +51,27 @@ long long outcome_get(const struct outcome_table *t, const char *label)
 	return c ? *c : 0;
 }
 
+void outcome_note(struct outcome_table *t, const char *label, const char *msg)
+{
+	long long *c = slot(t, label, true);
+	size_t i = (size_t)(c - t->count);
+	if (!t->sample[i][0] && msg)
+		snprintf(t->sample[i], sizeof t->sample[i], "%s", msg);
+}
+
+const char *outcome_sample(const struct outcome_table *t, const char *label)
+{
+	long long *c = slot((struct outcome_table *)t, label, false);
+	return c ? t->sample[c - t->count] : "";
+}
+
 void outcome_merge(struct outcome_table *dst, const struct outcome_table *src)
 {
-	for (size_t i = 0; i < src->n; i++)
+	for (size_t i = 0; i < src->n; i++) {
 		outcome_add(dst, src->label[i], src->count[i]);
+		if (src->sample[i][0])
+			outcome_note(dst, src->label[i], src->sample[i]);
+	}
 }
 
 long long outcome_total(const struct outcome_table *t)

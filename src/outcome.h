@@ -35,10 +35,15 @@ struct outcome_table {
 	size_t n;
 	char label[OUTCOME_SLOTS][64];
 	long long count[OUTCOME_SLOTS];
+	char sample[OUTCOME_SLOTS][160]; /* first message seen for the label, "" if none */
 };
 
 /* Adds delta to label's count (a full table counts it under "other"). */
 void outcome_add(struct outcome_table *t, const char *label, long long delta);
+/* Keeps msg as label's sample message unless it has one already. */
+void outcome_note(struct outcome_table *t, const char *label, const char *msg);
+/* label's sample message, "" when none. */
+const char *outcome_sample(const struct outcome_table *t, const char *label);
 /* Count for label, 0 when absent. */
 long long outcome_get(const struct outcome_table *t, const char *label);
 /* Adds every count of src into dst. */

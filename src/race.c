@@ -35,6 +35,7 @@ struct worker {
 	uint64_t first_send_us;  /* this round */
 	uint64_t deadline_us;    /* for this worker's queries: the round's, or the free attempt's */
 	long long free_attempts; /* free mode: attempts made */
+	unsigned long long rng;  /* retry jitter, seeded per worker */
 	bool broken;             /* this round could not complete */
 	char why[384];
 	char param_buf[16][24];  /* free mode: this attempt's key */
@@ -176,11 +177,24 @@ static void count_outcome(struct worker *w, const struct db_result *res, bool sk
 	}
 	if (res->status != DB_ERROR) {
 		outcome_add(&w->outcomes, "lost", 1);
+		outcome_note(&w->outcomes, "lost", res->message);
 		return;
 	}
 	outcome_add(&w->outcomes, res->sqlstate, 1);
+	outcome_note(&w->outcomes, res->sqlstate, res->message);
 	if (outcome_classify(res->sqlstate) == OC_UNIQUE_VIOLATION)
 		outcome_add(&w->constraints, res->constraint[0] ? res->constraint : "(none)", 1);
+}
+
+/* Before a retry: a random pause up to 2^tries ms (at most 64 ms), so a
+ * serialization loser does not meet the same winner still committing. */
+static void backoff(struct worker *w, int tries)
+{
+	w->rng = w->rng * 6364136223846793005ull + 1442695040888963407ull;
+	long cap_us = 1000L << (tries < 6 ? tries : 6);
+	long us = (long)((w->rng >> 33) % (unsigned long long)cap_us);
+	struct timespec ts = {0, us * 1000L};
+	nanosleep(&ts, NULL);
 }
 
 /* One try of the flow inside the open transaction; ends it (COMMIT or
@@ -192,7 +206,8 @@ static void try_flow(struct worker *w, const char *const *params, long long gen,
 	const struct scenario *sc = r->sc;
 	*skipped = false;
 	for (size_t i = 0; i < sc->n_flow; i++) {
-		db_query(w->conn, sc->flow[i].text.sql, (int)sc->n_params, params, w->deadline_us,
+		/* Each statement gets the parameters it uses: the protocol refuses extras. */
+		db_query(w->conn, sc->flow[i].text.sql, sc->flow[i].text.nparams, params, w->deadline_us,
 			 res);
 		if (res->status != DB_OK)
 			break;
@@ -262,6 +277,7 @@ static void play_round(struct worker *w, long long gen)
 		    tries >= r->cfg.retries)
 			break;
 		w->retries++;
+		backoff(w, tries);
 		run_sql(w, begin, "could not BEGIN a retry", &res);
 		if (w->broken)
 			return;
@@ -309,6 +325,7 @@ static void play_free(struct worker *w)
 			    tries >= r->cfg.retries)
 				break;
 			w->retries++;
+			backoff(w, tries);
 		}
 		count_outcome(w, &res, skipped);
 		hist_record(&w->latency, clock_us() - t0);
@@ -450,6 +467,7 @@ struct race *race_open(const char *dsn, const char *schema, bool pooler,
 		w->race = r;
 		w->id = i;
 		w->key = key_of(cfg, i);
+		w->rng = 0x9E3779B97F4A7C15ull * (unsigned long long)(i + 1) ^ clock_us();
 		w->iso = i < cfg->rc_workers ? ISO_READ_COMMITTED : cfg->isolation;
 		hist_init(&w->latency);
 		if (pthread_create(&w->thread, &attr, worker_main, w)) {
@@ -598,7 +616,7 @@ static enum race_status count_rows(struct race *r, struct round_result *out, cha
 		}
 	}
 	for (int k = 0; k < r->cfg.keys; k++) {
-		db_query(r->monitor, r->sc->rows.sql, (int)r->sc->n_params,
+		db_query(r->monitor, r->sc->rows.sql, r->sc->rows.nparams,
 			 (const char *const *)r->key_params[k], clock_us() + 10u * 1000000u, &res);
 		if (res.status != DB_OK) {
 			snprintf(err, errlen, "rows query (line %d) failed: %s", r->sc->rows.line,

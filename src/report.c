@@ -343,6 +343,20 @@ static json_t *json_table(const struct outcome_table *t, bool with_ok)
 	return obj;
 }
 
+/* The first server message of each error outcome: {"23505": "duplicate key ..."}. */
+static json_t *json_samples(const struct outcome_table *t)
+{
+	json_t *obj = json_object();
+	for (size_t i = 0; obj && i < table_len(t); i++)
+		if (t->sample[i][0] &&
+		    json_object_set_new(obj, t->label[i],
+					json_text(t->sample[i], sizeof t->sample[i])) != 0) {
+			json_decref(obj);
+			return NULL;
+		}
+	return obj;
+}
+
 /* [{key, outcomes}] when the phase raced several keys, else null. */
 static json_t *json_per_key(const struct phase_result *ph)
 {
@@ -425,6 +439,7 @@ static json_t *json_phase(const struct phase_result *ph)
 				       : json_null());
 	rc |= json_object_set_new(o, "outcomes", json_table(&ph->outcomes, show_zero_ok(ph)));
 	rc |= json_object_set_new(o, "constraints", json_table(&ph->constraints, false));
+	rc |= json_object_set_new(o, "messages", json_samples(&ph->outcomes));
 	rc |= json_object_set_new(o, "per_key", json_per_key(ph));
 	rc |= json_object_set_new(o, "latency_us", json_latency(ph));
 	rc |= json_object_set_new(o, "skew_us",

@@ -139,11 +139,13 @@ static void add_expectation(struct phase_result *ph, const struct expectation *x
 
 /* SQLSTATEs that say the scenario's SQL itself is wrong (syntax, a table or
  * column that no statement of the scenario created), whatever state the
- * database is in. Others (42710 already exists, 42704 no such constraint)
+ * database is in; 08P01 is a protocol violation such as a parameter count
+ * that does not match. Others (42710 already exists, 42704 no such constraint)
  * can follow from what earlier phases did, so they are verdicts. */
 static bool sql_is_wrong(const char *sqlstate)
 {
-	static const char *const wrong[] = {"42601", "42P01", "42703", "42883", "42P02", "42804"};
+	static const char *const wrong[] = {"42601", "42P01", "42703", "42883",
+					    "42P02", "42804", "08P01"};
 	for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++)
 		if (!strcmp(sqlstate, wrong[i]))
 			return true;
@@ -244,16 +246,23 @@ static void exec_step(struct runner *rn, const struct step *st, struct db_result
 				 r->rows > 1 ? " and more" : "");
 		return;
 	case STEP_CHECK_CONSTRAINT:
+	case STEP_CHECK_UNIQUE:
 		db_query(rn->admin,
-			 "SELECT c.conname::text FROM pg_constraint c "
-			 "JOIN pg_namespace n ON n.oid = c.connamespace "
-			 "WHERE n.nspname = $1 AND c.conname = $2 AND c.convalidated "
-			 "AND (c.conindid = 0 OR EXISTS (SELECT 1 FROM pg_index i "
-			 "WHERE i.indexrelid = c.conindid AND i.indisvalid))",
+			 st->kind == STEP_CHECK_UNIQUE
+				 ? "SELECT c.contype::text FROM pg_constraint c "
+				   "JOIN pg_namespace n ON n.oid = c.connamespace "
+				   "WHERE n.nspname = $1 AND c.conname = $2 AND c.convalidated "
+				   "AND c.contype IN ('u', 'p') AND EXISTS (SELECT 1 FROM pg_index i "
+				   "WHERE i.indexrelid = c.conindid AND i.indisvalid AND i.indisunique)"
+				 : "SELECT c.contype::text FROM pg_constraint c "
+				   "JOIN pg_namespace n ON n.oid = c.connamespace "
+				   "WHERE n.nspname = $1 AND c.conname = $2 AND c.convalidated "
+				   "AND (c.conindid = 0 OR EXISTS (SELECT 1 FROM pg_index i "
+				   "WHERE i.indexrelid = c.conindid AND i.indisvalid))",
 			 2, args, 0, r);
 		if (r->status == DB_OK)
-			snprintf(note, notelen, "constraint %s %s", st->check_arg,
-				 r->rows ? "present and valid" : "absent or not valid");
+			snprintf(note, notelen, "%s %s %s", st->kind == STEP_CHECK_UNIQUE ? "unique constraint" : "constraint",
+				 st->check_arg, r->rows ? "present and valid" : "absent or not valid");
 		return;
 	case STEP_CHECK_AMCHECK:
 		run_amcheck(rn, r, note, notelen);
@@ -522,13 +531,14 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 		ph->tps = (double)ph->attempts / ph->duration_s;
 	if (outcome_get(&ph->outcomes, "ok") == 0)
 		outcome_add(&ph->outcomes, "ok", 0);
-	/* A syntax error in the flow is the scenario's fault, not the database's. */
-	if (outcome_get(&ph->outcomes, "42601")) {
-		stop_run(rn, VERDICT_BAD_SCENARIO,
-			 "%s:%d: phase %s: the server rejected the flow's SQL (42601 syntax error)",
-			 sc->path, sc->flow[0].text.line, p->name);
-		return false;
-	}
+	/* SQL that is wrong in itself is the scenario's fault, not the database's. */
+	for (size_t i = 0; i < ph->outcomes.n; i++)
+		if (sql_is_wrong(ph->outcomes.label[i])) {
+			stop_run(rn, VERDICT_BAD_SCENARIO, "%s:%d: phase %s: the server rejected the flow: %s: %s",
+				 sc->path, sc->flow[0].text.line, p->name, ph->outcomes.label[i],
+				 ph->outcomes.sample[i]);
+			return false;
+		}
 	for (size_t i = 0; !ph->free_run && i < p->n_expects; i++) {
 		const struct expectation *x = &p->expects[i];
 		if ((x->when == WHEN_HOLD && cfg.mode != MODE_HOLD) ||

@@ -6,6 +6,7 @@
  * check off silently. */
 #include "scenario.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libfyaml.h>
 #include <stdarg.h>
@@ -142,7 +143,40 @@ static bool get_sql(struct loader *L, struct fy_node *n, const char *key, int li
 		    struct sql_text *out)
 {
 	out->line = node_line(n, line);
-	return get_string(L, n, key, line, &out->sql);
+	if (!get_string(L, n, key, line, &out->sql))
+		return false;
+	out->nparams = sql_max_param(out->sql);
+	return true;
+}
+
+int sql_max_param(const char *sql)
+{
+	int most = 0;
+	for (const char *p = sql; *p;) {
+		if (*p == '\'' || *p == '"') { /* literal or quoted identifier */
+			char q = *p++;
+			while (*p && *p != q)
+				p++;
+			if (*p)
+				p++;
+		} else if (p[0] == '-' && p[1] == '-') {
+			while (*p && *p != '\n')
+				p++;
+		} else if (p[0] == '/' && p[1] == '*') {
+			const char *end = strstr(p + 2, "*/");
+			p = end ? end + 2 : p + strlen(p);
+		} else if (*p == '$' && p[1] >= '1' && p[1] <= '9' &&
+			   (p == sql || !(isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '$'))) {
+			char *end;
+			long n = strtol(p + 1, &end, 10);
+			if (n > most && n < 100000)
+				most = (int)n;
+			p = end;
+		} else {
+			p++;
+		}
+	}
+	return most;
 }
 
 static bool get_int(struct loader *L, struct fy_node *n, const char *key, int line, long lo,
@@ -499,7 +533,7 @@ static bool parse_sqlstate(struct loader *L, struct fy_node *n, const char *key,
 	return true;
 }
 
-/* check: invalid_indexes | amcheck | constraint NAME */
+/* check: invalid_indexes | amcheck | constraint NAME | unique NAME */
 static bool parse_check(struct loader *L, struct fy_node *n, int line, struct step *st)
 {
 	const char *s = scalar(L, n, "check", line);
@@ -509,15 +543,17 @@ static bool parse_check(struct loader *L, struct fy_node *n, int line, struct st
 		st->kind = STEP_CHECK_INVALID_INDEXES;
 	} else if (!strcmp(s, "amcheck")) {
 		st->kind = STEP_CHECK_AMCHECK;
-	} else if (!strncmp(s, "constraint ", 11) && !blank(s + 11)) {
-		const char *name = s + 11;
+	} else if ((!strncmp(s, "constraint ", 11) && !blank(s + 11)) ||
+		   (!strncmp(s, "unique ", 7) && !blank(s + 7))) {
+		bool unique = s[0] == 'u';
+		const char *name = s + (unique ? 7 : 11);
 		while (*name == ' ')
 			name++;
-		st->kind = STEP_CHECK_CONSTRAINT;
+		st->kind = unique ? STEP_CHECK_UNIQUE : STEP_CHECK_CONSTRAINT;
 		st->check_arg = xstrdup(name);
 	} else {
 		return errorf(L, node_line(n, line),
-			      "check: expected invalid_indexes, amcheck or \"constraint NAME\", got \"%.60s\"",
+			      "check: expected invalid_indexes, amcheck, \"constraint NAME\" or \"unique NAME\", got \"%.60s\"",
 			      s);
 	}
 	return true;
@@ -843,6 +879,14 @@ static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *
 		return errorf(L, 1, "missing required key \"params\"");
 	if (!phases)
 		return errorf(L, 1, "missing required key \"phases\"");
+	for (size_t i = 0; i < sc->n_flow; i++)
+		if (sc->flow[i].text.nparams > (int)sc->n_params)
+			return errorf(L, sc->flow[i].text.line,
+				      "flow step uses $%d, but params gives only %zu key parameters",
+				      sc->flow[i].text.nparams, sc->n_params);
+	if (sc->rows.nparams > (int)sc->n_params)
+		return errorf(L, sc->rows.line, "rows uses $%d, but params gives only %zu key parameters",
+			      sc->rows.nparams, sc->n_params);
 	if (!parse_phases(L, phases, phases_line, sc))
 		return false;
 	/* Defaults the file did not set. */

@@ -21,6 +21,7 @@ enum key_dist { DIST_UNIFORM, DIST_HOT };
 struct sql_text {
 	char *sql;
 	int line;
+	int nparams; /* highest $n it uses: the key parameters it is sent */
 };
 
 /* One statement of the racing flow, run with the round's key as $1..$n. */
@@ -60,6 +61,7 @@ enum step_kind {
 	STEP_MIGRATE_DOWN,
 	STEP_CHECK_INVALID_INDEXES, /* rows = invalid indexes in the sandbox */
 	STEP_CHECK_CONSTRAINT,      /* rows = 1 when check_arg exists and is validated */
+	STEP_CHECK_UNIQUE,          /* the same, and it is a UNIQUE or PRIMARY KEY constraint */
 	STEP_CHECK_AMCHECK,         /* rows = btree indexes verified with bt_index_check */
 };
 
@@ -71,7 +73,7 @@ struct step {
 	enum step_kind kind;
 	char *label;         /* "migrate up", "run precheck", "sql", "check amcheck" */
 	struct sql_text text;  /* NULL sql for the built-in checks */
-	char *check_arg;       /* constraint name for STEP_CHECK_CONSTRAINT */
+	char *check_arg;       /* constraint name for STEP_CHECK_CONSTRAINT / _UNIQUE */
 	int line;
 	bool under_load;       /* the phase's workers run the flow back to back meanwhile */
 	int retries;           /* retries on a retry_on SQLSTATE */
@@ -136,6 +138,9 @@ struct race_cfg scenario_race(const struct scenario *sc, const struct phase *p,
 			      const struct race_cfg *overrides);
 /* Named SQL block, or NULL. */
 const struct sql_text *scenario_sql(const struct scenario *sc, const char *name);
+
+/* Highest $n placeholder in sql, outside quotes and comments (0 if none). */
+int sql_max_param(const char *sql);
 
 /* "hold" or "fire", as in scenario files and JSON. */
 const char *mode_name(enum race_mode m);
