@@ -120,8 +120,8 @@ Test(scenario, seed_phases_in_order)
 		size_t n_steps, n_expects;
 	} want[] = {
 		{"baseline", 79, true, false, 0, 3}, {"before", 86, true, true, 0, 3},
-		{"precheck", 94, false, false, 4, 0}, {"migrate", 106, false, false, 1, 0},
-		{"after", 110, true, false, 0, 7},   {"downgrade", 121, true, true, 1, 2},
+		{"precheck", 94, false, false, 4, 0}, {"migrate", 106, false, false, 2, 0},
+		{"after", 112, true, false, 0, 7},   {"downgrade", 123, true, true, 1, 2},
 	};
 	struct scenario sc;
 	load_ok(SEED, &sc);
@@ -251,11 +251,11 @@ Test(scenario, seed_expectations_when)
 		{"before", 1, WHEN_HOLD, "rounds_with_duplicates == rounds", 91},
 		{"before", 2, WHEN_HOLD, "rows_per_key.min == workers", 92},
 		{"after", 3, WHEN_ALWAYS, "attempts == outcomes.ok + outcomes.skipped + outcomes.23505",
-		 116},
+		 118},
 		{"after", 4, WHEN_ALWAYS,
-		 "constraint.uq_user_tenant_membership_user_tenant == outcomes.23505", 117},
-		{"after", 6, WHEN_HOLD, "outcomes.23505 == (workers - 1) * rounds", 119},
-		{"downgrade", 1, WHEN_HOLD, "rounds_with_duplicates == rounds", 128},
+		 "constraint.uq_user_tenant_membership_user_tenant == outcomes.23505", 119},
+		{"after", 6, WHEN_HOLD, "outcomes.23505 == (workers - 1) * rounds", 121},
+		{"downgrade", 1, WHEN_HOLD, "rounds_with_duplicates == rounds", 130},
 	};
 	struct scenario sc;
 	load_ok(SEED, &sc);
@@ -828,4 +828,154 @@ Test(scenario, small_error_buffer)
 	cr_assert_not(scenario_load(BAD "isolation-chaos.yaml", &sc, err, 16));
 	cr_expect_eq(strlen(err), 15);
 	cr_expect_eq(err[16], 'z', "wrote past errlen");
+}
+
+/* ---- step keys and placeholders, parsed from memory -------------------- */
+
+/* A scenario whose one phase has the steps in `steps` (YAML, indented 6). */
+static bool parse_steps(const char *steps, struct scenario *sc, char *err, size_t errlen)
+{
+	char buf[4096];
+	int n = snprintf(buf, sizeof buf,
+			 "name: steps\n"                                    /* 1 */
+			 "schema: CREATE TABLE t (k bigint NOT NULL)\n"     /* 2 */
+			 "params: [round]\n"                                /* 3 */
+			 "rows: SELECT count(*) FROM t WHERE k = $1\n"      /* 4 */
+			 "flow:\n"                                          /* 5 */
+			 "  - sql: INSERT INTO t (k) VALUES ($1)\n"         /* 6 */
+			 "phases:\n"                                        /* 7 */
+			 "  - name: p\n"                                    /* 8 */
+			 "    race: {}\n"                                   /* 9 */
+			 "    expect: [rows_per_key.max >= 1]\n"            /* 10 */
+			 "    steps:\n"                                     /* 11 */
+			 "%s",                                              /* 12.. */
+			 steps);
+	cr_assert_lt((size_t)n, sizeof buf);
+	return scenario_parse("mem.yaml", buf, (size_t)n, sc, err, errlen);
+}
+
+Test(scenario, step_checks_and_load)
+{
+	struct scenario sc;
+	char err[512];
+	bool ok = parse_steps("      - check: invalid_indexes\n"
+			      "        expect: [rows == 0]\n"
+			      "      - check: constraint  c1\n"
+			      "      - check: unique u1\n"
+			      "      - check: amcheck\n"
+			      "      - sql: ALTER TABLE t ADD UNIQUE (k)\n"
+			      "        under_load: true\n"
+			      "        retries: 5\n"
+			      "        expect: [stall_ms >= 0, load_attempts >= 1, retries <= 5]\n"
+			      "      - sql: SELECT 1\n"
+			      "        retries: 2\n"
+			      "        retry_on: [55P03]\n",
+			      &sc, err, sizeof err);
+	cr_assert(ok, "%s", err);
+	const struct phase *p = &sc.phases[0];
+	cr_assert_eq(p->n_steps, 6);
+	cr_expect_eq(p->steps[0].kind, STEP_CHECK_INVALID_INDEXES);
+	cr_expect_eq(p->steps[1].kind, STEP_CHECK_CONSTRAINT);
+	cr_expect_str_eq(p->steps[1].check_arg, "c1");
+	cr_expect_eq(p->steps[2].kind, STEP_CHECK_UNIQUE);
+	cr_expect_str_eq(p->steps[2].check_arg, "u1");
+	cr_expect_eq(p->steps[3].kind, STEP_CHECK_AMCHECK);
+	cr_expect(p->steps[4].under_load);
+	cr_expect_eq(p->steps[4].retries, 5);
+	/* retries without retry_on: lock timeouts, serialization, deadlocks */
+	cr_expect_eq(p->steps[4].n_retry_on, 3);
+	cr_expect_str_eq(p->steps[4].retry_on[0], "55P03");
+	cr_expect_eq(p->steps[4].n_expects, 3);
+	cr_expect_eq(p->steps[5].n_retry_on, 1);
+	cr_expect_str_eq(p->steps[5].retry_on[0], "55P03");
+	scenario_free(&sc);
+}
+
+Test(scenario, step_key_errors)
+{
+	static const struct {
+		const char *steps;
+		int line;
+		const char *needle;
+	} cases[] = {
+		{"      - check: everything\n", 12, "check: expected invalid_indexes"},
+		{"      - check: constraint\n", 12, "check: expected"},
+		{"      - check: unique   \n", 12, "check: expected"},
+		{"      - check: amcheck\n        sql: SELECT 1\n", 13, "exactly one of"},
+		{"      - sql: SELECT 1\n        under_load: sometimes\n", 13,
+		 "under_load: expected true or false"},
+		{"      - sql: SELECT 1\n        retries: -1\n", 13, "retries: expected an integer"},
+		{"      - sql: SELECT 1\n        retry_on: 55P03\n", 13, "retry_on: expected a list"},
+		{"      - sql: SELECT 1\n        retry_on: [5503]\n", 13, "retry_on: expected a 5-character"},
+		{"      - sql: SELECT 1\n        expect: [stall > 1]\n", 13, "unknown metric \"stall\""},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct scenario sc;
+		char err[512], want[64];
+		cr_expect_not(parse_steps(cases[i].steps, &sc, err, sizeof err), "case %zu parsed", i);
+		snprintf(want, sizeof want, "mem.yaml:%d: ", cases[i].line);
+		cr_expect(strncmp(err, want, strlen(want)) == 0, "case %zu: want %s, got %s", i, want,
+			  err);
+		cr_expect(strstr(err, cases[i].needle) != NULL, "case %zu: want \"%s\" in %s", i,
+			  cases[i].needle, err);
+	}
+}
+
+Test(scenario, under_load_needs_a_race)
+{
+	static const char text[] = "name: x\n"
+				   "schema: CREATE TABLE t (k bigint)\n"
+				   "params: [round]\n"
+				   "rows: SELECT count(*) FROM t WHERE k = $1\n"
+				   "flow: [{sql: SELECT 1}]\n"
+				   "phases:\n"
+				   "  - name: p\n"
+				   "    steps:\n"
+				   "      - sql: SELECT 1\n"
+				   "        under_load: true\n";
+	struct scenario sc;
+	char err[512];
+	cr_assert_not(scenario_parse("mem.yaml", text, sizeof text - 1, &sc, err, sizeof err));
+	cr_expect(strstr(err, "mem.yaml:9: ") && strstr(err, "under_load needs"), "%s", err);
+}
+
+Test(scenario, placeholders)
+{
+	static const struct {
+		const char *sql;
+		int most;
+	} cases[] = {
+		{"SELECT 1", 0},
+		{"SELECT $1", 1},
+		{"SELECT $2, $1", 2},
+		{"SELECT $12", 12},
+		{"SELECT '$3' , $1", 1},           /* in a literal */
+		{"SELECT \"a$4\", $1", 1},         /* in a quoted identifier */
+		{"SELECT $1 -- and $5\n", 1},      /* in a line comment */
+		{"SELECT /* $6 */ $2", 2},         /* in a block comment */
+		{"SELECT a$7, $1", 1},             /* part of a name */
+		{"DO $$ BEGIN PERFORM 1; END $$", 0}, /* dollar quotes */
+		{"SELECT $0", 0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		cr_expect_eq(sql_max_param(cases[i].sql), cases[i].most, "%s: got %d, want %d",
+			     cases[i].sql, sql_max_param(cases[i].sql), cases[i].most);
+}
+
+Test(scenario, flow_placeholder_beyond_params)
+{
+	static const char text[] = "name: x\n"
+				   "schema: CREATE TABLE t (k bigint)\n"
+				   "params: [round]\n"
+				   "rows: SELECT count(*) FROM t WHERE k = $1\n"
+				   "flow:\n"
+				   "  - sql: INSERT INTO t VALUES ($2)\n"
+				   "phases:\n"
+				   "  - name: p\n"
+				   "    race: {}\n"
+				   "    expect: [rows_per_key.max >= 1]\n";
+	struct scenario sc;
+	char err[512];
+	cr_assert_not(scenario_parse("mem.yaml", text, sizeof text - 1, &sc, err, sizeof err));
+	cr_expect(strstr(err, "mem.yaml:6: ") && strstr(err, "uses $2"), "%s", err);
 }
