@@ -118,13 +118,14 @@ mkdir -p "$results"
 
 # One table row from a result JSON (schema: README "Results"; a document
 # holding several runs has them in "runs"). Phases without a race have
-# rows_per_key null and show just their name.
+# rows_per_key null and show just their name; racing phases show rows per
+# key, rounds with duplicates out of rounds, and outcomes by SQLSTATE.
 # shellcheck disable=SC2016 # jq program, not shell
 row_jq='
 def runs: if (.runs | type) == "array" then .runs else [.] end;
 def cell: tostring | gsub("[|]"; "\\|") | gsub("[\r\n]+"; " ");
 def text: .name
-	+ (if .rows_per_key then ": rows/key \(.rows_per_key.min)..\(.rows_per_key.max), dup rounds \(.rounds_with_duplicates)" else "" end)
+	+ (if .rows_per_key then ": rows/key \(.rows_per_key.min)..\(.rows_per_key.max), dup rounds \(.rounds_with_duplicates)/\(.rounds), \(.outcomes | to_entries | map("\(.key)=\(.value)") | join(" "))" else "" end)
 	+ (if .broken then " (broken)" elif .passed then "" else " (failed)" end);
 [runs[] | .phases // [] | .[]] as $ph
 | [runs[] | .error // empty] as $err
@@ -161,7 +162,7 @@ version=$("$pgrace" --version 2>/dev/null </dev/null | head -n 1) || version=""
 {
 	printf '# pgrace scenarios\n\n'
 	printf '%s, %s, against %s.\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "${version:-pgrace}" "$server"
-	printf '| scenario | verdict | exit | phases passed | phases (rows per key min..max, rounds with duplicates) |\n'
+	printf '| scenario | verdict | exit | phases passed | phases (rows per key min..max, rounds with duplicates, outcomes) |\n'
 	printf '|---|---|---|---|---|\n'
 	for i in "${!names[@]}"; do
 		json=$results/${names[$i]}.json
