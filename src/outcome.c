@@ -37,6 +37,7 @@ static long long *slot(struct outcome_table *t, const char *label, bool create)
 	t->label[i][sizeof t->label[i] - 1] = '\0';
 	t->count[i] = 0;
 	t->sample[i][0] = '\0';
+	t->line[i] = 0;
 	return &t->count[i];
 }
 
@@ -51,12 +52,14 @@ long long outcome_get(const struct outcome_table *t, const char *label)
 	return c ? *c : 0;
 }
 
-void outcome_note(struct outcome_table *t, const char *label, const char *msg)
+void outcome_note(struct outcome_table *t, const char *label, const char *msg, int line)
 {
 	long long *c = slot(t, label, true);
 	size_t i = (size_t)(c - t->count);
-	if (!t->sample[i][0] && msg)
+	if (!t->sample[i][0] && msg) {
 		snprintf(t->sample[i], sizeof t->sample[i], "%s", msg);
+		t->line[i] = line;
+	}
 }
 
 const char *outcome_sample(const struct outcome_table *t, const char *label)
@@ -70,7 +73,7 @@ void outcome_merge(struct outcome_table *dst, const struct outcome_table *src)
 	for (size_t i = 0; i < src->n; i++) {
 		outcome_add(dst, src->label[i], src->count[i]);
 		if (src->sample[i][0])
-			outcome_note(dst, src->label[i], src->sample[i]);
+			outcome_note(dst, src->label[i], src->sample[i], src->line[i]);
 	}
 }
 

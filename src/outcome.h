@@ -36,12 +36,14 @@ struct outcome_table {
 	char label[OUTCOME_SLOTS][64];
 	long long count[OUTCOME_SLOTS];
 	char sample[OUTCOME_SLOTS][160]; /* first message seen for the label, "" if none */
+	int line[OUTCOME_SLOTS];         /* scenario line of the statement behind sample, 0 if none */
 };
 
 /* Adds delta to label's count (a full table counts it under "other"). */
 void outcome_add(struct outcome_table *t, const char *label, long long delta);
-/* Keeps msg as label's sample message unless it has one already. */
-void outcome_note(struct outcome_table *t, const char *label, const char *msg);
+/* Keeps msg (and the scenario line it came from, 0 if none) as label's
+ * sample unless it has one already. */
+void outcome_note(struct outcome_table *t, const char *label, const char *msg, int line);
 /* label's sample message, "" when none. */
 const char *outcome_sample(const struct outcome_table *t, const char *label);
 /* Count for label, 0 when absent. */

@@ -35,6 +35,8 @@ struct worker {
 	uint64_t first_send_us;  /* this round */
 	uint64_t deadline_us;    /* for this worker's queries: the round's, or the free attempt's */
 	long long free_attempts; /* free mode: attempts made */
+	char where[48];          /* where the last try failed: "flow step 2", "COMMIT" */
+	int where_line;          /* its scenario line, 0 for COMMIT */
 	unsigned long long rng;  /* retry jitter, seeded per worker */
 	bool broken;             /* this round could not complete */
 	char why[384];
@@ -177,11 +179,13 @@ static void count_outcome(struct worker *w, const struct db_result *res, bool sk
 	}
 	if (res->status != DB_ERROR) {
 		outcome_add(&w->outcomes, "lost", 1);
-		outcome_note(&w->outcomes, "lost", res->message);
+		outcome_note(&w->outcomes, "lost", res->message, 0);
 		return;
 	}
 	outcome_add(&w->outcomes, res->sqlstate, 1);
-	outcome_note(&w->outcomes, res->sqlstate, res->message);
+	char msg[160];
+	snprintf(msg, sizeof msg, "at %s: %s", w->where, res->message);
+	outcome_note(&w->outcomes, res->sqlstate, msg, w->where_line);
 	if (outcome_classify(res->sqlstate) == OC_UNIQUE_VIOLATION)
 		outcome_add(&w->constraints, res->constraint[0] ? res->constraint : "(none)", 1);
 }
@@ -209,8 +213,11 @@ static void try_flow(struct worker *w, const char *const *params, long long gen,
 		/* Each statement gets the parameters it uses: the protocol refuses extras. */
 		db_query(w->conn, sc->flow[i].text.sql, sc->flow[i].text.nparams, params, w->deadline_us,
 			 res);
-		if (res->status != DB_OK)
+		if (res->status != DB_OK) {
+			snprintf(w->where, sizeof w->where, "flow step %zu", i + 1);
+			w->where_line = sc->flow[i].text.line;
 			break;
+		}
 		if (sc->flow[i].skip_if_found && res->rows > 0) {
 			*skipped = true;
 			break;
@@ -238,6 +245,8 @@ static void try_flow(struct worker *w, const char *const *params, long long gen,
 	}
 	/* Errors surface at COMMIT too: deferred constraints, serialization. */
 	db_query(w->conn, "COMMIT", 0, NULL, w->deadline_us, res);
+	snprintf(w->where, sizeof w->where, "COMMIT");
+	w->where_line = 0;
 	if (fatal(res))
 		mark_broken(w, "could not COMMIT", res);
 }
@@ -549,6 +558,8 @@ static bool settled(struct race *r, char *err, size_t errlen, bool *failed)
 		 "AND cardinality(pg_blocking_pids(a.pid)) > 0 "
 		 "AND pg_blocking_pids(a.pid) <@ $1::int[]",
 		 1, params, r->deadline_us, &res);
+	if (res.status == DB_TIMEOUT || res.status == DB_INTERRUPTED)
+		return false; /* the round's deadline or a signal: the caller says which */
 	if (res.status != DB_OK) {
 		char text[320];
 		snprintf(err, errlen, "the coordinator's connection failed: %s",

@@ -348,6 +348,7 @@ static bool run_step(struct runner *rn, const struct phase *p, const struct step
 	snprintf(expect, sizeof expect, "%s succeeds", st->label);
 	if (r.status == DB_ERROR) {
 		if (sql_is_wrong(r.sqlstate)) {
+			ph->passed = false;
 			stop_run(rn, VERDICT_BAD_SCENARIO,
 				 "%s:%d: phase %s, %s: the server rejected the SQL: %s", sc->path,
 				 st->text.sql ? st->text.line : st->line, p->name, st->label, text);
@@ -516,8 +517,9 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 	}
 	if (rn->opts->progress && race)
 		fprintf(stderr, "\r%70s\r", "");
-	if (!race || !go_on)
+	if (!race)
 		return go_on;
+	/* The rounds that completed count even when a later one broke. */
 	if (ph->rows_min < 0)
 		ph->rows_min = 0;
 	ph->attempts = t.attempts;
@@ -531,12 +533,16 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 		ph->tps = (double)ph->attempts / ph->duration_s;
 	if (outcome_get(&ph->outcomes, "ok") == 0)
 		outcome_add(&ph->outcomes, "ok", 0);
+	if (!go_on)
+		return false;
 	/* SQL that is wrong in itself is the scenario's fault, not the database's. */
 	for (size_t i = 0; i < ph->outcomes.n; i++)
 		if (sql_is_wrong(ph->outcomes.label[i])) {
-			stop_run(rn, VERDICT_BAD_SCENARIO, "%s:%d: phase %s: the server rejected the flow: %s: %s",
-				 sc->path, sc->flow[0].text.line, p->name, ph->outcomes.label[i],
-				 ph->outcomes.sample[i]);
+			ph->passed = false;
+			stop_run(rn, VERDICT_BAD_SCENARIO,
+				 "%s:%d: phase %s: the server rejected the flow: %s %s", sc->path,
+				 ph->outcomes.line[i] ? ph->outcomes.line[i] : sc->flow[0].text.line,
+				 p->name, ph->outcomes.label[i], ph->outcomes.sample[i]);
 			return false;
 		}
 	for (size_t i = 0; !ph->free_run && i < p->n_expects; i++) {

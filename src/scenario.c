@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_FILE_BYTES (1024 * 1024)
 
@@ -136,6 +138,22 @@ static bool get_string(struct loader *L, struct fy_node *n, const char *key, int
 	if (blank(s))
 		return errorf(L, line, "%s: must not be empty", key);
 	*out = xstrdup(s);
+	return true;
+}
+
+/* A name or description: a string without control characters (they would
+ * reach terminals and reports raw). */
+static bool get_name(struct loader *L, struct fy_node *n, const char *key, int line, char **out)
+{
+	if (!get_string(L, n, key, line, out))
+		return false;
+	for (const unsigned char *c = (const unsigned char *)*out; *c; c++)
+		if (*c < 0x20 || *c == 0x7f) {
+			free(*out);
+			*out = NULL;
+			return errorf(L, node_line(n, line), "%s: control character 0x%02X not allowed",
+				      key, *c);
+		}
 	return true;
 }
 
@@ -681,7 +699,7 @@ static bool parse_phase(struct loader *L, struct fy_node *n, int line, struct sc
 	while (next_pair(L, &mi, keys, "phase", &k, &v, &kl)) {
 		bool ok = true;
 		if (!strcmp(k, "name")) {
-			ok = get_string(L, v, k, kl, &ph->name);
+			ok = get_name(L, v, k, kl, &ph->name);
 			if (ok && strlen(ph->name) > 100)
 				ok = errorf(L, kl, "phase name: at most 100 characters");
 		} else if (!strcmp(k, "race")) {
@@ -761,9 +779,14 @@ static bool parse_phases(struct loader *L, struct fy_node *n, int line, struct s
 static char *read_file(struct loader *L, size_t *len)
 {
 	char *buf = NULL;
-	FILE *f = fopen(L->path, "rb");
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is then
+	 * refused as not a regular file. */
+	int fd = open(L->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
 	if (!f) {
 		errorf(L, 0, "cannot open: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
 	struct stat st;
@@ -838,9 +861,9 @@ static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *
 	while (next_pair(L, &mi, keys, "scenario", &k, &v, &kl)) {
 		bool ok = true;
 		if (!strcmp(k, "name"))
-			ok = get_string(L, v, k, kl, &sc->name);
+			ok = get_name(L, v, k, kl, &sc->name);
 		else if (!strcmp(k, "description"))
-			ok = get_string(L, v, k, kl, &sc->description);
+			ok = get_name(L, v, k, kl, &sc->description);
 		else if (!strcmp(k, "schema"))
 			ok = get_sql(L, v, k, kl, &sc->schema);
 		else if (!strcmp(k, "seed"))
