@@ -251,12 +251,42 @@ static void try_flow(struct worker *w, const char *const *params, long long gen,
 		mark_broken(w, "could not COMMIT", res);
 }
 
+/* One attempt: the flow, retried after 40001/40P01 up to cfg.retries times,
+ * its final outcome counted and its latency taken from t0. begun: the first
+ * try's transaction is open already (a round BEGINs before the start line). */
+static void attempt(struct worker *w, const char *const *params, long long gen, bool hold,
+		    bool begun, uint64_t t0)
+{
+	struct race *r = w->race;
+	const char *begin = r->begin_sql[w->iso != r->cfg.isolation];
+	struct db_result res;
+	bool skipped = false;
+	for (int tries = 0;; tries++) {
+		if (tries > 0) {
+			w->retries++;
+			backoff(w, tries - 1);
+		}
+		if (tries > 0 || !begun) {
+			run_sql(w, begin, "could not BEGIN", &res);
+			if (w->broken)
+				return;
+		}
+		try_flow(w, params, gen, hold, &res, &skipped);
+		if (w->broken)
+			return;
+		if (res.status != DB_ERROR || !outcome_retryable(res.sqlstate) ||
+		    tries >= r->cfg.retries)
+			break;
+	}
+	count_outcome(w, &res, skipped);
+	hist_record(&w->latency, clock_us() - t0);
+}
+
 static void play_round(struct worker *w, long long gen)
 {
 	struct race *r = w->race;
 	bool hold = r->cfg.mode == MODE_HOLD;
 	struct db_result res;
-	bool skipped = false;
 	w->broken = false;
 	w->first_send_us = 0;
 	/* A second past the coordinator's: it diagnoses a stuck worker (who
@@ -278,21 +308,7 @@ static void play_round(struct worker *w, long long gen)
 	atomic_store(&w->state, W_RUNNING);
 	uint64_t t0 = clock_us();
 	w->first_send_us = t0;
-	for (int tries = 0;; tries++) {
-		try_flow(w, (const char *const *)r->key_params[w->key], gen, hold, &res, &skipped);
-		if (w->broken)
-			return;
-		if (res.status != DB_ERROR || !outcome_retryable(res.sqlstate) ||
-		    tries >= r->cfg.retries)
-			break;
-		w->retries++;
-		backoff(w, tries);
-		run_sql(w, begin, "could not BEGIN a retry", &res);
-		if (w->broken)
-			return;
-	}
-	count_outcome(w, &res, skipped);
-	hist_record(&w->latency, clock_us() - t0);
+	attempt(w, (const char *const *)r->key_params[w->key], gen, hold, true, t0);
 }
 
 /* Free mode: the flow back to back, no barrier, a fresh key per attempt
@@ -302,7 +318,6 @@ static void play_free(struct worker *w)
 {
 	struct race *r = w->race;
 	const struct scenario *sc = r->sc;
-	const char *begin = r->begin_sql[w->iso != r->cfg.isolation];
 	w->broken = false;
 	w->first_send_us = clock_us();
 	for (long long i = 0;; i++) {
@@ -321,23 +336,9 @@ static void play_free(struct worker *w)
 		}
 		uint64_t t0 = clock_us();
 		w->deadline_us = t0 + (uint64_t)r->cfg.deadline_ms * 1000u;
-		struct db_result res;
-		bool skipped = false;
-		for (int tries = 0;; tries++) {
-			run_sql(w, begin, "could not BEGIN", &res);
-			if (w->broken)
-				return;
-			try_flow(w, w->param_ptr, 0, false, &res, &skipped);
-			if (w->broken)
-				return;
-			if (res.status != DB_ERROR || !outcome_retryable(res.sqlstate) ||
-			    tries >= r->cfg.retries)
-				break;
-			w->retries++;
-			backoff(w, tries);
-		}
-		count_outcome(w, &res, skipped);
-		hist_record(&w->latency, clock_us() - t0);
+		attempt(w, w->param_ptr, 0, false, false, t0);
+		if (w->broken)
+			return;
 		w->free_attempts = i + 1;
 	}
 }
