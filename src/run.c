@@ -408,12 +408,27 @@ static bool race_metric(void *ctx, const char *name, long long *v)
 	return true;
 }
 
-static void progress(const struct runner *rn, const struct phase_result *ph, int done)
+/* The progress line on stderr (a terminal, not --quiet): phase, round,
+ * rows per key, rounds with duplicates and the outcomes so far. */
+static void progress(const struct runner *rn, const struct phase_result *ph, int total,
+		     const struct outcome_table *so_far)
 {
 	if (!rn->opts->progress)
 		return;
-	fprintf(stderr, "\r%-24.24s round %d/%d  rows/key %lld..%lld  dup rounds %lld  ",
-		ph->name, done, ph->rounds, ph->rows_min, ph->rows_max, ph->rounds_with_duplicates);
+	/* At most ten lines a second, and always the last round's. */
+	static uint64_t last_us;
+	uint64_t now = clock_us();
+	if (ph->rounds < total && now - last_us < 100000u)
+		return;
+	last_us = now;
+	char outcomes[160] = "";
+	size_t len = 0;
+	for (size_t i = 0; i < so_far->n && len < sizeof outcomes; i++)
+		len += (size_t)snprintf(outcomes + len, sizeof outcomes - len, " %s=%lld",
+					so_far->label[i], so_far->count[i]);
+	fprintf(stderr, "\r\033[K%-20.20s round %d/%d  rows/key %lld..%lld  dup rounds %lld %s",
+		ph->name, ph->rounds, total, ph->rows_min, ph->rows_max, ph->rounds_with_duplicates,
+		outcomes);
 	fflush(stderr);
 }
 
@@ -438,7 +453,8 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 		if (rr.keys_with_duplicates)
 			ph->rounds_with_duplicates++;
 		hist_record(&t->skew, rr.skew_us);
-		progress(rn, ph, i + 1);
+		race_totals(race, t, ph->per_key); /* the workers are parked between rounds */
+		progress(rn, ph, cfg->rounds, &t->outcomes);
 	}
 	return true;
 }
@@ -490,6 +506,12 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 		ph->keys = cfg.keys;
 		ph->rows_min = -1;
 		ph->free_run = rn->opts->duration_ms > 0;
+		if (cfg.keys > 1 && !ph->free_run) {
+			ph->per_key = calloc((size_t)cfg.keys, sizeof *ph->per_key);
+			if (!ph->per_key)
+				abort();
+			ph->n_per_key = (size_t)cfg.keys;
+		}
 		race = race_open(rn->opts->dsn, rn->res->schema, rn->opts->pooler, sc, &cfg, err,
 				 sizeof err);
 		if (!race) {
@@ -505,18 +527,12 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 		go_on = ph->free_run ? race_free(rn, p, race, ph)
 				     : race_rounds(rn, p, race, &cfg, ph, &t);
 	if (race) {
-		if (cfg.keys > 1 && !ph->free_run) {
-			ph->per_key = calloc((size_t)cfg.keys, sizeof *ph->per_key);
-			if (!ph->per_key)
-				abort();
-			ph->n_per_key = (size_t)cfg.keys;
-		}
 		race_join(race); /* a broken round may leave workers still finishing */
 		race_totals(race, &t, ph->per_key);
 		race_close(race);
 	}
 	if (rn->opts->progress && race)
-		fprintf(stderr, "\r%70s\r", "");
+		fprintf(stderr, "\r\033[K");
 	if (!race)
 		return go_on;
 	/* The rounds that completed count even when a later one broke. */
