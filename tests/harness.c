@@ -242,7 +242,7 @@ double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int wait_pgrace(pid_t pid, struct proc *p, double limit_s)
+int wait_pgrace_term(pid_t pid, struct proc *p, double limit_s, double grace_s)
 {
 	double t0 = now_s();
 	int status = 0;
@@ -252,10 +252,18 @@ int wait_pgrace(pid_t pid, struct proc *p, double limit_s)
 			break;
 		cr_assert(r == 0 || errno == EINTR, "waitpid: %s", strerror(errno));
 		if (now_s() - t0 > limit_s) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			cr_assert_fail("pgrace (pid %d) still running after %.0f s: killed", (int)pid,
-				       limit_s);
+			bool gone = false;
+			if (grace_s > 0) {
+				kill(pid, SIGTERM);
+				for (double t1 = now_s(); !gone && now_s() - t1 <= grace_s; sleep_ms(5))
+					gone = waitpid(pid, &status, WNOHANG) == pid;
+			}
+			if (!gone) {
+				kill(pid, SIGKILL);
+				waitpid(pid, &status, 0);
+			}
+			cr_assert_fail("pgrace (pid %d) still running after %.0f s: %s", (int)pid, limit_s,
+				       gone ? "terminated" : "killed");
 		}
 		sleep_ms(5);
 	}
@@ -265,6 +273,19 @@ int wait_pgrace(pid_t pid, struct proc *p, double limit_s)
 	cr_assert_not_null(p->out, "cannot read %s", p->out_path);
 	cr_assert_not_null(p->err, "cannot read %s", p->err_path);
 	return p->code;
+}
+
+int wait_pgrace(pid_t pid, struct proc *p, double limit_s)
+{
+	return wait_pgrace_term(pid, p, limit_s, 0);
+}
+
+const char *proc_said(const struct proc *p)
+{
+	static char buf[8192];
+	snprintf(buf, sizeof buf, "exit %d\nstdout:\n%s\nstderr:\n%s", p->code, p->out ? p->out : "",
+		 p->err ? p->err : "");
+	return buf;
 }
 
 void start_cpu_load(int n)
@@ -341,7 +362,7 @@ bool jbool(json_t *o, const char *key)
 	return json_is_true(v);
 }
 
-json_t *phase(json_t *doc, const char *name)
+json_t *find_phase(json_t *doc, const char *name)
 {
 	json_t *phases = jget(doc, "phases"), *ph;
 	size_t i;
@@ -351,8 +372,14 @@ json_t *phase(json_t *doc, const char *name)
 		if (!strcmp(jstr(ph, "name"), name))
 			return ph;
 	}
-	cr_assert_fail("no phase \"%s\" in the JSON", name);
 	return NULL;
+}
+
+json_t *phase(json_t *doc, const char *name)
+{
+	json_t *ph = find_phase(doc, name);
+	cr_assert_not_null(ph, "no phase \"%s\" in the JSON", name);
+	return ph;
 }
 
 /* ---- libpq ---- */

@@ -78,6 +78,8 @@ pid_t spawn_cmd(const char *const *argv, struct proc *p);
 pid_t spawn_pgrace(const char *const *args, struct proc *p);
 /* Waits for pid (SIGKILL past limit_s, which fails the test), reads its output into p; returns the exit code. */
 int wait_pgrace(pid_t pid, struct proc *p, double limit_s);
+/* wait_pgrace, but past limit_s SIGTERM first (pgrace cancels its queries, drops its schema), SIGKILL up to grace_s later. */
+int wait_pgrace_term(pid_t pid, struct proc *p, double limit_s, double grace_s);
 /* spawn_pgrace + wait_pgrace with RUN_LIMIT_S; returns the exit code. */
 int run_pgrace(const char *const *args, struct proc *p);
 /* Sleeps ms milliseconds (restarted after EINTR). */
@@ -88,6 +90,8 @@ double now_s(void);
 void start_cpu_load(int n);
 /* Kills and reaps the CPU hogs of start_cpu_load. */
 void stop_cpu_load(void);
+/* "exit N", stdout and stderr of a waited-for p, for assertion messages (a static buffer). */
+const char *proc_said(const struct proc *p);
 
 /* ---- JSON ---- */
 
@@ -107,6 +111,8 @@ const char *jstr(json_t *o, const char *key);
 bool jbool(json_t *o, const char *key);
 /* The phase named name in doc["phases"], or fails the test. */
 json_t *phase(json_t *doc, const char *name);
+/* phase(), but NULL when no phase has that name (still fails the test on a missing list or a nameless phase). */
+json_t *find_phase(json_t *doc, const char *name);
 
 /* ---- libpq ---- */
 

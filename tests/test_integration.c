@@ -40,6 +40,26 @@
 
 TestSuite(integration, .init = scratch_init, .fini = scratch_fini);
 
+/* Runs pgrace with args (which write the JSON to json), expects exit code
+ * want and the JSON verdict verdict; returns the JSON document. */
+static json_t *run_verdict(const char *const *args, const char *json, int want, const char *verdict,
+			   struct proc *p)
+{
+	int code = run_pgrace(args, p);
+	cr_expect_eq(code, want, "%s", proc_said(p));
+	json_t *doc = load_json(json);
+	cr_expect_str_eq(jstr(doc, "verdict"), verdict);
+	return doc;
+}
+
+/* The run's schema is gone; frees doc and p's output. */
+static void end_run(json_t *doc, struct proc *p)
+{
+	assert_schema_dropped(doc);
+	json_decref(doc);
+	proc_free(p);
+}
+
 /* ---- 1. the seed scenario tells the whole story ---- */
 
 Test(integration, seed_scenario_passes, .timeout = 120)
@@ -47,7 +67,7 @@ Test(integration, seed_scenario_passes, .timeout = 120)
 	const char *json = spath("seed.json"), *junit = spath("seed.xml");
 	struct proc p;
 	int code = run_pgrace(ARGS("run", SEED, "--json", json, "--junit", junit), &p);
-	cr_assert_eq(code, 0, "exit %d\nstdout:\n%s\nstderr:\n%s", code, p.out, p.err);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
 
 	json_t *doc = load_json(json);
 	cr_expect_str_eq(jstr(doc, "verdict"), "pass");
@@ -107,10 +127,8 @@ Test(integration, seed_scenario_passes, .timeout = 120)
 	cr_expect_eq(count_of(xml, "<testcase "), 6, "JUnit:\n%s", xml);
 	cr_expect(contains(xml, "tests=\"6\" failures=\"0\" errors=\"0\""), "JUnit:\n%s", xml);
 
-	assert_schema_dropped(doc);
 	free(xml);
-	json_decref(doc);
-	proc_free(&p);
+	end_run(doc, &p);
 }
 
 /* ---- 2. a migration that adds the wrong constraint fails the gate ---- */
@@ -120,18 +138,12 @@ Test(integration, wrong_constraint_fails, .timeout = 120)
 	const char *yaml = seed_variant("check.yaml", "UNIQUE (user_id, tenant_id)", "CHECK (user_id > 0)");
 	const char *json = spath("check.json");
 	struct proc p;
-	int code = run_pgrace(ARGS("run", yaml, "-q", "--json", json), &p);
-	cr_expect_eq(code, 1, "exit %d\nstdout:\n%s\nstderr:\n%s", code, p.out, p.err);
-
-	json_t *doc = load_json(json);
-	cr_expect_str_eq(jstr(doc, "verdict"), "fail");
+	json_t *doc = run_verdict(ARGS("run", yaml, "-q", "--json", json), json, 1, "fail", &p);
 	json_t *after = phase(doc, "after");
 	cr_expect(!jbool(after, "passed"), "phase after passed with a CHECK constraint");
 	cr_expect(!jbool(after, "broken"));
 	cr_expect_gt(jint2(after, "rows_per_key", "max"), 1);
-	assert_schema_dropped(doc);
-	json_decref(doc);
-	proc_free(&p);
+	end_run(doc, &p);
 }
 
 /* ---- 3. a truncated scenario file is bad usage, named by file:line ---- */
@@ -148,7 +160,7 @@ Test(integration, truncated_file_is_usage_error, .timeout = 120)
 	const char *json = spath("half.json");
 	struct proc p;
 	int code = run_pgrace(ARGS("run", yaml, "--json", json), &p);
-	cr_expect_eq(code, 2, "exit %d\nstdout:\n%s\nstderr:\n%s", code, p.out, p.err);
+	cr_expect_eq(code, 2, "%s", proc_said(&p));
 	cr_expect(names_file_line(p.err, yaml), "stderr does not name %s:<line>:\n%s", yaml, p.err);
 	cr_expect(access(json, F_OK) != 0, "a JSON result was written for an unloadable file");
 	proc_free(&p);
@@ -161,7 +173,7 @@ Test(integration, unreachable_server_exits_3, .timeout = 120)
 	const char *json = spath("dead.json");
 	struct proc p;
 	int code = run_pgrace(ARGS("run", SEED, "--dsn", DEAD_DSN, "--json", json), &p);
-	cr_expect_eq(code, 3, "exit %d\nstdout:\n%s\nstderr:\n%s", code, p.out, p.err);
+	cr_expect_eq(code, 3, "%s", proc_said(&p));
 	bool said = contains(p.out, "could not connect") || contains(p.err, "could not connect") ||
 		    contains(p.out, "cannot connect") || contains(p.err, "cannot connect");
 	cr_expect(said, "no \"could not connect\" message\nstdout:\n%s\nstderr:\n%s", p.out, p.err);
@@ -185,8 +197,7 @@ Test(integration, hold_mode_repeats_the_same_verdict, .timeout = 600)
 		struct proc p;
 		int code = run_pgrace(
 			ARGS("run", SEED, "--workers", "8", "--rounds", "5", "-q", "--json", json), &p);
-		cr_assert_eq(code, 0, "run %d: exit %d\nstdout:\n%s\nstderr:\n%s", run, code, p.out,
-			     p.err);
+		cr_assert_eq(code, 0, "run %d: %s", run, proc_said(&p));
 		json_t *doc = load_json(json);
 		json_t *after = phase(doc, "after"), *before = phase(doc, "before");
 		cr_assert_eq(jint(after, "workers"), 8, "run %d: --workers not applied", run);
@@ -199,9 +210,7 @@ Test(integration, hold_mode_repeats_the_same_verdict, .timeout = 600)
 		json_t *baseline = phase(doc, "baseline");
 		cr_assert_eq(jint(baseline, "workers"), 1, "run %d: baseline workers", run);
 		cr_assert_eq(jint(baseline, "rounds"), 3, "run %d: baseline rounds", run);
-		assert_schema_dropped(doc);
-		json_decref(doc);
-		proc_free(&p);
+		end_run(doc, &p);
 		unlink(json);
 	}
 }
@@ -223,8 +232,7 @@ Test(integration, hold_mode_holds_under_cpu_load, .timeout = 300)
 		json_t *doc = load_json(json);
 		json_t *after = phase(doc, "after"), *before = phase(doc, "before");
 		long long workers = jint(after, "workers"), rounds = jint(after, "rounds");
-		cr_expect_eq(code, 0, "run %d: exit %d\nstdout:\n%s\nstderr:\n%s", run, code, p.out,
-			     p.err);
+		cr_expect_eq(code, 0, "run %d: %s", run, proc_said(&p));
 		cr_expect_eq(jcount(jget(after, "outcomes"), "skipped"), 0,
 			     "run %d: after: %lld attempts skipped: they ran their SELECT after the "
 			     "winner's COMMIT, so hold released COMMIT before every worker was held",
@@ -233,9 +241,7 @@ Test(integration, hold_mode_holds_under_cpu_load, .timeout = 300)
 			     "run %d: after 23505", run);
 		cr_expect_eq(jint2(before, "rows_per_key", "min"), jint(before, "workers"),
 			     "run %d: before: a round left fewer rows than workers", run);
-		assert_schema_dropped(doc);
-		json_decref(doc);
-		proc_free(&p);
+		end_run(doc, &p);
 		if (code != 0)
 			break;
 	}
@@ -249,7 +255,7 @@ Test(integration, fire_mode_runs, .timeout = 120)
 	const char *json = spath("fire.json");
 	struct proc p;
 	int code = run_pgrace(ARGS("run", SEED, "--mode", "fire", "--rounds", "10", "-q", "--json", json), &p);
-	cr_assert(code == 0 || code == 4, "exit %d\nstdout:\n%s\nstderr:\n%s", code, p.out, p.err);
+	cr_assert(code == 0 || code == 4, "%s", proc_said(&p));
 
 	json_t *doc = load_json(json);
 	cr_expect_str_eq(jstr(doc, "verdict"), code == 0 ? "pass" : "inconclusive");
@@ -263,9 +269,7 @@ Test(integration, fire_mode_runs, .timeout = 120)
 	cr_expect_eq(attempts, jcount(o, "ok") + jcount(o, "skipped") + jcount(o, "23505"),
 		     "attempts %lld, outcomes %s", attempts, json_dumps(o, JSON_COMPACT));
 	cr_expect(jbool(after, "passed"));
-	assert_schema_dropped(doc);
-	json_decref(doc);
-	proc_free(&p);
+	end_run(doc, &p);
 }
 
 /* ---- 7. the sandbox is dropped, other schemas are left alone ---- */
@@ -287,7 +291,7 @@ Test(integration, sandbox_schema_is_dropped, .timeout = 120)
 	struct proc p;
 	pid_t pid = spawn_pgrace(ARGS("run", SEED, "--workers", "4", "--rounds", "3", "-q", "--json", json), &p);
 	int code = wait_pgrace(pid, &p, RUN_LIMIT_S);
-	cr_expect_eq(code, 0, "exit %d\nstdout:\n%s\nstderr:\n%s", code, p.out, p.err);
+	cr_expect_eq(code, 0, "%s", proc_said(&p));
 
 	json_t *doc = load_json(json);
 	const char *schema = jstr(doc, "schema");
@@ -335,15 +339,13 @@ Test(integration, sigint_drops_the_sandbox, .timeout = 120)
 	sleep_ms(300);
 	cr_assert_eq(kill(pid, SIGINT), 0);
 	int code = wait_pgrace(pid, &p, 60);
-	cr_expect_eq(code, 130, "exit %d\nstdout:\n%s\nstderr:\n%s", code, p.out, p.err);
+	cr_expect_eq(code, 130, "%s", proc_said(&p));
 	cr_expect_eq(schemas_like(like), 0, "the schema survived SIGINT");
 
 	json_t *doc = load_json(json);
 	cr_expect_str_eq(jstr(doc, "verdict"), "error");
 	cr_expect(!jbool(doc, "complete"));
-	assert_schema_dropped(doc);
-	json_decref(doc);
-	proc_free(&p);
+	end_run(doc, &p);
 }
 
 /* ---- 8. bad usage is exit 2 with a message ---- */
@@ -427,11 +429,9 @@ static void assert_password_hidden(const char *dsn, bool quiet, int want)
 	int code = quiet ? run_pgrace(ARGS("run", SEED, "-q", "--dsn", dsn, "--json", json, "--junit", junit), &p)
 			 : run_pgrace(ARGS("run", SEED, "--dsn", dsn, "--json", json, "--junit", junit), &p);
 	if (want >= 0)
-		cr_expect_eq(code, want, "dsn %s: exit %d\nstdout:\n%s\nstderr:\n%s", dsn, code,
-			     p.out, p.err);
+		cr_expect_eq(code, want, "dsn %s: %s", dsn, proc_said(&p));
 	else
-		cr_expect(code == 0 || code == 3, "dsn %s: exit %d\nstdout:\n%s\nstderr:\n%s", dsn,
-			  code, p.out, p.err);
+		cr_expect(code == 0 || code == 3, "dsn %s: %s", dsn, proc_said(&p));
 	cr_expect(!contains(p.out, SECRET), "password on stdout:\n%s", p.out);
 	cr_expect(!contains(p.err, SECRET), "password on stderr:\n%s", p.err);
 	char *j = read_file(json, NULL), *x = read_file(junit, NULL);
@@ -492,7 +492,7 @@ Test(integration, schema_syntax_error_names_file_line, .timeout = 120)
 	const char *json = spath("syntax.json");
 	struct proc p;
 	int code = run_pgrace(ARGS("run", yaml, "-q", "--json", json), &p);
-	cr_expect_eq(code, 2, "exit %d\nstdout:\n%s\nstderr:\n%s", code, p.out, p.err);
+	cr_expect_eq(code, 2, "%s", proc_said(&p));
 	cr_expect(names_exact_line(p.err, yaml, line), "stderr does not name %s:%d:\n%s", yaml, line,
 		  p.err);
 	cr_expect(contains(p.err, "42601"), "no SQLSTATE 42601 on stderr:\n%s", p.err);
@@ -501,9 +501,7 @@ Test(integration, schema_syntax_error_names_file_line, .timeout = 120)
 	json_t *doc = load_json(json);
 	cr_expect_str_neq(jstr(doc, "verdict"), "pass");
 	cr_expect(!jbool(doc, "complete"));
-	assert_schema_dropped(doc);
-	json_decref(doc);
-	proc_free(&p);
+	end_run(doc, &p);
 
 	/* Without -q the message still reaches the user (summary on stdout). */
 	code = run_pgrace(ARGS("run", yaml), &p);
@@ -519,20 +517,15 @@ Test(integration, unreproducible_race_is_inconclusive, .timeout = 120)
 {
 	const char *json = spath("inconclusive.json");
 	struct proc p;
-	int code = run_pgrace(ARGS("run", INCONCLUSIVE, "-q", "--json", json), &p);
-	cr_expect_eq(code, 4, "exit %d\nstdout:\n%s\nstderr:\n%s", code, p.out, p.err);
-
-	json_t *doc = load_json(json);
-	cr_expect_str_eq(jstr(doc, "verdict"), "inconclusive");
+	json_t *doc = run_verdict(ARGS("run", INCONCLUSIVE, "-q", "--json", json), json, 4,
+				  "inconclusive", &p);
 	cr_expect(jbool(doc, "complete"));
 	json_t *ph = phase(doc, "unprotected");
 	cr_expect(!jbool(ph, "passed"));
 	cr_expect(!jbool(ph, "broken"));
 	cr_expect_eq(jint(ph, "rounds_with_duplicates"), 0);
 	cr_expect_eq(jint2(ph, "rows_per_key", "max"), 1);
-	assert_schema_dropped(doc);
-	json_decref(doc);
-	proc_free(&p);
+	end_run(doc, &p);
 }
 
 /* The seed with the constraint already in CREATE TABLE: "before" cannot
@@ -545,18 +538,12 @@ Test(integration, already_protected_schema_fails, .timeout = 120)
 					"      UNIQUE (user_id, tenant_id),");
 	const char *json = spath("protected.json");
 	struct proc p;
-	int code = run_pgrace(ARGS("run", yaml, "-q", "--json", json), &p);
-	cr_expect_eq(code, 1, "exit %d\nstdout:\n%s\nstderr:\n%s", code, p.out, p.err);
-
-	json_t *doc = load_json(json);
-	cr_expect_str_eq(jstr(doc, "verdict"), "fail");
+	json_t *doc = run_verdict(ARGS("run", yaml, "-q", "--json", json), json, 1, "fail", &p);
 	json_t *before = phase(doc, "before");
 	cr_expect(!jbool(before, "passed"));
 	cr_expect_eq(jint(before, "rounds_with_duplicates"), 0);
 	cr_expect(!jbool(phase(doc, "precheck"), "passed"));
-	assert_schema_dropped(doc);
-	json_decref(doc);
-	proc_free(&p);
+	end_run(doc, &p);
 }
 
 /* ---- result files that cannot be written: exit 5 ---- */
@@ -566,7 +553,7 @@ Test(integration, unwritable_results_exit_5, .timeout = 120)
 	const char *json = spath("no-such-dir/out.json");
 	struct proc p;
 	int code = run_pgrace(ARGS("run", SEED, "--workers", "2", "--rounds", "2", "-q", "--json", json), &p);
-	cr_expect_eq(code, 5, "exit %d\nstdout:\n%s\nstderr:\n%s", code, p.out, p.err);
+	cr_expect_eq(code, 5, "%s", proc_said(&p));
 	cr_expect(contains(p.err, json), "stderr does not name %s:\n%s", json, p.err);
 	proc_free(&p);
 }

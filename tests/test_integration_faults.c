@@ -118,15 +118,6 @@ static bool exited(pid_t pid)
 	return si.si_pid == pid;
 }
 
-/* What a run said, for assertion messages (a static buffer). */
-static const char *said(const struct proc *p)
-{
-	static char buf[8192];
-	snprintf(buf, sizeof buf, "exit %d\nstdout:\n%s\nstderr:\n%s", p->code,
-		 p->out ? p->out : "", p->err ? p->err : "");
-	return buf;
-}
-
 /* Polls sql (one value, params) on c every 10 ms until it returns a row
  * whose value is not "" or "0", pgrace (pid) exits, or limit_s passes;
  * returns that value (malloc'd) or fails the test saying what. */
@@ -162,11 +153,11 @@ static char *schema_of(PGconn *c, pid_t pid, const char *table)
  * returns the error. */
 static const char *assert_incomplete(json_t *doc, const struct proc *p)
 {
-	cr_expect_str_eq(jstr(doc, "verdict"), "error", "%s", said(p));
-	cr_expect(!jbool(doc, "complete"), "JSON says complete\n%s", said(p));
+	cr_expect_str_eq(jstr(doc, "verdict"), "error", "%s", proc_said(p));
+	cr_expect(!jbool(doc, "complete"), "JSON says complete\n%s", proc_said(p));
 	json_t *err = jget(doc, "error");
 	cr_assert(json_is_string(err) && json_string_length(err) > 0, "JSON \"error\" not set\n%s",
-		  said(p));
+		  proc_said(p));
 	return json_string_value(err);
 }
 
@@ -226,7 +217,7 @@ Test(faults, server_stopped_mid_run, .timeout = 120)
 	struct proc s;
 	const char *argv[] = {"/bin/bash", THROWAWAY, "start", NULL};
 	int rc = wait_pgrace(spawn_cmd(argv, &s), &s, 30);
-	cr_assert_eq(rc, 0, "pg-throwaway.sh start: %s", said(&s));
+	cr_assert_eq(rc, 0, "pg-throwaway.sh start: %s", proc_said(&s));
 	char bindir[256], dsn[512];
 	export_value(s.out, "PGRACE_PG_DIR", cluster_dir, sizeof cluster_dir);
 	export_value(s.out, "PGRACE_PG_BINDIR", bindir, sizeof bindir);
@@ -263,12 +254,12 @@ Test(faults, server_stopped_mid_run, .timeout = 120)
 	struct proc k;
 	double t_stop = now_s();
 	rc = wait_pgrace(spawn_cmd(geteuid() == 0 && st.st_uid != 0 ? as_owner : as_me, &k), &k, 20);
-	cr_assert_eq(rc, 0, "pg_ctl stop -m immediate: %s", said(&k));
+	cr_assert_eq(rc, 0, "pg_ctl stop -m immediate: %s", proc_said(&k));
 	proc_free(&k);
 
 	int code = finish(&p, EXIT_LIMIT_S);
 	double took = now_s() - t_stop;
-	cr_expect_eq(code, 3, "expected exit 3 (the database could not be used)\n%s", said(&p));
+	cr_expect_eq(code, 3, "expected exit 3 (the database could not be used)\n%s", proc_said(&p));
 	cr_expect_lt(took, 15, "pgrace took %.1f s to notice the server was gone", took);
 
 	json_t *doc = load_json(json);
@@ -276,7 +267,7 @@ Test(faults, server_stopped_mid_run, .timeout = 120)
 	cr_expect(contains(err, "phase before"), "error does not name the phase: %s", err);
 	cr_expect(contains(err, "connection") || contains(err, "server"),
 		  "error does not say the server or connection went away: %s", err);
-	cr_expect(contains(p.err, err), "the error is not on stderr\n%s", said(&p));
+	cr_expect(contains(p.err, err), "the error is not on stderr\n%s", proc_said(&p));
 	assert_broken(doc, "before");
 	cr_expect(jbool(phase(doc, "baseline"), "passed"), "baseline ran before the stop");
 	assert_partial_counts(doc, "before");
@@ -284,7 +275,7 @@ Test(faults, server_stopped_mid_run, .timeout = 120)
 	const char *schema = jstr(doc, "schema");
 	cr_expect(contains(p.err, "could not drop schema") && contains(p.err, schema),
 		  "stderr does not report the schema %s left behind on the dead server\n%s", schema,
-		  said(&p));
+		  proc_said(&p));
 	json_decref(doc);
 	proc_free(&p);
 	stop_cluster();
@@ -333,7 +324,7 @@ Test(faults, worker_backend_terminated, .timeout = 120)
 	foreign = NULL;
 
 	int code = finish(&p, EXIT_LIMIT_S);
-	cr_expect_eq(code, 3, "backend %s terminated: expected exit 3\n%s", victim, said(&p));
+	cr_expect_eq(code, 3, "backend %s terminated: expected exit 3\n%s", victim, proc_said(&p));
 	json_t *doc = load_json(json);
 	const char *err = assert_incomplete(doc, &p);
 	char who[64];
@@ -342,7 +333,7 @@ Test(faults, worker_backend_terminated, .timeout = 120)
 		  "error does not name the worker whose backend %s was terminated: %s", victim, err);
 	cr_expect(contains(err, "terminat") || contains(err, "connection"),
 		  "error does not say the connection was lost: %s", err);
-	cr_expect(contains(p.err, who), "stderr does not name the worker\n%s", said(&p));
+	cr_expect(contains(p.err, who), "stderr does not name the worker\n%s", proc_said(&p));
 	cr_expect(contains(err, "round "), "error does not name the round: %s", err);
 	/* The broken phase is the one that raced when the backend died. */
 	json_t *phases = jget(doc, "phases");
@@ -403,7 +394,7 @@ Test(faults, foreign_lock_names_its_pid, .timeout = 120)
 	foreign = NULL;
 
 	int code = finish(&p, EXIT_LIMIT_S);
-	cr_expect_eq(code, 3, "expected exit 3 (a round timed out)\n%s", said(&p));
+	cr_expect_eq(code, 3, "expected exit 3 (a round timed out)\n%s", proc_said(&p));
 	cr_expect_lt(held, 12, "the lock was held %.1f s before pgrace gave up (deadline %s ms)",
 		     held, DEADLINE_MS);
 	json_t *doc = load_json(json);
@@ -411,7 +402,7 @@ Test(faults, foreign_lock_names_its_pid, .timeout = 120)
 	char want[64];
 	snprintf(want, sizeof want, "blocked by pid %d outside pgrace", me);
 	cr_expect(contains(err, want), "error does not say \"%s\": %s", want, err);
-	cr_expect(contains(p.err, want), "stderr does not say \"%s\"\n%s", want, said(&p));
+	cr_expect(contains(p.err, want), "stderr does not say \"%s\"\n%s", want, proc_said(&p));
 	cr_expect(contains(err, "deadline of " DEADLINE_MS " ms"), "error does not name the deadline: %s",
 		  err);
 	assert_broken(doc, "baseline");
@@ -437,7 +428,7 @@ Test(faults, too_few_connections, .timeout = 120)
 	start(ARGS("run", FIXTURE, "--workers", "4000", "--deadline-ms", DEADLINE_MS, "-q", "--json", json),
 	      &p);
 	int code = finish(&p, EXIT_LIMIT_S);
-	cr_expect_eq(code, 3, "expected exit 3 (the database cannot serve 4000 workers)\n%s", said(&p));
+	cr_expect_eq(code, 3, "expected exit 3 (the database cannot serve 4000 workers)\n%s", proc_said(&p));
 	json_t *doc = load_json(json);
 	const char *err = assert_incomplete(doc, &p);
 	cr_expect(contains(err, "4001 connections"), "error does not name the connections needed: %s",
@@ -448,7 +439,7 @@ Test(faults, too_few_connections, .timeout = 120)
 	cr_expect(free_slots >= 0 && free_slots < max_connections,
 		  "free connections %ld, max_connections %ld: %s", free_slots, max_connections, err);
 	cr_expect(contains(err, "max_connections"), "error does not say what to raise: %s", err);
-	cr_expect(contains(p.err, "4001 connections"), "stderr does not say it\n%s", said(&p));
+	cr_expect(contains(p.err, "4001 connections"), "stderr does not say it\n%s", proc_said(&p));
 	/* Refused before any round: no phase raced. */
 	json_t *phases = jget(doc, "phases"), *ph;
 	size_t i;
@@ -495,7 +486,7 @@ static void signal_mid_statement(int sig, const char *signame, int want_code)
 	cr_assert_eq(kill(pid, sig), 0);
 	int code = finish(&p, EXIT_LIMIT_S);
 	double took = now_s() - t_sig;
-	cr_expect_eq(code, want_code, "%s: expected exit %d\n%s", signame, want_code, said(&p));
+	cr_expect_eq(code, want_code, "%s: expected exit %d\n%s", signame, want_code, proc_said(&p));
 	cr_expect_lt(took, 8, "%s: pgrace took %.1f s to stop (the statement sleeps 20 s)", signame,
 		     took);
 	sleep_ms(300);
@@ -505,7 +496,7 @@ static void signal_mid_statement(int sig, const char *signame, int want_code)
 	free(left);
 	PQfinish(foreign);
 	foreign = NULL;
-	cr_expect(contains(p.err, signame), "stderr does not say %s\n%s", signame, said(&p));
+	cr_expect(contains(p.err, signame), "stderr does not say %s\n%s", signame, proc_said(&p));
 
 	json_t *doc = load_json(json);
 	const char *err = assert_incomplete(doc, &p);
@@ -532,8 +523,8 @@ Test(faults, sigterm_mid_statement, .timeout = 120)
 static void assert_verdict_printed(const struct proc *p, const char *what)
 {
 	cr_expect(contains(p->out, "membership-unique") && contains(p->out, ": PASS in "),
-		  "%s: the verdict is not on stdout\n%s", what, said(p));
-	cr_expect(contains(p->out, "after"), "%s: the phase table is not on stdout\n%s", what, said(p));
+		  "%s: the verdict is not on stdout\n%s", what, proc_said(p));
+	cr_expect(contains(p->out, "after"), "%s: the phase table is not on stdout\n%s", what, proc_said(p));
 }
 
 Test(faults, results_dir_missing, .timeout = 120)
@@ -544,10 +535,10 @@ Test(faults, results_dir_missing, .timeout = 120)
 		   "--json", json),
 	      &p);
 	int code = finish(&p, EXIT_LIMIT_S);
-	cr_expect_eq(code, 5, "expected exit 5 (verdict reached, results not written)\n%s", said(&p));
+	cr_expect_eq(code, 5, "expected exit 5 (verdict reached, results not written)\n%s", proc_said(&p));
 	assert_verdict_printed(&p, json);
 	cr_expect(contains(p.err, json) && contains(p.err, strerror(ENOENT)),
-		  "stderr does not name %s and why\n%s", json, said(&p));
+		  "stderr does not name %s and why\n%s", json, proc_said(&p));
 	proc_free(&p);
 }
 
@@ -561,10 +552,10 @@ Test(faults, results_disk_full, .timeout = 120)
 		   "--json", "/dev/full", "--junit", junit),
 	      &p);
 	int code = finish(&p, EXIT_LIMIT_S);
-	cr_expect_eq(code, 5, "--json /dev/full: expected exit 5\n%s", said(&p));
+	cr_expect_eq(code, 5, "--json /dev/full: expected exit 5\n%s", proc_said(&p));
 	assert_verdict_printed(&p, "--json /dev/full");
 	cr_expect(contains(p.err, "/dev/full") && contains(p.err, strerror(ENOSPC)),
-		  "stderr does not say /dev/full is full\n%s", said(&p));
+		  "stderr does not say /dev/full is full\n%s", proc_said(&p));
 	char *xml = read_file(junit, NULL);
 	cr_expect(xml && contains(xml, "</testsuites>"), "the JUnit file was not written whole");
 	free(xml);
@@ -576,7 +567,7 @@ Test(faults, results_disk_full, .timeout = 120)
 		   "--json", json, "--junit", "/dev/full"),
 	      &p);
 	code = finish(&p, EXIT_LIMIT_S);
-	cr_expect_eq(code, 5, "--junit /dev/full: expected exit 5\n%s", said(&p));
+	cr_expect_eq(code, 5, "--junit /dev/full: expected exit 5\n%s", proc_said(&p));
 	assert_verdict_printed(&p, "--junit /dev/full");
 	json_t *doc = load_json(json);
 	cr_expect_str_eq(jstr(doc, "verdict"), "pass");
@@ -601,22 +592,22 @@ static void assert_bad_sql(const char *yaml, int line, const char *phase_name, c
 	cr_expect_eq(code, 2,
 		     "BUG (pgrace) if 1: SQL the server rejects as wrong (%s) is a bad scenario, "
 		     "exit 2, never an expectation verdict; got\n%s",
-		     server_says, said(&p));
-	cr_expect(names_file_line(p.err, yaml), "stderr does not name %s:<line>:\n%s", yaml, said(&p));
+		     server_says, proc_said(&p));
+	cr_expect(names_file_line(p.err, yaml), "stderr does not name %s:<line>:\n%s", yaml, proc_said(&p));
 	cr_expect(names_exact_line(p.err, yaml, line),
 		  "BUG (pgrace) if another line is named: stderr must name %s:%d:, the line of the "
 		  "statement the server rejected\n%s",
-		  yaml, line, said(&p));
+		  yaml, line, proc_said(&p));
 	char ph[160];
 	snprintf(ph, sizeof ph, "phase %s", phase_name);
-	cr_expect(contains(p.err, ph), "stderr does not name the phase (\"%s\")\n%s", ph, said(&p));
-	cr_expect(contains(p.err, step), "stderr does not name the step (\"%s\")\n%s", step, said(&p));
+	cr_expect(contains(p.err, ph), "stderr does not name the phase (\"%s\")\n%s", ph, proc_said(&p));
+	cr_expect(contains(p.err, step), "stderr does not name the step (\"%s\")\n%s", step, proc_said(&p));
 	cr_expect(contains(p.err, server_says),
 		  "BUG (pgrace) if missing: stderr must carry the server's message (\"%s\")\n%s",
-		  server_says, said(&p));
+		  server_says, proc_said(&p));
 
 	json_t *doc = load_json(json);
-	cr_expect_str_eq(jstr(doc, "verdict"), "bad_scenario", "%s", said(&p));
+	cr_expect_str_eq(jstr(doc, "verdict"), "bad_scenario", "%s", proc_said(&p));
 	cr_expect(!jbool(doc, "complete"), "JSON says complete");
 	cr_expect(contains(jstr(doc, "error"), server_says), "JSON error lacks \"%s\": %s",
 		  server_says, jstr(doc, "error"));
@@ -687,8 +678,8 @@ Test(faults, check_fifo_does_not_hang, .timeout = 30)
 		return;
 	}
 	int code = finish(&p, 5);
-	cr_expect_eq(code, 2, "%s", said(&p));
-	cr_expect(contains(p.err, fifo) && contains(p.err, "not a regular file"), "%s", said(&p));
+	cr_expect_eq(code, 2, "%s", proc_said(&p));
+	cr_expect(contains(p.err, fifo) && contains(p.err, "not a regular file"), "%s", proc_said(&p));
 	proc_free(&p);
 }
 
@@ -711,8 +702,8 @@ Test(faults, check_deep_yaml_nesting, .timeout = 30)
 	struct proc p;
 	start(ARGS("check", yaml), &p);
 	int code = finish(&p, 10);
-	cr_expect_eq(code, 2, "%s", said(&p));
-	cr_expect(names_exact_line(p.err, yaml, line_in(yaml, "  junk: ")), "%s", said(&p));
+	cr_expect_eq(code, 2, "%s", proc_said(&p));
+	cr_expect(names_exact_line(p.err, yaml, line_in(yaml, "  junk: ")), "%s", proc_said(&p));
 	proc_free(&p);
 }
 
@@ -741,13 +732,13 @@ Test(faults, check_crlf_and_bom, .timeout = 30)
 	struct proc p;
 	start(ARGS("check", good_path), &p);
 	int code = finish(&p, 10);
-	cr_expect_eq(code, 0, "CRLF + BOM file refused\n%s", said(&p));
+	cr_expect_eq(code, 0, "CRLF + BOM file refused\n%s", proc_said(&p));
 	proc_free(&p);
 	start(ARGS("check", bad_path), &p);
 	code = finish(&p, 10);
-	cr_expect_eq(code, 2, "%s", said(&p));
+	cr_expect_eq(code, 2, "%s", proc_said(&p));
 	cr_expect(names_exact_line(p.err, bad_path, line), "the error does not name line %d\n%s", line,
-		  said(&p));
+		  proc_said(&p));
 	proc_free(&p);
 }
 
@@ -773,8 +764,8 @@ Test(faults, check_control_characters_in_names, .timeout = 30)
 			     "characters in names with file:line (they reach the terminal raw: "
 			     "`pgrace list` on a folder of untrusted scenarios can rewrite the "
 			     "screen)\n%s",
-			     cases[i].what, code, said(&p));
-		cr_expect(code != 2 || names_file_line(p.err, yaml), "%s", said(&p));
+			     cases[i].what, code, proc_said(&p));
+		cr_expect(code != 2 || names_file_line(p.err, yaml), "%s", proc_said(&p));
 		proc_free(&p);
 	}
 }

@@ -6,259 +6,95 @@
  * read back from the JSON), and at least one test that changes the database
  * behaviour the scenario relies on (drops or weakens the constraint, the
  * isolation level, NULLS NOT DISTINCT, DEFERRABLE, ...) in a copy written at
- * run time into a mkdtemp folder, and sees the gate fail with exit 1 in the
+ * run time into the scratch folder, and sees the gate fail with exit 1 in the
  * phase that should catch it. A variant fails loudly when the text it
  * rewrites is no longer in the scenario, so it never silently re-tests the
  * original.
  *
- * pgrace runs as a child process (fork + execv, no shell) with stdout and
+ * pgrace runs as a child process (posix_spawn, no shell) with stdout and
  * stderr in the scratch folder; the server comes from the PG* environment,
  * inherited. PGRACE_TEST_BIN, when set, names another pgrace binary to test
  * (a sanitizer build). Tests may run in parallel against one server: every
- * pgrace run works in a schema of its own. */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
+ * pgrace run works in a schema of its own.
+ *
+ * The helpers (spawning, scratch folder, files, JSON) are in harness.h. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <jansson.h>
 
+#include "harness.h"
+
 #define SCENARIOS PGRACE_SOURCE_DIR "/scenarios/"
 #define UQ "uq_user_tenant_membership_user_tenant"
 
-/* One pgrace run may take this long before the test kills it. */
-#define RUN_LIMIT_S 60
-
-/* ---- scratch folder ---- */
-
-static char scratch[512];
-
-static void scratch_init(void)
-{
-	const char *tmp = getenv("TMPDIR");
-	if (!tmp || !*tmp)
-		tmp = "/tmp";
-	snprintf(scratch, sizeof scratch, "%s/pgrace-sc-XXXXXX", tmp);
-	cr_assert_not_null(mkdtemp(scratch), "mkdtemp(%s): %s", scratch, strerror(errno));
-}
-
-/* The scratch folder holds plain files only: unlink them, then it. */
-static void scratch_fini(void)
-{
-	if (!scratch[0])
-		return;
-	DIR *d = opendir(scratch);
-	if (d) {
-		struct dirent *e;
-		while ((e = readdir(d))) {
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			char p[1024];
-			snprintf(p, sizeof p, "%s/%s", scratch, e->d_name);
-			unlink(p);
-		}
-		closedir(d);
-	}
-	rmdir(scratch);
-	scratch[0] = '\0';
-}
+/* One pgrace run may take this long before the test stops it (SIGTERM, then
+ * SIGKILL after TERM_GRACE_S). */
+#define SCENARIO_LIMIT_S 60
+#define TERM_GRACE_S 5
 
 TestSuite(scenarios, .init = scratch_init, .fini = scratch_fini);
 
-/* scratch/name, in a small ring of buffers. */
-static const char *spath(const char *name)
-{
-	static char ring[8][1024];
-	static int next;
-	char *p = ring[next++ % 8];
-	snprintf(p, sizeof ring[0], "%s/%s", scratch, name);
-	return p;
-}
-
-/* ---- files ---- */
-
-/* Whole file, NUL-terminated; NULL when it cannot be read. */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 8192, len = 0;
-	char *buf = malloc(cap);
-	cr_assert_not_null(buf);
-	for (;;) {
-		if (len + 1 >= cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			cr_assert_not_null(buf);
-		}
-		size_t n = fread(buf + len, 1, cap - len - 1, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	fclose(f);
-	buf[len] = '\0';
-	return buf;
-}
-
-/* s with every occurrence of from replaced by to (malloc'd); asserts that
- * from occurs, so a scenario that changed fails the test loudly. */
-static char *replace_all(const char *s, const char *from, const char *to, const char *what)
-{
-	size_t fl = strlen(from), tl = strlen(to), count = 0;
-	for (const char *p = strstr(s, from); p; p = strstr(p + fl, from))
-		count++;
-	cr_assert_gt(count, 0, "%s: the text to rewrite is not in the scenario any more:\n%s", what,
-		     from);
-	char *out = malloc(strlen(s) + count * tl + 1), *o = out;
-	cr_assert_not_null(out);
-	const char *p = s, *hit;
-	while ((hit = strstr(p, from))) {
-		memcpy(o, p, (size_t)(hit - p));
-		o += hit - p;
-		memcpy(o, to, tl);
-		o += tl;
-		p = hit + fl;
-	}
-	memcpy(o, p, strlen(p) + 1);
-	return out;
-}
-
-/* One rewrite of a variant. */
+/* The rewrite that makes a variant. */
 struct edit {
 	const char *from, *to;
 };
 
-/* Writes scenarios/<name>.yaml with the edits applied into the scratch
- * folder (same file name, so the scenario's name still matches it) and
- * returns its path. */
-static const char *variant(const char *name, const struct edit *edits, size_t n)
+/* scenarios/<name>.yaml with every e->from replaced by e->to, written into
+ * the scratch folder (same file name, so the scenario's name still matches
+ * it); returns its path. */
+static const char *variant(const char *name, const struct edit *e)
 {
 	char src[1024], file[256];
 	snprintf(src, sizeof src, SCENARIOS "%s.yaml", name);
 	snprintf(file, sizeof file, "%s.yaml", name);
-	char *text = slurp(src);
-	cr_assert_not_null(text, "cannot read %s: %s", src, strerror(errno));
-	for (size_t i = 0; i < n; i++) {
-		char *next = replace_all(text, edits[i].from, edits[i].to, src);
-		free(text);
-		text = next;
-	}
-	const char *path = spath(file);
-	FILE *f = fopen(path, "wb");
-	cr_assert_not_null(f, "cannot write %s: %s", path, strerror(errno));
-	size_t len = strlen(text);
-	cr_assert_eq(fwrite(text, 1, len, f), len, "short write to %s", path);
-	cr_assert_eq(fclose(f), 0);
-	free(text);
-	return path;
+	return variant_of(src, file, e->from, e->to);
 }
 
 /* ---- running pgrace ---- */
 
-static const char *pgrace_bin(void)
-{
-	const char *bin = getenv("PGRACE_TEST_BIN");
-	return bin && *bin ? bin : PGRACE_BIN;
-}
-
 struct run {
-	int code;      /* exit status; 1000 + signal when killed by one */
-	char *out, *err;
+	struct proc p; /* exit code and output */
 	json_t *json;  /* the --json document, NULL when none was written */
 	json_t *scen;  /* its one run */
 };
 
 static void run_free(struct run *r)
 {
-	free(r->out);
-	free(r->err);
+	proc_free(&r->p);
 	json_decref(r->json);
 	memset(r, 0, sizeof *r);
 }
 
-/* Runs `pgrace run FILE --json J [extra...]` to completion (killed past
- * RUN_LIMIT_S), with stdout/stderr into scratch files. */
-static void run_pgrace(const char *file, const char *const *extra, struct run *r)
+/* Runs `pgrace run FILE --json J [extra...]` to completion (stopped past
+ * SCENARIO_LIMIT_S), with stdout/stderr into scratch files. */
+static void run_pgrace_json(const char *file, const char *const *extra, struct run *r)
 {
 	static int seq;
-	char outp[1024], errp[1024], jsonp[1024], name[32];
-	int k = seq++;
-	snprintf(name, sizeof name, "stdout.%d", k);
-	snprintf(outp, sizeof outp, "%s", spath(name));
-	snprintf(name, sizeof name, "stderr.%d", k);
-	snprintf(errp, sizeof errp, "%s", spath(name));
-	snprintf(name, sizeof name, "result.%d.json", k);
-	snprintf(jsonp, sizeof jsonp, "%s", spath(name));
+	char name[32];
+	snprintf(name, sizeof name, "result.%d.json", seq++);
+	const char *json = spath(name);
 
-	const char *argv[32];
+	const char *args[32];
 	size_t n = 0;
-	argv[n++] = pgrace_bin();
-	argv[n++] = "run";
-	argv[n++] = file;
-	argv[n++] = "--json";
-	argv[n++] = jsonp;
+	args[n++] = "run";
+	args[n++] = file;
+	args[n++] = "--json";
+	args[n++] = json;
 	for (size_t i = 0; extra && extra[i]; i++) {
-		cr_assert_lt(n, sizeof argv / sizeof argv[0] - 1);
-		argv[n++] = extra[i];
+		cr_assert_lt(n, sizeof args / sizeof args[0] - 1);
+		args[n++] = extra[i];
 	}
-	argv[n] = NULL;
+	args[n] = NULL;
 
 	memset(r, 0, sizeof *r);
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-		int out = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int err = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
-		    dup2(err, 2) < 0)
-			_exit(127);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	int status = 0;
-	struct timespec t0, now;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-		cr_assert_neq(w, -1, "waitpid: %s", strerror(errno));
-		if (w == pid)
-			break;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - t0.tv_sec > RUN_LIMIT_S) {
-			/* SIGTERM: pgrace cancels its queries and drops its schema. */
-			kill(pid, SIGTERM);
-			sleep(5);
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			cr_assert_fail("pgrace run %s took more than %d s", file, RUN_LIMIT_S);
-		}
-		struct timespec ts = {0, 20 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-	r->code = WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
-	r->out = slurp(outp);
-	r->err = slurp(errp);
+	wait_pgrace_term(spawn_pgrace(args, &r->p), &r->p, SCENARIO_LIMIT_S, TERM_GRACE_S);
 	json_error_t jerr;
-	r->json = json_load_file(jsonp, 0, &jerr);
+	r->json = json_load_file(json, 0, &jerr);
 	if (r->json) {
 		json_t *runs = json_object_get(r->json, "runs");
 		r->scen = runs ? json_array_get(runs, 0) : r->json;
@@ -268,33 +104,23 @@ static void run_pgrace(const char *file, const char *const *extra, struct run *r
 /* What pgrace said, for assertion messages (a static buffer). */
 static const char *said(const struct run *r)
 {
-	static char buf[8192];
-	snprintf(buf, sizeof buf, "exit %d\nstdout:\n%s\nstderr:\n%s", r->code,
-		 r->out ? r->out : "", r->err ? r->err : "");
-	return buf;
+	return proc_said(&r->p);
 }
 
 /* The phase named name of the run (asserted to exist). */
-static json_t *phase(const struct run *r, const char *name)
+static json_t *run_phase(const struct run *r, const char *name)
 {
 	cr_assert_not_null(r->scen, "no JSON result; %s", said(r));
-	json_t *phases = json_object_get(r->scen, "phases");
-	size_t i;
-	json_t *p;
-	json_array_foreach(phases, i, p)
-	{
-		if (!strcmp(json_string_value(json_object_get(p, "name")), name))
-			return p;
-	}
-	cr_assert_fail("no phase %s in the result; %s", name, said(r));
-	return NULL;
+	json_t *p = find_phase(r->scen, name);
+	cr_assert_not_null(p, "no phase %s in the result; %s", name, said(r));
+	return p;
 }
 
 /* An integer field of a phase: "workers", "rows_per_key.max", "outcomes.23505"
  * (an outcome that is absent counts 0). */
 static long long num(const struct run *r, const char *ph, const char *field)
 {
-	json_t *p = phase(r, ph);
+	json_t *p = run_phase(r, ph);
 	const char *dot = strchr(field, '.');
 	json_t *v;
 	if (dot) {
@@ -314,13 +140,13 @@ static long long num(const struct run *r, const char *ph, const char *field)
 
 static bool phase_passed(const struct run *r, const char *ph)
 {
-	return json_is_true(json_object_get(phase(r, ph), "passed"));
+	return json_is_true(json_object_get(run_phase(r, ph), "passed"));
 }
 
 /* Whether expectation text of phase ph is in the result, and its verdict. */
 static bool expectation(const struct run *r, const char *ph, const char *text, bool *passed)
 {
-	json_t *xs = json_object_get(phase(r, ph), "expectations");
+	json_t *xs = json_object_get(run_phase(r, ph), "expectations");
 	size_t i;
 	json_t *x;
 	json_array_foreach(xs, i, x)
@@ -346,8 +172,8 @@ static void run_passes(const char *name, const char *const *extra, struct run *r
 {
 	char path[1024];
 	snprintf(path, sizeof path, SCENARIOS "%s.yaml", name);
-	run_pgrace(path, extra, r);
-	cr_assert_eq(r->code, 0, "scenario %s should pass; %s", name, said(r));
+	run_pgrace_json(path, extra, r);
+	cr_assert_eq(r->p.code, 0, "scenario %s should pass; %s", name, said(r));
 	cr_assert_not_null(r->scen, "no JSON result; %s", said(r));
 	cr_assert_str_eq(json_string_value(json_object_get(r->scen, "scenario")), name);
 	cr_assert_str_eq(json_string_value(json_object_get(r->scen, "verdict")), "pass", "%s", said(r));
@@ -366,8 +192,8 @@ static void run_passes(const char *name, const char *const *extra, struct run *r
 /* Runs a variant and asserts the gate failed (exit 1, verdict "fail"). */
 static void run_fails(const char *path, struct run *r)
 {
-	run_pgrace(path, NULL, r);
-	cr_assert_eq(r->code, 1, "the gate should fail (exit 1); %s", said(r));
+	run_pgrace_json(path, NULL, r);
+	cr_assert_eq(r->p.code, 1, "the gate should fail (exit 1); %s", said(r));
 	cr_assert_not_null(r->scen, "no JSON result; %s", said(r));
 	cr_assert_str_eq(json_string_value(json_object_get(r->scen, "verdict")), "fail", "%s", said(r));
 }
@@ -390,10 +216,10 @@ Test(scenarios, plain_insert_passes, .timeout = 90)
  * second row. */
 Test(scenarios, plain_insert_without_unique_fails, .timeout = 90)
 {
-	struct edit e[] = {{"ADD CONSTRAINT " UQ " UNIQUE (user_id, tenant_id);",
-			    "ADD CONSTRAINT " UQ " CHECK (user_id > 0);"}};
+	const struct edit e = {"ADD CONSTRAINT " UQ " UNIQUE (user_id, tenant_id);",
+			       "ADD CONSTRAINT " UQ " CHECK (user_id > 0);"};
 	struct run r;
-	run_fails(variant("plain-insert", e, 1), &r);
+	run_fails(variant("plain-insert", &e), &r);
 	cr_expect(!phase_passed(&r, "precheck"), "005 applied over duplicates; %s", said(&r));
 	assert_expectation_failed(&r, "after", "rows_per_key.max == 1");
 	assert_expectation_failed(&r, "after", "outcomes.23505 == (workers - 1) * rounds");
@@ -419,7 +245,7 @@ Test(scenarios, where_not_exists_passes_in_fire_mode, .timeout = 90)
 	const char *fire[] = {"--mode", "fire", NULL};
 	struct run r;
 	run_passes("where-not-exists", fire, &r);
-	cr_expect_str_eq(json_string_value(json_object_get(phase(&r, "before"), "mode")), "fire");
+	cr_expect_str_eq(json_string_value(json_object_get(run_phase(&r, "before"), "mode")), "fire");
 	cr_expect_eq(num(&r, "after", "rows_per_key.max"), 1);
 	run_free(&r);
 }
@@ -427,9 +253,9 @@ Test(scenarios, where_not_exists_passes_in_fire_mode, .timeout = 90)
 /* A "unique" constraint that includes the primary key constrains nothing. */
 Test(scenarios, where_not_exists_with_useless_unique_fails, .timeout = 90)
 {
-	struct edit e[] = {{"UNIQUE (user_id, tenant_id);", "UNIQUE (id, user_id, tenant_id);"}};
+	const struct edit e = {"UNIQUE (user_id, tenant_id);", "UNIQUE (id, user_id, tenant_id);"};
 	struct run r;
-	run_fails(variant("where-not-exists", e, 1), &r);
+	run_fails(variant("where-not-exists", &e), &r);
 	assert_expectation_failed(&r, "after", "rows_per_key.max == 1");
 	cr_expect_gt(num(&r, "after", "rows_per_key.max"), 1);
 	run_free(&r);
@@ -450,10 +276,10 @@ Test(scenarios, on_conflict_passes, .timeout = 90)
 /* A deferrable constraint cannot arbitrate ON CONFLICT: every request fails. */
 Test(scenarios, on_conflict_with_deferrable_constraint_fails, .timeout = 90)
 {
-	struct edit e[] = {{"UNIQUE (user_id, tenant_id);",
-			    "UNIQUE (user_id, tenant_id) DEFERRABLE INITIALLY DEFERRED;"}};
+	const struct edit e = {"UNIQUE (user_id, tenant_id);",
+			       "UNIQUE (user_id, tenant_id) DEFERRABLE INITIALLY DEFERRED;"};
 	struct run r;
-	run_fails(variant("on-conflict", e, 1), &r);
+	run_fails(variant("on-conflict", &e), &r);
 	assert_expectation_failed(&r, "after", "outcomes.ok == attempts");
 	cr_expect_eq(num(&r, "after", "outcomes.55000"), num(&r, "after", "attempts"), "%s", said(&r));
 	run_free(&r);
@@ -479,9 +305,9 @@ Test(scenarios, serializable_passes, .timeout = 90)
  * check sees nothing and every insert commits. */
 Test(scenarios, serializable_weakened_to_repeatable_read_fails, .timeout = 90)
 {
-	struct edit e[] = {{"  isolation: serializable\n", "  isolation: repeatable read\n"}};
+	const struct edit e = {"  isolation: serializable\n", "  isolation: repeatable read\n"};
 	struct run r;
-	run_fails(variant("serializable", e, 1), &r);
+	run_fails(variant("serializable", &e), &r);
 	assert_expectation_failed(&r, "serializable", "rows_per_key.max == 1");
 	assert_expectation_failed(&r, "serializable-retry", "rows_per_key.max == 1");
 	cr_expect_eq(num(&r, "serializable", "outcomes.40001"), 0);
@@ -492,10 +318,10 @@ Test(scenarios, serializable_weakened_to_repeatable_read_fails, .timeout = 90)
  * a phase that must reproduce a race which never bites is inconclusive. */
 Test(scenarios, serializable_without_read_committed_writer_is_inconclusive, .timeout = 90)
 {
-	struct edit e[] = {{"race: {read_committed_workers: 1}", "race: {read_committed_workers: 0}"}};
+	const struct edit e = {"race: {read_committed_workers: 1}", "race: {read_committed_workers: 0}"};
 	struct run r;
-	run_pgrace(variant("serializable", e, 1), NULL, &r);
-	cr_assert_eq(r.code, 4, "%s", said(&r));
+	run_pgrace_json(variant("serializable", &e), NULL, &r);
+	cr_assert_eq(r.p.code, 4, "%s", said(&r));
 	cr_expect_eq(num(&r, "one-read-committed-writer", "rows_per_key.max"), 1);
 	run_free(&r);
 }
@@ -511,7 +337,7 @@ Test(scenarios, many_pairs_passes, .timeout = 90)
 	cr_expect_eq(num(&r, "after-hot", "rows_per_key.min"), 1);
 	cr_expect_eq(num(&r, "after-hot", "rows_per_key.max"), 1);
 	/* One winner per pair and round, hot or not. */
-	json_t *per_key = json_object_get(phase(&r, "after-hot"), "per_key");
+	json_t *per_key = json_object_get(run_phase(&r, "after-hot"), "per_key");
 	cr_assert_eq(json_array_size(per_key), 8, "%s", said(&r));
 	size_t i;
 	json_t *k;
@@ -528,18 +354,16 @@ Test(scenarios, many_pairs_passes, .timeout = 90)
  * protected, the seven others are not, and the gate sees it. */
 Test(scenarios, many_pairs_constraint_on_one_pair_only_fails, .timeout = 90)
 {
-	struct edit e[] = {
-		{"    ALTER TABLE user_tenant_membership\n"
-		 "      ADD CONSTRAINT " UQ " UNIQUE (user_id, tenant_id);",
-		 "    CREATE UNIQUE INDEX " UQ "\n"
-		 "      ON user_tenant_membership (user_id, tenant_id) WHERE tenant_id = 1;"},
-	};
+	const struct edit e = {"    ALTER TABLE user_tenant_membership\n"
+			       "      ADD CONSTRAINT " UQ " UNIQUE (user_id, tenant_id);",
+			       "    CREATE UNIQUE INDEX " UQ "\n"
+			       "      ON user_tenant_membership (user_id, tenant_id) WHERE tenant_id = 1;"};
 	struct run r;
-	run_fails(variant("many-pairs", e, 1), &r);
+	run_fails(variant("many-pairs", &e), &r);
 	assert_expectation_failed(&r, "after-uniform", "rows_per_key.max == 1");
 	assert_expectation_failed(&r, "after-hot", "rows_per_key.max == 1");
 	/* Per key: pair 0 (tenant 1) had violations, pair 1 none. */
-	json_t *per_key = json_object_get(phase(&r, "after-uniform"), "per_key");
+	json_t *per_key = json_object_get(run_phase(&r, "after-uniform"), "per_key");
 	cr_assert_eq(json_array_size(per_key), 8, "%s", said(&r));
 	json_t *k0 = json_object_get(json_array_get(per_key, 0), "outcomes");
 	json_t *k1 = json_object_get(json_array_get(per_key, 1), "outcomes");
@@ -565,9 +389,9 @@ Test(scenarios, nullable_tenant_passes, .timeout = 90)
 /* The "fix" without NULLS NOT DISTINCT is the plain constraint again. */
 Test(scenarios, nullable_tenant_without_nulls_not_distinct_fails, .timeout = 90)
 {
-	struct edit e[] = {{"UNIQUE NULLS NOT DISTINCT (user_id, tenant_id)", "UNIQUE (user_id, tenant_id)"}};
+	const struct edit e = {"UNIQUE NULLS NOT DISTINCT (user_id, tenant_id)", "UNIQUE (user_id, tenant_id)"};
 	struct run r;
-	run_fails(variant("nullable-tenant", e, 1), &r);
+	run_fails(variant("nullable-tenant", &e), &r);
 	assert_expectation_failed(&r, "after", "rows_per_key.max == 1");
 	cr_expect(!phase_passed(&r, "migrate"), "two (1, NULL) rows were refused; %s", said(&r));
 	run_free(&r);
@@ -579,8 +403,11 @@ Test(scenarios, deferrable_passes, .timeout = 90)
 {
 	struct run r;
 	run_passes("deferrable", NULL, &r);
-	cr_expect_eq(num(&r, "after", "outcomes.23505"),
+	/* Losers rechecking at COMMIT at once can deadlock on each other: one
+	 * then gets 40P01 instead of 23505 (see the scenario's header). */
+	cr_expect_eq(num(&r, "after", "outcomes.23505") + num(&r, "after", "outcomes.40P01"),
 		     (num(&r, "after", "workers") - 1) * num(&r, "after", "rounds"));
+	cr_expect_geq(num(&r, "after", "outcomes.23505"), 1);
 	cr_expect_eq(num(&r, "after", "rows_per_key.max"), 1);
 	run_free(&r);
 }
@@ -589,9 +416,9 @@ Test(scenarios, deferrable_passes, .timeout = 90)
  * CONFLICT works: the gate notices both. */
 Test(scenarios, deferrable_made_immediate_fails, .timeout = 90)
 {
-	struct edit e[] = {{"\n      DEFERRABLE INITIALLY DEFERRED;", ";"}};
+	const struct edit e = {"\n      DEFERRABLE INITIALLY DEFERRED;", ";"};
 	struct run r;
-	run_fails(variant("deferrable", e, 1), &r);
+	run_fails(variant("deferrable", &e), &r);
 	cr_expect(!phase_passed(&r, "migrate"), "ON CONFLICT should have worked; %s", said(&r));
 	cr_expect(!phase_passed(&r, "errors-at-commit"), "%s", said(&r));
 	/* The race itself looks the same from outside: one row, N-1 violations. */
@@ -616,10 +443,10 @@ Test(scenarios, online_migration_passes, .timeout = 90)
  * cannot back a unique constraint. */
 Test(scenarios, online_migration_non_unique_index_fails, .timeout = 90)
 {
-	struct edit e[] = {{"    CREATE UNIQUE INDEX CONCURRENTLY " UQ "\n",
-			    "    CREATE INDEX CONCURRENTLY " UQ "\n"}};
+	const struct edit e = {"    CREATE UNIQUE INDEX CONCURRENTLY " UQ "\n",
+			       "    CREATE INDEX CONCURRENTLY " UQ "\n"};
 	struct run r;
-	run_fails(variant("online-migration", e, 1), &r);
+	run_fails(variant("online-migration", &e), &r);
 	cr_expect(!phase_passed(&r, "build-over-duplicates"), "%s", said(&r));
 	cr_expect(!phase_passed(&r, "migrate"), "%s", said(&r));
 	assert_expectation_failed(&r, "after", "rows_per_key.max == 1");
@@ -632,7 +459,7 @@ Test(scenarios, migration_under_load_passes, .timeout = 120)
 {
 	struct run r;
 	run_passes("migration-under-load", NULL, &r);
-	cr_expect(json_is_true(json_object_get(phase(&r, "lock-timeout-under-load"), "migrated")));
+	cr_expect(json_is_true(json_object_get(run_phase(&r, "lock-timeout-under-load"), "migrated")));
 	cr_expect_eq(num(&r, "lock-timeout-under-load", "rows_per_key.max"), 1);
 	run_free(&r);
 }
@@ -642,14 +469,14 @@ Test(scenarios, migration_under_load_passes, .timeout = 120)
  * race after it duplicates. */
 Test(scenarios, migration_under_load_without_unique_fails, .timeout = 120)
 {
-	struct edit e[] = {{"    SET LOCAL lock_timeout = '1ms';\n"
-			    "    ALTER TABLE user_tenant_membership\n"
-			    "      ADD CONSTRAINT " UQ " UNIQUE (user_id, tenant_id);",
-			    "    SET LOCAL lock_timeout = '1ms';\n"
-			    "    ALTER TABLE user_tenant_membership\n"
-			    "      ADD CONSTRAINT " UQ " CHECK (user_id <> 0);"}};
+	const struct edit e = {"    SET LOCAL lock_timeout = '1ms';\n"
+			       "    ALTER TABLE user_tenant_membership\n"
+			       "      ADD CONSTRAINT " UQ " UNIQUE (user_id, tenant_id);",
+			       "    SET LOCAL lock_timeout = '1ms';\n"
+			       "    ALTER TABLE user_tenant_membership\n"
+			       "      ADD CONSTRAINT " UQ " CHECK (user_id <> 0);"};
 	struct run r;
-	run_fails(variant("migration-under-load", e, 1), &r);
+	run_fails(variant("migration-under-load", &e), &r);
 	cr_expect(phase_passed(&r, "plain-under-load"), "%s", said(&r));
 	cr_expect(phase_passed(&r, "concurrently-under-load"), "%s", said(&r));
 	assert_expectation_failed(&r, "lock-timeout-under-load", "rows_per_key.max == 1");
@@ -673,9 +500,9 @@ Test(scenarios, retry_on_violation_passes, .timeout = 90)
  * and the user sees an error. */
 Test(scenarios, retry_on_violation_under_repeatable_read_fails, .timeout = 90)
 {
-	struct edit e[] = {{"  isolation: read committed\n", "  isolation: repeatable read\n"}};
+	const struct edit e = {"  isolation: read committed\n", "  isolation: repeatable read\n"};
 	struct run r;
-	run_fails(variant("retry-on-violation", e, 1), &r);
+	run_fails(variant("retry-on-violation", &e), &r);
 	assert_expectation_failed(&r, "after", "outcomes.ok == attempts");
 	cr_expect_gt(num(&r, "after", "outcomes.P0002"), 0, "%s", said(&r));
 	run_free(&r);
@@ -684,9 +511,9 @@ Test(scenarios, retry_on_violation_under_repeatable_read_fails, .timeout = 90)
 /* Without the handler the 23505 reaches the user. */
 Test(scenarios, retry_on_violation_without_handler_fails, .timeout = 90)
 {
-	struct edit e[] = {{"EXCEPTION WHEN unique_violation THEN", "EXCEPTION WHEN check_violation THEN"}};
+	const struct edit e = {"EXCEPTION WHEN unique_violation THEN", "EXCEPTION WHEN check_violation THEN"};
 	struct run r;
-	run_fails(variant("retry-on-violation", e, 1), &r);
+	run_fails(variant("retry-on-violation", &e), &r);
 	assert_expectation_failed(&r, "after", "outcomes.23505 == 0");
 	cr_expect_eq(num(&r, "after", "outcomes.23505"),
 		     (num(&r, "after", "workers") - 1) * num(&r, "after", "rounds"), "%s", said(&r));

@@ -483,53 +483,60 @@ Test(scenario, good_steps_only)
 	scenario_free(&sc);
 }
 
-/* Every shipped scenario loads. */
-Test(scenario, every_shipped_scenario_loads)
+/* Calls fn(dir, name) for each entry of dir (a path ending in '/') that keep
+ * accepts; returns how many. */
+static size_t for_each_file(const char *dir, bool (*keep)(const char *name),
+			    void (*fn)(const char *dir, const char *name))
 {
-	const char *dir = PGRACE_SOURCE_DIR "/scenarios";
 	DIR *d = opendir(dir);
 	cr_assert_not_null(d, "%s: %s", dir, strerror(errno));
-	int n = 0;
+	size_t n = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		size_t len = strlen(e->d_name);
-		if (len < 6 || strcmp(e->d_name + len - 5, ".yaml") != 0)
+		if (!keep(e->d_name))
 			continue;
-		char path[PATH_MAX];
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		struct scenario sc;
-		char err[1024] = "";
-		bool ok = scenario_load(path, &sc, err, sizeof err);
-		cr_expect(ok, "%s", err);
-		if (ok)
-			scenario_free(&sc);
+		fn(dir, e->d_name);
 		n++;
 	}
 	closedir(d);
+	return n;
+}
+
+static bool is_yaml(const char *name)
+{
+	size_t len = strlen(name);
+	return len >= 6 && strcmp(name + len - 5, ".yaml") == 0;
+}
+
+static bool not_hidden(const char *name)
+{
+	return name[0] != '.';
+}
+
+/* dir/name loads (an expectation: the walk goes on). */
+static void expect_loads(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s%s", dir, name);
+	struct scenario sc;
+	char err[1024] = "";
+	bool ok = scenario_load(path, &sc, err, sizeof err);
+	cr_expect(ok, "%s", err);
+	if (ok)
+		scenario_free(&sc);
+}
+
+/* Every shipped scenario loads. */
+Test(scenario, every_shipped_scenario_loads)
+{
+	const char *dir = PGRACE_SOURCE_DIR "/scenarios/";
+	size_t n = for_each_file(dir, is_yaml, expect_loads);
 	cr_expect_geq(n, 1, "no scenarios found in %s", dir);
 }
 
 Test(scenario, every_good_file_loads)
 {
-	DIR *d = opendir(GOOD);
-	cr_assert_not_null(d);
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		char path[PATH_MAX];
-		snprintf(path, sizeof path, "%s%s", GOOD, e->d_name);
-		struct scenario sc;
-		char err[1024] = "";
-		bool ok = scenario_load(path, &sc, err, sizeof err);
-		cr_expect(ok, "%s", err);
-		if (ok)
-			scenario_free(&sc);
-		n++;
-	}
-	closedir(d);
-	cr_expect_geq(n, 3);
+	cr_expect_geq(for_each_file(GOOD, not_hidden, expect_loads), 3);
 }
 
 /* ---- malformed files -------------------------------------------------- */
@@ -638,23 +645,20 @@ ParameterizedTest(size_t *i, scenario, bad_file)
 	load_fails(path, c->line, c->needle);
 }
 
+/* BAD's file name has a row in bad_cases[]. */
+static void expect_bad_case(const char *dir, const char *name)
+{
+	(void)dir;
+	bool found = false;
+	for (size_t i = 0; i < N_BAD && !found; i++)
+		found = strcmp(bad_cases[i].file, name) == 0;
+	cr_expect(found, "tests/data/bad/%s has no row in bad_cases[]", name);
+}
+
 /* A bad file without a row in the table would never be checked. */
 Test(scenario, every_bad_file_has_a_case)
 {
-	DIR *d = opendir(BAD);
-	cr_assert_not_null(d);
-	size_t n = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		bool found = false;
-		for (size_t i = 0; i < N_BAD && !found; i++)
-			found = strcmp(bad_cases[i].file, e->d_name) == 0;
-		cr_expect(found, "tests/data/bad/%s has no row in bad_cases[]", e->d_name);
-		n++;
-	}
-	closedir(d);
+	size_t n = for_each_file(BAD, not_hidden, expect_bad_case);
 	cr_expect_eq(n, N_BAD, "%zu files for %zu rows", n, (size_t)N_BAD);
 }
 
