@@ -28,12 +28,23 @@ static void copy_field(char *dst, size_t len, const char *src)
 	snprintf(dst, len, "%s", src ? src : "");
 }
 
-/* Strips the trailing newline libpq puts on its messages. */
+/* One line: libpq's messages end in a newline and may hold several lines
+ * ("...failed: Connection refused\n\tIs the server running..."). */
 static void chomp(char *s)
 {
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
-		s[--n] = '\0';
+	char *out = s;
+	bool space = false;
+	for (const char *in = s; *in; in++) {
+		if (*in == '\n' || *in == '\t' || *in == '\r' || *in == ' ') {
+			space = out != s;
+			continue;
+		}
+		if (space)
+			*out++ = ' ';
+		space = false;
+		*out++ = *in;
+	}
+	*out = '\0';
 }
 
 /* Server notices (e.g. DROP ... CASCADE details) are not ours to print. */
