@@ -158,14 +158,19 @@ static void lost(PGconn *c, struct db_result *r)
 	}
 }
 
-static void query(PGconn *c, const char *sql, int nparams, const char *const *params,
-		  uint64_t deadline_us, bool interruptible, struct db_result *r)
+/* Sends sql (stmt NULL), prepares sql as stmt (both set), or runs the
+ * statement prepared as stmt (sql NULL), and waits for every result. */
+static void query(PGconn *c, const char *stmt, const char *sql, int nparams,
+		  const char *const *params, uint64_t deadline_us, bool interruptible,
+		  struct db_result *r)
 {
 	memset(r, 0, sizeof *r);
 	if (deadline_us == 0)
 		deadline_us = clock_us() + 60u * 1000000u;
-	int sent = nparams > 0 ? PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
-			       : PQsendQuery(c, sql);
+	int sent = stmt && sql ? PQsendPrepare(c, stmt, sql, nparams, NULL)
+		   : stmt	   ? PQsendQueryPrepared(c, stmt, nparams, params, NULL, NULL, 0)
+		   : nparams > 0   ? PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
+				   : PQsendQuery(c, sql);
 	if (!sent) {
 		lost(c, r);
 		return;
@@ -217,12 +222,24 @@ static void query(PGconn *c, const char *sql, int nparams, const char *const *pa
 void db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
 	      uint64_t deadline_us, struct db_result *r)
 {
-	query(c, sql, nparams, params, deadline_us, true, r);
+	query(c, NULL, sql, nparams, params, deadline_us, true, r);
+}
+
+void db_prepare(PGconn *c, const char *stmt, const char *sql, int nparams, uint64_t deadline_us,
+		struct db_result *r)
+{
+	query(c, stmt, sql, nparams, NULL, deadline_us, true, r);
+}
+
+void db_query_prepared(PGconn *c, const char *stmt, int nparams, const char *const *params,
+		       uint64_t deadline_us, struct db_result *r)
+{
+	query(c, stmt, NULL, nparams, params, deadline_us, true, r);
 }
 
 void db_query_cleanup(PGconn *c, const char *sql, uint64_t deadline_us, struct db_result *r)
 {
-	query(c, sql, 0, NULL, deadline_us, false, r);
+	query(c, NULL, sql, 0, NULL, deadline_us, false, r);
 }
 
 const char *db_result_text(const struct db_result *r, char *buf, size_t len)

@@ -41,6 +41,12 @@ PGconn *db_connect(const char *dsn, const char *schema, char *err, size_t errlen
  * every result until deadline_us (clock_us() time, 0 = 60 s from now). */
 void db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
 	      uint64_t deadline_us, struct db_result *r);
+/* Prepares sql on c as stmt (PQsendPrepare), waiting until deadline_us. */
+void db_prepare(PGconn *c, const char *stmt, const char *sql, int nparams, uint64_t deadline_us,
+		struct db_result *r);
+/* db_query of the statement prepared on c as stmt. */
+void db_query_prepared(PGconn *c, const char *stmt, int nparams, const char *const *params,
+		       uint64_t deadline_us, struct db_result *r);
 /* db_query that the stop flag does not cancel: for cleanup after a signal. */
 void db_query_cleanup(PGconn *c, const char *sql, uint64_t deadline_us, struct db_result *r);
 /* "SQLSTATE: message" or the libpq error text, for messages. */

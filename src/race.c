@@ -33,6 +33,8 @@ struct worker {
 	bool started;
 	atomic_int state;
 	uint64_t first_send_us;  /* this round */
+	bool prepare_tried;      /* prepare_flow() ran on this connection */
+	bool prepared;           /* flow statement i is prepared as pgrace_flow_<i> */
 	uint64_t deadline_us;    /* for this worker's queries: the round's, or the free attempt's */
 	long long free_attempts; /* free mode: attempts made */
 	char where[48];          /* where the last try failed: "flow step 2", "COMMIT" */
@@ -211,8 +213,15 @@ static void try_flow(struct worker *w, const char *const *params, long long gen,
 	*skipped = false;
 	for (size_t i = 0; i < sc->n_flow; i++) {
 		/* Each statement gets the parameters it uses: the protocol refuses extras. */
-		db_query(w->conn, sc->flow[i].text.sql, sc->flow[i].text.nparams, params, w->deadline_us,
-			 res);
+		if (w->prepared) {
+			char stmt[32];
+			snprintf(stmt, sizeof stmt, "pgrace_flow_%zu", i);
+			db_query_prepared(w->conn, stmt, sc->flow[i].text.nparams, params,
+					  w->deadline_us, res);
+		} else {
+			db_query(w->conn, sc->flow[i].text.sql, sc->flow[i].text.nparams, params,
+				 w->deadline_us, res);
+		}
 		if (res->status != DB_OK) {
 			snprintf(w->where, sizeof w->where, "flow step %zu", i + 1);
 			w->where_line = sc->flow[i].text.line;
@@ -282,6 +291,31 @@ static void attempt(struct worker *w, const char *const *params, long long gen, 
 	hist_record(&w->latency, clock_us() - t0);
 }
 
+/* Parses and plans each flow statement once per connection, not once per
+ * attempt: on the first attempt, after the phase's steps (a migration may
+ * change the tables) and before the start line. Not behind a pooler (a
+ * prepared statement is session state), and not when the server refuses
+ * one: then every statement goes unprepared and its error surfaces in the
+ * race as before. */
+static void prepare_flow(struct worker *w, uint64_t deadline_us)
+{
+	struct race *r = w->race;
+	if (w->prepare_tried || r->pooler)
+		return;
+	w->prepare_tried = true;
+	w->prepared = true;
+	for (size_t i = 0; w->prepared && i < r->sc->n_flow; i++) {
+		char stmt[32];
+		struct db_result res;
+		snprintf(stmt, sizeof stmt, "pgrace_flow_%zu", i);
+		db_prepare(w->conn, stmt, r->sc->flow[i].text.sql, r->sc->flow[i].text.nparams,
+			   deadline_us, &res);
+		w->prepared = res.status == DB_OK;
+		if (fatal(&res))
+			mark_broken(w, "could not prepare the flow", &res);
+	}
+}
+
 static void play_round(struct worker *w, long long gen)
 {
 	struct race *r = w->race;
@@ -294,7 +328,9 @@ static void play_round(struct worker *w, long long gen)
 	w->deadline_us = r->deadline_us + 1000000u;
 	const char *begin = r->begin_sql[w->iso != r->cfg.isolation];
 
-	run_sql(w, begin, "could not BEGIN", &res);
+	prepare_flow(w, w->deadline_us);
+	if (!w->broken)
+		run_sql(w, begin, "could not BEGIN", &res);
 	lock(&r->mu);
 	if (r->pooler && !w->broken)
 		w->pid = (int)strtol(res.first_value, NULL, 10);
@@ -319,6 +355,9 @@ static void play_free(struct worker *w)
 	struct race *r = w->race;
 	const struct scenario *sc = r->sc;
 	w->broken = false;
+	prepare_flow(w, clock_us() + (uint64_t)r->cfg.deadline_ms * 1000u);
+	if (w->broken)
+		return;
 	w->first_send_us = clock_us();
 	for (long long i = 0;; i++) {
 		if (atomic_load(&r->free_stop) || db_stop_requested() ||
@@ -579,36 +618,41 @@ static bool settled(struct race *r, char *err, size_t errlen, bool *failed)
 }
 
 /* Why the workers still running are stuck, from the server's view. */
-static void describe_stuck(struct race *r, char *err, size_t errlen)
+static void describe_stuck(struct race *r, const char *what, char *err, size_t errlen)
 {
+	/* First choice: a worker blocked by a session that is not ours. */
 	struct db_result res;
-	int stuck = -1;
-	for (int i = 0; i < r->cfg.workers; i++)
-		if (atomic_load(&r->w[i].state) == W_RUNNING) {
-			stuck = i;
-			break;
-		}
-	if (stuck < 0) {
-		snprintf(err, errlen, "round deadline of %d ms passed", r->cfg.deadline_ms);
-		return;
-	}
-	char pidbuf[16];
-	snprintf(pidbuf, sizeof pidbuf, "%d", r->w[stuck].pid);
-	const char *p2[2] = {r->pid_array, pidbuf};
+	const char *p1[1] = {r->pid_array};
 	db_query(r->monitor,
-		 "SELECT b FROM unnest(pg_blocking_pids($2::int)) AS b "
-		 "WHERE b <> ALL($1::int[]) LIMIT 1",
-		 2, p2, clock_us() + 2000000u, &res);
-	if (res.status == DB_OK && res.rows > 0)
-		snprintf(err, errlen,
-			 "round deadline of %d ms passed: worker %d (backend pid %d) is blocked by "
-			 "pid %s outside pgrace",
-			 r->cfg.deadline_ms, stuck, r->w[stuck].pid, res.first_value);
-	else
-		snprintf(err, errlen,
-			 "round deadline of %d ms passed: worker %d (backend pid %d) never finished "
-			 "its statements",
-			 r->cfg.deadline_ms, stuck, r->w[stuck].pid);
+		 "SELECT b || ' ' || w FROM unnest($1::int[]) AS w, "
+		 "unnest(pg_blocking_pids(w)) AS b WHERE b <> ALL($1::int[]) LIMIT 1",
+		 1, p1, clock_us() + 2000000u, &res);
+	int outside = 0, victim = 0;
+	if (res.status == DB_OK && res.rows > 0 &&
+	    sscanf(res.first_value, "%d %d", &outside, &victim) == 2) {
+		int found = -1;
+		lock(&r->mu); /* behind a pooler, workers write their pid under mu */
+		for (int i = 0; found < 0 && i < r->cfg.workers; i++)
+			if (r->w[i].pid == victim)
+				found = i;
+		unlock(&r->mu);
+		if (found >= 0) {
+			snprintf(err, errlen,
+				 "%s: worker %d (backend pid %d) is blocked by pid %d outside pgrace", what,
+				 found, victim, outside);
+			return;
+		}
+	}
+	for (int i = 0; i < r->cfg.workers; i++) {
+		int st = atomic_load(&r->w[i].state);
+		if (st == W_RUNNING || st == W_IDLE) {
+			snprintf(err, errlen, "%s: worker %d %s", what, i,
+				 st == W_IDLE ? "never reached the start line"
+					      : "never finished its statements");
+			return;
+		}
+	}
+	snprintf(err, errlen, "%s", what);
 }
 
 /* Rows per key of the current key_params, through the scenario's rows query. */
@@ -682,9 +726,12 @@ enum race_status race_round(struct race *r, long long round, long long phase_rou
 		build_pid_array(r);
 		unlock(&r->mu);
 	}
-	if (!ok)
-		snprintf(err, errlen, "not every worker reached the start line (BEGIN) within %d ms",
+	if (!ok && !db_stop_requested()) {
+		char what[96];
+		snprintf(what, sizeof what, "round deadline of %d ms passed before the start line",
 			 r->cfg.deadline_ms);
+		describe_stuck(r, what, err, errlen);
+	}
 	lock(&r->mu);
 	r->go_gen = gen;
 	if (r->cfg.mode == MODE_FIRE || !ok)
@@ -710,8 +757,11 @@ enum race_status race_round(struct race *r, long long round, long long phase_rou
 				nanosleep(&ts, NULL);
 			}
 		}
-		if (!ok && !failed && !db_stop_requested())
-			describe_stuck(r, err, errlen);
+		if (!ok && !failed && !db_stop_requested()) {
+			char what[64];
+			snprintf(what, sizeof what, "round deadline of %d ms passed", r->cfg.deadline_ms);
+			describe_stuck(r, what, err, errlen);
+		}
 		lock(&r->mu);
 		r->commit_gen = gen;
 		broadcast(&r->cv_workers);
