@@ -175,11 +175,32 @@ pg_throwaway__start() {
 	fi
 
 	t0=$(pg_throwaway__now)
-	if ! pg_throwaway__as "$user" "$dir" "$bindir/initdb" --no-sync -A trust -U postgres \
-		-E UTF8 --locale=C -D "$dir/data" >"$dir/initdb.log" 2>&1; then
-		pg_throwaway__log "initdb failed; its output ends with:"
-		tail -n 30 "$dir/initdb.log" >&2
-		return 1
+	# initdb once, then copy: a cached template data folder (per server
+	# version and user) turns ~0.7 s of initdb into ~0.1 s of cp.
+	# PGRACE_PG_TEMPLATE=off always runs initdb.
+	local template="" version_dir
+	version_dir=$("$bindir/postgres" --version 2>/dev/null | awk '{ print $3 }')
+	if [[ "${PGRACE_PG_TEMPLATE:-}" != off && -n "$version_dir" && -n "${HOME:-}" ]]; then
+		template="${XDG_CACHE_HOME:-$HOME/.cache}/pgrace/initdb-$version_dir-$user"
+	fi
+	if [[ -n "$template" && -f "$template/PG_VERSION" ]] && cp -a -- "$template" "$dir/data" 2>/dev/null; then
+		: # copied
+	else
+		rm -rf -- "$dir/data"
+		if ! pg_throwaway__as "$user" "$dir" "$bindir/initdb" --no-sync -A trust -U postgres \
+			-E UTF8 --locale=C -D "$dir/data" >"$dir/initdb.log" 2>&1; then
+			pg_throwaway__log "initdb failed; its output ends with:"
+			tail -n 30 "$dir/initdb.log" >&2
+			return 1
+		fi
+		# Best effort: publish the template atomically for the next start.
+		if [[ -n "$template" ]] && mkdir -p -- "${template%/*}" 2>/dev/null; then
+			local staging
+			staging=$(mktemp -d "${template%/*}/.staging.XXXXXX" 2>/dev/null) &&
+				cp -a -- "$dir/data" "$staging/data" &&
+				mv -T -- "$staging/data" "$template" 2>/dev/null
+			rm -rf -- "${staging:-/nonexistent}"
+		fi
 	fi
 	t1=$(pg_throwaway__now)
 
@@ -207,7 +228,7 @@ pg_throwaway__start() {
 	# "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
 	version=$("$bindir/postgres" --version 2>/dev/null | awk '{ print $3 }') || version=""
 	pg_throwaway__log "$(awk -v a="$t0" -v b="$t1" -v c="$t2" -v v="$version" -v d="$dir" -v p="$PGRACE_PG_PID" -v u="$user" \
-		'BEGIN { printf "PostgreSQL %s up in %.2f s (initdb %.2f s, start %.2f s): socket in %s, pid %s, runs as %s", v, c - a, b - a, c - b, d, p, u }')"
+		'BEGIN { printf "PostgreSQL %s up in %.2f s (data folder %.2f s, start %.2f s): socket in %s, pid %s, runs as %s", v, c - a, b - a, c - b, d, p, u }')"
 }
 
 # The postmaster pid recorded for folder $1, if that process is still it.
