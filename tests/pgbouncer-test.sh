@@ -15,7 +15,8 @@ dir=$(mktemp -d /tmp/pgrace-bouncer.XXXXXX)
 pid=
 cleanup() {
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill "$pid" && wait "$pid" 2>/dev/null || true
+		kill "$pid" || true
+		wait "$pid" 2>/dev/null || true
 	fi
 	rm -rf "$dir"
 }

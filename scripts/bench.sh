@@ -1,0 +1,878 @@
+#!/usr/bin/env bash
+# bench.sh: pgrace's benchmark, every figure beside its pgbench peer.
+#
+#   scripts/bench.sh [--quick] [--dsn CONNINFO]
+#
+# Builds pgrace (scripts/setup.sh, into $PGRACE_BUILD_DIR, default build),
+# then measures, each figure the median of 5 repetitions:
+#
+#   hit rate    fire-mode race hit rate (rounds with a duplicate / rounds) of
+#               check-then-insert and INSERT ... WHERE NOT EXISTS at 2, 4, 8,
+#               16 and 64 workers (bench/hit-*.yaml), with the release skew
+#               pgrace achieved; beside it pgbench running the same SQL, one
+#               transaction per client per round (bench/pgbench-*.sql,
+#               `pgbench -n -c N -j 2 -t 1`), and hold mode's rate
+#   throughput  free-running (pgrace run --duration S) registration flow on
+#               fresh keys before and after the unique constraint at 1, 8 and
+#               32 workers (bench/throughput.yaml): attempts/s and latency
+#               p50/p90/p99/max, beside `pgbench -n -c N -j 2 -T S`
+#   gate        the seed gate's wall time from nothing: throwaway cluster up,
+#               scenarios/membership-unique.yaml, verdict, teardown
+#   scale       the seed scenario with --workers 1000 --rounds 3 on a cluster
+#               with max_connections 1100: verdict, pgrace's peak RSS, stacks
+#
+# Hit rate and throughput run against the server named by --dsn or the PG*
+# variables (PGHOST, PGHOSTADDR, PGPORT, PGDATABASE, PGSERVICE), else against
+# a throwaway cluster (scripts/pg-throwaway.sh), stopped and deleted on exit.
+# The gate always starts its own clusters; scale uses the given server when
+# its max_connections is at least 1010, else a throwaway one with 1100.
+# pgbench and psql work in a schema of their own (pgrace_bench_<pid>, with
+# PGOPTIONS setting search_path: a conninfo with its own options= defeats
+# that), dropped at the end.
+#
+# --quick: 6 rounds per hit-rate repetition instead of 50, 1 s free runs
+# instead of 5, still 5 repetitions everywhere but scale (1 instead of 5: a
+# 1000-worker run takes about 17 s here); under 3 minutes on 2 cores once
+# pgrace is built.
+#
+# Writes results/bench.json (figures, goals, machine, command),
+# results/bench.md (the tables in Markdown, for docs/performance.md),
+# results/bench-{hit-rate,throughput,latency,gate,scale}.csv,
+# results/bench-hit-rate.svg and results/bench-throughput.svg (gnuplot,
+# bench/*.gp), results/bench-raw.jsonl (one line per repetition), and prints
+# the tables. The goals (hit rate >= 1.5x pgbench at 2 and 16 workers,
+# throughput >= 1.0x pgbench, gate <= 3 s, 1000 workers <= 256 MiB with the
+# same verdict) are reported, never asserted.
+#
+# Environment: PGRACE_BUILD_DIR; PGRACE_RESULTS_DIR (default results);
+# BENCH_REPS (5), BENCH_HIT_ROUNDS (50; quick 6), BENCH_SECONDS (5; quick 1),
+# BENCH_SCALE_REPS (5; quick 1), BENCH_SKIP (comma list of
+# hit,throughput,gate,scale to leave out), BENCH_NO_BUILD=1 (use the built
+# pgrace as is).
+#
+# Exit code: 0 every measurement ran; 1 some did not (their figures are
+# null, the rest is written); 2 bad usage or the build failed; 3 no server;
+# 130/143 on SIGINT/SIGTERM (the running pgrace is told first and drops its
+# schema; every throwaway cluster is stopped and deleted). Findings and
+# tables of a real run: docs/performance.md.
+
+# shellcheck disable=SC2016 # single-quoted $names are jq's, not the shell's
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+say() {
+	printf 'bench: %s\n' "$*" >&2
+}
+
+usage() {
+	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
+}
+
+command_line="scripts/bench.sh"
+for arg in "$@"; do
+	command_line+=" $(printf '%q' "$arg")"
+done
+
+quick=0
+have_dsn=0
+dsn=""
+while (($#)); do
+	case "$1" in
+	--quick)
+		quick=1
+		shift
+		;;
+	--dsn)
+		if (($# < 2)); then
+			say "--dsn needs a value"
+			exit 2
+		fi
+		have_dsn=1
+		dsn=$2
+		shift 2
+		;;
+	--dsn=*)
+		have_dsn=1
+		dsn=${1#--dsn=}
+		shift
+		;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*)
+		say "unknown argument: $1 (usage: scripts/bench.sh [--quick] [--dsn CONNINFO])"
+		exit 2
+		;;
+	esac
+done
+if ((have_dsn)); then
+	# A password must not land in results/bench.json.
+	command_line="scripts/bench.sh"
+	if ((quick)); then
+		command_line+=" --quick"
+	fi
+	command_line+=" --dsn ***"
+fi
+
+reps=${BENCH_REPS:-5}
+if ((quick)); then
+	hit_rounds=${BENCH_HIT_ROUNDS:-6}
+	seconds=${BENCH_SECONDS:-1}
+	scale_reps=${BENCH_SCALE_REPS:-1}
+else
+	hit_rounds=${BENCH_HIT_ROUNDS:-50}
+	seconds=${BENCH_SECONDS:-5}
+	scale_reps=${BENCH_SCALE_REPS:-5}
+fi
+for v in reps hit_rounds seconds scale_reps; do
+	if [[ ! "${!v}" =~ ^[1-9][0-9]*$ ]]; then
+		say "$v must be a positive number, not '${!v}'"
+		exit 2
+	fi
+done
+skip=",${BENCH_SKIP:-},"
+hit_workers=(2 4 8 16 64)
+hit_flows=(check-then-insert where-not-exists)
+tp_workers=(1 8 32)
+scale_workers=1000
+scale_rounds=3
+seed_scenario=scenarios/membership-unique.yaml
+
+results=${PGRACE_RESULTS_DIR:-results}
+mkdir -p "$results"
+raw=$results/bench-raw.jsonl
+: >"$raw"
+t_bench0=${EPOCHREALTIME/,/.}
+
+# shellcheck source=SCRIPTDIR/pg-throwaway.sh
+source scripts/pg-throwaway.sh
+
+# ---- helpers ----
+
+now() {
+	printf '%s\n' "${EPOCHREALTIME/,/.}"
+}
+
+# Seconds from $1 to $2, 3 decimals.
+elapsed() {
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", b - a }'
+}
+
+wanted() {
+	[[ "$skip" != *",$1,"* ]]
+}
+
+failures=0
+failed() {
+	failures=$((failures + 1))
+	say "FAILED: $*"
+}
+
+# Appends one JSON object (jq -n arguments, then the filter) to the raw file.
+record() {
+	jq -cn "$@" >>"$raw"
+}
+
+# Prints the block scalar (key: |) of top-level key $2, or of $2.$3, of YAML
+# file $1 with its indentation removed; status 1 when there is none. Enough
+# for the bench scenarios, which write their SQL as block scalars.
+yaml_block() {
+	awk -v key="$2" -v subkey="${3:-}" '
+		function indent(s) { match(s, /^ */); return RLENGTH }
+		inblk {
+			if ($0 ~ /^[[:space:]]*$/) { blanks++; next }
+			if (indent($0) <= keyind) exit
+			if (blkind < 0) blkind = indent($0)
+			for (; blanks > 0; blanks--) print ""
+			print substr($0, blkind + 1)
+			next
+		}
+		subkey == "" && $0 ~ ("^" key ":[[:space:]]*[|][-+]?[[:space:]]*$") {
+			inblk = 1; keyind = 0; blkind = -1; next
+		}
+		subkey != "" {
+			if ($0 ~ ("^" key ":[[:space:]]*$")) { inparent = 1; next }
+			if ($0 ~ /^[^[:space:]#]/) inparent = 0
+			if (inparent && $0 ~ ("^  " subkey ":[[:space:]]*[|][-+]?[[:space:]]*$")) {
+				inblk = 1; keyind = 2; blkind = -1
+			}
+		}
+		END { if (!inblk) exit 1 }
+	' "$1"
+}
+
+# Nearest-rank percentiles of the numbers on stdin (one per line):
+# "p50 p90 p99 max count", or "null null null null 0" when there are none.
+percentiles() {
+	sort -n | awk '
+		{ v[NR] = $1 }
+		function rank(p,   r) { r = int(p / 100 * NR); if (r < p / 100 * NR) r++; if (r < 1) r = 1; return v[r] }
+		END {
+			if (NR == 0) { print "null null null null 0"; exit }
+			printf "%d %d %d %d %d\n", rank(50), rank(90), rank(99), v[NR], NR
+		}'
+}
+
+# ---- tools ----
+
+if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
+	t0=$(now)
+	if ! scripts/setup.sh >&2; then
+		say "scripts/setup.sh failed"
+		exit 2
+	fi
+	say "build: $(elapsed "$t0" "$(now)") s"
+fi
+pgrace=${PGRACE_BUILD_DIR:-build}/pgrace
+if [[ ! -x "$pgrace" ]]; then
+	say "$pgrace is missing: build it with scripts/setup.sh"
+	exit 2
+fi
+# The server binaries' own pgbench and psql: Debian's /usr/bin ones are a
+# Perl wrapper (pg_wrapper) that costs about 25 ms per call, once per round.
+bindir=$(pg_throwaway_bindir 2>/dev/null) || bindir=""
+pick_tool() {
+	if [[ -n "$bindir" && -x "$bindir/$1" ]]; then
+		printf '%s\n' "$bindir/$1"
+	elif command -v "$1" >/dev/null 2>&1; then
+		command -v "$1"
+	else
+		say "$1 not found: install postgresql-client (scripts/setup.sh does)"
+		exit 2
+	fi
+}
+pgbench=$(pick_tool pgbench)
+psql=$(pick_tool psql)
+for tool in jq gnuplot; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		say "$tool not found (scripts/setup.sh installs it)"
+		exit 2
+	fi
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pgrace-bench.XXXXXX")
+bschema=pgrace_bench_$$
+schema_made=0
+
+# Connection arguments for pgrace (--dsn), psql (-d) and pgbench (last arg).
+pgr_conn=()
+psql_conn=()
+pgb_conn=()
+set_conn() {
+	pgr_conn=()
+	psql_conn=()
+	pgb_conn=()
+	if [[ -n "${1:-}" ]]; then
+		pgr_conn=(--dsn "$1")
+		psql_conn=(-d "$1")
+		pgb_conn=("$1")
+	fi
+}
+
+# psql on the current server: no psqlrc, stop at the first error, bare output.
+q() {
+	PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-10} "$psql" -X -v ON_ERROR_STOP=1 -Atq "${psql_conn[@]}" "$@"
+}
+
+bench_on_exit() {
+	local rc=$?
+	trap - EXIT
+	if ((schema_made)); then
+		q -c "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $bschema CASCADE" \
+			>/dev/null 2>&1 || say "could not drop schema $bschema"
+	fi
+	rm -rf -- "$tmp"
+	pg_throwaway_stop || true
+	exit "$rc"
+}
+pg_throwaway_install_traps # INT/TERM reach the pgrace that runs (it drops its schema)
+trap bench_on_exit EXIT
+
+# Runs pgrace in a process group of its own (signals reach it through the
+# traps); its exit code, 0 to 5, is the caller's to judge.
+run_pgrace() {
+	local rc=0
+	pg_throwaway_run "$pgrace" "$@" || rc=$?
+	if ((PG_THROWAWAY_SIGNALLED)); then
+		exit "$PG_THROWAWAY_SIGNALLED"
+	fi
+	return "$rc"
+}
+
+# (Re)creates the pgbench schema from scenario $1's schema and seed SQL.
+pgb_schema() {
+	local sql
+	sql="SET client_min_messages = warning; DROP SCHEMA IF EXISTS $bschema CASCADE;"
+	sql+=" CREATE SCHEMA $bschema; SET search_path TO $bschema;"$'\n'
+	sql+=$(yaml_block "$1" schema)$'\n'
+	sql+=$(yaml_block "$1" seed || true)
+	schema_made=1
+	q -c "$sql"
+}
+
+# pgbench in the bench schema; output in $tmp/pgb.out (stdout and stderr).
+run_pgbench() {
+	local rc=0
+	PGOPTIONS="-c search_path=$bschema" "$pgbench" "$@" "${pgb_conn[@]}" >"$tmp/pgb.out" 2>&1 || rc=$?
+	if ((rc)); then
+		say "pgbench $* exited $rc:"
+		tail -n 5 "$tmp/pgb.out" >&2
+	fi
+	return "$rc"
+}
+
+checkpoint() {
+	q -c "CHECKPOINT" >/dev/null 2>&1 || true
+}
+
+# ---- 1. hit rate ----
+
+# pgrace, one repetition: flow $1, workers $2, mode $3, repetition $4.
+hit_pgrace() {
+	local flow=$1 w=$2 mode=$3 rep=$4 rc=0 out=$tmp/hit.json
+	rm -f "$out"
+	run_pgrace run "bench/hit-$flow.yaml" "${pgr_conn[@]}" --workers "$w" --rounds "$hit_rounds" \
+		--mode "$mode" --json "$out" -q >"$tmp/pgrace.out" 2>&1 || rc=$?
+	if ((rc != 0)) || [[ ! -s "$out" ]]; then
+		failed "pgrace hit $flow $mode, $w workers, rep $rep: exit $rc: $(tail -n 3 "$tmp/pgrace.out")"
+		record --arg flow "$flow" --argjson w "$w" --arg mode "$mode" --argjson rep "$rep" --argjson rc "$rc" \
+			'{section: "hit", tool: "pgrace", mode: $mode, flow: $flow, workers: $w, rep: $rep, ok: false, exit: $rc}'
+		return 0
+	fi
+	jq -c --arg flow "$flow" --arg mode "$mode" --argjson rep "$rep" '.phases[0] as $p |
+		{section: "hit", tool: "pgrace", mode: $mode, flow: $flow, workers: $p.workers, rep: $rep,
+		 ok: true, rounds: $p.rounds, dup: $p.rounds_with_duplicates, rows_max: $p.rows_per_key.max,
+		 skew_p50: $p.skew_us.p50, skew_max: $p.skew_us.max, lat_p50: $p.latency_us.p50,
+		 lat_max: $p.latency_us.max, outcomes: $p.outcomes, elapsed_s: .elapsed_s}' "$out" >>"$raw"
+}
+
+# pgbench, one repetition: a fresh schema, then hit_rounds rounds, round r
+# racing on user_id r as pgrace's round r does (no TRUNCATE: each round's
+# key is fresh, and both tools see the same table growth).
+hit_pgbench() {
+	local flow=$1 w=$2 rep=$3 r counts skews lat dup keys min max s50 smax l50 lmax lcount
+	local logs=$tmp/pgb-hit
+	rm -rf "$logs"
+	mkdir -p "$logs"
+	if ! pgb_schema "bench/hit-$flow.yaml" >/dev/null; then
+		failed "pgbench hit $flow: schema setup"
+		return 0
+	fi
+	for ((r = 1; r <= hit_rounds; r++)); do
+		if ! run_pgbench -n -c "$w" -j 2 -t 1 -D base="$r" -D n=0 -D clients="$w" -D per_client=0 \
+			-l --log-prefix="$logs/r$r" -f "bench/pgbench-$flow.sql"; then
+			failed "pgbench hit $flow, $w clients, rep $rep, round $r"
+			record --arg flow "$flow" --argjson w "$w" --argjson rep "$rep" \
+				'{section: "hit", tool: "pgbench", mode: "pgbench", flow: $flow, workers: $w, rep: $rep, ok: false}'
+			return 0
+		fi
+	done
+	counts=$(q -c "SET search_path TO $bschema;
+		SELECT count(*) FILTER (WHERE n > 1), count(*), coalesce(min(n), 0), coalesce(max(n), 0)
+		FROM (SELECT count(*) AS n FROM user_tenant_membership GROUP BY user_id, tenant_id) s" | tr '|' ' ')
+	read -r dup keys min max <<<"$counts"
+	# Release skew per round from pgbench's per-transaction log: a
+	# transaction started at its end (epoch s, us) minus its latency.
+	skews=$(for ((r = 1; r <= hit_rounds; r++)); do
+		cat "$logs/r$r".* | awk '{ s = ($5 * 1000000 + $6) - $3
+			if (NR == 1 || s < lo) lo = s; if (NR == 1 || s > hi) hi = s }
+			END { if (NR) printf "%d\n", hi - lo }'
+	done | percentiles)
+	lat=$(cat "$logs"/r* | awk '{ print $3 }' | percentiles)
+	read -r s50 _ _ smax _ <<<"$skews"
+	read -r l50 _ _ lmax lcount <<<"$lat"
+	local ok=true
+	if ((keys != hit_rounds || min < 1 || lcount != w * hit_rounds)); then
+		ok=false
+		failed "pgbench hit $flow, $w clients, rep $rep: $keys keys of $hit_rounds, $lcount transactions of $((w * hit_rounds))"
+	fi
+	record --arg flow "$flow" --argjson w "$w" --argjson rep "$rep" --argjson ok "$ok" \
+		--argjson rounds "$hit_rounds" --argjson dup "$dup" --argjson rows_max "$max" \
+		--argjson s50 "$s50" --argjson smax "$smax" --argjson l50 "$l50" --argjson lmax "$lmax" \
+		'{section: "hit", tool: "pgbench", mode: "pgbench", flow: $flow, workers: $w, rep: $rep, ok: $ok,
+		  rounds: $rounds, dup: $dup, rows_max: $rows_max, skew_p50: $s50, skew_max: $smax,
+		  lat_p50: $l50, lat_max: $lmax}'
+}
+
+hit_section() {
+	local rep flow w
+	for ((rep = 1; rep <= reps; rep++)); do
+		say "hit rate: repetition $rep of $reps ($hit_rounds rounds each)"
+		for flow in "${hit_flows[@]}"; do
+			for w in "${hit_workers[@]}"; do
+				hit_pgrace "$flow" "$w" fire "$rep"
+				hit_pgbench "$flow" "$w" "$rep"
+				hit_pgrace "$flow" "$w" hold "$rep"
+			done
+		done
+	done
+}
+
+# ---- 2. throughput ----
+
+tp_pgrace() {
+	local w=$1 rep=$2 rc=0 out=$tmp/tp.json
+	rm -f "$out"
+	checkpoint
+	run_pgrace run bench/throughput.yaml "${pgr_conn[@]}" --workers "$w" --duration "$seconds" \
+		--json "$out" -q >"$tmp/pgrace.out" 2>&1 || rc=$?
+	if ((rc != 0)) || [[ ! -s "$out" ]]; then
+		failed "pgrace throughput, $w workers, rep $rep: exit $rc: $(tail -n 3 "$tmp/pgrace.out")"
+		return 0
+	fi
+	jq -c --argjson rep "$rep" '.phases[] | select(.free_run) |
+		{section: "throughput", tool: "pgrace", phase: .name, workers: .workers, rep: $rep, ok: true,
+		 tps: .throughput_tps, attempts: .attempts, duration_s: .duration_s,
+		 errors: (.attempts - (.outcomes.ok // 0) - (.outcomes.skipped // 0)), outcomes: .outcomes,
+		 p50: .latency_us.p50, p90: .latency_us.p90, p99: .latency_us.p99, max: .latency_us.max}' \
+		"$out" >>"$raw"
+}
+
+# One pgbench free run of phase $1 at $2 clients, keys from $3 on.
+tp_pgbench_phase() {
+	local phase=$1 w=$2 base=$3 rep=$4 tps lat aborted p50 p90 p99 max count logs=$tmp/pgb-tp
+	rm -rf "$logs"
+	mkdir -p "$logs"
+	checkpoint
+	if ! run_pgbench -n -c "$w" -j 2 -T "$seconds" -D base="$base" -D n=0 -D clients="$w" -D per_client=1 \
+		-l --log-prefix="$logs/tp" -f bench/pgbench-check-then-insert.sql; then
+		failed "pgbench throughput $phase, $w clients, rep $rep"
+		return 0
+	fi
+	tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$tmp/pgb.out")
+	aborted=$(grep -c 'client [0-9]* aborted' "$tmp/pgb.out" || true)
+	lat=$(cat "$logs"/tp.* | awk '{ print $3 }' | percentiles)
+	read -r p50 p90 p99 max count <<<"$lat"
+	record --arg phase "$phase" --argjson w "$w" --argjson rep "$rep" --argjson tps "${tps:-null}" \
+		--argjson n "$count" --argjson aborted "$aborted" --argjson p50 "$p50" --argjson p90 "$p90" \
+		--argjson p99 "$p99" --argjson max "$max" \
+		'{section: "throughput", tool: "pgbench", phase: $phase, workers: $w, rep: $rep, ok: ($tps != null),
+		  tps: $tps, attempts: $n, aborted_clients: $aborted, p50: $p50, p90: $p90, p99: $p99, max: $max}'
+}
+
+tp_pgbench() {
+	local w=$1 rep=$2 up
+	if ! pgb_schema bench/throughput.yaml >/dev/null; then
+		failed "pgbench throughput: schema setup"
+		return 0
+	fi
+	tp_pgbench_phase before "$w" 1 "$rep"
+	up=$(yaml_block bench/throughput.yaml migration up)
+	if ! q -c "SET search_path TO $bschema; $up" >/dev/null; then
+		failed "pgbench throughput: migration up"
+		return 0
+	fi
+	tp_pgbench_phase after "$w" 1000000000 "$rep"
+}
+
+tp_section() {
+	local rep w
+	for ((rep = 1; rep <= reps; rep++)); do
+		say "throughput: repetition $rep of $reps (${seconds} s free runs)"
+		for w in "${tp_workers[@]}"; do
+			# Alternate which tool goes first: neither always inherits
+			# the other's dead tuples and checkpoints.
+			if ((rep % 2)); then
+				tp_pgrace "$w" "$rep"
+				tp_pgbench "$w" "$rep"
+			else
+				tp_pgbench "$w" "$rep"
+				tp_pgrace "$w" "$rep"
+			fi
+		done
+	done
+}
+
+# ---- 3. the gate from nothing ----
+
+# One gate from nothing, in a process of its own (pg_throwaway_run: the
+# parent's INT/TERM reach it, and it stops its own cluster): times in
+# $tmp/gate.times ("start run stop exit").
+gate_once() {
+	local a b c d prc=0
+	PG_THROWAWAY_OWNED=""
+	pg_throwaway_install_traps
+	a=$(now)
+	pg_throwaway_start 2>>"$tmp/gate.log" || exit 3
+	b=$(now)
+	pg_throwaway_run "$pgrace" run "$seed_scenario" -q --json "$tmp/gate.json" \
+		>>"$tmp/gate.log" 2>&1 || prc=$?
+	if ((PG_THROWAWAY_SIGNALLED)); then
+		exit "$PG_THROWAWAY_SIGNALLED"
+	fi
+	c=$(now)
+	pg_throwaway_stop 2>>"$tmp/gate.log" || true
+	d=$(now)
+	printf '%s %s %s %s\n' "$(elapsed "$a" "$b")" "$(elapsed "$b" "$c")" "$(elapsed "$c" "$d")" "$prc" \
+		>"$tmp/gate.times"
+}
+
+gate_section() {
+	local rep t0 t1 rc times phases
+	for ((rep = 1; rep <= reps; rep++)); do
+		say "gate from nothing: repetition $rep of $reps"
+		rm -f "$tmp/gate.json" "$tmp/gate.times"
+		rc=0
+		t0=$(now)
+		pg_throwaway_run gate_once || rc=$?
+		t1=$(now)
+		if ((PG_THROWAWAY_SIGNALLED)); then
+			exit "$PG_THROWAWAY_SIGNALLED"
+		fi
+		if [[ ! -s "$tmp/gate.times" ]]; then
+			failed "gate rep $rep: the throwaway cluster did not start (exit $rc): $(tail -n 3 "$tmp/gate.log")"
+			continue
+		fi
+		read -r -a times <"$tmp/gate.times"
+		phases=$(jq -c '[.phases[] | {(.name): .elapsed_s}] | add' "$tmp/gate.json" 2>/dev/null) || phases=null
+		record --argjson rep "$rep" --argjson phases "${phases:-null}" --argjson total "$(elapsed "$t0" "$t1")" \
+			--argjson start "${times[0]}" --argjson run "${times[1]}" --argjson stop "${times[2]}" \
+			--argjson exit "${times[3]}" --arg verdict "$(jq -r '.verdict' "$tmp/gate.json" 2>/dev/null || echo none)" \
+			'{section: "gate", rep: $rep, ok: true, total_s: $total, start_s: $start, run_s: $run,
+			  stop_s: $stop, exit: $exit, verdict: $verdict, phase_elapsed_s: $phases}'
+	done
+}
+
+# ---- 4. scale ----
+
+# pgrace's peak RSS in KiB: /usr/bin/time -v's "Maximum resident set size",
+# else VmHWM from /proc/PID/status, polled every 50 ms.
+scale_runs() {
+	local rep rc out=$tmp/scale.json rss source pid v
+	for ((rep = 1; rep <= scale_reps; rep++)); do
+		say "scale: $scale_workers workers, repetition $rep of $scale_reps"
+		rm -f "$out" "$tmp/time.txt"
+		rc=0
+		local -a cmd=("$pgrace" run "$seed_scenario" "${pgr_conn[@]}" --workers "$scale_workers"
+			--rounds "$scale_rounds" --json "$out" -q)
+		if [[ -x /usr/bin/time ]]; then
+			source="time -v"
+			pg_throwaway_run /usr/bin/time -v -o "$tmp/time.txt" "${cmd[@]}" >"$tmp/pgrace.out" 2>&1 || rc=$?
+			rss=$(sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): \([0-9]*\)$/\1/p' "$tmp/time.txt")
+		else
+			source="VmHWM"
+			rss=0
+			set -m
+			"${cmd[@]}" </dev/null >"$tmp/pgrace.out" 2>&1 &
+			pid=$!
+			set +m
+			PG_THROWAWAY_CHILD=$pid
+			while kill -0 "$pid" 2>/dev/null; do
+				v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+				if [[ -n "$v" ]] && ((v > rss)); then
+					rss=$v
+				fi
+				sleep 0.05
+			done
+			wait "$pid" || rc=$?
+			PG_THROWAWAY_CHILD=""
+		fi
+		if ((PG_THROWAWAY_SIGNALLED)); then
+			exit "$PG_THROWAWAY_SIGNALLED"
+		fi
+		if [[ ! -s "$out" ]]; then
+			failed "scale rep $rep: pgrace exited $rc without results: $(tail -n 3 "$tmp/pgrace.out")"
+			continue
+		fi
+		((rc == 0)) || say "scale rep $rep: pgrace exited $rc: $(jq -r '.error // "expectations failed"' "$out")"
+		jq -c --argjson rep "$rep" --argjson rc "$rc" --argjson rss "${rss:-null}" --arg source "$source" \
+			'{section: "scale", rep: $rep, ok: true, exit: $rc, verdict: .verdict, error: .error,
+			  rss_kib: $rss, rss_source: $source, elapsed_s: .elapsed_s,
+			  phases: [.phases[] | {name, elapsed_s, workers, rounds_with_duplicates, outcomes,
+			                        skew_us, latency_us}]}' "$out" >>"$raw"
+	done
+}
+
+# The scale runs on a throwaway cluster of their own, in a process of their
+# own (see gate_once); exit 1 when some run failed (reported already).
+scale_cluster() {
+	PG_THROWAWAY_OWNED=""
+	pg_throwaway_install_traps
+	PG_MAX_CONNECTIONS=1100 pg_throwaway_start 2>>"$tmp/scale.log" || exit 3
+	set_conn ""
+	scale_runs
+	((failures == 0))
+}
+
+scale_section() {
+	local maxc rc=0
+	if ((user_server)); then
+		maxc=$(q -c "SHOW max_connections" 2>/dev/null || echo 0)
+		if ((maxc >= scale_workers + 10)); then
+			say "scale: on the given server (max_connections $maxc)"
+			scale_runs
+			return 0
+		fi
+		say "scale: the given server's max_connections is $maxc; using a throwaway cluster"
+	fi
+	pg_throwaway_run scale_cluster || rc=$?
+	if ((PG_THROWAWAY_SIGNALLED)); then
+		exit "$PG_THROWAWAY_SIGNALLED"
+	fi
+	if ((rc == 1)); then
+		failures=$((failures + 1))
+	elif ((rc != 0)); then
+		failed "scale: exit $rc: $(tail -n 3 "$tmp/scale.log")"
+	fi
+}
+
+# ---- the server ----
+
+user_server=0
+if ((have_dsn)) || [[ -n "${PGHOST:-}${PGHOSTADDR:-}${PGPORT:-}${PGDATABASE:-}${PGSERVICE:-}" ]]; then
+	user_server=1
+fi
+set_conn "$dsn"
+
+loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+declare -A section_s=()
+if wanted gate; then
+	t0=$(now)
+	gate_section
+	section_s[gate]=$(elapsed "$t0" "$(now)")
+fi
+
+if ((!user_server)); then
+	if ! pg_throwaway_start; then
+		say "no server: the throwaway cluster did not start"
+		exit 3
+	fi
+fi
+if ! server_version=$(q -c "SHOW server_version"); then
+	say "cannot connect to the server"
+	exit 3
+fi
+settings=$(q -F $'\t' -c "SELECT name, setting FROM pg_settings WHERE name IN
+	('max_connections', 'fsync', 'synchronous_commit', 'full_page_writes', 'shared_buffers')" |
+	jq -Rn '[inputs | split("\t") | {(.[0]): .[1]}] | add')
+
+if wanted scale; then
+	t0=$(now)
+	scale_section
+	section_s[scale]=$(elapsed "$t0" "$(now)")
+fi
+if wanted hit; then
+	t0=$(now)
+	hit_section
+	section_s[hit]=$(elapsed "$t0" "$(now)")
+fi
+if wanted throughput; then
+	t0=$(now)
+	tp_section
+	section_s[throughput]=$(elapsed "$t0" "$(now)")
+fi
+
+# ---- results ----
+
+stack_kib=$(sed -n 's/^#define STACK_BYTES (\([0-9]*\) \* 1024).*/\1/p' src/race.c | head -n 1)
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
+mem_kib=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo 2>/dev/null || echo 0)
+git_commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ -n "$(git status --porcelain --untracked-files=no -- src 2>/dev/null)" ]]; then
+	git_commit+="+dirty src"
+fi
+sections_json=$(for k in "${!section_s[@]}"; do printf '%s\t%s\n' "$k" "${section_s[$k]}"; done |
+	jq -Rn '[inputs | split("\t") | {(.[0]): (.[1] | tonumber)}] | add // {}')
+
+jq -n \
+	--arg command "$command_line" --argjson quick "$quick" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+	--arg commit "$git_commit" --arg pgrace_version "$("$pgrace" --version)" \
+	--argjson nproc "$(nproc)" --arg cpu "${cpu_model:-unknown}" --argjson mem_kib "${mem_kib:-0}" \
+	--arg kernel "$(uname -sr)" --arg server_version "$server_version" \
+	--arg pgbench_version "$("$pgbench" --version)" --arg server "$( ((user_server)) && echo given || echo throwaway)" \
+	--argjson settings "${settings:-null}" --argjson reps "$reps" --argjson hit_rounds "$hit_rounds" \
+	--argjson seconds "$seconds" --argjson scale_reps "$scale_reps" --argjson stack_kib "${stack_kib:-null}" \
+	--argjson scale_workers "$scale_workers" --argjson scale_rounds "$scale_rounds" \
+	--arg load0 "$loadavg_start" --arg load1 "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)" \
+	--argjson sections "$sections_json" --argjson elapsed "$(elapsed "$t_bench0" "$(now)")" \
+	--slurpfile raw "$raw" '
+	def median: map(select(. != null)) | sort |
+		if length == 0 then null
+		elif length % 2 == 1 then .[(length - 1) / 2]
+		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+	def r(n): if . == null then null else (. * n | round) / n end;
+	def ratio(a; b): if a == null or b == null or b == 0 then null else (a / b | r(100)) end;
+	($raw | map(select(.ok))) as $ok |
+	{
+	  command: $command, quick: ($quick == 1), date: $date, commit: $commit,
+	  machine: {nproc: $nproc, cpu_model: $cpu, mem_gib: ($mem_kib / 1048576 | r(10)), kernel: $kernel,
+	            postgresql: $server_version, pgbench: $pgbench_version, pgrace: $pgrace_version,
+	            server: $server, server_settings: $settings,
+	            loadavg_start: $load0, loadavg_end: $load1},
+	  settings: {reps: $reps, hit_rounds_per_rep: $hit_rounds, free_run_s: $seconds,
+	             scale_reps: $scale_reps},
+	  hit_rate: [$ok | map(select(.section == "hit")) | group_by([.flow, .workers])[] | . as $g |
+	    ($g | map(select(.tool == "pgrace" and .mode == "fire"))) as $f |
+	    ($g | map(select(.tool == "pgbench"))) as $b |
+	    {flow: $g[0].flow, workers: $g[0].workers,
+	     pgrace: ($f | map(.dup / .rounds) | median | r(1000)),
+	     pgbench: ($b | map(.dup / .rounds) | median | r(1000)),
+	     pgrace_hold: ($g | map(select(.tool == "pgrace" and .mode == "hold") | .dup / .rounds) | median | r(1000)),
+	     skew_us_p50: ($f | map(.skew_p50) | median), skew_us_max: ($f | map(.skew_max) | median),
+	     pgbench_skew_us_p50: ($b | map(.skew_p50) | median),
+	     pgbench_skew_us_max: ($b | map(.skew_max) | median),
+	     pgrace_latency_us_p50: ($f | map(.lat_p50) | median),
+	     pgbench_latency_us_p50: ($b | map(.lat_p50) | median),
+	     reps: {pgrace: ($f | length), pgbench: ($b | length)}} |
+	    .ratio = ratio(.pgrace; .pgbench)],
+	  throughput: [$ok | map(select(.section == "throughput")) | group_by([.phase != "before", .workers])[] |
+	    . as $g | ($g | map(select(.tool == "pgrace"))) as $p | ($g | map(select(.tool == "pgbench"))) as $b |
+	    {phase: $g[0].phase, workers: $g[0].workers,
+	     pgrace_tps: ($p | map(.tps) | median | r(10)), pgbench_tps: ($b | map(.tps) | median | r(10)),
+	     pgrace_latency_us: {p50: ($p | map(.p50) | median), p90: ($p | map(.p90) | median),
+	                         p99: ($p | map(.p99) | median), max: ($p | map(.max) | median)},
+	     pgbench_latency_us: {p50: ($b | map(.p50) | median), p90: ($b | map(.p90) | median),
+	                          p99: ($b | map(.p99) | median), max: ($b | map(.max) | median)},
+	     pgrace_errors: ($p | map(.errors) | add), pgbench_aborted_clients: ($b | map(.aborted_clients) | add),
+	     reps: {pgrace: ($p | length), pgbench: ($b | length)}} |
+	    .ratio = ratio(.pgrace_tps; .pgbench_tps)],
+	  gate: ($ok | map(select(.section == "gate")) |
+	    {reps: length, total_s: (map(.total_s) | median), start_s: (map(.start_s) | median),
+	     run_s: (map(.run_s) | median), stop_s: (map(.stop_s) | median),
+	     phase_elapsed_s: (map(.phase_elapsed_s // {} | to_entries[]) | group_by(.key) |
+	                       map({(.[0].key): (map(.value) | median | r(1000))}) | add),
+	     verdicts: map(.verdict), exits: map(.exit)}),
+	  scale: ($ok | map(select(.section == "scale")) |
+	    {workers: $scale_workers, rounds: $scale_rounds, reps: length,
+	     rss_mib: (map(.rss_kib) | median | if . == null then null else . / 1024 | r(10) end),
+	     rss_mib_max: (map(.rss_kib) | max | if . == null then null else . / 1024 | r(10) end),
+	     rss_source: (.[0].rss_source // null),
+	     verdict: (map(.verdict) | if length == 0 then null elif all(. == "pass") then "pass"
+	               else (map(select(. != "pass")) | .[0]) end),
+	     verdicts: map(.verdict), exits: map(.exit), errors: map(.error | select(. != null)),
+	     elapsed_s: (map(.elapsed_s) | median | r(1000)),
+	     phase_elapsed_s: (map(.phases[]) | group_by(.name) | map({(.[0].name): (map(.elapsed_s) | median | r(1000))}) | add),
+	     stack_kib: $stack_kib}),
+	  sections_s: $sections, elapsed_s: $elapsed
+	} |
+	.gate_cold_s = .gate.total_s |
+	.goals = [
+	  (.hit_rate[] | select(.workers == 2 or .workers == 16) |
+	    {goal: "hit rate >= 1.5x pgbench (\(.flow), \(.workers) workers)", target: 1.5, actual: .ratio,
+	     met: (if .ratio == null then null else .ratio >= 1.5 end)}),
+	  (.throughput[] |
+	    {goal: "throughput >= 1.0x pgbench (\(.phase), \(.workers) workers)", target: 1.0, actual: .ratio,
+	     met: (if .ratio == null then null else .ratio >= 1.0 end)}),
+	  {goal: "seed gate from nothing <= 3 s", target: 3, actual: .gate_cold_s,
+	   met: (if .gate_cold_s == null then null else .gate_cold_s <= 3 end)},
+	  {goal: "1000 workers: RSS <= 256 MiB", target: 256, actual: .scale.rss_mib,
+	   met: (if .scale.rss_mib == null then null else .scale.rss_mib <= 256 end)},
+	  {goal: "1000 workers: same verdict (pass)", target: "pass", actual: .scale.verdict,
+	   met: (if .scale.verdict == null then null else .scale.verdict == "pass" end)}
+	]' >"$results/bench.json"
+
+# CSVs, one per table.
+jq -r '(["flow", "workers", "pgrace_fire", "pgbench", "ratio", "pgrace_hold", "skew_us_p50", "skew_us_max",
+	"pgbench_skew_us_p50", "pgbench_skew_us_max"] | @csv),
+	(.hit_rate[] | [.flow, .workers, .pgrace, .pgbench, .ratio, .pgrace_hold, .skew_us_p50, .skew_us_max,
+	.pgbench_skew_us_p50, .pgbench_skew_us_max] | @csv)' "$results/bench.json" >"$results/bench-hit-rate.csv"
+jq -r '(["phase", "workers", "pgrace_tps", "pgbench_tps", "ratio"] | @csv),
+	(.throughput[] | [.phase, .workers, .pgrace_tps, .pgbench_tps, .ratio] | @csv)' \
+	"$results/bench.json" >"$results/bench-throughput.csv"
+jq -r '(["phase", "workers", "tool", "p50_us", "p90_us", "p99_us", "max_us"] | @csv),
+	(.throughput[] | . as $t | ("pgrace", "pgbench") as $tool | $t["\($tool)_latency_us"] as $l |
+	[$t.phase, $t.workers, $tool, $l.p50, $l.p90, $l.p99, $l.max] | @csv)' \
+	"$results/bench.json" >"$results/bench-latency.csv"
+jq -r '(["reps", "total_s", "start_s", "run_s", "stop_s", "verdicts"] | @csv),
+	(.gate | [.reps, .total_s, .start_s, .run_s, .stop_s, (.verdicts | join(" "))] | @csv)' \
+	"$results/bench.json" >"$results/bench-gate.csv"
+jq -r '(["workers", "rounds", "reps", "rss_mib", "rss_mib_max", "verdict", "elapsed_s", "stack_kib"] | @csv),
+	(.scale | [.workers, .rounds, .reps, .rss_mib, .rss_mib_max, .verdict, .elapsed_s, .stack_kib] | @csv)' \
+	"$results/bench.json" >"$results/bench-scale.csv"
+
+# The tables in Markdown.
+jq -r '
+	def num: if . == null then "-" else tostring end;
+	def pct: if . == null then "-" else (. * 100 | round | tostring) + " %" end;
+	def ms: if . == null then "-" else (. / 1000 * 100 | round) / 100 | tostring end;
+	def lat(x): "\(x.p50 | ms) / \(x.p90 | ms) / \(x.p99 | ms) / \(x.max | ms)";
+	"Command: `\(.command)`, \(.date), commit \(.commit); \(.machine.nproc) cores (\(.machine.cpu_model)), \(.machine.mem_gib) GiB, \(.machine.kernel); PostgreSQL \(.machine.postgresql) (\(.machine.server) cluster: fsync \(.machine.server_settings.fsync), synchronous_commit \(.machine.server_settings.synchronous_commit)); \(.machine.pgbench); load average \(.machine.loadavg_start) at start, \(.machine.loadavg_end) at end. Medians of \(.settings.reps) repetitions; \(.settings.hit_rounds_per_rep) rounds per hit-rate repetition; \(.settings.free_run_s) s free runs; scale: \(.settings.scale_reps) repetitions. The bench took \(.elapsed_s | round) s.",
+	"",
+	"### Race hit rate (fire mode)",
+	"",
+	"| flow | workers | pgrace fire | pgbench `-t 1` | ratio | pgrace hold | pgrace skew p50 / max (µs) | pgbench skew p50 / max (µs) | attempt latency p50, pgrace / pgbench (µs) |",
+	"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+	(.hit_rate[] | "| \(.flow) | \(.workers) | \(.pgrace | pct) | \(.pgbench | pct) | \(.ratio | num) | \(.pgrace_hold | pct) | \(.skew_us_p50 | num) / \(.skew_us_max | num) | \(.pgbench_skew_us_p50 | num) / \(.pgbench_skew_us_max | num) | \(.pgrace_latency_us_p50 | num) / \(.pgbench_latency_us_p50 | num) |"),
+	"",
+	"### Throughput (free-running check-then-insert, fresh keys)",
+	"",
+	"| phase | workers | pgrace attempts/s | pgbench tps | ratio | pgrace latency p50 / p90 / p99 / max (ms) | pgbench latency p50 / p90 / p99 / max (ms) |",
+	"| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+	(.throughput[] | "| \(.phase) | \(.workers) | \(.pgrace_tps | num) | \(.pgbench_tps | num) | \(.ratio | num) | \(lat(.pgrace_latency_us)) | \(lat(.pgbench_latency_us)) |"),
+	"",
+	"### Seed gate from nothing",
+	"",
+	"| repetitions | total (s) | cluster up (s) | pgrace run (s) | teardown (s) | verdicts |",
+	"| ---: | ---: | ---: | ---: | ---: | --- |",
+	(.gate | "| \(.reps) | \(.total_s | num) | \(.start_s | num) | \(.run_s | num) | \(.stop_s | num) | \(.verdicts | join(", ")) |"),
+	"",
+	"### Scale: 1,000 workers",
+	"",
+	"| workers | rounds | repetitions | verdict | peak RSS (MiB, median / max) | run (s) | thread stack |",
+	"| ---: | ---: | ---: | --- | ---: | ---: | ---: |",
+	(.scale | "| \(.workers) | \(.rounds) | \(.reps) | \(.verdict // "-") | \(.rss_mib | num) / \(.rss_mib_max | num) | \(.elapsed_s | num) | \(.stack_kib | num) KiB |"),
+	"",
+	"### Goals (reported, not asserted)",
+	"",
+	"| goal | actual | met |",
+	"| --- | ---: | --- |",
+	(.goals[] | "| \(.goal) | \(.actual | num) | \(if .met == true then "yes" elif .met == false then "**no**" else "n/a" end) |")
+' "$results/bench.json" >"$results/bench.md"
+
+# Plots, of the sections that have figures.
+for plot in hit-rate throughput; do
+	if ! grep -q '^"[a-z-]*",[0-9]*,[0-9.]' "$results/bench-$plot.csv"; then
+		say "no figures for $results/bench-$plot.svg: not plotted"
+		rm -f "$results/bench-$plot.svg"
+		continue
+	fi
+	if ! gnuplot -e "csv='$results/bench-$plot.csv'; out='$results/bench-$plot.svg'" "bench/$plot.gp" \
+		2>"$tmp/gnuplot.err"; then
+		failed "gnuplot bench/$plot.gp: $(head -n 3 "$tmp/gnuplot.err")"
+	fi
+done
+
+# The tables.
+jq -r '
+	def pad(n): tostring | if length < n then " " * (n - length) + . else . end;
+	def rpad(n): tostring | if length < n then . + " " * (n - length) else . end;
+	def pct: if . == null then "-" else (. * 100 | round | tostring) + "%" end;
+	def num: if . == null then "-" else tostring end;
+	def ms: if . == null then "-" else (. / 1000 * 100 | round) / 100 | tostring end;
+	"pgrace bench: \(.command) (\(.date), commit \(.commit))",
+	"machine: \(.machine.nproc) cores, \(.machine.cpu_model), \(.machine.mem_gib) GiB; PostgreSQL \(.machine.postgresql) (\(.machine.server) server); \(.machine.pgbench)",
+	"load average (1/5/15 min) at start \(.machine.loadavg_start), at end \(.machine.loadavg_end)",
+	"medians of \(.settings.reps) repetitions; hit rate: \(.settings.hit_rounds_per_rep) rounds per repetition; free runs: \(.settings.free_run_s) s",
+	"",
+	"Race hit rate, fire mode (rounds with a duplicate / rounds)",
+	"  \("flow" | rpad(18)) \("workers" | pad(7)) \("pgrace" | pad(7)) \("pgbench" | pad(7)) \("ratio" | pad(6)) \("hold" | pad(5)) \("skew p50/max us" | pad(16)) \("pgbench skew p50/max us" | pad(24))",
+	(.hit_rate[] | "  \(.flow | rpad(18)) \(.workers | pad(7)) \(.pgrace | pct | pad(7)) \(.pgbench | pct | pad(7)) \(.ratio | num | pad(6)) \(.pgrace_hold | pct | pad(5)) \("\(.skew_us_p50 | num)/\(.skew_us_max | num)" | pad(16)) \("\(.pgbench_skew_us_p50 | num)/\(.pgbench_skew_us_max | num)" | pad(24))"),
+	"",
+	"Throughput, free-running check-then-insert on fresh keys (attempts/s)",
+	"  \("phase" | rpad(7)) \("workers" | pad(7)) \("pgrace" | pad(9)) \("pgbench" | pad(9)) \("ratio" | pad(6))",
+	(.throughput[] | "  \(.phase | rpad(7)) \(.workers | pad(7)) \(.pgrace_tps | num | pad(9)) \(.pgbench_tps | num | pad(9)) \(.ratio | num | pad(6))"),
+	"",
+	"Latency per attempt, ms (p50 / p90 / p99 / max)",
+	"  \("phase" | rpad(7)) \("workers" | pad(7)) \("pgrace" | pad(30)) \("pgbench" | pad(30))",
+	(.throughput[] | . as $t | def l(x): "\(x.p50 | ms) / \(x.p90 | ms) / \(x.p99 | ms) / \(x.max | ms)";
+	  "  \(.phase | rpad(7)) \(.workers | pad(7)) \(l($t.pgrace_latency_us) | pad(30)) \(l($t.pgbench_latency_us) | pad(30))"),
+	"",
+	"Seed gate from nothing (cluster up, scenarios/membership-unique.yaml, teardown), \(.gate.reps) repetitions",
+	"  total \(.gate.total_s | num) s = start \(.gate.start_s | num) s + run \(.gate.run_s | num) s + stop \(.gate.stop_s | num) s; verdicts: \(.gate.verdicts | join(" "))",
+	"",
+	"Scale: \(.scale.workers) workers, \(.scale.rounds) rounds, \(.scale.reps) repetitions",
+	"  verdict \(.scale.verdict // "-"); peak RSS \(.scale.rss_mib | num) MiB (max \(.scale.rss_mib_max | num), \(.scale.rss_source // "-")); run \(.scale.elapsed_s | num) s; thread stacks \(.scale.stack_kib | num) KiB",
+	"",
+	"Goals (reported, not asserted)",
+	(.goals[] | "  \(if .met == true then "met  " elif .met == false then "MISSED" else "n/a  " end) \(.goal): \(.actual | num)"),
+	"",
+	"bench took \(.elapsed_s | . * 10 | round / 10) s (\(.sections_s | to_entries | map("\(.key) \(.value) s") | join(", ")))"
+' "$results/bench.json"
+
+say "wrote $results/bench.json, $results/bench.md, $results/bench-*.csv, $results/bench-hit-rate.svg, $results/bench-throughput.svg"
+if ((failures)); then
+	say "$failures measurements failed (their figures are null)"
+	exit 1
+fi
