@@ -149,10 +149,11 @@ static bool get_name(struct loader *L, struct fy_node *n, const char *key, int l
 		return false;
 	for (const unsigned char *c = (const unsigned char *)*out; *c; c++)
 		if (*c < 0x20 || *c == 0x7f) {
+			unsigned bad = *c;
 			free(*out);
 			*out = NULL;
 			return errorf(L, node_line(n, line), "%s: control character 0x%02X not allowed",
-				      key, *c);
+				      key, bad);
 		}
 	return true;
 }

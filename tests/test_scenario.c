@@ -546,6 +546,8 @@ static const struct bad_case {
 	int line;
 	const char *needle;
 } bad_cases[] = {
+	/* regressions found by scripts/fuzz.sh */
+	{"fuzz-control-char-in-description.yaml", 3, "description: control character 0x07 not allowed"},
 	/* truncated copies of the seed scenario */
 	{"truncated-flow.yaml", 80, "YAML: missing comma in flow mapping"},
 	{"truncated-list.yaml", 97, "YAML: flow sequence without a closing bracket"},
