@@ -71,7 +71,7 @@ struct race {
 	/* free mode, set before the generation starts */
 	bool free_mode, free_hot;
 	long long free_base;     /* round of the first free key */
-	uint64_t free_until;     /* clock_us() deadline, 0 = until race_free_stop() */
+	uint64_t free_until;     /* clock_us() deadline, 0 = until race_free_wait(stop) */
 	atomic_bool free_stop;
 };
 

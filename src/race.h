@@ -7,6 +7,9 @@
  * each stops before COMMIT; the coordinator asks the server until every
  * worker has either finished its statements or is blocked on a lock held by
  * another worker, then releases all commits at once: deterministic.
+ * Free runs (--duration, and steps under_load) drop the start line: each
+ * worker runs the flow back to back on fresh keys. A worker prepares the
+ * flow's statements once, on its first attempt (not behind a pooler).
  * Every wait has the round's deadline. */
 #ifndef PGRACE_RACE_H
 #define PGRACE_RACE_H
