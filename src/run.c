@@ -184,31 +184,42 @@ static void admin_sql(struct runner *rn, const char *sql, struct db_result *r)
 	free(full);
 }
 
-/* amcheck over every valid btree index of the sandbox, when the extension is
- * there or can be created inside the sandbox (dropped with it). */
+/* amcheck over every valid btree index of the sandbox. An amcheck installed
+ * for good (outside any pgrace sandbox) is used as it is. Otherwise the
+ * extension is created in the sandbox inside a transaction that is rolled
+ * back after the check, so it never outlives the check nor shows to another
+ * run; an advisory lock makes concurrent runs take turns (there is one
+ * amcheck per database). */
 static void run_amcheck(struct runner *rn, struct db_result *r, char *note, size_t notelen)
 {
-	char sql[1024];
+	char sql[1024], text[600];
+	struct db_result rb;
+	const char *schema[1] = {rn->res->schema};
+	bool own = false;
 	db_query(rn->admin,
 		 "SELECT quote_ident(n.nspname) FROM pg_extension e "
-		 "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'amcheck'",
+		 "JOIN pg_namespace n ON n.oid = e.extnamespace "
+		 "WHERE e.extname = 'amcheck' AND n.nspname NOT LIKE 'pgrace\\_%'",
 		 0, NULL, 0, r);
-	if (r->status == DB_OK && r->rows == 0) {
-		snprintf(sql, sizeof sql, "CREATE EXTENSION amcheck SCHEMA %s", rn->res->schema);
+	if (r->status != DB_OK)
+		return;
+	char ext_schema[64];
+	snprintf(ext_schema, sizeof ext_schema, "%s", r->first_value);
+	if (r->rows == 0) {
+		own = true;
+		snprintf(ext_schema, sizeof ext_schema, "%s", rn->res->schema);
+		snprintf(sql, sizeof sql,
+			 "BEGIN; SELECT pg_advisory_xact_lock(%lld); CREATE EXTENSION amcheck SCHEMA %s",
+			 0x7067726163656bLL, rn->res->schema);
 		db_query(rn->admin, sql, 0, NULL, 0, r);
 		if (r->status != DB_OK) {
-			char text[600];
 			snprintf(note, notelen, "amcheck not available, nothing verified (%s)",
 				 db_result_text(r, text, sizeof text));
+			db_query(rn->admin, "ROLLBACK", 0, NULL, 0, &rb);
 			memset(r, 0, sizeof *r);
 			return;
 		}
-		snprintf(r->first_value, sizeof r->first_value, "%s", rn->res->schema);
-	} else if (r->status != DB_OK) {
-		return;
 	}
-	char ext_schema[64];
-	snprintf(ext_schema, sizeof ext_schema, "%s", r->first_value);
 	snprintf(sql, sizeof sql,
 		 "SELECT c.relname::text, %s.bt_index_check(c.oid, true) FROM pg_index i "
 		 "JOIN pg_class c ON c.oid = i.indexrelid "
@@ -216,8 +227,9 @@ static void run_amcheck(struct runner *rn, struct db_result *r, char *note, size
 		 "JOIN pg_am am ON am.oid = c.relam "
 		 "WHERE n.nspname = $1 AND am.amname = 'btree' AND i.indisvalid",
 		 ext_schema);
-	const char *schema[1] = {rn->res->schema};
 	db_query(rn->admin, sql, 1, schema, 0, r);
+	if (own)
+		db_query(rn->admin, "ROLLBACK", 0, NULL, 0, &rb);
 	if (r->status == DB_OK)
 		snprintf(note, notelen, "%lld btree indexes verified against the heap", r->rows);
 }
