@@ -357,6 +357,35 @@ static json_t *json_samples(const struct outcome_table *t)
 	return obj;
 }
 
+/* [{step, sqlstate, rows, affected, retries, elapsed_s[, stall_ms,
+ * load_attempts, load_errors]}] for the steps that ran. */
+static json_t *json_steps(const struct phase_result *ph)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; arr && i < ph->n_steps; i++) {
+		const struct step_result *st = &ph->steps[i];
+		json_t *o = json_pack("{s:o, s:o, s:I, s:I, s:I, s:o}", "step",
+				      json_text(st->label, sizeof st->label), "sqlstate",
+				      st->sqlstate[0] ? json_string(st->sqlstate) : json_null(), "rows",
+				      (json_int_t)st->rows, "affected", (json_int_t)st->affected,
+				      "retries", (json_int_t)st->retries, "elapsed_s",
+				      json_seconds(st->elapsed_s));
+		if (o && st->under_load &&
+		    json_object_update_new(o, json_pack("{s:I, s:I, s:I}", "stall_ms",
+							(json_int_t)st->stall_ms, "load_attempts",
+							(json_int_t)st->load_attempts, "load_errors",
+							(json_int_t)st->load_errors)) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
+		if (!o || json_array_append_new(arr, o) != 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
 /* [{key, outcomes}] when the phase raced several keys, else null. */
 static json_t *json_per_key(const struct phase_result *ph)
 {
@@ -440,6 +469,7 @@ static json_t *json_phase(const struct phase_result *ph)
 	rc |= json_object_set_new(o, "outcomes", json_table(&ph->outcomes, show_zero_ok(ph)));
 	rc |= json_object_set_new(o, "constraints", json_table(&ph->constraints, false));
 	rc |= json_object_set_new(o, "messages", json_samples(&ph->outcomes));
+	rc |= json_object_set_new(o, "steps", json_steps(ph));
 	rc |= json_object_set_new(o, "per_key", json_per_key(ph));
 	rc |= json_object_set_new(o, "latency_us", json_latency(ph));
 	rc |= json_object_set_new(o, "skew_us",

@@ -282,6 +282,27 @@ static void exec_step(struct runner *rn, const struct step *st, struct db_result
 	}
 }
 
+static void record_step(struct phase_result *ph, const struct step *st,
+			const struct db_result *r, const struct step_metrics *m, double elapsed_s)
+{
+	struct step_result *sr = realloc(ph->steps, sizeof *sr * (ph->n_steps + 1));
+	if (!sr)
+		abort();
+	ph->steps = sr;
+	sr = &sr[ph->n_steps++];
+	memset(sr, 0, sizeof *sr);
+	snprintf(sr->label, sizeof sr->label, "%s", st->label);
+	snprintf(sr->sqlstate, sizeof sr->sqlstate, "%s", r->status == DB_OK ? "" : r->sqlstate);
+	sr->rows = m->rows;
+	sr->affected = m->affected;
+	sr->retries = m->retries;
+	sr->under_load = st->under_load;
+	sr->stall_ms = m->stall_ms;
+	sr->load_attempts = m->load_attempts;
+	sr->load_errors = m->load_errors;
+	sr->elapsed_s = elapsed_s;
+}
+
 /* Runs one step on the admin connection, under the phase's load when it asks
  * for it; false when the run must stop. */
 static bool run_step(struct runner *rn, const struct phase *p, const struct step *st,
@@ -295,6 +316,7 @@ static bool run_step(struct runner *rn, const struct phase *p, const struct step
 		race_free_start(race, rn->round + 1, false, 0);
 		pause_ms(200); /* let the writers get going before the step */
 	}
+	uint64_t t0 = clock_us(), t1;
 	for (;;) {
 		exec_step(rn, st, &r, note, sizeof note);
 		/* A step whose SQL opened a transaction and failed in it (BEGIN;
@@ -308,6 +330,7 @@ static bool run_step(struct runner *rn, const struct phase *p, const struct step
 		m.retries++;
 		pause_ms(100);
 	}
+	t1 = clock_us();
 	if (st->under_load) {
 		long long used = 0;
 		struct race_totals t;
@@ -327,6 +350,7 @@ static bool run_step(struct runner *rn, const struct phase *p, const struct step
 	}
 	m.rows = r.rows;
 	m.affected = r.affected;
+	record_step(ph, st, &r, &m, (double)(t1 - t0) / 1e6);
 	db_result_text(&r, text, sizeof text);
 	if (r.status == DB_OK && (st->kind == STEP_MIGRATE_UP || st->kind == STEP_MIGRATE_DOWN))
 		rn->migrated = st->kind == STEP_MIGRATE_UP;
@@ -745,6 +769,7 @@ void run_result_free(struct run_result *res)
 {
 	for (size_t i = 0; i < res->n_phases; i++) {
 		free(res->phases[i].expects);
+		free(res->phases[i].steps);
 		free(res->phases[i].per_key);
 	}
 	free(res->phases);

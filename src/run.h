@@ -23,6 +23,16 @@ struct expect_result {
 	bool passed;
 };
 
+/* What one setup step did, as numbers (its checks are in expects). */
+struct step_result {
+	char label[160];      /* "migrate up", "run precheck", "check amcheck" */
+	char sqlstate[6];     /* "" when it succeeded */
+	long long rows, affected, retries;
+	bool under_load;
+	long long stall_ms, load_attempts, load_errors; /* under_load only */
+	double elapsed_s;     /* the step itself, retries included */
+};
+
 struct phase_result {
 	char name[128];
 	bool migrated;        /* migration applied while the phase ran (after its steps) */
@@ -42,6 +52,8 @@ struct phase_result {
 	uint64_t skew_us_p50, skew_us_max; /* spread of the workers' first sends */
 	struct expect_result *expects;
 	size_t n_expects;
+	struct step_result *steps; /* one per step that ran */
+	size_t n_steps;
 	bool passed;
 	bool broken;          /* a round could not complete (see run_result.error) */
 	bool free_run;        /* --duration: free-running, measured, not judged */

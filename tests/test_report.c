@@ -19,6 +19,7 @@
 
 static struct expect_result race_expects[2];
 static struct expect_result steps_expects[1];
+static struct step_result step_results[2];
 static struct phase_result phases[2];
 static struct run_result run;
 
@@ -83,6 +84,18 @@ static void make_run(void)
 	hist_init(&steps->latency);
 	steps->expects = steps_expects;
 	steps->n_expects = 1;
+	snprintf(step_results[0].label, sizeof step_results[0].label, "migrate up");
+	snprintf(step_results[0].sqlstate, sizeof step_results[0].sqlstate, "23505");
+	step_results[0].elapsed_s = 0.5;
+	snprintf(step_results[1].label, sizeof step_results[1].label, "run plain_alter");
+	step_results[1].rows = 3;
+	step_results[1].retries = 2;
+	step_results[1].under_load = true;
+	step_results[1].stall_ms = 42;
+	step_results[1].load_attempts = 700;
+	step_results[1].load_errors = 1;
+	steps->steps = step_results;
+	steps->n_steps = 2;
 	steps->passed = true;
 	steps->elapsed_s = 0.25;
 
@@ -270,6 +283,18 @@ static const struct field_case single_run_fields[] = {
 	{"phases.1.expectations.0.passed", K_BOOL, .i = 1},
 	{"phases.1.passed", K_BOOL, .i = 1},
 	{"phases.1.elapsed_s", K_REAL, .r = 0.25},
+	{"phases.1.steps.0.step", K_STR, .s = "migrate up"},
+	{"phases.1.steps.0.sqlstate", K_STR, .s = "23505"},
+	{"phases.1.steps.0.elapsed_s", K_REAL, .r = 0.5},
+	{"phases.1.steps.0.stall_ms", K_ABSENT, .s = NULL},
+	{"phases.1.steps.1.sqlstate", K_NULL, .s = NULL},
+	{"phases.1.steps.1.rows", K_INT, .i = 3},
+	{"phases.1.steps.1.retries", K_INT, .i = 2},
+	{"phases.1.steps.1.stall_ms", K_INT, .i = 42},
+	{"phases.1.steps.1.load_attempts", K_INT, .i = 700},
+	{"phases.1.steps.1.load_errors", K_INT, .i = 1},
+	{"phases.1.steps.2", K_ABSENT, .s = NULL},
+	{"phases.0.steps.0", K_ABSENT, .s = NULL},
 	{"phases.2", K_ABSENT, .s = NULL},
 };
 
