@@ -104,13 +104,26 @@ struct step_metrics {
 	long long stall_ms, load_attempts, load_ok, load_errors;
 };
 
+/* A metric that is a long long field of a struct, found by name. */
+struct metric_field {
+	const char *name;
+	size_t off;
+};
+
+static bool field_metric(const struct metric_field *fields, size_t n, const void *base,
+			 const char *name, long long *v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(name, fields[i].name)) {
+			*v = *(const long long *)((const char *)base + fields[i].off);
+			return true;
+		}
+	return false;
+}
+
 static bool step_metric(void *ctx, const char *name, long long *v)
 {
-	const struct step_metrics *m = ctx;
-	static const struct {
-		const char *name;
-		size_t off;
-	} fields[] = {
+	static const struct metric_field fields[] = {
 		{"rows", offsetof(struct step_metrics, rows)},
 		{"affected", offsetof(struct step_metrics, affected)},
 		{"retries", offsetof(struct step_metrics, retries)},
@@ -119,12 +132,7 @@ static bool step_metric(void *ctx, const char *name, long long *v)
 		{"load_ok", offsetof(struct step_metrics, load_ok)},
 		{"load_errors", offsetof(struct step_metrics, load_errors)},
 	};
-	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-		if (!strcmp(name, fields[i].name)) {
-			*v = *(const long long *)((const char *)m + fields[i].off);
-			return true;
-		}
-	return false;
+	return field_metric(fields, sizeof fields / sizeof fields[0], ctx, name, v);
 }
 
 static void add_expectation(struct phase_result *ph, const struct expectation *x, metric_fn fn,
@@ -414,21 +422,15 @@ static bool run_step(struct runner *rn, const struct phase *p, const struct step
 static bool race_metric(void *ctx, const char *name, long long *v)
 {
 	const struct phase_result *ph = ctx;
-	static const struct {
-		const char *name;
-		size_t off;
-	} fields[] = {
+	static const struct metric_field fields[] = {
 		{"attempts", offsetof(struct phase_result, attempts)},
 		{"retries", offsetof(struct phase_result, retries)},
 		{"rounds_with_duplicates", offsetof(struct phase_result, rounds_with_duplicates)},
 		{"rows_per_key.min", offsetof(struct phase_result, rows_min)},
 		{"rows_per_key.max", offsetof(struct phase_result, rows_max)},
 	};
-	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-		if (!strcmp(name, fields[i].name)) {
-			*v = *(const long long *)((const char *)ph + fields[i].off);
-			return true;
-		}
+	if (field_metric(fields, sizeof fields / sizeof fields[0], ph, name, v))
+		return true;
 	if (!strcmp(name, "workers"))
 		*v = ph->workers;
 	else if (!strcmp(name, "rounds"))
