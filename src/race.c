@@ -22,6 +22,13 @@
 
 enum worker_state { W_IDLE, W_RUNNING, W_HELD, W_FINISHED };
 
+/* One key as the flow's $1..$n: at most 16 parameters (the loader's bound),
+ * each a 64-bit integer in decimal. */
+struct key_params {
+	char buf[16][24];
+	const char *ptr[16];
+};
+
 struct worker {
 	struct race *race;
 	int id;
@@ -42,8 +49,7 @@ struct worker {
 	unsigned long long rng;  /* retry jitter, seeded per worker */
 	bool broken;             /* this round could not complete */
 	char why[384];
-	char param_buf[16][24];  /* free mode: this attempt's key */
-	const char *param_ptr[16];
+	struct key_params free_key; /* free mode: this attempt's key */
 	/* counters: the worker's own until merged */
 	long long attempts, retries;
 	struct outcome_table outcomes, constraints;
@@ -66,7 +72,7 @@ struct race {
 	bool joined;             /* race_join() ran: the threads are gone */
 	int connected, ready, finished;
 	uint64_t deadline_us;
-	char ***key_params;      /* [key][param] strings for this round */
+	struct key_params *keys; /* [cfg.keys]: this round's keys */
 	char *pid_array;         /* "{pid,pid,...}" for the monitor's queries */
 	/* free mode, set before the generation starts */
 	bool free_mode, free_hot;
@@ -168,6 +174,21 @@ static bool param_metric(void *ctx, const char *name, long long *v)
 		*v = p->phase_round;
 	else
 		return false;
+	return true;
+}
+
+/* Evaluates the scenario's params for ctx into out; false (err) on an
+ * arithmetic error such as an overflow. */
+static bool eval_key(const struct scenario *sc, struct param_ctx *ctx, struct key_params *out,
+		     char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sc->n_params; i++) {
+		long long v;
+		if (!expr_eval(sc->params[i], param_metric, ctx, &v, err, errlen))
+			return false;
+		snprintf(out->buf[i], sizeof out->buf[i], "%lld", v);
+		out->ptr[i] = out->buf[i];
+	}
 	return true;
 }
 
@@ -344,7 +365,7 @@ static void play_round(struct worker *w, long long gen)
 	atomic_store(&w->state, W_RUNNING);
 	uint64_t t0 = clock_us();
 	w->first_send_us = t0;
-	attempt(w, (const char *const *)r->key_params[w->key], gen, hold, true, t0);
+	attempt(w, r->keys[w->key].ptr, gen, hold, true, t0);
 }
 
 /* Free mode: the flow back to back, no barrier, a fresh key per attempt
@@ -365,17 +386,15 @@ static void play_free(struct worker *w)
 			break;
 		struct param_ctx ctx = {r->free_hot ? r->free_base : r->free_base + i * r->cfg.workers + w->id,
 					0, i};
-		for (size_t k = 0; k < sc->n_params; k++) {
-			long long v = 0;
-			char err[128];
-			if (!expr_eval(sc->params[k], param_metric, &ctx, &v, err, sizeof err))
-				abort(); /* names were checked at load time */
-			snprintf(w->param_buf[k], sizeof w->param_buf[k], "%lld", v);
-			w->param_ptr[k] = w->param_buf[k];
+		char err[128];
+		if (!eval_key(sc, &ctx, &w->free_key, err, sizeof err)) {
+			snprintf(w->why, sizeof w->why, "worker %d: params: %s", w->id, err);
+			w->broken = true;
+			return;
 		}
 		uint64_t t0 = clock_us();
 		w->deadline_us = t0 + (uint64_t)r->cfg.deadline_ms * 1000u;
-		attempt(w, w->param_ptr, 0, false, false, t0);
+		attempt(w, w->free_key.ptr, 0, false, false, t0);
 		if (w->broken)
 			return;
 		w->free_attempts = i + 1;
@@ -438,19 +457,6 @@ static bool coord_wait(struct race *r, const int *counter, int n, uint64_t deadl
 	return ok;
 }
 
-static void free_key_params(struct race *r)
-{
-	if (!r->key_params)
-		return;
-	for (int k = 0; k < r->cfg.keys; k++) {
-		for (size_t i = 0; r->key_params[k] && i < r->sc->n_params; i++)
-			free(r->key_params[k][i]);
-		free(r->key_params[k]);
-	}
-	free(r->key_params);
-	r->key_params = NULL;
-}
-
 /* Worker w's key index: uniform spreads workers evenly; hot puts half of
  * them on key 0 and spreads the rest over the others. */
 static int key_of(const struct race_cfg *c, int w)
@@ -498,9 +504,9 @@ struct race *race_open(const char *dsn, const char *schema, bool pooler,
 	if (pthread_mutex_init(&r->mu, NULL) || pthread_cond_init(&r->cv_workers, NULL) ||
 	    pthread_cond_init(&r->cv_coord, NULL))
 		abort();
-	r->key_params = calloc((size_t)cfg->keys, sizeof *r->key_params);
+	r->keys = calloc((size_t)cfg->keys, sizeof *r->keys);
 	r->w = aligned_alloc(64, sizeof *r->w * (size_t)cfg->workers);
-	if (!r->key_params || !r->w)
+	if (!r->keys || !r->w)
 		abort();
 	memset(r->w, 0, sizeof *r->w * (size_t)cfg->workers);
 	r->monitor = db_connect(dsn, pooler ? NULL : schema, err, errlen);
@@ -553,25 +559,10 @@ fail:
 static bool make_params(struct race *r, long long round, long long phase_round, char *err,
 			size_t errlen)
 {
-	free_key_params(r);
-	r->key_params = calloc((size_t)r->cfg.keys, sizeof *r->key_params);
-	if (!r->key_params)
-		abort();
 	for (int k = 0; k < r->cfg.keys; k++) {
-		r->key_params[k] = calloc(r->sc->n_params, sizeof(char *));
-		if (!r->key_params[k])
-			abort();
 		struct param_ctx ctx = {round, k, phase_round};
-		for (size_t i = 0; i < r->sc->n_params; i++) {
-			long long v;
-			char buf[32];
-			if (!expr_eval(r->sc->params[i], param_metric, &ctx, &v, err, errlen))
-				return false;
-			snprintf(buf, sizeof buf, "%lld", v);
-			r->key_params[k][i] = strdup(buf);
-			if (!r->key_params[k][i])
-				abort();
-		}
+		if (!eval_key(r->sc, &ctx, &r->keys[k], err, errlen))
+			return false;
 	}
 	return true;
 }
@@ -655,7 +646,7 @@ static void describe_stuck(struct race *r, const char *what, char *err, size_t e
 	snprintf(err, errlen, "%s", what);
 }
 
-/* Rows per key of the current key_params, through the scenario's rows query. */
+/* Rows per key of the current keys, through the scenario's rows query. */
 static enum race_status count_rows(struct race *r, struct round_result *out, char *err,
 				   size_t errlen)
 {
@@ -673,7 +664,7 @@ static enum race_status count_rows(struct race *r, struct round_result *out, cha
 	}
 	for (int k = 0; k < r->cfg.keys; k++) {
 		db_query(r->monitor, r->sc->rows.sql, r->sc->rows.nparams,
-			 (const char *const *)r->key_params[k], clock_us() + 10u * 1000000u, &res);
+			 r->keys[k].ptr, clock_us() + 10u * 1000000u, &res);
 		if (res.status != DB_OK) {
 			snprintf(err, errlen, "rows query (line %d) failed: %s", r->sc->rows.line,
 				 db_result_text(&res, text, sizeof text));
@@ -914,7 +905,7 @@ void race_close(struct race *r)
 			PQfinish(r->w[i].conn);
 	if (r->monitor)
 		PQfinish(r->monitor);
-	free_key_params(r);
+	free(r->keys);
 	free(r->pid_array);
 	free(r->w);
 	pthread_cond_destroy(&r->cv_workers);
