@@ -5,6 +5,7 @@
  * 1/HIST_SUB of its value. */
 #include "stats.h"
 
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -85,4 +86,36 @@ uint64_t clock_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* P(X <= k) for X ~ Binomial(n, p), 0 < p < 1, summed in log space so that
+ * large n neither underflows nor overflows. */
+static double binomial_cdf(long long k, long long n, double p)
+{
+	double log_term = (double)n * log1p(-p), log_ratio = log(p) - log1p(-p);
+	double log_sum = log_term;
+	for (long long i = 0; i < k; i++) {
+		log_term += log((double)(n - i) / (double)(i + 1)) + log_ratio;
+		double hi = log_sum > log_term ? log_sum : log_term;
+		log_sum = hi + log(exp(log_sum - hi) + exp(log_term - hi));
+	}
+	return exp(log_sum);
+}
+
+double stats_upper95(long long events, long long trials)
+{
+	if (trials <= 0 || events >= trials)
+		return 1.0;
+	if (events <= 0)
+		return 1.0 - pow(0.05, 1.0 / (double)trials);
+	/* The CDF falls as p rises: bisect for the p where it is 0.05. */
+	double lo = (double)events / (double)trials, hi = 1.0;
+	for (int i = 0; i < 100 && hi - lo > 1e-12; i++) {
+		double mid = (lo + hi) / 2;
+		if (binomial_cdf(events, trials, mid) > 0.05)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi;
 }

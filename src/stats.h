@@ -28,6 +28,11 @@ void hist_record(struct hist *h, uint64_t us);
 void hist_merge(struct hist *dst, const struct hist *src);
 /* Value at percentile p (0..100), within bucket precision, clamped to [min, max]; 0 if empty. */
 uint64_t hist_percentile(const struct hist *h, double p);
+/* One-sided 95 % upper bound on a per-trial probability after events in
+ * trials (exact Clopper-Pearson: the p at which P(X <= events) = 0.05; with
+ * no events 1 - 0.05^(1/trials), about 3/trials). 1 when trials is 0 or
+ * every trial was an event. */
+double stats_upper95(long long events, long long trials);
 /* Monotonic clock in microseconds. */
 uint64_t clock_us(void);
 

@@ -428,3 +428,35 @@ Test(outcome, overflow_merge)
 	cr_expect_eq(outcome_total(a), 3 * OUTCOME_SLOTS);
 	free(a), free(b);
 }
+
+/* ---- the 95 % upper bound on a race probability ------------------------ */
+
+TestSuite(upper95, .timeout = 30);
+
+/* Reference values: bisection on the binomial CDF summed with exact
+ * binomial coefficients (Python), independent of stats.c's log-space sum. */
+Test(upper95, clopper_pearson_table)
+{
+	static const struct {
+		long long events, trials;
+		double upper;
+	} cases[] = {
+		{0, 20, 0.139108},  {0, 1, 0.950000},   {1, 10, 0.394163},  {5, 50, 0.198833},
+		{3, 1000, 0.007735}, {0, 1000, 0.002991}, {10, 20, 0.698046}, {19, 20, 0.997439},
+		{2, 3, 0.983048},   {20, 20, 1.0},      {0, 0, 1.0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		double u = stats_upper95(cases[i].events, cases[i].trials);
+		cr_expect(u > cases[i].upper - 2e-6 && u < cases[i].upper + 2e-6, "%lld/%lld: %f, want %f",
+			  cases[i].events, cases[i].trials, u, cases[i].upper);
+	}
+}
+
+/* Zero events in n: about the rule of three, 3/n, for large n. */
+Test(upper95, rule_of_three)
+{
+	for (long long n = 100; n <= 1000000; n *= 10) {
+		double u = stats_upper95(0, n);
+		cr_expect(u > 2.9 / (double)n && u < 3.0 / (double)n, "0/%lld: %g", n, u);
+	}
+}
