@@ -4,7 +4,13 @@
  *           sum  := prod (('+' | '-') prod)*
  *           prod := unary (('*' | '/') unary)*
  *           unary := '-' unary | NUMBER | NAME | '(' sum ')'
- * Values are 64-bit signed integers. */
+ * Values are 64-bit signed integers; a '-' written right before digits is
+ * part of the number, so -9223372036854775808 is a number like any other.
+ *
+ * Evaluation, name walks and freeing recurse over the tree, on worker threads
+ * too (key parameters): the parser bounds the tree's height (MAX_HEIGHT, a
+ * chain such as 1+1+...+1 is as tall as it is long) so that recursion never
+ * outgrows a small stack. */
 #include "expect.h"
 
 #include <ctype.h>
@@ -21,6 +27,7 @@ struct expr {
 	long long num;
 	char *name;
 	struct expr *a, *b;
+	int height; /* 1 for a leaf, 1 + the taller child otherwise */
 };
 
 struct parser {
@@ -32,7 +39,8 @@ struct parser {
 	int depth;
 };
 
-#define MAX_DEPTH 64
+#define MAX_DEPTH 64   /* parentheses and unary minus, while parsing */
+#define MAX_HEIGHT 256 /* levels of the finished tree */
 
 static void fail(struct parser *ps, const char *what)
 {
@@ -57,7 +65,25 @@ static struct expr *node(enum node_kind k, struct expr *a, struct expr *b)
 	e->kind = k;
 	e->a = a;
 	e->b = b;
+	e->height = 1 + (a && b ? (a->height > b->height ? a->height : b->height)
+			  : a	   ? a->height
+			  : b	   ? b->height
+				   : 0);
 	return e;
+}
+
+/* Fails and frees e when it is taller than MAX_HEIGHT; returns e or NULL. */
+static struct expr *bounded(struct parser *ps, struct expr *e)
+{
+	if (!e || e->height <= MAX_HEIGHT)
+		return e;
+	char what[96];
+	snprintf(what, sizeof what,
+		 "expression too long or nested too deeply (more than %d levels of operators)",
+		 MAX_HEIGHT);
+	fail(ps, what);
+	expr_free(e);
+	return NULL;
 }
 
 static struct expr *parse_sum(struct parser *ps);
@@ -81,11 +107,11 @@ static struct expr *parse_unary(struct parser *ps)
 	}
 	struct expr *e = NULL;
 	char c = *ps->p;
-	if (c == '-') {
+	if (c == '-' && !isdigit((unsigned char)ps->p[1])) {
 		ps->p++;
 		struct expr *a = parse_unary(ps);
-		e = a ? node(N_NEG, a, NULL) : NULL;
-	} else if (isdigit((unsigned char)c)) {
+		e = a ? bounded(ps, node(N_NEG, a, NULL)) : NULL;
+	} else if (isdigit((unsigned char)c) || c == '-') {
 		char *end;
 		errno = 0;
 		long long v = strtoll(ps->p, &end, 10);
@@ -138,7 +164,7 @@ static struct expr *parse_prod(struct parser *ps)
 			expr_free(e);
 			return NULL;
 		}
-		e = node(c == '*' ? N_MUL : N_DIV, e, b);
+		e = bounded(ps, node(c == '*' ? N_MUL : N_DIV, e, b));
 	}
 	return e;
 }
@@ -157,7 +183,7 @@ static struct expr *parse_sum(struct parser *ps)
 			expr_free(e);
 			return NULL;
 		}
-		e = node(c == '+' ? N_ADD : N_SUB, e, b);
+		e = bounded(ps, node(c == '+' ? N_ADD : N_SUB, e, b));
 	}
 	return e;
 }

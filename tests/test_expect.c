@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,10 @@ Test(expect, eval_values)
 		{"0", 0},
 		{"42", 42},
 		{"9223372036854775807", LLONG_MAX},
+		{"-9223372036854775808", LLONG_MIN}, /* the least value is a number too */
+		{"-9223372036854775808 + 1", LLONG_MIN + 1},
+		{"1 -9223372036854775807", LLONG_MIN + 2}, /* binary minus, then the number */
+		{"-9223372036854775808 / 2 * 2", LLONG_MIN},
 		{"1 + 2 * 3", 7},           /* * before + */
 		{"1 * 2 + 3", 5},
 		{"(1 + 2) * 3", 9},         /* parentheses */
@@ -191,6 +196,9 @@ Test(expect, expr_parse_errors)
 		{"1.5", "malformed number"},
 		{"99999999999999999999", "number out of range"},
 		{"9223372036854775808", "number out of range"},
+		{"-9223372036854775809", "number out of range"},
+		{"- 9223372036854775808", "number out of range"}, /* minus, then a number too big */
+		{"-12abc", "malformed number"},
 		{"a == 1", "unexpected text"}, /* a bare expression has no comparison */
 		{"$1", "expected a number, a metric name or '('"},
 		{".a", "expected a number, a metric name or '('"},
@@ -299,6 +307,100 @@ Test(expect, deep_nesting, .timeout = 10)
 		free(cmp);
 		free(text);
 	}
+}
+
+/* "1+1+...+1" with n terms (op between them). */
+static char *chain(int n, const char *op)
+{
+	size_t lo = strlen(op);
+	char *s = malloc((size_t)n * (lo + 1) + 1);
+	cr_assert_not_null(s);
+	char *p = s;
+	for (int i = 0; i < n; i++) {
+		if (i) {
+			memcpy(p, op, lo);
+			p += lo;
+		}
+		*p++ = '1';
+	}
+	*p = '\0';
+	return s;
+}
+
+/* Long chains make trees as tall as they are long: past 256 levels they are
+ * refused with a message, however long (before, 100,000 terms overflowed the
+ * stack in parse, evaluation and free: a crash of `pgrace check`). */
+Test(expect, long_chains_refused, .timeout = 20)
+{
+	static const struct {
+		int n;
+		const char *op;
+	} cases[] = {
+		{257, "+"}, {257, " - "}, {257, "*"}, {257, "/"}, {3000, "+"}, {100000, "+"},
+		{1000000, "*"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *text = chain(cases[i].n, cases[i].op);
+		char err[256] = "";
+		struct expr *e = expr_parse(text, err, sizeof err);
+		cr_expect_null(e, "%d terms of \"%s\" parsed", cases[i].n, cases[i].op);
+		expr_free(e);
+		cr_expect(strstr(err, "expression too long or nested too deeply (more than 256 levels"),
+			  "%d terms of \"%s\": %s", cases[i].n, cases[i].op, err);
+		struct expectation x;
+		cr_expect_not(expect_parse(text, &x, err, sizeof err));
+		cr_expect(strstr(err, "too long or nested too deeply"), "%s", err);
+		free(text);
+	}
+	/* Mixed: (1+...+1)*1*...*1 is 200 + 100 levels tall. */
+	char *sum = chain(200, "+"), *prod = chain(101, "*");
+	size_t n = strlen(sum) + strlen(prod) + 8;
+	char *mixed = malloc(n);
+	cr_assert_not_null(mixed);
+	snprintf(mixed, n, "(%s)%s", sum, prod + 1);
+	char err[256] = "";
+	struct expr *e = expr_parse(mixed, err, sizeof err);
+	cr_expect_null(e, "a tree of 300 levels parsed");
+	expr_free(e);
+	cr_expect(strstr(err, "too long or nested too deeply"), "%s", err);
+	free(sum);
+	free(prod);
+	free(mixed);
+}
+
+struct tall_eval {
+	struct expr *e;
+	long long v;
+	bool ok;
+	char err[128];
+};
+
+static void *eval_on_thread(void *arg)
+{
+	struct tall_eval *t = arg;
+	t->ok = expr_eval(t->e, lookup, (void *)metrics, &t->v, t->err, sizeof t->err);
+	return NULL;
+}
+
+/* The tallest tree allowed parses, and evaluates on a thread with half the
+ * stack a worker has (key parameters are evaluated there). */
+Test(expect, tallest_tree_evaluates_on_a_small_stack, .timeout = 20)
+{
+	char *text = chain(256, "+");
+	char err[256] = "";
+	struct tall_eval t = {.e = expr_parse(text, err, sizeof err)};
+	cr_assert_not_null(t.e, "%s", err);
+	pthread_attr_t attr;
+	pthread_t th;
+	cr_assert_eq(pthread_attr_init(&attr), 0);
+	cr_assert_eq(pthread_attr_setstacksize(&attr, 128 * 1024), 0);
+	cr_assert_eq(pthread_create(&th, &attr, eval_on_thread, &t), 0);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	pthread_attr_destroy(&attr);
+	cr_expect(t.ok, "%s", t.err);
+	cr_expect_eq(t.v, 256);
+	expr_free(t.e);
+	free(text);
 }
 
 /* Moderate nesting is fine. */

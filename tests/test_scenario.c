@@ -627,6 +627,10 @@ static const struct bad_case {
 	{"params-unknown-name.yaml", 15, "params: unknown name \"tenant\""},
 	{"params-syntax.yaml", 15, "params: unexpected end"},
 	{"params-too-many.yaml", 15, "params: expected 1 to 16 key parameters, got 17"},
+	{"params-too-long.yaml", 15,
+	 "params: expression too long or nested too deeply (more than 256 levels of operators)"},
+	{"expect-too-long.yaml", 37,
+	 "expect: expression too long or nested too deeply (more than 256 levels of operators)"},
 };
 
 #define N_BAD (sizeof bad_cases / sizeof bad_cases[0])
