@@ -16,9 +16,10 @@
 # the JSON, pgrace's exit code, phases passed/total and per phase its rows
 # per key (min..max) and rounds with duplicates. It prints the summary too.
 #
-# Exit code: 0 when every scenario exited 0, else the first non-zero one
-# (pgrace's: 1 expectation failed, 2 bad usage or scenario, 3 database
-# unusable, 4 inconclusive, 5 results not saved, 130/143 interrupted; 2 too
+# Exit code: 0 when every scenario exited 0 or 6 (skipped: the server lacks
+# what it requires), else the first other one (pgrace's: 1 expectation
+# failed, 2 bad usage or scenario, 3 database unusable, 4 inconclusive, 5
+# results not saved, 130/143 interrupted; 2 too
 # when setup or the build fails, 3 when the throwaway cluster does not start).
 # Ctrl-C or TERM goes to the running pgrace (which drops its schema), ends
 # the run after it, writes the summary of what ran and exits 130/143.
@@ -129,8 +130,9 @@ def text: .name
 	+ (if .broken then " (broken)" elif .passed then "" else " (failed)" end);
 [runs[] | .phases // [] | .[]] as $ph
 | [runs[] | .error // empty] as $err
+| [runs[] | .skipped // empty] as $skip
 | "| \($name | cell) | \(.verdict // first(runs[].verdict // empty) // "?" | cell) | \($code) | \($ph | map(select(.passed)) | length)/\($ph | length) | \(
-	[($ph | map(text) | join("; ")), ($err[] | "stopped: \(.)")] | map(select(. != "")) | join("; ") | if . == "" then "-" else cell end) |"
+	[($ph | map(text) | join("; ")), ($skip[] | "skipped: \(.)"), ($err[] | "stopped: \(.)")] | map(select(. != "")) | join("; ") | if . == "" then "-" else cell end) |"
 '
 
 names=()
@@ -148,7 +150,8 @@ for file in "${scenarios[@]}"; do
 	say "== $name: exit $rc"
 	names+=("$name")
 	codes+=("$rc")
-	if ((first_rc == 0)); then
+	# 6: skipped, the server lacks what the scenario requires: not a failure.
+	if ((first_rc == 0 && rc != 6)); then
 		first_rc=$rc
 	fi
 	if ((rc == 130 || rc == 143)); then

@@ -56,6 +56,8 @@ static const char usage_text[] =
 	"  3    the database could not be used (unreachable, died, timed out)\n"
 	"  4    inconclusive: a phase that must reproduce the race never did\n"
 	"  5    verdict reached, but the result files could not be written\n"
+	"  6    every scenario was skipped: the server lacks what each requires\n"
+	"       (a skipped scenario beside others that pass does not change 0)\n"
 	"  130  interrupted (SIGINT), 143 terminated (SIGTERM)\n"
 	"\n"
 	"Scenario format: man pgrace (SCENARIO FORMAT), or docs/scenario-format.md.\n";
@@ -265,7 +267,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	opts.progress = !opts.quiet && isatty(STDERR_FILENO);
 	start_signal_thread();
-	enum verdict worst = VERDICT_PASS;
+	enum verdict worst = VERDICT_SKIPPED; /* the mildest: all skipped exits 6 */
 	int ran = 0;
 	for (int i = 0; i < n; i++) {
 		run_scenario(&sc[i], &opts, &res[i]);

@@ -13,20 +13,25 @@ enum pgrace_exit {
 	EXIT_DATABASE = 3,     /* the database could not be used: unreachable, died, timed out */
 	EXIT_INCONCLUSIVE = 4, /* a phase that must reproduce the race never did */
 	EXIT_RESULTS = 5,      /* verdict reached, but the result files could not be written */
+	EXIT_SKIPPED = 6,      /* every scenario was skipped: the server lacks what they require */
 	EXIT_SIGINT = 130,     /* interrupted by SIGINT */
 	EXIT_SIGTERM = 143,    /* terminated by SIGTERM */
 };
 
-/* A run's verdict, worst last: verdict_worse() picks the more severe of two. */
+/* A run's verdict, worst last (but skipped, the mildest): verdict_worse()
+ * picks the more severe of two. */
 enum verdict {
 	VERDICT_PASS,
 	VERDICT_INCONCLUSIVE,
 	VERDICT_FAIL,
 	VERDICT_BAD_SCENARIO, /* scenario SQL rejected by the server: exit 2 */
 	VERDICT_ERROR,        /* database unusable or run interrupted: exit 3 / 130 / 143 */
+	VERDICT_SKIPPED,      /* the server lacks what the scenario requires: nothing ran; milder
+			       * than pass, so a pass beside it exits 0, and skipped alone exits 6 */
 };
 
-/* Name used in JSON: "pass", "inconclusive", "fail", "bad_scenario", "error". */
+/* Name used in JSON: "pass", "inconclusive", "fail", "bad_scenario", "error",
+ * "skipped". */
 const char *verdict_name(enum verdict v);
 /* The more severe of a and b. */
 enum verdict verdict_worse(enum verdict a, enum verdict b);

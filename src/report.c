@@ -101,6 +101,8 @@ static const char *verdict_upper(enum verdict v)
 		return "BAD SCENARIO";
 	case VERDICT_ERROR:
 		return "ERROR";
+	case VERDICT_SKIPPED:
+		return "SKIPPED";
 	}
 	return "ERROR";
 }
@@ -250,6 +252,10 @@ void report_summary(FILE *out, const struct run_result *r)
 {
 	fprintf(out, "%.*s (%.*s): %s in %.1f s\n", (int)sizeof r->scenario, r->scenario,
 		(int)sizeof r->file, r->file, verdict_upper(r->verdict), r->elapsed_s);
+	if (r->verdict == VERDICT_SKIPPED) {
+		fprintf(out, "  skipped: %.*s\n", (int)sizeof r->skipped, r->skipped);
+		return;
+	}
 	if (r->n_phases > 0)
 		summary_table(out, r);
 	else
@@ -513,6 +519,13 @@ static json_t *json_run(const struct run_result *r)
 	rc |= json_object_set_new(o, "error", r->error[0] != '\0'
 						      ? json_text(r->error, sizeof r->error)
 						      : json_null());
+	rc |= json_object_set_new(o, "skipped", r->skipped[0] != '\0'
+							? json_text(r->skipped, sizeof r->skipped)
+							: json_null());
+	rc |= json_object_set_new(o, "server_version",
+				  r->server_version[0] != '\0'
+					  ? json_text(r->server_version, sizeof r->server_version)
+					  : json_null());
 	rc |= json_object_set_new(o, "elapsed_s", json_seconds(r->elapsed_s));
 	rc |= json_object_set_new(o, "phases", phases); /* steals phases, also on failure */
 	if (rc != 0) {
@@ -527,7 +540,7 @@ static json_t *json_runs(const struct run_result *runs, size_t n)
 {
 	json_t *o = json_object();
 	json_t *arr = json_array();
-	enum verdict worst = VERDICT_PASS;
+	enum verdict worst = n ? VERDICT_SKIPPED : VERDICT_PASS;
 	int rc = 0;
 
 	if (o == NULL || arr == NULL) {
@@ -640,7 +653,7 @@ static enum case_state phase_case(const struct phase_result *ph)
  * testcase of its own ("setup" when no phase ran), so it never looks green. */
 static bool run_extra_case(const struct run_result *r)
 {
-	if (r->complete && r->error[0] == '\0')
+	if ((r->complete || r->verdict == VERDICT_SKIPPED) && r->error[0] == '\0')
 		return false;
 	for (size_t i = 0; i < r->n_phases; i++)
 		if (r->phases[i].broken)
@@ -690,7 +703,7 @@ static void junit_case_open(FILE *out, const struct run_result *r, const char *n
 }
 
 struct junit_counts {
-	size_t tests, failures, errors;
+	size_t tests, failures, errors, skipped;
 	double seconds;
 };
 
@@ -705,7 +718,8 @@ static void junit_count(const struct run_result *r, struct junit_counts *c)
 		c->failures += s == CASE_FAILED;
 		c->errors += s == CASE_ERROR;
 	}
-	c->tests += r->n_phases + extra;
+	c->tests += r->n_phases + extra + (r->verdict == VERDICT_SKIPPED);
+	c->skipped += r->verdict == VERDICT_SKIPPED;
 	c->errors += extra;
 	if (isfinite(r->elapsed_s))
 		c->seconds += r->elapsed_s;
@@ -718,13 +732,19 @@ static void junit_suite(FILE *out, const struct run_result *r)
 	junit_count(r, &c);
 	fputs("  <testsuite name=\"", out);
 	xml_put(out, r->scenario, sizeof r->scenario);
-	fprintf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n",
-		c.tests, c.failures, c.errors, c.seconds);
+	fprintf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\">\n",
+		c.tests, c.failures, c.errors, c.skipped, c.seconds);
 	fputs("    <properties>\n      <property name=\"file\" value=\"", out);
 	xml_put(out, r->file, sizeof r->file);
 	fprintf(out, "\"/>\n      <property name=\"verdict\" value=\"%s\"/>\n    </properties>\n",
 		verdict_name(r->verdict));
 
+	if (r->verdict == VERDICT_SKIPPED) { /* one case, skipped with the reason */
+		junit_case_open(out, r, "requires", sizeof "requires", 0.0);
+		fputs("      <skipped message=\"", out);
+		xml_put(out, r->skipped, sizeof r->skipped);
+		fputs("\"/>\n    </testcase>\n", out);
+	}
 	for (size_t i = 0; i < r->n_phases; i++) {
 		const struct phase_result *ph = &r->phases[i];
 
@@ -764,8 +784,8 @@ int report_write_junit(FILE *out, const struct run_result *runs, size_t n)
 	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", out);
 	fprintf(out,
 		"<testsuites name=\"pgrace\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
-		"time=\"%.3f\">\n",
-		c.tests, c.failures, c.errors, c.seconds);
+		"skipped=\"%zu\" time=\"%.3f\">\n",
+		c.tests, c.failures, c.errors, c.skipped, c.seconds);
 	for (size_t i = 0; i < n; i++)
 		junit_suite(out, &runs[i]);
 	fputs("</testsuites>\n", out);

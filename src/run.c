@@ -15,16 +15,24 @@
 
 #include "db.h"
 #include "race.h"
+#include "server.h"
 
 const char *verdict_name(enum verdict v)
 {
-	static const char *names[] = {"pass", "inconclusive", "fail", "bad_scenario", "error"};
+	static const char *names[] = {"pass",  "inconclusive", "fail",
+				      "bad_scenario", "error", "skipped"};
 	return names[v];
+}
+
+/* Severity: skipped below pass, then the enum's order. */
+static int verdict_rank(enum verdict v)
+{
+	return v == VERDICT_SKIPPED ? -1 : (int)v;
 }
 
 enum verdict verdict_worse(enum verdict a, enum verdict b)
 {
-	return a > b ? a : b;
+	return verdict_rank(a) >= verdict_rank(b) ? a : b;
 }
 
 int run_exit_code(enum verdict v)
@@ -46,6 +54,8 @@ int run_exit_code(enum verdict v)
 		return EXIT_FAIL;
 	case VERDICT_BAD_SCENARIO:
 		return EXIT_USAGE;
+	case VERDICT_SKIPPED:
+		return EXIT_SKIPPED;
 	case VERDICT_ERROR:
 		break;
 	}
@@ -719,6 +729,21 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 	}
 	struct db_result r;
 	char text[600];
+	struct server_info si;
+	bool met = true;
+	server_info_get(rn.admin, &si);
+	snprintf(res->server_version, sizeof res->server_version, "%s", si.version);
+	if (!server_check(rn.admin, &sc->requires, &si, &met, err, sizeof err)) {
+		stop_run(&rn, VERDICT_ERROR, "%s", err);
+		res->schema[0] = '\0';
+		goto out;
+	}
+	if (!met) { /* not run, so not judged: skipped, with the reason */
+		snprintf(res->skipped, sizeof res->skipped, "%s", err);
+		res->verdict = VERDICT_SKIPPED;
+		res->schema[0] = '\0';
+		goto out;
+	}
 	if (opts->pooler) /* no session state: each script sets its own search_path */
 		snprintf(sql, sizeof sql, "CREATE SCHEMA %s", res->schema);
 	else
@@ -730,6 +755,10 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 			 db_result_text(&r, text, sizeof text));
 		res->schema[0] = '\0'; /* nothing of ours to drop */
 		goto out;
+	}
+	if (!server_create_extensions(rn.admin, res->schema, &sc->requires, err, sizeof err)) {
+		stop_run(&rn, VERDICT_ERROR, "%s:%d: requires: %s", sc->path, sc->requires.line, err);
+		goto drop;
 	}
 	if (!check_connections(&rn) || !run_setup_sql(&rn, "schema", &sc->schema) ||
 	    !run_setup_sql(&rn, "seed", &sc->seed))

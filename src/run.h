@@ -69,6 +69,8 @@ struct run_result {
 	enum verdict verdict;
 	bool complete;        /* every phase ran */
 	char error[1024];     /* why the run stopped early, "" when it did not */
+	char skipped[256];    /* verdict skipped: the requirement the server lacks */
+	char server_version[32]; /* "13.23"; "" when never connected */
 	struct phase_result *phases;
 	size_t n_phases;
 	double elapsed_s;

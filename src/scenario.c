@@ -844,10 +844,57 @@ static bool check_text(struct loader *L, const unsigned char *s, size_t len)
 	return true;
 }
 
+/* An extension name as CREATE EXTENSION takes it unquoted. */
+static bool extension_name_ok(const char *s)
+{
+	if (!*s || strlen(s) > 63 || !(islower((unsigned char)*s) || *s == '_'))
+		return false;
+	for (; *s; s++)
+		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_'))
+			return false;
+	return true;
+}
+
+static bool parse_requires(struct loader *L, struct fy_node *n, int line, struct requirements *rq)
+{
+	static const char *const keys[] = {"server_version", "extensions", NULL};
+	if (!want_type(L, n, FYNT_MAPPING, "requires", line))
+		return false;
+	rq->line = line;
+	struct map_iter mi = {.map = n};
+	const char *k;
+	struct fy_node *v;
+	int kl;
+	while (next_pair(L, &mi, keys, "requires", &k, &v, &kl)) {
+		if (!strcmp(k, "server_version")) {
+			if (!get_int(L, v, "requires server_version", kl, 9, 99, &rq->server_version))
+				return false;
+			continue;
+		}
+		if (!want_type(L, v, FYNT_SEQUENCE, "requires extensions", kl))
+			return false;
+		void *it = NULL;
+		struct fy_node *item;
+		while ((item = fy_node_sequence_iterate(v, &it))) {
+			int il = node_line(item, kl);
+			const char *s = scalar(L, item, "requires extensions", il);
+			if (!s)
+				return false;
+			if (!extension_name_ok(s))
+				return errorf(L, il, "requires extensions: \"%.64s\" is not an extension name (lower case letters, digits, _)", s);
+			if (rq->n_extensions == REQUIRES_MAX_EXTENSIONS)
+				return errorf(L, il, "requires extensions: at most %d", REQUIRES_MAX_EXTENSIONS);
+			rq->extensions[rq->n_extensions++] = xstrdup(s);
+		}
+	}
+	return !L->failed;
+}
+
 static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *sc)
 {
-	static const char *const keys[] = {"name", "description", "schema", "seed", "migration",
-					   "sql", "race", "params", "rows", "flow", "phases", NULL};
+	static const char *const keys[] = {"name", "description", "requires", "schema", "seed",
+					   "migration", "sql", "race", "params", "rows",
+					   "flow", "phases", NULL};
 	if (!root)
 		return errorf(L, 1, "the file is empty");
 	if (!want_type(L, root, FYNT_MAPPING, "scenario", 1))
@@ -865,6 +912,8 @@ static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *
 			ok = get_name(L, v, k, kl, &sc->name);
 		else if (!strcmp(k, "description"))
 			ok = get_name(L, v, k, kl, &sc->description);
+		else if (!strcmp(k, "requires"))
+			ok = parse_requires(L, v, kl, &sc->requires);
 		else if (!strcmp(k, "schema"))
 			ok = get_sql(L, v, k, kl, &sc->schema);
 		else if (!strcmp(k, "seed"))
@@ -1020,6 +1069,8 @@ void scenario_free(struct scenario *sc)
 	free(sc->path);
 	free(sc->name);
 	free(sc->description);
+	for (size_t i = 0; i < sc->requires.n_extensions; i++)
+		free(sc->requires.extensions[i]);
 	free(sc->schema.sql);
 	free(sc->seed.sql);
 	free(sc->migrate_up.sql);

@@ -105,10 +105,21 @@ struct named_sql {
 	struct sql_text text;
 };
 
+/* What a scenario needs of the server (`requires:`); on a server that
+ * lacks it the scenario is skipped with the reason, not run. */
+#define REQUIRES_MAX_EXTENSIONS 8
+struct requirements {
+	int server_version;  /* major version, e.g. 15; 0 = any */
+	char *extensions[REQUIRES_MAX_EXTENSIONS]; /* created in the sandbox when missing */
+	size_t n_extensions;
+	int line;
+};
+
 struct scenario {
 	char *path;
 	char *name;
 	char *description;
+	struct requirements requires;
 	struct sql_text schema, seed;
 	struct sql_text migrate_up, migrate_down;
 	struct named_sql *sql;

@@ -393,6 +393,12 @@ Test(report, json_several_runs_are_wrapped_with_the_worst_verdict)
 		{VERDICT_INCONCLUSIVE, VERDICT_PASS, "inconclusive"},
 		{VERDICT_FAIL, VERDICT_ERROR, "error"},
 		{VERDICT_BAD_SCENARIO, VERDICT_FAIL, "bad_scenario"},
+		/* skipped is the mildest: beside a pass the pass shows, alone it shows */
+		{VERDICT_SKIPPED, VERDICT_PASS, "pass"},
+		{VERDICT_PASS, VERDICT_SKIPPED, "pass"},
+		{VERDICT_SKIPPED, VERDICT_SKIPPED, "skipped"},
+		{VERDICT_SKIPPED, VERDICT_FAIL, "fail"},
+		{VERDICT_INCONCLUSIVE, VERDICT_SKIPPED, "inconclusive"},
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -612,6 +618,7 @@ Test(report, summary_verdict_names)
 		{VERDICT_INCONCLUSIVE, "): INCONCLUSIVE in"},
 		{VERDICT_ERROR, "): ERROR in"},
 		{VERDICT_BAD_SCENARIO, "): BAD SCENARIO in"},
+		{VERDICT_SKIPPED, "): SKIPPED in"},
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

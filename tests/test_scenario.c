@@ -534,6 +534,25 @@ Test(scenario, every_shipped_scenario_loads)
 	cr_expect_geq(n, 1, "no scenarios found in %s", dir);
 }
 
+Test(scenario, requires_loads)
+{
+	struct scenario sc;
+	char err[512];
+	cr_assert(scenario_load(PGRACE_TEST_DATA "/good/requires.yaml", &sc, err, sizeof err), "%s", err);
+	cr_expect_eq(sc.requires.server_version, 15);
+	cr_assert_eq(sc.requires.n_extensions, 2);
+	cr_expect_str_eq(sc.requires.extensions[0], "btree_gist");
+	cr_expect_str_eq(sc.requires.extensions[1], "amcheck");
+	cr_expect_eq(sc.requires.line, 4);
+	scenario_free(&sc);
+	/* Without requires: nothing is needed. */
+	cr_assert(scenario_load(PGRACE_SOURCE_DIR "/scenarios/membership-unique.yaml", &sc, err,
+				sizeof err), "%s", err);
+	cr_expect_eq(sc.requires.server_version, 0);
+	cr_expect_eq(sc.requires.n_extensions, 0);
+	scenario_free(&sc);
+}
+
 Test(scenario, every_good_file_loads)
 {
 	cr_expect_geq(for_each_file(GOOD, not_hidden, expect_loads), 3);
@@ -579,6 +598,12 @@ static const struct bad_case {
 	{"isolation-chaos.yaml", 15,
 	 "isolation: expected one of read committed, repeatable read, serializable, got \"chaos\""},
 	{"distribution-zipf.yaml", 15, "distribution: expected one of uniform, hot, got \"zipf\""},
+	/* requires */
+	{"requires-version-string.yaml", 4,
+	 "requires server_version: expected an integer from 9 to 99, got \"fifteen\""},
+	{"requires-unknown-key.yaml", 4, "requires: unknown key \"version\""},
+	{"requires-bad-extension.yaml", 4, "requires extensions: \"btree gist\" is not an extension name"},
+	{"requires-extensions-scalar.yaml", 4, "requires extensions: expected a list, got a scalar"},
 	/* missing keys */
 	{"missing-name.yaml", 1, "missing required key \"name\""},
 	{"missing-schema.yaml", 1, "missing required key \"schema\""},
