@@ -13,9 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "command.h"
 #include "db.h"
 #include "race.h"
 #include "server.h"
+
+extern char **environ;
 
 const char *verdict_name(enum verdict v)
 {
@@ -69,6 +72,7 @@ struct runner {
 	PGconn *admin;      /* setup, steps and cleanup; search_path = the sandbox */
 	bool migrated;
 	long long round;    /* global round counter: keys never repeat across phases */
+	struct command_result *cmd; /* the last command's output (allocated on first use) */
 };
 
 /* Ends the run: records why and the verdict it deserves. */
@@ -252,6 +256,59 @@ static void run_amcheck(struct runner *rn, struct db_result *r, char *note, size
 		snprintf(note, notelen, "%lld btree indexes verified against the heap", r->rows);
 }
 
+/* Runs a scenario's command with the sandbox as its default schema; *r says
+ * how it went as a query would (DB_ERROR: it failed, sqlstate what its
+ * output names; DB_TIMEOUT / DB_INTERRUPTED: killed). False when it could
+ * not even start (r->message says why). Its output stays in rn->cmd. */
+static bool run_command(struct runner *rn, const struct command *cmd, struct db_result *r)
+{
+	memset(r, 0, sizeof *r);
+	if (!rn->cmd && !(rn->cmd = malloc(sizeof *rn->cmd)))
+		abort();
+	struct command_result *cr = rn->cmd;
+	char **env = command_env(environ, rn->admin, rn->res->schema);
+	command_run(cmd->argv, cmd->cwd, env,
+		    clock_us() + (uint64_t)cmd->timeout_ms * 1000u, cr);
+	command_argv_free(env);
+	switch (cr->status) {
+	case CMD_OK:
+		r->status = DB_OK;
+		return true;
+	case CMD_SPAWN_ERROR:
+		r->status = DB_ERROR;
+		snprintf(r->message, sizeof r->message, "%s", cr->why);
+		return false;
+	case CMD_TIMEOUT:
+		r->status = DB_TIMEOUT;
+		snprintf(r->message, sizeof r->message, "command \"%.200s\" %s", cmd->line, cr->why);
+		return true;
+	case CMD_INTERRUPTED:
+		r->status = DB_INTERRUPTED;
+		snprintf(r->message, sizeof r->message, "command \"%.200s\" interrupted: killed",
+			 cmd->line);
+		return true;
+	case CMD_FAILED:
+		break;
+	}
+	r->status = DB_ERROR;
+	command_sqlstate(cr->err, r->sqlstate);
+	if (!r->sqlstate[0])
+		command_sqlstate(cr->out, r->sqlstate);
+	/* The last lines of stderr (else stdout), on one line. */
+	const char *said = command_last_lines(cr->err[0] ? cr->err : cr->out, 4);
+	int n = snprintf(r->message, sizeof r->message, "command \"%.80s\" exited with status %d%s",
+			 cmd->line, cr->exit_code, *said ? ": " : "");
+	for (const char *c = said; *c && n >= 0 && (size_t)n + 4 < sizeof r->message; c++) {
+		if (*c == '\n')
+			r->message[n++] = ' ', r->message[n++] = '|', r->message[n++] = ' ';
+		else if (*c != '\r')
+			r->message[n++] = *c;
+	}
+	if (n >= 0 && (size_t)n < sizeof r->message)
+		r->message[n] = '\0';
+	return true;
+}
+
 /* Runs the step's SQL or built-in check once. */
 static void exec_step(struct runner *rn, const struct step *st, struct db_result *r, char *note,
 		      size_t notelen)
@@ -262,7 +319,11 @@ static void exec_step(struct runner *rn, const struct step *st, struct db_result
 	case STEP_SQL:
 	case STEP_MIGRATE_UP:
 	case STEP_MIGRATE_DOWN:
-		admin_sql(rn, st->text.sql, r);
+		if (st->text.command) {
+			if (run_command(rn, st->text.command, r) && r->status == DB_OK)
+				snprintf(note, notelen, "exit status 0");
+		} else
+			admin_sql(rn, st->text.sql, r);
 		return;
 	case STEP_CHECK_INVALID_INDEXES:
 		db_query(rn->admin,
@@ -377,6 +438,13 @@ static bool run_step(struct runner *rn, const struct phase *p, const struct step
 			 st->line, text);
 		return false;
 	}
+	const struct command *cmd = st->text.command;
+	if (cmd && r.status == DB_ERROR && rn->cmd->status == CMD_SPAWN_ERROR) {
+		ph->passed = false;
+		stop_run(rn, VERDICT_BAD_SCENARIO, "%s:%d: phase %s, %s: %s", sc->path, st->text.line,
+			 p->name, st->label, r.message);
+		return false;
+	}
 	char extra[200] = "";
 	if (m.retries)
 		snprintf(extra, sizeof extra, " after %lld retries", m.retries);
@@ -389,8 +457,12 @@ static bool run_step(struct runner *rn, const struct phase *p, const struct step
 		snprintf(expect, sizeof expect, "%s fails with %s%s%s%s", st->label, st->expect_error,
 			 st->expect_message ? " \"" : "",
 			 st->expect_message ? st->expect_message : "", st->expect_message ? "\"" : "");
+		/* A command fails "with" a SQLSTATE its output names, and its
+		 * message is looked for in all the output it left. */
 		bool passed = r.status == DB_ERROR && !strcmp(r.sqlstate, st->expect_error) &&
-			      (!st->expect_message || strstr(r.message, st->expect_message));
+			      (!st->expect_message ||
+			       strstr(cmd ? rn->cmd->err : r.message, st->expect_message) ||
+			       (cmd && strstr(rn->cmd->out, st->expect_message)));
 		if (r.status == DB_OK)
 			snprintf(actual, sizeof actual, "succeeded%s", extra);
 		else
@@ -401,7 +473,7 @@ static bool run_step(struct runner *rn, const struct phase *p, const struct step
 	}
 	snprintf(expect, sizeof expect, "%s succeeds", st->label);
 	if (r.status == DB_ERROR) {
-		if (sql_is_wrong(r.sqlstate)) {
+		if (!cmd && sql_is_wrong(r.sqlstate)) {
 			ph->passed = false;
 			stop_run(rn, VERDICT_BAD_SCENARIO,
 				 "%s:%d: phase %s, %s: the server rejected the SQL: %s", sc->path,
@@ -622,10 +694,20 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 /* Runs the setup SQL (schema, seed) of the scenario. */
 static bool run_setup_sql(struct runner *rn, const char *what, const struct sql_text *t)
 {
-	if (!t->sql)
+	if (!t->sql && !t->command)
 		return true;
 	struct db_result r;
 	char text[600];
+	if (t->command) {
+		/* A failing schema or seed command is the scenario's (or its
+		 * project's) fault, as rejected SQL is; a hung one the run's. */
+		bool started = run_command(rn, t->command, &r);
+		if (r.status == DB_OK)
+			return true;
+		stop_run(rn, started && r.status != DB_ERROR ? VERDICT_ERROR : VERDICT_BAD_SCENARIO,
+			 "%s:%d: %s: %s", rn->sc->path, t->line, what, r.message);
+		return false;
+	}
 	admin_sql(rn, t->sql, &r);
 	if (r.status == DB_OK)
 		return true;
@@ -791,6 +873,7 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 drop:
 	drop_schema(&rn);
 out:
+	free(rn.cmd);
 	if (rn.admin)
 		PQfinish(rn.admin);
 	res->elapsed_s = (double)(clock_us() - t0) / 1e6;

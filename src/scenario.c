@@ -283,6 +283,105 @@ static bool next_pair(struct loader *L, struct map_iter *mi, const char *const *
 	return false;
 }
 
+/* The scenario file's folder ("." when the path has none), malloc'd. */
+static char *scenario_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	size_t n = (size_t)(slash - path);
+	char *d = xcalloc(n + 1, 1);
+	memcpy(d, path, n);
+	return d;
+}
+
+/* Fills cmd from its line, folder (relative to the scenario's), shell flag
+ * and deadline; false with the error set. */
+static bool make_command(struct loader *L, int line, const char *text, const char *cwd,
+			 bool shell, int timeout_ms, struct command *cmd)
+{
+	char perr[256];
+	cmd->line = xstrdup(text);
+	cmd->shell = shell;
+	cmd->timeout_ms = timeout_ms ? timeout_ms : COMMAND_DEFAULT_TIMEOUT_MS;
+	if (shell) {
+		cmd->argv = xcalloc(4, sizeof *cmd->argv);
+		cmd->argv[0] = xstrdup("/bin/sh");
+		cmd->argv[1] = xstrdup("-c");
+		cmd->argv[2] = xstrdup(text);
+	} else if (!command_split(text, &cmd->argv, perr, sizeof perr)) {
+		return errorf(L, line, "command: %s", perr);
+	}
+	char *dir = scenario_dir(L->path);
+	if (cwd && cwd[0] == '/') {
+		cmd->cwd = xstrdup(cwd);
+	} else if (cwd) {
+		size_t n = strlen(dir) + strlen(cwd) + 2;
+		cmd->cwd = xcalloc(n, 1);
+		snprintf(cmd->cwd, n, "%s/%s", dir, cwd);
+	} else {
+		cmd->cwd = xstrdup(dir);
+	}
+	free(dir);
+	return true;
+}
+
+static const char *const command_keys[] = {"command", "cwd", "shell", "timeout_ms", NULL};
+
+/* One of the command keys (cwd, shell, timeout_ms) into its field. */
+static bool command_option(struct loader *L, const char *k, struct fy_node *v, int kl,
+			   const char **cwd, bool *shell, int *timeout_ms)
+{
+	if (!strcmp(k, "cwd"))
+		return (*cwd = scalar(L, v, k, kl)) != NULL;
+	if (!strcmp(k, "shell"))
+		return get_bool(L, v, k, kl, shell);
+	return get_int(L, v, k, kl, 100, 3600000, timeout_ms);
+}
+
+/* SQL text, or {command: LINE, cwd: DIR, shell: BOOL, timeout_ms: N}. */
+static bool get_sql_or_command(struct loader *L, struct fy_node *n, const char *key, int line,
+			       struct sql_text *out)
+{
+	if (!n || fy_node_get_type(n) != FYNT_MAPPING || fy_node_is_alias(n))
+		return get_sql(L, n, key, line, out);
+	out->line = node_line(n, line);
+	const char *text = NULL, *cwd = NULL;
+	bool shell = false;
+	int timeout_ms = 0, text_line = out->line;
+	struct map_iter mi = {.map = n};
+	const char *k;
+	struct fy_node *v;
+	int kl;
+	while (next_pair(L, &mi, command_keys, key, &k, &v, &kl)) {
+		if (!strcmp(k, "command")) {
+			if (!(text = scalar(L, v, k, kl)))
+				return false;
+			text_line = kl;
+		} else if (!command_option(L, k, v, kl, &cwd, &shell, &timeout_ms)) {
+			return false;
+		}
+	}
+	if (L->failed)
+		return false;
+	if (!text)
+		return errorf(L, out->line, "%s: a mapping here names a command: missing key \"command\"",
+			      key);
+	out->command = xcalloc(1, sizeof *out->command);
+	return make_command(L, text_line, text, cwd, shell, timeout_ms, out->command);
+}
+
+static void sql_text_free(struct sql_text *t)
+{
+	free(t->sql);
+	if (t->command) {
+		command_free(t->command);
+		free(t->command);
+	}
+}
+
 /* Metric names a race phase's expectations may use. */
 static bool race_metric_ok(void *ctx, const char *name)
 {
@@ -531,7 +630,8 @@ static bool parse_migration(struct loader *L, struct fy_node *n, int line, struc
 	struct fy_node *v;
 	int kl;
 	while (next_pair(L, &mi, keys, "migration", &k, &v, &kl))
-		if (!get_sql(L, v, k, kl, !strcmp(k, "up") ? &sc->migrate_up : &sc->migrate_down))
+		if (!get_sql_or_command(L, v, !strcmp(k, "up") ? "migration.up" : "migration.down", kl,
+					!strcmp(k, "up") ? &sc->migrate_up : &sc->migrate_down))
 			return false;
 	return !L->failed;
 }
@@ -578,10 +678,22 @@ static bool parse_check(struct loader *L, struct fy_node *n, int line, struct st
 	return true;
 }
 
+/* dst = a copy of src (SQL or command). */
+static void copy_text(struct sql_text *dst, const struct sql_text *src)
+{
+	*dst = *src;
+	dst->sql = src->sql ? xstrdup(src->sql) : NULL;
+	if (src->command) {
+		dst->command = xcalloc(1, sizeof *dst->command);
+		command_copy(dst->command, src->command);
+	}
+}
+
 static bool parse_step(struct loader *L, struct fy_node *n, int line, const struct scenario *sc,
 		       struct step *st)
 {
 	static const char *const keys[] = {"migrate",    "run",     "sql",      "check",
+					   "command",    "cwd",     "shell",    "timeout_ms",
 					   "under_load", "retries", "retry_on", "expect_error",
 					   "expect_message", "expect", NULL};
 	static const char *const dirs[] = {"up", "down"};
@@ -594,21 +706,34 @@ static bool parse_step(struct loader *L, struct fy_node *n, int line, const stru
 	struct fy_node *v;
 	int kl;
 	char label[160];
+	const char *command = NULL, *cwd = NULL;
+	bool shell = false;
+	int timeout_ms = 0, command_line = line, option_line = 0;
 	while (next_pair(L, &mi, keys, "step", &k, &v, &kl)) {
 		if (actions && (!strcmp(k, "migrate") || !strcmp(k, "run") || !strcmp(k, "sql") ||
-				!strcmp(k, "check")))
-			return errorf(L, kl, "step: give exactly one of migrate, run, sql, check");
-		if (!strcmp(k, "migrate")) {
+				!strcmp(k, "check") || !strcmp(k, "command")))
+			return errorf(L, kl, "step: give exactly one of migrate, run, sql, check, command");
+		if (!strcmp(k, "command")) {
+			if (!(command = scalar(L, v, k, kl)))
+				return false;
+			command_line = kl;
+			st->kind = STEP_SQL;
+			snprintf(label, sizeof label, "command \"%.60s\"", command);
+			actions++;
+		} else if (!strcmp(k, "cwd") || !strcmp(k, "shell") || !strcmp(k, "timeout_ms")) {
+			if (!command_option(L, k, v, kl, &cwd, &shell, &timeout_ms))
+				return false;
+			option_line = kl;
+		} else if (!strcmp(k, "migrate")) {
 			int d = get_enum(L, v, k, kl, dirs, 2);
 			if (d < 0)
 				return false;
 			const struct sql_text *t = d == 0 ? &sc->migrate_up : &sc->migrate_down;
-			if (!t->sql)
+			if (!t->sql && !t->command)
 				return errorf(L, kl, "step: migrate %s, but the scenario has no migration.%s",
 					      dirs[d], dirs[d]);
 			st->kind = d == 0 ? STEP_MIGRATE_UP : STEP_MIGRATE_DOWN;
-			st->text.sql = xstrdup(t->sql);
-			st->text.line = t->line;
+			copy_text(&st->text, t);
 			snprintf(label, sizeof label, "migrate %s", dirs[d]);
 			actions++;
 		} else if (!strcmp(k, "run")) {
@@ -669,7 +794,15 @@ static bool parse_step(struct loader *L, struct fy_node *n, int line, const stru
 	if (L->failed)
 		return false;
 	if (actions == 0)
-		return errorf(L, line, "step: missing the action (one of migrate, run, sql, check)");
+		return errorf(L, line, "step: missing the action (one of migrate, run, sql, check, command)");
+	if (option_line && !command)
+		return errorf(L, option_line, "step: cwd, shell and timeout_ms go with command");
+	if (command) {
+		st->text.line = command_line;
+		st->text.command = xcalloc(1, sizeof *st->text.command);
+		if (!make_command(L, command_line, command, cwd, shell, timeout_ms, st->text.command))
+			return false;
+	}
 	if (st->retries && !st->n_retry_on) {
 		static const char *defaults[] = {"55P03", "40001", "40P01"};
 		for (size_t i = 0; i < 3; i++)
@@ -915,9 +1048,9 @@ static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *
 		else if (!strcmp(k, "requires"))
 			ok = parse_requires(L, v, kl, &sc->requires);
 		else if (!strcmp(k, "schema"))
-			ok = get_sql(L, v, k, kl, &sc->schema);
+			ok = get_sql_or_command(L, v, k, kl, &sc->schema);
 		else if (!strcmp(k, "seed"))
-			ok = get_sql(L, v, k, kl, &sc->seed);
+			ok = get_sql_or_command(L, v, k, kl, &sc->seed);
 		else if (!strcmp(k, "rows"))
 			ok = get_sql(L, v, k, kl, &sc->rows);
 		else if (!strcmp(k, "migration"))
@@ -941,11 +1074,12 @@ static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *
 		const char *key;
 		size_t off;
 	} required[] = {{"name", offsetof(struct scenario, name)},
-			{"schema", offsetof(struct scenario, schema.sql)},
 			{"rows", offsetof(struct scenario, rows.sql)}};
 	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
 		if (!*(char **)((char *)sc + required[i].off))
 			return errorf(L, 1, "missing required key \"%s\"", required[i].key);
+	if (!sc->schema.sql && !sc->schema.command)
+		return errorf(L, 1, "missing required key \"schema\"");
 	if (!sc->flow)
 		return errorf(L, 1, "missing required key \"flow\"");
 	if (!sc->params)
@@ -1071,10 +1205,10 @@ void scenario_free(struct scenario *sc)
 	free(sc->description);
 	for (size_t i = 0; i < sc->requires.n_extensions; i++)
 		free(sc->requires.extensions[i]);
-	free(sc->schema.sql);
-	free(sc->seed.sql);
-	free(sc->migrate_up.sql);
-	free(sc->migrate_down.sql);
+	sql_text_free(&sc->schema);
+	sql_text_free(&sc->seed);
+	sql_text_free(&sc->migrate_up);
+	sql_text_free(&sc->migrate_down);
 	free(sc->rows.sql);
 	for (size_t i = 0; i < sc->n_sql; i++) {
 		free(sc->sql[i].name);
@@ -1094,7 +1228,7 @@ void scenario_free(struct scenario *sc)
 			struct step *st = &ph->steps[j];
 			free(st->label);
 			free(st->check_arg);
-			free(st->text.sql);
+			sql_text_free(&st->text);
 			free(st->expect_message);
 			free_expects(st->expects, st->n_expects);
 		}

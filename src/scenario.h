@@ -11,18 +11,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "command.h"
 #include "expect.h"
 
 enum race_mode { MODE_HOLD, MODE_FIRE };
 enum isolation { ISO_READ_COMMITTED, ISO_REPEATABLE_READ, ISO_SERIALIZABLE };
 enum key_dist { DIST_UNIFORM, DIST_HOT };
 
-/* A piece of SQL and where it starts in the file. */
+/* A piece of SQL and where it starts in the file; or, for schema, seed,
+ * migration and steps, a command to run instead (then sql is NULL). */
 struct sql_text {
 	char *sql;
 	int line;
 	int nparams; /* highest $n it uses: the key parameters it is sent */
+	struct command *command; /* NULL for SQL */
 };
+
+/* A command's deadline when the file gives no timeout_ms. */
+#define COMMAND_DEFAULT_TIMEOUT_MS 120000
 
 /* One statement of the racing flow, run with the round's key as $1..$n. */
 struct flow_step {
@@ -71,8 +77,8 @@ enum step_kind {
  * expectations (error SQLSTATE, message substring, metrics such as `rows`). */
 struct step {
 	enum step_kind kind;
-	char *label;         /* "migrate up", "run precheck", "sql", "check amcheck" */
-	struct sql_text text;  /* NULL sql for the built-in checks */
+	char *label;         /* "migrate up", "run precheck", "sql", "check amcheck", "command" */
+	struct sql_text text;  /* NULL sql for the built-in checks; text.command for commands */
 	char *check_arg;       /* constraint name for STEP_CHECK_CONSTRAINT / _UNIQUE */
 	int line;
 	bool under_load;       /* the phase's workers run the flow back to back meanwhile */

@@ -577,6 +577,12 @@ static const struct bad_case {
 	{"comments-only.yaml", 1, "empty"},
 	/* YAML itself */
 	{"duplicate-key.yaml", 14, "YAML: duplicate key"},
+	/* commands */
+	{"command-unclosed-quote.yaml", 4, "command: unclosed single quote"},
+	{"command-missing-line.yaml", 4, "schema: a mapping here names a command: missing key \"command\""},
+	{"command-unknown-key.yaml", 7, "migration.up: unknown key \"timeout\""},
+	{"command-cwd-without-command.yaml", 18, "step: cwd, shell and timeout_ms go with command"},
+	{"command-timeout-too-short.yaml", 7, "timeout_ms: expected an integer from 100 to 3600000"},
 	{"yaml-bad-indent.yaml", 12, "YAML: invalid multiline plain key"},
 	{"alias.yaml", 13, "rounds: YAML aliases are not supported"},
 	{"key-not-string.yaml", 16, "scenario: keys must be plain strings"},
@@ -1013,4 +1019,40 @@ Test(scenario, flow_placeholder_beyond_params)
 	char err[512];
 	cr_assert_not(scenario_parse("mem.yaml", text, sizeof text - 1, &sc, err, sizeof err));
 	cr_expect(strstr(err, "mem.yaml:6: ") && strstr(err, "uses $2"), "%s", err);
+}
+
+/* Commands: argv split, cwd from the scenario's folder, shell, deadline. */
+Test(scenario, good_commands)
+{
+	struct scenario sc;
+	load_ok(GOOD "commands.yaml", &sc);
+	cr_assert_null(sc.schema.sql);
+	cr_assert_not_null(sc.schema.command);
+	const struct command *c = sc.schema.command;
+	cr_expect_str_eq(c->argv[0], "tool");
+	cr_expect_str_eq(c->argv[2], "004");
+	cr_expect_null(c->argv[3]);
+	cr_expect_str_eq(c->cwd, PGRACE_TEST_DATA "/good/proj");
+	cr_expect_eq(c->timeout_ms, COMMAND_DEFAULT_TIMEOUT_MS);
+	cr_expect_eq(sc.migrate_up.command->timeout_ms, 5000);
+	cr_expect_str_eq(sc.migrate_up.command->cwd, PGRACE_TEST_DATA "/good");
+	const struct command *down = sc.migrate_down.command;
+	cr_expect(down->shell);
+	cr_expect_str_eq(down->argv[0], "/bin/sh");
+	cr_expect_str_eq(down->argv[2], "tool downgrade 004 && echo done");
+	cr_expect_str_eq(down->cwd, "/tmp");
+	const struct phase *p = &sc.phases[0];
+	cr_assert_eq(p->n_steps, 3);
+	cr_expect_eq(p->steps[0].kind, STEP_MIGRATE_UP);
+	cr_assert_not_null(p->steps[0].text.command, "migrate up copies the command");
+	cr_expect_str_eq(p->steps[0].text.command->line, "tool upgrade 005");
+	const struct step *st = &p->steps[1];
+	cr_assert_not_null(st->text.command);
+	cr_expect_str_eq(st->text.command->argv[2], "a b");
+	cr_expect_str_eq(st->text.command->argv[3], "c \"d\"");
+	cr_expect_str_eq(st->text.command->cwd, PGRACE_TEST_DATA "/good/proj/sub");
+	cr_expect_str_eq(st->expect_error, "23505");
+	cr_expect_null(p->steps[2].text.sql);
+	cr_expect_not_null(p->steps[2].text.command);
+	scenario_free(&sc);
 }

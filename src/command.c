@@ -1,0 +1,552 @@
+/* command.c: an external command as a child process: argv split, the
+ * connection in its environment, output captured, a deadline, no leftovers.
+ *
+ * posix_spawn (vfork-like, safe in a threaded process) starts the child in
+ * a process group of its own (pgid = its pid), so a deadline kills the whole
+ * tool, including what it started itself. The child's exit is first noticed
+ * without reaping it (waitid WNOWAIT): while it is a zombie its pid, and so
+ * its group id, cannot be reused, so killing the group then can only reach
+ * processes it left behind. */
+#define _GNU_SOURCE /* posix_spawn_file_actions_addchdir_np (glibc >= 2.29) */
+#include "command.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "stats.h"
+
+#define TERM_GRACE_US (2u * 1000000u)   /* SIGTERM to SIGKILL */
+#define DRAIN_US (1u * 1000000u)        /* reading what is left after the exit */
+
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		abort();
+	return p;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s);
+	if (!d)
+		abort();
+	return d;
+}
+
+bool command_split(const char *line, char ***argv_out, char *err, size_t errlen)
+{
+	size_t len = strlen(line);
+	/* At most one argument per two characters, plus the NULL. */
+	char **argv = xmalloc(sizeof *argv * (len / 2 + 2));
+	char *word = xmalloc(len + 1);
+	size_t n = 0;
+	const char *p = line;
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+			p++;
+		if (!*p)
+			break;
+		size_t w = 0;
+		while (*p && !(*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+			if (*p == '\'') {
+				const char *end = strchr(p + 1, '\'');
+				if (!end) {
+					snprintf(err, errlen, "unclosed single quote in command \"%.80s\"", line);
+					goto fail;
+				}
+				memcpy(word + w, p + 1, (size_t)(end - p - 1));
+				w += (size_t)(end - p - 1);
+				p = end + 1;
+			} else if (*p == '"') {
+				for (p++; *p && *p != '"'; p++) {
+					if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+						p++;
+					word[w++] = *p;
+				}
+				if (!*p) {
+					snprintf(err, errlen, "unclosed double quote in command \"%.80s\"", line);
+					goto fail;
+				}
+				p++;
+			} else if (*p == '\\' && p[1]) {
+				word[w++] = p[1];
+				p += 2;
+			} else {
+				word[w++] = *p++;
+			}
+		}
+		word[w] = '\0';
+		argv[n++] = xstrdup(word);
+	}
+	argv[n] = NULL;
+	free(word);
+	if (n == 0) {
+		snprintf(err, errlen, "the command is empty");
+		command_argv_free(argv);
+		return false;
+	}
+	*argv_out = argv;
+	return true;
+fail:
+	argv[n] = NULL;
+	free(word);
+	command_argv_free(argv);
+	return false;
+}
+
+void command_argv_free(char **argv)
+{
+	if (!argv)
+		return;
+	for (char **a = argv; *a; a++)
+		free(*a);
+	free(argv);
+}
+
+void command_free(struct command *c)
+{
+	free(c->line);
+	command_argv_free(c->argv);
+	free(c->cwd);
+	memset(c, 0, sizeof *c);
+}
+
+void command_copy(struct command *dst, const struct command *src)
+{
+	size_t n = 0;
+	while (src->argv && src->argv[n])
+		n++;
+	*dst = *src;
+	dst->line = src->line ? xstrdup(src->line) : NULL;
+	dst->cwd = src->cwd ? xstrdup(src->cwd) : NULL;
+	dst->argv = NULL;
+	if (src->argv) {
+		dst->argv = xmalloc(sizeof *dst->argv * (n + 1));
+		for (size_t i = 0; i < n; i++)
+			dst->argv[i] = xstrdup(src->argv[i]);
+		dst->argv[n] = NULL;
+	}
+}
+
+/* A bounded buffer that keeps the last COMMAND_TAIL bytes written to it. */
+struct tail {
+	char *buf; /* COMMAND_TAIL + 1 bytes */
+	size_t len;
+	bool cut;
+};
+
+static void tail_add(struct tail *t, const char *data, size_t n)
+{
+	if (n >= COMMAND_TAIL) {
+		t->cut = t->cut || t->len > 0 || n > COMMAND_TAIL;
+		memcpy(t->buf, data + n - COMMAND_TAIL, COMMAND_TAIL);
+		t->len = COMMAND_TAIL;
+	} else {
+		if (t->len + n > COMMAND_TAIL) {
+			size_t drop = t->len + n - COMMAND_TAIL;
+			memmove(t->buf, t->buf + drop, t->len - drop);
+			t->len -= drop;
+			t->cut = true;
+		}
+		memcpy(t->buf + t->len, data, n);
+		t->len += n;
+	}
+	t->buf[t->len] = '\0';
+}
+
+/* Reads what fd has; false at end of file (or an error). */
+static bool drain(int fd, struct tail *t)
+{
+	char chunk[4096];
+	ssize_t got = read(fd, chunk, sizeof chunk);
+	if (got > 0) {
+		tail_add(t, chunk, (size_t)got);
+		return true;
+	}
+	return got < 0 && (errno == EINTR || errno == EAGAIN);
+}
+
+/* Polls the open pipes for up to ms; closes (sets to -1) those at EOF. */
+static void pump(int fds[2], struct tail tails[2], int ms)
+{
+	struct pollfd pf[2];
+	nfds_t n = 0;
+	int which[2];
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0) {
+			pf[n].fd = fds[i];
+			pf[n].events = POLLIN;
+			which[n++] = i;
+		}
+	if (n == 0) {
+		struct timespec ts = {0, (long)ms * 1000000L};
+		nanosleep(&ts, NULL);
+		return;
+	}
+	if (poll(pf, n, ms) <= 0)
+		return;
+	for (nfds_t j = 0; j < n; j++)
+		if (pf[j].revents & (POLLIN | POLLHUP | POLLERR)) {
+			int i = which[j];
+			if (!drain(fds[i], &tails[i])) {
+				close(fds[i]);
+				fds[i] = -1;
+			}
+		}
+}
+
+/* The child has exited (it is not reaped yet). */
+static bool exited(pid_t pid)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
+		return errno == ECHILD;
+	return si.si_pid == pid;
+}
+
+/* Sends sig to the child's process group; to the child alone if the group is
+ * not there yet (posix_spawn sets it before exec, so this is a fallback). */
+static void signal_group(pid_t pid, int sig)
+{
+	if (kill(-pid, sig) != 0 && errno == ESRCH)
+		kill(pid, sig);
+}
+
+/* Kills the group: SIGTERM, then SIGKILL when the child has not gone within
+ * the grace period. Keeps reading the pipes meanwhile. */
+static void kill_group(pid_t pid, int fds[2], struct tail tails[2])
+{
+	signal_group(pid, SIGTERM);
+	uint64_t until = clock_us() + TERM_GRACE_US;
+	while (!exited(pid) && clock_us() < until)
+		pump(fds, tails, 20);
+	signal_group(pid, SIGKILL);
+}
+
+void command_run(char *const *argv, const char *cwd, char *const *envp, uint64_t deadline_us,
+		 struct command_result *r)
+{
+	int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	bool fa_made = false, attr_made = false;
+	pid_t pid = -1;
+	struct tail tails[2] = {{r->out, 0, false}, {r->err, 0, false}};
+	memset(r, 0, sizeof *r);
+	tails[0].buf = r->out;
+	tails[1].buf = r->err;
+
+	if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+		r->status = CMD_SPAWN_ERROR;
+		snprintf(r->why, sizeof r->why, "cannot make a pipe: %s", strerror(errno));
+		goto out;
+	}
+	if (posix_spawn_file_actions_init(&fa) || posix_spawnattr_init(&attr))
+		abort();
+	fa_made = attr_made = true;
+	sigset_t none, defaults;
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	sigaddset(&defaults, SIGINT);
+	sigaddset(&defaults, SIGTERM);
+	sigaddset(&defaults, SIGPIPE);
+	sigaddset(&defaults, SIGHUP);
+	/* pgrace blocks SIGINT/SIGTERM for its signal thread: the child must
+	 * not inherit that, or a deadline's SIGTERM would not reach it. */
+	if (posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+						    POSIX_SPAWN_SETSIGDEF) ||
+	    posix_spawnattr_setpgroup(&attr, 0) || posix_spawnattr_setsigmask(&attr, &none) ||
+	    posix_spawnattr_setsigdefault(&attr, &defaults) ||
+	    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) ||
+	    posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1) ||
+	    posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2) ||
+	    (cwd && posix_spawn_file_actions_addchdir_np(&fa, cwd)))
+		abort();
+	int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
+	close(out_pipe[1]);
+	close(err_pipe[1]);
+	out_pipe[1] = err_pipe[1] = -1;
+	if (rc != 0) {
+		pid = -1;
+		r->status = CMD_SPAWN_ERROR;
+		snprintf(r->why, sizeof r->why, "cannot run \"%s\"%s%s: %s", argv[0],
+			 cwd ? " in " : "", cwd ? cwd : "", strerror(rc));
+		goto out;
+	}
+	int fds[2] = {out_pipe[0], err_pipe[0]};
+	out_pipe[0] = err_pipe[0] = -1;
+	uint64_t t0 = clock_us();
+	for (;;) {
+		if (exited(pid))
+			break;
+		if (db_stop_requested()) {
+			r->status = CMD_INTERRUPTED;
+			kill_group(pid, fds, tails);
+			break;
+		}
+		if (clock_us() >= deadline_us) {
+			r->status = CMD_TIMEOUT;
+			snprintf(r->why, sizeof r->why, "still running after %.1f s: killed",
+				 (double)(clock_us() - t0) / 1e6);
+			kill_group(pid, fds, tails);
+			break;
+		}
+		pump(fds, tails, 50);
+	}
+	/* The child is gone (or SIGKILLed): whatever else is in its group goes
+	 * too, then the pipes are read to their end, boundedly. */
+	signal_group(pid, SIGKILL);
+	uint64_t until = clock_us() + DRAIN_US;
+	while ((fds[0] >= 0 || fds[1] >= 0) && clock_us() < until)
+		pump(fds, tails, 20);
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	int wstatus = 0;
+	while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(wstatus))
+		r->exit_code = WEXITSTATUS(wstatus);
+	else if (WIFSIGNALED(wstatus))
+		r->exit_code = 128 + WTERMSIG(wstatus);
+	if (r->status == CMD_OK && r->exit_code != 0)
+		r->status = CMD_FAILED;
+out:
+	r->out_cut = tails[0].cut;
+	r->err_cut = tails[1].cut;
+	if (fa_made)
+		posix_spawn_file_actions_destroy(&fa);
+	if (attr_made)
+		posix_spawnattr_destroy(&attr);
+	for (int i = 0; i < 2; i++) {
+		if (out_pipe[i] >= 0)
+			close(out_pipe[i]);
+		if (err_pipe[i] >= 0)
+			close(err_pipe[i]);
+	}
+}
+
+/* Appends s to buf percent-encoded (RFC 3986 unreserved characters kept). */
+static void url_encode(char *buf, size_t len, const char *s)
+{
+	size_t n = strlen(buf);
+	for (const unsigned char *c = (const unsigned char *)s; *c && n + 4 < len; c++) {
+		if (isalnum(*c) || *c == '-' || *c == '.' || *c == '_' || *c == '~')
+			buf[n++] = (char)*c;
+		else
+			n += (size_t)snprintf(buf + n, len - n, "%%%02X", *c);
+	}
+	buf[n] = '\0';
+}
+
+static void url_add(char *buf, size_t len, const char *s)
+{
+	size_t n = strlen(buf);
+	snprintf(buf + n, len - n, "%s", s);
+}
+
+void command_url(char *buf, size_t len, const char *host, const char *port, const char *user,
+		 const char *password, const char *dbname, const char *options)
+{
+	bool socket_dir = host && (host[0] == '/' || host[0] == '@');
+	char sep = '?';
+	buf[0] = '\0';
+	url_add(buf, len, "postgresql://");
+	if (user && *user) {
+		url_encode(buf, len, user);
+		if (password && *password) {
+			url_add(buf, len, ":");
+			url_encode(buf, len, password);
+		}
+		url_add(buf, len, "@");
+	}
+	if (host && *host && !socket_dir) {
+		bool v6 = strchr(host, ':') != NULL;
+		url_add(buf, len, v6 ? "[" : "");
+		url_add(buf, len, host); /* a name or an address: nothing to encode */
+		url_add(buf, len, v6 ? "]" : "");
+		if (port && *port) {
+			url_add(buf, len, ":");
+			url_encode(buf, len, port);
+		}
+	}
+	url_add(buf, len, "/");
+	if (dbname && *dbname)
+		url_encode(buf, len, dbname);
+	if (socket_dir) {
+		url_add(buf, len, "?host=");
+		url_encode(buf, len, host);
+		sep = '&';
+		if (port && *port) {
+			url_add(buf, len, "&port=");
+			url_encode(buf, len, port);
+		}
+	}
+	if (options && *options) {
+		char key[16];
+		snprintf(key, sizeof key, "%coptions=", sep);
+		url_add(buf, len, key);
+		url_encode(buf, len, options);
+	}
+}
+
+static char *env_pair(const char *name, const char *value)
+{
+	size_t n = strlen(name) + strlen(value) + 2;
+	char *s = xmalloc(n);
+	snprintf(s, n, "%s=%s", name, value);
+	return s;
+}
+
+char **command_env(char *const *base, PGconn *conn, const char *schema)
+{
+	size_t n = 0;
+	while (base && base[n])
+		n++;
+	char **env = xmalloc(sizeof *env * (n + 9));
+	size_t k = 0;
+	const char *user_options = NULL;
+	for (size_t i = 0; i < n; i++) {
+		/* PG* variables other than ours could point the tool elsewhere
+		 * (PGSERVICE, PGHOSTADDR): the connection is exactly pgrace's. */
+		if (!strncmp(base[i], "PGOPTIONS=", 10))
+			user_options = base[i] + 10;
+		if (!strncmp(base[i], "PG", 2) || !strncmp(base[i], "DATABASE_URL=", 13))
+			continue;
+		env[k++] = xstrdup(base[i]);
+	}
+	char options[1024];
+	snprintf(options, sizeof options, "%s%s-c search_path=%s", user_options ? user_options : "",
+		 user_options && *user_options ? " " : "", schema);
+	const char *host = PQhost(conn), *port = PQport(conn), *user = PQuser(conn),
+		   *db = PQdb(conn), *pass = PQpass(conn);
+	if (host && *host)
+		env[k++] = env_pair("PGHOST", host);
+	if (port && *port)
+		env[k++] = env_pair("PGPORT", port);
+	if (user && *user)
+		env[k++] = env_pair("PGUSER", user);
+	if (db && *db)
+		env[k++] = env_pair("PGDATABASE", db);
+	if (pass && *pass)
+		env[k++] = env_pair("PGPASSWORD", pass);
+	PQconninfoOption *info = PQconninfo(conn);
+	for (PQconninfoOption *o = info; o && o->keyword; o++)
+		if (!strcmp(o->keyword, "sslmode") && o->val && *o->val)
+			env[k++] = env_pair("PGSSLMODE", o->val);
+	PQconninfoFree(info);
+	env[k++] = env_pair("PGOPTIONS", options);
+	char url[2048];
+	command_url(url, sizeof url, host, port, user, pass, db, NULL);
+	env[k++] = env_pair("DATABASE_URL", url);
+	env[k] = NULL;
+	return env;
+}
+
+/* Condition names of the SQLSTATEs a migration tool's failure most often
+ * carries (PostgreSQL's errcodes.txt spelling). */
+static const struct {
+	const char *code, *name;
+} conditions[] = {
+	{"23505", "unique_violation"},     {"23503", "foreign_key_violation"},
+	{"23502", "not_null_violation"},   {"23514", "check_violation"},
+	{"23P01", "exclusion_violation"},  {"40001", "serialization_failure"},
+	{"40P01", "deadlock_detected"},    {"55P03", "lock_not_available"},
+	{"57014", "query_canceled"},       {"42P07", "duplicate_table"},
+	{"42710", "duplicate_object"},     {"42701", "duplicate_column"},
+	{"42704", "undefined_object"},     {"42P01", "undefined_table"},
+	{"42703", "undefined_column"},     {"42601", "syntax_error"},
+	{"22P02", "invalid_text_representation"},
+};
+
+static bool is_code_char(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
+}
+
+/* A 5-character SQLSTATE at s, not part of a longer word. */
+static bool code_at(const char *s, char out[6])
+{
+	for (int i = 0; i < 5; i++)
+		if (!is_code_char(s[i]))
+			return false;
+	if (isalnum((unsigned char)s[5]))
+		return false;
+	memcpy(out, s, 5);
+	out[5] = '\0';
+	return true;
+}
+
+/* unique_violation -> UniqueViolation */
+static void camel(const char *name, char *buf, size_t len)
+{
+	size_t n = 0;
+	bool up = true;
+	for (const char *c = name; *c && n + 1 < len; c++) {
+		if (*c == '_') {
+			up = true;
+			continue;
+		}
+		buf[n++] = up ? (char)toupper((unsigned char)*c) : *c;
+		up = false;
+	}
+	buf[n] = '\0';
+}
+
+void command_sqlstate(const char *output, char out[6])
+{
+	out[0] = '\0';
+	if (!output)
+		return;
+	for (const char *p = output; (p = strstr(p, "SQLSTATE")) != NULL; p += 8) {
+		const char *q = p + 8;
+		while (*q == ':' || *q == ' ' || *q == '=' || *q == '[' || *q == '\'' || *q == '"')
+			q++;
+		if (code_at(q, out))
+			return;
+	}
+	for (const char *p = output; (p = strstr(p, "ERROR:")) != NULL; p += 6) {
+		const char *q = p + 6;
+		while (*q == ' ')
+			q++;
+		if (code_at(q, out) && q[5] == ':')
+			return;
+	}
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof conditions / sizeof conditions[0]; i++) {
+		char cc[64];
+		camel(conditions[i].name, cc, sizeof cc);
+		if (strstr(output, conditions[i].name) || strstr(output, cc)) {
+			memcpy(out, conditions[i].code, 6);
+			return;
+		}
+	}
+}
+
+const char *command_last_lines(const char *text, int n)
+{
+	const char *end = text + strlen(text);
+	while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	const char *p = end;
+	while (p > text) {
+		if (p[-1] == '\n' && --n == 0)
+			break;
+		p--;
+	}
+	return p;
+}

@@ -1,0 +1,89 @@
+/* command.h: running a scenario's external command (a migration tool such
+ * as `alembic upgrade 005`) as a child process, with a deadline.
+ *
+ * A command line is split into arguments without a shell (command_split:
+ * whitespace separates; single quotes keep everything literally; double
+ * quotes keep everything but \" and \\; a backslash outside quotes escapes
+ * the next character), or run as `/bin/sh -c LINE` when the scenario asks
+ * for a shell. The child gets stdin from /dev/null, its own process group,
+ * default signal dispositions, and the environment given; its stdout and
+ * stderr are captured through pipes, keeping the last COMMAND_TAIL bytes of
+ * each. Past the deadline, or when the stop flag (db_stop_requested) rises,
+ * its process group is sent SIGTERM, then SIGKILL two seconds later, and it
+ * is reaped; once the child itself has exited, whatever it left running in
+ * its group is killed too. command_run never returns with a child left. */
+#ifndef PGRACE_COMMAND_H
+#define PGRACE_COMMAND_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define COMMAND_TAIL 4096
+
+/* How a command ended. */
+enum command_status {
+	CMD_OK,          /* exit status 0 */
+	CMD_FAILED,      /* a non-zero exit status, or killed by a signal of its own */
+	CMD_TIMEOUT,     /* the deadline passed: killed */
+	CMD_INTERRUPTED, /* the stop flag rose: killed */
+	CMD_SPAWN_ERROR, /* it could not be started (no such program, bad folder) */
+};
+
+/* A command as a scenario gives it. */
+struct command {
+	char *line;     /* as written */
+	char **argv;    /* NULL-terminated: the split line, or /bin/sh -c line */
+	bool shell;
+	char *cwd;      /* folder it runs in: relative ones are taken from the scenario's folder */
+	int timeout_ms; /* its deadline */
+};
+
+/* What a finished command left. */
+struct command_result {
+	enum command_status status;
+	int exit_code;       /* its exit status, 128 + signal when a signal ended it */
+	char out[COMMAND_TAIL + 1]; /* the last bytes of stdout, NUL-terminated */
+	char err[COMMAND_TAIL + 1]; /* the last bytes of stderr */
+	bool out_cut, err_cut;      /* earlier bytes were dropped */
+	char why[256];       /* CMD_SPAWN_ERROR: what failed; CMD_TIMEOUT: after how long */
+};
+
+/* Splits line into a NULL-terminated argv (malloc'd, free with
+ * command_argv_free); false with err on an unclosed quote or an empty line. */
+bool command_split(const char *line, char ***argv, char *err, size_t errlen);
+/* Frees an argv of command_split (NULL is fine). */
+void command_argv_free(char **argv);
+/* Frees what a struct command holds (not the struct). */
+void command_free(struct command *c);
+/* Deep copy of src into dst. */
+void command_copy(struct command *dst, const struct command *src);
+
+/* Runs argv[0] (searched in PATH when it has no slash) in cwd (NULL: here)
+ * with environment envp until deadline_us (clock_us() time); fills *r. */
+void command_run(char *const *argv, const char *cwd, char *const *envp, uint64_t deadline_us,
+		 struct command_result *r);
+
+/* A NULL-terminated environment (malloc'd, free with command_argv_free):
+ * base with every libpq variable (PG*) removed, then PGHOST, PGPORT, PGUSER,
+ * PGDATABASE, PGPASSWORD (when there is one) and PGSSLMODE set from conn,
+ * PGOPTIONS the user's own (from base) followed by `-c search_path=schema`,
+ * and DATABASE_URL the same connection as a postgresql:// URI. */
+char **command_env(char *const *base, PGconn *conn, const char *schema);
+/* The URI for a connection: postgresql://user[:password]@host:port/dbname,
+ * every part percent-encoded; a socket folder host goes in the query
+ * (postgresql://user@/dbname?host=%2Ftmp&port=5432), as libpq and SQLAlchemy
+ * both read it. password and options may be NULL or "". */
+void command_url(char *buf, size_t len, const char *host, const char *port, const char *user,
+		 const char *password, const char *dbname, const char *options);
+/* The SQLSTATE a failed command's output names, into out ("" when none):
+ * "SQLSTATE XXXXX" or "SQLSTATE: XXXXX", psql's "ERROR:  XXXXX:", or a
+ * condition name as PostgreSQL (unique_violation) or psycopg2
+ * (UniqueViolation) spell it, for the common conditions (integrity, serialization,
+ * deadlock, lock timeout, cancel, duplicate and undefined objects). */
+void command_sqlstate(const char *output, char out[6]);
+/* The last n lines of text (a pointer into it). */
+const char *command_last_lines(const char *text, int n);
+
+#endif

@@ -1,0 +1,123 @@
+/* test_integration_command.c: schema, migration and steps as commands,
+ * run by the real pgrace against a real PostgreSQL.
+ *
+ * The commands are psql and sh: psql reads the PG* variables and PGOPTIONS
+ * exactly as Alembic's psycopg2 does, so what they create must land in the
+ * run's sandbox schema and go with it. Variants of
+ * tests/data/integration/command.yaml make a migration fail, hang past its
+ * deadline, or name a program that does not exist. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+
+#include "harness.h"
+
+#define COMMAND_YAML PGRACE_TEST_DATA "/integration/command.yaml"
+#define MIGRATE_UP                                                                                 \
+	"    command: psql -X -q -v ON_ERROR_STOP=1 \"$DATABASE_URL\" -c \"ALTER TABLE "           \
+	"made_by_command ADD CONSTRAINT made_uq UNIQUE (k)\""
+
+TestSuite(command, .init = scratch_init, .fini = scratch_fini);
+
+/* pid still runs (a zombie counts as gone: it is not ours to reap). */
+static bool alive(pid_t pid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return kill(pid, 0) == 0 || errno != ESRCH;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *paren = strrchr(buf, ')');
+	return !(paren && paren[1] == ' ' && paren[2] == 'Z');
+}
+
+Test(command, tables_land_in_the_sandbox, .timeout = 120)
+{
+	const char *json = spath("c.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", COMMAND_YAML, "--json", json), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(json);
+	cr_expect_str_eq(jstr(doc, "verdict"), "pass");
+	/* The expected 23505 of a command is matched from psql's output. */
+	json_t *mig = phase(doc, "migrate");
+	json_t *x = json_array_get(jget(mig, "expectations"), 3);
+	cr_assert_not_null(x);
+	cr_expect(contains(jstr(x, "expect"), "fails with 23505"), "%s", jstr(x, "expect"));
+	cr_expect(jbool(x, "passed"));
+	assert_schema_dropped(doc);
+	/* Nothing the commands made outlives the run. */
+	PGconn *c = pg_open();
+	char *left = pg_value(c, "SELECT count(*) FROM pg_class WHERE relname = 'made_by_command'", 0,
+			      NULL);
+	cr_expect_str_eq(left, "0");
+	free(left);
+	PQfinish(c);
+	json_decref(doc);
+	proc_free(&p);
+}
+
+Test(command, failing_migration_shows_its_stderr, .timeout = 120)
+{
+	const char *file = variant_of(COMMAND_YAML, "fail.yaml", MIGRATE_UP,
+				      "    command: echo some output; echo first-line >&2; echo "
+				      "boom-from-stderr >&2; exit 4");
+	const char *json = spath("f.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "--json", json), &p);
+	cr_expect_eq(code, 1, "%s", proc_said(&p));
+	cr_expect(contains(p.out, "boom-from-stderr") && contains(p.out, "status 4"), "%s",
+		  proc_said(&p));
+	json_t *doc = load_json(json);
+	cr_expect_str_eq(jstr(doc, "verdict"), "fail");
+	assert_schema_dropped(doc);
+	json_decref(doc);
+	proc_free(&p);
+}
+
+Test(command, hung_migration_is_killed, .timeout = 120)
+{
+	char repl[1024];
+	const char *pidfile = spath("hung.pid");
+	snprintf(repl, sizeof repl,
+		 "    command: echo $$ > %s; sleep 300 & wait\n    timeout_ms: 1000", pidfile);
+	const char *file = variant_of(COMMAND_YAML, "hang.yaml", MIGRATE_UP, repl);
+	const char *json = spath("h.json");
+	struct proc p;
+	double t0 = now_s();
+	int code = run_pgrace(ARGS("run", file, "--json", json), &p);
+	cr_expect_eq(code, 3, "%s", proc_said(&p));
+	cr_expect_lt(now_s() - t0, 60.0);
+	json_t *doc = load_json(json);
+	cr_expect(contains(jstr(doc, "error"), "killed"), "%s", jstr(doc, "error"));
+	assert_schema_dropped(doc);
+	char *text = read_file(pidfile, NULL);
+	cr_assert_not_null(text, "the command never ran");
+	pid_t pid = (pid_t)strtol(text, NULL, 10);
+	cr_assert_gt(pid, 0);
+	cr_expect_not(alive(pid), "the hung command (pid %d) is still running", (int)pid);
+	free(text);
+	json_decref(doc);
+	proc_free(&p);
+}
+
+Test(command, missing_program_is_a_bad_scenario, .timeout = 120)
+{
+	const char *file = variant_of(COMMAND_YAML, "missing.yaml", "command: psql -X -q -v ON_ERROR_STOP=1 -c \"CREATE TABLE",
+				      "command: pgrace-no-such-tool -c \"CREATE TABLE");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "-q"), &p);
+	cr_expect_eq(code, 2, "%s", proc_said(&p));
+	cr_expect(contains(p.err, "pgrace-no-such-tool") && names_file_line(p.err, file), "%s",
+		  proc_said(&p));
+	proc_free(&p);
+}
