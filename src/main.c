@@ -1,4 +1,7 @@
-/* main.c: pgrace's command line: run, check, list; exit codes; signals. */
+/* main.c: pgrace's command line: run, check, list; exit codes; signals.
+ *
+ * Every line it prints for a person goes through text_line (text.h): file
+ * names, arguments and messages may hold control characters. */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +20,7 @@
 #include "report.h"
 #include "run.h"
 #include "scenario.h"
+#include "text.h"
 
 static const char usage_text[] =
 	"pgrace proves that a database constraint closes a race.\n"
@@ -64,12 +68,13 @@ static const char usage_text[] =
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "pgrace: ");
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry \"pgrace --help\" for more information.\n");
+	text_line(stderr, "pgrace: %s", msg); /* arguments may hold anything */
+	fprintf(stderr, "Try \"pgrace --help\" for more information.\n");
 	return EXIT_USAGE;
 }
 
@@ -143,7 +148,7 @@ static int load_all(char **paths, int n, struct scenario *out)
 	int bad = 0;
 	for (int i = 0; i < n; i++)
 		if (!scenario_load(paths[i], &out[i], err, sizeof err)) {
-			fprintf(stderr, "pgrace: %s\n", err);
+			text_line(stderr, "pgrace: %s", err);
 			bad++;
 		}
 	return bad;
@@ -155,12 +160,12 @@ static bool write_results(const char *path, int (*writer)(FILE *, const struct r
 {
 	FILE *f = fopen(path, "w");
 	if (!f) {
-		fprintf(stderr, "pgrace: cannot write %s: %s\n", path, strerror(errno));
+		text_line(stderr, "pgrace: cannot write %s: %s", path, strerror(errno));
 		return false;
 	}
 	int rc = writer(f, runs, n);
 	if (fclose(f) != 0 || rc != 0) {
-		fprintf(stderr, "pgrace: cannot write %s: %s\n", path, strerror(errno));
+		text_line(stderr, "pgrace: cannot write %s: %s", path, strerror(errno));
 		return false;
 	}
 	return true;
@@ -276,7 +281,7 @@ static int cmd_run(int argc, char **argv)
 		if (!opts.quiet)
 			report_summary(stdout, &res[i]);
 		else if (res[i].error[0])
-			fprintf(stderr, "pgrace: %s: %s\n", sc[i].name, res[i].error);
+			text_line(stderr, "pgrace: %s: %s", sc[i].name, res[i].error);
 		if (db_stop_requested())
 			break;
 	}
@@ -308,11 +313,11 @@ static int cmd_check(int argc, char **argv)
 		struct scenario sc;
 		char err[1024];
 		if (!scenario_load(argv[i], &sc, err, sizeof err)) {
-			fprintf(stderr, "pgrace: %s\n", err);
+			text_line(stderr, "pgrace: %s", err);
 			bad++;
 			continue;
 		}
-		printf("%s: ok (%s, %zu phases)\n", argv[i], sc.name, sc.n_phases);
+		text_line(stdout, "%s: ok (%s, %zu phases)", argv[i], sc.name, sc.n_phases);
 		scenario_free(&sc);
 	}
 	return bad ? EXIT_USAGE : EXIT_PASS;
@@ -334,7 +339,7 @@ static int cmd_list(int argc, char **argv)
 										 : PGRACE_SCENARIO_DIR;
 	DIR *d = opendir(dir);
 	if (!d) {
-		fprintf(stderr, "pgrace: cannot open %s: %s\n", dir, strerror(errno));
+		text_line(stderr, "pgrace: cannot open %s: %s", dir, strerror(errno));
 		return EXIT_USAGE;
 	}
 	char **names = NULL;
@@ -361,10 +366,10 @@ static int cmd_list(int argc, char **argv)
 		struct scenario sc;
 		char err[1024];
 		if (scenario_load(names[i], &sc, err, sizeof err)) {
-			printf("%-24s %s\n", sc.name, sc.description ? sc.description : "");
+			text_line(stdout, "%-24s %s", sc.name, sc.description ? sc.description : "");
 			scenario_free(&sc);
 		} else {
-			fprintf(stderr, "pgrace: %s\n", err);
+			text_line(stderr, "pgrace: %s", err);
 			rc = EXIT_USAGE;
 		}
 		free(names[i]);

@@ -7,7 +7,9 @@
  *
  * Text from outside (server messages, file names, constraint names) may be
  * anything: JSON and XML get well-formed UTF-8 with every invalid byte
- * replaced by '?', so one odd byte never costs the whole result file. */
+ * replaced by '?', so one odd byte never costs the whole result file; the
+ * terminal summary gets it escaped (text.h), so no control character, C1
+ * or bidi control reaches a terminal raw. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -18,42 +20,9 @@
 #include <jansson.h>
 
 #include "report.h"
+#include "text.h"
 
 /* ---- shared helpers ---- */
-
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF), 0 when there is none. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-	size_t len;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
 
 /* Entries of t that hold data: a table claiming more than its slots is
  * clamped, never read past. */
@@ -201,6 +170,19 @@ static void summary_fill(struct summary_row *row, const struct phase_result *ph)
 	}
 }
 
+/* The row's text cells made terminal-safe, so widths count what is shown. */
+static void summary_escape(struct summary_row *row)
+{
+	static const enum summary_col text_cols[] = {COL_PHASE, COL_OUTCOMES};
+	char tmp[CELL_MAX];
+
+	for (size_t i = 0; i < sizeof text_cols / sizeof text_cols[0]; i++) {
+		char *cell = row->cell[text_cols[i]];
+		text_escape(cell, CELL_MAX, tmp, sizeof tmp);
+		memcpy(cell, tmp, strlen(tmp) + 1);
+	}
+}
+
 /* Prints cells padded to width, two spaces apart, no trailing blanks. */
 static void summary_print_row(FILE *out, const char *const cells[N_COLS],
 			      const size_t width[N_COLS])
@@ -233,6 +215,7 @@ static void summary_table(FILE *out, const struct run_result *r)
 	}
 	for (size_t i = 0; i < r->n_phases; i++) {
 		summary_fill(&row, &r->phases[i]);
+		summary_escape(&row);
 		for (int c = 0; c < N_COLS; c++) {
 			size_t len = strlen(row.cell[c]);
 			if (len > width[c])
@@ -244,16 +227,17 @@ static void summary_table(FILE *out, const struct run_result *r)
 		cells[c] = row.cell[c];
 	for (size_t i = 0; i < r->n_phases; i++) {
 		summary_fill(&row, &r->phases[i]);
+		summary_escape(&row);
 		summary_print_row(out, cells, width);
 	}
 }
 
 void report_summary(FILE *out, const struct run_result *r)
 {
-	fprintf(out, "%.*s (%.*s): %s in %.1f s\n", (int)sizeof r->scenario, r->scenario,
-		(int)sizeof r->file, r->file, verdict_upper(r->verdict), r->elapsed_s);
+	text_line(out, "%.*s (%.*s): %s in %.1f s", (int)sizeof r->scenario, r->scenario,
+		  (int)sizeof r->file, r->file, verdict_upper(r->verdict), r->elapsed_s);
 	if (r->verdict == VERDICT_SKIPPED) {
-		fprintf(out, "  skipped: %.*s\n", (int)sizeof r->skipped, r->skipped);
+		text_line(out, "  skipped: %.*s", (int)sizeof r->skipped, r->skipped);
 		return;
 	}
 	if (r->n_phases > 0)
@@ -268,13 +252,13 @@ void report_summary(FILE *out, const struct run_result *r)
 
 			if (x->passed)
 				continue;
-			fprintf(out, "  FAIL phase %.*s: expected %.*s, actual %.*s\n",
-				(int)sizeof ph->name, ph->name, (int)sizeof x->expect, x->expect,
-				(int)sizeof x->actual, x->actual);
+			text_line(out, "  FAIL phase %.*s: expected %.*s, actual %.*s",
+				  (int)sizeof ph->name, ph->name, (int)sizeof x->expect, x->expect,
+				  (int)sizeof x->actual, x->actual);
 		}
 	}
 	if (r->error[0] != '\0')
-		fprintf(out, "error: %.*s\n", (int)sizeof r->error, r->error);
+		text_line(out, "error: %.*s", (int)sizeof r->error, r->error);
 	if (!r->complete)
 		fputs("run incomplete: not every phase ran\n", out);
 }
@@ -295,7 +279,7 @@ static json_t *json_text(const char *s, size_t cap)
 	if (clean == NULL)
 		return NULL;
 	for (size_t i = 0; i < n;) {
-		size_t len = utf8_seq_len((const unsigned char *)s + i, n - i);
+		size_t len = text_utf8_len((const unsigned char *)s + i, n - i);
 
 		if (len == 0) {
 			clean[j++] = '?';
@@ -625,7 +609,7 @@ static void xml_put(FILE *out, const char *s, size_t cap)
 			} else if (c < 0x80) {
 				fputc(c, out);
 			} else {
-				len = utf8_seq_len((const unsigned char *)s + i, n - i);
+				len = text_utf8_len((const unsigned char *)s + i, n - i);
 				if (len == 0) {
 					fputc('?', out);
 					len = 1;

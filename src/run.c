@@ -17,6 +17,7 @@
 #include "db.h"
 #include "race.h"
 #include "server.h"
+#include "text.h"
 
 extern char **environ;
 
@@ -541,14 +542,18 @@ static void progress(const struct runner *rn, const struct phase_result *ph, int
 	if (ph->rounds < total && now - last_us < 100000u)
 		return;
 	last_us = now;
-	char outcomes[160] = "";
+	char outcomes[160] = "", safe_outcomes[160], name[21];
 	size_t len = 0;
 	for (size_t i = 0; i < so_far->n && len < sizeof outcomes; i++)
 		len += (size_t)snprintf(outcomes + len, sizeof outcomes - len, " %s=%lld",
 					so_far->label[i], so_far->count[i]);
+	/* Names and labels may hold anything: escaped (text.h) before they
+	 * reach the terminal. */
+	text_escape(ph->name, sizeof ph->name, name, sizeof name);
+	text_escape(outcomes, sizeof outcomes, safe_outcomes, sizeof safe_outcomes);
 	fprintf(stderr, "\r\033[K%-20.20s round %d/%d  rows/key %lld..%lld  dup rounds %lld %s",
-		ph->name, ph->rounds, total, ph->rows_min, ph->rows_max, ph->rounds_with_duplicates,
-		outcomes);
+		name, ph->rounds, total, ph->rows_min, ph->rows_max, ph->rounds_with_duplicates,
+		safe_outcomes);
 	fflush(stderr);
 }
 
@@ -780,13 +785,13 @@ static void drop_schema(struct runner *rn)
 	/* The admin connection may be gone: one fresh try. */
 	PGconn *c = db_connect(rn->opts->dsn, NULL, err, sizeof err);
 	if (!c) {
-		fprintf(stderr, "pgrace: could not drop schema %s: %s\n", rn->res->schema, err);
+		text_line(stderr, "pgrace: could not drop schema %s: %s", rn->res->schema, err);
 		return;
 	}
 	db_query_cleanup(c, sql, clock_us() + 30u * 1000000u, &r);
 	if (r.status != DB_OK)
-		fprintf(stderr, "pgrace: could not drop schema %s: %s\n", rn->res->schema,
-			db_result_text(&r, text, sizeof text));
+		text_line(stderr, "pgrace: could not drop schema %s: %s", rn->res->schema,
+			  db_result_text(&r, text, sizeof text));
 	PQfinish(c);
 }
 

@@ -5,11 +5,13 @@
  * document, then walked. Unknown keys are errors: a typo must never turn a
  * check off silently. */
 #include "scenario.h"
+#include "text.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <libfyaml.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,20 +143,26 @@ static bool get_string(struct loader *L, struct fy_node *n, const char *key, int
 	return true;
 }
 
-/* A name or description: a string without control characters (they would
- * reach terminals and reports raw). */
+/* A name or description: a string without control characters, C1 or bidi
+ * controls (they would reach reports raw, and reorder what a reader sees). */
 static bool get_name(struct loader *L, struct fy_node *n, const char *key, int line, char **out)
 {
 	if (!get_string(L, n, key, line, out))
 		return false;
-	for (const unsigned char *c = (const unsigned char *)*out; *c; c++)
-		if (*c < 0x20 || *c == 0x7f) {
-			unsigned bad = *c;
+	const unsigned char *u = (const unsigned char *)*out;
+	for (size_t i = 0, len = strlen(*out), step; i < len; i += step) {
+		step = text_utf8_len(u + i, len - i);
+		uint32_t cp = step ? text_utf8_decode(u + i, step) : u[i];
+		if (!step || text_is_control(cp)) {
 			free(*out);
 			*out = NULL;
-			return errorf(L, node_line(n, line), "%s: control character 0x%02X not allowed",
-				      key, bad);
+			return cp < 0x80 || !step
+				       ? errorf(L, node_line(n, line),
+						"%s: control character 0x%02X not allowed", key, (unsigned)cp)
+				       : errorf(L, node_line(n, line),
+						"%s: control character U+%04X not allowed", key, (unsigned)cp);
 		}
+	}
 	return true;
 }
 
@@ -950,28 +958,13 @@ static bool check_text(struct loader *L, const unsigned char *s, size_t len)
 {
 	int line = 1;
 	for (size_t i = 0; i < len;) {
-		unsigned c = s[i];
-		if (c == '\n')
+		if (s[i] == '\n')
 			line++;
-		if (c == 0)
+		if (s[i] == 0)
 			return errorf(L, line, "NUL byte: not a text file");
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
-		if (c >= 0xF5)
-			n = 0;
-		if (n == 0 || i + n > len)
-			return errorf(L, line, "invalid UTF-8 (byte 0x%02X)", c);
-		/* Shortest form only, no surrogates, nothing above U+10FFFF. */
-		unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
-		unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
-		if (s[i + 1] < lo || s[i + 1] > hi)
-			return errorf(L, line, "invalid UTF-8 (byte 0x%02X)", c);
-		for (size_t j = 1; j < n; j++)
-			if ((s[i + j] & 0xC0) != 0x80)
-				return errorf(L, line, "invalid UTF-8 (byte 0x%02X)", c);
+		size_t n = text_utf8_len(s + i, len - i);
+		if (n == 0)
+			return errorf(L, line, "invalid UTF-8 (byte 0x%02X)", s[i]);
 		i += n;
 	}
 	return true;

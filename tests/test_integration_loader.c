@@ -83,3 +83,87 @@ Test(loader, least_integer_is_a_number, .timeout = 120)
 	cr_expect(contains(pr.out, "ok (least-integer"), "%s", proc_said(&pr));
 	proc_free(&pr);
 }
+
+/* ---- control characters never reach the terminal raw (issue 9, item 18) ---- */
+
+/* Raw bytes a terminal acts on (ESC, BEL, a C1 CSI, bidi overrides and
+ * isolates) are absent from text, which names what it is for messages. */
+static void assert_no_raw_controls(const char *text, const char *what)
+{
+	static const char *const raw[] = {"\x1b", "\x07", "\xc2\x9b", "\xc2\x85", "\xe2\x80\xae",
+					  "\xe2\x81\xa6"};
+	for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++)
+		cr_expect_null(strstr(text, raw[i]), "%s: raw control %zu in:\n%s", what, i, text);
+}
+
+/* A file name with ESC and BEL, in check's "ok" line and in the loader's
+ * error: before, both printed them raw (the name turned the terminal red). */
+Test(loader, file_names_are_escaped, .timeout = 120)
+{
+	size_t len = 0;
+	char *good = read_file(PGRACE_TEST_DATA "/good/bare-race.yaml", &len);
+	cr_assert_not_null(good);
+	const char *path = spath("red\x1b[31m\x07.yaml");
+	write_file(path, good, len);
+	free(good);
+	struct proc pr;
+	int code = run_pgrace(ARGS("check", path), &pr);
+	cr_expect_eq(code, 0, "%s", proc_said(&pr));
+	cr_expect(contains(pr.out, "red\\x1b[31m\\x07.yaml: ok (bare-race"), "%s", proc_said(&pr));
+	assert_no_raw_controls(pr.out, "check stdout");
+	proc_free(&pr);
+
+	const char *missing = spath("gone\xe2\x80\xae" "lmay.yaml");
+	code = run_pgrace(ARGS("check", missing), &pr);
+	cr_expect_eq(code, 2, "%s", proc_said(&pr));
+	cr_expect(contains(pr.err, "gone\\u202elmay.yaml:0: cannot open"), "%s", proc_said(&pr));
+	assert_no_raw_controls(pr.err, "check stderr");
+	proc_free(&pr);
+}
+
+/* A YAML scalar quoted in an error, and a command-line argument quoted in a
+ * usage error: before, printed raw. */
+Test(loader, quoted_values_are_escaped, .timeout = 120)
+{
+	const char *path = variant_of(PGRACE_TEST_DATA "/bad/workers-string.yaml", "esc.yaml",
+				      "workers: \"many\"", "workers: \"\\e[2J\\x85\"");
+	struct proc pr;
+	int code = run_pgrace(ARGS("check", path), &pr);
+	cr_expect_eq(code, 2, "%s", proc_said(&pr));
+	cr_expect(contains(pr.err, "got \"\\x1b[2J\\u0085\""), "%s", proc_said(&pr));
+	assert_no_raw_controls(pr.err, "check stderr");
+	proc_free(&pr);
+
+	code = run_pgrace(ARGS("run", path, "--workers", "\x1b[2J"), &pr);
+	cr_expect_eq(code, 2, "%s", proc_said(&pr));
+	cr_expect(contains(pr.err, "--workers: expected 1 to 5000, got \"\\x1b[2J\""), "%s",
+		  proc_said(&pr));
+	assert_no_raw_controls(pr.err, "usage stderr");
+	proc_free(&pr);
+}
+
+/* A server message with a clear-screen, a BEL and a bidi override, shown in
+ * the summary's FAIL line: before, raw. */
+Test(loader, server_messages_are_escaped, .timeout = 120)
+{
+	const char *path = spath("raise.yaml");
+	static const char text[] =
+		"name: raise\n"
+		"schema: CREATE TABLE t (k bigint NOT NULL)\n"
+		"params: [round]\n"
+		"rows: SELECT count(*) FROM t WHERE k = $1\n"
+		"flow: [{sql: SELECT 1}]\n"
+		"phases:\n"
+		"  - name: shout\n"
+		"    steps:\n"
+		"      - sql: |\n"
+		"          DO $$ BEGIN RAISE EXCEPTION E'\\x1b[2J\\x07 \\u202e gnol'; END $$\n";
+	write_file(path, text, sizeof text - 1);
+	struct proc pr;
+	int code = run_pgrace(ARGS("run", path), &pr);
+	cr_expect_eq(code, 1, "%s", proc_said(&pr));
+	cr_expect(contains(pr.out, "P0001: \\x1b[2J\\x07 \\u202e gnol"), "%s", proc_said(&pr));
+	assert_no_raw_controls(pr.out, "run stdout");
+	assert_no_raw_controls(pr.err, "run stderr");
+	proc_free(&pr);
+}

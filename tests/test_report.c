@@ -646,3 +646,37 @@ Test(report, summary_error_and_incomplete_run)
 	cr_expect_not_null(strstr(s, "incomplete"), "%s", s);
 	free(s);
 }
+
+/* Terminal control sequences, C1 controls and bidi overrides from names,
+ * file names, expectations and server messages are escaped in the summary
+ * (before, they reached the terminal raw: a clear-screen in a server message
+ * cleared the screen); the columns still line up. */
+Test(report, summary_escapes_control_characters)
+{
+	char *s;
+
+	snprintf(run.scenario, sizeof run.scenario, "race\x1b]0;title\x07");
+	snprintf(run.file, sizeof run.file, "scenarios/x\xe2\x80\xae" "lmay.yaml");
+	snprintf(phases[0].name, sizeof phases[0].name, "after\x1b[2J");
+	snprintf(race_expects[0].actual, sizeof race_expects[0].actual, "2 == 1\n\xc2\x9b" "31m");
+	table_add(&phases[0].outcomes, "XX\x1b" "00", 1);
+	snprintf(run.error, sizeof run.error, "ERROR: \xe2\x81\xa6hidden\xe2\x81\xa9 \xff");
+	s = capture_summary(&run);
+	static const char *const wanted[] = {
+		"race\\x1b]0;title\\x07 (scenarios/x\\u202elmay.yaml): FAIL",
+		"after\\x1b[2J",
+		"XX\\x1b00=1",
+		"  FAIL phase after\\x1b[2J: expected " NASTY_EXPECT ", actual 2 == 1\\n\\u009b31m\n",
+		"error: ERROR: \\u2066hidden\\u2069 \\xff\n",
+	};
+	for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++)
+		cr_expect_not_null(strstr(s, wanted[i]), "missing \"%s\" in:\n%s", wanted[i], s);
+	static const char *const banned[] = {"\x1b", "\x07", "\xc2\x9b", "\xe2\x80\xae", "\xe2\x81\xa6",
+					     "\xff"};
+	for (size_t i = 0; i < sizeof banned / sizeof banned[0]; i++)
+		cr_expect_null(strstr(s, banned[i]), "raw byte(s) %zu in:\n%s", i, s);
+	long header = column_in_line(s, "outcomes", "result");
+	long row = column_in_line(s, "after\\x1b[2J", "FAIL");
+	cr_expect_eq(row, header, "result column misaligned:\n%s", s);
+	free(s);
+}

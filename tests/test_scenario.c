@@ -567,6 +567,8 @@ static const struct bad_case {
 } bad_cases[] = {
 	/* regressions found by scripts/fuzz.sh */
 	{"fuzz-control-char-in-description.yaml", 3, "description: control character 0x07 not allowed"},
+	/* bidi and C1 controls in names: they passed before (issue 9, item 18) */
+	{"name-bidi-override.yaml", 22, "name: control character U+202E not allowed"},
 	/* truncated copies of the seed scenario */
 	{"truncated-flow.yaml", 80, "YAML: missing comma in flow mapping"},
 	{"truncated-list.yaml", 97, "YAML: flow sequence without a closing bracket"},
