@@ -120,7 +120,9 @@ static void take_result(PGconn *c, PGresult *res, struct db_result *r)
 		r->rows = PQntuples(res);
 		r->affected = r->rows;
 		r->first_value[0] = '\0';
-		if (r->rows > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0))
+		r->columns = PQnfields(res);
+		r->first_null = r->rows == 0 || r->columns == 0 || PQgetisnull(res, 0, 0);
+		if (!r->first_null)
 			copy_field(r->first_value, sizeof r->first_value, PQgetvalue(res, 0, 0));
 		break;
 	case PGRES_COMMAND_OK: {

@@ -31,6 +31,8 @@ struct db_result {
 	char message[512];    /* primary message, or libpq's error text */
 	char detail[256];     /* PG_DIAG_MESSAGE_DETAIL, "" when none */
 	char first_value[64]; /* first column of the first row, "" when none */
+	int columns;          /* columns of the last statement that returned rows */
+	bool first_null;      /* that first value is NULL (or there is none) */
 };
 
 /* Connects (conninfo or URI, else PG* variables) with search_path set to

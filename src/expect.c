@@ -310,6 +310,32 @@ bool expr_names(const struct expr *e, bool (*visit)(void *ctx, const char *name)
 	return expr_names(e->a, visit, ctx) && expr_names(e->b, visit, ctx);
 }
 
+static bool stop_at_name(void *ctx, const char *name)
+{
+	(void)ctx;
+	(void)name;
+	return false;
+}
+
+static bool no_metric(void *ctx, const char *name, long long *v)
+{
+	(void)ctx;
+	(void)name;
+	(void)v;
+	return false;
+}
+
+bool expr_const_ok(const struct expr *e, char *err, size_t errlen)
+{
+	if (!e)
+		return true;
+	if (expr_names(e, stop_at_name, NULL)) { /* no name in it: it has one value */
+		long long v;
+		return expr_eval(e, no_metric, NULL, &v, err, errlen);
+	}
+	return expr_const_ok(e->a, err, errlen) && expr_const_ok(e->b, err, errlen);
+}
+
 void expr_free(struct expr *e)
 {
 	if (!e)

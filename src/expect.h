@@ -38,6 +38,9 @@ bool expr_eval(const struct expr *e, metric_fn fn, void *ctx, long long *out, ch
 	       size_t errlen);
 /* Calls visit for every metric name in e; stops and returns false when visit does. */
 bool expr_names(const struct expr *e, bool (*visit)(void *ctx, const char *name), void *ctx);
+/* False (err set) when a part of e without metric names cannot be
+ * evaluated (a division by zero): it would fail whatever the metrics are. */
+bool expr_const_ok(const struct expr *e, char *err, size_t errlen);
 /* Frees an expression (NULL is fine). */
 void expr_free(struct expr *e);
 

@@ -2,7 +2,12 @@
 #include "outcome.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static const struct sqlstate_def sqlstates[] = {
+#include "sqlstates.inc"
+};
 
 enum outcome_class outcome_classify(const char *sqlstate)
 {
@@ -21,6 +26,26 @@ bool outcome_retryable(const char *sqlstate)
 {
 	enum outcome_class c = outcome_classify(sqlstate);
 	return c == OC_SERIALIZATION || c == OC_DEADLOCK;
+}
+
+const struct sqlstate_def *outcome_sqlstates(size_t *n)
+{
+	*n = sizeof sqlstates / sizeof sqlstates[0];
+	return sqlstates;
+}
+
+static int sqlstate_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct sqlstate_def *)elem)->code);
+}
+
+const char *outcome_sqlstate_name(const char *code)
+{
+	if (!code || strlen(code) != 5)
+		return NULL;
+	const struct sqlstate_def *d = bsearch(code, sqlstates, sizeof sqlstates / sizeof sqlstates[0],
+					       sizeof sqlstates[0], sqlstate_cmp);
+	return d ? d->name : NULL;
 }
 
 static long long *slot(struct outcome_table *t, const char *label, bool create)

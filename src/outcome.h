@@ -27,6 +27,19 @@ enum outcome_class outcome_classify(const char *sqlstate);
 /* True for errors a flow may retry: serialization failure, deadlock. */
 bool outcome_retryable(const char *sqlstate);
 
+/* A SQLSTATE PostgreSQL defines, with its condition name. */
+struct sqlstate_def {
+	const char *code; /* "23505" */
+	const char *name; /* "unique_violation" */
+};
+
+/* Every SQLSTATE PostgreSQL 13 to 18 defines, sorted by code; *n gets the
+ * count (src/sqlstates.inc, generated from errcodes.txt). */
+const struct sqlstate_def *outcome_sqlstates(size_t *n);
+/* The condition name of code ("unique_violation"), NULL when PostgreSQL
+ * defines no such SQLSTATE. */
+const char *outcome_sqlstate_name(const char *code);
+
 #define OUTCOME_SLOTS 24 /* distinct outcome labels per table; more go to "other" */
 
 /* Counts by label: "ok", "skipped", "lost", "other", a SQLSTATE, or

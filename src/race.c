@@ -16,6 +16,8 @@
 #include <time.h>
 
 #include "db.h"
+#include "judge.h"
+#include "metric.h"
 
 #define STACK_BYTES (256 * 1024)
 #define CONNECT_DEADLINE_US (30u * 1000000u)
@@ -48,6 +50,7 @@ struct worker {
 	int where_line;          /* its scenario line, 0 for COMMIT */
 	unsigned long long rng;  /* retry jitter, seeded per worker */
 	bool broken;             /* this round could not complete */
+	bool bad;                /* ... through the scenario's fault (why names file:line) */
 	char why[384];
 	struct key_params free_key; /* free mode: this attempt's key */
 	/* counters: the worker's own until merged */
@@ -166,26 +169,35 @@ struct param_ctx {
 static bool param_metric(void *ctx, const char *name, long long *v)
 {
 	struct param_ctx *p = ctx;
-	if (!strcmp(name, "round"))
+	const struct metric_def *d = metric_find(METRIC_PARAM, name, NULL);
+	switch (d ? d->id : M_WORKERS) {
+	case M_PARAM_ROUND:
 		*v = p->round;
-	else if (!strcmp(name, "key"))
+		return true;
+	case M_PARAM_KEY:
 		*v = p->key;
-	else if (!strcmp(name, "phase_round"))
+		return true;
+	case M_PARAM_PHASE_ROUND:
 		*v = p->phase_round;
-	else
+		return true;
+	default:
 		return false;
-	return true;
+	}
 }
 
-/* Evaluates the scenario's params for ctx into out; false (err) on an
- * arithmetic error such as an overflow. */
+/* Evaluates the scenario's params for ctx into out; false (err names the
+ * file and line) on an arithmetic error such as an overflow. */
 static bool eval_key(const struct scenario *sc, struct param_ctx *ctx, struct key_params *out,
 		     char *err, size_t errlen)
 {
 	for (size_t i = 0; i < sc->n_params; i++) {
 		long long v;
-		if (!expr_eval(sc->params[i], param_metric, ctx, &v, err, errlen))
+		char why[256];
+		if (!expr_eval(sc->params[i], param_metric, ctx, &v, why, sizeof why)) {
+			snprintf(err, errlen, "%s:%d: params: parameter $%zu: %s (round %lld, key %lld)",
+				 sc->path, sc->params_line, i + 1, why, ctx->round, ctx->key);
 			return false;
+		}
 		snprintf(out->buf[i], sizeof out->buf[i], "%lld", v);
 		out->ptr[i] = out->buf[i];
 	}
@@ -247,6 +259,17 @@ static void try_flow(struct worker *w, const char *const *params, long long gen,
 			snprintf(w->where, sizeof w->where, "flow step %zu", i + 1);
 			w->where_line = sc->flow[i].text.line;
 			break;
+		}
+		if (PQtransactionStatus(w->conn) != PQTRANS_INTRANS) {
+			/* COMMIT, ROLLBACK, a procedure that commits: the barrier and
+			 * the outcome would both be lies. */
+			snprintf(w->why, sizeof w->why,
+				 "%s:%d: flow step %zu ended the transaction it runs in (a flow's "
+				 "statements run inside one transaction that pgrace begins and commits: "
+				 "no COMMIT, ROLLBACK or transaction control in a flow)",
+				 sc->path, sc->flow[i].text.line, i + 1);
+			w->broken = w->bad = true;
+			return;
 		}
 		if (sc->flow[i].skip_if_found && res->rows > 0) {
 			*skipped = true;
@@ -386,10 +409,8 @@ static void play_free(struct worker *w)
 			break;
 		struct param_ctx ctx = {r->free_hot ? r->free_base : r->free_base + i * r->cfg.workers + w->id,
 					0, i};
-		char err[128];
-		if (!eval_key(sc, &ctx, &w->free_key, err, sizeof err)) {
-			snprintf(w->why, sizeof w->why, "worker %d: params: %s", w->id, err);
-			w->broken = true;
+		if (!eval_key(sc, &ctx, &w->free_key, w->why, sizeof w->why)) {
+			w->broken = w->bad = true;
 			return;
 		}
 		uint64_t t0 = clock_us();
@@ -646,6 +667,47 @@ static void describe_stuck(struct race *r, const char *what, char *err, size_t e
 	snprintf(err, errlen, "%s", what);
 }
 
+/* The rows query's answer for one key: exactly one row of one integer
+ * column, never assumed. A result of another shape, or SQL the server
+ * refuses as wrong, is the scenario's fault (RACE_BAD, naming file:line). */
+static enum race_status rows_value(struct race *r, const struct db_result *res, long long *rows,
+				   char *err, size_t errlen)
+{
+	const struct sql_text *q = &r->sc->rows;
+	char text[320];
+	if (res->status != DB_OK) {
+		enum obs_status os = res->status == DB_ERROR ? OBS_ERROR : OBS_LOST;
+		bool bad = judge_setup_error(os, res->sqlstate) == VERDICT_BAD_SCENARIO;
+		snprintf(err, errlen, "%s:%d: rows query failed: %s", r->sc->path, q->line,
+			 db_result_text(res, text, sizeof text));
+		return res->status == DB_INTERRUPTED ? RACE_INTERRUPTED : bad ? RACE_BAD : RACE_BROKEN;
+	}
+	const char *why = NULL;
+	char *end = NULL;
+	errno = 0;
+	if (res->columns == 0)
+		why = "no result set (it must be a query)";
+	else if (res->rows != 1)
+		why = res->rows == 0 ? "no row" : "more than one row";
+	else if (res->columns != 1)
+		why = "more than one column";
+	else if (res->first_null)
+		why = "NULL";
+	else if ((*rows = strtoll(res->first_value, &end, 10), errno || end == res->first_value ||
+		  *end))
+		why = "a value that is not an integer";
+	else if (*rows < 0)
+		why = "a negative count";
+	if (!why)
+		return RACE_OK;
+	snprintf(err, errlen,
+		 "%s:%d: the rows query returned %s (\"%.40s\", %lld rows, %d columns): it must "
+		 "return exactly one row with one integer column, the key's rows, such as "
+		 "SELECT count(*) FROM t WHERE k = $1",
+		 r->sc->path, q->line, why, res->first_value, res->rows, res->columns);
+	return RACE_BAD;
+}
+
 /* Rows per key of the current keys, through the scenario's rows query. */
 static enum race_status count_rows(struct race *r, struct round_result *out, char *err,
 				   size_t errlen)
@@ -665,15 +727,13 @@ static enum race_status count_rows(struct race *r, struct round_result *out, cha
 	for (int k = 0; k < r->cfg.keys; k++) {
 		db_query(r->monitor, r->sc->rows.sql, r->sc->rows.nparams,
 			 r->keys[k].ptr, clock_us() + 10u * 1000000u, &res);
-		if (res.status != DB_OK) {
-			snprintf(err, errlen, "rows query (line %d) failed: %s", r->sc->rows.line,
-				 db_result_text(&res, text, sizeof text));
-			enum db_status st = res.status;
+		long long rows = 0;
+		enum race_status st = rows_value(r, &res, &rows, err, errlen);
+		if (st != RACE_OK) {
 			if (r->pooler)
 				db_query(r->monitor, "ROLLBACK", 0, NULL, clock_us() + 2000000u, &res);
-			return st == DB_INTERRUPTED ? RACE_INTERRUPTED : RACE_BROKEN;
+			return st;
 		}
-		long long rows = strtoll(res.first_value, NULL, 10);
 		if (out->rows_min < 0 || rows < out->rows_min)
 			out->rows_min = rows;
 		if (rows > out->rows_max)
@@ -699,7 +759,7 @@ enum race_status race_round(struct race *r, long long round, long long phase_rou
 	memset(out, 0, sizeof *out);
 	err[0] = '\0';
 	if (!make_params(r, round, phase_round, err, errlen))
-		return RACE_BROKEN;
+		return RACE_BAD;
 	for (int i = 0; i < n; i++)
 		atomic_store(&r->w[i].state, W_IDLE);
 
@@ -778,9 +838,9 @@ enum race_status race_round(struct race *r, long long round, long long phase_rou
 	for (int i = 0; i < n; i++) {
 		struct worker *w = &r->w[i];
 		if (w->broken) {
-			if (!err[0])
+			if (!err[0] || w->bad)
 				snprintf(err, errlen, "%s", w->why);
-			return RACE_BROKEN;
+			return w->bad ? RACE_BAD : RACE_BROKEN;
 		}
 		if (w->first_send_us < lo)
 			lo = w->first_send_us;
@@ -799,7 +859,7 @@ enum race_status race_rows(struct race *r, long long round, struct round_result 
 {
 	memset(out, 0, sizeof *out);
 	if (!make_params(r, round, 0, err, errlen))
-		return RACE_BROKEN;
+		return RACE_BAD;
 	return count_rows(r, out, err, errlen);
 }
 
@@ -853,7 +913,7 @@ enum race_status race_free_wait(struct race *r, bool stop, long long *keys_used,
 	for (int i = 0; i < r->cfg.workers; i++)
 		if (r->w[i].broken) {
 			snprintf(err, errlen, "%s", r->w[i].why);
-			return RACE_BROKEN;
+			return r->w[i].bad ? RACE_BAD : RACE_BROKEN;
 		}
 	return RACE_OK;
 }

@@ -40,7 +40,14 @@ struct race_totals {
 	struct hist skew;                  /* per round */
 };
 
-enum race_status { RACE_OK, RACE_BROKEN, RACE_INTERRUPTED };
+enum race_status {
+	RACE_OK,
+	RACE_BROKEN,      /* the database or the harness: a lost connection, a deadline */
+	RACE_INTERRUPTED, /* SIGINT/SIGTERM */
+	RACE_BAD,         /* the scenario's fault (err names file:line): wrong rows query,
+			   * a key parameter that cannot be evaluated, a flow that ends its
+			   * own transaction */
+};
 
 /* Starts cfg->workers connected workers in schema; NULL with err on failure.
  * pooler: keep no session state (a transaction-pooling pooler such as

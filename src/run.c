@@ -15,55 +15,16 @@
 
 #include "command.h"
 #include "db.h"
+#include "judge.h"
 #include "race.h"
 #include "server.h"
 #include "text.h"
 
 extern char **environ;
 
-const char *verdict_name(enum verdict v)
-{
-	static const char *names[] = {"pass",  "inconclusive", "fail",
-				      "bad_scenario", "error", "skipped"};
-	return names[v];
-}
-
-/* Severity: skipped below pass, then the enum's order. */
-static int verdict_rank(enum verdict v)
-{
-	return v == VERDICT_SKIPPED ? -1 : (int)v;
-}
-
-enum verdict verdict_worse(enum verdict a, enum verdict b)
-{
-	return verdict_rank(a) >= verdict_rank(b) ? a : b;
-}
-
 int run_exit_code(enum verdict v)
 {
-	switch (db_stop_requested()) {
-	case SIGINT:
-		return EXIT_SIGINT;
-	case SIGTERM:
-		return EXIT_SIGTERM;
-	default:
-		break;
-	}
-	switch (v) {
-	case VERDICT_PASS:
-		return EXIT_PASS;
-	case VERDICT_INCONCLUSIVE:
-		return EXIT_INCONCLUSIVE;
-	case VERDICT_FAIL:
-		return EXIT_FAIL;
-	case VERDICT_BAD_SCENARIO:
-		return EXIT_USAGE;
-	case VERDICT_SKIPPED:
-		return EXIT_SKIPPED;
-	case VERDICT_ERROR:
-		break;
-	}
-	return EXIT_DATABASE;
+	return judge_exit_code(v, db_stop_requested());
 }
 
 struct runner {
@@ -90,89 +51,31 @@ __attribute__((format(printf, 3, 4))) static void stop_run(struct runner *rn, en
 	res->verdict = verdict_worse(res->verdict, v);
 }
 
-/* Verdict for a query that failed outside a race: connection problems are
- * the database's, anything else means the scenario's SQL is wrong. */
+static enum obs_status obs_status(enum db_status st)
+{
+	switch (st) {
+	case DB_OK:
+		return OBS_OK;
+	case DB_ERROR:
+		return OBS_ERROR;
+	case DB_LOST:
+		return OBS_LOST;
+	case DB_TIMEOUT:
+		return OBS_TIMEOUT;
+	case DB_INTERRUPTED:
+		break;
+	}
+	return OBS_INTERRUPTED;
+}
+
+/* Verdict for a query that failed outside a race and outside any step:
+ * connection problems are the database's, anything else means the
+ * scenario's SQL is wrong. */
 static enum verdict setup_verdict(const struct db_result *r)
 {
-	if (db_stop_requested() || r->status != DB_ERROR)
+	if (db_stop_requested())
 		return VERDICT_ERROR;
-	return VERDICT_BAD_SCENARIO;
-}
-
-static void add_expect(struct phase_result *ph, const char *expect, const char *actual, bool passed)
-{
-	struct expect_result *x = realloc(ph->expects, sizeof *x * (ph->n_expects + 1));
-	if (!x)
-		abort();
-	ph->expects = x;
-	x = &x[ph->n_expects++];
-	snprintf(x->expect, sizeof x->expect, "%s", expect);
-	snprintf(x->actual, sizeof x->actual, "%s", actual);
-	x->passed = passed;
-	if (!passed)
-		ph->passed = false;
-}
-
-/* What a step leaves for its expectations. */
-struct step_metrics {
-	long long rows, affected, retries;
-	long long stall_ms, load_attempts, load_ok, load_errors;
-};
-
-/* A metric that is a long long field of a struct, found by name. */
-struct metric_field {
-	const char *name;
-	size_t off;
-};
-
-static bool field_metric(const struct metric_field *fields, size_t n, const void *base,
-			 const char *name, long long *v)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(name, fields[i].name)) {
-			*v = *(const long long *)((const char *)base + fields[i].off);
-			return true;
-		}
-	return false;
-}
-
-static bool step_metric(void *ctx, const char *name, long long *v)
-{
-	static const struct metric_field fields[] = {
-		{"rows", offsetof(struct step_metrics, rows)},
-		{"affected", offsetof(struct step_metrics, affected)},
-		{"retries", offsetof(struct step_metrics, retries)},
-		{"stall_ms", offsetof(struct step_metrics, stall_ms)},
-		{"load_attempts", offsetof(struct step_metrics, load_attempts)},
-		{"load_ok", offsetof(struct step_metrics, load_ok)},
-		{"load_errors", offsetof(struct step_metrics, load_errors)},
-	};
-	return field_metric(fields, sizeof fields / sizeof fields[0], ctx, name, v);
-}
-
-static void add_expectation(struct phase_result *ph, const struct expectation *x, metric_fn fn,
-			    void *ctx)
-{
-	char actual[256], err[256];
-	bool passed = false;
-	if (!expect_eval(x, fn, ctx, &passed, actual, sizeof actual, err, sizeof err))
-		snprintf(actual, sizeof actual, "cannot evaluate: %s", err);
-	add_expect(ph, x->text, actual, passed);
-}
-
-/* SQLSTATEs that say the scenario's SQL itself is wrong (syntax, a table or
- * column that no statement of the scenario created), whatever state the
- * database is in; 08P01 is a protocol violation such as a parameter count
- * that does not match. Others (42710 already exists, 42704 no such constraint)
- * can follow from what earlier phases did, so they are verdicts. */
-static bool sql_is_wrong(const char *sqlstate)
-{
-	static const char *const wrong[] = {"42601", "42P01", "42703", "42883",
-					    "42P02", "42804", "08P01"};
-	for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++)
-		if (!strcmp(sqlstate, wrong[i]))
-			return true;
-	return false;
+	return judge_setup_error(obs_status(r->status), r->sqlstate);
 }
 
 static bool retryable_step_error(const struct step *st, const struct db_result *r)
@@ -207,16 +110,25 @@ static void admin_sql(struct runner *rn, const char *sql, struct db_result *r)
 	free(full);
 }
 
+/* What one try of a step left: the query's result, and for a built-in
+ * check its own account and whether it could look at anything. */
+struct step_try {
+	struct db_result r;
+	char note[256];
+	bool unchecked;
+};
+
 /* amcheck over every valid btree index of the sandbox. An amcheck installed
  * for good (outside any pgrace sandbox) is used as it is. Otherwise the
  * extension is created in the sandbox inside a transaction that is rolled
  * back after the check, so it never outlives the check nor shows to another
  * run; an advisory lock makes concurrent runs take turns (there is one
- * amcheck per database). */
-static void run_amcheck(struct runner *rn, struct db_result *r, char *note, size_t notelen)
+ * amcheck per database). No amcheck, or no index to verify, is a check that
+ * checked nothing: t->unchecked. */
+static void run_amcheck(struct runner *rn, struct step_try *t)
 {
 	char sql[1024], text[600];
-	struct db_result rb;
+	struct db_result rb, *r = &t->r;
 	const char *schema[1] = {rn->res->schema};
 	bool own = false;
 	db_query(rn->admin,
@@ -236,10 +148,12 @@ static void run_amcheck(struct runner *rn, struct db_result *r, char *note, size
 			 0x7067726163656bLL, rn->res->schema);
 		db_query(rn->admin, sql, 0, NULL, 0, r);
 		if (r->status != DB_OK) {
-			snprintf(note, notelen, "amcheck not available, nothing verified (%s)",
+			snprintf(t->note, sizeof t->note, "amcheck is not available (%s)",
 				 db_result_text(r, text, sizeof text));
 			db_query(rn->admin, "ROLLBACK", 0, NULL, 0, &rb);
-			memset(r, 0, sizeof *r);
+			if (r->status == DB_ERROR)
+				memset(r, 0, sizeof *r);
+			t->unchecked = true;
 			return;
 		}
 	}
@@ -253,8 +167,14 @@ static void run_amcheck(struct runner *rn, struct db_result *r, char *note, size
 	db_query(rn->admin, sql, 1, schema, 0, r);
 	if (own)
 		db_query(rn->admin, "ROLLBACK", 0, NULL, 0, &rb);
-	if (r->status == DB_OK)
-		snprintf(note, notelen, "%lld btree indexes verified against the heap", r->rows);
+	if (r->status != DB_OK)
+		return;
+	t->unchecked = r->rows == 0;
+	if (t->unchecked)
+		snprintf(t->note, sizeof t->note, "the sandbox has no valid btree index to verify");
+	else
+		snprintf(t->note, sizeof t->note, "%lld btree indexes verified against the heap",
+			 r->rows);
 }
 
 /* Runs a scenario's command with the sandbox as its default schema; *r says
@@ -311,18 +231,19 @@ static bool run_command(struct runner *rn, const struct command *cmd, struct db_
 }
 
 /* Runs the step's SQL or built-in check once. */
-static void exec_step(struct runner *rn, const struct step *st, struct db_result *r, char *note,
-		      size_t notelen)
+static void exec_step(struct runner *rn, const struct step *st, struct step_try *t)
 {
 	const char *args[2] = {rn->res->schema, st->check_arg};
-	note[0] = '\0';
+	struct db_result *r = &t->r;
+	t->note[0] = '\0';
+	t->unchecked = false;
 	switch (st->kind) {
 	case STEP_SQL:
 	case STEP_MIGRATE_UP:
 	case STEP_MIGRATE_DOWN:
 		if (st->text.command) {
 			if (run_command(rn, st->text.command, r) && r->status == DB_OK)
-				snprintf(note, notelen, "exit status 0");
+				snprintf(t->note, sizeof t->note, "exit status 0");
 		} else
 			admin_sql(rn, st->text.sql, r);
 		return;
@@ -334,7 +255,7 @@ static void exec_step(struct runner *rn, const struct step *st, struct db_result
 			 "WHERE n.nspname = $1 AND NOT i.indisvalid ORDER BY 1",
 			 1, args, 0, r);
 		if (r->status == DB_OK && r->rows)
-			snprintf(note, notelen, "invalid: %s%s", r->first_value,
+			snprintf(t->note, sizeof t->note, "invalid: %s%s", r->first_value,
 				 r->rows > 1 ? " and more" : "");
 		return;
 	case STEP_CHECK_CONSTRAINT:
@@ -353,17 +274,68 @@ static void exec_step(struct runner *rn, const struct step *st, struct db_result
 				   "WHERE i.indexrelid = c.conindid AND i.indisvalid))",
 			 2, args, 0, r);
 		if (r->status == DB_OK)
-			snprintf(note, notelen, "%s %s %s", st->kind == STEP_CHECK_UNIQUE ? "unique constraint" : "constraint",
+			snprintf(t->note, sizeof t->note, "%s %s %s",
+				 st->kind == STEP_CHECK_UNIQUE ? "unique constraint" : "constraint",
 				 st->check_arg, r->rows ? "present and valid" : "absent or not valid");
 		return;
 	case STEP_CHECK_AMCHECK:
-		run_amcheck(rn, r, note, notelen);
+		run_amcheck(rn, t);
 		return;
 	}
 }
 
-static void record_step(struct phase_result *ph, const struct step *st,
-			const struct db_result *r, const struct step_metrics *m, double elapsed_s)
+/* Runs the step, again after a retry_on error up to its retries; a
+ * transaction the step's own SQL opened and left failed is rolled back, so
+ * it cannot poison the next step. */
+static void step_tries(struct runner *rn, const struct step *st, struct step_try *t,
+		       long long *retries)
+{
+	for (*retries = 0;; ++*retries) {
+		exec_step(rn, st, t);
+		/* BEGIN; ...; COMMIT; as `alembic --sql` writes */
+		if (PQtransactionStatus(rn->admin) == PQTRANS_INERROR) {
+			struct db_result rb;
+			db_query(rn->admin, "ROLLBACK", 0, NULL, 0, &rb);
+		}
+		if (!retryable_step_error(st, &t->r) || *retries >= st->retries)
+			return;
+		pause_ms(100);
+	}
+}
+
+/* An under_load step's writers: started before the step... */
+static void load_start(struct runner *rn, struct race *race)
+{
+	race_free_start(race, rn->round + 1, false, 0);
+	pause_ms(200); /* let the writers get going before the step */
+}
+
+/* ...and stopped after it, their figures in *o; false (the run stopped)
+ * when they broke. */
+static bool load_stop(struct runner *rn, const struct phase *p, const struct step *st,
+		      struct race *race, struct step_obs *o)
+{
+	char err[1024];
+	long long used = 0;
+	struct race_totals t;
+	memset(&t, 0, sizeof t);
+	pause_ms(200); /* and keep them going after it */
+	enum race_status rs = race_free_wait(race, true, &used, err, sizeof err);
+	rn->round += used;
+	if (rs != RACE_OK) {
+		stop_run(rn, VERDICT_ERROR, "phase %s, %s, load: %s", p->name, st->label, err);
+		return false;
+	}
+	race_totals(race, &t, NULL);
+	o->stall_ms = (long long)(t.latency.max / 1000);
+	o->load_attempts = t.attempts;
+	o->load_ok = outcome_get(&t.outcomes, "ok") + outcome_get(&t.outcomes, "skipped");
+	o->load_errors = t.attempts - o->load_ok;
+	return true;
+}
+
+static void record_step(struct phase_result *ph, const struct step *st, const struct step_obs *o,
+			double elapsed_s)
 {
 	struct step_result *sr = realloc(ph->steps, sizeof *sr * (ph->n_steps + 1));
 	if (!sr)
@@ -372,161 +344,58 @@ static void record_step(struct phase_result *ph, const struct step *st,
 	sr = &sr[ph->n_steps++];
 	memset(sr, 0, sizeof *sr);
 	snprintf(sr->label, sizeof sr->label, "%s", st->label);
-	snprintf(sr->sqlstate, sizeof sr->sqlstate, "%s", r->status == DB_OK ? "" : r->sqlstate);
-	sr->rows = m->rows;
-	sr->affected = m->affected;
-	sr->retries = m->retries;
+	snprintf(sr->sqlstate, sizeof sr->sqlstate, "%s", o->status == OBS_OK ? "" : o->sqlstate);
+	sr->rows = o->rows;
+	sr->affected = o->affected;
+	sr->retries = o->retries;
 	sr->under_load = st->under_load;
-	sr->stall_ms = m->stall_ms;
-	sr->load_attempts = m->load_attempts;
-	sr->load_errors = m->load_errors;
+	sr->stall_ms = o->stall_ms;
+	sr->load_attempts = o->load_attempts;
+	sr->load_errors = o->load_errors;
 	sr->elapsed_s = elapsed_s;
 }
 
-/* Runs one step on the admin connection, under the phase's load when it asks
- * for it; false when the run must stop. */
-static bool run_step(struct runner *rn, const struct phase *p, const struct step *st,
-		     struct phase_result *ph, struct race *race)
+/* Runs step i of phase p on the admin connection, under the phase's load
+ * when it asks for it, and has it judged; false when the run must stop. */
+static bool run_step(struct runner *rn, const struct phase *p, size_t i, struct phase_result *ph,
+		     struct race *race)
 {
-	const struct scenario *sc = rn->sc;
-	struct db_result r;
-	struct step_metrics m = {0};
-	char expect[512], actual[512], text[600], note[256], err[1024];
-	if (st->under_load) {
-		race_free_start(race, rn->round + 1, false, 0);
-		pause_ms(200); /* let the writers get going before the step */
+	const struct step *st = &p->steps[i];
+	struct step_try t;
+	struct step_obs o = {0};
+	char why[1024];
+	if (st->under_load)
+		load_start(rn, race);
+	uint64_t t0 = clock_us();
+	step_tries(rn, st, &t, &o.retries);
+	double elapsed_s = (double)(clock_us() - t0) / 1e6;
+	if (st->under_load && !load_stop(rn, p, st, race, &o))
+		return false;
+	o.status = obs_status(t.r.status);
+	o.sqlstate = t.r.sqlstate;
+	o.message = t.r.message;
+	o.detail = t.r.detail;
+	o.note = t.note;
+	o.unchecked = t.unchecked;
+	if (st->text.command) {
+		o.command = true;
+		o.not_started = t.r.status == DB_ERROR && rn->cmd->status == CMD_SPAWN_ERROR;
+		o.output[0] = rn->cmd->err;
+		o.output[1] = rn->cmd->out;
 	}
-	uint64_t t0 = clock_us(), t1;
-	for (;;) {
-		exec_step(rn, st, &r, note, sizeof note);
-		/* A step whose SQL opened a transaction and failed in it (BEGIN;
-		 * ...; COMMIT; as `alembic --sql` writes) must not poison the next. */
-		if (PQtransactionStatus(rn->admin) == PQTRANS_INERROR) {
-			struct db_result rb;
-			db_query(rn->admin, "ROLLBACK", 0, NULL, 0, &rb);
-		}
-		if (!retryable_step_error(st, &r) || m.retries >= st->retries)
-			break;
-		m.retries++;
-		pause_ms(100);
-	}
-	t1 = clock_us();
-	if (st->under_load) {
-		long long used = 0;
-		struct race_totals t;
-		memset(&t, 0, sizeof t);
-		pause_ms(200); /* and keep them going after it */
-		enum race_status rs = race_free_wait(race, true, &used, err, sizeof err);
-		rn->round += used;
-		if (rs != RACE_OK) {
-			stop_run(rn, VERDICT_ERROR, "phase %s, %s, load: %s", p->name, st->label, err);
-			return false;
-		}
-		race_totals(race, &t, NULL);
-		m.stall_ms = (long long)(t.latency.max / 1000);
-		m.load_attempts = t.attempts;
-		m.load_ok = outcome_get(&t.outcomes, "ok") + outcome_get(&t.outcomes, "skipped");
-		m.load_errors = t.attempts - m.load_ok;
-	}
-	m.rows = r.rows;
-	m.affected = r.affected;
-	record_step(ph, st, &r, &m, (double)(t1 - t0) / 1e6);
-	db_result_text(&r, text, sizeof text);
-	if (r.status == DB_OK && (st->kind == STEP_MIGRATE_UP || st->kind == STEP_MIGRATE_DOWN))
+	o.rows = t.r.rows;
+	o.affected = t.r.affected;
+	record_step(ph, st, &o, elapsed_s);
+	enum verdict v = judge_step(rn->sc, st, i, &o, ph, why, sizeof why);
+	if (o.status == OBS_OK && (st->kind == STEP_MIGRATE_UP || st->kind == STEP_MIGRATE_DOWN))
 		rn->migrated = st->kind == STEP_MIGRATE_UP;
-	if (r.status != DB_OK && r.status != DB_ERROR) {
-		stop_run(rn, VERDICT_ERROR, "phase %s, %s (%s:%d): %s", p->name, st->label, sc->path,
-			 st->line, text);
-		return false;
-	}
-	const struct command *cmd = st->text.command;
-	if (cmd && r.status == DB_ERROR && rn->cmd->status == CMD_SPAWN_ERROR) {
-		ph->passed = false;
-		stop_run(rn, VERDICT_BAD_SCENARIO, "%s:%d: phase %s, %s: %s", sc->path, st->text.line,
-			 p->name, st->label, r.message);
-		return false;
-	}
-	char extra[200] = "";
-	if (m.retries)
-		snprintf(extra, sizeof extra, " after %lld retries", m.retries);
-	if (st->under_load) {
-		size_t n = strlen(extra);
-		snprintf(extra + n, sizeof extra - n, "; load: %lld attempts, %lld errors, stall %lld ms",
-			 m.load_attempts, m.load_errors, m.stall_ms);
-	}
-	if (st->expect_error[0]) {
-		snprintf(expect, sizeof expect, "%s fails with %s%s%s%s", st->label, st->expect_error,
-			 st->expect_message ? " \"" : "",
-			 st->expect_message ? st->expect_message : "", st->expect_message ? "\"" : "");
-		/* A command fails "with" a SQLSTATE its output names, and its
-		 * message is looked for in all the output it left. */
-		bool passed = r.status == DB_ERROR && !strcmp(r.sqlstate, st->expect_error) &&
-			      (!st->expect_message ||
-			       strstr(cmd ? rn->cmd->err : r.message, st->expect_message) ||
-			       (cmd && strstr(rn->cmd->out, st->expect_message)));
-		if (r.status == DB_OK)
-			snprintf(actual, sizeof actual, "succeeded%s", extra);
-		else
-			snprintf(actual, sizeof actual, "%s%s%s%s", text, r.detail[0] ? " " : "",
-				 r.detail, extra);
-		add_expect(ph, expect, actual, passed);
+	if (v == VERDICT_PASS || v == VERDICT_FAIL)
 		return true;
-	}
-	snprintf(expect, sizeof expect, "%s succeeds", st->label);
-	if (r.status == DB_ERROR) {
-		if (!cmd && sql_is_wrong(r.sqlstate)) {
-			ph->passed = false;
-			stop_run(rn, VERDICT_BAD_SCENARIO,
-				 "%s:%d: phase %s, %s: the server rejected the SQL: %s", sc->path,
-				 st->text.sql ? st->text.line : st->line, p->name, st->label, text);
-			return false;
-		}
-		snprintf(actual, sizeof actual, "%s%s%s%s", text, r.detail[0] ? " " : "", r.detail,
-			 extra);
-		add_expect(ph, expect, actual, false);
-		return true;
-	}
-	if (note[0])
-		snprintf(actual, sizeof actual, "ok, %s%s", note, extra);
-	else
-		snprintf(actual, sizeof actual, "ok, %lld rows, %lld affected%s", r.rows, r.affected,
-			 extra);
-	add_expect(ph, expect, actual, true);
-	for (size_t i = 0; i < st->n_expects; i++) {
-		char label[600];
-		struct expectation x = st->expects[i];
-		snprintf(label, sizeof label, "%s: %s", st->label, st->expects[i].text);
-		x.text = label;
-		add_expectation(ph, &x, step_metric, &m);
-	}
-	return true;
-}
-
-static bool race_metric(void *ctx, const char *name, long long *v)
-{
-	const struct phase_result *ph = ctx;
-	static const struct metric_field fields[] = {
-		{"attempts", offsetof(struct phase_result, attempts)},
-		{"retries", offsetof(struct phase_result, retries)},
-		{"rounds_with_duplicates", offsetof(struct phase_result, rounds_with_duplicates)},
-		{"rows_per_key.min", offsetof(struct phase_result, rows_min)},
-		{"rows_per_key.max", offsetof(struct phase_result, rows_max)},
-	};
-	if (field_metric(fields, sizeof fields / sizeof fields[0], ph, name, v))
-		return true;
-	if (!strcmp(name, "workers"))
-		*v = ph->workers;
-	else if (!strcmp(name, "rounds"))
-		*v = ph->rounds;
-	else if (!strcmp(name, "keys"))
-		*v = ph->keys;
-	else if (!strncmp(name, "outcomes.", 9))
-		*v = outcome_get(&ph->outcomes, name + 9);
-	else if (!strncmp(name, "constraint.", 11))
-		*v = outcome_get(&ph->constraints, name + 11);
-	else
-		return false;
-	return true;
+	if (v == VERDICT_ERROR)
+		ph->broken = true;
+	ph->verdict = verdict_worse(ph->verdict, v);
+	stop_run(rn, v, "%s", why);
+	return false;
 }
 
 /* The progress line on stderr (a terminal, not --quiet): phase, round,
@@ -557,6 +426,20 @@ static void progress(const struct runner *rn, const struct phase_result *ph, int
 	fflush(stderr);
 }
 
+/* Stops the run after a race that did not complete: the scenario's fault
+ * (err names file:line) is a bad scenario, anything else breaks the phase. */
+static void race_failed(struct runner *rn, const struct phase *p, struct phase_result *ph,
+			enum race_status st, const char *where, const char *err)
+{
+	if (st == RACE_BAD) {
+		ph->verdict = verdict_worse(ph->verdict, VERDICT_BAD_SCENARIO);
+		stop_run(rn, VERDICT_BAD_SCENARIO, "%s (phase %s, %s)", err, p->name, where);
+		return;
+	}
+	ph->broken = true;
+	stop_run(rn, VERDICT_ERROR, "phase %s, %s: %s", p->name, where, err);
+}
+
 /* The phase's race as rounds; false when the run must stop. */
 static bool race_rounds(struct runner *rn, const struct phase *p, struct race *race,
 			const struct race_cfg *cfg, struct phase_result *ph, struct race_totals *t)
@@ -566,8 +449,9 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 		struct round_result rr;
 		enum race_status st = race_round(race, ++rn->round, i, &rr, err, sizeof err);
 		if (st != RACE_OK) {
-			ph->broken = true;
-			stop_run(rn, VERDICT_ERROR, "phase %s, round %d: %s", p->name, i + 1, err);
+			char where[160];
+			snprintf(where, sizeof where, "round %d", i + 1);
+			race_failed(rn, p, ph, st, where, err);
 			return false;
 		}
 		ph->rounds++;
@@ -603,11 +487,40 @@ static bool race_free(struct runner *rn, const struct phase *p, struct race *rac
 		ph->rounds_with_duplicates = rr.keys_with_duplicates > 0;
 	}
 	if (st != RACE_OK) {
-		ph->broken = true;
-		stop_run(rn, VERDICT_ERROR, "phase %s: %s", p->name, err);
+		race_failed(rn, p, ph, st, "free run", err);
 		return false;
 	}
 	return true;
+}
+
+/* Names of constraint.NAME metrics that name nothing in the sandbox. */
+struct missing {
+	struct runner *rn;
+	char **names;
+	size_t n;
+};
+
+static void find_missing(void *ctx, const char *name)
+{
+	struct missing *m = ctx;
+	for (size_t i = 0; i < m->n; i++)
+		if (!strcmp(m->names[i], name))
+			return;
+	const char *args[2] = {m->rn->res->schema, name};
+	struct db_result r;
+	db_query(m->rn->admin,
+		 "SELECT 1 FROM pg_namespace n WHERE n.nspname = $1 AND ("
+		 "EXISTS (SELECT 1 FROM pg_constraint c WHERE c.connamespace = n.oid AND c.conname = $2) "
+		 "OR EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname = $2 "
+		 "AND c.relkind IN ('i', 'I')))",
+		 2, args, 0, &r);
+	if (r.status != DB_OK || r.rows > 0)
+		return; /* present, or cannot tell: nothing to add */
+	char **grown = realloc(m->names, sizeof *grown * (m->n + 1));
+	if (!grown || !(grown[m->n] = strdup(name)))
+		abort();
+	m->names = grown;
+	m->n++;
 }
 
 /* Runs a phase: its workers connect first (so steps can run under their
@@ -646,7 +559,7 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 		}
 	}
 	for (size_t j = 0; go_on && j < p->n_steps; j++)
-		go_on = run_step(rn, p, &p->steps[j], ph, race);
+		go_on = run_step(rn, p, j, ph, race);
 	ph->migrated = rn->migrated;
 	if (go_on && race)
 		go_on = ph->free_run ? race_free(rn, p, race, ph)
@@ -676,24 +589,24 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 		outcome_add(&ph->outcomes, "ok", 0);
 	if (!go_on)
 		return false;
-	/* SQL that is wrong in itself is the scenario's fault, not the database's. */
-	for (size_t i = 0; i < ph->outcomes.n; i++)
-		if (sql_is_wrong(ph->outcomes.label[i])) {
-			ph->passed = false;
-			stop_run(rn, VERDICT_BAD_SCENARIO,
-				 "%s:%d: phase %s: the server rejected the flow: %s %s", sc->path,
-				 ph->outcomes.line[i] ? ph->outcomes.line[i] : sc->flow[0].text.line,
-				 p->name, ph->outcomes.label[i], ph->outcomes.sample[i]);
-			return false;
-		}
-	for (size_t i = 0; !ph->free_run && i < p->n_expects; i++) {
-		const struct expectation *x = &p->expects[i];
-		if ((x->when == WHEN_HOLD && cfg.mode != MODE_HOLD) ||
-		    (x->when == WHEN_FIRE && cfg.mode != MODE_FIRE))
-			continue;
-		add_expectation(ph, x, race_metric, ph);
+	enum verdict v;
+	char why[1024];
+	if (ph->free_run) {
+		v = judge_flow(sc, p, ph, why, sizeof why);
+	} else {
+		struct missing m = {.rn = rn};
+		judge_constraint_names(p, find_missing, &m);
+		struct name_list missing = {(const char *const *)m.names, m.n};
+		v = judge_race(sc, p, cfg.mode, &missing, ph, why, sizeof why);
+		for (size_t i = 0; i < m.n; i++)
+			free(m.names[i]);
+		free(m.names);
 	}
-	return true;
+	if (v == VERDICT_PASS || v == VERDICT_FAIL)
+		return true;
+	ph->verdict = verdict_worse(ph->verdict, v);
+	stop_run(rn, v, "%s", why);
+	return false;
 }
 
 /* Runs the setup SQL (schema, seed) of the scenario. */
@@ -761,6 +674,28 @@ static bool check_connections(struct runner *rn)
 	return true;
 }
 
+/* Before anything runs: every racing phase must have an expectation that
+ * applies in the mode it will race in, or it would judge nothing. */
+static bool check_modes(struct runner *rn)
+{
+	const struct scenario *sc = rn->sc;
+	for (size_t i = 0; i < sc->n_phases; i++) {
+		const struct phase *p = &sc->phases[i];
+		if (!p->has_race)
+			continue;
+		struct race_cfg cfg = scenario_race(sc, p, &rn->opts->override);
+		if (judge_applicable(p, cfg.mode) == 0) {
+			stop_run(rn, VERDICT_BAD_SCENARIO,
+				 "%s:%d: phase %s races in mode %s, but every expectation of it is "
+				 "limited to another mode: it would judge nothing (add one for %s, or "
+				 "race it in the mode its expectations name)",
+				 sc->path, p->line, p->name, mode_name(cfg.mode), mode_name(cfg.mode));
+			return false;
+		}
+	}
+	return true;
+}
+
 static void make_schema_name(char *buf, size_t len)
 {
 	unsigned rnd = 0;
@@ -807,6 +742,10 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 	if (!res->phases)
 		abort();
 	make_schema_name(res->schema, sizeof res->schema);
+	if (!opts->duration_ms && !check_modes(&rn)) {
+		res->schema[0] = '\0';
+		goto out;
+	}
 
 	rn.admin = db_connect(opts->dsn, NULL, err, sizeof err);
 	if (!rn.admin) {
@@ -856,16 +795,15 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 		struct phase_result *ph = &res->phases[res->n_phases++];
 		uint64_t p0 = clock_us();
 		snprintf(ph->name, sizeof ph->name, "%s", p->name);
-		ph->passed = true;
 		ph->has_race = p->has_race;
 		hist_init(&ph->latency);
 		bool go_on = run_phase(&rn, p, ph);
-		if (ph->broken)
-			ph->passed = false;
 		ph->elapsed_s = (double)(clock_us() - p0) / 1e6;
-		if (!ph->passed && !opts->duration_ms) /* a free run measures, it does not judge */
-			res->verdict = verdict_worse(res->verdict, p->must_reproduce ? VERDICT_INCONCLUSIVE
-										  : VERDICT_FAIL);
+		enum verdict v = judge_phase(p, ph);
+		/* A free run measures, it does not judge: only a bad scenario or a
+		 * database error counts. */
+		if (!opts->duration_ms || v == VERDICT_BAD_SCENARIO || v == VERDICT_ERROR)
+			res->verdict = verdict_worse(res->verdict, v);
 		if (!go_on)
 			break;
 		if (db_stop_requested()) {

@@ -21,6 +21,7 @@ struct expect_result {
 	char expect[512]; /* what was expected, as written (steps: "error 23505 ...") */
 	char actual[512]; /* what happened, with values */
 	bool passed;
+	int step;         /* 1 + index of the step it checks; 0: the phase's race */
 };
 
 /* What one setup step did, as numbers (its checks are in expects). */
@@ -54,8 +55,9 @@ struct phase_result {
 	size_t n_expects;
 	struct step_result *steps; /* one per step that ran */
 	size_t n_steps;
-	bool passed;
-	bool broken;          /* a round could not complete (see run_result.error) */
+	enum verdict verdict; /* judge_phase(): pass, fail, inconclusive, bad_scenario, error */
+	bool passed;          /* verdict == VERDICT_PASS */
+	bool broken;          /* a step or round could not complete (see run_result.error) */
 	bool free_run;        /* --duration: free-running, measured, not judged */
 	double duration_s;    /* free run: how long the workers ran */
 	double tps;           /* free run: attempts per second */

@@ -7,6 +7,8 @@
 #include "scenario.h"
 #include "text.h"
 
+#include "metric.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <libfyaml.h>
@@ -390,67 +392,45 @@ static void sql_text_free(struct sql_text *t)
 	}
 }
 
-/* Metric names a race phase's expectations may use. */
-static bool race_metric_ok(void *ctx, const char *name)
-{
-	(void)ctx;
-	static const char *fixed[] = {"workers",  "rounds",  "keys", "attempts",
-				      "retries",  "rounds_with_duplicates",
-				      "rows_per_key.min", "rows_per_key.max", NULL};
-	for (size_t i = 0; fixed[i]; i++)
-		if (strcmp(name, fixed[i]) == 0)
-			return true;
-	return (strncmp(name, "outcomes.", 9) == 0 && name[9]) ||
-	       (strncmp(name, "constraint.", 11) == 0 && name[11]);
-}
-
-static const char step_metrics[] =
-	"rows, affected, retries, stall_ms, load_attempts, load_ok, load_errors";
-
-static bool step_metric_ok(void *ctx, const char *name)
-{
-	(void)ctx;
-	static const char *names[] = {"rows",    "affected", "retries",     "stall_ms",
-				      "load_attempts", "load_ok", "load_errors", NULL};
-	for (size_t i = 0; names[i]; i++)
-		if (strcmp(name, names[i]) == 0)
-			return true;
-	return false;
-}
-
-static bool key_param_ok(void *ctx, const char *name)
-{
-	(void)ctx;
-	return strcmp(name, "round") == 0 || strcmp(name, "key") == 0 ||
-	       strcmp(name, "phase_round") == 0;
-}
-
+/* Checks every name of an expression against the metric table. */
 struct name_check {
-	bool (*ok)(void *, const char *);
-	const char *bad;
+	enum metric_scope scope;
+	char err[640];
 };
 
 static bool check_name(void *ctx, const char *name)
 {
 	struct name_check *nc = ctx;
-	if (nc->ok(NULL, name))
-		return true;
-	nc->bad = name;
-	return false;
+	return metric_check(nc->scope, name, nc->err, sizeof nc->err);
+}
+
+/* The values of the key parameters in the first round of a run (round 1,
+ * key 0, phase_round 0): a parameter that cannot be evaluated with them
+ * would break the first round. */
+static bool first_round_value(void *ctx, const char *name, long long *v)
+{
+	(void)ctx;
+	const struct metric_def *d = metric_find(METRIC_PARAM, name, NULL);
+	*v = d && d->id == M_PARAM_ROUND ? 1 : 0;
+	return d != NULL;
 }
 
 static bool parse_one_expect(struct loader *L, const char *text, int line, enum expect_when when,
-			     bool (*ok)(void *, const char *), const char *metrics,
-			     struct expectation *x)
+			     enum metric_scope scope, struct expectation *x)
 {
 	char perr[256];
 	if (!expect_parse(text, x, perr, sizeof perr))
 		return errorf(L, line, "expect: %s", perr);
 	x->line = line;
 	x->when = when;
-	struct name_check nc = {.ok = ok};
+	struct name_check nc = {.scope = scope};
 	if (!expr_names(x->lhs, check_name, &nc) || !expr_names(x->rhs, check_name, &nc)) {
-		errorf(L, line, "expect: unknown metric \"%s\" (known: %s)", nc.bad, metrics);
+		errorf(L, line, "expect: %s", nc.err);
+		expect_free(x);
+		return false;
+	}
+	if (!expr_const_ok(x->lhs, perr, sizeof perr) || !expr_const_ok(x->rhs, perr, sizeof perr)) {
+		errorf(L, line, "expect: %s", perr);
 		expect_free(x);
 		return false;
 	}
@@ -458,8 +438,7 @@ static bool parse_one_expect(struct loader *L, const char *text, int line, enum 
 }
 
 /* expect: a list of "EXPR OP EXPR", or {hold: ...} / {fire: ...} items. */
-static bool parse_expects(struct loader *L, struct fy_node *n, int line,
-			  bool (*ok)(void *, const char *), const char *metrics,
+static bool parse_expects(struct loader *L, struct fy_node *n, int line, enum metric_scope scope,
 			  struct expectation **out, size_t *count)
 {
 	if (!want_type(L, n, FYNT_SEQUENCE, "expect", line))
@@ -487,7 +466,7 @@ static bool parse_expects(struct loader *L, struct fy_node *n, int line,
 		const char *text = scalar(L, val, "expect", iline);
 		if (!text)
 			return false;
-		if (!parse_one_expect(L, text, iline, when, ok, metrics, &(*out)[*count]))
+		if (!parse_one_expect(L, text, iline, when, scope, &(*out)[*count]))
 			return false;
 		(*count)++;
 	}
@@ -586,6 +565,7 @@ static bool parse_params(struct loader *L, struct fy_node *n, int line, struct s
 	if (len == 0 || len > 16)
 		return errorf(L, line, "params: expected 1 to 16 key parameters, got %d", len);
 	sc->params = xcalloc((size_t)len, sizeof *sc->params);
+	sc->params_line = line;
 	void *it = NULL;
 	struct fy_node *item;
 	while ((item = fy_node_sequence_iterate(n, &it))) {
@@ -598,10 +578,12 @@ static bool parse_params(struct loader *L, struct fy_node *n, int line, struct s
 		if (!e)
 			return errorf(L, iline, "params: %s", perr);
 		sc->params[sc->n_params++] = e;
-		struct name_check nc = {.ok = key_param_ok};
+		struct name_check nc = {.scope = METRIC_PARAM};
 		if (!expr_names(e, check_name, &nc))
-			return errorf(L, iline, "params: unknown name \"%s\" (known: round, key, phase_round)",
-				      nc.bad);
+			return errorf(L, iline, "params: %s", nc.err);
+		long long v;
+		if (!expr_eval(e, first_round_value, NULL, &v, perr, sizeof perr))
+			return errorf(L, iline, "params: %s in the first round (round 1, key 0)", perr);
 	}
 	return true;
 }
@@ -792,7 +774,7 @@ static bool parse_step(struct loader *L, struct fy_node *n, int line, const stru
 		} else if (!strcmp(k, "expect_message")) {
 			if (!get_string(L, v, k, kl, &st->expect_message))
 				return false;
-		} else if (!parse_expects(L, v, kl, step_metric_ok, step_metrics, &st->expects,
+		} else if (!parse_expects(L, v, kl, METRIC_STEP, &st->expects,
 					  &st->n_expects)) {
 			return false;
 		}
@@ -883,11 +865,7 @@ static bool parse_phase(struct loader *L, struct fy_node *n, int line, struct sc
 			return errorf(L, expect_line,
 				      "phase \"%s\": expect needs a race (steps carry their own expect)",
 				      ph->name);
-		if (!parse_expects(L, expect, expect_line, race_metric_ok,
-				   "workers, rounds, keys, attempts, retries, rounds_with_duplicates, "
-				   "rows_per_key.min, rows_per_key.max, outcomes.<ok|skipped|lost|SQLSTATE>, "
-				   "constraint.<name>",
-				   &ph->expects, &ph->n_expects))
+		if (!parse_expects(L, expect, expect_line, METRIC_PHASE, &ph->expects, &ph->n_expects))
 			return false;
 	} else if (ph->has_race) {
 		return errorf(L, line, "phase \"%s\": a race needs an expect list", ph->name);

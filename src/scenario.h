@@ -133,6 +133,7 @@ struct scenario {
 	struct race_cfg race;  /* defaults */
 	struct expr **params;  /* key parameters $1..$n, over round, key, phase_round */
 	size_t n_params;
+	int params_line;
 	struct sql_text rows;  /* rows per key, run with the key as $1..$n */
 	struct flow_step *flow;
 	size_t n_flow;
