@@ -216,14 +216,20 @@ static bool run_command(struct runner *rn, const struct command *cmd, struct db_
 	if (!r->sqlstate[0])
 		command_sqlstate(cr->out, r->sqlstate);
 	/* The last lines of stderr (else stdout), on one line. */
-	const char *said = command_last_lines(cr->err[0] ? cr->err : cr->out, 4);
+	const char *said = command_last_lines(cr->err[0] ? cr->err : cr->out, 6);
 	int n = snprintf(r->message, sizeof r->message, "command \"%.80s\" exited with status %d%s",
-			 cmd->line, cr->exit_code, *said ? ": " : "");
+			 cmd->line, cr->exit_code, *said ? ":" : "");
+	bool line_start = true;
 	for (const char *c = said; *c && n >= 0 && (size_t)n + 4 < sizeof r->message; c++) {
-		if (*c == '\n')
-			r->message[n++] = ' ', r->message[n++] = '|', r->message[n++] = ' ';
-		else if (*c != '\r')
-			r->message[n++] = *c;
+		if (*c == '\n' || *c == '\r') {
+			line_start = true;
+			continue;
+		}
+		if (line_start) /* lines joined by " | ", blank ones dropped */
+			n += snprintf(r->message + n, sizeof r->message - (size_t)n, "%s",
+				      n && r->message[n - 1] == ':' ? " " : " | ");
+		line_start = false;
+		r->message[n++] = *c;
 	}
 	if (n >= 0 && (size_t)n < sizeof r->message)
 		r->message[n] = '\0';
