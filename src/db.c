@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,6 +22,20 @@ void db_request_stop(int signo)
 int db_stop_requested(void)
 {
 	return atomic_load(&stop_signal);
+}
+
+const char *db_stop_text(void)
+{
+	switch (db_stop_requested()) {
+	case 0:
+		return "not interrupted";
+	case SIGINT:
+		return "interrupted by SIGINT";
+	case SIGTERM:
+		return "interrupted by SIGTERM";
+	default:
+		return "interrupted by a signal";
+	}
 }
 
 static void copy_field(char *dst, size_t len, const char *src)
@@ -113,10 +128,25 @@ static void take_error(PGconn *c, PGresult *res, struct db_result *r)
 	r->status = (!state || PQstatus(c) == CONNECTION_BAD) ? DB_LOST : DB_ERROR;
 }
 
-static void take_result(PGconn *c, PGresult *res, struct db_result *r)
+/* Our own refusal, as an error of the statement (no SQLSTATE of the
+ * server's: 0A000 feature_not_supported is the closest class). */
+static void refuse(struct db_result *r, const char *why)
+{
+	if (r->status != DB_OK)
+		return;
+	r->status = DB_ERROR;
+	snprintf(r->sqlstate, sizeof r->sqlstate, "0A000");
+	snprintf(r->message, sizeof r->message, "%s", why);
+}
+
+/* Reads one result. Every status libpq may return is handled here: a
+ * status left to loop on would spin (PQgetResult returns COPY_IN again and
+ * again, and the deadline is never looked at). */
+static void take_result(PGconn *c, PGresult *res, struct db_result *r, bool *copy_out)
 {
 	switch (PQresultStatus(res)) {
 	case PGRES_TUPLES_OK:
+	case PGRES_SINGLE_TUPLE:
 		r->rows = PQntuples(res);
 		r->affected = r->rows;
 		r->first_value[0] = '\0';
@@ -131,21 +161,85 @@ static void take_result(PGconn *c, PGresult *res, struct db_result *r)
 		break;
 	}
 	case PGRES_EMPTY_QUERY:
+	case PGRES_PIPELINE_SYNC:
 		break;
+	case PGRES_COPY_IN:
+		/* Nothing to send: end the COPY with an error; the server rolls
+		 * the statement back and answers with an ErrorResponse. */
+		refuse(r, "COPY FROM STDIN is not supported by pgrace (it has no data to send)");
+		if (PQputCopyEnd(c, "COPY FROM STDIN is not supported by pgrace") < 0)
+			r->status = DB_LOST;
+		break;
+	case PGRES_COPY_OUT:
+		/* Drained by the caller's loop (PQgetCopyData), under its deadline. */
+		refuse(r, "COPY TO STDOUT is not supported by pgrace (it keeps no output)");
+		*copy_out = true;
+		break;
+	case PGRES_COPY_BOTH: /* replication only: nothing pgrace can finish */
+		refuse(r, "COPY BOTH (replication) is not supported by pgrace");
+		r->status = DB_LOST;
+		break;
+	case PGRES_BAD_RESPONSE:
+	case PGRES_NONFATAL_ERROR:
+	case PGRES_FATAL_ERROR:
+	case PGRES_PIPELINE_ABORTED:
 	default:
 		take_error(c, res, r);
 		break;
 	}
 }
 
+/* A cancel request in flight: PQcancel opens a connection of its own and
+ * blocks on it (libpq 15 has no non-blocking cancel), so it runs on a
+ * thread of its own that nobody waits for; the last of its two owners to
+ * let go frees it. */
+struct cancel_job {
+	PGcancel *cn;
+	atomic_int refs;
+};
+
+static void cancel_job_release(struct cancel_job *j)
+{
+	if (atomic_fetch_sub(&j->refs, 1) == 1) {
+		PQfreeCancel(j->cn);
+		free(j);
+	}
+}
+
+static void *cancel_main(void *arg)
+{
+	struct cancel_job *j = arg;
+	char buf[256];
+	PQcancel(j->cn, buf, sizeof buf);
+	cancel_job_release(j);
+	return NULL;
+}
+
+/* Sends a cancel request for c's query without blocking the caller, which
+ * keeps waiting for the server's answer under its own bound. */
 static void cancel(PGconn *c)
 {
-	char buf[256];
-	PGcancel *cn = PQgetCancel(c);
-	if (cn) {
-		PQcancel(cn, buf, sizeof buf);
-		PQfreeCancel(cn);
+	struct cancel_job *j = malloc(sizeof *j);
+	if (!j)
+		abort();
+	j->cn = PQgetCancel(c);
+	if (!j->cn) {
+		free(j);
+		return;
 	}
+	atomic_init(&j->refs, 2);
+	pthread_attr_t attr;
+	pthread_t t;
+	if (pthread_attr_init(&attr) || pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) ||
+	    pthread_attr_setstacksize(&attr, 128 * 1024))
+		abort();
+	if (pthread_create(&t, &attr, cancel_main, j) != 0) {
+		char buf[256];
+		PQcancel(j->cn, buf, sizeof buf); /* no thread to spare: block, as before */
+		cancel_job_release(j);
+	}
+	pthread_attr_destroy(&attr);
+	cancel_job_release(j);
 }
 
 static void lost(PGconn *c, struct db_result *r)
@@ -160,46 +254,100 @@ static void lost(PGconn *c, struct db_result *r)
 	}
 }
 
-/* Sends sql (stmt NULL), prepares sql as stmt (both set), or runs the
- * statement prepared as stmt (sql NULL), and waits for every result. */
-static void query(PGconn *c, const char *stmt, const char *sql, int nparams,
+/* How a query is sent. */
+enum send_kind {
+	SEND_SCRIPT,   /* simple protocol when no parameters: several statements allowed */
+	SEND_ONE,      /* extended protocol always: the server refuses several statements */
+	SEND_PREPARE,  /* PQsendPrepare of sql as stmt */
+	SEND_PREPARED, /* PQsendQueryPrepared of stmt */
+};
+
+/* Reads what a COPY TO STDOUT sends, without blocking; false once it is
+ * over (or the connection failed: then r says so). */
+static bool drain_copy(PGconn *c, struct db_result *r)
+{
+	for (;;) {
+		char *buf = NULL;
+		int n = PQgetCopyData(c, &buf, 1);
+		if (buf)
+			PQfreemem(buf);
+		if (n > 0)
+			continue;
+		if (n == 0)
+			return true; /* more to come: wait for the socket */
+		if (n == -2)
+			r->status = DB_LOST;
+		return false;
+	}
+}
+
+/* Sends the query and waits for every result, at most until deadline_us,
+ * looking at the stop flag (when interruptible) at least every 50 ms and
+ * between any two results. */
+static void query(PGconn *c, enum send_kind kind, const char *stmt, const char *sql, int nparams,
 		  const char *const *params, uint64_t deadline_us, bool interruptible,
 		  struct db_result *r)
 {
 	memset(r, 0, sizeof *r);
 	if (deadline_us == 0)
 		deadline_us = clock_us() + 60u * 1000000u;
-	int sent = stmt && sql ? PQsendPrepare(c, stmt, sql, nparams, NULL)
-		   : stmt	   ? PQsendQueryPrepared(c, stmt, nparams, params, NULL, NULL, 0)
-		   : nparams > 0   ? PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
+	int sent = 0;
+	switch (kind) {
+	case SEND_SCRIPT:
+		sent = nparams > 0 ? PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
 				   : PQsendQuery(c, sql);
+		break;
+	case SEND_ONE:
+		sent = PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+		break;
+	case SEND_PREPARE:
+		sent = PQsendPrepare(c, stmt, sql, nparams, NULL);
+		break;
+	case SEND_PREPARED:
+		sent = PQsendQueryPrepared(c, stmt, nparams, params, NULL, NULL, 0);
+		break;
+	}
 	if (!sent) {
 		lost(c, r);
 		return;
 	}
-	bool cancelled = false;
+	bool cancelled = false, copy_out = false;
 	uint64_t grace = 0; /* after a cancel, how long we wait for the server to answer */
 	for (;;) {
 		if (!PQconsumeInput(c)) {
 			lost(c, r);
 			return;
 		}
-		while (!PQisBusy(c)) {
+		if (copy_out)
+			copy_out = drain_copy(c, r);
+		uint64_t now = clock_us();
+		int sig = interruptible ? db_stop_requested() : 0;
+		/* The results that are ready; the deadline and the stop flag are
+		 * looked at between any two (after a cancel, only the grace). */
+		while (!copy_out && r->status != DB_LOST && !PQisBusy(c) &&
+		       (cancelled ? now < grace : !sig && now < deadline_us)) {
 			PGresult *res = PQgetResult(c);
 			if (!res)
 				return;
-			take_result(c, res, r);
+			take_result(c, res, r, &copy_out);
 			PQclear(res);
+			if (copy_out)
+				copy_out = drain_copy(c, r);
+			now = clock_us();
+			sig = interruptible ? db_stop_requested() : 0;
 		}
-		uint64_t now = clock_us();
-		int sig = interruptible ? db_stop_requested() : 0;
+		if (r->status == DB_LOST) {
+			lost(c, r);
+			return;
+		}
 		if (!cancelled && (sig || now >= deadline_us)) {
 			cancel(c);
 			cancelled = true;
 			grace = now + 3u * 1000000u;
 			r->status = sig ? DB_INTERRUPTED : DB_TIMEOUT;
+			r->sqlstate[0] = '\0';
 			snprintf(r->message, sizeof r->message, "%s",
-				 sig ? "interrupted by signal" : "deadline passed, query cancelled");
+				 sig ? db_stop_text() : "deadline passed, query cancelled");
 		} else if (cancelled && now >= grace) {
 			r->status = DB_LOST;
 			snprintf(r->message, sizeof r->message,
@@ -224,24 +372,30 @@ static void query(PGconn *c, const char *stmt, const char *sql, int nparams,
 void db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
 	      uint64_t deadline_us, struct db_result *r)
 {
-	query(c, NULL, sql, nparams, params, deadline_us, true, r);
+	query(c, SEND_SCRIPT, NULL, sql, nparams, params, deadline_us, true, r);
+}
+
+void db_statement(PGconn *c, const char *sql, int nparams, const char *const *params,
+		  uint64_t deadline_us, struct db_result *r)
+{
+	query(c, SEND_ONE, NULL, sql, nparams, params, deadline_us, true, r);
 }
 
 void db_prepare(PGconn *c, const char *stmt, const char *sql, int nparams, uint64_t deadline_us,
 		struct db_result *r)
 {
-	query(c, stmt, sql, nparams, NULL, deadline_us, true, r);
+	query(c, SEND_PREPARE, stmt, sql, nparams, NULL, deadline_us, true, r);
 }
 
 void db_query_prepared(PGconn *c, const char *stmt, int nparams, const char *const *params,
 		       uint64_t deadline_us, struct db_result *r)
 {
-	query(c, stmt, NULL, nparams, params, deadline_us, true, r);
+	query(c, SEND_PREPARED, stmt, NULL, nparams, params, deadline_us, true, r);
 }
 
 void db_query_cleanup(PGconn *c, const char *sql, uint64_t deadline_us, struct db_result *r)
 {
-	query(c, NULL, sql, 0, NULL, deadline_us, false, r);
+	query(c, SEND_SCRIPT, NULL, sql, 0, NULL, deadline_us, false, r);
 }
 
 const char *db_result_text(const struct db_result *r, char *buf, size_t len)

@@ -40,9 +40,15 @@ struct db_result {
  * message never contains a password. */
 PGconn *db_connect(const char *dsn, const char *schema, char *err, size_t errlen);
 /* Sends sql (several statements allowed when nparams is 0) and waits for
- * every result until deadline_us (clock_us() time, 0 = 60 s from now). */
+ * every result until deadline_us (clock_us() time, 0 = 60 s from now). COPY
+ * from the client or to it fails (0A000) without hanging. */
 void db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
 	      uint64_t deadline_us, struct db_result *r);
+/* One statement, always through the extended protocol, even without
+ * parameters: the server refuses a string of several (42601). For flow
+ * steps, which must never run more than the one statement they name. */
+void db_statement(PGconn *c, const char *sql, int nparams, const char *const *params,
+		  uint64_t deadline_us, struct db_result *r);
 /* Prepares sql on c as stmt (PQsendPrepare), waiting until deadline_us. */
 void db_prepare(PGconn *c, const char *stmt, const char *sql, int nparams, uint64_t deadline_us,
 		struct db_result *r);
@@ -57,6 +63,9 @@ const char *db_result_text(const struct db_result *r, char *buf, size_t len);
 void db_request_stop(int signo);
 /* The signal that raised the stop flag, 0 when none. */
 int db_stop_requested(void);
+/* "interrupted by SIGINT" (or SIGTERM): the one wording of every message
+ * about the stop flag. */
+const char *db_stop_text(void);
 /* Overwrites, in place and at the same length, every password value in a
  * conninfo string or URI with 'x' (used on argv, so `ps` never shows it). */
 void db_mask_password(char *dsn);

@@ -21,6 +21,7 @@
 #include "run.h"
 #include "scenario.h"
 #include "text.h"
+#include "stats.h"
 
 static const char usage_text[] =
 	"pgrace proves that a database constraint closes a race.\n"
@@ -103,23 +104,44 @@ static bool parse_number(const char *s, long lo, long hi, int *out)
 	return true;
 }
 
-/* The signal thread: turns SIGINT/SIGTERM into the stop flag; a second one
- * ends the process at once. */
+/* Signals this close after the first are the same request. */
+#define SIGNAL_COALESCE_US (2u * 1000000u)
+
+static void say(const char *msg)
+{
+	if (write(STDERR_FILENO, msg, strlen(msg)) < 0) {
+		/* nothing to do */
+	}
+}
+
+/* The signal thread. The first SIGINT or SIGTERM raises the stop flag:
+ * queries are cancelled, the schema dropped and the results written, each
+ * bounded by its own deadline. Signals that arrive together are one request
+ * (GNU timeout signals pgrace, then its whole process group: two SIGTERMs at
+ * once). Only a repeated interactive request, a SIGINT (Ctrl-C) that comes
+ * after cleanup had SIGNAL_COALESCE_US to work, quits at once; a later
+ * SIGTERM is told that cleanup is under way. */
 static void *signal_main(void *arg)
 {
 	sigset_t *set = arg;
-	for (int count = 0;; count++) {
+	uint64_t first_us = 0;
+	for (;;) {
 		int sig = 0;
 		if (sigwait(set, &sig) != 0)
 			continue;
-		if (count > 0)
-			_exit(sig == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM);
-		db_request_stop(sig);
-		static const char msg[] = "\npgrace: stopping: cancelling queries, dropping the schema "
-					  "(again to quit at once)\n";
-		if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
-			/* nothing to do */
+		uint64_t now = clock_us();
+		if (!first_us) {
+			first_us = now;
+			db_request_stop(sig);
+			say("\npgrace: stopping: cancelling queries, dropping the schema "
+			    "(Ctrl-C again to quit at once)\n");
+			continue;
 		}
+		if (now - first_us < SIGNAL_COALESCE_US)
+			continue; /* the same request, delivered twice */
+		if (sig == SIGINT)
+			_exit(db_stop_requested() == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT);
+		say("pgrace: still cleaning up (every step has a deadline); SIGKILL skips the cleanup\n");
 	}
 	return NULL;
 }

@@ -252,7 +252,7 @@ static void try_flow(struct worker *w, const char *const *params, long long gen,
 			db_query_prepared(w->conn, stmt, sc->flow[i].text.nparams, params,
 					  w->deadline_us, res);
 		} else {
-			db_query(w->conn, sc->flow[i].text.sql, sc->flow[i].text.nparams, params,
+			db_statement(w->conn, sc->flow[i].text.sql, sc->flow[i].text.nparams, params,
 				 w->deadline_us, res);
 		}
 		if (res->status != DB_OK) {
@@ -821,8 +821,7 @@ enum race_status race_round(struct race *r, long long round, long long phase_rou
 	/* The workers' own deadlines end every query; give cancels time to land. */
 	bool all_done = coord_wait(r, &r->finished, n, deadline + 5u * 1000000u);
 	if (db_stop_requested()) {
-		snprintf(err, errlen, "interrupted by %s",
-			 db_stop_requested() == SIGINT ? "SIGINT" : "SIGTERM");
+		snprintf(err, errlen, "%s", db_stop_text());
 		return RACE_INTERRUPTED;
 	}
 	if (!all_done) {
@@ -902,8 +901,7 @@ enum race_status race_free_wait(struct race *r, bool stop, long long *keys_used,
 	}
 	*keys_used = r->free_hot ? 1 : most * r->cfg.workers;
 	if (db_stop_requested()) {
-		snprintf(err, errlen, "interrupted by %s",
-			 db_stop_requested() == SIGINT ? "SIGINT" : "SIGTERM");
+		snprintf(err, errlen, "%s", db_stop_text());
 		return RACE_INTERRUPTED;
 	}
 	if (!done) {

@@ -813,8 +813,7 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 		if (!go_on)
 			break;
 		if (db_stop_requested()) {
-			stop_run(&rn, VERDICT_ERROR, "interrupted by %s",
-				 db_stop_requested() == SIGINT ? "SIGINT" : "SIGTERM");
+			stop_run(&rn, VERDICT_ERROR, "%s", db_stop_text());
 			break;
 		}
 	}

@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sqlscan.h"
+
 #define MAX_FILE_BYTES (1024 * 1024)
 
 struct loader {
@@ -175,6 +177,31 @@ static bool get_sql(struct loader *L, struct fy_node *n, const char *key, int li
 	if (!get_string(L, n, key, line, &out->sql))
 		return false;
 	out->nparams = sql_max_param(out->sql);
+	/* pgrace sends no COPY data and keeps no COPY output. */
+	const char *pos = out->sql;
+	struct sql_stmt st;
+	while (sql_next_stmt(out->sql, &pos, &st))
+		if (sql_is_client_copy(&st))
+			return errorf(L, out->line + st.line,
+				      "%s: COPY from STDIN or to STDOUT is not supported (pgrace has no "
+				      "data to send and keeps no output); load data with INSERT ... SELECT",
+				      key);
+	return true;
+}
+
+/* A flow step is one statement: several would run outside the barrier's
+ * reasoning (and, sent as one string, could leave the sandbox). */
+static bool check_one_statement(struct loader *L, const struct sql_text *t, const char *key)
+{
+	const char *pos = t->sql;
+	struct sql_stmt st;
+	if (!sql_next_stmt(t->sql, &pos, &st))
+		return errorf(L, t->line, "%s: no statement", key);
+	if (sql_next_stmt(t->sql, &pos, &st))
+		return errorf(L, t->line + st.line,
+			      "%s: one statement per flow step, but a second one starts here (make it "
+			      "a flow step of its own)",
+			      key);
 	return true;
 }
 
@@ -545,7 +572,8 @@ static bool parse_flow(struct loader *L, struct fy_node *n, int line, struct sce
 		struct fy_node *v;
 		int kl;
 		while (next_pair(L, &mi, keys, "flow step", &k, &v, &kl)) {
-			if (!strcmp(k, "sql") ? !get_sql(L, v, "flow step sql", kl, &fs->text)
+			if (!strcmp(k, "sql") ? !get_sql(L, v, "flow step sql", kl, &fs->text) ||
+							!check_one_statement(L, &fs->text, "flow step sql")
 					      : !get_bool(L, v, k, kl, &fs->skip_if_found))
 				return false;
 		}

@@ -664,6 +664,12 @@ static const struct bad_case {
 	 "params: expression too long or nested too deeply (more than 256 levels of operators)"},
 	{"expect-too-long.yaml", 37,
 	 "expect: expression too long or nested too deeply (more than 256 levels of operators)"},
+	/* SQL pgrace cannot run as written (accepted before: COPY spun, the
+	 * second statement of a flow step ran outside the sandbox) */
+	{"flow-two-statements.yaml", 23, "flow step sql: one statement per flow step"},
+	{"copy-from-stdin-schema.yaml", 7, "schema: COPY from STDIN or to STDOUT is not supported"},
+	{"copy-to-stdout-step.yaml", 29, "step sql: COPY from STDIN or to STDOUT is not supported"},
+	{"copy-in-flow.yaml", 20, "flow step sql: COPY from STDIN or to STDOUT is not supported"},
 };
 
 #define N_BAD (sizeof bad_cases / sizeof bad_cases[0])

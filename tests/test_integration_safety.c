@@ -1,0 +1,245 @@
+/* test_integration_safety.c: pgrace never hangs, never escapes its sandbox
+ * and never leaves it behind, against a real PostgreSQL (issue 9, items 8,
+ * 10, 11, 12, 13, 14, 17).
+ *
+ * Some tests call src/db.c directly (linked from pgrace_core) to reach paths
+ * the loader closes before a run; the rest run the real binary. Each test
+ * says how it failed before the fix. Every wait is bounded. */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "harness.h"
+#include "stats.h"
+
+#define FIXTURE PGRACE_TEST_DATA "/faults/membership.yaml"
+#define BAD PGRACE_TEST_DATA "/bad/"
+
+TestSuite(safety, .init = scratch_init, .fini = scratch_fini);
+
+/* A db.c connection to the PG* server, or fails the test. */
+static PGconn *db_open(void)
+{
+	char err[512];
+	PGconn *c = db_connect(NULL, NULL, err, sizeof err);
+	cr_assert_not_null(c, "db_connect: %s", err);
+	return c;
+}
+
+/* ---- 8. COPY never spins ---- */
+
+/* Before: PQgetResult returned PGRES_COPY_IN again and again, db_query
+ * looped on it at 100 % CPU past every deadline (a COPY in a seed never
+ * ended). Now the COPY is ended with an error at once, and the connection
+ * stays usable. */
+Test(safety, copy_from_stdin_fails_fast, .timeout = 60)
+{
+	PGconn *c = db_open();
+	struct db_result r;
+	db_query(c, "CREATE TEMP TABLE copy_target (x int)", 0, NULL, 0, &r);
+	cr_assert_eq(r.status, DB_OK, "%s", r.message);
+	double t0 = now_s();
+	db_query(c, "COPY copy_target FROM STDIN", 0, NULL, clock_us() + 20u * 1000000u, &r);
+	double took = now_s() - t0;
+	cr_expect_eq(r.status, DB_ERROR, "COPY FROM STDIN: status %d (%s)", r.status, r.message);
+	cr_expect_str_eq(r.sqlstate, "0A000");
+	cr_expect(contains(r.message, "COPY FROM STDIN is not supported"), "message: %s", r.message);
+	cr_expect_lt(took, 5, "COPY FROM STDIN took %.1f s to fail", took);
+	db_query(c, "SELECT count(*) FROM copy_target", 0, NULL, 0, &r);
+	cr_expect_eq(r.status, DB_OK, "the connection is not usable after the COPY: %s", r.message);
+	cr_expect_str_eq(r.first_value, "0");
+	PQfinish(c);
+}
+
+/* Before: the same spin on PGRES_COPY_OUT. Now the output is drained and
+ * the statement reported as not supported. */
+Test(safety, copy_to_stdout_is_drained, .timeout = 60)
+{
+	PGconn *c = db_open();
+	struct db_result r;
+	double t0 = now_s();
+	db_query(c, "COPY (SELECT g, repeat('x', 100) FROM generate_series(1, 200000) g) TO STDOUT",
+		 0, NULL, clock_us() + 20u * 1000000u, &r);
+	double took = now_s() - t0;
+	cr_expect_eq(r.status, DB_ERROR, "COPY TO STDOUT: status %d (%s)", r.status, r.message);
+	cr_expect_str_eq(r.sqlstate, "0A000");
+	cr_expect(contains(r.message, "COPY TO STDOUT is not supported"), "message: %s", r.message);
+	cr_expect_lt(took, 15, "COPY TO STDOUT took %.1f s", took);
+	db_query(c, "SELECT 42", 0, NULL, 0, &r);
+	cr_expect_eq(r.status, DB_OK, "the connection is not usable after the COPY: %s", r.message);
+	cr_expect_str_eq(r.first_value, "42");
+	PQfinish(c);
+}
+
+/* A COPY that streams past its deadline is cancelled like any query. */
+Test(safety, copy_to_stdout_obeys_its_deadline, .timeout = 60)
+{
+	PGconn *c = db_open();
+	struct db_result r;
+	double t0 = now_s();
+	db_query(c, "COPY (SELECT g, pg_sleep(0.01) FROM generate_series(1, 100000) g) TO STDOUT",
+		 0, NULL, clock_us() + 500000u, &r);
+	double took = now_s() - t0;
+	cr_expect_eq(r.status, DB_TIMEOUT, "status %d (%s)", r.status, r.message);
+	cr_expect_lt(took, 5, "took %.1f s past a 0.5 s deadline", took);
+	PQfinish(c);
+}
+
+/* The loader refuses COPY wherever it is (flow, step, schema, seed), so a
+ * run never starts on it: exit 2 naming file:line. Before: `pgrace check`
+ * said ok and `pgrace run` spun until killed. */
+Test(safety, run_refuses_copy, .timeout = 60)
+{
+	struct proc p;
+	int code = run_pgrace(ARGS("run", BAD "copy-in-flow.yaml", "-q"), &p);
+	cr_expect_eq(code, 2, "%s", proc_said(&p));
+	cr_expect(names_exact_line(p.err, BAD "copy-in-flow.yaml", 20), "%s", proc_said(&p));
+	cr_expect(contains(p.err, "COPY from STDIN or to STDOUT is not supported"), "%s",
+		  proc_said(&p));
+	proc_free(&p);
+}
+
+/* ---- 12. a flow step is one statement, on the extended protocol ---- */
+
+/* Before: a flow step without parameters went through the simple protocol,
+ * which runs every statement of the string. */
+Test(safety, statement_refuses_several, .timeout = 60)
+{
+	PGconn *c = db_open();
+	struct db_result r;
+	db_statement(c, "SELECT 1; SELECT 2", 0, NULL, 0, &r);
+	cr_expect_eq(r.status, DB_ERROR, "two statements ran: status %d", r.status);
+	cr_expect_str_eq(r.sqlstate, "42601", "%s", r.message);
+	db_statement(c, "SELECT 7", 0, NULL, 0, &r);
+	cr_expect_eq(r.status, DB_OK, "%s", r.message);
+	cr_expect_str_eq(r.first_value, "7");
+	PQfinish(c);
+}
+
+/* Before: `pgrace run` of this file created public.escaped, outside the
+ * sandbox. Now the loader refuses it (exit 2, file:line) and nothing is
+ * created. */
+Test(safety, flow_of_two_statements_is_refused, .timeout = 60)
+{
+	struct proc p;
+	const char *yaml = BAD "flow-two-statements.yaml";
+	int code = run_pgrace(ARGS("run", yaml, "-q", "--rounds", "1"), &p);
+	cr_expect_eq(code, 2, "%s", proc_said(&p));
+	cr_expect(names_exact_line(p.err, yaml, 23), "%s", proc_said(&p));
+	cr_expect(contains(p.err, "one statement per flow step"), "%s", proc_said(&p));
+	PGconn *c = pg_open();
+	char *v = pg_value(c, "SELECT count(*) FROM pg_class WHERE relname = 'escaped'", 0, NULL);
+	cr_expect_str_eq(v, "0", "the flow's second statement created a table outside the sandbox");
+	free(v);
+	PQfinish(c);
+	proc_free(&p);
+}
+
+/* ---- 10. signals that arrive together are one request ---- */
+
+/* The seed's flow check, rewritten by the signal tests. */
+#define FLOW_SELECT "SELECT 1 FROM user_tenant_membership WHERE user_id = $1 AND tenant_id = $2"
+
+/* The fixture with a first flow step that sleeps 20 s, marked by a column
+ * named marker (so its statement can be found in pg_stat_activity). */
+static const char *sleepy_fixture(const char *name, const char *marker)
+{
+	char sleepy[256];
+	snprintf(sleepy, sizeof sleepy,
+		 "flow:\n  - sql: SELECT pg_sleep(20) AS %s, $1::bigint, $2::bigint\n  - sql: " FLOW_SELECT,
+		 marker);
+	return variant_of(FIXTURE, name, "flow:\n  - sql: " FLOW_SELECT, sleepy);
+}
+
+/* Waits (at most 30 s, failing the test) until a statement naming marker runs. */
+static void wait_statement(PGconn *c, const char *marker)
+{
+	char like[96];
+	snprintf(like, sizeof like, "%%%s%%", marker);
+	const char *params[] = {like};
+	double t0 = now_s();
+	for (;;) {
+		char *v = pg_value(c,
+				   "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+				   "AND query LIKE $1 AND pid <> pg_backend_pid()",
+				   1, params);
+		bool running = v && strcmp(v, "0");
+		free(v);
+		if (running)
+			return;
+		cr_assert_lt(now_s() - t0, 30, "the flow's statement never ran");
+		sleep_ms(20);
+	}
+}
+
+/* Before: the second SIGTERM (GNU timeout sends one to pgrace and one to
+ * its process group) was taken as "quit at once": exit 143 with no JSON
+ * and the schema left behind. */
+Test(safety, two_sigterms_at_once_still_clean_up, .timeout = 120)
+{
+	char marker[64];
+	snprintf(marker, sizeof marker, "twice_%d", (int)getpid());
+	const char *yaml = sleepy_fixture("twice.yaml", marker);
+	const char *json = spath("twice.json");
+	struct proc p;
+	pid_t pid = spawn_pgrace(ARGS("run", yaml, "--deadline-ms", "60000", "-q", "--json", json), &p);
+	PGconn *c = pg_open();
+	wait_statement(c, marker);
+	PQfinish(c);
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	int code = wait_pgrace(pid, &p, 30);
+	cr_expect_eq(code, 143, "%s", proc_said(&p));
+	json_t *doc = load_json(json);
+	cr_expect(contains(jstr(doc, "error"), "interrupted by SIGTERM"), "error: %s",
+		  jstr(doc, "error"));
+	assert_schema_dropped(doc);
+	json_decref(doc);
+	proc_free(&p);
+}
+
+/* A Ctrl-C repeated after cleanup had its time still quits at once. */
+Test(safety, second_sigint_later_quits_at_once, .timeout = 120)
+{
+	char marker[64];
+	snprintf(marker, sizeof marker, "again_%d", (int)getpid());
+	const char *yaml = sleepy_fixture("again.yaml", marker);
+	/* Cleanup that takes long: the DROP SCHEMA waits for our lock. */
+	struct proc p;
+	pid_t pid = spawn_pgrace(ARGS("run", yaml, "--deadline-ms", "60000", "-q"), &p);
+	PGconn *c = pg_open();
+	wait_statement(c, marker);
+	char like[64], sql[256];
+	snprintf(like, sizeof like, "pgrace\\_%d\\_%%", (int)pid);
+	const char *params[] = {like};
+	char *schema = pg_value(c, "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE $1", 1,
+				params);
+	cr_assert(schema && schema[0], "no schema for pgrace %d", (int)pid);
+	snprintf(sql, sizeof sql, "BEGIN; LOCK TABLE %s.users IN ACCESS SHARE MODE", schema);
+	exec_ok(c, sql);
+	cr_assert_eq(kill(pid, SIGINT), 0);
+	sleep_ms(2500);
+	double t0 = now_s();
+	cr_assert_eq(kill(pid, SIGINT), 0);
+	int code = wait_pgrace(pid, &p, 30);
+	double took = now_s() - t0;
+	cr_expect_eq(code, 130, "%s", proc_said(&p));
+	cr_expect_lt(took, 5, "the repeated Ctrl-C took %.1f s to end pgrace", took);
+	exec_ok(c, "ROLLBACK");
+	snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", schema);
+	exec_ok(c, sql);
+	free(schema);
+	PQfinish(c);
+	proc_free(&p);
+}
