@@ -329,9 +329,14 @@ bool expr_const_ok(const struct expr *e, char *err, size_t errlen)
 {
 	if (!e)
 		return true;
-	if (expr_names(e, stop_at_name, NULL)) { /* no name in it: it has one value */
-		long long v;
+	long long v;
+	if (expr_names(e, stop_at_name, NULL)) /* no name in it: it has one value */
 		return expr_eval(e, no_metric, NULL, &v, err, errlen);
+	/* x / (2 - 2): a divisor without names that is zero */
+	if (e->kind == N_DIV && expr_names(e->b, stop_at_name, NULL) &&
+	    expr_eval(e->b, no_metric, NULL, &v, err, errlen) && v == 0) {
+		snprintf(err, errlen, "division by zero");
+		return false;
 	}
 	return expr_const_ok(e->a, err, errlen) && expr_const_ok(e->b, err, errlen);
 }

@@ -708,6 +708,34 @@ static enum race_status rows_value(struct race *r, const struct db_result *res, 
 	return RACE_BAD;
 }
 
+/* A hint for a round whose deadline passed while workers waited on locks
+ * held by other workers of the round (at COMMIT: a deferred unique check,
+ * a deadlock the server breaks only after deadlock_timeout); "" when none
+ * do. */
+static void mutual_wait_hint(struct race *r, char *hint, size_t len)
+{
+	const char *params[1] = {r->pid_array};
+	struct db_result res;
+	int waiting = 0;
+	char timeout[32] = "";
+	hint[0] = '\0';
+	db_query(r->monitor,
+		 "SELECT count(*) || ' ' || current_setting('deadlock_timeout') "
+		 "FROM pg_stat_activity a WHERE a.pid = ANY($1::int[]) "
+		 "AND a.wait_event_type = 'Lock' AND cardinality(pg_blocking_pids(a.pid)) > 0 "
+		 "AND pg_blocking_pids(a.pid) <@ $1::int[]",
+		 1, params, clock_us() + 2000000u, &res);
+	if (res.status != DB_OK || sscanf(res.first_value, "%d %31s", &waiting, timeout) != 2 ||
+	    waiting == 0)
+		return;
+	snprintf(hint, len,
+		 "; when the deadline passed, %d workers were waiting on locks held by other workers "
+		 "of the round: the workers were in deadlock with each other, which the server "
+		 "breaks one 40P01 at a time, each after deadlock_timeout (%s); raise the phase's "
+		 "race: {deadline_ms: N} (now %d, or --deadline-ms) well above that",
+		 waiting, timeout, r->cfg.deadline_ms);
+}
+
 /* Rows per key of the current keys, through the scenario's rows query. */
 static enum race_status count_rows(struct race *r, struct round_result *out, char *err,
 				   size_t errlen)
@@ -750,6 +778,9 @@ static enum race_status count_rows(struct race *r, struct round_result *out, cha
 	}
 	return RACE_OK;
 }
+
+static enum race_status finish_round(struct race *r, bool all_done, bool ok, bool failed,
+				     struct round_result *out, char *err, size_t errlen);
 
 enum race_status race_round(struct race *r, long long round, long long phase_round,
 			    struct round_result *out, char *err, size_t errlen)
@@ -818,8 +849,29 @@ enum race_status race_round(struct race *r, long long round, long long phase_rou
 		broadcast(&r->cv_workers);
 		unlock(&r->mu);
 	}
-	/* The workers' own deadlines end every query; give cancels time to land. */
-	bool all_done = coord_wait(r, &r->finished, n, deadline + 5u * 1000000u);
+	/* The workers' own deadlines end every query; give cancels time to land.
+	 * Workers still waiting at the round's deadline are asked about first:
+	 * waits on each other are a deadlock among them, not the database's. */
+	bool all_done = coord_wait(r, &r->finished, n, deadline);
+	char hint[320] = "";
+	if (!all_done && !db_stop_requested()) {
+		mutual_wait_hint(r, hint, sizeof hint);
+		all_done = coord_wait(r, &r->finished, n, deadline + 5u * 1000000u);
+	}
+	enum race_status st = finish_round(r, all_done, ok, failed, out, err, errlen);
+	if (st == RACE_BROKEN && hint[0]) {
+		size_t used = strlen(err);
+		snprintf(err + used, errlen - used, "%s", hint);
+	}
+	return st;
+}
+
+/* How a round that ran its course ended: interrupted, broken (err says
+ * why), or RACE_OK with its rows counted and skew measured. */
+static enum race_status finish_round(struct race *r, bool all_done, bool ok, bool failed,
+				     struct round_result *out, char *err, size_t errlen)
+{
+	int n = r->cfg.workers;
 	if (db_stop_requested()) {
 		snprintf(err, errlen, "%s", db_stop_text());
 		return RACE_INTERRUPTED;

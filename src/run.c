@@ -435,7 +435,8 @@ static void progress(const struct runner *rn, const struct phase_result *ph, int
 /* Stops the run after a race that did not complete: the scenario's fault
  * (err names file:line) is a bad scenario, anything else breaks the phase. */
 static void race_failed(struct runner *rn, const struct phase *p, struct phase_result *ph,
-			enum race_status st, const char *where, const char *err)
+			enum race_status st, const char *where, const char *err,
+			const struct race_totals *t)
 {
 	if (st == RACE_BAD) {
 		ph->verdict = verdict_worse(ph->verdict, VERDICT_BAD_SCENARIO);
@@ -443,7 +444,12 @@ static void race_failed(struct runner *rn, const struct phase *p, struct phase_r
 		return;
 	}
 	ph->broken = true;
-	stop_run(rn, VERDICT_ERROR, "phase %s, %s: %s", p->name, where, err);
+	long long deadlocks = t ? outcome_get(&t->outcomes, "40P01") : 0;
+	if (deadlocks && strstr(err, "in deadlock with each other"))
+		stop_run(rn, VERDICT_ERROR, "phase %s, %s: %s (40P01 so far in this phase: %lld)",
+			 p->name, where, err, deadlocks);
+	else
+		stop_run(rn, VERDICT_ERROR, "phase %s, %s: %s", p->name, where, err);
 }
 
 /* The phase's race as rounds; false when the run must stop. */
@@ -457,7 +463,7 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 		if (st != RACE_OK) {
 			char where[160];
 			snprintf(where, sizeof where, "round %d", i + 1);
-			race_failed(rn, p, ph, st, where, err);
+			race_failed(rn, p, ph, st, where, err, t);
 			return false;
 		}
 		ph->rounds++;
@@ -493,7 +499,7 @@ static bool race_free(struct runner *rn, const struct phase *p, struct race *rac
 		ph->rounds_with_duplicates = rr.keys_with_duplicates > 0;
 	}
 	if (st != RACE_OK) {
-		race_failed(rn, p, ph, st, "free run", err);
+		race_failed(rn, p, ph, st, "free run", err, NULL);
 		return false;
 	}
 	return true;

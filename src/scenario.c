@@ -551,6 +551,51 @@ static bool parse_race(struct loader *L, struct fy_node *n, int line, struct rac
 	return !L->failed;
 }
 
+/* The statement's leading keywords when they are transaction control
+ * (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...), NULL otherwise; comments and
+ * white space before them are skipped. */
+const char *sql_transaction_control(const char *sql)
+{
+	static const char *const words[] = {
+		"BEGIN",	  "START TRANSACTION", "COMMIT",  "END",
+		"ROLLBACK",	  "ABORT",	       "SAVEPOINT", "RELEASE",
+		"PREPARE TRANSACTION",
+	};
+	const char *p = sql;
+	for (;;) {
+		while (*p && isspace((unsigned char)*p))
+			p++;
+		if (p[0] == '-' && p[1] == '-') {
+			while (*p && *p != '\n')
+				p++;
+		} else if (p[0] == '/' && p[1] == '*') {
+			int depth = 0;
+			do {
+				if (p[0] == '/' && p[1] == '*')
+					depth++, p += 2;
+				else if (p[0] == '*' && p[1] == '/')
+					depth--, p += 2;
+				else
+					p++;
+			} while (*p && depth > 0);
+		} else {
+			break;
+		}
+	}
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		const char *w = words[i], *q = p;
+		while (*w && (toupper((unsigned char)*q) == *w || (*w == ' ' && isspace((unsigned char)*q)))) {
+			if (*w == ' ')
+				while (isspace((unsigned char)q[1]))
+					q++;
+			w++, q++;
+		}
+		if (!*w && !isalnum((unsigned char)*q) && *q != '_')
+			return words[i];
+	}
+	return NULL;
+}
+
 static bool parse_flow(struct loader *L, struct fy_node *n, int line, struct scenario *sc)
 {
 	static const char *const keys[] = {"sql", "skip_if_found", NULL};
@@ -581,6 +626,14 @@ static bool parse_flow(struct loader *L, struct fy_node *n, int line, struct sce
 			return false;
 		if (!fs->text.sql)
 			return errorf(L, iline, "flow step: missing key \"sql\"");
+		const char *tc = sql_transaction_control(fs->text.sql);
+		if (tc)
+			return errorf(L, fs->text.line,
+				      "flow step: %s is transaction control: a flow's statements run "
+				      "inside one transaction that pgrace begins and commits (the commit "
+				      "barrier and the outcome depend on it), so a flow step never begins, "
+				      "ends or splits it",
+				      tc);
 	}
 	return true;
 }

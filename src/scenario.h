@@ -157,6 +157,9 @@ struct race_cfg scenario_race(const struct scenario *sc, const struct phase *p,
 /* Named SQL block, or NULL. */
 const struct sql_text *scenario_sql(const struct scenario *sc, const char *name);
 
+/* The leading keywords of sql when they are transaction control ("COMMIT",
+ * "SAVEPOINT", ...; comments skipped), NULL when they are not. */
+const char *sql_transaction_control(const char *sql);
 /* Highest $n placeholder in sql, outside quotes and comments (0 if none). */
 int sql_max_param(const char *sql);
 

@@ -353,6 +353,42 @@ Test(scenario, sql_lookup)
 	scenario_free(&sc);
 }
 
+Test(scenario, transaction_control)
+{
+	static const struct {
+		const char *sql;
+		const char *want; /* NULL: not transaction control */
+	} cases[] = {
+		{"COMMIT", "COMMIT"},
+		{"commit and chain", "COMMIT"},
+		{"  -- done\n  rollback", "ROLLBACK"},
+		{"/* a /* nested */ comment */ END", "END"},
+		{"begin isolation level serializable", "BEGIN"},
+		{"START   TRANSACTION", "START TRANSACTION"},
+		{"SAVEPOINT a", "SAVEPOINT"},
+		{"release savepoint a", "RELEASE"},
+		{"ROLLBACK TO SAVEPOINT a", "ROLLBACK"},
+		{"abort", "ABORT"},
+		{"PREPARE TRANSACTION 'x'", "PREPARE TRANSACTION"},
+		{"PREPARE q AS SELECT 1", NULL},
+		{"SELECT 1", NULL},
+		{"INSERT INTO commits VALUES (1)", NULL},
+		{"ENDPOINT", NULL},
+		{"committed", NULL},
+		{"begin_x()", NULL},
+		{"DO $$BEGIN PERFORM 1; END$$", NULL},
+		{"", NULL},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *got = sql_transaction_control(cases[i].sql);
+		if (cases[i].want)
+			cr_expect(got && !strcmp(got, cases[i].want), "\"%s\": got %s", cases[i].sql,
+				  got ? got : "NULL");
+		else
+			cr_expect_null(got, "\"%s\": got %s", cases[i].sql, got);
+	}
+}
+
 Test(scenario, names_of_enums)
 {
 	cr_expect_str_eq(mode_name(MODE_HOLD), "hold");
@@ -655,6 +691,13 @@ static const struct bad_case {
 	{"expect-syntax.yaml", 37, "expect: expected a comparison"},
 	{"expect-unbalanced.yaml", 26, "expect: expected ')'"},
 	{"expect-unknown-metric.yaml", 37, "expect: unknown metric \"rows_per_key.maximum\""},
+	/* each was read as 0, or failed only at run time, before the metric registry */
+	{"expect-outcome-typo.yaml", 37, "unknown outcome \"skiped\": expected ok, skipped, lost or a "
+					"SQLSTATE PostgreSQL defines (such as 23505); did you mean outcomes.skipped?"},
+	{"expect-outcome-not-sqlstate.yaml", 37, "did you mean outcomes.23505?"},
+	{"expect-divides-by-zero.yaml", 37, "expect: division by zero"},
+	{"params-divide-by-zero.yaml", 15, "params: division by zero in the first round (round 1, key 0)"},
+	{"flow-commit.yaml", 21, "flow step: COMMIT is transaction control"},
 	{"expect-step-metric-in-race.yaml", 37, "expect: unknown metric \"rows\""},
 	{"expect-bad-mode.yaml", 26, "keyed hold or fire, got \"often\""},
 	{"params-unknown-name.yaml", 15, "params: unknown name \"tenant\""},
