@@ -723,7 +723,179 @@ static bool parse_sqlstate(struct loader *L, struct fy_node *n, const char *key,
 	return true;
 }
 
-/* check: invalid_indexes | amcheck | constraint NAME | unique NAME */
+/* An SQL identifier at *p into out, as PostgreSQL reads it: unquoted, folded
+ * to lower case (ASCII letters); "quoted", as written with "" for a quote.
+ * Advances *p past it. False when there is none (why left as the caller set
+ * it), or it is malformed or longer than PostgreSQL's 63 bytes (why says so). */
+static bool sql_ident(const char **p, char out[64], const char **why)
+{
+	const unsigned char *u = (const unsigned char *)*p;
+	size_t n = 0;
+	if (*u == '"') {
+		for (u++;; u++) {
+			if (!*u) {
+				*why = "a quoted name without its closing quote";
+				return false;
+			}
+			if (*u == '"' && u[1] != '"')
+				break;
+			if (*u == '"')
+				u++;
+			if (n == 63) {
+				*why = "a name longer than 63 bytes";
+				return false;
+			}
+			out[n++] = (char)*u;
+		}
+		u++;
+		if (n == 0) {
+			*why = "an empty quoted name";
+			return false;
+		}
+	} else {
+		if (!(isalpha(*u) || *u == '_' || *u >= 0x80))
+			return false; /* why: the caller's, saying what it wanted */
+		for (; isalnum(*u) || *u == '_' || *u == '$' || *u >= 0x80; u++) {
+			if (n == 63) {
+				*why = "a name longer than 63 bytes";
+				return false;
+			}
+			out[n++] = *u < 0x80 ? (char)tolower(*u) : (char)*u;
+		}
+	}
+	out[n] = '\0';
+	*p = (const char *)u;
+	return true;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+#define CHECK_COLS_MAX 32 /* PostgreSQL's INDEX_MAX_KEYS */
+
+/* The key columns of "(a, "B", lower(c))" at *p, each as the catalog names
+ * it (see scenario.h: check_cols), sorted, joined by \x1f, into *out
+ * (malloc'd); advances *p past the ')'. False with why on a malformed list. */
+static bool check_columns(const char **p, char **out, const char **why)
+{
+	char *cols[CHECK_COLS_MAX];
+	size_t n = 0, total = 0;
+	bool ok = false;
+	const char *c = *p + 1; /* past '(' */
+	for (;;) {
+		/* one column: up to a ',' or ')' outside parentheses and quotes */
+		const char *start = c;
+		int depth = 0;
+		char quote = 0;
+		for (; *c && (quote || depth || (*c != ',' && *c != ')')); c++) {
+			if (quote)
+				quote = *c == quote ? 0 : quote;
+			else if (*c == '\'' || *c == '"')
+				quote = *c;
+			else
+				depth += *c == '(' ? 1 : *c == ')' ? -1 : 0;
+		}
+		if (!*c) {
+			*why = "a column list closed by ')'";
+			goto out;
+		}
+		while (start < c && isspace((unsigned char)*start))
+			start++;
+		const char *end = c;
+		while (end > start && isspace((unsigned char)end[-1]))
+			end--;
+		if (start == end) {
+			*why = "a column name between the commas";
+			goto out;
+		}
+		if (n == CHECK_COLS_MAX) {
+			*why = "at most 32 columns";
+			goto out;
+		}
+		char name[64], *piece = strndup(start, (size_t)(end - start));
+		const char *q = piece, *ident_why = "";
+		if (!piece)
+			abort();
+		if (sql_ident(&q, name, &ident_why) && !*q) {
+			free(piece);
+			piece = xstrdup(name);
+		} else { /* an expression: compared without its blanks */
+			char *w = piece;
+			for (const char *r = piece; *r; r++)
+				if (!isspace((unsigned char)*r))
+					*w++ = *r;
+			*w = '\0';
+		}
+		cols[n++] = piece;
+		total += strlen(piece) + 1;
+		if (*c++ == ')')
+			break;
+	}
+	qsort(cols, n, sizeof *cols, str_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (!strcmp(cols[i - 1], cols[i])) {
+			*why = "each column once";
+			goto out;
+		}
+	*out = xcalloc(total, 1);
+	for (size_t i = 0, len = 0; i < n; i++)
+		len += (size_t)snprintf(*out + len, total - len, "%s%s", i ? "\x1f" : "", cols[i]);
+	*p = c;
+	ok = true;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(cols[i]);
+	return ok;
+}
+
+/* "unique NAME on TABLE (col, ...)" after "unique ": the constraint or
+ * index name, its table and its columns into st. */
+static bool parse_check_unique(struct loader *L, const char *s, int line, struct step *st)
+{
+	char name[64], table[64];
+	const char *p = s + 7, *why = "a name";
+	while (*p == ' ')
+		p++;
+	if (!sql_ident(&p, name, &why))
+		goto bad;
+	while (*p == ' ')
+		p++;
+	if (!*p)
+		return errorf(L, line,
+			      "check: \"unique NAME\" must say where: unique NAME on TABLE (col, ...), got \"%.80s\" (a unique constraint of that name on another table or other columns would pass)",
+			      s);
+	why = "\"on\" after the name";
+	if (strncmp(p, "on ", 3))
+		goto bad;
+	for (p += 3; *p == ' ';)
+		p++;
+	why = "the table name after \"on\"";
+	if (!sql_ident(&p, table, &why))
+		goto bad;
+	while (*p == ' ')
+		p++;
+	why = "the columns in parentheses after the table";
+	if (*p != '(' || !check_columns(&p, &st->check_cols, &why))
+		goto bad;
+	while (*p == ' ')
+		p++;
+	why = "nothing after the columns";
+	if (*p)
+		goto bad;
+	st->kind = STEP_CHECK_UNIQUE;
+	st->check_arg = xstrdup(name);
+	st->check_table = xstrdup(table);
+	return true;
+bad:
+	free(st->check_cols);
+	st->check_cols = NULL;
+	return errorf(L, line, "check: expected unique NAME on TABLE (col, ...): %s, got \"%.80s\"",
+		      why, s);
+}
+
+/* check: invalid_indexes | amcheck | constraint NAME | unique NAME on TABLE (cols) */
 static bool parse_check(struct loader *L, struct fy_node *n, int line, struct step *st)
 {
 	const char *s = scalar(L, n, "check", line);
@@ -733,17 +905,17 @@ static bool parse_check(struct loader *L, struct fy_node *n, int line, struct st
 		st->kind = STEP_CHECK_INVALID_INDEXES;
 	} else if (!strcmp(s, "amcheck")) {
 		st->kind = STEP_CHECK_AMCHECK;
-	} else if ((!strncmp(s, "constraint ", 11) && !blank(s + 11)) ||
-		   (!strncmp(s, "unique ", 7) && !blank(s + 7))) {
-		bool unique = s[0] == 'u';
-		const char *name = s + (unique ? 7 : 11);
+	} else if (!strncmp(s, "unique ", 7) && !blank(s + 7)) {
+		return parse_check_unique(L, s, node_line(n, line), st);
+	} else if (!strncmp(s, "constraint ", 11) && !blank(s + 11)) {
+		const char *name = s + 11;
 		while (*name == ' ')
 			name++;
-		st->kind = unique ? STEP_CHECK_UNIQUE : STEP_CHECK_CONSTRAINT;
+		st->kind = STEP_CHECK_CONSTRAINT;
 		st->check_arg = xstrdup(name);
 	} else {
 		return errorf(L, node_line(n, line),
-			      "check: expected invalid_indexes, amcheck, \"constraint NAME\" or \"unique NAME\", got \"%.60s\"",
+			      "check: expected invalid_indexes, amcheck, \"constraint NAME\" or \"unique NAME on TABLE (col, ...)\", got \"%.60s\"",
 			      s);
 	}
 	return true;
@@ -1280,6 +1452,8 @@ void scenario_free(struct scenario *sc)
 			struct step *st = &ph->steps[j];
 			free(st->label);
 			free(st->check_arg);
+			free(st->check_table);
+			free(st->check_cols);
 			sql_text_free(&st->text);
 			free(st->expect_message);
 			free_expects(st->expects, st->n_expects);

@@ -67,7 +67,8 @@ enum step_kind {
 	STEP_MIGRATE_DOWN,
 	STEP_CHECK_INVALID_INDEXES, /* rows = invalid indexes in the sandbox */
 	STEP_CHECK_CONSTRAINT,      /* rows = 1 when check_arg exists and is validated */
-	STEP_CHECK_UNIQUE,          /* the same, and it is a UNIQUE or PRIMARY KEY constraint */
+	STEP_CHECK_UNIQUE,          /* rows = 1 when check_arg is a valid unique constraint,
+				     * primary key or unique index on check_table (check_cols) */
 	STEP_CHECK_AMCHECK,         /* rows = btree indexes verified with bt_index_check */
 };
 
@@ -80,6 +81,10 @@ struct step {
 	char *label;         /* "migrate up", "run precheck", "sql", "check amcheck", "command" */
 	struct sql_text text;  /* NULL sql for the built-in checks; text.command for commands */
 	char *check_arg;       /* constraint name for STEP_CHECK_CONSTRAINT / _UNIQUE */
+	char *check_table;     /* _UNIQUE: the table it must be on, as the catalog names it */
+	char *check_cols;      /* _UNIQUE: its key columns, each as the catalog names it (a
+				* column's name, an expression without blanks), sorted
+				* bytewise, joined by \x1f */
 	int line;
 	bool under_load;       /* the phase's workers run the flow back to back meanwhile */
 	int retries;           /* retries on a retry_on SQLSTATE */

@@ -167,3 +167,79 @@ Test(loader, server_messages_are_escaped, .timeout = 120)
 	assert_no_raw_controls(pr.err, "run stderr");
 	proc_free(&pr);
 }
+
+/* ---- check: unique NAME on TABLE (cols) (issue 9, item 6) ---- */
+
+/* The bare form: before, `check: unique NAME` loaded and passed for a
+ * unique constraint of that name on any table, over any columns. */
+Test(loader, bare_unique_check_is_refused, .timeout = 120)
+{
+	const char *path = BAD "check-unique-bare.yaml";
+	struct proc pr;
+	int code = run_pgrace(ARGS("check", path), &pr);
+	cr_expect_eq(code, 2, "%s", proc_said(&pr));
+	cr_expect(names_exact_line(pr.err, path, 29), "%s", proc_said(&pr));
+	cr_expect(contains(pr.err, "must say where: unique NAME on TABLE (col, ...)"), "%s",
+		  proc_said(&pr));
+	proc_free(&pr);
+}
+
+/* The expectation of phase "catalog" whose expect text is want_expect, or
+ * fails the test. */
+static json_t *expectation(json_t *doc, const char *want_expect)
+{
+	json_t *list = jget(phase(doc, "catalog"), "expectations");
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		json_t *x = json_array_get(list, i);
+		if (!strcmp(jstr(x, "expect"), want_expect))
+			return x;
+	}
+	cr_assert_fail("no expectation \"%s\"", want_expect);
+	return NULL;
+}
+
+/* Every kind of object a name can belong to, on a real server: the check
+ * holds only for a valid unique constraint, primary key or unique index
+ * (expression and partial ones too) on that table over those columns, and
+ * says what is there instead. Before, uq_t2 (a unique constraint of t2)
+ * passed for t, and uq_ab passed for columns it is not on. */
+Test(loader, unique_check_looks_at_table_columns_kind_and_validity, .timeout = 120)
+{
+	static const struct {
+		const char *check, *actual;
+	} cases[] = {
+		{"uq_ab on t (b, a)", "ok, uq_ab is a valid unique constraint"},
+		{"uq_t2 on t (a, b)", "ok, uq_t2 (a unique constraint) is on table t2 (a, b)"},
+		{"uq_ab on t (a, c)", "ok, uq_ab (a unique constraint) is on t (a, b)"},
+		{"t_check on t (a)", "ok, t_check is a CHECK constraint, not a unique constraint or index"},
+		{"plain_idx on t (a, b)", "ok, plain_idx (an index) is not unique"},
+		{"uq_lower on t (lower(email))", "ok, uq_lower is a valid unique expression index"},
+		{"uq_partial on t (c)", "ok, uq_partial is a valid partial unique index WHERE c > 0"},
+		{"t2_pkey on t2 (a)", "ok, t2_pkey is a valid primary key"},
+		{"uq_def on t (c, b)", "ok, uq_def is a valid deferrable unique constraint"},
+		{"nothing_here on t (a)", "ok, nothing_here does not exist"},
+		{"t on t (a)", "ok, t is a table, not a unique constraint or index"},
+		{"\"Odd UQ\" on \"Odd Table\" (B, \"Col A\")", "ok, Odd UQ is a valid unique constraint"},
+		{"uq_bad on t3 (k)", "ok, uq_bad (a unique index) is INVALID"},
+	};
+	const char *json = spath("check-unique.json");
+	struct proc pr;
+	int code = run_pgrace(
+		ARGS("run", PGRACE_TEST_DATA "/integration/check-unique.yaml", "-q", "--json", json),
+		&pr);
+	cr_expect_eq(code, 0, "%s", proc_said(&pr));
+	json_t *doc = load_json(json);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char want[256];
+		snprintf(want, sizeof want, "check unique %s succeeds", cases[i].check);
+		json_t *x = expectation(doc, want);
+		cr_expect_str_eq(jstr(x, "actual"), cases[i].actual, "%s", want);
+		/* the rows == 1 / rows == 0 that follows it held */
+		snprintf(want, sizeof want, "check unique %s: rows == %d", cases[i].check,
+			 strstr(cases[i].actual, "is a valid") ? 1 : 0);
+		cr_expect(jbool(expectation(doc, want), "passed"), "%s", want);
+	}
+	assert_schema_dropped(doc);
+	json_decref(doc);
+	proc_free(&pr);
+}

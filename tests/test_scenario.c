@@ -684,6 +684,8 @@ static const struct bad_case {
 	{"migrate-without-migration.yaml", 28, "step: migrate up, but the scenario has no migration.up"},
 	{"migrate-sideways.yaml", 31, "migrate: expected one of up, down, got \"sideways\""},
 	{"bad-sqlstate.yaml", 32, "expect_error: expected a 5-character SQLSTATE"},
+	{"check-unique-bare.yaml", 29,
+	 "check: \"unique NAME\" must say where: unique NAME on TABLE (col, ...), got \"unique signups_user_id_key\""},
 	{"short-sqlstate.yaml", 32, "got \"2350\""},
 	{"message-without-error.yaml", 31, "step: expect_message needs expect_error"},
 	{"error-with-rows.yaml", 31, "expect (rows, affected) cannot go with expect_error"},
@@ -953,7 +955,7 @@ Test(scenario, step_checks_and_load)
 	bool ok = parse_steps("      - check: invalid_indexes\n"
 			      "        expect: [rows == 0]\n"
 			      "      - check: constraint  c1\n"
-			      "      - check: unique u1\n"
+			      "      - check: unique u1 on t (k)\n"
 			      "      - check: amcheck\n"
 			      "      - sql: ALTER TABLE t ADD UNIQUE (k)\n"
 			      "        under_load: true\n"
@@ -971,6 +973,9 @@ Test(scenario, step_checks_and_load)
 	cr_expect_str_eq(p->steps[1].check_arg, "c1");
 	cr_expect_eq(p->steps[2].kind, STEP_CHECK_UNIQUE);
 	cr_expect_str_eq(p->steps[2].check_arg, "u1");
+	cr_expect_str_eq(p->steps[2].check_table, "t");
+	cr_expect_str_eq(p->steps[2].check_cols, "k");
+	cr_expect_null(p->steps[1].check_table);
 	cr_expect_eq(p->steps[3].kind, STEP_CHECK_AMCHECK);
 	cr_expect(p->steps[4].under_load);
 	cr_expect_eq(p->steps[4].retries, 5);
@@ -1009,6 +1014,78 @@ Test(scenario, step_key_errors)
 		cr_expect(strncmp(err, want, strlen(want)) == 0, "case %zu: want %s, got %s", i, want,
 			  err);
 		cr_expect(strstr(err, cases[i].needle) != NULL, "case %zu: want \"%s\" in %s", i,
+			  cases[i].needle, err);
+	}
+}
+
+/* check: unique NAME on TABLE (cols): names as PostgreSQL reads them
+ * (unquoted folded to lower case, "quoted" as written), columns in any
+ * order (stored sorted), expressions without their blanks. */
+Test(scenario, check_unique_forms)
+{
+	static const struct {
+		const char *check;
+		const char *name, *table, *cols;
+	} cases[] = {
+		{"unique uq on t (a, b)", "uq", "t", "a\x1f" "b"},
+		{"unique uq on t (b, a)", "uq", "t", "a\x1f" "b"},
+		{"unique UQ_x on Members (Tenant_Id,user_id)", "uq_x", "members", "tenant_id\x1fuser_id"},
+		{"unique   uq   on   t   ( a )", "uq", "t", "a"},
+		{"unique \"Uq \"\"1\"\"\" on \"My Table\" (\"Col A\", b)", "Uq \"1\"", "My Table",
+		 "Col A\x1f" "b"},
+		{"unique t_lower on t (lower(email), tenant_id)", "t_lower", "t",
+		 "lower(email)\x1ftenant_id"},
+		{"unique t_expr on t ( ( a + 1 ) , coalesce(b, 'x, y') )", "t_expr", "t",
+		 "(a+1)\x1f" "coalesce(b,'x,y')"},
+		{"unique caf\xc3\xa9 on t (k$1)", "caf\xc3\xa9", "t", "k$1"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char steps[256], err[512];
+		struct scenario sc;
+		/* a block scalar: the text exactly as written */
+		snprintf(steps, sizeof steps, "      - check: |-\n          %s\n", cases[i].check);
+		cr_assert(parse_steps(steps, &sc, err, sizeof err), "case %zu: %s", i, err);
+		const struct step *st = &sc.phases[0].steps[0];
+		cr_expect_eq(st->kind, STEP_CHECK_UNIQUE, "case %zu", i);
+		cr_expect_str_eq(st->check_arg, cases[i].name, "case %zu", i);
+		cr_expect_str_eq(st->check_table, cases[i].table, "case %zu", i);
+		cr_expect_str_eq(st->check_cols, cases[i].cols, "case %zu", i);
+		scenario_free(&sc);
+	}
+}
+
+Test(scenario, check_unique_errors)
+{
+	static const struct {
+		const char *check;
+		const char *needle;
+	} cases[] = {
+		/* the bare form could pass for another table's constraint: refused */
+		{"unique uq", "\"unique NAME\" must say where: unique NAME on TABLE (col, ...)"},
+		{"unique uq ", "must say where"},
+		{"unique uq on", "expected unique NAME on TABLE (col, ...): \"on\" after the name"},
+		{"unique uq in t (a)", "\"on\" after the name"},
+		{"unique uq on (a)", "the table name after \"on\""},
+		{"unique uq on t", "the columns in parentheses after the table"},
+		{"unique uq on t a, b", "the columns in parentheses"},
+		{"unique uq on t (a, b", "a column list closed by ')'"},
+		{"unique uq on t (a,, b)", "a column name between the commas"},
+		{"unique uq on t ()", "a column name between the commas"},
+		{"unique uq on t (a, A)", "each column once"},
+		{"unique uq on t (a) junk", "nothing after the columns"},
+		{"unique \"uq on t (a)", "a quoted name without its closing quote"},
+		{"unique \"\" on t (a)", "an empty quoted name"},
+		{"unique 1uq on t (a)", "a name"},
+		{"unique abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd on t (a)",
+		 "a name longer than 63 bytes"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char steps[256], err[512];
+		struct scenario sc;
+		snprintf(steps, sizeof steps, "      - check: %s\n", cases[i].check);
+		cr_expect_not(parse_steps(steps, &sc, err, sizeof err), "case %zu parsed", i);
+		cr_expect(strncmp(err, "mem.yaml:12: check: ", 20) == 0, "case %zu: %s", i, err);
+		cr_expect(strstr(err, cases[i].needle), "case %zu: want \"%s\" in %s", i,
 			  cases[i].needle, err);
 	}
 }
