@@ -12,14 +12,15 @@
 const char *verdict_name(enum verdict v)
 {
 	static const char *names[] = {"pass",	      "inconclusive", "fail",
-				      "bad_scenario", "error",	      "skipped"};
+				      "bad_scenario", "error",	      "skipped",
+				      "measured"};
 	return names[v];
 }
 
-/* Severity: skipped below pass, then the enum's order. */
+/* Severity: skipped, then measured, below pass, then the enum's order. */
 static int verdict_rank(enum verdict v)
 {
-	return v == VERDICT_SKIPPED ? -1 : (int)v;
+	return v == VERDICT_SKIPPED ? -2 : v == VERDICT_MEASURED ? -1 : (int)v;
 }
 
 enum verdict verdict_worse(enum verdict a, enum verdict b)
@@ -35,6 +36,7 @@ int judge_exit_code(enum verdict v, int signo)
 		return EXIT_SIGTERM;
 	switch (v) {
 	case VERDICT_PASS:
+	case VERDICT_MEASURED:
 		return EXIT_PASS;
 	case VERDICT_INCONCLUSIVE:
 		return EXIT_INCONCLUSIVE;

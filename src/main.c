@@ -193,6 +193,42 @@ static bool write_results(const char *path, int (*writer)(FILE *, const struct r
 	return true;
 }
 
+/* True when a and b are one file (by device and inode; false when b does not exist). */
+static bool same_file(const struct stat *a, const char *b)
+{
+	struct stat st;
+	return stat(b, &st) == 0 && st.st_dev == a->st_dev && st.st_ino == a->st_ino;
+}
+
+/* The result files may be written without destroying an input: neither is
+ * a scenario file being read (whatever path names it), nor are they one
+ * file. False with the message printed. */
+static bool outputs_apart(const char *json, const char *junit, char **inputs, int n)
+{
+	const char *const outs[2] = {json, junit}, *const flags[2] = {"--json", "--junit"};
+	for (int o = 0; o < 2; o++) {
+		struct stat st;
+		if (!outs[o] || stat(outs[o], &st) != 0)
+			continue; /* a new file overwrites nothing */
+		for (int i = 0; i < n; i++)
+			if (same_file(&st, inputs[i])) {
+				usage_error("%s %s is the scenario file %s: refusing to overwrite it",
+					    flags[o], outs[o], inputs[i]);
+				return false;
+			}
+	}
+	if (json && junit && !strcmp(json, junit)) {
+		usage_error("--json and --junit both name %s", json);
+		return false;
+	}
+	struct stat js;
+	if (json && junit && stat(json, &js) == 0 && same_file(&js, junit)) {
+		usage_error("--json %s and --junit %s are one file", json, junit);
+		return false;
+	}
+	return true;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -283,6 +319,8 @@ static int cmd_run(int argc, char **argv)
 		return usage_error("%s", "run: name at least one scenario file");
 	if (opts.hot && !opts.duration_ms)
 		return usage_error("%s", "--hot goes with --duration");
+	if (!outputs_apart(json, junit, argv + optind, n))
+		return EXIT_USAGE;
 	struct scenario *sc = calloc((size_t)n, sizeof *sc);
 	struct run_result *res = calloc((size_t)n, sizeof *res);
 	if (!sc || !res)

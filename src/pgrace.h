@@ -28,10 +28,12 @@ enum verdict {
 	VERDICT_ERROR,        /* database unusable or run interrupted: exit 3 / 130 / 143 */
 	VERDICT_SKIPPED,      /* the server lacks what the scenario requires: nothing ran; milder
 			       * than pass, so a pass beside it exits 0, and skipped alone exits 6 */
+	VERDICT_MEASURED,     /* a --duration run: figures taken, nothing judged; exit 0; milder
+			       * than pass, above skipped */
 };
 
 /* Name used in JSON: "pass", "inconclusive", "fail", "bad_scenario", "error",
- * "skipped". */
+ * "skipped", "measured". */
 const char *verdict_name(enum verdict v);
 /* The more severe of a and b. */
 enum verdict verdict_worse(enum verdict a, enum verdict b);

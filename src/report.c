@@ -72,6 +72,8 @@ static const char *verdict_upper(enum verdict v)
 		return "ERROR";
 	case VERDICT_SKIPPED:
 		return "SKIPPED";
+	case VERDICT_MEASURED:
+		return "MEASURED";
 	}
 	return "ERROR";
 }

@@ -205,14 +205,25 @@ static bool check_one_statement(struct loader *L, const struct sql_text *t, cons
 	return true;
 }
 
+/* A character that may continue an SQL identifier (then a '$' after it is
+ * part of the name, not a parameter or a dollar quote). */
+static bool ident_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_' || c == '$' || (unsigned char)c >= 0x80;
+}
+
 int sql_max_param(const char *sql)
 {
 	int most = 0;
 	for (const char *p = sql; *p;) {
+		bool after_name = p > sql && ident_char(p[-1]);
 		if (*p == '\'' || *p == '"') { /* literal or quoted identifier */
 			char q = *p++;
+			/* E'...': a backslash escapes the next character */
+			bool escapes = q == '\'' && p - 1 > sql && (p[-2] == 'E' || p[-2] == 'e') &&
+				       !(p - 2 > sql && ident_char(p[-3]));
 			while (*p && *p != q)
-				p++;
+				p += escapes && *p == '\\' && p[1] ? 2 : 1;
 			if (*p)
 				p++;
 		} else if (p[0] == '-' && p[1] == '-') {
@@ -221,13 +232,27 @@ int sql_max_param(const char *sql)
 		} else if (p[0] == '/' && p[1] == '*') {
 			const char *end = strstr(p + 2, "*/");
 			p = end ? end + 2 : p + strlen(p);
-		} else if (*p == '$' && p[1] >= '1' && p[1] <= '9' &&
-			   (p == sql || !(isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '$'))) {
+		} else if (*p == '$' && p[1] >= '1' && p[1] <= '9' && !after_name) {
 			char *end;
 			long n = strtol(p + 1, &end, 10);
 			if (n > most && n < 100000)
 				most = (int)n;
 			p = end;
+		} else if (*p == '$' && !after_name && !isdigit((unsigned char)p[1])) {
+			/* $tag$ ... $tag$ (the tag may be empty): nothing inside is a
+			 * parameter */
+			const char *q = p + 1;
+			while (*q != '$' && ident_char(*q))
+				q++;
+			if (*q != '$') {
+				p++;
+				continue;
+			}
+			size_t taglen = (size_t)(q - p) + 1;
+			const char *close = q + 1;
+			while ((close = strchr(close, '$')) && strncmp(close, p, taglen))
+				close++;
+			p = close ? close + taglen : p + strlen(p);
 		} else {
 			p++;
 		}
@@ -301,6 +326,10 @@ static bool next_pair(struct loader *L, struct map_iter *mi, const char *const *
 	struct fy_node *k = fy_node_pair_key(p);
 	*value = fy_node_pair_value(p);
 	*line = node_line(k, node_line(*value, 0));
+	if (k && fy_node_is_alias(k)) { /* its text is the anchor's name, not a key */
+		errorf(L, *line, "%s: a YAML alias as a key is not supported", where);
+		return false;
+	}
 	const char *ks = (k && fy_node_get_type(k) == FYNT_SCALAR) ? fy_node_get_scalar0(k) : NULL;
 	if (!ks) {
 		errorf(L, *line, "%s: keys must be plain strings", where);
@@ -483,7 +512,10 @@ static bool parse_expects(struct loader *L, struct fy_node *n, int line, enum me
 			if (fy_node_mapping_item_count(item) != 1)
 				return errorf(L, iline, "expect: a mode-specific item is one key, hold or fire");
 			struct fy_node_pair *p = fy_node_mapping_get_by_index(item, 0);
-			const char *k = fy_node_get_scalar0(fy_node_pair_key(p));
+			struct fy_node *key = fy_node_pair_key(p);
+			if (key && fy_node_is_alias(key))
+				return errorf(L, iline, "expect: a YAML alias as a key is not supported");
+			const char *k = fy_node_get_scalar0(key);
 			if (!k || (strcmp(k, "hold") && strcmp(k, "fire")))
 				return errorf(L, iline, "expect: a mode-specific item is keyed hold or fire, got \"%.40s\"",
 					      k ? k : "?");

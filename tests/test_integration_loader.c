@@ -243,3 +243,94 @@ Test(loader, unique_check_looks_at_table_columns_kind_and_validity, .timeout = 1
 	json_decref(doc);
 	proc_free(&pr);
 }
+
+/* A YAML alias as a mapping key: its text is the anchor's name, so before,
+ * "*workers : 8" was read as the key workers (check: exit 0). */
+Test(loader, alias_as_key_is_refused, .timeout = 120)
+{
+	const char *path = BAD "alias-as-key.yaml";
+	struct proc pr;
+	int code = run_pgrace(ARGS("check", path), &pr);
+	cr_expect_eq(code, 2, "%s", proc_said(&pr));
+	cr_expect(names_exact_line(pr.err, path, 13), "%s", proc_said(&pr));
+	cr_expect(contains(pr.err, "race: a YAML alias as a key is not supported"), "%s",
+		  proc_said(&pr));
+	proc_free(&pr);
+}
+
+/* $5 and $6 in dollar-quoted text of the flow are text: before, the file was
+ * refused ("flow step uses $6, but params gives only 1 key parameters",
+ * exit 2). It runs, and passes, on a real server. */
+Test(loader, dollar_quoted_text_holds_no_parameter, .timeout = 120)
+{
+	const char *json = spath("dollar.json");
+	struct proc pr;
+	int code = run_pgrace(
+		ARGS("run", PGRACE_TEST_DATA "/good/dollar-quoted.yaml", "-q", "--json", json), &pr);
+	cr_expect_eq(code, 0, "%s", proc_said(&pr));
+	json_t *doc = load_json(json);
+	cr_expect_str_eq(jstr(doc, "verdict"), "pass");
+	assert_schema_dropped(doc);
+	json_decref(doc);
+	proc_free(&pr);
+}
+
+/* --json or --junit naming the scenario file being read (here through
+ * another path): before, the run went ahead and the JSON replaced the
+ * scenario. Now exit 2 before anything runs, the file untouched. */
+Test(loader, results_never_overwrite_a_scenario, .timeout = 120)
+{
+	size_t len = 0;
+	char *good = read_file(PGRACE_TEST_DATA "/good/bare-race.yaml", &len);
+	cr_assert_not_null(good);
+	const char *path = spath("self.yaml");
+	write_file(path, good, len);
+	char other[1100];
+	snprintf(other, sizeof other, "%s/./self.yaml", scratch);
+	static const char *const flags[] = {"--json", "--junit"};
+	for (size_t i = 0; i < 2; i++) {
+		struct proc pr;
+		int code = run_pgrace(ARGS("run", path, "-q", flags[i], other), &pr);
+		cr_expect_eq(code, 2, "%s: %s", flags[i], proc_said(&pr));
+		cr_expect(contains(pr.err, "is the scenario file"), "%s: %s", flags[i],
+			  proc_said(&pr));
+		proc_free(&pr);
+		size_t now_len = 0;
+		char *now = read_file(path, &now_len);
+		cr_assert_not_null(now);
+		cr_expect(now_len == len && !memcmp(now, good, len), "%s: the scenario changed",
+			  flags[i]);
+		free(now);
+	}
+	free(good);
+
+	struct proc pr;
+	const char *out = spath("both.out");
+	int code = run_pgrace(ARGS("run", path, "-q", "--json", out, "--junit", out), &pr);
+	cr_expect_eq(code, 2, "%s", proc_said(&pr));
+	cr_expect(contains(pr.err, "--json and --junit both name"), "%s", proc_said(&pr));
+	proc_free(&pr);
+}
+
+/* A --duration run judges nothing: its verdict is "measured" in the summary,
+ * the JSON and the JUnit XML, and it exits 0. Before, it said "pass". */
+Test(loader, duration_run_is_measured, .timeout = 120)
+{
+	const char *json = spath("free.json"), *xml = spath("free.xml");
+	struct proc pr;
+	int code = run_pgrace(ARGS("run", PGRACE_TEST_DATA "/good/bare-race.yaml", "--duration", "1",
+				   "-w", "2", "--json", json, "--junit", xml),
+			      &pr);
+	cr_expect_eq(code, 0, "%s", proc_said(&pr));
+	cr_expect(contains(pr.out, "): MEASURED in"), "%s", proc_said(&pr));
+	json_t *doc = load_json(json);
+	cr_expect_str_eq(jstr(doc, "verdict"), "measured");
+	assert_schema_dropped(doc);
+	json_decref(doc);
+	char *junit = read_file(xml, NULL);
+	cr_assert_not_null(junit);
+	cr_expect(contains(junit, "<property name=\"verdict\" value=\"measured\"/>"), "%s", junit);
+	cr_expect(!contains(junit, "<failure") && !contains(junit, "<error"), "%s", junit);
+	free(junit);
+	proc_free(&pr);
+}

@@ -335,6 +335,8 @@ Test(judge, exit_codes)
 		{VERDICT_ERROR, 0, EXIT_DATABASE},
 		{VERDICT_INCONCLUSIVE, 0, EXIT_INCONCLUSIVE},
 		{VERDICT_SKIPPED, 0, EXIT_SKIPPED},
+		{VERDICT_MEASURED, 0, EXIT_PASS},
+		{VERDICT_MEASURED, SIGINT, EXIT_SIGINT},
 		{VERDICT_PASS, SIGINT, EXIT_SIGINT},
 		{VERDICT_FAIL, SIGTERM, EXIT_SIGTERM},
 	};
@@ -351,4 +353,23 @@ Test(judge, skipped_is_the_mildest)
 	cr_expect_eq(verdict_worse(VERDICT_SKIPPED, VERDICT_FAIL), VERDICT_FAIL);
 	cr_expect_eq(verdict_worse(VERDICT_SKIPPED, VERDICT_SKIPPED), VERDICT_SKIPPED);
 	cr_expect_str_eq(verdict_name(VERDICT_SKIPPED), "skipped");
+}
+
+/* A --duration run judged nothing: "measured", between skipped and pass. */
+Test(judge, measured_is_milder_than_pass)
+{
+	static const struct {
+		enum verdict a, b, want;
+	} cases[] = {
+		{VERDICT_MEASURED, VERDICT_PASS, VERDICT_PASS},
+		{VERDICT_PASS, VERDICT_MEASURED, VERDICT_PASS},
+		{VERDICT_MEASURED, VERDICT_SKIPPED, VERDICT_MEASURED},
+		{VERDICT_SKIPPED, VERDICT_MEASURED, VERDICT_MEASURED},
+		{VERDICT_MEASURED, VERDICT_ERROR, VERDICT_ERROR},
+		{VERDICT_BAD_SCENARIO, VERDICT_MEASURED, VERDICT_BAD_SCENARIO},
+		{VERDICT_MEASURED, VERDICT_MEASURED, VERDICT_MEASURED},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		cr_expect_eq(verdict_worse(cases[i].a, cases[i].b), cases[i].want, "case %zu", i);
+	cr_expect_str_eq(verdict_name(VERDICT_MEASURED), "measured");
 }

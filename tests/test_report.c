@@ -619,6 +619,7 @@ Test(report, summary_verdict_names)
 		{VERDICT_ERROR, "): ERROR in"},
 		{VERDICT_BAD_SCENARIO, "): BAD SCENARIO in"},
 		{VERDICT_SKIPPED, "): SKIPPED in"},
+		{VERDICT_MEASURED, "): MEASURED in"},
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -623,6 +623,7 @@ static const struct bad_case {
 	{"command-timeout-too-short.yaml", 7, "timeout_ms: expected an integer from 100 to 3600000"},
 	{"yaml-bad-indent.yaml", 12, "YAML: invalid multiline plain key"},
 	{"alias.yaml", 13, "rounds: YAML aliases are not supported"},
+	{"alias-as-key.yaml", 13, "race: a YAML alias as a key is not supported"},
 	{"key-not-string.yaml", 16, "scenario: keys must be plain strings"},
 	{"top-level-list.yaml", 2, "scenario: expected a mapping, got a list"},
 	{"multiple-documents.yaml", 38, "document"},
@@ -1125,6 +1126,18 @@ Test(scenario, placeholders)
 		{"SELECT a$7, $1", 1},             /* part of a name */
 		{"DO $$ BEGIN PERFORM 1; END $$", 0}, /* dollar quotes */
 		{"SELECT $0", 0},
+		/* dollar-quoted text holds no parameter (before, $5 here counted) */
+		{"SELECT $$ costs $5 $$, $1", 1},
+		{"DO $body$ BEGIN RAISE NOTICE '$7'; PERFORM $8; END $body$", 0},
+		{"SELECT $a$ $$ $9 $$ $a$ || $2", 2},     /* another tag inside */
+		{"SELECT $x$ never closed $4", 0},
+		{"SELECT $_1$ $3 $_1$, $1", 1},
+		{"SELECT a$b$ $2 $b$c", 2},               /* a$b$ is a name, not a quote */
+		{"SELECT E'it\\'s $6', $1", 1},         /* E'...' with a backslash escape */
+		{"SELECT e'\\\\' , $3", 3},           /* an escaped backslash ends it */
+		{"SELECT e'\\' , $3", 0},               /* an escaped quote does not */
+		{"SELECT 'plain\\', $2", 2},            /* no escapes in a plain literal */
+		{"SELECT $1$", 1},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		cr_expect_eq(sql_max_param(cases[i].sql), cases[i].most, "%s: got %d, want %d",
