@@ -48,6 +48,11 @@ const char *outcome_sqlstate_name(const char *code)
 	return d ? d->name : NULL;
 }
 
+bool outcome_names_constraint(const char *sqlstate)
+{
+	return sqlstate && (strcmp(sqlstate, "23505") == 0 || strcmp(sqlstate, "23P01") == 0);
+}
+
 static long long *slot(struct outcome_table *t, const char *label, bool create)
 {
 	for (size_t i = 0; i < t->n; i++)

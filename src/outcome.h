@@ -26,6 +26,9 @@ enum outcome_class {
 enum outcome_class outcome_classify(const char *sqlstate);
 /* True for errors a flow may retry: serialization failure, deadlock. */
 bool outcome_retryable(const char *sqlstate);
+/* True for the violations counted by the constraint they name: 23505
+ * (unique) and 23P01 (exclusion, also PostgreSQL 18's WITHOUT OVERLAPS). */
+bool outcome_names_constraint(const char *sqlstate);
 
 /* A SQLSTATE PostgreSQL defines, with its condition name. */
 struct sqlstate_def {

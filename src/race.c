@@ -221,7 +221,7 @@ static void count_outcome(struct worker *w, const struct db_result *res, bool sk
 	char msg[160];
 	snprintf(msg, sizeof msg, "at %s: %s", w->where, res->message);
 	outcome_note(&w->outcomes, res->sqlstate, msg, w->where_line);
-	if (outcome_classify(res->sqlstate) == OC_UNIQUE_VIOLATION)
+	if (outcome_names_constraint(res->sqlstate))
 		outcome_add(&w->constraints, res->constraint[0] ? res->constraint : "(none)", 1);
 }
 

@@ -35,7 +35,7 @@ struct round_result {
 struct race_totals {
 	long long attempts, retries;
 	struct outcome_table outcomes;    /* final outcome of each attempt */
-	struct outcome_table constraints; /* 23505s by constraint name ("" -> "(none)") */
+	struct outcome_table constraints; /* 23505s and 23P01s by constraint name ("" -> "(none)") */
 	struct hist latency;               /* first send to final outcome, per attempt */
 	struct hist skew;                  /* per round */
 };

@@ -117,3 +117,96 @@ Test(servers, met_requirement_runs, .timeout = 120)
 	json_decref(doc);
 	proc_free(&p);
 }
+
+/* ---- constraints beyond UNIQUE ---- */
+
+#define EXCLUSION PGRACE_SOURCE_DIR "/scenarios/room-booking-exclusion.yaml"
+#define TEMPORAL PGRACE_SOURCE_DIR "/scenarios/room-booking-temporal.yaml"
+
+/* The room-booking race, closed by an exclusion constraint: the race
+ * double-books, the migration refuses overlaps (23P01), after it one
+ * booking per room and every other request refused, the 23P01s naming the
+ * constraint; btree_gist went with the sandbox. */
+Test(servers, room_booking_exclusion_passes, .timeout = 300)
+{
+	const char *json = spath("rb.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", EXCLUSION, "-q", "--json", json), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(json);
+	cr_expect_str_eq(jstr(doc, "verdict"), "pass");
+	json_t *before = phase(doc, "before");
+	cr_expect_eq(jint(before, "rounds_with_duplicates"), jint(before, "rounds"));
+	cr_expect_eq(jint2(before, "rows_per_key", "min"), jint(before, "workers"));
+	json_t *after = phase(doc, "after");
+	long long rounds = jint(after, "rounds"), workers = jint(after, "workers");
+	cr_expect_eq(jint2(after, "rows_per_key", "max"), 1);
+	json_t *out = jget(after, "outcomes");
+	cr_expect_eq(jcount(out, "ok"), rounds);
+	cr_expect_gt(jcount(out, "23P01"), 0);
+	cr_expect_eq(jcount(out, "23P01") + jcount(out, "40P01"), (workers - 1) * rounds);
+	cr_expect_eq(jcount(jget(after, "constraints"), "no_double_booking"), jcount(out, "23P01"),
+		     "the 23P01s name the constraint: %s",
+		     json_dumps(jget(after, "constraints"), JSON_COMPACT));
+	assert_schema_dropped(doc);
+	/* The extension was the sandbox's: no schema of this run still holds it. */
+	char pattern[96];
+	snprintf(pattern, sizeof pattern, "%s", jstr(doc, "schema"));
+	PGconn *c = pg_open();
+	const char *params[1] = {pattern};
+	char *n = pg_value(c,
+			   "SELECT count(*) FROM pg_extension e JOIN pg_namespace s "
+			   "ON s.oid = e.extnamespace WHERE s.nspname = $1",
+			   1, params);
+	cr_expect_str_eq(n, "0");
+	free(n);
+	PQfinish(c);
+	json_decref(doc);
+	proc_free(&p);
+}
+
+/* A UNIQUE (room_id, during) instead: equal slots only, overlaps pass, the
+ * gate fails (exit 1) in the phase after the migration. */
+Test(servers, room_booking_with_plain_unique_fails, .timeout = 300)
+{
+	const char *file = variant_of(EXCLUSION, "rb-unique.yaml",
+				      "EXCLUDE USING gist (room_id WITH =, during WITH &&)",
+				      "UNIQUE (room_id, during)");
+	const char *json = spath("rbu.json");
+	struct proc p;
+	cr_expect_eq(run_pgrace(ARGS("run", file, "-q", "--json", json), &p), 1, "%s", proc_said(&p));
+	json_t *doc = load_json(json);
+	cr_expect_str_eq(jstr(doc, "verdict"), "fail");
+	json_t *after = phase(doc, "after");
+	cr_expect(!jbool(after, "passed"));
+	cr_expect_gt(jint2(after, "rows_per_key", "max"), 1);
+	json_decref(doc);
+	proc_free(&p);
+}
+
+/* PostgreSQL 18's WITHOUT OVERLAPS: passes on 18 and later, skipped with
+ * the reason before. */
+Test(servers, room_booking_temporal_by_version, .timeout = 300)
+{
+	const char *json = spath("tmp.json");
+	struct proc p;
+	PGconn *c = pg_open();
+	int v = PQserverVersion(c);
+	PQfinish(c);
+	int code = run_pgrace(ARGS("run", TEMPORAL, "-q", "--json", json), &p);
+	json_t *doc = load_json(json);
+	if (v >= 180000) {
+		cr_expect_eq(code, 0, "%s", proc_said(&p));
+		cr_expect_str_eq(jstr(doc, "verdict"), "pass");
+		json_t *after = phase(doc, "after");
+		cr_expect_eq(jcount(jget(after, "constraints"), "no_double_booking"),
+			     jcount(jget(after, "outcomes"), "23P01"));
+	} else {
+		cr_expect_eq(code, 6, "%s", proc_said(&p));
+		char want[96];
+		snprintf(want, sizeof want, "needs PostgreSQL >= 18, server is %s", server_version());
+		cr_expect_str_eq(jstr(doc, "skipped"), want);
+	}
+	json_decref(doc);
+	proc_free(&p);
+}

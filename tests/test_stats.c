@@ -285,6 +285,21 @@ Test(outcome, classify)
 	}
 }
 
+/* Unique and exclusion violations are counted by constraint name. */
+Test(outcome, names_constraint)
+{
+	static const struct {
+		const char *sqlstate;
+		bool names;
+	} cases[] = {
+		{"23505", true}, {"23P01", true},  {"23p01", false}, {"23503", false},
+		{"23514", false}, {"40001", false}, {"", false},      {NULL, false},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		cr_expect_eq(outcome_names_constraint(cases[i].sqlstate), cases[i].names, "%s",
+			     cases[i].sqlstate ? cases[i].sqlstate : "(NULL)");
+}
+
 /* ---- outcome tables --------------------------------------------------- */
 
 static struct outcome_table *table_new(void)
