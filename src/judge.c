@@ -431,3 +431,22 @@ enum verdict judge_phase(const struct phase *p, struct phase_result *ph)
 	ph->passed = v == VERDICT_PASS;
 	return v;
 }
+
+enum verdict judge_requirements(const struct requirements *rq, int version_num,
+				const char *version, const bool *have, char *reason, size_t len)
+{
+	reason[0] = '\0';
+	if (rq->server_version && version_num / 10000 < rq->server_version) {
+		snprintf(reason, len, "needs PostgreSQL >= %d, server is %s", rq->server_version,
+			 version);
+		return VERDICT_SKIPPED;
+	}
+	for (size_t i = 0; i < rq->n_extensions; i++)
+		if (!have[i]) {
+			snprintf(reason, len,
+				 "needs extension %s, which PostgreSQL %s here does not have",
+				 rq->extensions[i], version);
+			return VERDICT_SKIPPED;
+		}
+	return VERDICT_PASS;
+}

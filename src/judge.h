@@ -102,5 +102,13 @@ enum verdict judge_race(const struct scenario *sc, const struct phase *p, enum r
 enum verdict judge_phase(const struct phase *p, struct phase_result *ph);
 /* The exit code for a run's verdict; signo is the signal that stopped it, 0 when none. */
 int judge_exit_code(enum verdict v, int signo);
+/* A scenario's requires against the server a run met (major version from
+ * version_num, PQserverVersion's; version as the server names it; have[i]:
+ * it can create rq->extensions[i]): VERDICT_PASS when it has everything,
+ * else VERDICT_SKIPPED with the first thing it lacks in reason ("needs
+ * PostgreSQL >= 15, server is 13.23"): not run, so neither failed nor bad. */
+enum verdict judge_requirements(const struct requirements *rq, int version_num,
+				const char *version, const bool *have, char *reason, size_t len);
+
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "judge.h"
 
 void server_info_get(PGconn *c, struct server_info *si)
 {
@@ -14,25 +15,6 @@ void server_info_get(PGconn *c, struct server_info *si)
 	snprintf(si->version, sizeof si->version, "%s", v ? v : "?");
 	/* "16.4 (Debian 16.4-1.pgdg120+1)": the number is enough. */
 	si->version[strcspn(si->version, " ")] = '\0';
-}
-
-bool server_unmet(const struct requirements *rq, const struct server_info *si, const bool *have,
-		  char *reason, size_t len)
-{
-	reason[0] = '\0';
-	if (rq->server_version && si->version_num / 10000 < rq->server_version) {
-		snprintf(reason, len, "needs PostgreSQL >= %d, server is %s", rq->server_version,
-			 si->version);
-		return true;
-	}
-	for (size_t i = 0; i < rq->n_extensions; i++)
-		if (!have[i]) {
-			snprintf(reason, len,
-				 "needs extension %s, which PostgreSQL %s here does not have",
-				 rq->extensions[i], si->version);
-			return true;
-		}
-	return false;
 }
 
 bool server_check(PGconn *c, const struct requirements *rq, const struct server_info *si,
@@ -51,7 +33,8 @@ bool server_check(PGconn *c, const struct requirements *rq, const struct server_
 		}
 		have[i] = r.rows > 0;
 	}
-	*met = !server_unmet(rq, si, have, reason, len);
+	*met = judge_requirements(rq, si->version_num, si->version, have, reason, len) ==
+	       VERDICT_PASS;
 	return true;
 }
 

@@ -1,8 +1,8 @@
 /* server.h: what the server a run talks to is and has, and whether that
  * meets a scenario's `requires:` (a major version, extensions).
  *
- * The judgement itself is pure (server_unmet); server_check asks the
- * server for what it needs. An extension the database lacks is created in
+ * The judgement itself is the judge's (judge_requirements); server_check
+ * asks the server for what it needs. An extension the database lacks is created in
  * the run's sandbox schema, so it goes with the schema; runs that need the
  * same one take turns on a session advisory lock held until their admin
  * connection closes (after the schema is dropped). */
@@ -22,11 +22,6 @@ struct server_info {
 
 /* Fills *si from c's connection parameters (no query). */
 void server_info_get(PGconn *c, struct server_info *si);
-/* The first requirement of rq that a server si, whose creatable extensions
- * have[i] says for each rq->extensions[i], does not meet, as "needs
- * PostgreSQL >= 15, server is 13.23" in reason; false when it meets all. */
-bool server_unmet(const struct requirements *rq, const struct server_info *si, const bool *have,
-		  char *reason, size_t len);
 /* Asks c which of rq's extensions it can create and judges rq: *met, and
  * the reason when not. False (why in reason) when the server cannot be asked. */
 bool server_check(PGconn *c, const struct requirements *rq, const struct server_info *si,

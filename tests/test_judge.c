@@ -373,3 +373,46 @@ Test(judge, measured_is_milder_than_pass)
 		cr_expect_eq(verdict_worse(cases[i].a, cases[i].b), cases[i].want, "case %zu", i);
 	cr_expect_str_eq(verdict_name(VERDICT_MEASURED), "measured");
 }
+
+/* ---- requires ---- */
+
+static const struct requirements_case {
+	int need_version;
+	const char *ext[2];
+	bool have[2];
+	int version_num;
+	const char *version;
+	const char *reason; /* "" = met */
+} requirements_cases[] = {
+	{0, {NULL, NULL}, {false, false}, 130023, "13.23", ""},
+	{15, {NULL, NULL}, {false, false}, 130023, "13.23", "needs PostgreSQL >= 15, server is 13.23"},
+	{15, {NULL, NULL}, {false, false}, 140023, "14.23", "needs PostgreSQL >= 15, server is 14.23"},
+	{15, {NULL, NULL}, {false, false}, 150018, "15.18", ""},
+	{15, {NULL, NULL}, {false, false}, 180004, "18.4", ""},
+	{18, {"btree_gist", NULL}, {true, false}, 170010, "17.10",
+	 "needs PostgreSQL >= 18, server is 17.10"},
+	{18, {"btree_gist", NULL}, {true, false}, 180004, "18.4", ""},
+	{18, {"btree_gist", NULL}, {false, false}, 180004, "18.4",
+	 "needs extension btree_gist, which PostgreSQL 18.4 here does not have"},
+	{0, {"btree_gist", "amcheck"}, {true, false}, 150018, "15.18",
+	 "needs extension amcheck, which PostgreSQL 15.18 here does not have"},
+	{0, {"btree_gist", "amcheck"}, {true, true}, 150018, "15.18", ""},
+	/* A development or beta server counts by its major: 18devel is 180000. */
+	{18, {NULL, NULL}, {false, false}, 180000, "18devel", ""},
+};
+
+/* requires: a major version at least this, extensions it can create. */
+Test(judge, requirements_table)
+{
+	for (size_t i = 0; i < sizeof requirements_cases / sizeof requirements_cases[0]; i++) {
+		const struct requirements_case *c = &requirements_cases[i];
+		struct requirements rq = {.server_version = c->need_version};
+		for (size_t j = 0; j < 2 && c->ext[j]; j++)
+			rq.extensions[rq.n_extensions++] = (char *)c->ext[j];
+		char reason[256];
+		enum verdict v = judge_requirements(&rq, c->version_num, c->version, c->have, reason,
+						    sizeof reason);
+		cr_expect_eq(v, c->reason[0] ? VERDICT_SKIPPED : VERDICT_PASS, "case %zu: %s", i, reason);
+		cr_expect_str_eq(reason, c->reason, "case %zu", i);
+	}
+}
