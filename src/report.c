@@ -470,6 +470,7 @@ static json_t *json_phase(const struct phase_result *ph)
 				       : json_null());
 	rc |= json_object_set_new(o, "expectations", json_expectations(ph));
 	rc |= json_object_set_new(o, "passed", json_boolean(ph->passed));
+	rc |= json_object_set_new(o, "verdict", json_string(verdict_name(ph->verdict)));
 	rc |= json_object_set_new(o, "broken", json_boolean(ph->broken));
 	rc |= json_object_set_new(o, "free_run", json_boolean(ph->free_run));
 	rc |= json_object_set_new(o, "duration_s",

@@ -74,6 +74,7 @@ static void make_run(void)
 	race->expects = race_expects;
 	race->n_expects = 2;
 	race->passed = false;
+	race->verdict = VERDICT_FAIL;
 	race->elapsed_s = 2.5;
 
 	snprintf(steps_expects[0].expect, sizeof steps_expects[0].expect, "error 23505");
@@ -267,6 +268,7 @@ static const struct field_case single_run_fields[] = {
 	{"phases.0.expectations.0.passed", K_BOOL, .i = 0},
 	{"phases.0.expectations.1.passed", K_BOOL, .i = 1},
 	{"phases.0.passed", K_BOOL, .i = 0},
+	{"phases.0.verdict", K_STR, .s = "fail"},
 	{"phases.0.broken", K_BOOL, .i = 0},
 	{"phases.0.elapsed_s", K_REAL, .r = 2.5},
 
