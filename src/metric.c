@@ -39,6 +39,8 @@ static const struct metric_def table[] = {
 	{"key", METRIC_PARAM, M_PARAM_KEY, false, NULL, "the key's index in its round, from 0"},
 	{"phase_round", METRIC_PARAM, M_PARAM_PHASE_ROUND, false, NULL,
 	 "the round's number within its phase, from 0"},
+	{"worker", METRIC_PARAM, M_PARAM_WORKER, false, NULL,
+	 "the worker sending the key, from 0 (rows and round_setup: 0)"},
 };
 
 #define TABLE_LEN (sizeof table / sizeof table[0])

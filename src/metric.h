@@ -2,7 +2,7 @@
  *
  * Three scopes: a racing phase's expectations (rows_per_key.min,
  * outcomes.23505, constraint.NAME, ...), a setup step's expectations (rows,
- * affected, ...) and the key parameters (round, key, phase_round). The
+ * affected, ...) and the key parameters (round, key, phase_round, worker). The
  * loader validates names against this table, the judge and the key
  * evaluator read values by the id it gives, and docs/scenario-format.md is
  * checked against it by tests/test_metric.c. A new metric is one row here
@@ -39,6 +39,7 @@ enum metric_id {
 	M_PARAM_ROUND,
 	M_PARAM_KEY,
 	M_PARAM_PHASE_ROUND,
+	M_PARAM_WORKER,
 };
 
 struct metric_def {

@@ -24,13 +24,6 @@
 
 enum worker_state { W_IDLE, W_RUNNING, W_HELD, W_FINISHED };
 
-/* One key as the flow's $1..$n: at most 16 parameters (the loader's bound),
- * each a 64-bit integer in decimal. */
-struct key_params {
-	char buf[16][24];
-	const char *ptr[16];
-};
-
 struct worker {
 	struct race *race;
 	int id;
@@ -52,7 +45,8 @@ struct worker {
 	bool broken;             /* this round could not complete */
 	bool bad;                /* ... through the scenario's fault (why names file:line) */
 	char why[384];
-	struct key_params free_key; /* free mode: this attempt's key */
+	struct key_values free_key;  /* free mode: this attempt's key */
+	struct key_values round_key; /* this round's key as this worker spells it (params use worker) */
 	/* counters: the worker's own until merged */
 	long long attempts, retries;
 	struct outcome_table outcomes, constraints;
@@ -75,7 +69,8 @@ struct race {
 	bool joined;             /* race_join() ran: the threads are gone */
 	int connected, ready, finished;
 	uint64_t deadline_us;
-	struct key_params *keys; /* [cfg.keys]: this round's keys */
+	struct key_values *keys; /* [cfg.keys]: this round's keys (as worker 0 spells them) */
+	bool per_worker;         /* params use worker: each worker has its own round_key */
 	char *pid_array;         /* "{pid,pid,...}" for the monitor's queries */
 	/* free mode, set before the generation starts */
 	bool free_mode, free_hot;
@@ -161,47 +156,17 @@ static bool wait_gen(struct worker *w, const long long *gen_field, long long gen
 	return ok;
 }
 
-/* The names a key parameter may use. */
-struct param_ctx {
-	long long round, key, phase_round;
-};
-
-static bool param_metric(void *ctx, const char *name, long long *v)
-{
-	struct param_ctx *p = ctx;
-	const struct metric_def *d = metric_find(METRIC_PARAM, name, NULL);
-	switch (d ? d->id : M_WORKERS) {
-	case M_PARAM_ROUND:
-		*v = p->round;
-		return true;
-	case M_PARAM_KEY:
-		*v = p->key;
-		return true;
-	case M_PARAM_PHASE_ROUND:
-		*v = p->phase_round;
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* Evaluates the scenario's params for ctx into out; false (err names the
  * file and line) on an arithmetic error such as an overflow. */
-static bool eval_key(const struct scenario *sc, struct param_ctx *ctx, struct key_params *out,
+static bool eval_key(const struct scenario *sc, const struct key_ctx *ctx, struct key_values *out,
 		     char *err, size_t errlen)
 {
-	for (size_t i = 0; i < sc->n_params; i++) {
-		long long v;
-		char why[256];
-		if (!expr_eval(sc->params[i], param_metric, ctx, &v, why, sizeof why)) {
-			snprintf(err, errlen, "%s:%d: params: parameter $%zu: %s (round %lld, key %lld)",
-				 sc->path, sc->params_line, i + 1, why, ctx->round, ctx->key);
-			return false;
-		}
-		snprintf(out->buf[i], sizeof out->buf[i], "%lld", v);
-		out->ptr[i] = out->buf[i];
-	}
-	return true;
+	char why[512];
+	if (key_eval(sc->params, sc->n_params, ctx, out, why, sizeof why))
+		return true;
+	snprintf(err, errlen, "%s:%d: params: %s (round %lld, key %lld, worker %lld)", sc->path,
+		 sc->params_line, why, ctx->round, ctx->key, ctx->worker);
+	return false;
 }
 
 /* Counts one attempt's final outcome. */
@@ -388,7 +353,7 @@ static void play_round(struct worker *w, long long gen)
 	atomic_store(&w->state, W_RUNNING);
 	uint64_t t0 = clock_us();
 	w->first_send_us = t0;
-	attempt(w, r->keys[w->key].ptr, gen, hold, true, t0);
+	attempt(w, r->per_worker ? w->round_key.ptr : r->keys[w->key].ptr, gen, hold, true, t0);
 }
 
 /* Free mode: the flow back to back, no barrier, a fresh key per attempt
@@ -407,8 +372,8 @@ static void play_free(struct worker *w)
 		if (atomic_load(&r->free_stop) || db_stop_requested() ||
 		    (r->free_until && clock_us() >= r->free_until))
 			break;
-		struct param_ctx ctx = {r->free_hot ? r->free_base : r->free_base + i * r->cfg.workers + w->id,
-					0, i};
+		struct key_ctx ctx = {r->free_hot ? r->free_base : r->free_base + i * r->cfg.workers + w->id,
+				      0, i, w->id};
 		if (!eval_key(sc, &ctx, &w->free_key, w->why, sizeof w->why)) {
 			w->broken = w->bad = true;
 			return;
@@ -526,6 +491,7 @@ struct race *race_open(const char *dsn, const char *schema, bool pooler,
 	    pthread_cond_init(&r->cv_coord, NULL))
 		abort();
 	r->keys = calloc((size_t)cfg->keys, sizeof *r->keys);
+	r->per_worker = key_uses_worker(sc->params, sc->n_params);
 	r->w = aligned_alloc(64, sizeof *r->w * (size_t)cfg->workers);
 	if (!r->keys || !r->w)
 		abort();
@@ -581,8 +547,13 @@ static bool make_params(struct race *r, long long round, long long phase_round, 
 			size_t errlen)
 {
 	for (int k = 0; k < r->cfg.keys; k++) {
-		struct param_ctx ctx = {round, k, phase_round};
+		struct key_ctx ctx = {round, k, phase_round, 0};
 		if (!eval_key(r->sc, &ctx, &r->keys[k], err, errlen))
+			return false;
+	}
+	for (int i = 0; r->per_worker && i < r->cfg.workers; i++) {
+		struct key_ctx ctx = {round, r->w[i].key, phase_round, i};
+		if (!eval_key(r->sc, &ctx, &r->w[i].round_key, err, errlen))
 			return false;
 	}
 	return true;

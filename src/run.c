@@ -603,12 +603,57 @@ static void race_failed(struct runner *rn, const struct phase *p, struct phase_r
 }
 
 /* The phase's race as rounds; false when the run must stop. */
+/* The round's round_setup, once per key, committed before the workers
+ * start; false when the run must stop. */
+static bool round_setup(struct runner *rn, const struct phase *p, const struct sql_text *t,
+			long long round, int phase_round, int keys)
+{
+	const struct scenario *sc = rn->sc;
+	struct db_result r;
+	struct key_values kv;
+	char why[512], text[600], sql[160];
+	if (rn->opts->pooler) { /* the search_path lives in a transaction of our own */
+		snprintf(sql, sizeof sql, "BEGIN; SET LOCAL search_path TO %s", rn->res->schema);
+		db_query(rn->admin, sql, 0, NULL, 0, &r);
+		if (r.status != DB_OK)
+			goto failed;
+	}
+	for (int k = 0; k < keys; k++) {
+		struct key_ctx ctx = {round, k, phase_round, 0};
+		if (!key_eval(sc->params, sc->n_params, &ctx, &kv, why, sizeof why)) {
+			stop_run(rn, VERDICT_BAD_SCENARIO, "%s:%d: params: %s (round %lld, key %d)",
+				 sc->path, sc->params_line, why, round, k);
+			return false;
+		}
+		db_query(rn->admin, t->sql, t->nparams, kv.ptr, 0, &r);
+		if (r.status != DB_OK)
+			goto failed;
+	}
+	if (rn->opts->pooler) {
+		db_query(rn->admin, "COMMIT", 0, NULL, 0, &r);
+		if (r.status != DB_OK)
+			goto failed;
+	}
+	return true;
+failed:
+	if (PQtransactionStatus(rn->admin) != PQTRANS_IDLE)
+		db_query(rn->admin, "ROLLBACK", 0, NULL, 0, &(struct db_result){0});
+	stop_run(rn, setup_verdict(&r), "%s:%d: phase %s, round_setup (round %lld): %s", sc->path,
+		 t->line, p->name, round, db_result_text(&r, text, sizeof text));
+	return false;
+}
+
 static bool race_rounds(struct runner *rn, const struct phase *p, struct race *race,
 			const struct race_cfg *cfg, struct phase_result *ph, struct race_totals *t)
 {
 	char err[1024];
+	const struct sql_text *setup = p->round_setup.sql ? &p->round_setup : &rn->sc->round_setup;
 	for (int i = 0; i < cfg->rounds; i++) {
 		struct round_result rr;
+		if (setup->sql && !round_setup(rn, p, setup, rn->round + 1, i, cfg->keys)) {
+			ph->broken = true;
+			return false;
+		}
 		enum race_status st = race_round(race, ++rn->round, i, &rr, err, sizeof err);
 		if (st != RACE_OK) {
 			char where[160];

@@ -460,17 +460,6 @@ static bool check_name(void *ctx, const char *name)
 	return metric_check(nc->scope, name, nc->err, sizeof nc->err);
 }
 
-/* The values of the key parameters in the first round of a run (round 1,
- * key 0, phase_round 0): a parameter that cannot be evaluated with them
- * would break the first round. */
-static bool first_round_value(void *ctx, const char *name, long long *v)
-{
-	(void)ctx;
-	const struct metric_def *d = metric_find(METRIC_PARAM, name, NULL);
-	*v = d && d->id == M_PARAM_ROUND ? 1 : 0;
-	return d != NULL;
-}
-
 static bool parse_one_expect(struct loader *L, const char *text, int line, enum expect_when when,
 			     enum metric_scope scope, struct expectation *x)
 {
@@ -670,34 +659,80 @@ static bool parse_flow(struct loader *L, struct fy_node *n, int line, struct sce
 	return true;
 }
 
+/* One params entry: an integer expression, a template (it has a brace),
+ * {text: TEMPLATE} or {variants: [TEMPLATE, ...]}. */
+static bool parse_param(struct loader *L, struct fy_node *item, int iline, struct key_param *kp)
+{
+	static const char *const keys[] = {"text", "variants", NULL};
+	char perr[768];
+	if (item && fy_node_get_type(item) == FYNT_MAPPING && !fy_node_is_alias(item)) {
+		if (fy_node_mapping_item_count(item) != 1)
+			return errorf(L, iline, "params: a mapping entry is one key, text or variants");
+		struct map_iter mi = {.map = item};
+		const char *k;
+		struct fy_node *v;
+		int kl;
+		if (!next_pair(L, &mi, keys, "params", &k, &v, &kl))
+			return false;
+		if (!strcmp(k, "text")) {
+			const char *s = scalar(L, v, "params text", kl);
+			if (!s)
+				return false;
+			if (!key_param_text(&s, 1, kp, perr, sizeof perr))
+				return errorf(L, kl, "params: %s", perr);
+			return true;
+		}
+		if (!want_type(L, v, FYNT_SEQUENCE, "params variants", kl))
+			return false;
+		int n = fy_node_sequence_item_count(v);
+		if (n < 1 || n > 64)
+			return errorf(L, kl, "params variants: expected 1 to 64 templates, got %d", n);
+		const char *texts[64];
+		void *it = NULL;
+		struct fy_node *t;
+		int i = 0;
+		while ((t = fy_node_sequence_iterate(v, &it)))
+			if (!(texts[i++] = scalar(L, t, "params variants", node_line(t, kl))))
+				return false;
+		if (!key_param_text(texts, (size_t)n, kp, perr, sizeof perr))
+			return errorf(L, kl, "params: %s", perr);
+		return true;
+	}
+	const char *s = scalar(L, item, "params", iline);
+	if (!s)
+		return false;
+	bool ok = key_is_template(s) ? key_param_text(&s, 1, kp, perr, sizeof perr)
+				     : key_param_expr(s, kp, perr, sizeof perr);
+	if (!ok)
+		return errorf(L, iline, "params: %s", perr);
+	return true;
+}
+
 static bool parse_params(struct loader *L, struct fy_node *n, int line, struct scenario *sc)
 {
 	if (!want_type(L, n, FYNT_SEQUENCE, "params", line))
 		return false;
 	int len = fy_node_sequence_item_count(n);
-	if (len == 0 || len > 16)
-		return errorf(L, line, "params: expected 1 to 16 key parameters, got %d", len);
+	if (len == 0 || len > KEY_MAX_PARAMS)
+		return errorf(L, line, "params: expected 1 to %d key parameters, got %d", KEY_MAX_PARAMS,
+			      len);
 	sc->params = xcalloc((size_t)len, sizeof *sc->params);
 	sc->params_line = line;
 	void *it = NULL;
 	struct fy_node *item;
 	while ((item = fy_node_sequence_iterate(n, &it))) {
 		int iline = node_line(item, line);
-		const char *s = scalar(L, item, "params", iline);
-		if (!s)
+		if (!parse_param(L, item, iline, &sc->params[sc->n_params]))
 			return false;
-		char perr[256];
-		struct expr *e = expr_parse(s, perr, sizeof perr);
-		if (!e)
-			return errorf(L, iline, "params: %s", perr);
-		sc->params[sc->n_params++] = e;
-		struct name_check nc = {.scope = METRIC_PARAM};
-		if (!expr_names(e, check_name, &nc))
-			return errorf(L, iline, "params: %s", nc.err);
-		long long v;
-		if (!expr_eval(e, first_round_value, NULL, &v, perr, sizeof perr))
-			return errorf(L, iline, "params: %s in the first round (round 1, key 0)", perr);
+		sc->n_params++;
 	}
+	/* A parameter that cannot be evaluated in the first round (round 1,
+	 * key 0, worker 0) would break it. */
+	struct key_ctx first = {.round = 1};
+	struct key_values kv;
+	char perr[512];
+	if (!key_eval(sc->params, sc->n_params, &first, &kv, perr, sizeof perr))
+		return errorf(L, line, "params: %s in the first round (round 1, key 0)", perr);
 	return true;
 }
 
@@ -1091,11 +1126,21 @@ static bool parse_step(struct loader *L, struct fy_node *n, int line, const stru
 	return true;
 }
 
+/* SQL sent the key as $1..$n uses no more parameters than params gives. */
+static bool params_fit(struct loader *L, const struct sql_text *t, const char *what,
+		       const struct scenario *sc)
+{
+	if (t->nparams <= (int)sc->n_params)
+		return true;
+	return errorf(L, t->line, "%s uses $%d, but params gives only %zu key parameters", what,
+		      t->nparams, sc->n_params);
+}
+
 static bool parse_phase(struct loader *L, struct fy_node *n, int line, struct scenario *sc,
 			struct phase *ph)
 {
 	static const char *const keys[] = {"name", "steps", "race", "must_reproduce", "expect",
-					   NULL};
+					   "round_setup", NULL};
 	if (!want_type(L, n, FYNT_MAPPING, "phase", line))
 		return false;
 	ph->line = line;
@@ -1116,6 +1161,9 @@ static bool parse_phase(struct loader *L, struct fy_node *n, int line, struct sc
 			ph->has_race = true;
 		} else if (!strcmp(k, "must_reproduce")) {
 			ok = get_bool(L, v, k, kl, &ph->must_reproduce);
+		} else if (!strcmp(k, "round_setup")) {
+			ok = get_sql(L, v, k, kl, &ph->round_setup) &&
+			     params_fit(L, &ph->round_setup, "round_setup", sc);
 		} else if (!strcmp(k, "expect")) {
 			expect = v;
 			expect_line = kl;
@@ -1140,6 +1188,10 @@ static bool parse_phase(struct loader *L, struct fy_node *n, int line, struct sc
 		return errorf(L, line, "phase: missing key \"name\"");
 	if (!ph->has_race && !ph->n_steps)
 		return errorf(L, line, "phase \"%s\": needs steps, a race, or both", ph->name);
+	if (ph->round_setup.sql && !ph->has_race)
+		return errorf(L, ph->round_setup.line,
+			      "phase \"%s\": round_setup needs the phase to have a race (it runs before each round)",
+			      ph->name);
 	for (size_t i = 0; i < ph->n_steps; i++)
 		if (ph->steps[i].under_load && !ph->has_race)
 			return errorf(L, ph->steps[i].line,
@@ -1283,7 +1335,7 @@ static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *
 {
 	static const char *const keys[] = {"name", "description", "requires", "schema", "seed",
 					   "migration", "sql", "race", "params", "rows",
-					   "flow", "phases", NULL};
+					   "round_setup", "flow", "phases", NULL};
 	if (!root)
 		return errorf(L, 1, "the file is empty");
 	if (!want_type(L, root, FYNT_MAPPING, "scenario", 1))
@@ -1309,6 +1361,8 @@ static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *
 			ok = get_sql_or_command(L, v, k, kl, &sc->seed);
 		else if (!strcmp(k, "rows"))
 			ok = get_sql(L, v, k, kl, &sc->rows);
+		else if (!strcmp(k, "round_setup"))
+			ok = get_sql(L, v, k, kl, &sc->round_setup);
 		else if (!strcmp(k, "migration"))
 			ok = parse_migration(L, v, kl, sc);
 		else if (!strcmp(k, "sql"))
@@ -1347,9 +1401,9 @@ static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *
 			return errorf(L, sc->flow[i].text.line,
 				      "flow step uses $%d, but params gives only %zu key parameters",
 				      sc->flow[i].text.nparams, sc->n_params);
-	if (sc->rows.nparams > (int)sc->n_params)
-		return errorf(L, sc->rows.line, "rows uses $%d, but params gives only %zu key parameters",
-			      sc->rows.nparams, sc->n_params);
+	if (!params_fit(L, &sc->rows, "rows", sc) ||
+	    !params_fit(L, &sc->round_setup, "round_setup", sc))
+		return false;
 	if (!parse_phases(L, phases, phases_line, sc))
 		return false;
 	/* Defaults the file did not set. */
@@ -1472,8 +1526,9 @@ void scenario_free(struct scenario *sc)
 	}
 	free(sc->sql);
 	for (size_t i = 0; i < sc->n_params; i++)
-		expr_free(sc->params[i]);
+		key_param_free(&sc->params[i]);
 	free(sc->params);
+	sql_text_free(&sc->round_setup);
 	for (size_t i = 0; i < sc->n_flow; i++)
 		free(sc->flow[i].text.sql);
 	free(sc->flow);
@@ -1492,6 +1547,7 @@ void scenario_free(struct scenario *sc)
 		}
 		free(ph->steps);
 		free_expects(ph->expects, ph->n_expects);
+		sql_text_free(&ph->round_setup);
 	}
 	free(sc->phases);
 	memset(sc, 0, sizeof *sc);

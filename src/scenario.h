@@ -13,6 +13,7 @@
 
 #include "command.h"
 #include "expect.h"
+#include "key.h"
 
 enum race_mode { MODE_HOLD, MODE_FIRE };
 enum isolation { ISO_READ_COMMITTED, ISO_REPEATABLE_READ, ISO_SERIALIZABLE };
@@ -108,6 +109,7 @@ struct phase {
 			       * inconclusive, not failed */
 	struct expectation *expects;
 	size_t n_expects;
+	struct sql_text round_setup; /* its own (sql NULL: the scenario's round_setup, if any) */
 };
 
 /* A named SQL block from the `sql:` map. */
@@ -136,9 +138,10 @@ struct scenario {
 	struct named_sql *sql;
 	size_t n_sql;
 	struct race_cfg race;  /* defaults */
-	struct expr **params;  /* key parameters $1..$n, over round, key, phase_round */
+	struct key_param *params; /* key parameters $1..$n (key.h) */
 	size_t n_params;
 	int params_line;
+	struct sql_text round_setup; /* before each round's race, once per key with its $1..$n */
 	struct sql_text rows;  /* rows per key, run with the key as $1..$n */
 	struct flow_step *flow;
 	size_t n_flow;

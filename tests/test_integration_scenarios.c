@@ -519,3 +519,62 @@ Test(scenarios, retry_on_violation_without_handler_fails, .timeout = 90)
 		     (num(&r, "after", "workers") - 1) * num(&r, "after", "rounds"), "%s", said(&r));
 	run_free(&r);
 }
+
+/* ---- email-case-insensitive: text keys, spellings per worker, round_setup ---- */
+
+#define EMAIL_UQ "users_email_lower_key"
+
+Test(scenarios, email_case_insensitive_passes, .timeout = 90)
+{
+	struct run r;
+	run_passes("email-case-insensitive", NULL, &r);
+	cr_expect_eq(num(&r, "before", "rows_per_key.min"), 3);
+	cr_expect_eq(num(&r, "after", "rows_per_key.max"), 1);
+	cr_expect_eq(num(&r, "after", "outcomes.23505"), 2 * num(&r, "after", "rounds"));
+	cr_expect_eq(num(&r, "after", "constraints." EMAIL_UQ), num(&r, "after", "outcomes.23505"));
+	run_free(&r);
+}
+
+/* A case-sensitive index: the three spellings are three different strings,
+ * so the race still duplicates after the migration. */
+Test(scenarios, email_case_sensitive_index_fails, .timeout = 90)
+{
+	const struct edit e = {"ON users (lower(email))", "ON users (email)"};
+	struct run r;
+	run_fails(variant("email-case-insensitive", &e), &r);
+	assert_expectation_failed(&r, "after", "rows_per_key.max == 1");
+	run_free(&r);
+}
+
+/* Every spelling the same: the mutant where workers do not differ gives the
+ * same verdicts, but a case-sensitive index now holds: it is the variants
+ * that make the case-sensitive index fail above. */
+Test(scenarios, email_one_spelling_passes_case_sensitive_index, .timeout = 90)
+{
+	const struct edit e = {"  - variants: ['Ann{round}@Example.test', 'ann{round}@example.test', "
+			       "'ANN{round}@EXAMPLE.TEST']",
+			       "  - 'ann{round}@example.test'"};
+	char *text = read_file(variant("email-case-insensitive", &e), NULL);
+	cr_assert_not_null(text);
+	char *again = replace_all(text, "ON users (lower(email))", "ON users (email)");
+	const char *file = spath("email-one.yaml");
+	write_file(file, again, strlen(again));
+	free(text);
+	free(again);
+	struct run r;
+	run_pgrace_json(file, NULL, &r);
+	cr_expect_eq(r.p.code, 0, "%s", said(&r));
+	run_free(&r);
+}
+
+/* Without the partial predicate the index also covers the deleted accounts
+ * round_setup planted, so 005 cannot apply even after the cleanup. */
+Test(scenarios, email_index_over_deleted_accounts_fails, .timeout = 90)
+{
+	const struct edit e = {" WHERE deleted_at IS NULL;\n  down:", ";\n  down:"};
+	struct run r;
+	run_fails(variant("email-case-insensitive", &e), &r);
+	cr_expect(!phase_passed(&r, "migrate"), "the index applied over deleted duplicates; %s",
+		  said(&r));
+	run_free(&r);
+}

@@ -156,9 +156,9 @@ Test(scenario, seed_flow_and_params)
 	struct metric m[] = {{"round", 7}, {"key", 3}, {"phase_round", 2}, {NULL, 0}};
 	long long v = -1;
 	char err[128];
-	cr_assert(expr_eval(sc.params[0], metric_lookup, m, &v, err, sizeof err), "%s", err);
+	cr_assert(expr_eval(sc.params[0].expr, metric_lookup, m, &v, err, sizeof err), "%s", err);
 	cr_expect_eq(v, 7);
-	cr_assert(expr_eval(sc.params[1], metric_lookup, m, &v, err, sizeof err), "%s", err);
+	cr_assert(expr_eval(sc.params[1].expr, metric_lookup, m, &v, err, sizeof err), "%s", err);
 	cr_expect_eq(v, 1);
 	scenario_free(&sc);
 }
@@ -424,7 +424,7 @@ Test(scenario, good_fire_serializable)
 	for (size_t i = 0; i < 3; i++) {
 		long long v;
 		char err[128];
-		cr_assert(expr_eval(sc.params[i], metric_lookup, m, &v, err, sizeof err), "%s", err);
+		cr_assert(expr_eval(sc.params[i].expr, metric_lookup, m, &v, err, sizeof err), "%s", err);
 		cr_expect_eq(v, want_params[i], "param %zu: %lld", i, v);
 	}
 	cr_assert_eq(sc.n_flow, 2);
@@ -512,9 +512,9 @@ Test(scenario, good_steps_only)
 	long long v;
 	char err[128];
 	cr_assert_eq(sc.n_params, 2);
-	cr_assert(expr_eval(sc.params[0], metric_lookup, m, &v, err, sizeof err), "%s", err);
+	cr_assert(expr_eval(sc.params[0].expr, metric_lookup, m, &v, err, sizeof err), "%s", err);
 	cr_expect_eq(v, 5);
-	cr_assert(expr_eval(sc.params[1], metric_lookup, m, &v, err, sizeof err), "%s", err);
+	cr_assert(expr_eval(sc.params[1].expr, metric_lookup, m, &v, err, sizeof err), "%s", err);
 	cr_expect_eq(v, -5);
 	scenario_free(&sc);
 }
@@ -699,7 +699,7 @@ static const struct bad_case {
 					"SQLSTATE PostgreSQL defines (such as 23505); did you mean outcomes.skipped?"},
 	{"expect-outcome-not-sqlstate.yaml", 37, "did you mean outcomes.23505?"},
 	{"expect-divides-by-zero.yaml", 37, "expect: division by zero"},
-	{"params-divide-by-zero.yaml", 15, "params: division by zero in the first round (round 1, key 0)"},
+	{"params-divide-by-zero.yaml", 15, "params: parameter $1: division by zero in the first round (round 1, key 0)"},
 	{"flow-commit.yaml", 21, "flow step: COMMIT is transaction control"},
 	{"expect-step-metric-in-race.yaml", 37, "expect: unknown metric \"rows\""},
 	{"expect-bad-mode.yaml", 26, "keyed hold or fire, got \"often\""},
@@ -1196,4 +1196,86 @@ Test(scenario, good_commands)
 	cr_expect_null(p->steps[2].text.sql);
 	cr_expect_not_null(p->steps[2].text.command);
 	scenario_free(&sc);
+}
+
+/* Text keys and round_setup, from a string; then one defect at a time. */
+static const char text_keys[] =
+	"name: text-keys\n"                                                        /* 1 */
+	"schema: CREATE TABLE u (email text)\n"                                    /* 2 */
+	"params:\n"                                                                /* 3 */
+	"  - variants: ['A{round}@x.io', 'a{round}@x.io']\n"                       /* 4 */
+	"  - {text: acme}\n"                                                       /* 5 */
+	"  - 'slug-{round * 10 + key}'\n"                                          /* 6 */
+	"  - round\n"                                                              /* 7 */
+	"round_setup: INSERT INTO u VALUES (lower($1))\n"                          /* 8 */
+	"rows: SELECT count(*) FROM u WHERE lower(email) = lower($1)\n"            /* 9 */
+	"flow:\n"                                                                  /* 10 */
+	"  - sql: INSERT INTO u VALUES ($1)\n"                                     /* 11 */
+	"phases:\n"                                                                /* 12 */
+	"  - name: race\n"                                                         /* 13 */
+	"    round_setup: SELECT $2, $4\n"                                         /* 14 */
+	"    race: {workers: 2, rounds: 1}\n"                                      /* 15 */
+	"    expect: [rows_per_key.max >= 1]\n";                                   /* 16 */
+
+static void parse_fails(const char *text, int line, const char *needle)
+{
+	struct scenario sc;
+	char err[1024] = "";
+	bool ok = scenario_parse("mem.yaml", text, strlen(text), &sc, err, sizeof err);
+	if (ok)
+		scenario_free(&sc);
+	cr_assert_not(ok, "loaded; expected line %d: %s", line, needle);
+	char prefix[64];
+	snprintf(prefix, sizeof prefix, "mem.yaml:%d: ", line);
+	cr_expect(!strncmp(err, prefix, strlen(prefix)) && strstr(err, needle),
+		  "got \"%s\", expected \"%s...%s\"", err, prefix, needle);
+}
+
+Test(scenario, text_keys_and_round_setup)
+{
+	struct scenario sc;
+	char err[1024] = "";
+	cr_assert(scenario_parse("mem.yaml", text_keys, strlen(text_keys), &sc, err, sizeof err), "%s",
+		  err);
+	cr_assert_eq(sc.n_params, 4);
+	cr_expect(key_uses_worker(sc.params, sc.n_params));
+	struct key_values kv;
+	struct key_ctx ctx = {3, 1, 0, 1};
+	cr_assert(key_eval(sc.params, sc.n_params, &ctx, &kv, err, sizeof err), "%s", err);
+	cr_expect_str_eq(kv.ptr[0], "a3@x.io");
+	cr_expect_str_eq(kv.ptr[1], "acme");
+	cr_expect_str_eq(kv.ptr[2], "slug-31");
+	cr_expect_str_eq(kv.ptr[3], "3");
+	cr_expect_str_eq(sc.round_setup.sql, "INSERT INTO u VALUES (lower($1))");
+	cr_expect_eq(sc.phases[0].round_setup.line, 14);
+	cr_expect_eq(sc.phases[0].round_setup.nparams, 4);
+	scenario_free(&sc);
+}
+
+Test(scenario, text_key_errors)
+{
+	static const struct {
+		const char *from, *to;
+		int line;
+		const char *needle;
+	} cases[] = {
+		{"'slug-{round * 10 + key}'", "'slug-{round'", 6, "params: template \"slug-{round\""},
+		{"'slug-{round * 10 + key}'", "'slug-{tenant}'", 6, "tenant"},
+		{"  - {text: acme}\n", "  - {texts: acme}\n", 5, "params: unknown key \"texts\""},
+		{"  - {text: acme}\n", "  - {text: a, variants: [b]}\n", 5, "one key, text or variants"},
+		{"['A{round}@x.io', 'a{round}@x.io']", "[]", 4, "expected 1 to 64 templates, got 0"},
+		{"SELECT $2, $4", "SELECT $5", 14, "round_setup uses $5, but params gives only 4"},
+		{"round_setup: INSERT INTO u VALUES (lower($1))",
+		 "round_setup: INSERT INTO u VALUES ($9)", 8, "round_setup uses $9"},
+		{"    race: {workers: 2, rounds: 1}\n    expect: [rows_per_key.max >= 1]\n",
+		 "    steps: [{sql: SELECT 1}]\n", 14, "round_setup needs the phase to have a race"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char text[2048];
+		const char *at = strstr(text_keys, cases[i].from);
+		cr_assert_not_null(at, "%s", cases[i].from);
+		snprintf(text, sizeof text, "%.*s%s%s", (int)(at - text_keys), text_keys, cases[i].to,
+			 at + strlen(cases[i].from));
+		parse_fails(text, cases[i].line, cases[i].needle);
+	}
 }
