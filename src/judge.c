@@ -282,6 +282,12 @@ enum verdict judge_step(const struct scenario *sc, const struct step *st, size_t
 			add_result(ph, step, label, actual, false);
 			return VERDICT_BAD_SCENARIO;
 		}
+		/* A failed metric check says what the step found, so a person
+		 * reading only the failures sees why ("0 == 1: uq is INVALID"). */
+		if (!passed && o->note[0]) {
+			size_t n = strlen(actual);
+			snprintf(actual + n, sizeof actual - n, ": %s", o->note);
+		}
 		add_result(ph, step, label, actual, passed);
 		if (!passed)
 			v = VERDICT_FAIL;

@@ -334,3 +334,21 @@ Test(loader, duration_run_is_measured, .timeout = 120)
 	free(junit);
 	proc_free(&pr);
 }
+
+/* A failed unique check's FAIL line says what is there instead: before, the
+ * terminal showed "actual 0 == 1" and nothing else. */
+Test(loader, failed_unique_check_says_why_on_the_terminal, .timeout = 120)
+{
+	const char *path = variant_of(PGRACE_TEST_DATA "/integration/check-unique.yaml",
+				      "wrong-table.yaml",
+				      "check: unique uq_t2 on t (a, b)\n        expect: [rows == 0]",
+				      "check: unique uq_t2 on t (a, b)\n        expect: [rows == 1]");
+	struct proc pr;
+	int code = run_pgrace(ARGS("run", path), &pr);
+	cr_expect_eq(code, 1, "%s", proc_said(&pr));
+	cr_expect(contains(pr.out, "  FAIL phase catalog: expected check unique uq_t2 on t (a, b): "
+				   "rows == 1, actual 0 == 1: uq_t2 (a unique constraint) is on "
+				   "table t2 (a, b)\n"),
+		  "%s", proc_said(&pr));
+	proc_free(&pr);
+}

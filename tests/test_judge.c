@@ -152,6 +152,45 @@ Test(judge, steps)
 	scenario_free(&sc);
 }
 
+/* A built-in check's failed metric check carries what the check found, so
+ * the terminal's FAIL line says why (before, "0 == 1" alone); a passing one,
+ * and one without a note, stay as they were. */
+Test(judge, failed_check_metric_says_what_was_found)
+{
+	struct scenario sc;
+	load(&sc, "  - name: p\n"
+		  "    steps:\n"
+		  "      - check: unique uq on t (a, b)\n"
+		  "        expect: [rows == 1]\n"
+		  "      - sql: SELECT 1\n"
+		  "        expect: [rows == 1]\n");
+	static const struct {
+		size_t step;
+		long long rows;
+		const char *note, *actual;
+		bool passed;
+	} cases[] = {
+		{0, 0, "uq (a unique constraint) is on table t2 (a, b)",
+		 "0 == 1: uq (a unique constraint) is on table t2 (a, b)", false},
+		{0, 1, "uq is a valid unique constraint", "1 == 1", true},
+		{1, 0, "", "0 == 1", false},
+	};
+	struct phase_result ph = {0};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct step_obs o = {.status = OBS_OK, .sqlstate = "", .message = "", .detail = "",
+				     .note = cases[i].note, .rows = cases[i].rows};
+		char why[1024] = "";
+		reset(&ph);
+		size_t s = cases[i].step;
+		judge_step(&sc, &sc.phases[0].steps[s], s, &o, &ph, why, sizeof why);
+		cr_assert_eq(ph.n_expects, 2, "case %zu", i);
+		cr_expect_str_eq(ph.expects[1].actual, cases[i].actual, "case %zu", i);
+		cr_expect_eq(ph.expects[1].passed, cases[i].passed, "case %zu", i);
+	}
+	reset(&ph);
+	scenario_free(&sc);
+}
+
 /* A phase result as a race would leave it. */
 static void raced(struct phase_result *ph, int workers, int rounds, long long rows_min,
 		  long long rows_max, long long dups, long long ok, long long violations)
