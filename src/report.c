@@ -149,7 +149,10 @@ static void format_outcomes(char *buf, size_t cap, const struct phase_result *ph
 /* One table line; "-" where a column means nothing for the phase. */
 static void summary_fill(struct summary_row *row, const struct phase_result *ph)
 {
-	const char *result = ph->broken ? "BROKEN" : ph->passed ? "PASS" : "FAIL";
+	const char *result = ph->broken			    ? "BROKEN"
+			     : ph->verdict == VERDICT_MEASURED ? "MEASURED"
+			     : ph->passed		    ? "PASS"
+							    : "FAIL";
 
 	for (int c = 0; c < N_COLS; c++)
 		snprintf(row->cell[c], CELL_MAX, "-");

@@ -1007,6 +1007,8 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 		bool go_on = run_phase(&rn, p, ph);
 		ph->elapsed_s = (double)(clock_us() - p0) / 1e6;
 		enum verdict v = judge_phase(p, ph);
+		if (opts->duration_ms && v == VERDICT_PASS)
+			ph->verdict = VERDICT_MEASURED; /* nothing was judged */
 		/* A free run measures, it does not judge: only a bad scenario or a
 		 * database error counts. */
 		if (!opts->duration_ms || v == VERDICT_BAD_SCENARIO || v == VERDICT_ERROR)

@@ -325,6 +325,8 @@ Test(loader, duration_run_is_measured, .timeout = 120)
 	cr_expect(contains(pr.out, "): MEASURED in"), "%s", proc_said(&pr));
 	json_t *doc = load_json(json);
 	cr_expect_str_eq(jstr(doc, "verdict"), "measured");
+	cr_expect_str_eq(jstr(phase(doc, "only"), "verdict"), "measured");
+	cr_expect(contains(pr.out, "MEASURED\n"), "the phase's result column: %s", proc_said(&pr));
 	assert_schema_dropped(doc);
 	json_decref(doc);
 	char *junit = read_file(xml, NULL);
