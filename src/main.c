@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "init.h"
 #include "pgrace.h"
 #include "report.h"
 #include "run.h"
@@ -31,6 +32,8 @@ static const char usage_text[] =
 	"  pgrace check SCENARIO...             validate scenario files (no database)\n"
 	"  pgrace list [DIR]                    name and describe the scenarios in DIR\n"
 	"                                       (default: scenarios)\n"
+	"  pgrace init --table T --key C1,C2... write a first scenario for UNIQUE (C1, C2...)\n"
+	"                                       on T from the catalog (pgrace init --help)\n"
 	"\n"
 	"Options for run:\n"
 	"  -d, --dsn=CONNINFO       conninfo string or postgresql:// URI\n"
@@ -441,7 +444,7 @@ static int cmd_list(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2)
-		return usage_error("%s", "missing command (run, check or list)");
+		return usage_error("%s", "missing command (run, check, list or init)");
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-?") || !strcmp(cmd, "help")) {
 		fputs(usage_text, stdout);
@@ -458,5 +461,7 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(cmd, "list"))
 		return cmd_list(argc - 1, argv + 1);
-	return usage_error("unknown command \"%s\" (run, check or list)", cmd);
+	if (!strcmp(cmd, "init"))
+		return init_main(argc - 1, argv + 1);
+	return usage_error("unknown command \"%s\" (run, check, list or init)", cmd);
 }

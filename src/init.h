@@ -1,0 +1,101 @@
+/* init.h: `pgrace init`: a first scenario written from a live table.
+ *
+ * init_catalog() reads, from the catalog only (never the table's rows), the
+ * table's columns, types, defaults, NOT NULL, constraints and indexes, and
+ * the tables its foreign keys point at. init_write() turns that model into a
+ * commented scenario (schema, seed rows for the parents, the flow for the
+ * chosen pattern on the key columns, the rows query, a migration adding
+ * UNIQUE (key columns), the pre-migration check, a cleanup keeping the
+ * oldest row, and the standard phases): pure, unit-tested without a
+ * database. init_main() is the subcommand: options, the two, the file. */
+#ifndef PGRACE_INIT_H
+#define PGRACE_INIT_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define INIT_MAX_KEYS 16
+
+enum init_flow { FLOW_CHECK_THEN_INSERT, FLOW_WHERE_NOT_EXISTS, FLOW_ON_CONFLICT };
+
+/* How a column's value is made when pgrace inserts a row. */
+enum init_kind {
+	KIND_INT,     /* smallint, integer, bigint, numeric */
+	KIND_TEXT,    /* text, varchar, char, citext */
+	KIND_UUID,
+	KIND_BOOL,
+	KIND_TIME,    /* timestamp, timestamptz, date, time */
+	KIND_JSON,    /* json, jsonb */
+	KIND_BYTES,   /* bytea */
+	KIND_OTHER,   /* no literal known: the file says so */
+};
+
+struct init_column {
+	char *name;
+	char *type;     /* format_type(): "bigint", "character varying(80)" */
+	char *def;      /* DEFAULT expression, NULL when none */
+	char *identity; /* "ALWAYS" / "BY DEFAULT", NULL when not an identity column */
+	char *generated; /* GENERATED ALWAYS AS (...) expression, NULL when none */
+	bool not_null;
+	bool serial;    /* its default was nextval() of a sequence: written as an identity */
+	bool unique;    /* in some UNIQUE or PRIMARY KEY constraint or unique index */
+	enum init_kind kind;
+	int fk_parent;  /* index into parents of the table a single-column FK points at, -1 */
+	char *fk_column; /* the parent's column it references */
+};
+
+/* A table: the one under test, or a parent an FK points at. */
+struct init_table {
+	char *name;
+	struct init_column *cols;
+	size_t n_cols;
+	char **constraints;  /* "CONSTRAINT name <pg_get_constraintdef>" */
+	size_t n_constraints;
+	char **indexes;      /* CREATE INDEX ... for indexes no constraint owns */
+	size_t n_indexes;
+};
+
+struct init_model {
+	char *source_schema;        /* where the table lives */
+	struct init_table table;
+	int keys[INIT_MAX_KEYS];    /* column indexes of the key, in the order given */
+	size_t n_keys;
+	struct init_table *parents; /* FK targets (their own FKs left out) */
+	size_t n_parents;
+	bool has_pk_column;         /* a one-column primary key orders "oldest" */
+	char *pk_column;
+};
+
+struct init_opts {
+	enum init_flow flow;
+	const char *schema_command;  /* schema: {command: ...} instead of the DDL */
+	const char *command_cwd;     /* cwd: for the command, NULL: the file's folder */
+	const char *dsn_note;        /* where the model came from, for the header comment */
+	int seed_rows;               /* rows per parent (covers the rounds' keys) */
+};
+
+/* "check-then-insert", ...; false for an unknown name. */
+bool init_flow_parse(const char *name, enum init_flow *out);
+/* Reads table (optionally schema-qualified) with key columns keys[] from
+ * the catalog into *m. False with err: exit 2 cases (no such table, an
+ * unknown column, a key that is already unique) set *usage, database
+ * errors do not. */
+bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t n_keys,
+		  struct init_model *m, bool *usage, char *err, size_t errlen);
+/* Frees what init_catalog allocated. */
+void init_model_free(struct init_model *m);
+/* The kind of a format_type() name. */
+enum init_kind init_kind_of(const char *type);
+/* The constraint name the migration adds: uq_<table>_<key>_..., at most 63 bytes. */
+void init_constraint_name(const struct init_model *m, char *buf, size_t len);
+/* Writes the scenario for m to f; false (err) when a column needs a value
+ * pgrace cannot make (a NOT NULL column without a default of an unknown
+ * type, a key column of such a type). */
+bool init_write(FILE *f, const struct init_model *m, const struct init_opts *o, char *err,
+		size_t errlen);
+/* `pgrace init ...` (argv[0] = "init"); returns the exit code. */
+int init_main(int argc, char **argv);
+
+#endif
