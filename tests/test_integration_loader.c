@@ -18,6 +18,29 @@
 
 TestSuite(loader, .init = scratch_init, .fini = scratch_fini);
 
+/* A copy of the good scenario bare-race.yaml as scratch/name; its path. */
+static const char *bare_race_copy(const char *name)
+{
+	size_t len = 0;
+	char *good = read_file(PGRACE_TEST_DATA "/good/bare-race.yaml", &len);
+	cr_assert_not_null(good);
+	const char *path = spath(name);
+	write_file(path, good, len);
+	free(good);
+	return path;
+}
+
+/* pgrace with args refuses path: exit 2, "path:line:" and needle on stderr. */
+static void refused(const char *const *args, const char *path, int line, const char *needle)
+{
+	struct proc pr;
+	int code = run_pgrace(args, &pr);
+	cr_expect_eq(code, 2, "%s", proc_said(&pr));
+	cr_expect(names_exact_line(pr.err, path, line), "%s", proc_said(&pr));
+	cr_expect(contains(pr.err, needle), "want \"%s\": %s", needle, proc_said(&pr));
+	proc_free(&pr);
+}
+
 /* ---- long expressions (issue 9, item 9) ---- */
 
 /* An expectation of 300,000 terms: before, `pgrace check` died of a stack
@@ -49,12 +72,7 @@ Test(loader, huge_expression_is_refused_by_check, .timeout = 120)
 	free(text);
 	free(base);
 
-	struct proc pr;
-	int code = run_pgrace(ARGS("check", path), &pr);
-	cr_expect_eq(code, 2, "%s", proc_said(&pr));
-	cr_expect(names_exact_line(pr.err, path, 37), "%s", proc_said(&pr));
-	cr_expect(contains(pr.err, "expression too long or nested too deeply"), "%s", proc_said(&pr));
-	proc_free(&pr);
+	refused(ARGS("check", path), path, 37, "expression too long or nested too deeply");
 }
 
 /* A key parameter of 6,000 terms: before, the file loaded and a --duration
@@ -63,12 +81,7 @@ Test(loader, huge_expression_is_refused_by_check, .timeout = 120)
 Test(loader, long_key_parameter_is_refused_before_a_run, .timeout = 120)
 {
 	const char *path = BAD "params-too-long.yaml";
-	struct proc pr;
-	int code = run_pgrace(ARGS("run", path, "--duration", "1", "-q"), &pr);
-	cr_expect_eq(code, 2, "%s", proc_said(&pr));
-	cr_expect(names_exact_line(pr.err, path, 15), "%s", proc_said(&pr));
-	cr_expect(contains(pr.err, "params: expression too long"), "%s", proc_said(&pr));
-	proc_free(&pr);
+	refused(ARGS("run", path, "--duration", "1", "-q"), path, 15, "params: expression too long");
 }
 
 /* ---- minor defects (issue 9, item 19) ---- */
@@ -100,12 +113,7 @@ static void assert_no_raw_controls(const char *text, const char *what)
  * error: before, both printed them raw (the name turned the terminal red). */
 Test(loader, file_names_are_escaped, .timeout = 120)
 {
-	size_t len = 0;
-	char *good = read_file(PGRACE_TEST_DATA "/good/bare-race.yaml", &len);
-	cr_assert_not_null(good);
-	const char *path = spath("red\x1b[31m\x07.yaml");
-	write_file(path, good, len);
-	free(good);
+	const char *path = bare_race_copy("red\x1b[31m\x07.yaml");
 	struct proc pr;
 	int code = run_pgrace(ARGS("check", path), &pr);
 	cr_expect_eq(code, 0, "%s", proc_said(&pr));
@@ -175,13 +183,7 @@ Test(loader, server_messages_are_escaped, .timeout = 120)
 Test(loader, bare_unique_check_is_refused, .timeout = 120)
 {
 	const char *path = BAD "check-unique-bare.yaml";
-	struct proc pr;
-	int code = run_pgrace(ARGS("check", path), &pr);
-	cr_expect_eq(code, 2, "%s", proc_said(&pr));
-	cr_expect(names_exact_line(pr.err, path, 29), "%s", proc_said(&pr));
-	cr_expect(contains(pr.err, "must say where: unique NAME on TABLE (col, ...)"), "%s",
-		  proc_said(&pr));
-	proc_free(&pr);
+	refused(ARGS("check", path), path, 29, "must say where: unique NAME on TABLE (col, ...)");
 }
 
 /* The expectation of phase "catalog" whose expect text is want_expect, or
@@ -249,13 +251,7 @@ Test(loader, unique_check_looks_at_table_columns_kind_and_validity, .timeout = 1
 Test(loader, alias_as_key_is_refused, .timeout = 120)
 {
 	const char *path = BAD "alias-as-key.yaml";
-	struct proc pr;
-	int code = run_pgrace(ARGS("check", path), &pr);
-	cr_expect_eq(code, 2, "%s", proc_said(&pr));
-	cr_expect(names_exact_line(pr.err, path, 13), "%s", proc_said(&pr));
-	cr_expect(contains(pr.err, "race: a YAML alias as a key is not supported"), "%s",
-		  proc_said(&pr));
-	proc_free(&pr);
+	refused(ARGS("check", path), path, 13, "race: a YAML alias as a key is not supported");
 }
 
 /* $5 and $6 in dollar-quoted text of the flow are text: before, the file was
@@ -280,11 +276,10 @@ Test(loader, dollar_quoted_text_holds_no_parameter, .timeout = 120)
  * scenario. Now exit 2 before anything runs, the file untouched. */
 Test(loader, results_never_overwrite_a_scenario, .timeout = 120)
 {
+	const char *path = bare_race_copy("self.yaml");
 	size_t len = 0;
-	char *good = read_file(PGRACE_TEST_DATA "/good/bare-race.yaml", &len);
+	char *good = read_file(path, &len);
 	cr_assert_not_null(good);
-	const char *path = spath("self.yaml");
-	write_file(path, good, len);
 	char other[1100];
 	snprintf(other, sizeof other, "%s/./self.yaml", scratch);
 	static const char *const flags[] = {"--json", "--junit"};
