@@ -1,6 +1,7 @@
 /* db.c: libpq wrappers with deadlines and cancellation. */
 #include "db.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -407,41 +408,82 @@ const char *db_result_text(const struct db_result *r, char *buf, size_t len)
 	return buf;
 }
 
+/* dsn as libpq's PQconninfoParse reads it, NULL when it does not parse. */
+static PQconninfoOption *parse_dsn(const char *dsn)
+{
+	char *errmsg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(dsn, &errmsg);
+	PQfreemem(errmsg);
+	return opts;
+}
+
+/* a and b (both from parse_dsn) differ in the password and in nothing else. */
+static bool only_password_differs(const PQconninfoOption *a, const PQconninfoOption *b)
+{
+	bool differs = false;
+	for (; a->keyword && b->keyword; a++, b++) {
+		bool same = (!a->val && !b->val) || (a->val && b->val && !strcmp(a->val, b->val));
+		if (!strcmp(a->keyword, "password"))
+			differs = !same;
+		else if (!same)
+			return false;
+	}
+	return differs;
+}
+
+/* A byte other than c that keeps an encoding around it valid: another hex
+ * digit for a hex digit (so "%41" stays a percent-escape), else x or y. */
+static char other_byte(char c)
+{
+	if (isxdigit((unsigned char)c))
+		return c == '0' ? '1' : '0';
+	return c == 'x' ? 'y' : 'x';
+}
+
+/* Marks in hit[] the bytes of the NUL-terminated s that carry the password
+ * libpq reads from s: the bytes whose change changes that password and
+ * nothing else. The encoding (URI percent-escapes, quotes, backslash
+ * escapes, a percent-encoded key such as pass%77ord) is libpq's business,
+ * never parsed here. */
+static void find_password(char *s, bool *hit)
+{
+	PQconninfoOption *base = parse_dsn(s);
+	if (!base)
+		return;
+	for (size_t k = 0; s[k]; k++) {
+		char keep = s[k];
+		s[k] = other_byte(keep);
+		PQconninfoOption *changed = parse_dsn(s);
+		if (changed && only_password_differs(base, changed))
+			hit[k] = true;
+		if (changed)
+			PQconninfoFree(changed);
+		s[k] = keep;
+	}
+	PQconninfoFree(base);
+}
+
 void db_mask_password(char *dsn)
 {
 	if (!dsn)
 		return;
-	/* URI form: scheme://user:password@host */
-	char *scheme = strstr(dsn, "://");
-	if (scheme) {
-		char *userinfo = scheme + 3;
-		char *at = strchr(userinfo, '@');
-		char *colon = strchr(userinfo, ':');
-		if (at && colon && colon < at)
-			memset(colon + 1, 'x', (size_t)(at - colon - 1));
-	}
-	/* key=value form, and password= in a URI's query string */
-	for (char *p = dsn; (p = strstr(p, "password")) != NULL;) {
-		char *q = p + 8;
-		while (*q == ' ')
-			q++;
-		if (*q != '=') {
-			p = q;
+	/* libpq uses the last password it reads; an earlier one (a URI's
+	 * user:password@ before ?password=, or password= twice) is the
+	 * password of a prefix that ends where an option does. */
+	size_t len = strlen(dsn);
+	bool *hit = calloc(len + 1, sizeof *hit);
+	if (!hit)
+		abort();
+	for (size_t end = 1; end <= len; end++) {
+		if (end < len && !strchr(" \t\n&?", dsn[end]))
 			continue;
-		}
-		q++;
-		while (*q == ' ')
-			q++;
-		char *end = q;
-		if (*q == '\'') {
-			end++;
-			while (*end && *end != '\'')
-				end += (end[0] == '\\' && end[1]) ? 2 : 1;
-		} else {
-			while (*end && *end != ' ' && *end != '&')
-				end++;
-		}
-		memset(q, 'x', (size_t)(end - q));
-		p = end;
+		char keep = dsn[end];
+		dsn[end] = '\0';
+		find_password(dsn, hit);
+		dsn[end] = keep;
 	}
+	for (size_t k = 0; k < len; k++)
+		if (hit[k])
+			dsn[k] = 'x';
+	free(hit);
 }

@@ -66,8 +66,10 @@ int db_stop_requested(void);
 /* "interrupted by SIGINT" (or SIGTERM): the one wording of every message
  * about the stop flag. */
 const char *db_stop_text(void);
-/* Overwrites, in place and at the same length, every password value in a
- * conninfo string or URI with 'x' (used on argv, so `ps` never shows it). */
+/* Overwrites, in place and at the same length, with 'x' every byte of
+ * each password a conninfo string or URI gives, as libpq's own
+ * PQconninfoParse reads it (percent-encodings, quotes and escapes
+ * included); used on argv, so `ps` never shows it. */
 void db_mask_password(char *dsn);
 
 #endif

@@ -243,3 +243,46 @@ Test(safety, second_sigint_later_quits_at_once, .timeout = 120)
 	PQfinish(c);
 	proc_free(&p);
 }
+
+/* ---- 14. the password never shows in ps ---- */
+
+/* What `ps` shows of pid: /proc/pid/cmdline with NULs as blanks. */
+static char *cmdline_of(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	size_t len = 0;
+	char *s = read_file(path, &len);
+	cr_assert_not_null(s, "cannot read %s", path);
+	for (size_t i = 0; i < len; i++)
+		if (!s[i])
+			s[i] = ' ';
+	return s;
+}
+
+/* Before: the mask looked for the literal key "password" and stopped at a
+ * blank, so `pass%77ord=` (a percent-encoded key) showed whole in ps. */
+Test(safety, password_hidden_from_ps, .timeout = 120)
+{
+	const char *host = getenv("PGHOST"), *port = getenv("PGPORT");
+	cr_assert(host && host[0] == '/', "PGHOST must be a socket folder for this test");
+	char dsn[512];
+	snprintf(dsn, sizeof dsn, "postgresql:///%s?host=%s&port=%s&pass%%77ord=Sekr1tPw",
+		 getenv("PGDATABASE") ? getenv("PGDATABASE") : "postgres", host, port ? port : "5432");
+	char marker[64];
+	snprintf(marker, sizeof marker, "ps_%d", (int)getpid());
+	const char *yaml = sleepy_fixture("ps.yaml", marker);
+	struct proc p;
+	pid_t pid = spawn_pgrace(ARGS("run", yaml, "--dsn", dsn, "--deadline-ms", "60000", "-q"), &p);
+	PGconn *c = pg_open();
+	wait_statement(c, marker);
+	PQfinish(c);
+	char *shown = cmdline_of(pid);
+	kill(pid, SIGTERM);
+	int code = wait_pgrace(pid, &p, 30);
+	cr_expect(!contains(shown, "Sekr1tPw"), "ps shows the password: %s", shown);
+	cr_expect(contains(shown, "pass%77ord="), "the rest of the DSN should stay readable: %s", shown);
+	cr_expect_eq(code, 143, "%s", proc_said(&p));
+	free(shown);
+	proc_free(&p);
+}
