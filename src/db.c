@@ -80,7 +80,25 @@ static void mask_value(char *s, const char *secret)
 		memset(p, 'x', n);
 }
 
-PGconn *db_connect(const char *dsn, const char *schema, char *err, size_t errlen)
+/* The connect bound: the connect_timeout libpq resolved for c (from the
+ * DSN, PGCONNECT_TIMEOUT or our default of 10 s), where 0 or less, which
+ * libpq takes for "wait forever", is our default too. */
+static uint64_t connect_bound_us(PGconn *c)
+{
+	long s = 10;
+	PQconninfoOption *opts = PQconninfo(c);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (!strcmp(o->keyword, "connect_timeout") && o->val && *o->val) {
+			long v = strtol(o->val, NULL, 10);
+			if (v > 0)
+				s = v < 2 ? 2 : v; /* as libpq: less than 2 s is 2 s */
+		}
+	PQconninfoFree(opts);
+	return (uint64_t)s * 1000000u;
+}
+
+static PGconn *connect_until(const char *dsn, const char *schema, uint64_t deadline_us,
+			     bool interruptible, char *err, size_t errlen)
 {
 	char options[1024] = "";
 	const char *keys[6], *vals[6];
@@ -98,20 +116,61 @@ PGconn *db_connect(const char *dsn, const char *schema, char *err, size_t errlen
 		keys[n] = "options", vals[n++] = options;
 	}
 	keys[n] = NULL, vals[n] = NULL;
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	/* Non-blocking, so the wait looks at the stop flag and at our own
+	 * deadline (libpq enforces connect_timeout only in its blocking
+	 * connect, and not at all when it is 0). */
+	PGconn *c = PQconnectStartParams(keys, vals, 1);
 	if (!c) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
+	}
+	uint64_t now = clock_us(), bound = now + connect_bound_us(c);
+	if (deadline_us == 0 || deadline_us > bound)
+		deadline_us = bound;
+	PostgresPollingStatusType st =
+		PQstatus(c) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+		now = clock_us();
+		if ((interruptible && db_stop_requested()) || now >= deadline_us) {
+			snprintf(err, errlen, "%s",
+				 interruptible && db_stop_requested()
+					 ? "connecting was interrupted by a signal"
+					 : "could not connect: timeout expired (connect_timeout, at most 10 s "
+					   "unless the DSN sets more)");
+			PQfinish(c);
+			return NULL;
+		}
+		struct pollfd pfd = {.fd = PQsocket(c),
+				     .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+		uint64_t wait_us = deadline_us - now;
+		int ms = wait_us > 50000 ? 50 : (int)(wait_us / 1000) + 1;
+		int ready = pfd.fd >= 0 ? poll(&pfd, 1, ms) : 1;
+		if (ready < 0 && errno != EINTR)
+			break;
+		if (ready > 0)
+			st = PQconnectPoll(c);
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
 		copy_field(err, errlen, PQerrorMessage(c));
 		chomp(err);
 		mask_value(err, PQpass(c));
+		if (!err[0])
+			snprintf(err, errlen, "could not connect");
 		PQfinish(c);
 		return NULL;
 	}
 	PQsetNoticeProcessor(c, quiet_notice, NULL);
 	return c;
+}
+
+PGconn *db_connect(const char *dsn, const char *schema, char *err, size_t errlen)
+{
+	return connect_until(dsn, schema, 0, true, err, errlen);
+}
+
+PGconn *db_connect_cleanup(const char *dsn, uint64_t deadline_us, char *err, size_t errlen)
+{
+	return connect_until(dsn, NULL, deadline_us, false, err, errlen);
 }
 
 static void take_error(PGconn *c, PGresult *res, struct db_result *r)

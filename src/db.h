@@ -1,9 +1,11 @@
 /* db.h: the libpq edge: connect, run SQL with a deadline, capture errors.
  *
- * Every wait is bounded: connect_timeout on connect, an absolute deadline on
- * each query (past it the query is cancelled with PQcancel), and the global
- * stop flag (SIGINT/SIGTERM) is polled at least every 50 ms. One PGconn per
- * thread, never shared. */
+ * Every wait is bounded: connect_timeout on connect (non-blocking, so 0 in a
+ * DSN means our 10 s, not forever), an absolute deadline on each query (past
+ * it the query is cancelled: the cancel request is sent from a thread of its
+ * own, and the query waits at most 3 s more for the answer), and the global
+ * stop flag (SIGINT/SIGTERM) is polled at least every 50 ms in each. One
+ * PGconn per thread, never shared. */
 #ifndef PGRACE_DB_H
 #define PGRACE_DB_H
 
@@ -39,6 +41,9 @@ struct db_result {
  * schema when not NULL; on failure writes why to err and returns NULL. The
  * message never contains a password. */
 PGconn *db_connect(const char *dsn, const char *schema, char *err, size_t errlen);
+/* db_connect without a schema that the stop flag does not end, and ends at
+ * deadline_us (0: the connect_timeout alone): for cleanup after a signal. */
+PGconn *db_connect_cleanup(const char *dsn, uint64_t deadline_us, char *err, size_t errlen);
 /* Sends sql (several statements allowed when nparams is 0) and waits for
  * every result until deadline_us (clock_us() time, 0 = 60 s from now). COPY
  * from the client or to it fails (0A000) without hanging. */

@@ -20,6 +20,7 @@
 #include "pgrace.h"
 #include "report.h"
 #include "run.h"
+#include "sandbox.h"
 #include "scenario.h"
 #include "text.h"
 #include "stats.h"
@@ -34,6 +35,11 @@ static const char usage_text[] =
 	"                                       (default: scenarios)\n"
 	"  pgrace init --table T --key C1,C2... write a first scenario for UNIQUE (C1, C2...)\n"
 	"                                       on T from the catalog (pgrace init --help)\n"
+	"  pgrace clean [--dsn=CONNINFO] [--dry-run]\n"
+	"                                       drop the sandbox schemas (pgrace_<pid>_<hex>)\n"
+	"                                       whose run is gone (SIGKILL, a crash, a lost\n"
+	"                                       host): each live run holds an advisory lock\n"
+	"                                       named after its schema; --dry-run only lists\n"
 	"\n"
 	"Options for run:\n"
 	"  -d, --dsn=CONNINFO       conninfo string or postgresql:// URI\n"
@@ -93,6 +99,22 @@ static bool dsn_parses(const char *dsn)
 	if (!opts)
 		return false;
 	PQconninfoFree(opts);
+	return true;
+}
+
+/* Keeps a copy of the --dsn value in *dsn, then hides its password from the
+ * process title; false when it does not parse (libpq's parse errors may
+ * quote the password: the caller says only where). */
+static bool take_dsn(char *arg, const char **dsn)
+{
+	if (!dsn_parses(arg))
+		return false;
+	free(dsn_copy);
+	dsn_copy = strdup(arg);
+	if (!dsn_copy)
+		abort();
+	*dsn = dsn_copy;
+	db_mask_password(arg);
 	return true;
 }
 
@@ -250,16 +272,8 @@ static int cmd_run(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "d:w:r:m:j:qT:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			/* libpq's parse errors may quote the password: say only where. */
-			if (!dsn_parses(optarg))
+			if (!take_dsn(optarg, &opts.dsn))
 				return usage_error("%s", "--dsn: not a valid conninfo string or postgresql:// URI");
-			/* Keep a copy, then hide the password from the process title. */
-			free(dsn_copy);
-			dsn_copy = strdup(optarg);
-			if (!dsn_copy)
-				abort();
-			opts.dsn = dsn_copy;
-			db_mask_password(optarg);
 			break;
 		case 'w':
 			if (!parse_number(optarg, 1, 5000, &opts.override.workers))
@@ -386,6 +400,40 @@ static int cmd_check(int argc, char **argv)
 	return bad ? EXIT_USAGE : EXIT_PASS;
 }
 
+static int cmd_clean(int argc, char **argv)
+{
+	static const struct option longopts[] = {{"dsn", required_argument, NULL, 'd'},
+						 {"dry-run", no_argument, NULL, 'n'},
+						 {"help", no_argument, NULL, '?'},
+						 {NULL, 0, NULL, 0}};
+	const char *dsn = NULL;
+	bool dry_run = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "d:n", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			if (!take_dsn(optarg, &dsn))
+				return usage_error("%s", "--dsn: not a valid conninfo string or postgresql:// URI");
+			break;
+		case 'n':
+			dry_run = true;
+			break;
+		case '?':
+			if (optopt == 0 && !strcmp(argv[optind - 1], "--help")) {
+				fputs(usage_text, stdout);
+				return EXIT_PASS;
+			}
+			return usage_error("%s", "bad option for clean");
+		default:
+			return usage_error("%s", "bad option for clean");
+		}
+	}
+	if (optind < argc)
+		return usage_error("clean: unexpected argument \"%s\"", argv[optind]);
+	return sandbox_clean(dsn, dry_run, stdout, stderr);
+}
+
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -444,7 +492,7 @@ static int cmd_list(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2)
-		return usage_error("%s", "missing command (run, check, list or init)");
+		return usage_error("%s", "missing command (run, check, list, init or clean)");
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-?") || !strcmp(cmd, "help")) {
 		fputs(usage_text, stdout);
@@ -463,5 +511,7 @@ int main(int argc, char **argv)
 		return cmd_list(argc - 1, argv + 1);
 	if (!strcmp(cmd, "init"))
 		return init_main(argc - 1, argv + 1);
-	return usage_error("unknown command \"%s\" (run, check, list or init)", cmd);
+	if (!strcmp(cmd, "clean"))
+		return cmd_clean(argc - 1, argv + 1);
+	return usage_error("unknown command \"%s\" (run, check, list, init or clean)", cmd);
 }

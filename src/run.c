@@ -17,6 +17,7 @@
 #include "db.h"
 #include "judge.h"
 #include "race.h"
+#include "sandbox.h"
 #include "server.h"
 #include "text.h"
 
@@ -32,6 +33,7 @@ struct runner {
 	const struct run_opts *opts;
 	struct run_result *res;
 	PGconn *admin;      /* setup, steps and cleanup; search_path = the sandbox */
+	PGconn *owner;      /* behind a pooler: holds the sandbox's owner lock (sandbox.h) */
 	bool migrated;
 	long long round;    /* global round counter: keys never repeat across phases */
 	struct command_result *cmd; /* the last command's output (allocated on first use) */
@@ -903,38 +905,45 @@ static bool check_modes(struct runner *rn)
 	return true;
 }
 
-static void make_schema_name(char *buf, size_t len)
+/* Names the sandbox and takes its owner lock (sandbox.h), before the
+ * schema exists, so `pgrace clean` never sees it without an owner. Behind
+ * a pooler the lock lives in an open transaction on a connection of its
+ * own. A name whose lock is taken (another run's name hashes alike) is
+ * replaced. */
+static bool own_sandbox(struct runner *rn, char *err, size_t errlen)
 {
-	unsigned rnd = 0;
-	FILE *f = fopen("/dev/urandom", "rb");
-	if (!f || fread(&rnd, sizeof rnd, 1, f) != 1)
-		rnd = (unsigned)clock_us() ^ (unsigned)getpid() * 2654435761u;
-	if (f)
-		fclose(f);
-	snprintf(buf, len, "pgrace_%d_%08x", (int)getpid(), rnd);
+	for (int tries = 0; tries < 3; tries++) {
+		sandbox_name(rn->res->schema, sizeof rn->res->schema);
+		PGconn *c = rn->admin;
+		if (rn->opts->pooler) {
+			if (!rn->owner)
+				rn->owner = db_connect(rn->opts->dsn, NULL, err, errlen);
+			if (!rn->owner)
+				return false;
+			c = rn->owner;
+		}
+		int taken = sandbox_lock(c, rn->res->schema, rn->opts->pooler, err, errlen);
+		if (taken != 0)
+			return taken > 0;
+	}
+	snprintf(err, errlen, "cannot take a sandbox's owner lock: three names in a row were taken");
+	return false;
 }
 
+/* Drops the sandbox, whatever state the run left (sandbox_drop); a
+ * sandbox left behind makes the run an error, and says how to drop it. */
 static void drop_schema(struct runner *rn)
 {
-	char sql[128], err[512], text[600];
-	struct db_result r;
-	snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", rn->res->schema);
-	if (rn->admin && PQstatus(rn->admin) == CONNECTION_OK) {
-		db_query_cleanup(rn->admin, sql, clock_us() + 30u * 1000000u, &r);
-		if (r.status == DB_OK)
-			return;
-	}
-	/* The admin connection may be gone: one fresh try. */
-	PGconn *c = db_connect(rn->opts->dsn, NULL, err, sizeof err);
-	if (!c) {
-		text_line(stderr, "pgrace: could not drop schema %s: %s", rn->res->schema, err);
+	char err[600];
+	/* 10 s covers a restart (pg_ctl restart: a few seconds of refused
+	 * connections) without holding a dead server's run for long. */
+	if (sandbox_drop(&rn->admin, rn->opts->dsn, rn->res->schema, clock_us() + 10u * 1000000u,
+			 err, sizeof err))
 		return;
-	}
-	db_query_cleanup(c, sql, clock_us() + 30u * 1000000u, &r);
-	if (r.status != DB_OK)
-		text_line(stderr, "pgrace: could not drop schema %s: %s", rn->res->schema,
-			  db_result_text(&r, text, sizeof text));
-	PQfinish(c);
+	text_line(stderr, "pgrace: could not drop schema %s: %s (`pgrace clean` drops it once this run is gone)",
+		  rn->res->schema, err);
+	stop_run(rn, VERDICT_ERROR, "could not drop schema %s: %s", rn->res->schema, err);
+	rn->res->verdict = verdict_worse(rn->res->verdict, VERDICT_ERROR);
 }
 
 void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct run_result *res)
@@ -948,7 +957,6 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 	res->phases = calloc(sc->n_phases, sizeof *res->phases);
 	if (!res->phases)
 		abort();
-	make_schema_name(res->schema, sizeof res->schema);
 	if (!opts->duration_ms && !check_modes(&rn)) {
 		res->schema[0] = '\0';
 		goto out;
@@ -974,6 +982,11 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 	if (!met) { /* not run, so not judged: skipped, with the reason */
 		snprintf(res->skipped, sizeof res->skipped, "%s", err);
 		res->verdict = VERDICT_SKIPPED;
+		res->schema[0] = '\0';
+		goto out;
+	}
+	if (!own_sandbox(&rn, err, sizeof err)) {
+		stop_run(&rn, VERDICT_ERROR, "%s", err);
 		res->schema[0] = '\0';
 		goto out;
 	}
@@ -1029,6 +1042,8 @@ out:
 	free(rn.cmd);
 	if (rn.admin)
 		PQfinish(rn.admin);
+	if (rn.owner) /* last: the lock outlives the schema */
+		PQfinish(rn.owner);
 	res->elapsed_s = (double)(clock_us() - t0) / 1e6;
 }
 

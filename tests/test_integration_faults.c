@@ -260,7 +260,10 @@ Test(faults, server_stopped_mid_run, .timeout = 120)
 	int code = finish(&p, EXIT_LIMIT_S);
 	double took = now_s() - t_stop;
 	cr_expect_eq(code, 3, "expected exit 3 (the database could not be used)\n%s", proc_said(&p));
-	cr_expect_lt(took, 15, "pgrace took %.1f s to notice the server was gone", took);
+	/* Noticing is quick; then the drop is retried for 10 s (a restarting
+	 * server comes back within that). */
+	cr_expect_lt(took, 25, "pgrace took %.1f s to notice the server was gone and give up the drop",
+		     took);
 
 	json_t *doc = load_json(json);
 	const char *err = assert_incomplete(doc, &p);

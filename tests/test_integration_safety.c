@@ -286,3 +286,136 @@ Test(safety, password_hidden_from_ps, .timeout = 120)
 	free(shown);
 	proc_free(&p);
 }
+
+/* ---- 11. no sandbox is left behind ---- */
+
+/* A database of the test's own, so counting schemas in it counts only this
+ * test's runs (dropped by the test, WITH (FORCE)). */
+static const char *own_database(const char *what, char *dsn, size_t len)
+{
+	static char name[64];
+	snprintf(name, sizeof name, "pgrace_test_%s_%d", what, (int)getpid());
+	PGconn *c = pg_open();
+	char sql[160];
+	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+	exec_ok(c, sql);
+	snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+	exec_ok(c, sql);
+	PQfinish(c);
+	snprintf(dsn, len, "dbname=%s", name);
+	return name;
+}
+
+static void drop_database(const char *name)
+{
+	PGconn *c = pg_open();
+	char sql[160];
+	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+	exec_ok(c, sql);
+	PQfinish(c);
+}
+
+/* Sandboxes (pgrace_%) in the database dsn names. */
+static long sandboxes_in(const char *dsn)
+{
+	PGconn *c = pg_open_dsn(dsn);
+	char *v = pg_value(c, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgrace\\_%'", 0,
+			   NULL);
+	long n = strtol(v, NULL, 10);
+	free(v);
+	PQfinish(c);
+	return n;
+}
+
+/* Before: the step's BEGIN left the admin connection in a transaction, the
+ * final DROP SCHEMA ran inside it and was rolled back when pgrace
+ * disconnected: the schema stayed and the run passed. */
+Test(safety, step_leaving_a_transaction_open_still_drops, .timeout = 120)
+{
+	const char *yaml = variant_of(FIXTURE, "open.yaml", "      - migrate: down\n",
+				      "      - migrate: down\n      - sql: BEGIN; CREATE TABLE left_open (x int)\n");
+	const char *json = spath("open.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", yaml, "--workers", "4", "--rounds", "3", "-q", "--json", json),
+			      &p);
+	cr_expect_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(json);
+	assert_schema_dropped(doc);
+	json_decref(doc);
+	proc_free(&p);
+}
+
+/* `pgrace clean` keeps a live run's sandbox and drops it once the run was
+ * killed with SIGKILL (nothing of pgrace's could clean up). Before: no such
+ * command; the schema stayed for good. */
+Test(safety, clean_after_sigkill, .timeout = 120)
+{
+	char dsn[128], marker[64];
+	const char *db = own_database("kill", dsn, sizeof dsn);
+	snprintf(marker, sizeof marker, "killed_%d", (int)getpid());
+	const char *yaml = sleepy_fixture("killed.yaml", marker);
+	struct proc p, q;
+	pid_t pid = spawn_pgrace(ARGS("run", yaml, "--dsn", dsn, "--deadline-ms", "60000", "-q"), &p);
+	PGconn *c = pg_open_dsn(dsn);
+	wait_statement(c, marker);
+	PQfinish(c);
+
+	int code = run_pgrace(ARGS("clean", "--dsn", dsn), &q);
+	cr_expect_eq(code, 0, "%s", proc_said(&q));
+	cr_expect(contains(q.out, "kept (its run is alive"), "clean did not keep the live run's sandbox\n%s",
+		  proc_said(&q));
+	cr_expect_eq(sandboxes_in(dsn), 1, "clean dropped a live run's sandbox");
+	proc_free(&q);
+
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	wait_pgrace(pid, &p, 30);
+	cr_expect_eq(sandboxes_in(dsn), 1, "SIGKILL left no schema: nothing to test");
+	/* The server ends the dead run's sessions (and releases its lock) as it
+	 * notices the closed sockets: at once here, but bounded anyway. */
+	double t0 = now_s();
+	for (;;) {
+		code = run_pgrace(ARGS("clean", "--dsn", dsn), &q);
+		cr_expect_eq(code, 0, "%s", proc_said(&q));
+		bool dropped = contains(q.out, "dropped (its run is gone)");
+		if (dropped || now_s() - t0 > 20)
+			break;
+		proc_free(&q);
+		sleep_ms(200);
+	}
+	cr_expect(contains(q.out, "1 sandbox dropped"), "%s", proc_said(&q));
+	proc_free(&q);
+	cr_expect_eq(sandboxes_in(dsn), 0, "a sandbox is left after SIGKILL and pgrace clean");
+	proc_free(&p);
+	drop_database(db);
+}
+
+/* The acceptance storm: 20 runs of the fixture under GNU timeout, which
+ * signals pgrace and then its whole process group, cut at moments from
+ * connecting to the rounds; not one sandbox may be left. Before: the
+ * second SIGTERM quit at once, leaving schemas in most runs. */
+Test(safety, timeout_storm_leaves_nothing, .timeout = 300)
+{
+	static const char *const limits[] = {"0.3", "0.8", "1.4", "2"};
+	char dsn[128];
+	const char *db = own_database("storm", dsn, sizeof dsn);
+	enum { RUNS = 20, AT_ONCE = 4 };
+	for (int i = 0; i < RUNS; i += AT_ONCE) {
+		struct proc p[AT_ONCE];
+		pid_t pid[AT_ONCE];
+		for (int k = 0; k < AT_ONCE; k++)
+			pid[k] = spawn_cmd(ARGS("/usr/bin/timeout", "--preserve-status", limits[(i + k) % 4],
+						pgrace_bin(), "run", FIXTURE, "--dsn", dsn, "--workers",
+						"4", "--rounds", "300", "-q"),
+					   &p[k]);
+		for (int k = 0; k < AT_ONCE; k++) {
+			/* A run takes about 8 s here: every one is cut, and exits 143
+			 * by itself after cleaning up (not 128 + a signal). */
+			int code = wait_pgrace(pid[k], &p[k], 60);
+			cr_expect_eq(code, 143, "run %d (timeout %s): %s", i + k, limits[(i + k) % 4],
+				     proc_said(&p[k]));
+			proc_free(&p[k]);
+		}
+	}
+	cr_expect_eq(sandboxes_in(dsn), 0, "sandboxes left after %d runs under timeout", RUNS);
+	drop_database(db);
+}

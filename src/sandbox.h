@@ -1,0 +1,48 @@
+/* sandbox.h: a run's sandbox schema outside its phases: the name, the
+ * owner lock, the drop, and `pgrace clean`.
+ *
+ * A sandbox is named pgrace_<pid>_<8 hex digits>. Its run holds, for its
+ * whole life, the advisory lock (SANDBOX_LOCK_CLASS, hashtext(name)) of the
+ * two-key form: a session lock on the run's own connection, or, behind a
+ * transaction pooler (where a session lock would stay with whatever server
+ * connection took it), a transaction lock on a connection of its own kept
+ * in an open transaction, which the pooler pins to one server connection.
+ * The server releases the lock when that session ends, however the run
+ * ended (SIGKILL, a crash, a lost host), so a sandbox whose lock
+ * pg_try_advisory_lock() obtains has no live owner: `pgrace clean` drops
+ * exactly those. Two names with the same hash only ever make clean keep a
+ * dead run's schema, never drop a live one. */
+#ifndef PGRACE_SANDBOX_H
+#define PGRACE_SANDBOX_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* First key of the owner lock: "pgrc" in ASCII. */
+#define SANDBOX_LOCK_CLASS 1885827683
+
+/* Writes a fresh sandbox name for this process into buf. */
+void sandbox_name(char *buf, size_t len);
+/* s is a sandbox name (pgrace_<digits>_<8 hex digits>). */
+bool sandbox_is_name(const char *s);
+/* Takes schema's owner lock on c (in_transaction: BEGIN and a transaction
+ * lock, c then stays in that transaction): 1 taken, 0 held by another
+ * session (c is left as it was), -1 the query failed (err says why). */
+int sandbox_lock(PGconn *c, const char *schema, bool in_transaction, char *err, size_t errlen);
+/* Drops schema and checks that it is gone: ends an open transaction on *c
+ * first (a step may leave one), and after a failure retries on fresh
+ * connections (dsn) with backoff until deadline_us (a server restarting
+ * refuses connections for a while). *c may be replaced or NULL after; the
+ * stop flag does not end it. false with the last error in err. */
+bool sandbox_drop(PGconn **c, const char *dsn, const char *schema, uint64_t deadline_us,
+		  char *err, size_t errlen);
+/* `pgrace clean`: lists the sandboxes of the database dsn names and drops
+ * those whose owner is gone (dry_run: only says it would); reports on out,
+ * errors on err_out. Returns an exit code (0, or 3 when the database could
+ * not be used or a drop failed). */
+int sandbox_clean(const char *dsn, bool dry_run, FILE *out, FILE *err_out);
+
+#endif
