@@ -72,6 +72,7 @@ struct race {
 	struct key_values *keys; /* [cfg.keys]: this round's keys (as worker 0 spells them) */
 	bool per_worker;         /* params use worker: each worker has its own round_key */
 	char *pid_array;         /* "{pid,pid,...}" for the monitor's queries */
+	int monitor_pid, admin_pid; /* pgrace's own other backends (0: unknown) */
 	/* free mode, set before the generation starts */
 	bool free_mode, free_hot;
 	long long free_base;     /* round of the first free key */
@@ -537,6 +538,7 @@ struct race *race_open(const char *dsn, const char *schema, bool pooler,
 	if (!r->pid_array)
 		abort();
 	build_pid_array(r);
+	r->monitor_pid = PQbackendPID(r->monitor);
 	return r;
 fail:
 	race_close(r);
@@ -600,6 +602,27 @@ static bool settled(struct race *r, char *err, size_t errlen, bool *failed)
 	return blocked >= still && still == running;
 }
 
+/* Who backend pid is, for a message: one of pgrace's own connections (a
+ * step that left a transaction open holds locks on the setup connection),
+ * or a session outside pgrace. */
+static void blocker_name(const struct race *r, int pid, char *buf, size_t len)
+{
+	if (pid && pid == r->admin_pid)
+		snprintf(buf, len,
+			 "pgrace's own setup connection (pid %d): a step left a transaction open that "
+			 "holds the lock",
+			 pid);
+	else if (pid && pid == r->monitor_pid)
+		snprintf(buf, len, "pgrace's own coordinator connection (pid %d)", pid);
+	else
+		snprintf(buf, len, "pid %d outside pgrace", pid);
+}
+
+void race_set_admin_pid(struct race *r, int pid)
+{
+	r->admin_pid = pid;
+}
+
 /* Why the workers still running are stuck, from the server's view. */
 static void describe_stuck(struct race *r, const char *what, char *err, size_t errlen)
 {
@@ -620,9 +643,10 @@ static void describe_stuck(struct race *r, const char *what, char *err, size_t e
 				found = i;
 		unlock(&r->mu);
 		if (found >= 0) {
-			snprintf(err, errlen,
-				 "%s: worker %d (backend pid %d) is blocked by pid %d outside pgrace", what,
-				 found, victim, outside);
+			char who[160];
+			blocker_name(r, outside, who, sizeof who);
+			snprintf(err, errlen, "%s: worker %d (backend pid %d) is blocked by %s", what,
+				 found, victim, who);
 			return;
 		}
 	}
@@ -707,6 +731,39 @@ static void mutual_wait_hint(struct race *r, char *hint, size_t len)
 		 waiting, timeout, r->cfg.deadline_ms);
 }
 
+/* A rows query's deadline: the round's budget from now, at most 10 s. */
+static uint64_t rows_deadline(const struct race *r)
+{
+	uint64_t budget = (uint64_t)r->cfg.deadline_ms * 1000u;
+	return clock_us() + (budget < 10u * 1000000u ? budget : 10u * 1000000u);
+}
+
+/* After a rows query timed out: the session that holds an ACCESS EXCLUSIVE
+ * lock on a table of the sandbox (the one lock a read waits for), as
+ * "; pid N outside pgrace holds AccessExclusiveLock on T"; nothing when
+ * none does. Asked once the query is cancelled, from the same connection. */
+static void rows_blocker(struct race *r, char *buf, size_t len)
+{
+	struct db_result res;
+	const char *params[1] = {r->schema};
+	buf[0] = '\0';
+	db_query(r->monitor,
+		 "SELECT l.pid || ' ' || c.relname FROM pg_locks l "
+		 "JOIN pg_class c ON c.oid = l.relation "
+		 "JOIN pg_namespace n ON n.oid = c.relnamespace "
+		 "WHERE n.nspname = $1 AND l.granted AND l.mode = 'AccessExclusiveLock' "
+		 "AND l.pid <> pg_backend_pid() ORDER BY l.pid LIMIT 1",
+		 1, params, clock_us() + 2000000u, &res);
+	int pid = 0;
+	char table[64] = "";
+	if (res.status != DB_OK || res.rows == 0 ||
+	    sscanf(res.first_value, "%d %63s", &pid, table) != 2)
+		return;
+	char who[160];
+	blocker_name(r, pid, who, sizeof who);
+	snprintf(buf, len, "; %s holds an ACCESS EXCLUSIVE lock on table %s", who, table);
+}
+
 /* Rows per key of the current keys, through the scenario's rows query. */
 static enum race_status count_rows(struct race *r, struct round_result *out, char *err,
 				   size_t errlen)
@@ -717,17 +774,21 @@ static enum race_status count_rows(struct race *r, struct round_result *out, cha
 	if (r->pooler) { /* one transaction, so the search_path holds for every key */
 		char sql[160];
 		snprintf(sql, sizeof sql, "BEGIN; SET LOCAL search_path TO %s", r->schema);
-		db_query(r->monitor, sql, 0, NULL, clock_us() + 10u * 1000000u, &res);
+		db_query(r->monitor, sql, 0, NULL, rows_deadline(r), &res);
 		if (res.status != DB_OK) {
 			snprintf(err, errlen, "rows query: %s", db_result_text(&res, text, sizeof text));
 			return RACE_BROKEN;
 		}
 	}
 	for (int k = 0; k < r->cfg.keys; k++) {
-		db_query(r->monitor, r->sc->rows.sql, r->sc->rows.nparams,
-			 r->keys[k].ptr, clock_us() + 10u * 1000000u, &res);
+		db_query(r->monitor, r->sc->rows.sql, r->sc->rows.nparams, r->keys[k].ptr,
+			 rows_deadline(r), &res);
 		long long rows = 0;
 		enum race_status st = rows_value(r, &res, &rows, err, errlen);
+		if (st != RACE_OK && res.status == DB_TIMEOUT) {
+			size_t n = strlen(err);
+			rows_blocker(r, err + n, errlen - n);
+		}
 		if (st != RACE_OK) {
 			if (r->pooler)
 				db_query(r->monitor, "ROLLBACK", 0, NULL, clock_us() + 2000000u, &res);
@@ -741,7 +802,7 @@ static enum race_status count_rows(struct race *r, struct round_result *out, cha
 			out->keys_with_duplicates++;
 	}
 	if (r->pooler) {
-		db_query(r->monitor, "COMMIT", 0, NULL, clock_us() + 10u * 1000000u, &res);
+		db_query(r->monitor, "COMMIT", 0, NULL, rows_deadline(r), &res);
 		if (res.status != DB_OK) {
 			snprintf(err, errlen, "rows query: %s", db_result_text(&res, text, sizeof text));
 			return RACE_BROKEN;

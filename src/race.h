@@ -57,6 +57,10 @@ enum race_status {
 struct race *race_open(const char *dsn, const char *schema, bool pooler,
 		       const struct scenario *sc, const struct race_cfg *cfg, char *err,
 		       size_t errlen);
+/* Tells r the backend pid of pgrace's own setup connection, so a worker it
+ * blocks (a step left a transaction open) is not said to be blocked from
+ * outside. */
+void race_set_admin_pid(struct race *r, int pid);
 /* Runs one round; round numbers the key (the `round` name in params). On a
  * broken round err says which worker and why. */
 enum race_status race_round(struct race *r, long long round, long long phase_round,

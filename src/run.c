@@ -766,6 +766,8 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 			stop_run(rn, VERDICT_ERROR, "phase %s: %s", p->name, err);
 			return false;
 		}
+		if (!rn->opts->pooler) /* through a pooler the pid names no backend */
+			race_set_admin_pid(race, PQbackendPID(rn->admin));
 	}
 	for (size_t j = 0; go_on && j < p->n_steps; j++)
 		go_on = run_step(rn, p, j, ph, race);

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -418,4 +421,150 @@ Test(safety, timeout_storm_leaves_nothing, .timeout = 300)
 	}
 	cr_expect_eq(sandboxes_in(dsn), 0, "sandboxes left after %d runs under timeout", RUNS);
 	drop_database(db);
+}
+
+/* ---- 17. pgrace's own sessions, a stalled rows query, bounded connects ---- */
+
+/* Before: a step that left a transaction open holding a lock blocked the
+ * workers, and the message blamed "pid N outside pgrace": pgrace's own
+ * setup connection. */
+Test(safety, own_setup_connection_is_not_outside, .timeout = 120)
+{
+	const char *yaml =
+		variant_of(FIXTURE, "own-lock.yaml",
+			   "  - name: baseline\n    race: {workers: 1, rounds: 3}\n",
+			   "  - name: baseline\n    steps:\n      - sql: BEGIN; LOCK TABLE "
+			   "user_tenant_membership IN SHARE MODE\n    race: {workers: 1, rounds: 3}\n");
+	const char *json = spath("own-lock.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", yaml, "--deadline-ms", "2000", "-q", "--json", json), &p);
+	cr_expect_eq(code, 3, "%s", proc_said(&p));
+	cr_expect(contains(p.err, "is blocked by pgrace's own setup connection (pid "),
+		  "the blocker is not named as pgrace's own\n%s", proc_said(&p));
+	cr_expect(!contains(p.err, "outside pgrace"), "%s", proc_said(&p));
+	json_t *doc = load_json(json);
+	assert_schema_dropped(doc);
+	json_decref(doc);
+	proc_free(&p);
+}
+
+/* Before: a foreign lock that stalled only the rows query gave "rows query
+ * failed: deadline passed, query cancelled" after a fixed 10 s, naming no
+ * one. Now the query has the round's budget and the message names the
+ * session holding the lock. */
+Test(safety, stalled_rows_query_names_the_blocker, .timeout = 120)
+{
+	/* A table only the rows query reads, so the flow never waits. */
+	char *a = replace_all(read_file(FIXTURE, NULL), "CREATE TABLE users (",
+			      "CREATE TABLE audit (x int);\n  CREATE TABLE users (");
+	char *b = replace_all(a, "rows: SELECT count(*) FROM user_tenant_membership WHERE user_id = $1 AND tenant_id = $2",
+			      "rows: SELECT count(*) FROM user_tenant_membership WHERE user_id = $1 AND "
+			      "tenant_id = $2 AND NOT EXISTS (SELECT 1 FROM audit WHERE false)");
+	char *c = replace_all(b, "(2, 'globex');\n", "(2, 'globex');\n  SELECT pg_sleep(1);\n");
+	const char *yaml = spath("rows-lock.yaml");
+	write_file(yaml, c, strlen(c));
+	free(a);
+	free(b);
+	free(c);
+	struct proc p;
+	pid_t pid = spawn_pgrace(ARGS("run", yaml, "--deadline-ms", "2000", "-q"), &p);
+	PGconn *foreign = pg_open();
+	char like[64], sql[256];
+	snprintf(like, sizeof like, "pgrace\\_%d\\_%%", (int)pid);
+	const char *params[] = {like};
+	char *schema = NULL;
+	double t0 = now_s();
+	for (;;) {
+		schema = pg_value(foreign,
+				  "SELECT n.nspname::text FROM pg_namespace n JOIN pg_class c ON "
+				  "c.relnamespace = n.oid WHERE n.nspname LIKE $1 AND c.relname = 'audit'",
+				  1, params);
+		if (schema && schema[0])
+			break;
+		free(schema);
+		cr_assert_lt(now_s() - t0, 30, "the run's schema never appeared\n");
+		sleep_ms(10);
+	}
+	snprintf(sql, sizeof sql, "BEGIN; LOCK TABLE %s.audit IN ACCESS EXCLUSIVE MODE", schema);
+	exec_ok(foreign, sql);
+	int me = PQbackendPID(foreign);
+	/* Once pgrace gave up the round, its DROP SCHEMA waits for our lock:
+	 * release it then (watched from another session). */
+	char mine[16];
+	snprintf(mine, sizeof mine, "%d", me);
+	const char *mp[] = {mine};
+	PGconn *watch = pg_open();
+	t0 = now_s();
+	for (;;) {
+		char *v = pg_value(watch,
+				   "SELECT count(*) FROM pg_stat_activity WHERE $1::int = "
+				   "ANY(pg_blocking_pids(pid)) AND query LIKE 'DROP SCHEMA%'",
+				   1, mp);
+		bool dropping = v && strcmp(v, "0");
+		free(v);
+		if (dropping || now_s() - t0 > 30)
+			break;
+		sleep_ms(20);
+	}
+	PQfinish(watch);
+	exec_ok(foreign, "ROLLBACK");
+	PQfinish(foreign);
+	int code = wait_pgrace(pid, &p, 60);
+	cr_expect_eq(code, 3, "%s", proc_said(&p));
+	cr_expect_eq(schemas_where(schema, false), 0, "schema %s left behind", schema);
+	char want[96];
+	snprintf(want, sizeof want, "pid %d outside pgrace holds an ACCESS EXCLUSIVE lock on table audit",
+		 me);
+	cr_expect(contains(p.err, want), "stderr does not say \"%s\"\n%s", want, proc_said(&p));
+	free(schema);
+	proc_free(&p);
+}
+
+/* A TCP listener on loopback that never accepts: the kernel completes the
+ * handshake, the server never answers the startup packet. */
+static int black_hole(int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0, "bind: %s", strerror(errno));
+	cr_assert_eq(listen(fd, 16), 0);
+	socklen_t len = sizeof a;
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* Before: PQconnectdbParams blocked without looking at the stop flag, and
+ * connect_timeout=0 in the DSN made it wait forever: SIGTERM did nothing. */
+Test(safety, connect_obeys_the_stop_flag, .timeout = 120)
+{
+	int port, fd = black_hole(&port);
+	char dsn[128];
+	snprintf(dsn, sizeof dsn, "host=127.0.0.1 port=%d connect_timeout=0 sslmode=disable", port);
+	struct proc p;
+	pid_t pid = spawn_pgrace(ARGS("run", FIXTURE, "--dsn", dsn, "-q"), &p);
+	sleep_ms(1000);
+	double t0 = now_s();
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	int code = wait_pgrace(pid, &p, 30);
+	double took = now_s() - t0;
+	cr_expect_eq(code, 143, "%s", proc_said(&p));
+	cr_expect_lt(took, 5, "SIGTERM took %.1f s to end a connect", took);
+	proc_free(&p);
+	close(fd);
+}
+
+/* connect_timeout=0 means our 10 s bound, not forever: exit 3. */
+Test(safety, connect_timeout_zero_is_bounded, .timeout = 120)
+{
+	int port, fd = black_hole(&port);
+	char dsn[128];
+	snprintf(dsn, sizeof dsn, "host=127.0.0.1 port=%d connect_timeout=0 sslmode=disable", port);
+	struct proc p;
+	int code = wait_pgrace(spawn_pgrace(ARGS("run", FIXTURE, "--dsn", dsn, "-q"), &p), &p, 60);
+	cr_expect_eq(code, 3, "%s", proc_said(&p));
+	cr_expect(contains(p.err, "timeout expired"), "%s", proc_said(&p));
+	proc_free(&p);
+	close(fd);
 }
