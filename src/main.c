@@ -53,6 +53,8 @@ static const char usage_text[] =
 	"                           worker runs the flow back to back on fresh keys;\n"
 	"                           measures throughput, does not judge\n"
 	"      --hot                with --duration: every attempt on one key\n"
+	"      --target=NAME=CONNINFO  the connection of a scenario's target NAME\n"
+	"                           (targets: [primary, replica]; the first is --dsn)\n"
 	"      --pooler             the server is behind a transaction-pooling pooler\n"
 	"                           (pgbouncer): keep no session state\n"
 	"  -j, --json=FILE          write the results as JSON\n"
@@ -254,6 +256,48 @@ static bool outputs_apart(const char *json, const char *junit, char **inputs, in
 	return true;
 }
 
+/* The --target values, kept before their passwords are masked in argv. */
+static char *target_copies[RUN_TARGETS_MAX];
+
+/* --target NAME=CONNINFO into opts; false (message printed) when malformed. */
+static bool parse_target(char *arg, struct run_opts *opts)
+{
+	const char *eq = strchr(arg, '=');
+	size_t len = eq ? (size_t)(eq - arg) : 0;
+	if (!eq || len == 0 || len >= sizeof opts->targets[0].name) {
+		usage_error("%s", "--target: expected NAME=CONNINFO, e.g. --target replica='host=... port=5433'");
+		return false;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (!((arg[i] >= 'a' && arg[i] <= 'z') || (arg[i] >= '0' && arg[i] <= '9') || arg[i] == '_')) {
+			usage_error("--target: a target name is lower case letters, digits and _, got \"%.*s\"",
+				    (int)len, arg);
+			return false;
+		}
+	if (!dsn_parses(eq + 1)) {
+		usage_error("--target %.*s: not a valid conninfo string or postgresql:// URI", (int)len, arg);
+		return false;
+	}
+	for (size_t i = 0; i < opts->n_targets; i++)
+		if (strlen(opts->targets[i].name) == len && !strncmp(opts->targets[i].name, arg, len)) {
+			usage_error("--target %.*s given twice", (int)len, arg);
+			return false;
+		}
+	if (opts->n_targets == RUN_TARGETS_MAX) {
+		usage_error("--target: at most %d", RUN_TARGETS_MAX);
+		return false;
+	}
+	struct target_arg *t = &opts->targets[opts->n_targets];
+	char *copy = strdup(eq + 1);
+	if (!copy)
+		abort();
+	target_copies[opts->n_targets++] = copy;
+	snprintf(t->name, sizeof t->name, "%.*s", (int)len, arg);
+	t->dsn = copy;
+	db_mask_password(arg + len + 1);
+	return true;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -262,7 +306,7 @@ static int cmd_run(int argc, char **argv)
 		{"json", required_argument, NULL, 'j'},  {"junit", required_argument, NULL, 'J'},
 		{"deadline-ms", required_argument, NULL, 'D'},
 		{"duration", required_argument, NULL, 'T'}, {"hot", no_argument, NULL, 'H'},
-		{"pooler", no_argument, NULL, 'P'},
+		{"pooler", no_argument, NULL, 'P'},      {"target", required_argument, NULL, 'G'},
 		{"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}};
 	struct run_opts opts = {0};
@@ -302,6 +346,10 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 'P':
 			opts.pooler = true;
+			break;
+		case 'G':
+			if (!parse_target(optarg, &opts))
+				return EXIT_USAGE;
 			break;
 		case 'm':
 			if (!strcmp(optarg, "hold"))

@@ -30,6 +30,7 @@ struct worker {
 	int key;                 /* index of the key it races on */
 	enum isolation iso;
 	PGconn *conn;
+	PGconn *tconn[TARGETS_MAX]; /* [t >= 1]: target t's connection, for steps on: it */
 	int pid;                 /* backend pid */
 	pthread_t thread;
 	bool started;
@@ -57,6 +58,7 @@ struct race {
 	const struct scenario *sc;
 	struct race_cfg cfg;
 	const char *dsn, *schema;
+	const char *const *targets; /* [t >= 1]: conninfo of the scenario's target t */
 	struct worker *w;
 	PGconn *monitor;         /* coordinator's own connection */
 	bool pooler;             /* no session state: see race_open() */
@@ -212,7 +214,11 @@ static void try_flow(struct worker *w, const char *const *params, long long gen,
 	*skipped = false;
 	for (size_t i = 0; i < sc->n_flow; i++) {
 		/* Each statement gets the parameters it uses: the protocol refuses extras. */
-		if (w->prepared) {
+		int t = sc->flow[i].target;
+		if (t > 0) { /* another target: its own connection, outside the transaction */
+			db_query(w->tconn[t], sc->flow[i].text.sql, sc->flow[i].text.nparams, params,
+				 w->deadline_us, res);
+		} else if (w->prepared) {
 			char stmt[32];
 			snprintf(stmt, sizeof stmt, "pgrace_flow_%zu", i);
 			db_query_prepared(w->conn, stmt, sc->flow[i].text.nparams, params,
@@ -222,7 +228,11 @@ static void try_flow(struct worker *w, const char *const *params, long long gen,
 				 w->deadline_us, res);
 		}
 		if (res->status != DB_OK) {
-			snprintf(w->where, sizeof w->where, "flow step %zu", i + 1);
+			if (sc->n_targets)
+				snprintf(w->where, sizeof w->where, "flow step %zu on %s", i + 1,
+					 sc->targets[t]);
+			else
+				snprintf(w->where, sizeof w->where, "flow step %zu", i + 1);
 			w->where_line = sc->flow[i].text.line;
 			break;
 		}
@@ -249,7 +259,9 @@ static void try_flow(struct worker *w, const char *const *params, long long gen,
 			if (fatal(&rb))
 				mark_broken(w, "lost its connection at ROLLBACK", &rb);
 		} else {
-			mark_broken(w, "could not finish the flow", res);
+			char what[96];
+			snprintf(what, sizeof what, "could not finish the flow (%s)", w->where);
+			mark_broken(w, what, res);
 		}
 		return;
 	}
@@ -317,6 +329,8 @@ static void prepare_flow(struct worker *w, uint64_t deadline_us)
 	for (size_t i = 0; w->prepared && i < r->sc->n_flow; i++) {
 		char stmt[32];
 		struct db_result res;
+		if (r->sc->flow[i].target > 0)
+			continue; /* runs unprepared on its target's connection */
 		snprintf(stmt, sizeof stmt, "pgrace_flow_%zu", i);
 		db_prepare(w->conn, stmt, r->sc->flow[i].text.sql, r->sc->flow[i].text.nparams,
 			   deadline_us, &res);
@@ -394,12 +408,21 @@ static void *worker_main(void *arg)
 	struct race *r = w->race;
 	char err[512];
 	w->conn = db_connect(r->dsn, r->pooler ? NULL : r->schema, err, sizeof err);
+	const char *failed = w->conn ? NULL : r->sc->n_targets ? r->sc->targets[0] : "";
+	for (size_t t = 1; w->conn && !failed && t < r->sc->n_targets; t++) {
+		w->tconn[t] = db_connect(r->targets[t], r->pooler ? NULL : r->schema, err, sizeof err);
+		if (!w->tconn[t])
+			failed = r->sc->targets[t];
+	}
 	lock(&r->mu);
-	if (w->conn) {
+	if (!failed) {
 		w->pid = PQbackendPID(w->conn);
 	} else {
 		w->broken = true;
-		snprintf(w->why, sizeof w->why, "worker %d could not connect: %s", w->id, err);
+		snprintf(w->why, sizeof w->why, "worker %d could not connect%s%s: %s", w->id,
+			 failed[0] ? " to target " : "", failed, err);
+		PQfinish(w->conn);
+		w->conn = NULL;
 	}
 	r->connected++;
 	broadcast(&r->cv_coord);
@@ -466,7 +489,7 @@ static void build_pid_array(struct race *r)
 	snprintf(r->pid_array + len, cap - len, "}");
 }
 
-struct race *race_open(const char *dsn, const char *schema, bool pooler,
+struct race *race_open(const char *dsn, const char *const *targets, const char *schema, bool pooler,
 		       const struct scenario *sc, const struct race_cfg *cfg, char *err,
 		       size_t errlen)
 {
@@ -476,6 +499,7 @@ struct race *race_open(const char *dsn, const char *schema, bool pooler,
 	r->sc = sc;
 	r->cfg = *cfg;
 	r->dsn = dsn;
+	r->targets = targets;
 	r->schema = schema;
 	r->pooler = pooler;
 	/* Through a pooler the transaction is the only state we own: set the
@@ -1042,9 +1066,13 @@ void race_close(struct race *r)
 	if (!r)
 		return;
 	race_join(r);
-	for (int i = 0; i < r->cfg.workers; i++)
+	for (int i = 0; i < r->cfg.workers; i++) {
 		if (r->w[i].conn)
 			PQfinish(r->w[i].conn);
+		for (size_t t = 1; t < TARGETS_MAX; t++)
+			if (r->w[i].tconn[t])
+				PQfinish(r->w[i].tconn[t]);
+	}
 	if (r->monitor)
 		PQfinish(r->monitor);
 	free(r->keys);

@@ -53,8 +53,11 @@ enum race_status {
  * pooler: keep no session state (a transaction-pooling pooler such as
  * pgbouncer may hand each transaction another server connection): the
  * search_path is set per transaction and each worker's backend pid is asked
- * inside its transaction, every round. */
-struct race *race_open(const char *dsn, const char *schema, bool pooler,
+ * inside its transaction, every round. targets[t] (t >= 1, for the
+ * scenario's targets) is the conninfo of target t: each worker connects to
+ * it too, and a flow step `on:` it runs there, outside the worker's
+ * transaction (its own implicit one); targets[0] is dsn. */
+struct race *race_open(const char *dsn, const char *const *targets, const char *schema, bool pooler,
 		       const struct scenario *sc, const struct race_cfg *cfg, char *err,
 		       size_t errlen);
 /* Tells r the backend pid of pgrace's own setup connection, so a worker it

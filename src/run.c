@@ -37,7 +37,11 @@ struct runner {
 	bool migrated;
 	long long round;    /* global round counter: keys never repeat across phases */
 	struct command_result *cmd; /* the last command's output (allocated on first use) */
+	const char *target_dsn[TARGETS_MAX]; /* the scenario's targets' conninfo ([0]: --dsn) */
 };
+
+/* How long a replica target may take to replay the setup before the first round. */
+#define REPLAY_TIMEOUT_MS 60000
 
 /* Ends the run: records why and the verdict it deserves. */
 __attribute__((format(printf, 3, 4))) static void stop_run(struct runner *rn, enum verdict v,
@@ -759,8 +763,8 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 				abort();
 			ph->n_per_key = (size_t)cfg.keys;
 		}
-		race = race_open(rn->opts->dsn, rn->res->schema, rn->opts->pooler, sc, &cfg, err,
-				 sizeof err);
+		race = race_open(rn->opts->dsn, rn->target_dsn, rn->res->schema, rn->opts->pooler, sc,
+				 &cfg, err, sizeof err);
 		if (!race) {
 			ph->broken = true;
 			stop_run(rn, VERDICT_ERROR, "phase %s: %s", p->name, err);
@@ -981,6 +985,9 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 		res->schema[0] = '\0';
 		goto out;
 	}
+	if (met) /* a target not given on the command line: skipped too */
+		met = server_targets(sc, opts->dsn, opts->targets, opts->n_targets, rn.target_dsn, err,
+				     sizeof err);
 	if (!met) { /* not run, so not judged: skipped, with the reason */
 		snprintf(res->skipped, sizeof res->skipped, "%s", err);
 		res->verdict = VERDICT_SKIPPED;
@@ -1011,6 +1018,13 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 	if (!check_connections(&rn) || !run_setup_sql(&rn, "schema", &sc->schema) ||
 	    !run_setup_sql(&rn, "seed", &sc->seed))
 		goto drop;
+	/* Replicas get the sandbox by replication: no round before they have it. */
+	for (size_t t = 1; t < sc->n_targets; t++)
+		if (!server_wait_replay(rn.admin, sc->targets[t], rn.target_dsn[t], res->schema,
+					REPLAY_TIMEOUT_MS, err, sizeof err)) {
+			stop_run(&rn, VERDICT_ERROR, "%s", err);
+			goto drop;
+		}
 
 	for (size_t i = 0; i < sc->n_phases; i++) {
 		const struct phase *p = &sc->phases[i];
@@ -1039,6 +1053,8 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 	if (opts->duration_ms && res->verdict == VERDICT_PASS)
 		res->verdict = VERDICT_MEASURED; /* nothing was judged: it did not "pass" */
 drop:
+	if (res->verdict == VERDICT_ERROR && !db_stop_requested())
+		server_name_lost(sc, rn.target_dsn, res->error, sizeof res->error);
 	drop_schema(&rn);
 out:
 	free(rn.cmd);

@@ -14,6 +14,7 @@
 #include "outcome.h"
 #include "pgrace.h"
 #include "scenario.h"
+#include "server.h"
 #include "stats.h"
 
 /* One expectation's verdict. */
@@ -80,6 +81,8 @@ struct run_result {
 
 struct run_opts {
 	const char *dsn;          /* conninfo or URI; NULL: PG* environment */
+	struct target_arg targets[RUN_TARGETS_MAX]; /* the scenarios' other targets, by name */
+	size_t n_targets;
 	struct race_cfg override; /* command-line race settings (override.set says which) */
 	int duration_ms;          /* > 0: race phases free-run this long instead of rounds */
 	bool hot;                 /* free run: every attempt on one key, not a fresh one */

@@ -619,7 +619,7 @@ const char *sql_transaction_control(const char *sql)
 
 static bool parse_flow(struct loader *L, struct fy_node *n, int line, struct scenario *sc)
 {
-	static const char *const keys[] = {"sql", "skip_if_found", NULL};
+	static const char *const keys[] = {"sql", "skip_if_found", "on", NULL};
 	if (!want_type(L, n, FYNT_SEQUENCE, "flow", line))
 		return false;
 	int len = fy_node_sequence_item_count(n);
@@ -638,6 +638,12 @@ static bool parse_flow(struct loader *L, struct fy_node *n, int line, struct sce
 		struct fy_node *v;
 		int kl;
 		while (next_pair(L, &mi, keys, "flow step", &k, &v, &kl)) {
+			if (!strcmp(k, "on")) {
+				fs->on_line = kl;
+				if (!get_name(L, v, "flow step on", kl, &fs->on))
+					return false;
+				continue;
+			}
 			if (!strcmp(k, "sql") ? !get_sql(L, v, "flow step sql", kl, &fs->text) ||
 							!check_one_statement(L, &fs->text, "flow step sql")
 					      : !get_bool(L, v, k, kl, &fs->skip_if_found))
@@ -1331,9 +1337,61 @@ static bool parse_requires(struct loader *L, struct fy_node *n, int line, struct
 	return !L->failed;
 }
 
+/* A target name: lower case letters, digits and _, as --target NAME= takes it. */
+static bool target_name_ok(const char *s)
+{
+	return extension_name_ok(s) && strlen(s) <= 31;
+}
+
+static bool parse_targets(struct loader *L, struct fy_node *n, int line, struct scenario *sc)
+{
+	if (!want_type(L, n, FYNT_SEQUENCE, "targets", line))
+		return false;
+	sc->targets_line = line;
+	int len = fy_node_sequence_item_count(n);
+	if (len < 2 || len > TARGETS_MAX)
+		return errorf(L, line, "targets: expected 2 to %d names (the first is the --dsn server), got %d",
+			      TARGETS_MAX, len);
+	void *it = NULL;
+	struct fy_node *item;
+	while ((item = fy_node_sequence_iterate(n, &it))) {
+		int il = node_line(item, line);
+		const char *s = scalar(L, item, "targets", il);
+		if (!s)
+			return false;
+		if (!target_name_ok(s))
+			return errorf(L, il, "targets: \"%.40s\" is not a target name (lower case letters, digits, _; at most 31)", s);
+		for (size_t i = 0; i < sc->n_targets; i++)
+			if (!strcmp(sc->targets[i], s))
+				return errorf(L, il, "targets: \"%s\" named twice", s);
+		sc->targets[sc->n_targets++] = xstrdup(s);
+	}
+	return true;
+}
+
+/* Each flow step's on: names one of the targets. */
+static bool resolve_flow_targets(struct loader *L, struct scenario *sc)
+{
+	for (size_t i = 0; i < sc->n_flow; i++) {
+		struct flow_step *fs = &sc->flow[i];
+		if (!fs->on)
+			continue;
+		if (sc->n_targets == 0)
+			return errorf(L, fs->on_line, "flow step on: \"%s\", but the scenario names no targets (targets: [primary, %s])",
+				      fs->on, fs->on);
+		size_t t = 0;
+		while (t < sc->n_targets && strcmp(sc->targets[t], fs->on))
+			t++;
+		if (t == sc->n_targets)
+			return errorf(L, fs->on_line, "flow step on: \"%.40s\" is not one of the targets", fs->on);
+		fs->target = (int)t;
+	}
+	return true;
+}
+
 static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *sc)
 {
-	static const char *const keys[] = {"name", "description", "requires", "schema", "seed",
+	static const char *const keys[] = {"name", "description", "requires", "targets", "schema", "seed",
 					   "migration", "sql", "race", "params", "rows",
 					   "round_setup", "flow", "phases", NULL};
 	if (!root)
@@ -1355,6 +1413,8 @@ static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *
 			ok = get_name(L, v, k, kl, &sc->description);
 		else if (!strcmp(k, "requires"))
 			ok = parse_requires(L, v, kl, &sc->requires);
+		else if (!strcmp(k, "targets"))
+			ok = parse_targets(L, v, kl, sc);
 		else if (!strcmp(k, "schema"))
 			ok = get_sql_or_command(L, v, k, kl, &sc->schema);
 		else if (!strcmp(k, "seed"))
@@ -1396,6 +1456,8 @@ static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *
 		return errorf(L, 1, "missing required key \"params\"");
 	if (!phases)
 		return errorf(L, 1, "missing required key \"phases\"");
+	if (!resolve_flow_targets(L, sc))
+		return false;
 	for (size_t i = 0; i < sc->n_flow; i++)
 		if (sc->flow[i].text.nparams > (int)sc->n_params)
 			return errorf(L, sc->flow[i].text.line,
@@ -1529,8 +1591,12 @@ void scenario_free(struct scenario *sc)
 		key_param_free(&sc->params[i]);
 	free(sc->params);
 	sql_text_free(&sc->round_setup);
-	for (size_t i = 0; i < sc->n_flow; i++)
+	for (size_t i = 0; i < sc->n_flow; i++) {
 		free(sc->flow[i].text.sql);
+		free(sc->flow[i].on);
+	}
+	for (size_t i = 0; i < sc->n_targets; i++)
+		free(sc->targets[i]);
 	free(sc->flow);
 	for (size_t i = 0; i < sc->n_phases; i++) {
 		struct phase *ph = &sc->phases[i];

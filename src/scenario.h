@@ -35,7 +35,15 @@ struct sql_text {
 struct flow_step {
 	struct sql_text text;
 	bool skip_if_found; /* a returned row ends the attempt as "skipped" */
+	int target;         /* index in the scenario's targets (`on:`); 0: the first, whose
+			     * transaction the flow is; another runs on its own connection,
+			     * outside that transaction (autocommit) */
+	char *on;           /* the `on:` name as written, NULL when absent */
+	int on_line;
 };
+
+/* Connection targets a scenario names (`targets: [primary, replica]`). */
+#define TARGETS_MAX 4
 
 /* Race settings; the scenario's `race:` holds the defaults, a phase's
  * `race:` overrides them, and command-line flags override the defaults. */
@@ -133,6 +141,9 @@ struct scenario {
 	char *name;
 	char *description;
 	struct requirements requires;
+	char *targets[TARGETS_MAX]; /* the first is the --dsn server: sandbox, setup, steps */
+	size_t n_targets;           /* 0: no targets named, one connection */
+	int targets_line;
 	struct sql_text schema, seed;
 	struct sql_text migrate_up, migrate_down;
 	struct named_sql *sql;

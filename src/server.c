@@ -1,11 +1,14 @@
 /* server.c: server version and extensions against a scenario's requires. */
 #include "server.h"
 
+#include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
+#include "stats.h"
 #include "judge.h"
 
 void server_info_get(PGconn *c, struct server_info *si)
@@ -80,4 +83,101 @@ bool server_create_extensions(PGconn *c, const char *schema, const struct requir
 		}
 	}
 	return true;
+}
+
+bool server_targets(const struct scenario *sc, const char *dsn, const struct target_arg *args,
+		    size_t n, const char *dsns[TARGETS_MAX], char *reason, size_t len)
+{
+	dsns[0] = dsn;
+	for (size_t t = 1; t < sc->n_targets; t++) {
+		dsns[t] = NULL;
+		for (size_t i = 0; i < n && !dsns[t]; i++)
+			if (!strcmp(args[i].name, sc->targets[t]))
+				dsns[t] = args[i].dsn;
+		if (!dsns[t]) {
+			snprintf(reason, len, "needs target %s: give --target %s=CONNINFO", sc->targets[t],
+				 sc->targets[t]);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void pause_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+bool server_wait_replay(PGconn *c, const char *name, const char *dsn, const char *schema,
+			int timeout_ms, char *err, size_t len)
+{
+	char text[600], cerr[512];
+	struct db_result r, lsn;
+	bool ok = false;
+	PGconn *rc = db_connect(dsn, NULL, cerr, sizeof cerr);
+	if (!rc) {
+		snprintf(err, len, "target %s: cannot connect: %s", name, cerr);
+		return false;
+	}
+	db_query(c, "SELECT pg_current_wal_lsn()::text", 0, NULL, 0, &lsn);
+	if (lsn.status != DB_OK) {
+		snprintf(err, len, "cannot read the primary's WAL position: %s",
+			 db_result_text(&lsn, text, sizeof text));
+		goto out;
+	}
+	const char *want[1] = {lsn.first_value};
+	uint64_t deadline = clock_us() + (uint64_t)timeout_ms * 1000u;
+	/* NULL outside recovery (not a standby): nothing to wait for. */
+	static const char replayed[] = "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, true)::text, "
+				       "coalesce(pg_last_wal_replay_lsn()::text, 'none')";
+	for (;;) {
+		db_query(rc, replayed, 1, want, 0, &r);
+		if (r.status != DB_OK) {
+			snprintf(err, len, "target %s: cannot read its replay position: %s", name,
+				 db_result_text(&r, text, sizeof text));
+			goto out;
+		}
+		if (!strcmp(r.first_value, "true"))
+			break;
+		if (db_stop_requested()) {
+			snprintf(err, len, "interrupted while waiting for target %s to replay", name);
+			goto out;
+		}
+		if (clock_us() >= deadline) {
+			snprintf(err, len,
+				 "target %s has not replayed the setup within %d ms (the primary is at "
+				 "%s): is it a replica of the primary, and streaming?",
+				 name, timeout_ms, lsn.first_value);
+			goto out;
+		}
+		pause_ms(20);
+	}
+	const char *sch[1] = {schema};
+	db_query(rc, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, sch, 0, &r);
+	if (r.status != DB_OK || r.rows != 1) {
+		snprintf(err, len, "target %s does not see the sandbox schema %s: is it a replica of the primary?",
+			 name, schema);
+		goto out;
+	}
+	ok = true;
+out:
+	PQfinish(rc);
+	return ok;
+}
+
+void server_name_lost(const struct scenario *sc, const char *const dsns[TARGETS_MAX], char *msg,
+		      size_t len)
+{
+	for (size_t t = 0; t < sc->n_targets; t++) {
+		char cerr[512];
+		PGconn *c = db_connect(dsns[t], NULL, cerr, sizeof cerr);
+		if (c) {
+			PQfinish(c);
+			continue;
+		}
+		size_t used = strlen(msg);
+		if (used + 1 < len)
+			snprintf(msg + used, len - used, "; lost target %s: %s", sc->targets[t], cerr);
+	}
 }

@@ -15,6 +15,14 @@
 
 #include "scenario.h"
 
+/* A connection target given on the command line (--target NAME=CONNINFO). */
+struct target_arg {
+	char name[32];
+	const char *dsn;
+};
+
+#define RUN_TARGETS_MAX 8
+
 struct server_info {
 	int version_num;  /* PQserverVersion: 130023 for 13.23, 180004 for 18.4 */
 	char version[32]; /* server_version as the server reports it: "13.23" */
@@ -31,5 +39,23 @@ bool server_check(PGconn *c, const struct requirements *rq, const struct server_
  * with err when one cannot be. */
 bool server_create_extensions(PGconn *c, const char *schema, const struct requirements *rq,
 			      char *err, size_t len);
+
+/* The conninfo of each of sc's targets into dsns[]: the first is dsn (the
+ * --dsn server, NULL for the PG* environment), the others come from
+ * args[0..n). False, with the reason ("needs target replica: give --target
+ * replica=CONNINFO"), when one is not given; a scenario without targets
+ * gets dsns[0] = dsn. */
+bool server_targets(const struct scenario *sc, const char *dsn, const struct target_arg *args,
+		    size_t n, const char *dsns[TARGETS_MAX], char *reason, size_t len);
+/* Waits until target name (a replica, at dsn) has replayed everything the
+ * primary c has written so far (pg_current_wal_lsn() against
+ * pg_last_wal_replay_lsn()), then checks that it sees schema; at most
+ * timeout_ms, and not past the stop flag. False with err when it does not. */
+bool server_wait_replay(PGconn *c, const char *name, const char *dsn, const char *schema,
+			int timeout_ms, char *err, size_t len);
+/* Appends to msg (a run's error) which of sc's targets cannot be reached
+ * any more ("; lost target primary: ..."), when there are targets. */
+void server_name_lost(const struct scenario *sc, const char *const dsns[TARGETS_MAX], char *msg,
+		      size_t len);
 
 #endif

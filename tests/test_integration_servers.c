@@ -4,15 +4,20 @@
  *
  * Against the PG* server, like the other integration tests; scenario
  * variants are derived from the seed at run time (harness.h). */
+#include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 
 #include "harness.h"
+
+#define REPLICA_READ PGRACE_SOURCE_DIR "/scenarios/replica-read-check.yaml"
 
 TestSuite(servers, .init = scratch_init, .fini = scratch_fini);
 
@@ -118,6 +123,32 @@ Test(servers, met_requirement_runs, .timeout = 120)
 	proc_free(&p);
 }
 
+/* --target must be NAME=CONNINFO: anything else is bad usage (exit 2). */
+Test(servers, bad_target_is_usage_error, .timeout = 60)
+{
+	static const char *const bad[] = {"replica", "=host=x", "Replica=host=x", "replica=host=x port"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct proc p;
+		cr_expect_eq(run_pgrace(ARGS("run", REPLICA_READ, "--target", bad[i]), &p), 2, "%s: %s",
+			     bad[i], proc_said(&p));
+		cr_expect(contains(p.err, "--target"), "%s", proc_said(&p));
+		proc_free(&p);
+	}
+}
+
+/* A scenario whose target is not given is skipped with the reason. */
+Test(servers, missing_target_skips, .timeout = 60)
+{
+	const char *json = spath("nt.json");
+	struct proc p;
+	cr_expect_eq(run_pgrace(ARGS("run", REPLICA_READ, "-q", "--json", json), &p), 6, "%s",
+		     proc_said(&p));
+	json_t *doc = load_json(json);
+	cr_expect_str_eq(jstr(doc, "skipped"), "needs target replica: give --target replica=CONNINFO");
+	json_decref(doc);
+	proc_free(&p);
+}
+
 /* ---- constraints beyond UNIQUE ---- */
 
 #define EXCLUSION PGRACE_SOURCE_DIR "/scenarios/room-booking-exclusion.yaml"
@@ -207,6 +238,201 @@ Test(servers, room_booking_temporal_by_version, .timeout = 300)
 		snprintf(want, sizeof want, "needs PostgreSQL >= 18, server is %s", server_version());
 		cr_expect_str_eq(jstr(doc, "skipped"), want);
 	}
+	json_decref(doc);
+	proc_free(&p);
+}
+
+/* ---- read replicas and failover (a primary and a standby of the test's own) ---- */
+
+#define THROWAWAY PGRACE_SOURCE_DIR "/scripts/pg-throwaway.sh"
+
+/* A throwaway primary (port 5432) with a streaming standby (port 5433) in a
+ * folder of its own under /tmp, where the postgres user can reach it. */
+struct cluster {
+	char dir[64];
+	char primary[160], replica[160];
+};
+
+static void cluster_start(struct cluster *cl, const char *delay_ms)
+{
+	snprintf(cl->dir, sizeof cl->dir, "/tmp/pgrace-standby.XXXXXX");
+	cr_assert_not_null(mkdtemp(cl->dir));
+	rmdir(cl->dir); /* pg-throwaway makes it, owned by the server's user */
+	snprintf(cl->primary, sizeof cl->primary, "host=%s port=5432 user=postgres dbname=postgres",
+		 cl->dir);
+	snprintf(cl->replica, sizeof cl->replica, "host=%s port=5433 user=postgres dbname=postgres",
+		 cl->dir);
+	struct proc p;
+	pid_t pid = spawn_cmd(ARGS("/bin/bash", THROWAWAY, "start", "--standby", "--apply-delay-ms",
+				   delay_ms, cl->dir),
+			      &p);
+	int code = wait_pgrace(pid, &p, RUN_LIMIT_S);
+	cr_assert_eq(code, 0, "pg-throwaway start --standby: %s", proc_said(&p));
+	cr_assert(contains(p.out, "PGRACE_REPLICA_DSN="), "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+/* Processes whose command line names dir (a postmaster or backend of it). */
+static int processes_of(const char *dir)
+{
+	int n = 0;
+	DIR *d = opendir("/proc");
+	cr_assert_not_null(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		char path[64], buf[4096];
+		snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+		FILE *f = fopen(path, "rb");
+		if (!f)
+			continue;
+		size_t len = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		for (size_t j = 0; j < len; j++)
+			if (buf[j] == '\0')
+				buf[j] = ' ';
+		buf[len] = '\0';
+		n += strstr(buf, dir) != NULL;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Stops both servers and removes the folder; true when that worked and no
+ * process of the folder is left. */
+static bool cluster_stop(struct cluster *cl)
+{
+	struct proc p;
+	pid_t pid = spawn_cmd(ARGS("/bin/bash", THROWAWAY, "stop", cl->dir), &p);
+	int code = wait_pgrace(pid, &p, RUN_LIMIT_S);
+	proc_free(&p);
+	return code == 0 && access(cl->dir, F_OK) != 0 && processes_of(cl->dir) == 0;
+}
+
+/* Runs sql on the cluster's server at dsn (no rows wanted). */
+static void cluster_exec(const char *dsn, const char *sql)
+{
+	PGconn *c = pg_open_dsn(dsn);
+	exec_ok(c, sql);
+	PQfinish(c);
+}
+
+/* With a replica that replays 500 ms late, one worker's back-to-back
+ * registrations duplicate (every repeat), and the primary's UNIQUE refuses
+ * each repeat (23505); the replica had replayed the setup before round 1. */
+Test(servers, replica_read_check_lagging_replica, .timeout = 300)
+{
+	struct cluster cl;
+	cluster_start(&cl, "500");
+	char target[200];
+	snprintf(target, sizeof target, "replica=%s", cl.replica);
+	const char *json = spath("rr.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", REPLICA_READ, "--dsn", cl.primary, "--target", target,
+				   "-q", "--json", json),
+			      &p);
+	bool stopped = cluster_stop(&cl);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	cr_expect(stopped, "the cluster in %s outlived its stop", cl.dir);
+	json_t *doc = load_json(json);
+	json_t *before = phase(doc, "before");
+	cr_expect_eq(jint(before, "rounds_with_duplicates"), jint(before, "rounds") / 2);
+	json_t *after = phase(doc, "after");
+	cr_expect_eq(jint(after, "rounds_with_duplicates"), 0);
+	cr_expect_eq(jcount(jget(after, "outcomes"), "23505"), jint(after, "rounds") / 2,
+		     "every repeat reached the primary and was refused: %s",
+		     json_dumps(jget(after, "outcomes"), JSON_COMPACT));
+	json_decref(doc);
+	proc_free(&p);
+}
+
+/* Without the lag (commits wait until the replica has applied them:
+ * synchronous_commit = remote_apply), every check sees the previous
+ * registration: the repeats are skipped, nothing duplicates, the phases
+ * that must reproduce the race are inconclusive, and the story's precheck
+ * finds nothing to refuse, so the run fails (exit 1): the scenario's proof
+ * needs the lag. */
+Test(servers, replica_read_check_without_lag_does_not_duplicate, .timeout = 300)
+{
+	struct cluster cl;
+	cluster_start(&cl, "0");
+	cluster_exec(cl.primary, "ALTER SYSTEM SET synchronous_standby_names = '*'");
+	/* Per database: the throwaway server's command line says synchronous_commit=off. */
+	cluster_exec(cl.primary, "ALTER DATABASE postgres SET synchronous_commit = 'remote_apply'");
+	cluster_exec(cl.primary, "SELECT pg_reload_conf()");
+	char target[200];
+	snprintf(target, sizeof target, "replica=%s", cl.replica);
+	const char *json = spath("rr0.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", REPLICA_READ, "--dsn", cl.primary, "--target", target,
+				   "-q", "--json", json),
+			      &p);
+	bool stopped = cluster_stop(&cl);
+	cr_assert_eq(code, 1, "%s", proc_said(&p));
+	cr_expect(stopped, "the cluster in %s outlived its stop", cl.dir);
+	json_t *doc = load_json(json);
+	json_t *before = phase(doc, "before");
+	cr_expect_str_eq(jstr(before, "verdict"), "inconclusive");
+	cr_expect_eq(jint(before, "rounds_with_duplicates"), 0);
+	cr_expect_eq(jcount(jget(before, "outcomes"), "skipped"), jint(before, "rounds") / 2);
+	cr_expect_eq(jcount(jget(phase(doc, "after"), "outcomes"), "23505"), 0);
+	json_decref(doc);
+	proc_free(&p);
+}
+
+/* Failover in the middle of a run: the standby is promoted and the primary
+ * stops (immediate shutdown). pgrace exits 3 naming the lost target, writes
+ * the results of what ran, never reports a pass, and leaves no process of
+ * the cluster behind once it is stopped. */
+Test(servers, failover_mid_run_exits_3, .timeout = 300)
+{
+	struct cluster cl;
+	cluster_start(&cl, "0");
+	char target[200];
+	snprintf(target, sizeof target, "replica=%s", cl.replica);
+	const char *json = spath("fo.json");
+	struct proc p;
+	pid_t pid = spawn_pgrace(ARGS("run", REPLICA_READ, "--dsn", cl.primary, "--target", target,
+				      "--rounds", "100000", "--json", json),
+				 &p);
+	/* Mid-run: the sandbox exists on the primary and the race is on. */
+	PGconn *c = pg_open_dsn(cl.primary);
+	double until = now_s() + 60;
+	char *rounds = NULL;
+	while (now_s() < until) {
+		free(rounds);
+		rounds = pg_value(c,
+				  "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+				  "AND query LIKE 'INSERT INTO user_tenant_membership%'",
+				  0, NULL);
+		if (strcmp(rounds, "0") != 0)
+			break;
+		sleep_ms(20);
+	}
+	free(rounds);
+	PQfinish(c);
+	cluster_exec(cl.replica, "SELECT pg_promote()");
+	char path[128];
+	snprintf(path, sizeof path, "%s/data/postmaster.pid", cl.dir);
+	char *pidfile = read_file(path, NULL);
+	cr_assert_not_null(pidfile);
+	kill((pid_t)strtol(pidfile, NULL, 10), SIGQUIT); /* immediate shutdown */
+	free(pidfile);
+	int code = wait_pgrace(pid, &p, 60);
+	bool stopped = cluster_stop(&cl);
+	cr_expect_eq(code, 3, "%s", proc_said(&p));
+	cr_expect(contains(p.err, "target primary") || contains(p.out, "target primary"), "%s",
+		  proc_said(&p));
+	cr_expect(stopped, "a process of %s outlived the test", cl.dir);
+	json_t *doc = load_json(json);
+	cr_expect_str_eq(jstr(doc, "verdict"), "error");
+	cr_expect(!jbool(doc, "complete"));
+	cr_expect(contains(jstr(doc, "error"), "lost target primary"), "%s", jstr(doc, "error"));
+	json_t *before = phase(doc, "before");
+	cr_expect(jbool(before, "broken"));
+	cr_expect(!jbool(before, "passed"));
+	cr_expect_gt(jint(before, "rounds"), 0, "the rounds that ran are in the results");
 	json_decref(doc);
 	proc_free(&p);
 }

@@ -589,6 +589,20 @@ Test(scenario, requires_loads)
 	scenario_free(&sc);
 }
 
+Test(scenario, targets_load)
+{
+	struct scenario sc;
+	char err[512];
+	cr_assert(scenario_load(PGRACE_TEST_DATA "/good/targets.yaml", &sc, err, sizeof err), "%s", err);
+	cr_assert_eq(sc.n_targets, 2);
+	cr_expect_str_eq(sc.targets[0], "primary");
+	cr_expect_str_eq(sc.targets[1], "replica");
+	cr_assert_eq(sc.n_flow, 2);
+	cr_expect_eq(sc.flow[0].target, 1);
+	cr_expect_eq(sc.flow[1].target, 0);
+	scenario_free(&sc);
+}
+
 Test(scenario, every_good_file_loads)
 {
 	cr_expect_geq(for_each_file(GOOD, not_hidden, expect_loads), 3);
@@ -649,6 +663,11 @@ static const struct bad_case {
 	{"requires-unknown-key.yaml", 4, "requires: unknown key \"version\""},
 	{"requires-bad-extension.yaml", 4, "requires extensions: \"btree gist\" is not an extension name"},
 	{"requires-extensions-scalar.yaml", 4, "requires extensions: expected a list, got a scalar"},
+	/* targets */
+	{"targets-one.yaml", 4, "targets: expected 2 to 4 names (the first is the --dsn server), got 1"},
+	{"targets-twice.yaml", 4, "targets: \"primary\" named twice"},
+	{"on-unknown-target.yaml", 21, "flow step on: \"standby\" is not one of the targets"},
+	{"on-without-targets.yaml", 20, "flow step on: \"replica\", but the scenario names no targets"},
 	/* missing keys */
 	{"missing-name.yaml", 1, "missing required key \"name\""},
 	{"missing-schema.yaml", 1, "missing required key \"schema\""},
