@@ -120,7 +120,7 @@ bool server_wait_replay(PGconn *c, const char *name, const char *dsn, const char
 		snprintf(err, len, "target %s: cannot connect: %s", name, cerr);
 		return false;
 	}
-	db_query(c, "SELECT pg_current_wal_lsn()::text", 0, NULL, 0, &lsn);
+	db_query(c, "SELECT pg_current_wal_insert_lsn()::text", 0, NULL, 0, &lsn);
 	if (lsn.status != DB_OK) {
 		snprintf(err, len, "cannot read the primary's WAL position: %s",
 			 db_result_text(&lsn, text, sizeof text));

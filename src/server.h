@@ -48,7 +48,8 @@ bool server_create_extensions(PGconn *c, const char *schema, const struct requir
 bool server_targets(const struct scenario *sc, const char *dsn, const struct target_arg *args,
 		    size_t n, const char *dsns[TARGETS_MAX], char *reason, size_t len);
 /* Waits until target name (a replica, at dsn) has replayed everything the
- * primary c has written so far (pg_current_wal_lsn() against
+ * primary c has written so far (pg_current_wal_insert_lsn(),
+ * which counts an asynchronous commit not yet written out, against
  * pg_last_wal_replay_lsn()), then checks that it sees schema; at most
  * timeout_ms, and not past the stop flag. False with err when it does not. */
 bool server_wait_replay(PGconn *c, const char *name, const char *dsn, const char *schema,
