@@ -25,33 +25,18 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "mem.h"
 #include "stats.h"
 
 #define TERM_GRACE_US (2u * 1000000u)   /* SIGTERM to SIGKILL */
 #define DRAIN_US (1u * 1000000u)        /* reading what is left after the exit */
 
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p)
-		abort();
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-	if (!d)
-		abort();
-	return d;
-}
-
 bool command_split(const char *line, char ***argv_out, char *err, size_t errlen)
 {
 	size_t len = strlen(line);
 	/* At most one argument per two characters, plus the NULL. */
-	char **argv = xmalloc(sizeof *argv * (len / 2 + 2));
-	char *word = xmalloc(len + 1);
+	char **argv = mem_malloc(sizeof *argv * (len / 2 + 2));
+	char *word = mem_malloc(len + 1);
 	size_t n = 0;
 	const char *p = line;
 	for (;;) {
@@ -89,7 +74,7 @@ bool command_split(const char *line, char ***argv_out, char *err, size_t errlen)
 			}
 		}
 		word[w] = '\0';
-		argv[n++] = xstrdup(word);
+		argv[n++] = mem_strdup(word);
 	}
 	argv[n] = NULL;
 	free(word);
@@ -130,13 +115,13 @@ void command_copy(struct command *dst, const struct command *src)
 	while (src->argv && src->argv[n])
 		n++;
 	*dst = *src;
-	dst->line = src->line ? xstrdup(src->line) : NULL;
-	dst->cwd = src->cwd ? xstrdup(src->cwd) : NULL;
+	dst->line = src->line ? mem_strdup(src->line) : NULL;
+	dst->cwd = src->cwd ? mem_strdup(src->cwd) : NULL;
 	dst->argv = NULL;
 	if (src->argv) {
-		dst->argv = xmalloc(sizeof *dst->argv * (n + 1));
+		dst->argv = mem_malloc(sizeof *dst->argv * (n + 1));
 		for (size_t i = 0; i < n; i++)
-			dst->argv[i] = xstrdup(src->argv[i]);
+			dst->argv[i] = mem_strdup(src->argv[i]);
 		dst->argv[n] = NULL;
 	}
 }
@@ -407,7 +392,7 @@ void command_url(char *buf, size_t len, const char *host, const char *port, cons
 static char *env_pair(const char *name, const char *value)
 {
 	size_t n = strlen(name) + strlen(value) + 2;
-	char *s = xmalloc(n);
+	char *s = mem_malloc(n);
 	snprintf(s, n, "%s=%s", name, value);
 	return s;
 }
@@ -417,7 +402,7 @@ char **command_env(char *const *base, PGconn *conn, const char *schema)
 	size_t n = 0;
 	while (base && base[n])
 		n++;
-	char **env = xmalloc(sizeof *env * (n + 9));
+	char **env = mem_malloc(sizeof *env * (n + 9));
 	size_t k = 0;
 	const char *user_options = NULL;
 	for (size_t i = 0; i < n; i++) {
@@ -427,7 +412,7 @@ char **command_env(char *const *base, PGconn *conn, const char *schema)
 			user_options = base[i] + 10;
 		if (!strncmp(base[i], "PG", 2) || !strncmp(base[i], "DATABASE_URL=", 13))
 			continue;
-		env[k++] = xstrdup(base[i]);
+		env[k++] = mem_strdup(base[i]);
 	}
 	char options[1024];
 	snprintf(options, sizeof options, "%s%s-c search_path=%s", user_options ? user_options : "",

@@ -16,30 +16,15 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "mem.h"
 #include "pgrace.h"
 
 #define SEED_ROWS 20000
 #define UUID_BASE 100000000000LL /* 12 digits: the last group of a key's uuid */
 
-static void *xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-	if (!p)
-		abort();
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s ? s : "");
-	if (!d)
-		abort();
-	return d;
-}
-
 static char *dup_or_null(PGresult *res, int row, int col)
 {
-	return PQgetisnull(res, row, col) ? NULL : xstrdup(PQgetvalue(res, row, col));
+	return PQgetisnull(res, row, col) ? NULL : mem_strdup(PQgetvalue(res, row, col));
 }
 
 bool init_flow_parse(const char *name, enum init_flow *out)
@@ -114,11 +99,11 @@ static bool read_columns(PGconn *c, const char *oid, struct init_table *t, char 
 	if (!res)
 		return false;
 	int n = PQntuples(res);
-	t->cols = xcalloc((size_t)n, sizeof *t->cols);
+	t->cols = mem_calloc((size_t)n, sizeof *t->cols);
 	for (int i = 0; i < n; i++) {
 		struct init_column *col = &t->cols[t->n_cols++];
-		col->name = xstrdup(PQgetvalue(res, i, 0));
-		col->type = xstrdup(PQgetvalue(res, i, 1));
+		col->name = mem_strdup(PQgetvalue(res, i, 0));
+		col->type = mem_strdup(PQgetvalue(res, i, 1));
 		char *def = dup_or_null(res, i, 2);
 		col->not_null = !strcmp(PQgetvalue(res, i, 3), "t");
 		const char *ident = PQgetvalue(res, i, 4), *gen = PQgetvalue(res, i, 5);
@@ -126,14 +111,14 @@ static bool read_columns(PGconn *c, const char *oid, struct init_table *t, char 
 		col->kind = init_kind_of(col->type);
 		col->fk_parent = -1;
 		if (ident[0] == 'a' || ident[0] == 'd') {
-			col->identity = xstrdup(ident[0] == 'a' ? "ALWAYS" : "BY DEFAULT");
+			col->identity = mem_strdup(ident[0] == 'a' ? "ALWAYS" : "BY DEFAULT");
 			free(def);
 		} else if (gen[0] == 's') {
 			col->generated = def;
 		} else if (def && !strncmp(def, "nextval(", 8)) {
 			/* A serial column: its sequence is not ours to copy. */
 			col->serial = true;
-			col->identity = xstrdup("BY DEFAULT");
+			col->identity = mem_strdup("BY DEFAULT");
 			free(def);
 		} else {
 			col->def = def;
@@ -174,7 +159,7 @@ static int add_parent(PGconn *c, struct init_model *m, const char *oid, const ch
 	m->parents = grown;
 	struct init_table *p = &m->parents[m->n_parents++];
 	memset(p, 0, sizeof *p);
-	p->name = xstrdup(name);
+	p->name = mem_strdup(name);
 	if (!read_columns(c, oid, p, err, errlen))
 		return -1;
 	const char *params[1] = {oid};
@@ -187,7 +172,7 @@ static int add_parent(PGconn *c, struct init_model *m, const char *oid, const ch
 	if (!res)
 		return -1;
 	for (int i = 0; i < PQntuples(res); i++)
-		push(&p->constraints, &p->n_constraints, xstrdup(PQgetvalue(res, i, 0)));
+		push(&p->constraints, &p->n_constraints, mem_strdup(PQgetvalue(res, i, 0)));
 	PQclear(res);
 	return (int)(m->n_parents - 1);
 }
@@ -207,7 +192,7 @@ __attribute__((format(printf, 4, 5))) static bool usage_fail(bool *usage, char *
  * must be made in the sandbox, so the schema goes. */
 static char *unqualified(const char *def, const char *schema)
 {
-	char *out = xstrdup(def);
+	char *out = mem_strdup(def);
 	char pat[200];
 	for (int only = 0; only < 2; only++) {
 		snprintf(pat, sizeof pat, " ON %s%s.", only ? "ONLY " : "", schema);
@@ -245,8 +230,8 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
 	}
 	char oid[32];
 	snprintf(oid, sizeof oid, "%s", PQgetvalue(res, 0, 0));
-	m->source_schema = xstrdup(PQgetvalue(res, 0, 1));
-	m->table.name = xstrdup(PQgetvalue(res, 0, 2));
+	m->source_schema = mem_strdup(PQgetvalue(res, 0, 1));
+	m->table.name = mem_strdup(PQgetvalue(res, 0, 2));
 	PQclear(res);
 	/* What pg_get_*def() print is then unqualified. */
 	char sql[256];
@@ -323,7 +308,7 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
 	if (!res)
 		goto out;
 	for (int i = 0; i < PQntuples(res); i++) {
-		push(&m->table.constraints, &m->table.n_constraints, xstrdup(PQgetvalue(res, i, 0)));
+		push(&m->table.constraints, &m->table.n_constraints, mem_strdup(PQgetvalue(res, i, 0)));
 		if (strcmp(PQgetvalue(res, i, 1), "f") || !strcmp(PQgetvalue(res, i, 2), oid))
 			continue; /* not a foreign key, or one to the table itself */
 		int p = add_parent(c, m, PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), err, errlen);
@@ -333,7 +318,7 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
 			int col = find_column(&m->table, PQgetvalue(res, i, 5));
 			if (col >= 0 && m->table.cols[col].fk_parent < 0) {
 				m->table.cols[col].fk_parent = p;
-				m->table.cols[col].fk_column = xstrdup(PQgetvalue(res, i, 6));
+				m->table.cols[col].fk_column = mem_strdup(PQgetvalue(res, i, 6));
 			}
 		}
 	}
@@ -349,7 +334,7 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
 		goto out;
 	if (PQntuples(res) == 1) {
 		m->has_pk_column = true;
-		m->pk_column = xstrdup(PQgetvalue(res, 0, 0));
+		m->pk_column = mem_strdup(PQgetvalue(res, 0, 0));
 	}
 	PQclear(res);
 
@@ -955,11 +940,11 @@ int init_main(int argc, char **argv)
 			break;
 		case 'k':
 			free(keylist);
-			keylist = xstrdup(optarg);
+			keylist = mem_strdup(optarg);
 			break;
 		case 'd':
 			free(dsn);
-			dsn = xstrdup(optarg);
+			dsn = mem_strdup(optarg);
 			db_mask_password(optarg);
 			break;
 		case 'F':
@@ -1031,7 +1016,7 @@ int init_main(int argc, char **argv)
 	FILE *f = stdout;
 	if (output) {
 		size_t len = strlen(output) + 16;
-		tmp_path = xcalloc(len, 1);
+		tmp_path = mem_calloc(len, 1);
 		snprintf(tmp_path, len, "%s.tmp", output);
 		f = fopen(tmp_path, "w");
 		if (!f) {

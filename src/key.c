@@ -6,15 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "metric.h"
-
-static void *xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-	if (!p)
-		abort();
-	return p;
-}
 
 /* Checks every name of an expression against the key-parameter names. */
 struct names {
@@ -90,7 +83,7 @@ static void add_text(struct key_template *t, const char *s, size_t len)
 		return;
 	}
 	struct key_part *p = &t->parts[t->n_parts++];
-	p->text = xcalloc(len + 1, 1);
+	p->text = mem_calloc(len + 1, 1);
 	memcpy(p->text, s, len);
 }
 
@@ -98,7 +91,7 @@ static bool parse_template(const char *text, struct key_template *t, bool *worke
 			   size_t errlen)
 {
 	size_t len = strlen(text);
-	t->parts = xcalloc(len + 1, sizeof *t->parts); /* at most one part per byte */
+	t->parts = mem_calloc(len + 1, sizeof *t->parts); /* at most one part per byte */
 	t->n_parts = 0;
 	for (const char *p = text; *p;) {
 		if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
@@ -115,7 +108,7 @@ static bool parse_template(const char *text, struct key_template *t, bool *worke
 				goto fail;
 			}
 			size_t n = (size_t)(end - p - 1);
-			char *hole = xcalloc(n + 1, 1);
+			char *hole = mem_calloc(n + 1, 1);
 			memcpy(hole, p + 1, n);
 			char why[512];
 			struct expr *e = parse_expr(hole, worker, why, sizeof why);
@@ -145,7 +138,7 @@ bool key_param_text(const char *const *texts, size_t n, struct key_param *out, c
 		    size_t errlen)
 {
 	memset(out, 0, sizeof *out);
-	out->variants = xcalloc(n, sizeof *out->variants);
+	out->variants = mem_calloc(n, sizeof *out->variants);
 	for (size_t i = 0; i < n; i++) {
 		if (!parse_template(texts[i], &out->variants[i], &out->uses_worker, err, errlen)) {
 			key_param_free(out);

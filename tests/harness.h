@@ -90,6 +90,8 @@ double now_s(void);
 void start_cpu_load(int n);
 /* Kills and reaps the CPU hogs of start_cpu_load. */
 void stop_cpu_load(void);
+/* pid is a running process (a zombie, not ours to reap, counts as gone). */
+bool pid_running(pid_t pid);
 /* "exit N", stdout and stderr of a waited-for p, for assertion messages (a static buffer). */
 const char *proc_said(const struct proc *p);
 

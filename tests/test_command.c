@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 
 #include "command.h"
+#include "harness.h"
 #include "stats.h"
 
 /* ---- split ---- */
@@ -171,21 +172,6 @@ Test(command, output_keeps_the_tail)
 	cr_expect_not(r.out_cut);
 }
 
-/* pid runs (a zombie waiting for a reaper that is not us counts as gone). */
-static bool alive(pid_t pid)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return kill(pid, 0) == 0 || errno != ESRCH;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *paren = strrchr(buf, ')');
-	return !(paren && paren[1] == ' ' && paren[2] == 'Z');
-}
-
 static void nap_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -227,11 +213,11 @@ Test(command, deadline_kills_the_group, .timeout = 60)
 	cr_expect_lt(took, 30.0);
 	pid_t shell = read_pid(pidfile), kid = read_pid(kidfile);
 	cr_assert(shell > 0 && kid > 0);
-	cr_expect_not(alive(shell), "the command (pid %d) outlived its deadline", (int)shell);
+	cr_expect_not(pid_running(shell), "the command (pid %d) outlived its deadline", (int)shell);
 	/* The grandchild is reparented and reaped by init: allow it a moment. */
-	for (int i = 0; i < 100 && alive(kid); i++)
+	for (int i = 0; i < 100 && pid_running(kid); i++)
 		nap_ms(20);
-	cr_expect_not(alive(kid), "the command's child (pid %d) was left behind", (int)kid);
+	cr_expect_not(pid_running(kid), "the command's child (pid %d) was left behind", (int)kid);
 	unlink(pidfile);
 	unlink(kidfile);
 	rmdir(dir);
@@ -253,9 +239,9 @@ Test(command, leftover_child_is_killed, .timeout = 60)
 	cr_expect_lt((double)(clock_us() - t0) / 1e6, 30.0);
 	pid_t kid = read_pid(kidfile);
 	cr_assert(kid > 0);
-	for (int i = 0; i < 100 && alive(kid); i++)
+	for (int i = 0; i < 100 && pid_running(kid); i++)
 		nap_ms(20);
-	cr_expect_not(alive(kid), "the command's child (pid %d) was left behind", (int)kid);
+	cr_expect_not(pid_running(kid), "the command's child (pid %d) was left behind", (int)kid);
 	unlink(kidfile);
 	rmdir(dir);
 }

@@ -25,21 +25,6 @@
 
 TestSuite(command, .init = scratch_init, .fini = scratch_fini);
 
-/* pid still runs (a zombie counts as gone: it is not ours to reap). */
-static bool alive(pid_t pid)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return kill(pid, 0) == 0 || errno != ESRCH;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *paren = strrchr(buf, ')');
-	return !(paren && paren[1] == ' ' && paren[2] == 'Z');
-}
-
 Test(command, tables_land_in_the_sandbox, .timeout = 120)
 {
 	const char *json = spath("c.json");
@@ -104,7 +89,7 @@ Test(command, hung_migration_is_killed, .timeout = 120)
 	cr_assert_not_null(text, "the command never ran");
 	pid_t pid = (pid_t)strtol(text, NULL, 10);
 	cr_assert_gt(pid, 0);
-	cr_expect_not(alive(pid), "the hung command (pid %d) is still running", (int)pid);
+	cr_expect_not(pid_running(pid), "the hung command (pid %d) is still running", (int)pid);
 	free(text);
 	json_decref(doc);
 	proc_free(&p);
