@@ -16,6 +16,8 @@ starts a throwaway one).
    exactly one of them, the count pgrace reports for two workers (one 23505
    per round). At 004 the same threads leave two rows and no error: the
    check can fail.
+4. pgrace init on a table Alembic made (with rows), the schema taken from
+   `alembic upgrade 004`: the scenario it writes passes, the rows stay.
 
 Needs Debian's python3-alembic, python3-sqlalchemy, python3-psycopg2 and
 alembic (scripts/setup.sh installs them). Exits 0 when every check held,
@@ -39,7 +41,7 @@ except ImportError as e:  # a clear message, not a skip: CI must run this
     sys.exit(f"alembic-test: {e}: install python3-sqlalchemy python3-psycopg2 "
              "python3-alembic alembic (scripts/setup.sh)")
 
-PGRACE, SOURCE = sys.argv[1], sys.argv[2]
+PGRACE, SOURCE = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 PROJECT = os.path.join(SOURCE, "examples", "alembic")
 SCENARIO = "membership-alembic.yaml"
 UQ = "uq_user_tenant_membership_user_tenant"
@@ -54,10 +56,10 @@ def check(ok, what):
         failures.append(what)
 
 
-def pgrace(folder, json_path, *extra):
+def pgrace(folder, json_path, *extra, scenario=SCENARIO):
     """Runs pgrace on the scenario in folder; returns (exit code, JSON, output)."""
     t0 = time.monotonic()
-    p = subprocess.run([PGRACE, "run", os.path.join(folder, SCENARIO), "--json", json_path,
+    p = subprocess.run([PGRACE, "run", os.path.join(folder, scenario), "--json", json_path,
                         *extra], capture_output=True, text=True, timeout=RUN_LIMIT_S)
     print(f"     pgrace {' '.join(extra)} on {folder}: exit {p.returncode} in "
           f"{time.monotonic() - t0:.1f} s", flush=True)
@@ -216,11 +218,48 @@ def integrity_error_with_sqlalchemy(tmp):
         admin.close()
 
 
+def init_from_alembic_schema(tmp):
+    """pgrace init on a database Alembic made (at 004, with rows), with the
+    schema taken from `alembic upgrade 004` itself: the scenario it writes
+    passes, and the table's rows are unchanged."""
+    schema = f"alembic_src_{os.getpid()}"
+    admin = psycopg2.connect("")
+    admin.autocommit = True
+    cur = admin.cursor()
+    cur.execute(f"CREATE SCHEMA {schema}")
+    try:
+        alembic(schema, "upgrade", "004")
+        cur.execute(f"SET search_path TO {schema}")
+        cur.execute("INSERT INTO users SELECT g, 'u' || g || '@example.test' FROM generate_series(1, 30) g")
+        cur.execute("INSERT INTO tenants (id, name) VALUES (1, 'acme')")
+        cur.execute("INSERT INTO user_tenant_membership (user_id, tenant_id)"
+                    " SELECT g, 1 FROM generate_series(1, 30) g UNION ALL SELECT 3, 1")
+        digest = "SELECT md5(string_agg(m::text, ',' ORDER BY id)) FROM user_tenant_membership m"
+        cur.execute(digest)
+        before = cur.fetchone()[0]
+        out = os.path.join(tmp, "init.yaml")
+        p = subprocess.run([PGRACE, "init", "--table", f"{schema}.user_tenant_membership",
+                            "--key", "user_id,tenant_id", "--schema-command",
+                            "alembic upgrade 004", "-o", out], cwd=PROJECT,
+                           capture_output=True, text=True, timeout=60)
+        check(p.returncode == 0, f"pgrace init --schema-command writes a scenario ({p.stderr})")
+        if p.returncode == 0:
+            code, doc, said = pgrace(tmp, os.path.join(tmp, "init.json"), "--rounds", "3",
+                                     scenario="init.yaml")
+            check(code == 0, f"the scenario init wrote passes with Alembic's schema (exit {code})\n{said}")
+        cur.execute(digest)
+        check(cur.fetchone()[0] == before, "the table's rows are unchanged")
+    finally:
+        cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        admin.close()
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="pgrace-alembic-") as tmp:
         scenario_runs(tmp)
         mutant_fails(tmp)
         integrity_error_with_sqlalchemy(tmp)
+        init_from_alembic_schema(tmp)
     print(f"alembic-test: {len(failures)} failed" if failures else "alembic-test: all passed")
     return 1 if failures else 0
 
