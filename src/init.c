@@ -687,8 +687,8 @@ static void write_phases(FILE *f, enum init_flow flow, const char *uq, const cha
 			"  - name: migrate\n"
 			"    steps:\n"
 			"      - migrate: up\n"
-			"      - check: unique %s\n"
-			"        expect: [rows == 1]\n\n"
+			"%s%s%s"
+			"\n"
 			"  # With it: one row, and every request succeeds (the losers insert nothing).\n"
 			"  - name: after\n"
 			"    race: {}\n"
@@ -703,7 +703,8 @@ static void write_phases(FILE *f, enum init_flow flow, const char *uq, const cha
 			"    race: {rounds: 3}\n"
 			"    expect:\n"
 			"      - outcomes.42P10 == attempts\n",
-			where);
+			where ? "      - check: unique " : "", where ? where : "",
+			where ? "\n        expect: [rows == 1]\n" : "");
 		return;
 	}
 	bool check = flow == FLOW_CHECK_THEN_INSERT;
@@ -739,8 +740,8 @@ static void write_phases(FILE *f, enum init_flow flow, const char *uq, const cha
 		"  - name: migrate\n"
 		"    steps:\n"
 		"      - migrate: up\n"
-		"      - check: unique %s\n"
-		"        expect: [rows == 1]\n\n"
+		"%s%s%s"
+		"\n"
 		"  # One row per key; every other attempt meets the constraint.\n"
 		"  - name: after\n"
 		"    race: {}\n"
@@ -749,7 +750,7 @@ static void write_phases(FILE *f, enum init_flow flow, const char *uq, const cha
 		"      - rows_per_key.max == 1\n"
 		"      - rounds_with_duplicates == 0\n"
 		"      - attempts == outcomes.ok + %soutcomes.23505\n"
-		"      - constraint.%s == outcomes.23505\n"
+		"%s%s%s"
 		"      - hold: outcomes.ok == rounds\n"
 		"      - hold: outcomes.23505 == (workers - 1) * rounds\n\n"
 		"  # After the downgrade the race is back.\n"
@@ -760,7 +761,25 @@ static void write_phases(FILE *f, enum init_flow flow, const char *uq, const cha
 		"    must_reproduce: true\n"
 		"    expect:\n"
 		"      - rounds_with_duplicates >= 1\n",
-		where, check ? "outcomes.skipped + " : "", uq);
+		where ? "      - check: unique " : "", where ? where : "",
+		where ? "\n        expect: [rows == 1]\n" : "", check ? "outcomes.skipped + " : "",
+		uq ? "      - constraint." : "", uq ? uq : "", uq ? " == outcomes.23505\n" : "");
+}
+
+/* {command: '...', cwd: '...'} and a newline (YAML single quotes: '' is '). */
+static void write_command(FILE *f, const char *cmd, const char *cwd)
+{
+	fprintf(f, "{command: '");
+	for (const char *p = cmd; *p; p++)
+		fprintf(f, *p == '\'' ? "''" : "%c", *p);
+	fprintf(f, "'");
+	if (cwd) {
+		fprintf(f, ", cwd: '");
+		for (const char *p = cwd; *p; p++)
+			fprintf(f, *p == '\'' ? "''" : "%c", *p);
+		fprintf(f, "'");
+	}
+	fprintf(f, "}\n");
 }
 
 bool init_write(FILE *f, const struct init_model *m, const struct init_opts *o, char *err,
@@ -801,13 +820,8 @@ bool init_write(FILE *f, const struct init_model *m, const struct init_opts *o, 
 	fprintf(f, ") closes the race.\n\n");
 
 	if (o->schema_command) {
-		fprintf(f, "# The schema, as your own tool makes it.\nschema:\n  command: ");
-		fprintf(f, "'");
-		for (const char *p = o->schema_command; *p; p++)
-			fprintf(f, *p == '\'' ? "''" : "%c", *p);
-		fprintf(f, "'\n");
-		if (o->command_cwd)
-			fprintf(f, "  cwd: '%s'\n", o->command_cwd);
+		fprintf(f, "# The schema, as your own tool makes it.\nschema: ");
+		write_command(f, o->schema_command, o->command_cwd);
 	} else {
 		fprintf(f, "# The table as the catalog describes it");
 		if (m->n_parents)
@@ -824,12 +838,20 @@ bool init_write(FILE *f, const struct init_model *m, const struct init_opts *o, 
 			write_parent_seed(f, m, &m->parents[i], rows, err, errlen);
 		fprintf(f, "\n");
 	}
-	fprintf(f, "# The fix: a unique key on the columns (add your own command instead:\n"
-		   "# migration: {up: {command: ...}, down: {command: ...}}).\n"
-		   "migration:\n  up: ALTER TABLE %s ADD CONSTRAINT %s UNIQUE (",
-		t->name, uq);
-	key_list(f, m, ", ");
-	fprintf(f, ")\n  down: ALTER TABLE %s DROP CONSTRAINT %s\n\n", t->name, uq);
+	if (o->migrate_command) {
+		fprintf(f, "# The fix, as your own tool applies and reverts it.\nmigration:\n  up: ");
+		write_command(f, o->migrate_command, o->command_cwd);
+		fprintf(f, "  down: ");
+		write_command(f, o->downgrade_command, o->command_cwd);
+		fprintf(f, "\n");
+	} else {
+		fprintf(f, "# The fix: a unique key on the columns (your own tool instead:\n"
+			   "# migration: {up: {command: ...}, down: {command: ...}}).\n"
+			   "migration:\n  up: ALTER TABLE %s ADD CONSTRAINT %s UNIQUE (",
+			t->name, uq);
+		key_list(f, m, ", ");
+		fprintf(f, ")\n  down: ALTER TABLE %s DROP CONSTRAINT %s\n\n", t->name, uq);
+	}
 
 	fprintf(f, "sql:\n  # The pre-migration check: keys with more than one row.\n  precheck: |\n    SELECT ");
 	key_list(f, m, ", ");
@@ -855,6 +877,14 @@ bool init_write(FILE *f, const struct init_model *m, const struct init_opts *o, 
 	fprintf(f, "\n\n");
 	write_flow(f, m, o->flow, cols, vals);
 	fprintf(f, "\n");
+	/* With your own migration the constraint's name is what you say, or unknown. */
+	if (o->migrate_command) {
+		if (!o->constraint) {
+			write_phases(f, o->flow, NULL, NULL);
+			return true;
+		}
+		snprintf(uq, sizeof uq, "%s", o->constraint);
+	}
 	char where[1024];
 	size_t wn = (size_t)snprintf(where, sizeof where, "%s on %s (", uq, t->name);
 	for (size_t i = 0; i < m->n_keys && wn < sizeof where; i++)
@@ -877,6 +907,9 @@ static const char init_usage[] =
 	"      --flow=NAME            check-then-insert (default), where-not-exists, on-conflict\n"
 	"      --schema-from-db       the schema from the catalog (default)\n"
 	"      --schema-command=CMD   the schema from a command (e.g. \"alembic upgrade 004\")\n"
+	"      --migrate-command=CMD  the migration as your command (\"alembic upgrade 005\"),\n"
+	"      --downgrade-command=CMD  and its downgrade (\"alembic downgrade 004\")\n"
+	"      --constraint=NAME      the constraint your migration adds (checked by name)\n"
 	"  -o, --output=FILE          write it there (default: standard output)\n";
 
 /* Splits a comma-separated list in place into names[]; returns the count. */
@@ -920,6 +953,9 @@ int init_main(int argc, char **argv)
 		{"flow", required_argument, NULL, 'F'},
 		{"schema-from-db", no_argument, NULL, 'S'},
 		{"schema-command", required_argument, NULL, 'C'},
+		{"migrate-command", required_argument, NULL, 'M'},
+		{"downgrade-command", required_argument, NULL, 'D'},
+		{"constraint", required_argument, NULL, 'N'},
 		{"output", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
@@ -960,6 +996,15 @@ int init_main(int argc, char **argv)
 		case 'C':
 			o.schema_command = optarg;
 			break;
+		case 'M':
+			o.migrate_command = optarg;
+			break;
+		case 'D':
+			o.downgrade_command = optarg;
+			break;
+		case 'N':
+			o.constraint = optarg;
+			break;
 		case 'o':
 			output = optarg;
 			break;
@@ -982,6 +1027,14 @@ int init_main(int argc, char **argv)
 	}
 	if (from_db && o.schema_command) {
 		rc = init_error("--schema-from-db and --schema-command exclude each other");
+		goto out;
+	}
+	if (!o.migrate_command != !o.downgrade_command) {
+		rc = init_error("--migrate-command and --downgrade-command go together");
+		goto out;
+	}
+	if (o.constraint && !o.migrate_command) {
+		rc = init_error("--constraint names the constraint of your own --migrate-command");
 		goto out;
 	}
 	const char *keys[INIT_MAX_KEYS];
@@ -1011,7 +1064,8 @@ int init_main(int argc, char **argv)
 	have_model = true;
 	/* Where the command runs: the scenario's folder is where it is written. */
 	char here[4096];
-	if (o.schema_command && output && strchr(output, '/') && getcwd(here, sizeof here))
+	if ((o.schema_command || o.migrate_command) && output && strchr(output, '/') &&
+	    getcwd(here, sizeof here))
 		o.command_cwd = here;
 	FILE *f = stdout;
 	if (output) {

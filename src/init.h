@@ -71,6 +71,9 @@ struct init_model {
 struct init_opts {
 	enum init_flow flow;
 	const char *schema_command;  /* schema: {command: ...} instead of the DDL */
+	const char *migrate_command; /* migration.up as your command (then downgrade_command too) */
+	const char *downgrade_command;
+	const char *constraint;      /* the name your migration gives the constraint, or NULL */
 	const char *command_cwd;     /* cwd: for the command, NULL: the file's folder */
 	const char *dsn_note;        /* where the model came from, for the header comment */
 	int seed_rows;               /* rows per parent (covers the rounds' keys) */

@@ -241,3 +241,35 @@ Test(init, kinds_and_names)
 	cr_expect(init_flow_parse("on-conflict", &fl) && fl == FLOW_ON_CONFLICT);
 	cr_expect_not(init_flow_parse("upsert", &fl));
 }
+
+Test(init, your_own_migration_command)
+{
+	struct init_model m;
+	seed_model(&m);
+	struct init_opts o = {.flow = FLOW_CHECK_THEN_INSERT,
+			      .schema_command = "alembic upgrade 004",
+			      .migrate_command = "alembic upgrade 005",
+			      .downgrade_command = "alembic downgrade 004",
+			      .command_cwd = "/srv/app's"};
+	struct scenario sc;
+	char *text = write_ok(&m, &o, &sc);
+	cr_assert_not_null(sc.migrate_up.command);
+	cr_expect_str_eq(sc.migrate_up.command->line, "alembic upgrade 005");
+	cr_expect_str_eq(sc.migrate_down.command->line, "alembic downgrade 004");
+	cr_expect_str_eq(sc.migrate_up.command->cwd, "/srv/app's");
+	/* The constraint's name is unknown: nothing checks it by name. */
+	cr_expect_null(strstr(text, "check: unique"), "%s", text);
+	cr_expect_null(strstr(text, "- constraint."), "%s", text);
+	cr_expect(strstr(text, "hold: outcomes.23505 == (workers - 1) * rounds"));
+	scenario_free(&sc);
+	free(text);
+	o.constraint = "uq_user_tenant_membership_user_tenant";
+	text = write_ok(&m, &o, &sc);
+	cr_expect(strstr(text, "check: unique uq_user_tenant_membership_user_tenant on "
+			       "user_tenant_membership (user_id, tenant_id)"),
+		  "%s", text);
+	cr_expect(strstr(text, "constraint.uq_user_tenant_membership_user_tenant == outcomes.23505"));
+	scenario_free(&sc);
+	free(text);
+	init_model_free(&m);
+}
