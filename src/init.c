@@ -18,6 +18,7 @@
 #include "db.h"
 #include "mem.h"
 #include "pgrace.h"
+#include "text.h"
 
 #define SEED_ROWS 20000
 #define UUID_BASE 100000000000LL /* 12 digits: the last group of a key's uuid */
@@ -935,12 +936,12 @@ static size_t split_keys(char *list, const char **names, size_t max)
 
 __attribute__((format(printf, 1, 2))) static int init_error(const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "pgrace init: ");
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n");
+	text_line(stderr, "pgrace init: %s", msg); /* arguments may hold anything */
 	return EXIT_USAGE;
 }
 
@@ -1051,13 +1052,13 @@ int init_main(int argc, char **argv)
 	char err[1024];
 	conn = db_connect(dsn, NULL, err, sizeof err);
 	if (!conn) {
-		fprintf(stderr, "pgrace init: cannot connect: %s\n", err);
+		text_line(stderr, "pgrace init: cannot connect: %s", err);
 		rc = EXIT_DATABASE;
 		goto out;
 	}
 	bool usage = false;
 	if (!init_catalog(conn, table, keys, n_keys, &m, &usage, err, sizeof err)) {
-		fprintf(stderr, "pgrace init: %s\n", err);
+		text_line(stderr, "pgrace init: %s", err);
 		rc = usage ? EXIT_USAGE : EXIT_DATABASE;
 		goto out;
 	}
@@ -1094,7 +1095,7 @@ int init_main(int argc, char **argv)
 		goto out;
 	}
 	if (output)
-		fprintf(stderr, "pgrace init: wrote %s (run it: pgrace run %s)\n", output, output);
+		text_line(stderr, "pgrace init: wrote %s (run it: pgrace run %s)", output, output);
 	rc = EXIT_PASS;
 out:
 	if (have_model)

@@ -150,6 +150,23 @@ Test(loader, quoted_values_are_escaped, .timeout = 120)
 	proc_free(&pr);
 }
 
+/* pgrace init's messages quote its arguments and the server: before, raw. */
+Test(loader, init_messages_are_escaped, .timeout = 120)
+{
+	struct proc pr;
+	int code = run_pgrace(ARGS("init", "--table", "t", "--key", "k", "--flow", "\x1b[2J"), &pr);
+	cr_expect_eq(code, 2, "%s", proc_said(&pr));
+	cr_expect(contains(pr.err, "got \"\\x1b[2J\""), "%s", proc_said(&pr));
+	assert_no_raw_controls(pr.err, "init stderr");
+	proc_free(&pr);
+
+	code = run_pgrace(ARGS("init", "--table", "no_such\xe2\x80\xae_table", "--key", "k"), &pr);
+	cr_expect_eq(code, 2, "%s", proc_said(&pr));
+	cr_expect(contains(pr.err, "no_such\\u202e_table"), "%s", proc_said(&pr));
+	assert_no_raw_controls(pr.err, "init stderr");
+	proc_free(&pr);
+}
+
 /* A server message with a clear-screen, a BEL and a bidi override, shown in
  * the summary's FAIL line: before, raw. */
 Test(loader, server_messages_are_escaped, .timeout = 120)
