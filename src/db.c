@@ -317,6 +317,7 @@ static void lost(PGconn *c, struct db_result *r)
 /* How a query is sent. */
 enum send_kind {
 	SEND_SCRIPT,   /* simple protocol when no parameters: several statements allowed */
+	SEND_TRAILED,  /* SEND_SCRIPT whose last statement is bookkeeping (not counted) */
 	SEND_ONE,      /* extended protocol always: the server refuses several statements */
 	SEND_PREPARE,  /* PQsendPrepare of sql as stmt */
 	SEND_PREPARED, /* PQsendQueryPrepared of stmt */
@@ -354,6 +355,7 @@ static void query(PGconn *c, enum send_kind kind, const char *stmt, const char *
 	int sent = 0;
 	switch (kind) {
 	case SEND_SCRIPT:
+	case SEND_TRAILED:
 		sent = nparams > 0 ? PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
 				   : PQsendQuery(c, sql);
 		break;
@@ -372,6 +374,9 @@ static void query(PGconn *c, enum send_kind kind, const char *stmt, const char *
 		return;
 	}
 	bool cancelled = false, copy_out = false;
+	/* SEND_TRAILED: the counts as they were before the latest result */
+	long long prev_rows = 0, prev_affected = 0;
+	char prev_first[sizeof r->first_value] = "";
 	uint64_t grace = 0; /* after a cancel, how long we wait for the server to answer */
 	for (;;) {
 		if (!PQconsumeInput(c)) {
@@ -387,8 +392,17 @@ static void query(PGconn *c, enum send_kind kind, const char *stmt, const char *
 		while (!copy_out && r->status != DB_LOST && !PQisBusy(c) &&
 		       (cancelled ? now < grace : !sig && now < deadline_us)) {
 			PGresult *res = PQgetResult(c);
-			if (!res)
+			if (!res) {
+				if (kind == SEND_TRAILED) {
+					r->rows = prev_rows;
+					r->affected = prev_affected;
+					memcpy(r->first_value, prev_first, sizeof prev_first);
+				}
 				return;
+			}
+			prev_rows = r->rows;
+			prev_affected = r->affected;
+			memcpy(prev_first, r->first_value, sizeof prev_first);
 			take_result(c, res, r, &copy_out);
 			PQclear(res);
 			if (copy_out)
@@ -433,6 +447,11 @@ void db_query(PGconn *c, const char *sql, int nparams, const char *const *params
 	      uint64_t deadline_us, struct db_result *r)
 {
 	query(c, SEND_SCRIPT, NULL, sql, nparams, params, deadline_us, true, r);
+}
+
+void db_query_trailed(PGconn *c, const char *sql, uint64_t deadline_us, struct db_result *r)
+{
+	query(c, SEND_TRAILED, NULL, sql, 0, NULL, deadline_us, true, r);
 }
 
 void db_statement(PGconn *c, const char *sql, int nparams, const char *const *params,

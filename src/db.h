@@ -49,6 +49,9 @@ PGconn *db_connect_cleanup(const char *dsn, uint64_t deadline_us, char *err, siz
  * from the client or to it fails (0A000) without hanging. */
 void db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
 	      uint64_t deadline_us, struct db_result *r);
+/* db_query of a script (no parameters) whose last statement is bookkeeping
+ * (a RESET): rows, affected and first_value are those before it. */
+void db_query_trailed(PGconn *c, const char *sql, uint64_t deadline_us, struct db_result *r);
 /* One statement, always through the extended protocol, even without
  * parameters: the server refuses a string of several (42601). For flow
  * steps, which must never run more than the one statement they name. */

@@ -57,6 +57,10 @@ static const char usage_text[] =
 	"                           (targets: [primary, replica]; the first is --dsn)\n"
 	"      --pooler             the server is behind a transaction-pooling pooler\n"
 	"                           (pgbouncer): keep no session state\n"
+	"      --admin-dsn=CONNINFO the connection for setup, steps and cleanup\n"
+	"                           (default: --dsn); with --pooler, one that keeps its\n"
+	"                           session (the server itself, or a session-mode pool):\n"
+	"                           needed for CREATE INDEX CONCURRENTLY and the like\n"
 	"  -j, --json=FILE          write the results as JSON\n"
 	"      --junit=FILE         write the results as JUnit XML\n"
 	"  -q, --quiet              print nothing but errors\n"
@@ -90,8 +94,9 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 	return EXIT_USAGE;
 }
 
-/* The --dsn value, kept before its password is masked in argv (lives until exit). */
-static char *dsn_copy;
+/* The --dsn and --admin-dsn values, kept before their passwords are masked
+ * in argv (they live until exit). */
+static char *dsn_copy, *admin_dsn_copy;
 
 static bool dsn_parses(const char *dsn)
 {
@@ -104,18 +109,18 @@ static bool dsn_parses(const char *dsn)
 	return true;
 }
 
-/* Keeps a copy of the --dsn value in *dsn, then hides its password from the
+/* Keeps a copy of a --dsn value in *copy (and *dsn), then hides its password from the
  * process title; false when it does not parse (libpq's parse errors may
  * quote the password: the caller says only where). */
-static bool take_dsn(char *arg, const char **dsn)
+static bool take_dsn(char *arg, char **copy, const char **dsn)
 {
 	if (!dsn_parses(arg))
 		return false;
-	free(dsn_copy);
-	dsn_copy = strdup(arg);
-	if (!dsn_copy)
+	free(*copy);
+	*copy = strdup(arg);
+	if (!*copy)
 		abort();
-	*dsn = dsn_copy;
+	*dsn = *copy;
 	db_mask_password(arg);
 	return true;
 }
@@ -307,6 +312,7 @@ static int cmd_run(int argc, char **argv)
 		{"deadline-ms", required_argument, NULL, 'D'},
 		{"duration", required_argument, NULL, 'T'}, {"hot", no_argument, NULL, 'H'},
 		{"pooler", no_argument, NULL, 'P'},      {"target", required_argument, NULL, 'G'},
+		{"admin-dsn", required_argument, NULL, 'A'},
 		{"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}};
 	struct run_opts opts = {0};
@@ -316,7 +322,7 @@ static int cmd_run(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "d:w:r:m:j:qT:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			if (!take_dsn(optarg, &opts.dsn))
+			if (!take_dsn(optarg, &dsn_copy, &opts.dsn))
 				return usage_error("%s", "--dsn: not a valid conninfo string or postgresql:// URI");
 			break;
 		case 'w':
@@ -350,6 +356,10 @@ static int cmd_run(int argc, char **argv)
 		case 'G':
 			if (!parse_target(optarg, &opts))
 				return EXIT_USAGE;
+			break;
+		case 'A':
+			if (!take_dsn(optarg, &admin_dsn_copy, &opts.admin_dsn))
+				return usage_error("%s", "--admin-dsn: not a valid conninfo string or postgresql:// URI");
 			break;
 		case 'm':
 			if (!strcmp(optarg, "hold"))
@@ -461,7 +471,7 @@ static int cmd_clean(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "d:n", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			if (!take_dsn(optarg, &dsn))
+			if (!take_dsn(optarg, &dsn_copy, &dsn))
 				return usage_error("%s", "--dsn: not a valid conninfo string or postgresql:// URI");
 			break;
 		case 'n':

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "sandbox.h"
 #include "judge.h"
 #include "metric.h"
 
@@ -504,10 +505,10 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 	r->pooler = pooler;
 	/* Through a pooler the transaction is the only state we own: set the
 	 * search_path in it and learn which backend serves it (one round trip). */
-	char tail[128] = "";
+	char tail[128] = "", path[96];
 	if (pooler)
-		snprintf(tail, sizeof tail, "; SET LOCAL search_path TO %s; SELECT pg_backend_pid()",
-			 schema);
+		snprintf(tail, sizeof tail, "; %s; SELECT pg_backend_pid()",
+			 sandbox_path_sql(path, sizeof path, schema, true));
 	snprintf(r->begin_sql[0], sizeof r->begin_sql[0], "BEGIN ISOLATION LEVEL %s%s",
 		 isolation_sql(cfg->isolation), tail);
 	snprintf(r->begin_sql[1], sizeof r->begin_sql[1], "BEGIN ISOLATION LEVEL READ COMMITTED%s",
@@ -797,7 +798,8 @@ static enum race_status count_rows(struct race *r, struct round_result *out, cha
 	out->rows_min = -1;
 	if (r->pooler) { /* one transaction, so the search_path holds for every key */
 		char sql[160];
-		snprintf(sql, sizeof sql, "BEGIN; SET LOCAL search_path TO %s", r->schema);
+		char path[96];
+		snprintf(sql, sizeof sql, "BEGIN; %s", sandbox_path_sql(path, sizeof path, r->schema, true));
 		db_query(r->monitor, sql, 0, NULL, rows_deadline(r), &res);
 		if (res.status != DB_OK) {
 			snprintf(err, errlen, "rows query: %s", db_result_text(&res, text, sizeof text));

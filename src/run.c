@@ -19,6 +19,7 @@
 #include "race.h"
 #include "sandbox.h"
 #include "server.h"
+#include "sqlscan.h"
 #include "text.h"
 
 extern char **environ;
@@ -34,6 +35,8 @@ struct runner {
 	struct run_result *res;
 	PGconn *admin;      /* setup, steps and cleanup; search_path = the sandbox */
 	PGconn *owner;      /* behind a pooler: holds the sandbox's owner lock (sandbox.h) */
+	const char *admin_dsn; /* opts->admin_dsn, else opts->dsn */
+	bool admin_pooled;  /* the admin connection goes through the transaction pooler */
 	bool migrated;
 	long long round;    /* global round counter: keys never repeat across phases */
 	struct command_result *cmd; /* the last command's output (allocated on first use) */
@@ -98,22 +101,66 @@ static void pause_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Runs a script of the scenario on the admin connection. Through a pooler
- * the session's search_path cannot be trusted, so the script gets its own,
- * local to the implicit transaction the script runs in. */
+/* Runs a script of the scenario on the admin connection. When that goes
+ * through a transaction pooler (pgbouncer hands each transaction any server
+ * connection, but keeps one for the whole of a query message), the script is
+ * sent in one message after a session SET of the search_path, which holds
+ * past a COMMIT inside the script (SET LOCAL did not, and made the script one
+ * transaction block), and RESET after it so the pool's connection does not
+ * keep it. Statements that must run outside a transaction block cannot go
+ * that way: check_pooled_scripts() refuses them before the run. */
 static void admin_sql(struct runner *rn, const char *sql, struct db_result *r)
 {
-	if (!rn->opts->pooler) {
+	if (!rn->admin_pooled) {
 		db_query(rn->admin, sql, 0, NULL, 0, r);
 		return;
 	}
-	size_t len = strlen(sql) + 128;
+	char path[96];
+	size_t len = strlen(sql) + 256;
 	char *full = malloc(len);
 	if (!full)
 		abort();
-	snprintf(full, len, "SET LOCAL search_path TO %s;\n%s", rn->res->schema, sql);
-	db_query(rn->admin, full, 0, NULL, 0, r);
+	snprintf(full, len, "%s;\n%s\n;RESET search_path",
+		 sandbox_path_sql(path, sizeof path, rn->res->schema, false), sql);
+	db_query_trailed(rn->admin, full, 0, r);
 	free(full);
+}
+
+/* A script's first statement that cannot run inside a transaction block,
+ * as its line in the file; 0 when none. */
+static int own_transaction_line(const struct sql_text *t)
+{
+	const char *pos = t->sql;
+	struct sql_stmt st;
+	while (t->sql && sql_next_stmt(t->sql, &pos, &st))
+		if (sql_needs_own_transaction(&st))
+			return t->line + st.line;
+	return 0;
+}
+
+/* Through a transaction pooler without --admin-dsn, before any connection:
+ * a script with a statement that cannot run inside a transaction block
+ * (CREATE INDEX CONCURRENTLY, VACUUM) cannot be given the sandbox's
+ * search_path (see admin_sql()): refused, exit 2, naming file:line. */
+static bool check_pooled_scripts(struct runner *rn)
+{
+	const struct scenario *sc = rn->sc;
+	const struct sql_text *setup[2] = {&sc->schema, &sc->seed};
+	int line = 0;
+	for (int i = 0; !line && i < 2; i++)
+		line = own_transaction_line(setup[i]);
+	for (size_t i = 0; !line && i < sc->n_phases; i++)
+		for (size_t j = 0; !line && j < sc->phases[i].n_steps; j++)
+			line = own_transaction_line(&sc->phases[i].steps[j].text);
+	if (!line)
+		return true;
+	stop_run(rn, VERDICT_BAD_SCENARIO,
+		 "%s:%d: this statement cannot run inside a transaction block, and through a "
+		 "transaction pooler (--pooler) pgrace can give a script the sandbox's search_path "
+		 "only in one; give --admin-dsn a connection that keeps its session (the server "
+		 "itself, or a session-mode pool) for setup and steps",
+		 sc->path, line);
+	return false;
 }
 
 /* What one try of a step left: the query's result, and for a built-in
@@ -618,8 +665,10 @@ static bool round_setup(struct runner *rn, const struct phase *p, const struct s
 	struct db_result r;
 	struct key_values kv;
 	char why[512], text[600], sql[160];
-	if (rn->opts->pooler) { /* the search_path lives in a transaction of our own */
-		snprintf(sql, sizeof sql, "BEGIN; SET LOCAL search_path TO %s", rn->res->schema);
+	if (rn->admin_pooled) { /* the search_path lives in a transaction of our own */
+		char path[96];
+		snprintf(sql, sizeof sql, "BEGIN; %s",
+			 sandbox_path_sql(path, sizeof path, rn->res->schema, true));
 		db_query(rn->admin, sql, 0, NULL, 0, &r);
 		if (r.status != DB_OK)
 			goto failed;
@@ -635,7 +684,7 @@ static bool round_setup(struct runner *rn, const struct phase *p, const struct s
 		if (r.status != DB_OK)
 			goto failed;
 	}
-	if (rn->opts->pooler) {
+	if (rn->admin_pooled) {
 		db_query(rn->admin, "COMMIT", 0, NULL, 0, &r);
 		if (r.status != DB_OK)
 			goto failed;
@@ -770,7 +819,7 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 			stop_run(rn, VERDICT_ERROR, "phase %s: %s", p->name, err);
 			return false;
 		}
-		if (!rn->opts->pooler) /* through a pooler the pid names no backend */
+		if (!rn->admin_pooled) /* through a pooler the pid names no backend */
 			race_set_admin_pid(race, PQbackendPID(rn->admin));
 	}
 	for (size_t j = 0; go_on && j < p->n_steps; j++)
@@ -921,14 +970,14 @@ static bool own_sandbox(struct runner *rn, char *err, size_t errlen)
 	for (int tries = 0; tries < 3; tries++) {
 		sandbox_name(rn->res->schema, sizeof rn->res->schema);
 		PGconn *c = rn->admin;
-		if (rn->opts->pooler) {
+		if (rn->admin_pooled) {
 			if (!rn->owner)
-				rn->owner = db_connect(rn->opts->dsn, NULL, err, errlen);
+				rn->owner = db_connect(rn->admin_dsn, NULL, err, errlen);
 			if (!rn->owner)
 				return false;
 			c = rn->owner;
 		}
-		int taken = sandbox_lock(c, rn->res->schema, rn->opts->pooler, err, errlen);
+		int taken = sandbox_lock(c, rn->res->schema, rn->admin_pooled, err, errlen);
 		if (taken != 0)
 			return taken > 0;
 	}
@@ -943,7 +992,7 @@ static void drop_schema(struct runner *rn)
 	char err[600];
 	/* 10 s covers a restart (pg_ctl restart: a few seconds of refused
 	 * connections) without holding a dead server's run for long. */
-	if (sandbox_drop(&rn->admin, rn->opts->dsn, rn->res->schema, clock_us() + 10u * 1000000u,
+	if (sandbox_drop(&rn->admin, rn->admin_dsn, rn->res->schema, clock_us() + 10u * 1000000u,
 			 err, sizeof err))
 		return;
 	text_line(stderr, "pgrace: could not drop schema %s: %s (`pgrace clean` drops it once this run is gone)",
@@ -968,7 +1017,13 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 		goto out;
 	}
 
-	rn.admin = db_connect(opts->dsn, NULL, err, sizeof err);
+	rn.admin_dsn = opts->admin_dsn ? opts->admin_dsn : opts->dsn;
+	rn.admin_pooled = opts->pooler && !opts->admin_dsn;
+	if (rn.admin_pooled && !check_pooled_scripts(&rn)) {
+		res->schema[0] = '\0';
+		goto out;
+	}
+	rn.admin = db_connect(rn.admin_dsn, NULL, err, sizeof err);
 	if (!rn.admin) {
 		stop_run(&rn, VERDICT_ERROR, "cannot connect: %s", err);
 		res->schema[0] = '\0';
@@ -999,11 +1054,12 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 		res->schema[0] = '\0';
 		goto out;
 	}
-	if (opts->pooler) /* no session state: each script sets its own search_path */
+	char path[96];
+	if (rn.admin_pooled) /* no session state: each script sets its own search_path */
 		snprintf(sql, sizeof sql, "CREATE SCHEMA %s", res->schema);
 	else
-		snprintf(sql, sizeof sql, "CREATE SCHEMA %s; SET search_path TO %s", res->schema,
-			 res->schema);
+		snprintf(sql, sizeof sql, "CREATE SCHEMA %s; %s", res->schema,
+			 sandbox_path_sql(path, sizeof path, res->schema, false));
 	db_query(rn.admin, sql, 0, NULL, 0, &r);
 	if (r.status != DB_OK) {
 		stop_run(&rn, VERDICT_ERROR, "cannot create the sandbox schema: %s",

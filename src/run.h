@@ -87,6 +87,9 @@ struct run_opts {
 	int duration_ms;          /* > 0: race phases free-run this long instead of rounds */
 	bool hot;                 /* free run: every attempt on one key, not a fresh one */
 	bool pooler;              /* behind a transaction-pooling pooler: no session state */
+	const char *admin_dsn;    /* setup, steps and cleanup (NULL: dsn); under pooler, a
+				   * connection that keeps its session (direct, or a
+				   * session-mode pool) */
 	bool quiet;
 	bool progress;            /* progress line on stderr */
 };

@@ -25,6 +25,12 @@ void sandbox_name(char *buf, size_t len)
 	snprintf(buf, len, "pgrace_%d_%08x", (int)getpid(), rnd);
 }
 
+const char *sandbox_path_sql(char *buf, size_t len, const char *schema, bool local)
+{
+	snprintf(buf, len, "SET %ssearch_path TO %s", local ? "LOCAL " : "", schema);
+	return buf;
+}
+
 bool sandbox_is_name(const char *s)
 {
 	if (strncmp(s, "pgrace_", 7))

@@ -24,6 +24,9 @@
 /* First key of the owner lock: "pgrc" in ASCII. */
 #define SANDBOX_LOCK_CLASS 1885827683
 
+/* "SET [LOCAL] search_path TO schema" into buf (returned): the one
+ * statement that puts a session (local: a transaction) in the sandbox. */
+const char *sandbox_path_sql(char *buf, size_t len, const char *schema, bool local);
 /* Writes a fresh sandbox name for this process into buf. */
 void sandbox_name(char *buf, size_t len);
 /* s is a sandbox name (pgrace_<digits>_<8 hex digits>). */

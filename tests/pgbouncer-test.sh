@@ -69,4 +69,51 @@ if [ "$pooled" != 0 ] || [ "$direct" != 0 ]; then
 	exit 1
 fi
 grep -q '"23505": 150' "$dir/pooled.json" || { echo "pgbouncer-test: FAIL: expected 150 unique violations after the migration" >&2; exit 1; }
-echo "pgbouncer-test: 1 passed, 0 failed"
+
+# Setup scripts through the pooler keep the sandbox's search_path past a
+# COMMIT inside them. Before, each script was prefixed with SET LOCAL, which
+# ended with the script's own COMMIT: the table after it landed in public.
+marker="pgrace_after_commit_$$"
+python3 - "$seed" "$dir/commit.yaml" "$marker" <<'PY'
+import sys
+src, dst, marker = sys.argv[1:]
+s = open(src).read()
+old = "  up: |\n    ALTER TABLE user_tenant_membership\n      ADD CONSTRAINT uq_user_tenant_membership_user_tenant UNIQUE (user_id, tenant_id);\n"
+assert old in s, "the seed's migration.up changed: update pgbouncer-test.sh"
+s = s.replace(old, "  up: |\n    BEGIN;\n    ALTER TABLE user_tenant_membership\n      ADD CONSTRAINT uq_user_tenant_membership_user_tenant UNIQUE (user_id, tenant_id);\n    COMMIT;\n    CREATE TABLE %s (x int);\n" % marker)
+open(dst, "w").write(s)
+PY
+set +e
+"$bin" run "$dir/commit.yaml" --dsn "$dsn" --pooler --workers 4 --rounds 3 -q
+commit_rc=$?
+set -e
+leaked=$(psql -XAtqc "SELECT count(*) FROM pg_class WHERE relname = '$marker' AND relnamespace = 'public'::regnamespace")
+psql -Xqc "DROP TABLE IF EXISTS public.$marker" >/dev/null 2>&1 || true
+if [ "$commit_rc" != 0 ] || [ "$leaked" != 0 ]; then
+	echo "pgbouncer-test: FAIL: a migration with a COMMIT inside, through the pooler: exit $commit_rc, tables in public: $leaked (want exit 0 and none)" >&2
+	exit 1
+fi
+
+# CREATE INDEX CONCURRENTLY cannot run inside a transaction block: through a
+# transaction pooler it needs --admin-dsn (a connection that keeps its
+# session). Without it the run is refused up front (exit 2, naming the line);
+# with it, it passes. Before, every script became one transaction block and
+# the migration failed: a false FAIL.
+online="$src/scenarios/online-migration.yaml"
+set +e
+"$bin" run "$online" --dsn "$dsn" --pooler --workers 4 --rounds 3 -q 2>"$dir/online.err"
+refused=$?
+"$bin" run "$online" --dsn "$dsn" --pooler --admin-dsn "host=$PGHOST port=$PGPORT dbname=postgres user=$PGUSER" \
+	--workers 4 --rounds 3 -q
+admin=$?
+set -e
+cat "$dir/online.err"
+if [ "$refused" != 2 ] || ! grep -q "online-migration.yaml:[0-9]*: this statement cannot run inside a transaction block.*--admin-dsn" "$dir/online.err"; then
+	echo "pgbouncer-test: FAIL: CREATE INDEX CONCURRENTLY through the pooler without --admin-dsn: exit $refused (want 2, naming the line)" >&2
+	exit 1
+fi
+if [ "$admin" != 0 ]; then
+	echo "pgbouncer-test: FAIL: online-migration through the pooler with --admin-dsn: exit $admin (want 0)" >&2
+	exit 1
+fi
+echo "pgbouncer-test: 4 passed, 0 failed"
