@@ -162,7 +162,7 @@ def fig: map("\(.phase) dup \(.rounds_with_duplicates)/\(.rounds) rows \(.rows_p
   "\n## Key figures (racing phases: rounds with duplicates, rows per key min..max)\n",
   "| scenario | version | server | figures |", "|---|---|---|---|",
   (.scenarios[] | . as $s | $vs[] | tostring as $v | $s.results[$v] // empty
-	| "| \($s.scenario) | \($v) | \(.server_version // "-") | \(if .verdict == "skipped" then "-" else (.figures | fig | if . == "" then "-" else esc end) end) |")
+	| "| \($s.scenario) | \($v) | \(.server_version // "-") | \(if .verdict == "skipped" then "-" else ((.figures // []) | fig | if . == "" then "-" else esc end) end) |")
 '
 jq -r "$md_jq" "$results/matrix.json" >"$results/matrix.md"
 printf '\n'
