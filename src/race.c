@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "lockview.h"
 #include "sandbox.h"
 #include "judge.h"
 #include "metric.h"
@@ -62,6 +63,7 @@ struct race {
 	const char *const *targets; /* [t >= 1]: conninfo of the scenario's target t */
 	struct worker *w;
 	PGconn *monitor;         /* coordinator's own connection */
+	const struct lockview *view; /* the engine's lock view: hold mode asks it */
 	bool pooler;             /* no session state: see race_open() */
 	char begin_sql[2][192];  /* [0] cfg isolation, [1] READ COMMITTED */
 	/* the round, under mu */
@@ -525,6 +527,22 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 	r->monitor = db_connect(dsn, pooler ? NULL : schema, err, errlen);
 	if (!r->monitor)
 		goto fail;
+	/* Hold mode's barrier needs the engine's lock view; fire mode only
+	 * describes a stuck round with it. */
+	char why[512];
+	static const struct lockview none = { /* sees nothing, says so */
+		.engine = "none",
+		.blocked_by_peers = "SELECT 0 WHERE $1::text IS NOT NULL",
+		.blocked_from_outside = "SELECT $1::text WHERE false",
+		.peers_and_deadlock_timeout = "SELECT '0 0' WHERE $1::text IS NOT NULL",
+	};
+	r->view = lockview_detect(r->monitor, why, sizeof why);
+	if (!r->view && cfg->mode == MODE_HOLD) {
+		snprintf(err, errlen, "%s", why);
+		goto fail;
+	}
+	if (!r->view)
+		r->view = &none;
 
 	pthread_attr_t attr;
 	if (pthread_attr_init(&attr) || pthread_attr_setstacksize(&attr, STACK_BYTES))
@@ -602,12 +620,7 @@ static bool settled(struct race *r, char *err, size_t errlen, bool *failed)
 		return true;
 	const char *params[1] = {r->pid_array};
 	struct db_result res;
-	db_query(r->monitor,
-		 "SELECT count(*) FROM pg_stat_activity a "
-		 "WHERE a.pid = ANY($1::int[]) AND a.wait_event_type = 'Lock' "
-		 "AND cardinality(pg_blocking_pids(a.pid)) > 0 "
-		 "AND pg_blocking_pids(a.pid) <@ $1::int[]",
-		 1, params, r->deadline_us, &res);
+	db_query(r->monitor, r->view->blocked_by_peers, 1, params, r->deadline_us, &res);
 	if (res.status == DB_TIMEOUT || res.status == DB_INTERRUPTED)
 		return false; /* the round's deadline or a signal: the caller says which */
 	if (res.status != DB_OK) {
@@ -654,10 +667,7 @@ static void describe_stuck(struct race *r, const char *what, char *err, size_t e
 	/* First choice: a worker blocked by a session that is not ours. */
 	struct db_result res;
 	const char *p1[1] = {r->pid_array};
-	db_query(r->monitor,
-		 "SELECT b || ' ' || w FROM unnest($1::int[]) AS w, "
-		 "unnest(pg_blocking_pids(w)) AS b WHERE b <> ALL($1::int[]) LIMIT 1",
-		 1, p1, clock_us() + 2000000u, &res);
+	db_query(r->monitor, r->view->blocked_from_outside, 1, p1, clock_us() + 2000000u, &res);
 	int outside = 0, victim = 0;
 	if (res.status == DB_OK && res.rows > 0 &&
 	    sscanf(res.first_value, "%d %d", &outside, &victim) == 2) {
@@ -739,12 +749,8 @@ static void mutual_wait_hint(struct race *r, char *hint, size_t len)
 	int waiting = 0;
 	char timeout[32] = "";
 	hint[0] = '\0';
-	db_query(r->monitor,
-		 "SELECT count(*) || ' ' || current_setting('deadlock_timeout') "
-		 "FROM pg_stat_activity a WHERE a.pid = ANY($1::int[]) "
-		 "AND a.wait_event_type = 'Lock' AND cardinality(pg_blocking_pids(a.pid)) > 0 "
-		 "AND pg_blocking_pids(a.pid) <@ $1::int[]",
-		 1, params, clock_us() + 2000000u, &res);
+	db_query(r->monitor, r->view->peers_and_deadlock_timeout, 1, params, clock_us() + 2000000u,
+		 &res);
 	if (res.status != DB_OK || sscanf(res.first_value, "%d %31s", &waiting, timeout) != 2 ||
 	    waiting == 0)
 		return;

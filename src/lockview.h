@@ -1,0 +1,42 @@
+/* lockview.h: how pgrace asks a database engine who waits for whose lock.
+ *
+ * Hold mode's commit barrier needs one thing beyond libpq: to see that a
+ * worker is blocked on a lock another worker holds (and on whom a worker
+ * outside the round waits). That is engine-specific SQL, so it lives in one
+ * small table of operations per engine; the coordinator (race.c) runs them
+ * and never writes its own. PostgreSQL's view (pg_stat_activity and
+ * pg_blocking_pids) is the one implemented. Another engine reached through
+ * libpq adds a row (docs/distributed.md says what Citus, CockroachDB and
+ * YugabyteDB offer: citus_lock_waits, crdb_internal.cluster_locks, pg_locks
+ * with their own semantics); until it has one, lockview_detect() names the
+ * engine and refuses hold mode rather than guess.
+ *
+ * Every operation takes $1, the workers' backend pids as an int[] literal
+ * ("{101,102}"), and returns exactly one row (or, where said, none). */
+#ifndef PGRACE_LOCKVIEW_H
+#define PGRACE_LOCKVIEW_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+struct lockview {
+	const char *engine; /* "PostgreSQL" */
+	/* One integer: how many of the workers wait on a lock that only other
+	 * workers hold (each such worker stays blocked until one commits). */
+	const char *blocked_by_peers;
+	/* No row, or one text "BLOCKER WAITER": a worker waiting on a session
+	 * that is not one of the workers. */
+	const char *blocked_from_outside;
+	/* One text "COUNT TIMEOUT": blocked_by_peers' count and the engine's
+	 * deadlock timeout, for a round that ran out of time. */
+	const char *peers_and_deadlock_timeout;
+};
+
+/* The lock view for the engine whose version() text is version, or NULL
+ * with why ("CockroachDB has no lock view in pgrace yet ...") when pgrace
+ * has none for it. */
+const struct lockview *lockview_for(const char *version, char *why, size_t len);
+/* lockview_for() of the server c is connected to (asks SELECT version()). */
+const struct lockview *lockview_detect(PGconn *c, char *why, size_t len);
+
+#endif
