@@ -15,6 +15,11 @@
 #                   had after a round, with the rounds that had duplicates
 #   X-latency.svg   attempt latency per phase, p50 / p90 / p99 / max, in ms
 #                   on a log scale
+#   X-racemap.svg   only when the run has interleave phases: the race map,
+#                   one column per interleave phase side by side (before and
+#                   after a migration), one cell per order, coloured by what
+#                   it ended in: duplicate, one row + 23505, one row + 40001,
+#                   one row + skip, one row, not executable
 #
 # into OUTDIR (default: the JSON file's folder). With several runs each set
 # is named after its scenario: X-SCENARIO-outcomes.svg and so on (the name
@@ -35,7 +40,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,26s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,31s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 case "${1:-}" in
@@ -300,8 +305,70 @@ EOF
 		fi
 	} >"$tmp/latency.gp"
 
+	# ---- race map: interleave phases, one cell per order ----
+	local ilv="[$path.phases[] | select(.mode == \"interleave\" and .interleave != null)]"
+	local n_ilv charts="outcomes rows latency"
+	n_ilv=$(jq -r "$ilv | length" "$json")
+	if ((n_ilv > 0)); then
+		charts+=" racemap"
+		# Columns: phase index, order index, category, notation. An order's
+		# category, first match wins.
+		jq -r "$ilv | to_entries[] | .key as \$p | .value.interleave.orders | to_entries[]
+			| .value as \$o | [\$p, .key,
+			  (if (\$o.executable | not) then \"not executable\"
+			   elif (\$o.rows // 0) > 1 then \"duplicate\"
+			   elif any(\$o.workers[]; .outcome == \"23505\") then \"one row + 23505\"
+			   elif any(\$o.workers[]; .outcome == \"40001\") then \"one row + 40001\"
+			   elif any(\$o.workers[]; .outcome == \"skipped\") then \"one row + skip\"
+			   else \"one row\" end), \$o.order] | map(tostring) | join(\"\\t\")" \
+			"$json" >"$data.racemap"
+		local cats=("duplicate" "one row + 23505" "one row + 40001" "one row + skip" "one row" "not executable")
+		local colours=('#c62828' '#ef6c00' '#8e24aa' '#64b5f6' '#2e7d32' '#bdbdbd')
+		local most k tics
+		most=$(jq -r "$ilv | map(.interleave.orders | length) | max" "$json")
+		local height=$((most * 22 + 240)) map_width=$((n_ilv * 260 + 340))
+		((height > 6000)) && height=6000
+		for ((k = 0; k < ${#cats[@]}; k++)); do
+			awk -F '\t' -v c="${cats[$k]}" '$3 == c' "$data.racemap" >"$data.racemap.$k"
+		done
+		# One tick per phase: name, counts, migrated (gnuplot double quotes,
+		# where \n breaks the line).
+		tics=$(jq -r "$ilv | to_entries | map(\"\\\"\" + ((.value.name | gsub(\"[\\t\\n\\r\\\"\\\\\\\\]\"; \" \"))
+			+ \"\\\\n\" + (.value.interleave.interleavings | tostring) + \" orders, \"
+			+ (.value.interleave.interleavings_with_duplicates | tostring) + \" dup, \"
+			+ (.value.interleave.interleavings_not_executable | tostring) + \" not exec.\"
+			+ (if .value.migrated then \"\\\\nmigrated\" else \"\" end)) + \"\\\" \" + (.key | tostring))
+			| join(\", \")" "$json")
+		{
+			cat <<EOF
+set terminal svg size $map_width,$height fixed noenhanced font 'sans,11' background rgb 'white'
+set output $(gp_quote "$outdir/$prefix-racemap.svg")
+set title $(gp_quote "$title: race map, one cell per order of the workers' steps") font ',14'
+set datafile separator '\t'
+set datafile commentschars ''
+set style fill solid 1.0 border rgb 'white'
+set border 0
+unset ytics
+set xtics nomirror scale 0
+set xtics ($tics)
+set yrange [$most:-1]
+set xrange [-0.6:$n_ilv - 0.4]
+set bmargin 6
+set key outside right top vertical Left reverse noautotitle width 2
+EOF
+			local plot="plot"
+			for ((k = 0; k < ${#cats[@]}; k++)); do
+				if [[ -s "$data.racemap.$k" ]]; then
+					plot+=" $(gp_quote "$data.racemap.$k") using 1:2:(0.46):(0.45) with boxxyerror fc rgb '${colours[$k]}' title $(gp_quote "${cats[$k]}"),"
+				fi
+			done
+			plot+=" $(gp_quote "$data.racemap") using 1:2:4 with labels font ',9' notitle"
+			printf '%s\n' "$plot"
+		} >"$tmp/racemap.gp"
+	fi
+
 	local chart
-	for chart in outcomes rows latency; do
+	for chart in $charts; do
 		if ! gnuplot "$tmp/$chart.gp" 2>"$tmp/gnuplot.err"; then
 			cat "$tmp/gnuplot.err" >&2
 			say "gnuplot failed on the $chart chart of $title"

@@ -477,6 +477,46 @@ void db_query_cleanup(PGconn *c, const char *sql, uint64_t deadline_us, struct d
 	query(c, SEND_SCRIPT, NULL, sql, 0, NULL, deadline_us, false, r);
 }
 
+bool db_send(PGconn *c, const char *stmt, const char *sql, int nparams, const char *const *params,
+	     struct db_result *r)
+{
+	memset(r, 0, sizeof *r);
+	int sent = stmt ? PQsendQueryPrepared(c, stmt, nparams, params, NULL, NULL, 0)
+		   : nparams > 0 ? PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
+				 : PQsendQuery(c, sql);
+	if (!sent)
+		lost(c, r);
+	return sent;
+}
+
+bool db_poll(PGconn *c, struct db_result *r)
+{
+	if (!PQconsumeInput(c)) {
+		lost(c, r);
+		return true;
+	}
+	while (!PQisBusy(c)) {
+		PGresult *res = PQgetResult(c);
+		if (!res)
+			return true;
+		bool copy_out = false;
+		take_result(c, res, r, &copy_out);
+		PQclear(res);
+		if (copy_out || r->status == DB_LOST) {
+			/* The loader refuses client COPY; anything else leaves the
+			 * connection in a state no step can follow. */
+			r->status = DB_LOST;
+			return true;
+		}
+	}
+	return false;
+}
+
+void db_cancel(PGconn *c)
+{
+	cancel(c);
+}
+
 const char *db_result_text(const struct db_result *r, char *buf, size_t len)
 {
 	if (r->sqlstate[0])

@@ -65,6 +65,17 @@ void db_query_prepared(PGconn *c, const char *stmt, int nparams, const char *con
 		       uint64_t deadline_us, struct db_result *r);
 /* db_query that the stop flag does not cancel: for cleanup after a signal. */
 void db_query_cleanup(PGconn *c, const char *sql, uint64_t deadline_us, struct db_result *r);
+/* Sends one statement without waiting for it: the statement prepared on c
+ * as stmt, else sql with nparams parameters; clears *r. False (r says why)
+ * when it could not be sent. Finish it with db_poll(). */
+bool db_send(PGconn *c, const char *stmt, const char *sql, int nparams, const char *const *params,
+	     struct db_result *r);
+/* Reads what has arrived for the statement db_send() started, without
+ * blocking: true once every result is in (*r holds them, as db_query's), false
+ * while it still runs. A lost connection ends it (true, DB_LOST). */
+bool db_poll(PGconn *c, struct db_result *r);
+/* Asks the server to cancel what c runs (PQcancel; the result still comes). */
+void db_cancel(PGconn *c);
 /* "SQLSTATE: message" or the libpq error text, for messages. */
 const char *db_result_text(const struct db_result *r, char *buf, size_t len);
 /* Raises the process-wide stop flag (async-signal-safe). */

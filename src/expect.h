@@ -15,7 +15,7 @@ struct expr; /* opaque parsed arithmetic expression */
 enum expect_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE };
 
 /* Which release modes an expectation applies to. */
-enum expect_when { WHEN_ALWAYS, WHEN_HOLD, WHEN_FIRE };
+enum expect_when { WHEN_ALWAYS, WHEN_HOLD, WHEN_FIRE, WHEN_INTERLEAVE };
 
 struct expectation {
 	char *text;          /* as written in the scenario, without a mode prefix */

@@ -173,6 +173,15 @@ static bool phase_value(void *ctx, const char *name, long long *v)
 	case M_CONSTRAINT:
 		*v = outcome_get(&ph->constraints, suffix);
 		return true;
+	case M_INTERLEAVINGS:
+		*v = (long long)ph->ilv.n_orders;
+		return true;
+	case M_INTERLEAVINGS_WITH_DUPLICATES:
+		*v = ph->ilv.with_duplicates;
+		return true;
+	case M_INTERLEAVINGS_NOT_EXECUTABLE:
+		*v = ph->ilv.not_executable;
+		return true;
 	default:
 		return false;
 	}
@@ -298,7 +307,8 @@ enum verdict judge_step(const struct scenario *sc, const struct step *st, size_t
 static bool applies(const struct expectation *x, enum race_mode mode)
 {
 	return x->when == WHEN_ALWAYS || (x->when == WHEN_HOLD && mode == MODE_HOLD) ||
-	       (x->when == WHEN_FIRE && mode == MODE_FIRE);
+	       (x->when == WHEN_FIRE && mode == MODE_FIRE) ||
+	       (x->when == WHEN_INTERLEAVE && mode == MODE_INTERLEAVE);
 }
 
 size_t judge_applicable(const struct phase *p, enum race_mode mode)

@@ -24,6 +24,7 @@
 #include "scenario.h"
 #include "text.h"
 #include "stats.h"
+#include "spec.h"
 
 static const char usage_text[] =
 	"pgrace proves that a database constraint closes a race.\n"
@@ -40,14 +41,24 @@ static const char usage_text[] =
 	"                                       whose run is gone (SIGKILL, a crash, a lost\n"
 	"                                       host): each live run holds an advisory lock\n"
 	"                                       named after its schema; --dry-run only lists\n"
+	"  pgrace spec SCENARIO --phase NAME [-o FILE] [--all] [--schema=NAME]\n"
+	"              [--dsn=CONNINFO] [--json=FILE] [--seed=N]\n"
+	"                                       run the scenario up to that interleave\n"
+	"                                       phase, write it as a spec for PostgreSQL's\n"
+	"                                       isolation tester: the orders that left\n"
+	"                                       duplicates (--all: every executable one)\n"
 	"\n"
 	"Options for run:\n"
 	"  -d, --dsn=CONNINFO       conninfo string or postgresql:// URI\n"
 	"                           (default: the PG* environment variables)\n"
 	"  -w, --workers=N          workers per racing phase (1-5000; default from the scenario)\n"
 	"  -r, --rounds=N           rounds per racing phase (1-1000000)\n"
-	"  -m, --mode=hold|fire     hold: commit barrier, deterministic (gates);\n"
-	"                           fire: free race, stochastic (hit rates)\n"
+	"  -m, --mode=MODE          hold: commit barrier, deterministic (gates);\n"
+	"                           fire: free race, stochastic (hit rates);\n"
+	"                           interleave: every order of the workers' steps\n"
+	"      --max-interleavings=N  interleave: above N orders run a sample of N\n"
+	"                           (1-100000; default 1000)\n"
+	"      --seed=N             interleave: the sample's seed (default 1)\n"
 	"      --deadline-ms=N      a round's time budget (100-3600000)\n"
 	"  -T, --duration=SECONDS   free-running instead of rounds: no barrier, each\n"
 	"                           worker runs the flow back to back on fresh keys;\n"
@@ -313,6 +324,8 @@ static int cmd_run(int argc, char **argv)
 		{"duration", required_argument, NULL, 'T'}, {"hot", no_argument, NULL, 'H'},
 		{"pooler", no_argument, NULL, 'P'},      {"target", required_argument, NULL, 'G'},
 		{"admin-dsn", required_argument, NULL, 'A'},
+		{"max-interleavings", required_argument, NULL, 'I'},
+		{"seed", required_argument, NULL, 'S'},
 		{"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}};
 	struct run_opts opts = {0};
@@ -366,10 +379,27 @@ static int cmd_run(int argc, char **argv)
 				opts.override.mode = MODE_HOLD;
 			else if (!strcmp(optarg, "fire"))
 				opts.override.mode = MODE_FIRE;
+			else if (!strcmp(optarg, "interleave"))
+				opts.override.mode = MODE_INTERLEAVE;
 			else
-				return usage_error("--mode: expected hold or fire, got \"%s\"", optarg);
+				return usage_error("--mode: expected hold, fire or interleave, got \"%s\"",
+						   optarg);
 			opts.override.set |= RACE_SET_MODE;
 			break;
+		case 'I':
+			if (!parse_number(optarg, 1, 100000, &opts.override.max_interleavings))
+				return usage_error("--max-interleavings: expected 1 to 100000, got \"%s\"",
+						   optarg);
+			opts.override.set |= RACE_SET_MAX_ILV;
+			break;
+		case 'S': {
+			int seed;
+			if (!parse_number(optarg, 0, 2147483647, &seed))
+				return usage_error("--seed: expected 0 to 2147483647, got \"%s\"", optarg);
+			opts.override.seed = seed;
+			opts.override.set |= RACE_SET_SEED;
+			break;
+		}
 		case 'j':
 			json = optarg;
 			break;
@@ -436,6 +466,108 @@ out:
 	}
 	free(sc);
 	free(res);
+	return rc;
+}
+
+/* pgrace spec SCENARIO --phase NAME [-o FILE] [--all]: runs the scenario
+ * up to that interleave phase, then writes the phase as an isolation spec. */
+static int cmd_spec(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"phase", required_argument, NULL, 'p'}, {"output", required_argument, NULL, 'o'},
+		{"all", no_argument, NULL, 'a'},          {"dsn", required_argument, NULL, 'd'},
+		{"json", required_argument, NULL, 'j'},   {"seed", required_argument, NULL, 'S'},
+		{"schema", required_argument, NULL, 's'}, {"help", no_argument, NULL, '?'},
+		{NULL, 0, NULL, 0}};
+	struct run_opts opts = {.quiet = true};
+	const char *phase_name = NULL, *output = NULL, *json = NULL, *schema = "pgrace_spec";
+	bool all = false;
+	int c, seed;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:o:d:j:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			phase_name = optarg;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'a':
+			all = true;
+			break;
+		case 's':
+			schema = optarg;
+			if (!*schema || strlen(schema) > 63 || strspn(schema, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(schema) ||
+			    (*schema >= '0' && *schema <= '9'))
+				return usage_error("--schema: expected a lower-case identifier, got \"%s\"",
+						   optarg);
+			break;
+		case 'd':
+			if (!take_dsn(optarg, &dsn_copy, &opts.dsn))
+				return usage_error("%s", "--dsn: not a valid conninfo string or postgresql:// URI");
+			break;
+		case 'j':
+			json = optarg;
+			break;
+		case 'S':
+			if (!parse_number(optarg, 0, 2147483647, &seed))
+				return usage_error("--seed: expected 0 to 2147483647, got \"%s\"", optarg);
+			opts.override.seed = seed;
+			opts.override.set |= RACE_SET_SEED;
+			break;
+		default:
+			return usage_error("%s", "bad option for spec");
+		}
+	}
+	if (argc - optind != 1 || !phase_name)
+		return usage_error("%s", "spec: name one scenario file and --phase NAME");
+	struct scenario sc;
+	struct run_result res = {0};
+	char err[1024];
+	if (!scenario_load(argv[optind], &sc, err, sizeof err)) {
+		fprintf(stderr, "pgrace: %s\n", err);
+		return EXIT_USAGE;
+	}
+	int rc = EXIT_PASS;
+	const struct phase *p = NULL;
+	for (size_t i = 0; i < sc.n_phases; i++)
+		if (!strcmp(sc.phases[i].name, phase_name))
+			p = &sc.phases[i];
+	struct race_cfg cfg = scenario_race(&sc, p, &opts.override);
+	if (!p || !p->has_race || cfg.mode != MODE_INTERLEAVE) {
+		fprintf(stderr, "pgrace: %s: %s \"%s\"\n", sc.path,
+			p ? "spec needs an interleave phase, not" : "no phase named", phase_name);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	opts.last_phase = phase_name;
+	start_signal_thread();
+	run_scenario(&sc, &opts, &res);
+	if (json && !write_results(json, report_write_json, &res, 1))
+		rc = EXIT_RESULTS;
+	const struct phase_result *ph = res.n_phases ? &res.phases[res.n_phases - 1] : NULL;
+	if (res.error[0] || !ph || strcmp(ph->name, phase_name)) {
+		fprintf(stderr, "pgrace: %s: %s\n", sc.name,
+			res.error[0] ? res.error : "the run stopped before the phase");
+		rc = run_exit_code(verdict_worse(res.verdict, VERDICT_ERROR));
+		goto out;
+	}
+	FILE *f = output ? fopen(output, "w") : stdout;
+	if (!f) {
+		fprintf(stderr, "pgrace: cannot write %s: %s\n", output, strerror(errno));
+		rc = EXIT_RESULTS;
+		goto out;
+	}
+	bool ok = spec_write(f, &sc, p, &cfg, &ph->ilv, schema, all, err, sizeof err);
+	if ((output && fclose(f) != 0) || (!output && fflush(f) != 0))
+		ok = false;
+	if (!ok) {
+		fprintf(stderr, "pgrace: %s\n", err[0] ? err : "cannot write the spec");
+		rc = EXIT_USAGE;
+	}
+out:
+	run_result_free(&res);
+	scenario_free(&sc);
 	return rc;
 }
 
@@ -571,5 +703,7 @@ int main(int argc, char **argv)
 		return init_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "clean"))
 		return cmd_clean(argc - 1, argv + 1);
-	return usage_error("unknown command \"%s\" (run, check, list, init or clean)", cmd);
+	if (!strcmp(cmd, "spec"))
+		return cmd_spec(argc - 1, argv + 1);
+	return usage_error("unknown command \"%s\" (run, check, list, init, clean or spec)", cmd);
 }

@@ -27,6 +27,9 @@ enum metric_id {
 	M_ROWS_MAX,
 	M_OUTCOMES,   /* outcomes.<ok|skipped|lost|SQLSTATE> */
 	M_CONSTRAINT, /* constraint.<name> */
+	M_INTERLEAVINGS,
+	M_INTERLEAVINGS_WITH_DUPLICATES,
+	M_INTERLEAVINGS_NOT_EXECUTABLE,
 	/* step */
 	M_STEP_ROWS,
 	M_STEP_AFFECTED,

@@ -237,6 +237,38 @@ static void summary_table(FILE *out, const struct run_result *r)
 	}
 }
 
+/* Interleave phases: the counts, then the first order that left duplicates,
+ * in full. Fire phases: the 95 % bound on the race probability. */
+static void summary_interleave(FILE *out, const struct phase_result *ph)
+{
+	const struct ilv_summary *s = &ph->ilv;
+	if (ph->has_race && ph->mode == MODE_FIRE && !ph->free_run && ph->rounds > 0)
+		fprintf(out, "  %s: %lld of %d rounds duplicated: race probability per round <= %.3g "
+			     "(95 %% upper bound)\n",
+			ph->name, ph->rounds_with_duplicates, ph->rounds, ph->upper95);
+	if (!ph->has_race || ph->mode != MODE_INTERLEAVE)
+		return;
+	char how[96];
+	if (s->listed)
+		snprintf(how, sizeof how, "the phase's listed orders");
+	else if (s->exhaustive)
+		snprintf(how, sizeof how, "every order");
+	else
+		snprintf(how, sizeof how, "a sample of %zu of %llu%s orders, seed %llu", s->n_orders,
+			 (unsigned long long)s->total, s->total == UINT64_MAX ? "+" : "",
+			 (unsigned long long)s->seed);
+	fprintf(out, "  %s: %lld of %zu orders left duplicates, %lld not executable (%s)\n", ph->name,
+		s->with_duplicates, s->n_orders, s->not_executable, how);
+	long first = ilv_first_duplicate(s);
+	if (first < 0)
+		return;
+	char text[512], perm[ORDER_MAX_LEN * (ORDER_NAME_LEN + 4) + 16];
+	ilv_describe(&s->orders[first], text, sizeof text);
+	order_permutation(&s->orders[first].order, (const char(*)[ORDER_NAME_LEN])s->step_names,
+			  perm, sizeof perm);
+	fprintf(out, "    first: %s\n    as isolation tester steps: %s\n", text, perm);
+}
+
 void report_summary(FILE *out, const struct run_result *r)
 {
 	text_line(out, "%.*s (%.*s): %s in %.1f s", (int)sizeof r->scenario, r->scenario,
@@ -249,6 +281,8 @@ void report_summary(FILE *out, const struct run_result *r)
 		summary_table(out, r);
 	else
 		fputs("  no phase ran\n", out);
+	for (size_t i = 0; i < r->n_phases; i++)
+		summary_interleave(out, &r->phases[i]);
 	for (size_t i = 0; i < r->n_phases; i++) {
 		const struct phase_result *ph = &r->phases[i];
 
@@ -437,6 +471,94 @@ static json_t *json_latency(const struct phase_result *ph)
 			 (json_int_t)hist_percentile(h, 99.0), "max", (json_int_t)h->max);
 }
 
+/* One order of an interleave phase (README "Results"). */
+static json_t *json_order(const struct ilv_summary *s, const struct ilv_order *o)
+{
+	char note[ORDER_MAX_LEN * 4], perm[ORDER_MAX_LEN * (ORDER_NAME_LEN + 4) + 16];
+	json_t *steps = json_array(), *workers = json_array();
+	int rc = 0;
+	if (!steps || !workers) {
+		json_decref(steps);
+		json_decref(workers);
+		return NULL;
+	}
+	order_notation(&o->order, note, sizeof note);
+	order_permutation(&o->order, (const char(*)[ORDER_NAME_LEN])s->step_names, perm, sizeof perm);
+	for (int i = 0; i < o->order.workers * o->order.steps; i++) {
+		char step[8], label[ORDER_NAME_LEN + 4];
+		int w = o->order.w[i], k = order_step_at(&o->order, i);
+		snprintf(step, sizeof step, "%c%d", 'a' + w, k + 1);
+		order_step_label(w, s->step_names[k], label, sizeof label);
+		rc |= json_array_append_new(
+			steps, json_pack("{s:s, s:s, s:s}", "step", step, "name", label, "status",
+					 ilv_status_name((enum ilv_step_status)o->status[i])));
+	}
+	for (int i = 0; o->executable && i < o->order.workers; i++) {
+		const struct ilv_worker *w = &o->w[i];
+		char letter[2] = {(char)('a' + i), '\0'}, by[ORDER_MAX_WORKERS + 1];
+		json_t *blockers = json_array();
+		ilv_blockers(o, i, by, sizeof by);
+		for (int j = 0; blockers && by[j]; j++) {
+			char b[2] = {by[j], '\0'};
+			rc |= json_array_append_new(blockers, json_string(b));
+		}
+		rc |= json_array_append_new(
+			workers,
+			json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "worker", letter, "outcome",
+				  json_text(w->outcome, sizeof w->outcome), "error_step",
+				  w->error_step ? json_integer(w->error_step) : json_null(), "constraint",
+				  w->constraint[0] ? json_text(w->constraint, sizeof w->constraint)
+						   : json_null(),
+				  "message", w->message[0] ? json_text(w->message, sizeof w->message)
+							   : json_null(),
+				  "blocked_by", blockers ? blockers : json_null()));
+	}
+	char stuck[8] = "";
+	if (!o->executable)
+		snprintf(stuck, sizeof stuck, "%c%d", 'a' + o->order.w[o->stuck_pos],
+			 order_step_at(&o->order, o->stuck_pos) + 1);
+	json_t *j = json_pack("{s:s, s:s, s:b, s:o, s:b, s:o, s:o, s:o}", "order", note, "permutation",
+			      perm, "executable", o->executable, "rows",
+			      o->executable ? json_integer(o->rows) : json_null(), "duplicate",
+			      o->executable && o->rows > 1, "not_executable_at",
+			      o->executable ? json_null() : json_string(stuck), "steps", steps,
+			      "workers", workers);
+	if (rc) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* An interleave phase's orders and their totals; null for other phases. */
+static json_t *json_interleave(const struct phase_result *ph)
+{
+	const struct ilv_summary *s = &ph->ilv;
+	if (!ph->has_race || ph->mode != MODE_INTERLEAVE)
+		return json_null();
+	json_t *orders = json_array();
+	int rc = orders ? 0 : -1;
+	for (size_t i = 0; orders && i < s->n_orders; i++)
+		rc |= json_array_append_new(orders, json_order(s, &s->orders[i]));
+	long first = ilv_first_duplicate(s);
+	char note[ORDER_MAX_LEN * 4] = "";
+	if (first >= 0)
+		order_notation(&s->orders[first].order, note, sizeof note);
+	json_t *o = json_pack("{s:I, s:b, s:b, s:I, s:i, s:I, s:I, s:I, s:o, s:o}", "orders_possible",
+			      (json_int_t)(s->total > INT64_MAX ? INT64_MAX : s->total), "exhaustive",
+			      s->exhaustive, "listed", s->listed, "seed", (json_int_t)s->seed,
+			      "steps_per_worker", s->steps, "interleavings", (json_int_t)s->n_orders,
+			      "interleavings_with_duplicates", (json_int_t)s->with_duplicates,
+			      "interleavings_not_executable", (json_int_t)s->not_executable,
+			      "first_duplicate", first >= 0 ? json_string(note) : json_null(), "orders",
+			      orders ? orders : json_null());
+	if (rc) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 static json_t *json_phase(const struct phase_result *ph)
 {
 	json_t *o = json_object();
@@ -481,6 +603,11 @@ static json_t *json_phase(const struct phase_result *ph)
 	rc |= json_object_set_new(o, "throughput_tps",
 				  ph->free_run ? json_real(ph->tps) : json_null());
 	rc |= json_object_set_new(o, "elapsed_s", json_seconds(ph->elapsed_s));
+	rc |= json_object_set_new(o, "race_probability_upper_95",
+				  race && ph->mode == MODE_FIRE && !ph->free_run && ph->rounds > 0
+					  ? json_real(ph->upper95)
+					  : json_null());
+	rc |= json_object_set_new(o, "interleave", json_interleave(ph));
 	if (rc != 0) {
 		json_decref(o);
 		return NULL;
@@ -680,6 +807,13 @@ static void junit_failed_expects(FILE *out, const struct phase_result *ph)
 	}
 	if (first)
 		fputs("phase failed", out);
+	long dup = ph->has_race && ph->mode == MODE_INTERLEAVE ? ilv_first_duplicate(&ph->ilv) : -1;
+	if (dup >= 0) {
+		char text[512];
+		ilv_describe(&ph->ilv.orders[dup], text, sizeof text);
+		fputs("&#10;first order that left duplicates: ", out);
+		xml_put(out, text, sizeof text);
+	}
 }
 
 static void junit_case_open(FILE *out, const struct run_result *r, const char *name,

@@ -730,6 +730,58 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 	return true;
 }
 
+static bool round_setup(struct runner *rn, const struct phase *p, const struct sql_text *t,
+			long long round, int phase_round, int keys);
+
+struct order_setup {
+	struct runner *rn;
+	const struct phase *p;
+	const struct sql_text *sql;
+};
+
+/* Before an interleave order: the phase's round_setup for its one key. */
+static bool before_order(void *ctx, long long round, long long index)
+{
+	struct order_setup *os = ctx;
+	return round_setup(os->rn, os->p, os->sql, round, (int)index, 1);
+}
+
+/* The phase's race in interleave mode: its orders, one per round; false
+ * when the run must stop. */
+static bool race_interleave(struct runner *rn, const struct phase *p, const struct race_cfg *cfg,
+			    struct phase_result *ph, struct race_totals *t)
+{
+	char err[1024];
+	if (!ilv_plan(rn->sc, p, cfg, &ph->ilv, err, sizeof err)) {
+		ph->verdict = verdict_worse(ph->verdict, VERDICT_BAD_SCENARIO);
+		stop_run(rn, VERDICT_BAD_SCENARIO, "%s", err);
+		return false;
+	}
+	struct order_setup os = {rn, p, p->round_setup.sql ? &p->round_setup : &rn->sc->round_setup};
+	enum race_status st = ilv_run(rn->opts->dsn, rn->res->schema, rn->opts->pooler, rn->sc,
+				      cfg, &ph->ilv, &rn->round, os.sql->sql ? before_order : NULL,
+				      &os, t, err, sizeof err);
+	for (size_t i = 0; i < ph->ilv.n_orders; i++) {
+		const struct ilv_order *o = &ph->ilv.orders[i];
+		if (!o->executable)
+			continue;
+		ph->rounds++;
+		if (ph->rows_min < 0 || o->rows < ph->rows_min)
+			ph->rows_min = o->rows;
+		if (o->rows > ph->rows_max)
+			ph->rows_max = o->rows;
+	}
+	ph->rounds_with_duplicates = ph->ilv.with_duplicates;
+	if (st != RACE_OK) {
+		if (err[0]) /* else round_setup said why */
+			race_failed(rn, p, ph, st, "interleave", err, t);
+		else
+			ph->broken = true;
+		return false;
+	}
+	return true;
+}
+
 /* The phase's race free-running for --duration: measured, not judged. */
 static bool race_free(struct runner *rn, const struct phase *p, struct race *race,
 		      struct phase_result *ph)
@@ -795,6 +847,7 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 	struct race *race = NULL;
 	char err[1024];
 	bool go_on = true;
+	bool interleave = p->has_race && cfg.mode == MODE_INTERLEAVE;
 	struct race_totals t;
 	memset(&t, 0, sizeof t);
 	hist_init(&t.latency);
@@ -806,26 +859,31 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 		ph->keys = cfg.keys;
 		ph->rows_min = -1;
 		ph->free_run = rn->opts->duration_ms > 0;
+		if (interleave)
+			ph->free_run = false; /* orders are rounds: --duration does not apply */
 		if (cfg.keys > 1 && !ph->free_run) {
 			ph->per_key = calloc((size_t)cfg.keys, sizeof *ph->per_key);
 			if (!ph->per_key)
 				abort();
 			ph->n_per_key = (size_t)cfg.keys;
 		}
-		race = race_open(rn->opts->dsn, rn->target_dsn, rn->res->schema, rn->opts->pooler, sc,
-				 &cfg, err, sizeof err);
-		if (!race) {
+		if (!interleave)
+			race = race_open(rn->opts->dsn, rn->target_dsn, rn->res->schema,
+					 rn->opts->pooler, sc, &cfg, err, sizeof err);
+		if (!race && !interleave) {
 			ph->broken = true;
 			stop_run(rn, VERDICT_ERROR, "phase %s: %s", p->name, err);
 			return false;
 		}
-		if (!rn->admin_pooled) /* through a pooler the pid names no backend */
+		if (race && !rn->admin_pooled) /* through a pooler the pid names no backend */
 			race_set_admin_pid(race, PQbackendPID(rn->admin));
 	}
 	for (size_t j = 0; go_on && j < p->n_steps; j++)
 		go_on = run_step(rn, p, j, ph, race);
 	ph->migrated = rn->migrated;
-	if (go_on && race)
+	if (go_on && interleave)
+		go_on = race_interleave(rn, p, &cfg, ph, &t);
+	else if (go_on && race)
 		go_on = ph->free_run ? race_free(rn, p, race, ph)
 				     : race_rounds(rn, p, race, &cfg, ph, &t);
 	if (race) {
@@ -835,7 +893,7 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 	}
 	if (rn->opts->progress && race)
 		fprintf(stderr, "\r\033[K");
-	if (!race)
+	if (!race && !interleave)
 		return go_on;
 	/* The rounds that completed count even when a later one broke. */
 	if (ph->rows_min < 0)
@@ -849,6 +907,8 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 	ph->skew_us_max = t.skew.max;
 	if (ph->free_run && ph->duration_s > 0)
 		ph->tps = (double)ph->attempts / ph->duration_s;
+	if (cfg.mode == MODE_FIRE && !ph->free_run)
+		ph->upper95 = stats_upper95(ph->rounds_with_duplicates, ph->rounds);
 	if (outcome_get(&ph->outcomes, "ok") == 0)
 		outcome_add(&ph->outcomes, "ok", 0);
 	if (!go_on)
@@ -1098,7 +1158,7 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 		 * database error counts. */
 		if (!opts->duration_ms || v == VERDICT_BAD_SCENARIO || v == VERDICT_ERROR)
 			res->verdict = verdict_worse(res->verdict, v);
-		if (!go_on)
+		if (!go_on || (opts->last_phase && !strcmp(p->name, opts->last_phase)))
 			break;
 		if (db_stop_requested()) {
 			stop_run(&rn, VERDICT_ERROR, "%s", db_stop_text());
@@ -1127,6 +1187,7 @@ void run_result_free(struct run_result *res)
 		free(res->phases[i].expects);
 		free(res->phases[i].steps);
 		free(res->phases[i].per_key);
+		ilv_free(&res->phases[i].ilv);
 	}
 	free(res->phases);
 	res->phases = NULL;

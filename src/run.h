@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "interleave.h"
 #include "outcome.h"
 #include "pgrace.h"
 #include "scenario.h"
@@ -62,6 +63,8 @@ struct phase_result {
 	bool free_run;        /* --duration: free-running, measured, not judged */
 	double duration_s;    /* free run: how long the workers ran */
 	double tps;           /* free run: attempts per second */
+	double upper95;       /* fire: 95 % upper bound on the per-round race probability */
+	struct ilv_summary ilv; /* interleave: the orders and what each did */
 	double elapsed_s;
 };
 
@@ -92,6 +95,7 @@ struct run_opts {
 				   * session-mode pool) */
 	bool quiet;
 	bool progress;            /* progress line on stderr */
+	const char *last_phase;   /* when set, stop after the phase of that name */
 };
 
 /* Runs sc; fills *res (free with run_result_free). Never exits the process. */

@@ -9,6 +9,8 @@
 
 #include "metric.h"
 
+#include "order.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <libfyaml.h>
@@ -212,10 +214,12 @@ static bool ident_char(char c)
 	return isalnum((unsigned char)c) || c == '_' || c == '$' || (unsigned char)c >= 0x80;
 }
 
-int sql_max_param(const char *sql)
+/* The next $n placeholder in sql at or after from (a position outside any
+ * literal, quoted name, comment or dollar quote): returns where it starts
+ * (its number in *n, its end in *end), or NULL when there is none. */
+static const char *next_param(const char *sql, const char *from, long *n, const char **end)
 {
-	int most = 0;
-	for (const char *p = sql; *p;) {
+	for (const char *p = from; *p;) {
 		bool after_name = p > sql && ident_char(p[-1]);
 		if (*p == '\'' || *p == '"') { /* literal or quoted identifier */
 			char q = *p++;
@@ -230,14 +234,13 @@ int sql_max_param(const char *sql)
 			while (*p && *p != '\n')
 				p++;
 		} else if (p[0] == '/' && p[1] == '*') {
-			const char *end = strstr(p + 2, "*/");
-			p = end ? end + 2 : p + strlen(p);
+			const char *e = strstr(p + 2, "*/");
+			p = e ? e + 2 : p + strlen(p);
 		} else if (*p == '$' && p[1] >= '1' && p[1] <= '9' && !after_name) {
-			char *end;
-			long n = strtol(p + 1, &end, 10);
-			if (n > most && n < 100000)
-				most = (int)n;
-			p = end;
+			char *e;
+			*n = strtol(p + 1, &e, 10);
+			*end = e;
+			return p;
 		} else if (*p == '$' && !after_name && !isdigit((unsigned char)p[1])) {
 			/* $tag$ ... $tag$ (the tag may be empty): nothing inside is a
 			 * parameter */
@@ -257,7 +260,60 @@ int sql_max_param(const char *sql)
 			p++;
 		}
 	}
+	return NULL;
+}
+
+int sql_max_param(const char *sql)
+{
+	int most = 0;
+	long n;
+	const char *end = sql;
+	while (next_param(sql, end, &n, &end))
+		if (n > most && n < 100000)
+			most = (int)n;
 	return most;
+}
+
+char *sql_bind(const char *sql, const char *const *values, int nvalues)
+{
+	size_t cap = strlen(sql) + 1, len = 0;
+	char *out = xcalloc(1, cap); /* grown as needed: a value may fill many placeholders */
+	const char *from = sql, *at, *end;
+	long n;
+	for (;;) {
+		at = next_param(sql, from, &n, &end);
+		const char *stop = at ? at : from + strlen(from);
+		const char *val = at && n >= 1 && n <= nvalues ? values[n - 1] : NULL;
+		size_t need = len + (size_t)(stop - from) + 1;
+		if (at)
+			need += val ? strlen(val) * 2 + 2 : (size_t)(end - at);
+		if (need > cap) {
+			cap = need * 2;
+			char *grown = realloc(out, cap);
+			if (!grown)
+				abort();
+			out = grown;
+		}
+		memcpy(out + len, from, (size_t)(stop - from));
+		len += (size_t)(stop - from);
+		if (!at)
+			break;
+		if (val) {
+			out[len++] = '\'';
+			for (const char *v = val; *v; v++) {
+				if (*v == '\'')
+					out[len++] = '\'';
+				out[len++] = *v;
+			}
+			out[len++] = '\'';
+		} else {
+			memcpy(out + len, at, (size_t)(end - at));
+			len += (size_t)(end - at);
+		}
+		from = end;
+	}
+	out[len] = '\0';
+	return out;
 }
 
 static bool get_int(struct loader *L, struct fy_node *n, const char *key, int line, long lo,
@@ -499,16 +555,18 @@ static bool parse_expects(struct loader *L, struct fy_node *n, int line, enum me
 		struct fy_node *val = item;
 		if (item && fy_node_get_type(item) == FYNT_MAPPING && !fy_node_is_alias(item)) {
 			if (fy_node_mapping_item_count(item) != 1)
-				return errorf(L, iline, "expect: a mode-specific item is one key, hold or fire");
+				return errorf(L, iline, "expect: a mode-specific item is one key, hold, fire or interleave");
 			struct fy_node_pair *p = fy_node_mapping_get_by_index(item, 0);
 			struct fy_node *key = fy_node_pair_key(p);
 			if (key && fy_node_is_alias(key))
 				return errorf(L, iline, "expect: a YAML alias as a key is not supported");
 			const char *k = fy_node_get_scalar0(key);
-			if (!k || (strcmp(k, "hold") && strcmp(k, "fire")))
-				return errorf(L, iline, "expect: a mode-specific item is keyed hold or fire, got \"%.40s\"",
+			if (!k || (strcmp(k, "hold") && strcmp(k, "fire") && strcmp(k, "interleave")))
+				return errorf(L, iline, "expect: a mode-specific item is keyed hold, fire or interleave, got \"%.40s\"",
 					      k ? k : "?");
-			when = strcmp(k, "hold") == 0 ? WHEN_HOLD : WHEN_FIRE;
+			when = strcmp(k, "hold") == 0   ? WHEN_HOLD
+			       : strcmp(k, "fire") == 0 ? WHEN_FIRE
+							: WHEN_INTERLEAVE;
 			val = fy_node_pair_value(p);
 		}
 		const char *text = scalar(L, val, "expect", iline);
@@ -523,7 +581,7 @@ static bool parse_expects(struct loader *L, struct fy_node *n, int line, enum me
 	return true;
 }
 
-static const char *const mode_names[] = {"hold", "fire"};
+static const char *const mode_names[] = {"hold", "fire", "interleave"};
 static const char *const iso_names[] = {"read committed", "repeatable read", "serializable"};
 static const char *const dist_names[] = {"uniform", "hot"};
 
@@ -531,7 +589,7 @@ static bool parse_race(struct loader *L, struct fy_node *n, int line, struct rac
 {
 	static const char *const keys[] = {"workers", "rounds", "keys", "deadline_ms", "retries",
 					   "mode", "isolation", "distribution",
-					   "read_committed_workers", NULL};
+					   "read_committed_workers", "max_interleavings", "seed", NULL};
 	memset(r, 0, sizeof *r);
 	if (n && fy_node_get_type(n) == FYNT_SCALAR && blank(fy_node_get_scalar0(n)))
 		return true; /* `race:` with nothing: defaults */
@@ -556,8 +614,15 @@ static bool parse_race(struct loader *L, struct fy_node *n, int line, struct rac
 			ok = get_int(L, v, k, kl, 0, 1000, &r->retries), r->set |= RACE_SET_RETRIES;
 		else if (!strcmp(k, "read_committed_workers"))
 			ok = get_int(L, v, k, kl, 0, 5000, &r->rc_workers), r->set |= RACE_SET_RC;
-		else if (!strcmp(k, "mode")) {
-			ok = (idx = get_enum(L, v, k, kl, mode_names, 2)) >= 0;
+		else if (!strcmp(k, "max_interleavings"))
+			ok = get_int(L, v, k, kl, 1, ORDER_MAX_SAMPLE, &r->max_interleavings),
+			r->set |= RACE_SET_MAX_ILV;
+		else if (!strcmp(k, "seed")) {
+			int seed = 0;
+			ok = get_int(L, v, k, kl, 0, 2147483647, &seed), r->seed = seed;
+			r->set |= RACE_SET_SEED;
+		} else if (!strcmp(k, "mode")) {
+			ok = (idx = get_enum(L, v, k, kl, mode_names, 3)) >= 0;
 			r->mode = (enum race_mode)idx, r->set |= RACE_SET_MODE;
 		} else if (!strcmp(k, "isolation")) {
 			ok = (idx = get_enum(L, v, k, kl, iso_names, 3)) >= 0;
@@ -1142,11 +1207,35 @@ static bool params_fit(struct loader *L, const struct sql_text *t, const char *w
 		      t->nparams, sc->n_params);
 }
 
+/* orders: a list of "a1 b1 a2 ..." strings, checked against the flow once
+ * the phase's workers are known (check_interleave). */
+static bool parse_orders(struct loader *L, struct fy_node *n, int line, struct phase *ph)
+{
+	if (!want_type(L, n, FYNT_SEQUENCE, "orders", line))
+		return false;
+	int len = fy_node_sequence_item_count(n);
+	if (len == 0)
+		return errorf(L, line, "orders: the list is empty");
+	ph->orders = xcalloc((size_t)len, sizeof *ph->orders);
+	ph->order_lines = xcalloc((size_t)len, sizeof *ph->order_lines);
+	void *it = NULL;
+	struct fy_node *item;
+	while ((item = fy_node_sequence_iterate(n, &it))) {
+		int iline = node_line(item, line);
+		const char *text = scalar(L, item, "orders", iline);
+		if (!text)
+			return false;
+		ph->order_lines[ph->n_orders] = iline;
+		ph->orders[ph->n_orders++] = xstrdup(text);
+	}
+	return true;
+}
+
 static bool parse_phase(struct loader *L, struct fy_node *n, int line, struct scenario *sc,
 			struct phase *ph)
 {
 	static const char *const keys[] = {"name", "steps", "race", "must_reproduce", "expect",
-					   "round_setup", NULL};
+					   "round_setup", "orders", NULL};
 	if (!want_type(L, n, FYNT_MAPPING, "phase", line))
 		return false;
 	ph->line = line;
@@ -1173,6 +1262,8 @@ static bool parse_phase(struct loader *L, struct fy_node *n, int line, struct sc
 		} else if (!strcmp(k, "expect")) {
 			expect = v;
 			expect_line = kl;
+		} else if (!strcmp(k, "orders")) {
+			ok = parse_orders(L, v, kl, ph);
 		} else {
 			if (!want_type(L, v, FYNT_SEQUENCE, "steps", kl))
 				return false;
@@ -1389,6 +1480,42 @@ static bool resolve_flow_targets(struct loader *L, struct scenario *sc)
 	return true;
 }
 
+/* An interleave phase: 1..4 workers, at most ORDER_MAX_LEN steps in all,
+ * no load for its steps, and orders that fit its flow. */
+static bool check_interleave(struct loader *L, const struct scenario *sc, const struct phase *ph)
+{
+	struct race_cfg cfg = scenario_race(sc, ph, NULL);
+	if (!ph->has_race || cfg.mode != MODE_INTERLEAVE) {
+		if (ph->n_orders)
+			return errorf(L, ph->order_lines[0], "phase \"%s\": orders go with mode interleave",
+				      ph->name);
+		return true;
+	}
+	int steps = (int)sc->n_flow + 1;
+	for (size_t i = 0; i < sc->n_flow; i++)
+		if (sc->flow[i].on)
+			return errorf(L, sc->flow[i].on_line,
+				      "phase \"%s\": interleave mode runs every step on the --dsn server; flow step on: \"%s\" goes with hold or fire",
+				      ph->name, sc->flow[i].on);
+	if (cfg.workers > ORDER_MAX_WORKERS || cfg.workers * steps > ORDER_MAX_LEN)
+		return errorf(L, ph->line,
+			      "phase \"%s\": interleave mode runs 1 to %d workers with at most %d steps "
+			      "in all (workers x (flow statements + COMMIT)), not %d x %d",
+			      ph->name, ORDER_MAX_WORKERS, ORDER_MAX_LEN, cfg.workers, steps);
+	for (size_t i = 0; i < ph->n_steps; i++)
+		if (ph->steps[i].under_load)
+			return errorf(L, ph->steps[i].line,
+				      "phase \"%s\": under_load needs mode hold or fire (interleave runs one step at a time)",
+				      ph->name);
+	for (size_t i = 0; i < ph->n_orders; i++) {
+		struct order o;
+		char why[160];
+		if (!order_parse(ph->orders[i], cfg.workers, steps, &o, why, sizeof why))
+			return errorf(L, ph->order_lines[i], "phase \"%s\", orders: %s", ph->name, why);
+	}
+	return true;
+}
+
 static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *sc)
 {
 	static const char *const keys[] = {"name", "description", "requires", "targets", "schema", "seed",
@@ -1478,6 +1605,13 @@ static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *
 		r->keys = 1;
 	if (!(r->set & RACE_SET_DEADLINE))
 		r->deadline_ms = 10000;
+	if (!(r->set & RACE_SET_MAX_ILV))
+		r->max_interleavings = 1000;
+	if (!(r->set & RACE_SET_SEED))
+		r->seed = 1;
+	for (size_t i = 0; i < sc->n_phases; i++)
+		if (!check_interleave(L, sc, &sc->phases[i]))
+			return false;
 	return true;
 }
 
@@ -1614,6 +1748,10 @@ void scenario_free(struct scenario *sc)
 		free(ph->steps);
 		free_expects(ph->expects, ph->n_expects);
 		sql_text_free(&ph->round_setup);
+		for (size_t j = 0; j < ph->n_orders; j++)
+			free(ph->orders[j]);
+		free(ph->orders);
+		free(ph->order_lines);
 	}
 	free(sc->phases);
 	memset(sc, 0, sizeof *sc);
@@ -1646,6 +1784,27 @@ struct race_cfg scenario_race(const struct scenario *sc, const struct phase *p,
 			r.dist = l->dist;
 		if (l->set & RACE_SET_RC)
 			r.rc_workers = l->rc_workers;
+		if (l->set & RACE_SET_MAX_ILV)
+			r.max_interleavings = l->max_interleavings;
+		if (l->set & RACE_SET_SEED)
+			r.seed = l->seed;
+	}
+	/* Interleave mode races two workers unless the phase says how many, or
+	 * the command line or the scenario's defaults do together with mode
+	 * interleave: a worker count meant for hold and fire (16, --workers 8)
+	 * would make thousands of orders. One key per order. */
+	if (r.mode == MODE_INTERLEAVE) {
+		const struct race_cfg *named[] = {p ? &p->race : NULL, ov, &sc->race};
+		r.workers = 2;
+		for (size_t i = 0; i < 3; i++) {
+			const struct race_cfg *l = named[i];
+			if (l && (l->set & RACE_SET_WORKERS) &&
+			    (i == 0 || ((l->set & RACE_SET_MODE) && l->mode == MODE_INTERLEAVE))) {
+				r.workers = l->workers;
+				break;
+			}
+		}
+		r.keys = 1;
 	}
 	if (r.keys > r.workers)
 		r.keys = r.workers;

@@ -15,7 +15,7 @@
 #include "expect.h"
 #include "key.h"
 
-enum race_mode { MODE_HOLD, MODE_FIRE };
+enum race_mode { MODE_HOLD, MODE_FIRE, MODE_INTERLEAVE };
 enum isolation { ISO_READ_COMMITTED, ISO_REPEATABLE_READ, ISO_SERIALIZABLE };
 enum key_dist { DIST_UNIFORM, DIST_HOT };
 
@@ -57,6 +57,8 @@ struct race_cfg {
 	enum isolation isolation;
 	enum key_dist dist;
 	int rc_workers;      /* this many workers run READ COMMITTED whatever isolation says */
+	int max_interleavings; /* interleave: above this many orders, a sample of this many */
+	long long seed;        /* interleave: the sample's seed */
 	unsigned set;        /* RACE_SET_* bits: which fields the file set */
 };
 
@@ -69,6 +71,8 @@ struct race_cfg {
 #define RACE_SET_ISOLATION 64u
 #define RACE_SET_DIST 128u
 #define RACE_SET_RC 256u
+#define RACE_SET_MAX_ILV 512u
+#define RACE_SET_SEED 1024u
 
 enum step_kind {
 	STEP_SQL,
@@ -113,6 +117,9 @@ struct phase {
 	size_t n_steps;
 	bool has_race;
 	struct race_cfg race; /* phase overrides only; merged by scenario_race() */
+	char **orders;        /* interleave: `orders:`, the only orders to run ("a1 b1 ...") */
+	int *order_lines;
+	size_t n_orders;
 	bool must_reproduce;  /* it relies on the race biting: its failures make the run
 			       * inconclusive, not failed */
 	struct expectation *expects;
@@ -182,7 +189,12 @@ const char *sql_transaction_control(const char *sql);
 /* Highest $n placeholder in sql, outside quotes and comments (0 if none). */
 int sql_max_param(const char *sql);
 
-/* "hold" or "fire", as in scenario files and JSON. */
+/* sql with every $n placeholder (outside quotes and comments) replaced by
+ * values[n - 1] as a quoted literal ('1'); placeholders past nvalues stay.
+ * Malloc'd. For tools that take no parameters (the isolation tester). */
+char *sql_bind(const char *sql, const char *const *values, int nvalues);
+
+/* "hold", "fire" or "interleave", as in scenario files and JSON. */
 const char *mode_name(enum race_mode m);
 /* "read committed", ..., as in scenario files and JSON. */
 const char *isolation_name(enum isolation i);

@@ -74,13 +74,14 @@ Test(integration, seed_scenario_passes, .timeout = 120)
 	cr_expect(jbool(doc, "complete"));
 	cr_expect(json_is_null(jget(doc, "error")));
 
-	static const char *const order[] = {"baseline", "before", "precheck",
-					    "migrate",  "after",  "downgrade"};
-	static const bool migrated[] = {false, false, false, true, true, false};
+	static const char *const order[] = {"baseline", "before",           "interleave-before",
+					    "precheck", "migrate",          "after",
+					    "interleave-after", "downgrade"};
+	static const bool migrated[] = {false, false, false, false, true, true, true, false};
 	json_t *phases = jget(doc, "phases");
-	cr_assert_eq(json_array_size(phases), 6, "expected 6 phases, got %zu",
+	cr_assert_eq(json_array_size(phases), 8, "expected 8 phases, got %zu",
 		     json_array_size(phases));
-	for (size_t i = 0; i < 6; i++) {
+	for (size_t i = 0; i < 8; i++) {
 		json_t *ph = json_array_get(phases, i);
 		cr_expect_str_eq(jstr(ph, "name"), order[i], "phase %zu", i);
 		cr_expect_eq(jbool(ph, "migrated"), migrated[i], "phase %s: migrated", order[i]);
@@ -124,8 +125,8 @@ Test(integration, seed_scenario_passes, .timeout = 120)
 
 	char *xml = read_file(junit, NULL);
 	cr_assert_not_null(xml, "no JUnit file");
-	cr_expect_eq(count_of(xml, "<testcase "), 6, "JUnit:\n%s", xml);
-	cr_expect(contains(xml, "tests=\"6\" failures=\"0\" errors=\"0\""), "JUnit:\n%s", xml);
+	cr_expect_eq(count_of(xml, "<testcase "), 8, "JUnit:\n%s", xml);
+	cr_expect(contains(xml, "tests=\"8\" failures=\"0\" errors=\"0\""), "JUnit:\n%s", xml);
 
 	free(xml);
 	end_run(doc, &p);

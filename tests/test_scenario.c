@@ -119,13 +119,18 @@ Test(scenario, seed_phases_in_order)
 		bool has_race, must_reproduce;
 		size_t n_steps, n_expects;
 	} want[] = {
-		{"baseline", 79, true, false, 0, 3}, {"before", 86, true, true, 0, 3},
-		{"precheck", 94, false, false, 4, 0}, {"migrate", 106, false, false, 2, 0},
-		{"after", 112, true, false, 0, 7},   {"downgrade", 123, true, true, 1, 2},
+		{"baseline", 79, true, false, 0, 3},
+		{"before", 86, true, true, 0, 3},
+		{"interleave-before", 99, true, false, 0, 5},
+		{"precheck", 108, false, false, 4, 0},
+		{"migrate", 120, false, false, 2, 0},
+		{"after", 126, true, false, 0, 7},
+		{"interleave-after", 144, true, false, 0, 8},
+		{"downgrade", 156, true, true, 1, 2},
 	};
 	struct scenario sc;
 	load_ok(SEED, &sc);
-	cr_assert_eq(sc.n_phases, 6);
+	cr_assert_eq(sc.n_phases, 8);
 	for (size_t i = 0; i < sc.n_phases; i++) {
 		const struct phase *p = &sc.phases[i];
 		cr_expect_str_eq(p->name, want[i].name, "phase %zu", i);
@@ -193,11 +198,11 @@ Test(scenario, seed_precheck_steps)
 		int line, text_line;
 		const char *expect_error, *expect_message, *expect;
 	} want[] = {
-		{STEP_SQL, "run precheck", 96, 47, "", NULL, "rows >= 1"},
-		{STEP_MIGRATE_UP, "migrate up", 98, 39, "23505", "could not create unique index",
+		{STEP_SQL, "run precheck", 110, 47, "", NULL, "rows >= 1"},
+		{STEP_MIGRATE_UP, "migrate up", 112, 39, "23505", "could not create unique index",
 		 NULL},
-		{STEP_SQL, "run cleanup", 101, 53, "", NULL, "affected >= 1"},
-		{STEP_SQL, "run precheck", 103, 47, "", NULL, "rows == 0"},
+		{STEP_SQL, "run cleanup", 115, 53, "", NULL, "affected >= 1"},
+		{STEP_SQL, "run precheck", 117, 47, "", NULL, "rows == 0"},
 	};
 	struct scenario sc;
 	load_ok(SEED, &sc);
@@ -251,11 +256,13 @@ Test(scenario, seed_expectations_when)
 		{"before", 1, WHEN_HOLD, "rounds_with_duplicates == rounds", 91},
 		{"before", 2, WHEN_HOLD, "rows_per_key.min == workers", 92},
 		{"after", 3, WHEN_ALWAYS, "attempts == outcomes.ok + outcomes.skipped + outcomes.23505",
-		 118},
+		 132},
 		{"after", 4, WHEN_ALWAYS,
-		 "constraint.uq_user_tenant_membership_user_tenant == outcomes.23505", 119},
-		{"after", 6, WHEN_HOLD, "outcomes.23505 == (workers - 1) * rounds", 121},
-		{"downgrade", 1, WHEN_HOLD, "rounds_with_duplicates == rounds", 130},
+		 "constraint.uq_user_tenant_membership_user_tenant == outcomes.23505", 133},
+		{"after", 6, WHEN_HOLD, "outcomes.23505 == (workers - 1) * rounds", 135},
+		{"downgrade", 1, WHEN_HOLD, "rounds_with_duplicates == rounds", 163},
+		{"interleave-before", 1, WHEN_ALWAYS, "interleavings_with_duplicates == 18", 103},
+		{"interleave-after", 4, WHEN_ALWAYS, "outcomes.23505 == 12", 151},
 	};
 	struct scenario sc;
 	load_ok(SEED, &sc);
@@ -314,6 +321,44 @@ Test(scenario, race_merge)
 		cr_expect_eq(r.isolation, want[i].iso, "row %zu: isolation", i);
 		cr_expect_eq(r.deadline_ms, 10000, "row %zu", i);
 	}
+	scenario_free(&sc);
+}
+
+/* Interleave mode races two workers unless the phase or the command line
+ * names a count (the scenario's default count is for hold and fire), one key,
+ * at most 1000 orders, seed 1; --mode interleave turns every race phase into
+ * one. */
+Test(scenario, race_merge_interleave)
+{
+	struct scenario sc;
+	load_ok(SEED, &sc);
+	struct race_cfg r = scenario_race(&sc, find_phase(&sc, "interleave-before"), NULL);
+	cr_expect_eq(r.mode, MODE_INTERLEAVE);
+	cr_expect_eq(r.workers, 2);
+	cr_expect_eq(r.keys, 1);
+	cr_expect_eq(r.max_interleavings, 1000);
+	cr_expect_eq(r.seed, 1);
+	const struct race_cfg cli = {.mode = MODE_INTERLEAVE, .seed = 9, .max_interleavings = 5,
+				     .set = RACE_SET_MODE | RACE_SET_SEED | RACE_SET_MAX_ILV};
+	r = scenario_race(&sc, find_phase(&sc, "before"), &cli);
+	cr_expect_eq(r.mode, MODE_INTERLEAVE);
+	cr_expect_eq(r.workers, 2, "the scenario's 16 workers are not interleave's");
+	cr_expect_eq(r.seed, 9);
+	cr_expect_eq(r.max_interleavings, 5);
+	r = scenario_race(&sc, find_phase(&sc, "baseline"), &cli);
+	cr_expect_eq(r.workers, 1, "the phase's own count holds");
+	const struct race_cfg eight = {.workers = 8, .set = RACE_SET_WORKERS};
+	r = scenario_race(&sc, find_phase(&sc, "interleave-after"), &eight);
+	cr_expect_eq(r.workers, 2, "--workers alone is for hold and fire phases");
+	r = scenario_race(&sc, find_phase(&sc, "after"), &eight);
+	cr_expect_eq(r.workers, 8);
+	const struct race_cfg three = {.workers = 3, .mode = MODE_INTERLEAVE,
+				       .set = RACE_SET_WORKERS | RACE_SET_MODE};
+	r = scenario_race(&sc, find_phase(&sc, "interleave-after"), &three);
+	cr_expect_eq(r.workers, 3, "--mode interleave --workers 3");
+	r = scenario_race(&sc, find_phase(&sc, "after"), NULL);
+	cr_expect_eq(r.mode, MODE_HOLD);
+	cr_expect_eq(r.workers, 16);
 	scenario_free(&sc);
 }
 
@@ -393,6 +438,7 @@ Test(scenario, names_of_enums)
 {
 	cr_expect_str_eq(mode_name(MODE_HOLD), "hold");
 	cr_expect_str_eq(mode_name(MODE_FIRE), "fire");
+	cr_expect_str_eq(mode_name(MODE_INTERLEAVE), "interleave");
 	cr_expect_str_eq(isolation_sql(ISO_READ_COMMITTED), "READ COMMITTED");
 	cr_expect_str_eq(isolation_sql(ISO_REPEATABLE_READ), "REPEATABLE READ");
 	cr_expect_str_eq(isolation_sql(ISO_SERIALIZABLE), "SERIALIZABLE");
@@ -653,7 +699,7 @@ static const struct bad_case {
 	{"flow-mapping.yaml", 18, "flow: expected a list, got a mapping"},
 	{"must-reproduce-list.yaml", 24, "must_reproduce: expected a scalar, got a list"},
 	{"skip-if-found-maybe.yaml", 19, "skip_if_found: expected true or false, got \"maybe\""},
-	{"mode-sometimes.yaml", 14, "mode: expected one of hold, fire, got \"sometimes\""},
+	{"mode-sometimes.yaml", 14, "mode: expected one of hold, fire, interleave, got \"sometimes\""},
 	{"isolation-chaos.yaml", 15,
 	 "isolation: expected one of read committed, repeatable read, serializable, got \"chaos\""},
 	{"distribution-zipf.yaml", 15, "distribution: expected one of uniform, hot, got \"zipf\""},
@@ -721,7 +767,10 @@ static const struct bad_case {
 	{"params-divide-by-zero.yaml", 15, "params: parameter $1: division by zero in the first round (round 1, key 0)"},
 	{"flow-commit.yaml", 21, "flow step: COMMIT is transaction control"},
 	{"expect-step-metric-in-race.yaml", 37, "expect: unknown metric \"rows\""},
-	{"expect-bad-mode.yaml", 26, "keyed hold or fire, got \"often\""},
+	{"expect-bad-mode.yaml", 26, "keyed hold, fire or interleave, got \"often\""},
+	{"interleave-workers.yaml", 22, "interleave mode runs 1 to 4 workers with at most 32 steps in all (workers x (flow statements + COMMIT)), not 5 x 3"},
+	{"interleave-order-bad.yaml", 26, "orders: b2: worker b's next step is b1"},
+	{"interleave-orders-hold.yaml", 24, "orders go with mode interleave"},
 	{"params-unknown-name.yaml", 15, "params: unknown name \"tenant\""},
 	{"params-syntax.yaml", 15, "params: unexpected end"},
 	{"params-too-many.yaml", 15, "params: expected 1 to 16 key parameters, got 17"},

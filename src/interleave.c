@@ -1,0 +1,663 @@
+/* interleave.c: the single-threaded coordinator of interleave mode.
+ *
+ * One connection per worker plus a monitor, all driven from this thread;
+ * nothing is shared, so nothing is locked. Per order: BEGIN everywhere, then
+ * the order's steps one at a time (send, then drive() until the step has
+ * finished or is blocked), then whatever is still pending, then the rows
+ * query. */
+#include "interleave.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "judge.h"
+#include "key.h"
+
+#define POLL_MS 10 /* as the isolation tester: ask about lock waits every 10 ms */
+
+enum flow_state { FLOW_ACTIVE, FLOW_SKIPPED, FLOW_FAILED };
+
+struct ilv_conn {
+	PGconn *c;
+	int pid;
+	bool prepared;          /* flow statement i is prepared as pgrace_ilv_<i> */
+	/* this order */
+	enum flow_state flow;
+	bool pending;           /* a step was sent and has not finished */
+	int pending_pos, pending_step;
+	bool waited;            /* the pending step was seen blocked */
+	unsigned blockers;      /* who blocked the pending step, when last asked */
+	struct db_result res;
+};
+
+struct ilv {
+	const struct scenario *sc;
+	const struct race_cfg *cfg;
+	int k;
+	struct ilv_conn w[ORDER_MAX_WORKERS];
+	PGconn *monitor;
+	char pids[ORDER_MAX_WORKERS * 12 + 3]; /* "{pid,pid}" */
+	char begin[2][192];      /* [0] the phase's isolation, [1] READ COMMITTED */
+	bool pooler;             /* no session state: see ilv_run() */
+	const char *schema;
+	bool prepare_tried;
+	struct key_values key[ORDER_MAX_WORKERS]; /* this order's key as each worker spells it */
+	struct ilv_order *out;   /* the order being run */
+	uint64_t deadline;
+	char *err;
+	size_t errlen;
+};
+
+enum drive_status { DRIVE_OK, DRIVE_STUCK, DRIVE_BROKEN, DRIVE_INTERRUPTED, DRIVE_BAD };
+
+bool ilv_plan(const struct scenario *sc, const struct phase *p, const struct race_cfg *cfg,
+	      struct ilv_summary *s, char *err, size_t errlen)
+{
+	memset(s, 0, sizeof *s);
+	int k = cfg->workers, steps = (int)sc->n_flow + 1;
+	if (k < 1 || k > ORDER_MAX_WORKERS || k * steps > ORDER_MAX_LEN) {
+		snprintf(err, errlen,
+			 "interleave mode runs 1 to %d workers with at most %d steps in all "
+			 "(workers x (flow statements + COMMIT)); phase %s has %d x %d",
+			 ORDER_MAX_WORKERS, ORDER_MAX_LEN, p->name, k, steps);
+		return false;
+	}
+	s->steps = steps;
+	s->seed = (uint64_t)cfg->seed;
+	s->total = order_count(k, steps);
+	const char *sql[ORDER_MAX_LEN];
+	for (size_t i = 0; i < sc->n_flow; i++)
+		sql[i] = sc->flow[i].text.sql;
+	order_step_names(sql, steps, s->step_names);
+	if (p->n_orders) {
+		s->listed = true;
+		s->orders = calloc(p->n_orders, sizeof *s->orders);
+		if (!s->orders)
+			abort();
+		for (size_t i = 0; i < p->n_orders; i++) {
+			char why[160];
+			if (!order_parse(p->orders[i], k, steps, &s->orders[i].order, why, sizeof why)) {
+				snprintf(err, errlen, "%s:%d: phase %s, orders: %s", sc->path,
+					 p->order_lines[i], p->name, why);
+				ilv_free(s);
+				return false;
+			}
+		}
+		s->n_orders = p->n_orders;
+		return true;
+	}
+	size_t n;
+	struct order *list = order_list(k, steps, (size_t)cfg->max_interleavings, s->seed, &n,
+					&s->exhaustive);
+	s->orders = calloc(n, sizeof *s->orders);
+	if (!s->orders)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		s->orders[i].order = list[i];
+	free(list);
+	s->n_orders = n;
+	return true;
+}
+
+void ilv_free(struct ilv_summary *s)
+{
+	free(s->orders);
+	s->orders = NULL;
+	s->n_orders = 0;
+}
+
+long ilv_first_duplicate(const struct ilv_summary *s)
+{
+	for (size_t i = 0; i < s->n_orders; i++)
+		if (s->orders[i].executable && s->orders[i].rows > 1)
+			return (long)i;
+	return -1;
+}
+
+void ilv_blockers(const struct ilv_order *o, int w, char *buf, size_t len)
+{
+	size_t n = 0;
+	for (int i = 0; i < ORDER_MAX_WORKERS && n + 1 < len; i++)
+		if (o->w[w].blocked_by & (1u << i))
+			buf[n++] = (char)('a' + i);
+	buf[n] = '\0';
+}
+
+const char *ilv_status_name(enum ilv_step_status s)
+{
+	static const char *const names[] = {"not_reached", "ran",     "waited",
+					    "failed",      "skipped", "stuck"};
+	return names[s];
+}
+
+void ilv_describe(const struct ilv_order *o, char *buf, size_t len)
+{
+	char note[ORDER_MAX_LEN * 4];
+	order_notation(&o->order, note, sizeof note);
+	size_t n = (size_t)snprintf(buf, len, "%s -> ", note);
+	if (n >= len)
+		return;
+	if (!o->executable) {
+		int pos = o->stuck_pos, w = o->order.w[pos];
+		int pending = 0;
+		for (int i = 0; i < pos; i++)
+			if (o->order.w[i] == w)
+				pending = i;
+		snprintf(buf + n, len - n, "not executable at %c%d (%c%d waits on %c)", 'a' + w,
+			 order_step_at(&o->order, pos) + 1, 'a' + w,
+			 order_step_at(&o->order, pending) + 1,
+			 o->stuck_on >= 0 ? 'a' + o->stuck_on : '?');
+		return;
+	}
+	n += (size_t)snprintf(buf + n, len - n, "%lld row%s", o->rows, o->rows == 1 ? "" : "s");
+	for (int i = 0; i < o->order.workers && n < len; i++) {
+		const struct ilv_worker *w = &o->w[i];
+		char by[ORDER_MAX_WORKERS + 1];
+		ilv_blockers(o, i, by, sizeof by);
+		n += (size_t)snprintf(buf + n, len - n, "; %c %s", 'a' + i, w->outcome);
+		if (w->error_step && n < len)
+			n += (size_t)snprintf(buf + n, len - n, " at %c%d", 'a' + i, w->error_step);
+		if (w->constraint[0] && n < len)
+			n += (size_t)snprintf(buf + n, len - n, " (%s)", w->constraint);
+		if (by[0] && n < len)
+			n += (size_t)snprintf(buf + n, len - n, " after waiting on %s", by);
+	}
+}
+
+__attribute__((format(printf, 2, 3))) static enum drive_status fail(struct ilv *il,
+								    const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(il->err, il->errlen, fmt, ap);
+	va_end(ap);
+	return db_stop_requested() ? DRIVE_INTERRUPTED : DRIVE_BROKEN;
+}
+
+/* A step's result is in: record it for the order. */
+static enum drive_status finish_step(struct ilv *il, int i)
+{
+	struct ilv_conn *w = &il->w[i];
+	struct ilv_order *o = il->out;
+	const struct db_result *r = &w->res;
+	int pos = w->pending_pos, step = w->pending_step;
+	bool commit = step == (int)il->sc->n_flow;
+	char text[320];
+	w->pending = false;
+	if (r->status != DB_OK && r->status != DB_ERROR)
+		return fail(il, "worker %c (backend pid %d), step %c%d: %s", 'a' + i, w->pid, 'a' + i,
+			    step + 1, db_result_text(r, text, sizeof text));
+	struct ilv_worker *ow = &o->w[i];
+	if (r->status == DB_ERROR) {
+		o->status[pos] = ILV_FAILED;
+		snprintf(ow->outcome, sizeof ow->outcome, "%s", r->sqlstate);
+		snprintf(ow->constraint, sizeof ow->constraint, "%s", r->constraint);
+		snprintf(ow->message, sizeof ow->message, "%s", r->message);
+		ow->error_step = step + 1;
+		w->flow = FLOW_FAILED;
+		return DRIVE_OK;
+	}
+	o->status[pos] = w->waited ? ILV_WAITED : ILV_RAN;
+	if (commit) {
+		if (w->flow != FLOW_FAILED)
+			snprintf(ow->outcome, sizeof ow->outcome, "%s",
+				 w->flow == FLOW_SKIPPED ? "skipped" : "ok");
+	} else if (il->sc->flow[step].skip_if_found && r->rows > 0) {
+		w->flow = FLOW_SKIPPED;
+	}
+	return DRIVE_OK;
+}
+
+/* Reads every pending step's results; counts those still running. */
+static enum drive_status collect(struct ilv *il, int *running)
+{
+	*running = 0;
+	for (int i = 0; i < il->k; i++) {
+		struct ilv_conn *w = &il->w[i];
+		if (!w->pending)
+			continue;
+		if (!db_poll(w->c, &w->res)) {
+			(*running)++;
+			continue;
+		}
+		enum drive_status st = finish_step(il, i);
+		if (st != DRIVE_OK)
+			return st;
+	}
+	return DRIVE_OK;
+}
+
+/* Asks the server which workers wait on a lock held by another worker of
+ * the round, and on whom: blocked[i] is the bit set of i's blockers (0 when
+ * i is not blocked). */
+static enum drive_status ask_blocked(struct ilv *il, unsigned blocked[ORDER_MAX_WORKERS])
+{
+	static const char sql[] =
+		"SELECT coalesce(string_agg(w.i || ':' || coalesce((SELECT string_agg(b.j::text, '' "
+		"ORDER BY b.j) FROM unnest($1::int[]) WITH ORDINALITY AS b(pid, j) "
+		"WHERE b.pid = ANY (pg_blocking_pids(w.pid))), ''), ' '), '') "
+		"FROM unnest($1::int[]) WITH ORDINALITY AS w(pid, i) "
+		"WHERE pg_isolation_test_session_is_blocked(w.pid, $1::int[])";
+	const char *params[1] = {il->pids};
+	struct db_result r;
+	char text[320];
+	memset(blocked, 0, sizeof(unsigned) * ORDER_MAX_WORKERS);
+	db_query(il->monitor, sql, 1, params, il->deadline, &r);
+	if (r.status != DB_OK)
+		return fail(il, "asking the server about lock waits: %s",
+			    db_result_text(&r, text, sizeof text));
+	if (r.rows != 1)
+		return fail(il, "asking the server about lock waits: %lld rows, expected 1", r.rows);
+	/* "2:1 3:12": worker 2 waits on worker 1, worker 3 on 1 and 2 (1-based). */
+	for (const char *p = r.first_value; *p;) {
+		while (*p == ' ')
+			p++;
+		char *end;
+		long i = strtol(p, &end, 10);
+		if (end == p || *end != ':' || i < 1 || i > il->k)
+			return fail(il, "asking the server about lock waits: unexpected answer \"%s\"",
+				    r.first_value);
+		unsigned set = 0;
+		for (p = end + 1; *p >= '1' && *p <= '0' + il->k; p++)
+			set |= 1u << (*p - '1');
+		/* Blocked, by a worker the blockers' list no longer names: still blocked. */
+		blocked[i - 1] = set ? set : 1u << ORDER_MAX_WORKERS;
+		if (*p && *p != ' ')
+			return fail(il, "asking the server about lock waits: unexpected answer \"%s\"",
+				    r.first_value);
+	}
+	return DRIVE_OK;
+}
+
+/* Does a cycle of lock waits lie on the path from worker from? The server's
+ * deadlock detector ends such a cycle by itself; a chain that ends in an
+ * idle worker lasts until that worker's next step. */
+static bool cycle_ahead(const unsigned blocked[ORDER_MAX_WORKERS], int k, int from)
+{
+	unsigned reach[ORDER_MAX_WORKERS];
+	for (int i = 0; i < k; i++)
+		reach[i] = blocked[i];
+	for (int m = 0; m < k; m++) /* transitive closure: four nodes at most */
+		for (int i = 0; i < k; i++)
+			if (reach[i] & (1u << m))
+				reach[i] |= reach[m];
+	unsigned ahead = reach[from] | (1u << from);
+	for (int j = 0; j < k; j++)
+		if ((ahead & (1u << j)) && (reach[j] & (1u << j)))
+			return true;
+	return false;
+}
+
+/* Waits for pending steps. need -1: until every pending step has finished or
+ * is blocked by another worker; need >= 0: until worker need's step has
+ * finished (DRIVE_STUCK when it cannot without a later step of the order);
+ * need -2: until nothing is pending. */
+static enum drive_status drive(struct ilv *il, int need)
+{
+	for (;;) {
+		int running;
+		enum drive_status st = collect(il, &running);
+		if (st != DRIVE_OK)
+			return st;
+		if (need >= 0 ? !il->w[need].pending : running == 0)
+			return DRIVE_OK;
+		if (db_stop_requested())
+			return fail(il, "interrupted by %s",
+				    db_stop_requested() == SIGINT ? "SIGINT" : "SIGTERM");
+		if (clock_us() >= il->deadline)
+			return fail(il, "round deadline of %d ms passed with a step still running",
+				    il->cfg->deadline_ms);
+		struct pollfd pfd[ORDER_MAX_WORKERS];
+		int n = 0;
+		for (int i = 0; i < il->k; i++)
+			if (il->w[i].pending)
+				pfd[n++] = (struct pollfd){.fd = PQsocket(il->w[i].c), .events = POLLIN};
+		if (poll(pfd, (nfds_t)n, POLL_MS) < 0 && errno != EINTR)
+			return fail(il, "poll: %s", strerror(errno));
+		st = collect(il, &running);
+		if (st != DRIVE_OK)
+			return st;
+		if (need >= 0 ? !il->w[need].pending : running == 0)
+			return DRIVE_OK;
+		unsigned blocked[ORDER_MAX_WORKERS];
+		st = ask_blocked(il, blocked);
+		if (st != DRIVE_OK)
+			return st;
+		bool all_blocked = true;
+		for (int i = 0; i < il->k; i++) {
+			struct ilv_conn *w = &il->w[i];
+			if (!w->pending)
+				continue;
+			if (!blocked[i]) {
+				all_blocked = false;
+				continue;
+			}
+			w->waited = true;
+			w->blockers = blocked[i];
+			il->out->w[i].blocked_by |= blocked[i];
+		}
+		if (!all_blocked)
+			continue;
+		if (need == -1)
+			return DRIVE_OK;
+		if (need >= 0 && !cycle_ahead(blocked, il->k, need))
+			return DRIVE_STUCK;
+		/* need -2 with everything blocked and no cycle cannot last: a
+		 * blocker is pending, so it is blocked too; keep asking until the
+		 * deadlock detector or the deadline ends it. */
+	}
+}
+
+/* Waits until every pending step has its result or until is passed. */
+static void drain(struct ilv *il, uint64_t until)
+{
+	for (int i = 0; i < il->k; i++) {
+		struct ilv_conn *w = &il->w[i];
+		while (w->pending && clock_us() < until) {
+			if (db_poll(w->c, &w->res)) {
+				w->pending = false;
+				break;
+			}
+			struct pollfd pfd = {.fd = PQsocket(w->c), .events = POLLIN};
+			if (pfd.fd < 0 || (poll(&pfd, 1, POLL_MS) < 0 && errno != EINTR))
+				break;
+		}
+	}
+}
+
+/* Ends every open transaction of the round. The idle workers roll back
+ * first: that releases the locks the pending steps wait on, so those finish
+ * by themselves and roll back in turn, and no cancel request is left in
+ * flight to land on a later order's statement (libpq's cancel is delivered
+ * asynchronously). Only a step still running after that, or any step when
+ * hard (deadline, signal, lost connection), is cancelled. The stop flag does
+ * not cut the ROLLBACKs short. */
+static void abandon(struct ilv *il, bool hard)
+{
+	struct db_result r;
+	bool was_pending[ORDER_MAX_WORKERS];
+	for (int i = 0; i < il->k; i++) {
+		struct ilv_conn *w = &il->w[i];
+		was_pending[i] = w->pending;
+		if (hard && w->pending)
+			db_cancel(w->c);
+		else if (!w->pending && PQstatus(w->c) == CONNECTION_OK)
+			db_query_cleanup(w->c, "ROLLBACK", clock_us() + 3000000u, &r);
+	}
+	drain(il, clock_us() + 3000000u);
+	for (int i = 0; !hard && i < il->k; i++)
+		if (il->w[i].pending)
+			db_cancel(il->w[i].c);
+	drain(il, clock_us() + 3000000u);
+	for (int i = 0; i < il->k; i++) {
+		struct ilv_conn *w = &il->w[i];
+		if (was_pending[i] && !w->pending && PQstatus(w->c) == CONNECTION_OK)
+			db_query_cleanup(w->c, "ROLLBACK", clock_us() + 3000000u, &r);
+		w->pending = false;
+	}
+}
+
+/* Sends step (0-based) of worker i: a flow statement or COMMIT. */
+static enum drive_status send_step(struct ilv *il, int i, int step, int pos)
+{
+	struct ilv_conn *w = &il->w[i];
+	const struct scenario *sc = il->sc;
+	bool ok;
+	char stmt[32], text[320];
+	if (step == (int)sc->n_flow) {
+		ok = db_send(w->c, NULL, "COMMIT", 0, NULL, &w->res);
+	} else if (w->prepared) {
+		snprintf(stmt, sizeof stmt, "pgrace_ilv_%d", step);
+		ok = db_send(w->c, stmt, NULL, sc->flow[step].text.nparams, il->key[i].ptr, &w->res);
+	} else {
+		ok = db_send(w->c, NULL, sc->flow[step].text.sql, sc->flow[step].text.nparams,
+			     il->key[i].ptr, &w->res);
+	}
+	if (!ok)
+		return fail(il, "worker %c (backend pid %d): could not send step %c%d: %s", 'a' + i,
+			    w->pid, 'a' + i, step + 1, db_result_text(&w->res, text, sizeof text));
+	w->pending = true;
+	w->pending_pos = pos;
+	w->pending_step = step;
+	w->waited = false;
+	w->blockers = 0;
+	return DRIVE_OK;
+}
+
+/* Prepares the flow once per connection, on the first order (after the
+ * phase's steps: a migration may have changed the tables). A statement the
+ * server refuses goes unprepared, so its error shows in the orders. */
+static enum drive_status prepare(struct ilv *il)
+{
+	if (il->prepare_tried || il->pooler)
+		return DRIVE_OK;
+	il->prepare_tried = true;
+	for (int i = 0; i < il->k; i++) {
+		struct ilv_conn *w = &il->w[i];
+		w->prepared = true;
+		for (size_t j = 0; w->prepared && j < il->sc->n_flow; j++) {
+			char stmt[32], text[320];
+			struct db_result r;
+			snprintf(stmt, sizeof stmt, "pgrace_ilv_%zu", j);
+			db_prepare(w->c, stmt, il->sc->flow[j].text.sql, il->sc->flow[j].text.nparams,
+				   il->deadline, &r);
+			if (r.status != DB_OK && r.status != DB_ERROR)
+				return fail(il, "worker %c: could not prepare the flow: %s", 'a' + i,
+					    db_result_text(&r, text, sizeof text));
+			w->prepared = r.status == DB_OK;
+		}
+	}
+	return DRIVE_OK;
+}
+
+/* Rows for the order's key, through the scenario's rows query: one row, one
+ * integer, or the round is broken. */
+static enum drive_status count_rows(struct ilv *il, long long *rows)
+{
+	struct db_result r, done;
+	char text[320], *end;
+	if (il->pooler) { /* one transaction, so that its search_path holds */
+		char sql[160];
+		snprintf(sql, sizeof sql, "BEGIN; SET LOCAL search_path TO %s", il->schema);
+		db_query(il->monitor, sql, 0, NULL, il->deadline, &r);
+		if (r.status != DB_OK)
+			return fail(il, "rows query: %s", db_result_text(&r, text, sizeof text));
+	}
+	db_query(il->monitor, il->sc->rows.sql, il->sc->rows.nparams, il->key[0].ptr, il->deadline,
+		 &r);
+	if (il->pooler) {
+		db_query(il->monitor, r.status == DB_OK ? "COMMIT" : "ROLLBACK", 0, NULL, il->deadline,
+			 &done);
+		if (r.status == DB_OK && done.status != DB_OK)
+			return fail(il, "rows query: %s", db_result_text(&done, text, sizeof text));
+	}
+	if (r.status != DB_OK) {
+		enum drive_status st = fail(il, "%s:%d: rows query failed: %s", il->sc->path,
+					    il->sc->rows.line, db_result_text(&r, text, sizeof text));
+		return r.status == DB_ERROR && judge_sql_is_wrong(r.sqlstate) ? DRIVE_BAD : st;
+	}
+	*rows = strtoll(r.first_value, &end, 10);
+	if (r.rows != 1 || end == r.first_value || *end) {
+		fail(il, "%s:%d: the rows query must return one row holding one integer; it "
+			 "returned %lld rows, first value \"%s\"",
+		     il->sc->path, il->sc->rows.line, r.rows, r.first_value);
+		return DRIVE_BAD;
+	}
+	return DRIVE_OK;
+}
+
+/* Runs order o (planned in out) on the key of round; out gets what it did. */
+static enum drive_status run_order(struct ilv *il, struct ilv_order *out, long long round,
+				   long long phase_round)
+{
+	const struct order *o = &out->order;
+	for (int w = 0; w < il->k; w++) {
+		struct key_ctx ctx = {.round = round, .key = 0, .phase_round = phase_round, .worker = w};
+		char why[512];
+		if (!key_eval(il->sc->params, il->sc->n_params, &ctx, &il->key[w], why, sizeof why)) {
+			fail(il, "%s:%d: params: %s (round %lld, worker %d)", il->sc->path,
+			     il->sc->params_line, why, round, w);
+			return DRIVE_BAD;
+		}
+	}
+	il->out = out;
+	il->deadline = clock_us() + (uint64_t)il->cfg->deadline_ms * 1000u;
+	out->executable = true;
+	out->stuck_pos = out->stuck_on = -1;
+	out->rows = -1;
+	memset(out->status, ILV_NOT_REACHED, sizeof out->status);
+	memset(out->w, 0, sizeof out->w);
+	enum drive_status st = prepare(il);
+	size_t plen = 0;
+	il->pids[plen++] = '{';
+	for (int i = 0; st == DRIVE_OK && i < il->k; i++) {
+		struct db_result r;
+		char text[320];
+		il->w[i].flow = FLOW_ACTIVE;
+		il->w[i].pending = false;
+		db_query(il->w[i].c, il->begin[i < il->cfg->rc_workers], 0, NULL, il->deadline, &r);
+		if (r.status != DB_OK)
+			st = fail(il, "worker %c: could not BEGIN: %s", 'a' + i,
+				  db_result_text(&r, text, sizeof text));
+		else if (il->pooler) /* the backend this transaction keeps */
+			il->w[i].pid = (int)strtol(r.first_value, NULL, 10);
+		plen += (size_t)snprintf(il->pids + plen, sizeof il->pids - plen, "%s%d", i ? "," : "",
+					 il->w[i].pid);
+	}
+	snprintf(il->pids + plen, sizeof il->pids - plen, "}");
+	int len = o->workers * o->steps;
+	for (int pos = 0; st == DRIVE_OK && pos < len; pos++) {
+		int i = o->w[pos], step = order_step_at(o, pos);
+		struct ilv_conn *w = &il->w[i];
+		if (w->pending) {
+			st = drive(il, i);
+			if (st == DRIVE_STUCK) {
+				out->executable = false;
+				out->stuck_pos = pos;
+				for (int b = 0; b < il->k; b++)
+					if (w->blockers & (1u << b)) {
+						out->stuck_on = b;
+						break;
+					}
+				for (int j = 0; j < il->k; j++)
+					if (il->w[j].pending)
+						out->status[il->w[j].pending_pos] = ILV_STUCK;
+				abandon(il, false);
+				return DRIVE_OK;
+			}
+			if (st != DRIVE_OK)
+				break;
+		}
+		if (step < (int)il->sc->n_flow && w->flow != FLOW_ACTIVE) {
+			out->status[pos] = ILV_SKIPPED;
+			continue;
+		}
+		st = send_step(il, i, step, pos);
+		if (st == DRIVE_OK)
+			st = drive(il, -1);
+	}
+	if (st == DRIVE_OK)
+		st = drive(il, -2);
+	if (st != DRIVE_OK) {
+		abandon(il, true);
+		return st;
+	}
+	return count_rows(il, &out->rows);
+}
+
+static void count_outcomes(const struct ilv *il, const struct ilv_order *o, struct race_totals *t)
+{
+	for (int i = 0; i < il->k; i++) {
+		const struct ilv_worker *w = &o->w[i];
+		t->attempts++;
+		outcome_add(&t->outcomes, w->outcome, 1);
+		if (w->message[0]) {
+			int step = w->error_step - 1;
+			char msg[200];
+			snprintf(msg, sizeof msg, "at %c%d: %s", 'a' + i, w->error_step, w->message);
+			outcome_note(&t->outcomes, w->outcome, msg,
+				     step < (int)il->sc->n_flow ? il->sc->flow[step].text.line : 0);
+		}
+		if (outcome_classify(w->outcome) == OC_UNIQUE_VIOLATION)
+			outcome_add(&t->constraints, w->constraint[0] ? w->constraint : "(none)", 1);
+	}
+}
+
+static void close_all(struct ilv *il)
+{
+	for (int i = 0; i < il->k; i++)
+		if (il->w[i].c)
+			PQfinish(il->w[i].c);
+	if (il->monitor)
+		PQfinish(il->monitor);
+}
+
+enum race_status ilv_run(const char *dsn, const char *schema, bool pooler,
+			 const struct scenario *sc, const struct race_cfg *cfg, struct ilv_summary *s,
+			 long long *round, ilv_before_fn before, void *before_ctx,
+			 struct race_totals *t, char *err, size_t errlen)
+{
+	struct ilv il = {.sc = sc, .cfg = cfg, .k = cfg->workers, .err = err, .errlen = errlen,
+			 .pooler = pooler, .schema = schema};
+	enum race_status rs = RACE_OK;
+	err[0] = '\0';
+	char tail[128] = "";
+	if (pooler)
+		snprintf(tail, sizeof tail, "; SET LOCAL search_path TO %s; SELECT pg_backend_pid()",
+			 schema);
+	snprintf(il.begin[0], sizeof il.begin[0], "BEGIN ISOLATION LEVEL %s%s",
+		 isolation_sql(cfg->isolation), tail);
+	snprintf(il.begin[1], sizeof il.begin[1], "BEGIN ISOLATION LEVEL READ COMMITTED%s", tail);
+	il.monitor = db_connect(dsn, pooler ? NULL : schema, err, errlen);
+	if (!il.monitor)
+		return RACE_BROKEN;
+	for (int i = 0; i < il.k; i++) {
+		char why[512];
+		il.w[i].c = db_connect(dsn, pooler ? NULL : schema, why, sizeof why);
+		if (!il.w[i].c) {
+			snprintf(err, errlen, "worker %c could not connect: %s", 'a' + i, why);
+			close_all(&il);
+			return RACE_BROKEN;
+		}
+		il.w[i].pid = PQbackendPID(il.w[i].c);
+	}
+	for (size_t n = 0; n < s->n_orders; n++) {
+		struct ilv_order *o = &s->orders[n];
+		if (before && !before(before_ctx, *round + 1, (long long)n)) {
+			s->n_orders = n;
+			rs = RACE_BROKEN;
+			break;
+		}
+		uint64_t o0 = clock_us();
+		enum drive_status st = run_order(&il, o, ++*round, (long long)n);
+		if (st != DRIVE_OK) {
+			char note[200], text[1024];
+			order_notation(&o->order, note, sizeof note);
+			snprintf(text, sizeof text, "order %zu (%s): %s", n + 1, note, err);
+			snprintf(err, errlen, "%s", text);
+			s->n_orders = n; /* the ones that completed */
+			rs = st == DRIVE_INTERRUPTED ? RACE_INTERRUPTED
+			     : st == DRIVE_BAD	     ? RACE_BAD
+						     : RACE_BROKEN;
+			break;
+		}
+		if (!o->executable) {
+			s->not_executable++;
+			continue;
+		}
+		if (o->rows > 1)
+			s->with_duplicates++;
+		count_outcomes(&il, o, t);
+		uint64_t us = clock_us() - o0;
+		for (int i = 0; i < il.k; i++)
+			hist_record(&t->latency, us);
+	}
+	close_all(&il);
+	return rs;
+}

@@ -1,0 +1,380 @@
+/* test_integration_interleave.c: interleave mode, the real binary against a
+ * real PostgreSQL.
+ *
+ * The seed scenario's interleave phases give exact counts: 18 of the 20
+ * orders duplicate before migration 005; after it none does, 12 end in one
+ * 23505 each, 6 are not executable, 2 skip. A migration that adds a
+ * non-unique index instead fails interleave-after and names its first
+ * duplicating order. The same run twice lists the same orders with the same
+ * outcomes; a sample above max_interleavings says so, with its seed; an
+ * `orders:` list runs exactly those orders. And PostgreSQL's own isolation
+ * tester (the real binary of the server in use) runs the specs `pgrace spec`
+ * writes and agrees on every order. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "harness.h"
+
+#define SAMPLE PGRACE_TEST_DATA "/integration/interleave-sample.yaml"
+#define UQ_NAME "uq_user_tenant_membership_user_tenant"
+
+TestSuite(interleave, .init = scratch_init, .fini = scratch_fini);
+
+/* The orders of phase name, without what varies from run to run (none of
+ * their fields does), as compact JSON text (malloc'd). */
+static char *orders_text(json_t *doc, const char *name)
+{
+	json_t *il = jget(phase(doc, name), "interleave");
+	char *s = json_dumps(jget(il, "orders"), JSON_COMPACT | JSON_SORT_KEYS);
+	cr_assert_not_null(s);
+	return s;
+}
+
+static json_t *order_named(json_t *il, const char *note)
+{
+	size_t i;
+	json_t *o;
+	json_array_foreach(jget(il, "orders"), i, o) if (!strcmp(jstr(o, "order"), note)) return o;
+	cr_assert_fail("no order %s", note);
+	return NULL;
+}
+
+Test(interleave, seed_counts_are_exact, .timeout = 180)
+{
+	const char *json = spath("seed.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", SEED, "--json", json), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	cr_expect(contains(p.out, "interleave-before: 18 of 20 orders left duplicates"), "%s",
+		  p.out);
+	cr_expect(contains(p.out, "first: a1 a2 b1 a3 b2 b3 -> 2 rows; a ok; b ok"), "%s", p.out);
+	cr_expect(contains(p.out, "permutation \"a_select\" \"a_insert\" \"b_select\" \"a_commit\" "
+				  "\"b_insert\" \"b_commit\""),
+		  "%s", p.out);
+	json_t *doc = load_json(json);
+
+	json_t *il = jget(phase(doc, "interleave-before"), "interleave");
+	cr_expect_eq(jint(il, "interleavings"), 20);
+	cr_expect_eq(jint(il, "orders_possible"), 20);
+	cr_expect(jbool(il, "exhaustive"));
+	cr_expect_eq(jint(il, "interleavings_with_duplicates"), 18);
+	cr_expect_str_eq(jstr(il, "first_duplicate"), "a1 a2 b1 a3 b2 b3");
+	/* Both insert exactly when both SELECTs run before either COMMIT. */
+	size_t i;
+	json_t *o;
+	json_array_foreach(jget(il, "orders"), i, o)
+	{
+		const char *note = jstr(o, "order");
+		const char *a3 = strstr(note, "a3"), *b3 = strstr(note, "b3");
+		const char *a1 = strstr(note, "a1"), *b1 = strstr(note, "b1");
+		bool both = a1 < b3 && b1 < a3;
+		cr_expect_eq(jint(o, "rows"), both ? 2 : 1, "before %s", note);
+		cr_expect(jbool(o, "executable"), "before %s", note);
+	}
+
+	il = jget(phase(doc, "interleave-after"), "interleave");
+	cr_expect_eq(jint(il, "interleavings_with_duplicates"), 0);
+	cr_expect_eq(jint(il, "interleavings_not_executable"), 6);
+	cr_expect(json_is_null(jget(il, "first_duplicate")));
+	json_array_foreach(jget(il, "orders"), i, o)
+	{
+		const char *note = jstr(o, "order");
+		const char *a3 = strstr(note, "a3"), *b3 = strstr(note, "b3");
+		const char *a1 = strstr(note, "a1"), *b1 = strstr(note, "b1");
+		const char *a2 = strstr(note, "a2"), *b2 = strstr(note, "b2");
+		bool both = a1 < b3 && b1 < a3;
+		/* The later inserter waits for the other's COMMIT; its own COMMIT
+		 * before that cannot start. */
+		bool a_first = a2 < b2;
+		bool stuck = both && (a_first ? (b2 < a3 && b3 < a3) : (a2 < b3 && a3 < b3));
+		cr_expect_eq(jbool(o, "executable"), !stuck, "after %s", note);
+		if (stuck) {
+			cr_expect_str_eq(jstr(o, "not_executable_at"), a_first ? "b3" : "a3", "%s", note);
+			continue;
+		}
+		cr_expect_eq(jint(o, "rows"), 1, "after %s", note);
+		json_t *w = jget(o, "workers");
+		const char *oa = jstr(json_array_get(w, 0), "outcome");
+		const char *ob = jstr(json_array_get(w, 1), "outcome");
+		int violations = !strcmp(oa, "23505") + !strcmp(ob, "23505");
+		cr_expect_eq(violations, both ? 1 : 0, "after %s: a %s, b %s", note, oa, ob);
+		if (!both)
+			cr_expect(!strcmp(oa, "skipped") || !strcmp(ob, "skipped"), "after %s", note);
+	}
+	o = order_named(il, "a1 a2 b1 b2 a3 b3");
+	json_t *b = json_array_get(jget(o, "workers"), 1);
+	cr_expect_str_eq(jstr(b, "outcome"), "23505");
+	cr_expect_str_eq(jstr(b, "constraint"), UQ_NAME);
+	cr_expect_eq(jint(b, "error_step"), 2);
+	cr_expect_str_eq(json_string_value(json_array_get(jget(b, "blocked_by"), 0)), "a",
+			 "b2 waited on a");
+	cr_expect_str_eq(jstr(json_array_get(jget(o, "steps"), 3), "status"), "failed");
+	json_decref(doc);
+	proc_free(&p);
+}
+
+Test(interleave, same_run_same_orders, .timeout = 180)
+{
+	char *first[2] = {NULL, NULL};
+	for (int run = 0; run < 2; run++) {
+		const char *json = spath(run ? "two.json" : "one.json");
+		struct proc p;
+		int code = run_pgrace(ARGS("run", SAMPLE, "-q", "--json", json), &p);
+		cr_assert_eq(code, 0, "%s", proc_said(&p));
+		json_t *doc = load_json(json);
+		json_t *il = jget(phase(doc, "sample"), "interleave");
+		cr_expect(!jbool(il, "exhaustive"));
+		cr_expect_eq(jint(il, "seed"), 1);
+		cr_expect_eq(jint(il, "orders_possible"), 1680);
+		cr_expect_eq(jint(il, "interleavings"), 40);
+		char *now = orders_text(doc, "sample");
+		if (run == 0)
+			first[0] = now;
+		else {
+			cr_expect_str_eq(now, first[0], "two runs, other orders or outcomes");
+			free(now);
+		}
+		json_t *listed = jget(phase(doc, "listed"), "interleave");
+		cr_expect(jbool(listed, "listed"));
+		cr_expect_eq(jint(listed, "interleavings"), 2);
+		cr_expect_str_eq(jstr(json_array_get(jget(listed, "orders"), 1), "order"),
+				 "a1 b1 a2 b2 a3 b3");
+		json_decref(doc);
+		proc_free(&p);
+	}
+	free(first[0]);
+}
+
+Test(interleave, seed_option_changes_the_sample, .timeout = 180)
+{
+	char *lists[2];
+	for (int run = 0; run < 2; run++) {
+		const char *json = spath(run ? "seed8.json" : "seed1.json");
+		struct proc p;
+		int code = run ? run_pgrace(ARGS("run", SAMPLE, "-q", "--json", json, "--seed", "8"), &p)
+			       : run_pgrace(ARGS("run", SAMPLE, "-q", "--json", json), &p);
+		cr_assert_eq(code, 0, "%s", proc_said(&p));
+		json_t *doc = load_json(json);
+		json_t *il = jget(phase(doc, "sample"), "interleave");
+		cr_expect_eq(jint(il, "seed"), run ? 8 : 1);
+		cr_expect_eq(jint(il, "interleavings"), 40);
+		lists[run] = orders_text(doc, "sample");
+		json_decref(doc);
+		proc_free(&p);
+	}
+	cr_expect_str_neq(lists[0], lists[1], "--seed 8 drew the same orders as seed 1");
+	free(lists[0]);
+	free(lists[1]);
+}
+
+Test(interleave, non_unique_index_fails_and_names_the_order, .timeout = 180)
+{
+	const char *yaml = seed_variant("index.yaml",
+					"ALTER TABLE user_tenant_membership\n"
+					"      ADD CONSTRAINT uq_user_tenant_membership_user_tenant UNIQUE "
+					"(user_id, tenant_id);",
+					"CREATE INDEX uq_user_tenant_membership_user_tenant\n"
+					"      ON user_tenant_membership (user_id, tenant_id);");
+	const char *json = spath("index.json"), *junit = spath("index.xml");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", yaml, "--json", json, "--junit", junit), &p);
+	cr_expect_eq(code, 1, "%s", proc_said(&p));
+	json_t *doc = load_json(json);
+	json_t *after = phase(doc, "interleave-after");
+	cr_expect(!jbool(after, "passed"));
+	json_t *il = jget(after, "interleave");
+	cr_expect_eq(jint(il, "interleavings_with_duplicates"), 18);
+	cr_expect_str_eq(jstr(il, "first_duplicate"), "a1 a2 b1 a3 b2 b3");
+	cr_expect(contains(p.out, "interleave-after: 18 of 20 orders left duplicates"), "%s", p.out);
+	cr_expect(contains(p.out, "first: a1 a2 b1 a3 b2 b3 -> 2 rows"), "%s", p.out);
+	char *xml = read_file(junit, NULL);
+	cr_assert_not_null(xml);
+	cr_expect(contains(xml, "first order that left duplicates: a1 a2 b1 a3 b2 b3 -&gt; 2 rows"),
+		  "%s", xml);
+	free(xml);
+	json_decref(doc);
+	proc_free(&p);
+}
+
+/* ---- the isolation tester agrees ------------------------------------- */
+
+/* The isolationtester of the server in use: in its pgxs tree, beside the
+ * src/makefiles/pgxs.mk the server names (its pg_config view, readable by
+ * the superuser the throwaway server gives us), else `pg_config --pgxs`. */
+static const char *isolationtester(void)
+{
+	static char path[1024];
+	char pgxs[1024] = "";
+	PGconn *c = pg_open();
+	PGresult *r = PQexec(c, "SELECT setting FROM pg_config WHERE name = 'PGXS'");
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		snprintf(pgxs, sizeof pgxs, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+	if (!pgxs[0]) {
+		struct proc p;
+		int code = wait_pgrace(spawn_cmd(ARGS("/bin/sh", "-c", "exec pg_config --pgxs"), &p), &p, 30);
+		cr_assert_eq(code, 0, "neither the server nor pg_config names the pgxs tree: %s",
+			     proc_said(&p));
+		snprintf(pgxs, sizeof pgxs, "%s", p.out);
+		proc_free(&p);
+	}
+	pgxs[strcspn(pgxs, "\n")] = '\0';
+	/* .../lib/pgxs/src/makefiles/pgxs.mk -> .../lib/pgxs/src/test/isolation/isolationtester */
+	char *cut = strstr(pgxs, "/makefiles/pgxs.mk");
+	cr_assert_not_null(cut, "unexpected PGXS path %s", pgxs);
+	*cut = '\0';
+	snprintf(path, sizeof path, "%s/test/isolation/isolationtester", pgxs);
+	cr_assert_eq(access(path, X_OK), 0, "no isolationtester at %s (Debian's postgresql "
+					     "package installs it there)", path);
+	return path;
+}
+
+/* Runs the real isolationtester on spec (stdin), a step waiting at most
+ * wait_s; returns its stdout (malloc'd). */
+static char *run_isolationtester(const char *spec, const char *wait_s)
+{
+	setenv("PGISOLATIONTIMEOUT", wait_s, 1);
+	struct proc p;
+	int code = wait_pgrace(spawn_cmd(ARGS("/bin/sh", "-c", "exec \"$0\" '' < \"$1\"",
+					      isolationtester(), spec),
+				   &p),
+			       &p, 300);
+	cr_assert_eq(code, 0, "isolationtester: %s", proc_said(&p));
+	char *out = p.out;
+	p.out = NULL;
+	proc_free(&p);
+	return out;
+}
+
+/* What the isolation tester printed for the permutation names (steps
+ * separated by one space): the rows query's count and whether a 23505 was
+ * reported. False when that permutation is not in its output. */
+static bool tester_saw(const char *out, const char *names, long long *rows, bool *violation)
+{
+	char head[512];
+	snprintf(head, sizeof head, "starting permutation: %s\n", names);
+	const char *at = strstr(out, head);
+	if (!at)
+		return false;
+	at += strlen(head);
+	const char *end = strstr(at, "starting permutation: ");
+	size_t len = end ? (size_t)(end - at) : strlen(at);
+	char *block = strndup(at, len);
+	cr_assert_not_null(block);
+	*violation = strstr(block, "ERROR:  duplicate key value violates unique constraint") != NULL;
+	const char *r = strstr(block, "pgrace_rows\n");
+	cr_assert_not_null(r, "no rows count after permutation %s:\n%s", names, block);
+	r = strchr(r + strlen("pgrace_rows\n"), '\n'); /* past the ----- line */
+	cr_assert_not_null(r);
+	*rows = strtoll(r + 1, NULL, 10);
+	free(block);
+	return true;
+}
+
+/* pgrace's and PostgreSQL's isolation tester agree on every executable order
+ * of both seed interleave phases: the same rows for the key, and a unique
+ * violation in exactly the same orders. */
+Test(interleave, isolation_tester_agrees_on_every_order, .timeout = 600)
+{
+	static const char *const phases[] = {"interleave-before", "interleave-after"};
+	for (size_t k = 0; k < 2; k++) {
+		char name[64];
+		snprintf(name, sizeof name, "%s.spec", phases[k]);
+		const char *spec = spath(name);
+		snprintf(name, sizeof name, "%s.json", phases[k]);
+		const char *json = spath(name);
+		struct proc p;
+		int code = run_pgrace(ARGS("spec", SEED, "--phase", phases[k], "--all", "-o", spec,
+					   "--json", json, "--schema", k ? "pgrace_spec_after" : "pgrace_spec_before"),
+				      &p);
+		cr_assert_eq(code, 0, "%s", proc_said(&p));
+		proc_free(&p);
+		char *out = run_isolationtester(spec, "60");
+		json_t *doc = load_json(json);
+		json_t *il = jget(phase(doc, phases[k]), "interleave"), *o;
+		size_t i, compared = 0, dups = 0, violations = 0;
+		json_array_foreach(jget(il, "orders"), i, o)
+		{
+			if (!jbool(o, "executable"))
+				continue;
+			char names[512] = "";
+			size_t j, len = 0;
+			json_t *st;
+			json_array_foreach(jget(o, "steps"), j, st)
+				len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", j ? " " : "",
+							jstr(st, "name"));
+			long long rows = -1;
+			bool violation = false;
+			cr_assert(tester_saw(out, names, &rows, &violation),
+				  "%s: permutation %s not in the isolation tester's output", phases[k], names);
+			bool ours = false;
+			json_t *w;
+			json_array_foreach(jget(o, "workers"), j, w) ours |= !strcmp(jstr(w, "outcome"), "23505");
+			cr_expect_eq(rows, jint(o, "rows"), "%s %s: rows %lld there, %lld here", phases[k],
+				     jstr(o, "order"), rows, jint(o, "rows"));
+			cr_expect_eq(violation, ours, "%s %s: 23505 %s there, %s here", phases[k],
+				     jstr(o, "order"), violation ? "yes" : "no", ours ? "yes" : "no");
+			compared++;
+			dups += rows > 1;
+			violations += violation;
+		}
+		cr_expect_eq(count_of(out, "starting permutation: "), (int)compared);
+		if (k == 0) {
+			cr_expect_eq(compared, 20);
+			cr_expect_eq(dups, 18, "the isolation tester saw %zu duplicates", dups);
+		} else {
+			cr_expect_eq(compared, 14);
+			cr_expect_eq(dups, 0);
+			cr_expect_eq(violations, 12, "the isolation tester saw %zu unique violations",
+				     violations);
+		}
+		free(out);
+		json_decref(doc);
+	}
+}
+
+/* An order pgrace calls not executable cannot run in the isolation tester
+ * either: the waiting step's session is asked for its COMMIT, the tester waits
+ * for the step until its timeout and cancels it. */
+Test(interleave, isolation_tester_cannot_run_a_stuck_order, .timeout = 300)
+{
+	const char *spec = spath("after.spec");
+	struct proc p;
+	int code = run_pgrace(
+		ARGS("spec", SEED, "--phase", "interleave-after", "-o", spec, "--schema", "pgrace_spec_stuck"),
+		&p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	proc_free(&p);
+	char *text = read_file(spec, NULL);
+	cr_assert_not_null(text);
+	cr_assert(contains(text, "#   not executable: a1 a2 b1 b2 b3 a3 -> not executable at b3 (b2 "
+				 "waits on a)"),
+		  "%s", text);
+	char *cut = strstr(text, "\npermutation ");
+	cr_assert_not_null(cut);
+	cut[1] = '\0';
+	size_t len = strlen(text) + 200;
+	char *stuck = malloc(len);
+	cr_assert_not_null(stuck);
+	snprintf(stuck, len,
+		 "%spermutation \"a_select\" \"a_insert\" \"b_select\" \"b_insert\" \"b_commit\" "
+		 "\"a_commit\"\n",
+		 text);
+	const char *path = spath("stuck.spec");
+	write_file(path, stuck, strlen(stuck));
+	char *out = run_isolationtester(path, "2");
+	cr_expect(contains(out, "step b_insert: <... completed>") &&
+			  contains(out, "canceling step b_insert after 2 seconds"),
+		  "the isolation tester ran the stuck order:\n%s", out);
+	free(out);
+	free(stuck);
+	free(text);
+}
