@@ -106,3 +106,34 @@ Test(command, missing_program_is_a_bad_scenario, .timeout = 120)
 		  proc_said(&p));
 	proc_free(&p);
 }
+
+/* SIGTERM while a command runs: pgrace kills it (the stop flag), drops its
+ * schema and exits 143; the command is gone. */
+Test(command, sigterm_kills_the_running_command, .timeout = 120)
+{
+	char repl[1024];
+	const char *pidfile = spath("term.pid");
+	snprintf(repl, sizeof repl, "    command: echo $$ > %s; sleep 300 & wait\n    timeout_ms: 100000",
+		 pidfile);
+	const char *file = variant_of(COMMAND_YAML, "term.yaml", MIGRATE_UP, repl);
+	const char *json = spath("t.json");
+	struct proc p;
+	pid_t pg = spawn_pgrace(ARGS("run", file, "--json", json), &p);
+	pid_t cmd = 0; /* the file may be there before its number is */
+	for (int i = 0; i < 3000 && cmd <= 0; i++) {
+		char *text = read_file(pidfile, NULL);
+		cmd = text ? (pid_t)strtol(text, NULL, 10) : 0;
+		free(text);
+		if (cmd <= 0)
+			sleep_ms(10);
+	}
+	cr_assert_gt(cmd, 0, "the command never started");
+	kill(pg, SIGTERM);
+	int code = wait_pgrace(pg, &p, 60);
+	cr_expect_eq(code, 143, "%s", proc_said(&p));
+	cr_expect_not(pid_running(cmd), "the command (pid %d) outlived pgrace's stop", (int)cmd);
+	json_t *doc = load_json(json);
+	assert_schema_dropped(doc);
+	json_decref(doc);
+	proc_free(&p);
+}
