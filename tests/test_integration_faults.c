@@ -211,25 +211,27 @@ static void export_value(const char *text, const char *name, char *buf, size_t l
 	cr_assert(!strpbrk(buf, "'\"\\$"), "%s is quoted (%s): pick a plain TMPDIR", name, buf);
 }
 
-Test(faults, server_stopped_mid_run, .timeout = 120)
+/* Starts a throwaway cluster of the test's own (fini stops it); its DSN into dsn. */
+static void own_cluster(char *bindir, size_t bindirlen, char *dsn, size_t dsnlen)
 {
-	/* A server of our own: scripts/pg-throwaway.sh start prints export lines. */
+	/* scripts/pg-throwaway.sh start prints export lines. */
 	struct proc s;
 	const char *argv[] = {"/bin/bash", THROWAWAY, "start", NULL};
 	int rc = wait_pgrace(spawn_cmd(argv, &s), &s, 30);
 	cr_assert_eq(rc, 0, "pg-throwaway.sh start: %s", proc_said(&s));
-	char bindir[256], dsn[512];
 	export_value(s.out, "PGRACE_PG_DIR", cluster_dir, sizeof cluster_dir);
-	export_value(s.out, "PGRACE_PG_BINDIR", bindir, sizeof bindir);
+	export_value(s.out, "PGRACE_PG_BINDIR", bindir, bindirlen);
 	proc_free(&s);
-	snprintf(dsn, sizeof dsn, "host=%s port=5432 user=postgres dbname=postgres", cluster_dir);
+	snprintf(dsn, dsnlen, "host=%s port=5432 user=postgres dbname=postgres", cluster_dir);
+}
 
-	const char *json = spath("stopped.json");
-	struct proc p;
+/* Starts pgrace on dsn for a long run and waits until phase "before" races
+ * (its 16 workers, the coordinator and the admin connection are connected). */
+static pid_t start_long_run(const char *dsn, const char *json, struct proc *p)
+{
 	pid_t pid = start(ARGS("run", FIXTURE, "--dsn", dsn, "--rounds", "100000", "--deadline-ms",
 			       DEADLINE_MS, "-q", "--json", json),
-			  &p);
-	/* In "before": the 16 workers, the coordinator and the admin connection. */
+			  p);
 	foreign = pg_open_dsn(dsn);
 	char *n = poll_value(foreign, pid, 20, "the before phase started",
 			     "SELECT 1 WHERE (SELECT count(*) FROM pg_stat_activity "
@@ -239,8 +241,13 @@ Test(faults, server_stopped_mid_run, .timeout = 120)
 	PQfinish(foreign);
 	foreign = NULL;
 	sleep_ms(200);
+	return pid;
+}
 
-	/* pg_ctl stop -m immediate, as the cluster's owner (pg_ctl refuses root). */
+/* pg_ctl ACTION -m MODE -w on the test's own cluster, as the cluster's owner
+ * (pg_ctl refuses root). */
+static void own_pg_ctl(const char *bindir, const char *action, const char *mode)
+{
 	char pg_ctl[300], data[300], uid[32], gid[32];
 	snprintf(pg_ctl, sizeof pg_ctl, "%s/pg_ctl", bindir);
 	snprintf(data, sizeof data, "%s/data", cluster_dir);
@@ -248,14 +255,26 @@ Test(faults, server_stopped_mid_run, .timeout = 120)
 	cr_assert_eq(stat(cluster_dir, &st), 0);
 	snprintf(uid, sizeof uid, "--reuid=%u", (unsigned)st.st_uid);
 	snprintf(gid, sizeof gid, "--regid=%u", (unsigned)st.st_gid);
+	char log[320];
+	snprintf(log, sizeof log, "%s/restart.log", cluster_dir);
 	const char *as_owner[] = {"/usr/bin/setpriv", uid, gid, "--clear-groups", "--", pg_ctl,
-				  "stop", "-m", "immediate", "-w", "-D", data, NULL};
-	const char *as_me[] = {pg_ctl, "stop", "-m", "immediate", "-w", "-D", data, NULL};
+				  action, "-m", mode, "-w", "-l", log, "-D", data, NULL};
+	const char *as_me[] = {pg_ctl, action, "-m", mode, "-w", "-l", log, "-D", data, NULL};
 	struct proc k;
-	double t_stop = now_s();
-	rc = wait_pgrace(spawn_cmd(geteuid() == 0 && st.st_uid != 0 ? as_owner : as_me, &k), &k, 20);
-	cr_assert_eq(rc, 0, "pg_ctl stop -m immediate: %s", proc_said(&k));
+	int rc = wait_pgrace(spawn_cmd(geteuid() == 0 && st.st_uid != 0 ? as_owner : as_me, &k), &k, 30);
+	cr_assert_eq(rc, 0, "pg_ctl %s -m %s: %s", action, mode, proc_said(&k));
 	proc_free(&k);
+}
+
+Test(faults, server_stopped_mid_run, .timeout = 120)
+{
+	char bindir[256], dsn[512];
+	own_cluster(bindir, sizeof bindir, dsn, sizeof dsn);
+	const char *json = spath("stopped.json");
+	struct proc p;
+	start_long_run(dsn, json, &p);
+	double t_stop = now_s();
+	own_pg_ctl(bindir, "stop", "immediate");
 
 	int code = finish(&p, EXIT_LIMIT_S);
 	double took = now_s() - t_stop;
@@ -279,6 +298,35 @@ Test(faults, server_stopped_mid_run, .timeout = 120)
 	cr_expect(contains(p.err, "could not drop schema") && contains(p.err, schema),
 		  "stderr does not report the schema %s left behind on the dead server\n%s", schema,
 		  proc_said(&p));
+	json_decref(doc);
+	proc_free(&p);
+	stop_cluster();
+}
+
+/* The server restarts mid-run (pg_ctl restart -m fast): the run breaks
+ * (exit 3), and the drop, retried with backoff while the server shuts down
+ * and starts again, leaves no schema. Before, the drop was tried once while
+ * the server was still shutting down, and the schema stayed. */
+Test(faults, server_restarted_mid_run, .timeout = 120)
+{
+	char bindir[256], dsn[512];
+	own_cluster(bindir, sizeof bindir, dsn, sizeof dsn);
+	const char *json = spath("restarted.json");
+	struct proc p;
+	start_long_run(dsn, json, &p);
+	own_pg_ctl(bindir, "restart", "fast");
+	int code = finish(&p, EXIT_LIMIT_S);
+	cr_expect_eq(code, 3, "expected exit 3 (the run broke)\n%s", proc_said(&p));
+	json_t *doc = load_json(json);
+	assert_incomplete(doc, &p);
+	const char *schema = jstr(doc, "schema");
+	cr_expect(!contains(p.err, "could not drop schema"), "%s", proc_said(&p));
+	PGconn *c = pg_open_dsn(dsn);
+	const char *params[] = {schema};
+	char *left = pg_value(c, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", 1, params);
+	cr_expect_str_eq(left, "0", "schema %s left on the restarted server\n%s", schema, proc_said(&p));
+	free(left);
+	PQfinish(c);
 	json_decref(doc);
 	proc_free(&p);
 	stop_cluster();
