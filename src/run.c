@@ -1124,8 +1124,11 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 	if (r.status != DB_OK) {
 		stop_run(&rn, VERDICT_ERROR, "cannot create the sandbox schema: %s",
 			 db_result_text(&r, text, sizeof text));
-		res->schema[0] = '\0'; /* nothing of ours to drop */
-		goto out;
+		if (r.status == DB_ERROR) {
+			res->schema[0] = '\0'; /* the server refused it: nothing of ours to drop */
+			goto out;
+		}
+		goto drop; /* cancelled or lost on the way: it may exist all the same */
 	}
 	if (!server_create_extensions(rn.admin, res->schema, &sc->requires, err, sizeof err)) {
 		stop_run(&rn, VERDICT_ERROR, "%s:%d: requires: %s", sc->path, sc->requires.line, err);

@@ -427,6 +427,20 @@ char *pg_value(PGconn *c, const char *sql, int nparams, const char *const *param
 	return v;
 }
 
+char *pg_poll_value(PGconn *c, double limit_s, const char *what, const char *sql, int nparams,
+		    const char *const *params)
+{
+	double t0 = now_s();
+	for (;;) {
+		char *v = pg_value(c, sql, nparams, params);
+		if (v && v[0] && strcmp(v, "0"))
+			return v;
+		free(v);
+		cr_assert_lt(now_s() - t0, limit_s, "%s: not within %.0f s", what, limit_s);
+		sleep_ms(10);
+	}
+}
+
 long schemas_where(const char *pattern, bool like)
 {
 	PGconn *c = pg_open();

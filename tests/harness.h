@@ -126,6 +126,10 @@ PGconn *pg_open_dsn(const char *conninfo);
 void exec_ok(PGconn *c, const char *sql);
 /* First column of the first row of sql with params, malloc'd ("" for NULL, NULL without rows); fails the test on an error. */
 char *pg_value(PGconn *c, const char *sql, int nparams, const char *const *params);
+/* pg_value of sql every 10 ms until it is neither NULL, "" nor "0", at most
+ * limit_s (then fails the test saying what did not happen); malloc'd. */
+char *pg_poll_value(PGconn *c, double limit_s, const char *what, const char *sql, int nparams,
+		    const char *const *params);
 /* Number of schemas named pattern (like: LIKE pattern) on the PG* server. */
 long schemas_where(const char *pattern, bool like);
 /* schemas_where(pattern, true). */
