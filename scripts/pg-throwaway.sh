@@ -33,7 +33,8 @@
 #
 # A read replica: `start --standby [--apply-delay-ms N]` (sourced:
 # pg_throwaway_add_standby N after pg_throwaway_start) adds a streaming
-# standby of the throwaway primary (pg_basebackup -R into DIR/standby,
+# standby of the throwaway primary (pg_basebackup -R into DIR/standby, or
+# the same by hand where no pg_basebackup of its major is installed,
 # recovery_min_apply_delay N ms, port 5433 in the same socket folder) and
 # prints its conninfo as PGRACE_REPLICA_DSN; stop stops both.
 #
@@ -403,9 +404,46 @@ pg_throwaway_stop() {
 	pg_throwaway__forget "$dir"
 }
 
+# What pg_basebackup -R does, for a server whose major has no pg_basebackup
+# here (the npm package ships none): a low-level base backup of folder $1's
+# primary into $1/standby, in one psql session (start, copy, stop, whose
+# label becomes backup_label), without the WAL folder's contents (the
+# standby streams them), with standby.signal and primary_conninfo. $2 is
+# the server's user, $3 its major version.
+pg_throwaway__copy_backup() {
+	local dir=$1 user=$2 major=$3 start stop
+	if ! command -v psql >/dev/null 2>&1; then
+		pg_throwaway__log "a standby of PostgreSQL $major needs pg_basebackup $major or newer, or psql for a copy; neither is installed"
+		return 1
+	fi
+	if ((major >= 15)); then
+		start="SELECT pg_backup_start('pgrace standby', true)"
+		stop="SELECT labelfile FROM pg_backup_stop(false)"
+	else
+		start="SELECT pg_start_backup('pgrace standby', true, false)"
+		stop="SELECT labelfile FROM pg_stop_backup(false, false)"
+	fi
+	# The backup belongs to the session that started it: one psql for all three.
+	if ! psql -X -q -At -h "$dir" -p 5432 -U postgres -d postgres -v ON_ERROR_STOP=1 \
+		-c "$start" -c "\\! cp -a '$dir/data' '$dir/standby'" \
+		-c "\\o '$dir/backup_label'" -c "$stop" >"$dir/basebackup.log" 2>&1 ||
+		[[ ! -s "$dir/backup_label" || ! -d "$dir/standby" ]]; then
+		pg_throwaway__log "the base backup (pg_backup_start, copy, pg_backup_stop) failed:"
+		tail -n 10 "$dir/basebackup.log" >&2
+		return 1
+	fi
+	mv -- "$dir/backup_label" "$dir/standby/backup_label" &&
+		rm -f -- "$dir/standby/postmaster.pid" "$dir/standby/postmaster.opts" &&
+		find "$dir/standby/pg_wal" -mindepth 1 -delete &&
+		mkdir -p -- "$dir/standby/pg_wal/archive_status" &&
+		: >"$dir/standby/standby.signal" &&
+		printf "primary_conninfo = 'host=%s port=5432 user=postgres'\n" "$dir" >>"$dir/standby/postgresql.auto.conf" &&
+		chown -R "$user:$(id -gn "$user")" "$dir/standby" && chmod 0700 "$dir/standby"
+}
+
 # Adds a streaming standby to the primary this shell started: pg_basebackup
-# -R into DIR/standby (a pg_basebackup not older than the server: the
-# server's own, else Debian's), started on port 5433 in the same socket
+# -R into DIR/standby (a pg_basebackup of the server's major: its own, else
+# Debian's; else the same by hand, copy_backup), started on port 5433 in the same socket
 # folder, replaying with recovery_min_apply_delay = $1 ms (default 0: as
 # fast as it can). Exports PGRACE_REPLICA_DSN (its conninfo) and
 # PGRACE_STANDBY_PID. pg_throwaway_stop stops it with the primary.
@@ -428,19 +466,21 @@ pg_throwaway_add_standby() {
 		[[ -x "$cand" ]] || continue
 		cmaj=$("$cand" --version 2>/dev/null | awk '{ print $3 }')
 		cmaj=${cmaj%%.*}
-		if [[ "$cmaj" =~ ^[0-9]+$ ]] && ((cmaj >= major)); then
+		# Its own major only: -R writes a primary_conninfo in its libpq's
+		# terms (a newer one's sslsni is unknown to an older server's).
+		if [[ "$cmaj" =~ ^[0-9]+$ ]] && ((cmaj == major)); then
 			basebackup=$cand
 			break
 		fi
 	done
-	if [[ -z "$basebackup" ]]; then
-		pg_throwaway__log "a standby of PostgreSQL $major needs pg_basebackup $major or newer (Debian's postgresql-client-$major); none is installed"
-		return 1
-	fi
-	if ! pg_throwaway__as "$user" "$dir" "$basebackup" -D "$dir/standby" -R -h "$dir" -p 5432 \
-		-U postgres -X stream -c fast --no-sync >"$dir/basebackup.log" 2>&1; then
-		pg_throwaway__log "pg_basebackup failed:"
-		tail -n 10 "$dir/basebackup.log" >&2
+	if [[ -n "$basebackup" ]]; then
+		if ! pg_throwaway__as "$user" "$dir" "$basebackup" -D "$dir/standby" -R -h "$dir" -p 5432 \
+			-U postgres -X stream -c fast --no-sync >"$dir/basebackup.log" 2>&1; then
+			pg_throwaway__log "pg_basebackup failed:"
+			tail -n 10 "$dir/basebackup.log" >&2
+			return 1
+		fi
+	elif ! pg_throwaway__copy_backup "$dir" "$user" "$major"; then
 		return 1
 	fi
 	opts="-c listen_addresses='' -k '$dir' -p 5433 -c fsync=off -c hot_standby=on"
@@ -451,10 +491,12 @@ pg_throwaway_add_standby() {
 		tail -n 20 "$dir/standby.log" >&2 2>/dev/null
 		return 1
 	fi
+	local how="pg_basebackup -R"
+	[[ -n "$basebackup" ]] || how="pg_backup_start, a copy, pg_backup_stop"
 	PGRACE_STANDBY_PID=$(head -n 1 "$dir/standby/postmaster.pid" 2>/dev/null) || PGRACE_STANDBY_PID=""
 	printf 'standby_pid=%s\n' "$PGRACE_STANDBY_PID" >>"$dir/$PG_THROWAWAY_MARKER"
 	export PGRACE_STANDBY_PID PGRACE_REPLICA_DSN="host=$dir port=5433 user=postgres dbname=postgres"
-	pg_throwaway__log "standby up (pg_basebackup -R, recovery_min_apply_delay ${delay} ms): port 5433 in $dir, pid $PGRACE_STANDBY_PID"
+	pg_throwaway__log "standby up ($how, recovery_min_apply_delay ${delay} ms): port 5433 in $dir, pid $PGRACE_STANDBY_PID"
 }
 
 # Unsets what start exported, when it described folder $1.
