@@ -525,7 +525,7 @@ static int cmd_spec(int argc, char **argv)
 	struct run_result res = {0};
 	char err[1024];
 	if (!scenario_load(argv[optind], &sc, err, sizeof err)) {
-		fprintf(stderr, "pgrace: %s\n", err);
+		text_line(stderr, "pgrace: %s", err);
 		return EXIT_USAGE;
 	}
 	int rc = EXIT_PASS;
@@ -535,8 +535,8 @@ static int cmd_spec(int argc, char **argv)
 			p = &sc.phases[i];
 	struct race_cfg cfg = scenario_race(&sc, p, &opts.override);
 	if (!p || !p->has_race || cfg.mode != MODE_INTERLEAVE) {
-		fprintf(stderr, "pgrace: %s: %s \"%s\"\n", sc.path,
-			p ? "spec needs an interleave phase, not" : "no phase named", phase_name);
+		text_line(stderr, "pgrace: %s: %s \"%s\"", sc.path,
+			  p ? "spec needs an interleave phase, not" : "no phase named", phase_name);
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -547,14 +547,14 @@ static int cmd_spec(int argc, char **argv)
 		rc = EXIT_RESULTS;
 	const struct phase_result *ph = res.n_phases ? &res.phases[res.n_phases - 1] : NULL;
 	if (res.error[0] || !ph || strcmp(ph->name, phase_name)) {
-		fprintf(stderr, "pgrace: %s: %s\n", sc.name,
-			res.error[0] ? res.error : "the run stopped before the phase");
+		text_line(stderr, "pgrace: %s: %s", sc.name,
+			  res.error[0] ? res.error : "the run stopped before the phase");
 		rc = run_exit_code(verdict_worse(res.verdict, VERDICT_ERROR));
 		goto out;
 	}
 	FILE *f = output ? fopen(output, "w") : stdout;
 	if (!f) {
-		fprintf(stderr, "pgrace: cannot write %s: %s\n", output, strerror(errno));
+		text_line(stderr, "pgrace: cannot write %s: %s", output, strerror(errno));
 		rc = EXIT_RESULTS;
 		goto out;
 	}
@@ -562,7 +562,7 @@ static int cmd_spec(int argc, char **argv)
 	if ((output && fclose(f) != 0) || (!output && fflush(f) != 0))
 		ok = false;
 	if (!ok) {
-		fprintf(stderr, "pgrace: %s\n", err[0] ? err : "cannot write the spec");
+		text_line(stderr, "pgrace: %s", err[0] ? err : "cannot write the spec");
 		rc = EXIT_USAGE;
 	}
 out:

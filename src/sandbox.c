@@ -10,6 +10,7 @@
 #include "db.h"
 #include "pgrace.h"
 #include "stats.h"
+#include "text.h"
 
 /* The owner lock's key for a name held in $1. */
 #define LOCK_KEY "(%d, hashtext($1))"
@@ -203,7 +204,7 @@ int sandbox_clean(const char *dsn, bool dry_run, FILE *out, FILE *err_out)
 	struct db_result r;
 	PGconn *c = db_connect(dsn, NULL, err, sizeof err);
 	if (!c) {
-		fprintf(err_out, "pgrace: clean: cannot connect: %s\n", err);
+		text_line(err_out, "pgrace: clean: cannot connect: %s", err);
 		return EXIT_DATABASE;
 	}
 	int rc = EXIT_PASS, dropped = 0, kept = 0, failed = 0;
@@ -211,18 +212,18 @@ int sandbox_clean(const char *dsn, bool dry_run, FILE *out, FILE *err_out)
 		int done = clean_one(c, name, dry_run, err, sizeof err);
 		if (done > 0) {
 			dropped++;
-			fprintf(out, "%s: %s (its run is gone)\n", name, dry_run ? "would drop" : "dropped");
+			text_line(out, "%s: %s (its run is gone)", name, dry_run ? "would drop" : "dropped");
 		} else if (done == 0) {
 			kept++;
-			fprintf(out, "%s: kept (its run is alive: it holds the owner lock)\n", name);
+			text_line(out, "%s: kept (its run is alive: it holds the owner lock)", name);
 		} else {
 			failed++;
-			fprintf(err_out, "pgrace: clean: %s: %s\n", name, err);
+			text_line(err_out, "pgrace: clean: %s: %s", name, err);
 		}
 	}
 	if (r.status != DB_OK) {
-		fprintf(err_out, "pgrace: clean: cannot list the sandboxes: %s\n",
-			db_result_text(&r, text, sizeof text));
+		text_line(err_out, "pgrace: clean: cannot list the sandboxes: %s",
+			  db_result_text(&r, text, sizeof text));
 		rc = EXIT_DATABASE;
 	}
 	if (failed)

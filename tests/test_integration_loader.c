@@ -167,6 +167,17 @@ Test(loader, init_messages_are_escaped, .timeout = 120)
 	proc_free(&pr);
 }
 
+/* pgrace spec quotes the phase it was asked for: before, raw. */
+Test(loader, spec_messages_are_escaped, .timeout = 120)
+{
+	struct proc pr;
+	int code = run_pgrace(ARGS("spec", SEED, "--phase", "\x1b[2J\x07"), &pr);
+	cr_expect_eq(code, 2, "%s", proc_said(&pr));
+	cr_expect(contains(pr.err, "no phase named \"\\x1b[2J\\x07\""), "%s", proc_said(&pr));
+	assert_no_raw_controls(pr.err, "spec stderr");
+	proc_free(&pr);
+}
+
 /* A server message with a clear-screen, a BEL and a bidi override, shown in
  * the summary's FAIL line: before, raw. */
 Test(loader, server_messages_are_escaped, .timeout = 120)
