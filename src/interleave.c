@@ -18,6 +18,7 @@
 #include "db.h"
 #include "judge.h"
 #include "key.h"
+#include "lockview.h"
 
 #define POLL_MS 10 /* as the isolation tester: ask about lock waits every 10 ms */
 
@@ -42,6 +43,7 @@ struct ilv {
 	int k;
 	struct ilv_conn w[ORDER_MAX_WORKERS];
 	PGconn *monitor;
+	const struct lockview *view; /* how the engine says who waits on whom */
 	char pids[ORDER_MAX_WORKERS * 12 + 3]; /* "{pid,pid}" */
 	char begin[2][192];      /* [0] the phase's isolation, [1] READ COMMITTED */
 	bool pooler;             /* no session state: see ilv_run() */
@@ -238,17 +240,11 @@ static enum drive_status collect(struct ilv *il, int *running)
  * i is not blocked). */
 static enum drive_status ask_blocked(struct ilv *il, unsigned blocked[ORDER_MAX_WORKERS])
 {
-	static const char sql[] =
-		"SELECT coalesce(string_agg(w.i || ':' || coalesce((SELECT string_agg(b.j::text, '' "
-		"ORDER BY b.j) FROM unnest($1::int[]) WITH ORDINALITY AS b(pid, j) "
-		"WHERE b.pid = ANY (pg_blocking_pids(w.pid))), ''), ' '), '') "
-		"FROM unnest($1::int[]) WITH ORDINALITY AS w(pid, i) "
-		"WHERE pg_isolation_test_session_is_blocked(w.pid, $1::int[])";
 	const char *params[1] = {il->pids};
 	struct db_result r;
 	char text[320];
 	memset(blocked, 0, sizeof(unsigned) * ORDER_MAX_WORKERS);
-	db_query(il->monitor, sql, 1, params, il->deadline, &r);
+	db_query(il->monitor, il->view->waits_among_peers, 1, params, il->deadline, &r);
 	if (r.status != DB_OK)
 		return fail(il, "asking the server about lock waits: %s",
 			    db_result_text(&r, text, sizeof text));
@@ -617,8 +613,14 @@ enum race_status ilv_run(const char *dsn, const char *schema, bool pooler,
 	il.monitor = db_connect(dsn, pooler ? NULL : schema, err, errlen);
 	if (!il.monitor)
 		return RACE_BROKEN;
+	char why[512];
+	il.view = lockview_detect(il.monitor, why, sizeof why);
+	if (!il.view) { /* its message names hold mode: the same holds here */
+		snprintf(err, errlen, "interleave mode: %s", why);
+		close_all(&il);
+		return RACE_BROKEN;
+	}
 	for (int i = 0; i < il.k; i++) {
-		char why[512];
 		il.w[i].c = db_connect(dsn, pooler ? NULL : schema, why, sizeof why);
 		if (!il.w[i].c) {
 			snprintf(err, errlen, "worker %c could not connect: %s", 'a' + i, why);

@@ -21,6 +21,14 @@ static const struct lockview postgresql = {
 		"FROM pg_stat_activity a WHERE a.pid = ANY($1::int[]) "
 		"AND a.wait_event_type = 'Lock' AND cardinality(pg_blocking_pids(a.pid)) > 0 "
 		"AND pg_blocking_pids(a.pid) <@ $1::int[]",
+	/* pg_isolation_test_session_is_blocked: the isolation tester's own test
+	 * (lock waits and safe-snapshot waits on the given sessions). */
+	.waits_among_peers =
+		"SELECT coalesce(string_agg(w.i || ':' || coalesce((SELECT string_agg(b.j::text, '' "
+		"ORDER BY b.j) FROM unnest($1::int[]) WITH ORDINALITY AS b(pid, j) "
+		"WHERE b.pid = ANY (pg_blocking_pids(w.pid))), ''), ' '), '') "
+		"FROM unnest($1::int[]) WITH ORDINALITY AS w(pid, i) "
+		"WHERE pg_isolation_test_session_is_blocked(w.pid, $1::int[])",
 };
 
 /* Engines that speak PostgreSQL's protocol but whose locks are elsewhere

@@ -1,8 +1,8 @@
 /* lockview.h: how pgrace asks a database engine who waits for whose lock.
  *
- * Hold mode's commit barrier needs one thing beyond libpq: to see that a
- * worker is blocked on a lock another worker holds (and on whom a worker
- * outside the round waits). That is engine-specific SQL, so it lives in one
+ * Hold mode's commit barrier and interleave mode's coordinator need one
+ * thing beyond libpq: to see that a worker is blocked on a lock another
+ * worker holds (and on whom a worker outside the round waits). That is engine-specific SQL, so it lives in one
  * small table of operations per engine; the coordinator (race.c) runs them
  * and never writes its own. PostgreSQL's view (pg_stat_activity and
  * pg_blocking_pids) is the one implemented. Another engine reached through
@@ -30,6 +30,11 @@ struct lockview {
 	/* One text "COUNT TIMEOUT": blocked_by_peers' count and the engine's
 	 * deadlock timeout, for a round that ran out of time. */
 	const char *peers_and_deadlock_timeout;
+	/* One text, "" or "I:JK I:J ...": interleave mode's question, as the
+	 * isolation tester asks it, about each worker I (1-based in $1) that
+	 * waits on a lock held by other workers, with the workers J, K it waits
+	 * on ("2:1": worker 2 waits on worker 1). */
+	const char *waits_among_peers;
 };
 
 /* The lock view for the engine whose version() text is version, or NULL
