@@ -218,15 +218,23 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
 	if (n_keys == 0 || n_keys > INIT_MAX_KEYS)
 		return usage_fail(usage, err, errlen, "--key: give 1 to %d columns", INIT_MAX_KEYS);
 	res = query(c,
-		    "SELECT c.oid::text, quote_ident(n.nspname), quote_ident(c.relname) FROM pg_class c"
+		    "SELECT c.oid::text, quote_ident(n.nspname), quote_ident(c.relname), c.relkind::text"
+		    " FROM pg_class c"
 		    " JOIN pg_namespace n ON n.oid = c.relnamespace"
-		    " WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p')",
+		    " WHERE c.oid = to_regclass($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
 		    1, params, err, errlen);
 	if (!res)
 		goto out;
 	if (PQntuples(res) != 1) {
 		usage_fail(usage, err, errlen, "no table \"%s\" in the database (search_path: %s)",
 			   table, "the connection's");
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 3), "r")) {
+		usage_fail(usage, err, errlen,
+			   "%s is not a plain table (a partitioned table, view or foreign table): pgrace "
+			   "init reads plain tables",
+			   table);
 		goto out;
 	}
 	char oid[32];

@@ -3,7 +3,8 @@
  * race_open() starts one thread per worker; each opens its own connection
  * before any round, so connection time is never part of a race. A round:
  * every worker BEGINs, waits at the start line, then runs the flow on the
- * round's key. In fire mode each commits as soon as it is done. In hold mode
+ * round's key (key.h evaluates it; with params that use `worker`, each
+ * worker sends its own spelling, and the rows query worker 0's). In fire mode each commits as soon as it is done. In hold mode
  * each stops before COMMIT; the coordinator asks the server until every
  * worker has either finished its statements or is blocked on a lock held by
  * another worker, then releases all commits at once: deterministic.

@@ -1,8 +1,8 @@
 /* test_integration_init.c: `pgrace init` against a real database holding
  * the seed's tables with rows in them (in a schema of the test's own): the
  * scenario it writes passes `pgrace run` unchanged for each flow, and the
- * table's rows are the same afterwards; a missing table, an unknown column
- * and an already-unique key are exit 2. */
+ * table's rows are the same afterwards; a missing table, an unknown column,
+ * an already-unique key and a view are exit 2. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +39,8 @@ static void make_source(void)
 		 "INSERT INTO tenants VALUES (1, 'acme'), (2, 'globex');"
 		 "INSERT INTO user_tenant_membership (user_id, tenant_id)"
 		 "  SELECT g, 1 + g %% 2 FROM generate_series(1, 40) g;"
-		 "INSERT INTO user_tenant_membership (user_id, tenant_id) VALUES (2, 1), (2, 1);",
+		 "INSERT INTO user_tenant_membership (user_id, tenant_id) VALUES (2, 1), (2, 1);"
+		 "CREATE VIEW members AS SELECT user_id, tenant_id FROM user_tenant_membership;",
 		 src, src, src);
 	exec_ok(c, sql);
 	PQfinish(c);
@@ -129,4 +130,6 @@ Test(init, bad_requests_exit_2, .timeout = 60)
 	snprintf(table, sizeof table, "%s.users", src);
 	init_refused(table, "email", "already unique");
 	init_refused(table, "id,email", "already unique");
+	snprintf(table, sizeof table, "%s.members", src);
+	init_refused(table, "user_id,tenant_id", "is not a plain table");
 }

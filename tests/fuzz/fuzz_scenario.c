@@ -46,9 +46,10 @@ static void *eval_params(void *arg)
 {
 	const struct scenario *sc = arg;
 	char err[256];
-	long long v;
-	for (size_t i = 0; i < sc->n_params; i++)
-		(void)expr_eval(sc->params[i], any_metric, NULL, &v, err, sizeof err);
+	struct key_values kv;
+	/* As a worker would, on a thread's stack: a far round, a worker past 0. */
+	struct key_ctx ctx = {.round = 1000003, .key = 7, .phase_round = 5, .worker = 3};
+	(void)key_eval(sc->params, sc->n_params, &ctx, &kv, err, sizeof err);
 	return NULL;
 }
 
