@@ -290,10 +290,6 @@ static bool parse_target(char *arg, struct run_opts *opts)
 				    (int)len, arg);
 			return false;
 		}
-	if (!dsn_parses(eq + 1)) {
-		usage_error("--target %.*s: not a valid conninfo string or postgresql:// URI", (int)len, arg);
-		return false;
-	}
 	for (size_t i = 0; i < opts->n_targets; i++)
 		if (strlen(opts->targets[i].name) == len && !strncmp(opts->targets[i].name, arg, len)) {
 			usage_error("--target %.*s given twice", (int)len, arg);
@@ -304,13 +300,12 @@ static bool parse_target(char *arg, struct run_opts *opts)
 		return false;
 	}
 	struct target_arg *t = &opts->targets[opts->n_targets];
-	char *copy = strdup(eq + 1);
-	if (!copy)
-		abort();
-	target_copies[opts->n_targets++] = copy;
+	if (!take_dsn(arg + len + 1, &target_copies[opts->n_targets], &t->dsn)) {
+		usage_error("--target %.*s: not a valid conninfo string or postgresql:// URI", (int)len, arg);
+		return false;
+	}
+	opts->n_targets++;
 	snprintf(t->name, sizeof t->name, "%.*s", (int)len, arg);
-	t->dsn = copy;
-	db_mask_password(arg + len + 1);
 	return true;
 }
 

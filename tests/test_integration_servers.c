@@ -318,6 +318,21 @@ static void cluster_exec(const char *dsn, const char *sql)
 	PQfinish(c);
 }
 
+/* Runs replica-read-check against cl (its replica as --target replica),
+ * stops cl, and returns the JSON results; *code gets pgrace's exit code,
+ * *stopped whether the cluster left no process behind. */
+static json_t *replica_read_run(struct cluster *cl, const char *json, int *code, bool *stopped,
+				struct proc *p)
+{
+	char target[200];
+	snprintf(target, sizeof target, "replica=%s", cl->replica);
+	*code = run_pgrace(ARGS("run", REPLICA_READ, "--dsn", cl->primary, "--target", target, "-q",
+				"--json", json),
+			   p);
+	*stopped = cluster_stop(cl);
+	return load_json(json);
+}
+
 /* With a replica that replays 500 ms late, one worker's back-to-back
  * registrations duplicate (every repeat), and the primary's UNIQUE refuses
  * each repeat (23505); the replica had replayed the setup before round 1. */
@@ -325,17 +340,12 @@ Test(servers, replica_read_check_lagging_replica, .timeout = 300)
 {
 	struct cluster cl;
 	cluster_start(&cl, "500");
-	char target[200];
-	snprintf(target, sizeof target, "replica=%s", cl.replica);
-	const char *json = spath("rr.json");
 	struct proc p;
-	int code = run_pgrace(ARGS("run", REPLICA_READ, "--dsn", cl.primary, "--target", target,
-				   "-q", "--json", json),
-			      &p);
-	bool stopped = cluster_stop(&cl);
+	int code;
+	bool stopped;
+	json_t *doc = replica_read_run(&cl, spath("rr.json"), &code, &stopped, &p);
 	cr_assert_eq(code, 0, "%s", proc_said(&p));
 	cr_expect(stopped, "the cluster in %s outlived its stop", cl.dir);
-	json_t *doc = load_json(json);
 	json_t *before = phase(doc, "before");
 	cr_expect_eq(jint(before, "rounds_with_duplicates"), jint(before, "rounds") / 2);
 	json_t *after = phase(doc, "after");
@@ -361,17 +371,12 @@ Test(servers, replica_read_check_without_lag_does_not_duplicate, .timeout = 300)
 	/* Per database: the throwaway server's command line says synchronous_commit=off. */
 	cluster_exec(cl.primary, "ALTER DATABASE postgres SET synchronous_commit = 'remote_apply'");
 	cluster_exec(cl.primary, "SELECT pg_reload_conf()");
-	char target[200];
-	snprintf(target, sizeof target, "replica=%s", cl.replica);
-	const char *json = spath("rr0.json");
 	struct proc p;
-	int code = run_pgrace(ARGS("run", REPLICA_READ, "--dsn", cl.primary, "--target", target,
-				   "-q", "--json", json),
-			      &p);
-	bool stopped = cluster_stop(&cl);
+	int code;
+	bool stopped;
+	json_t *doc = replica_read_run(&cl, spath("rr0.json"), &code, &stopped, &p);
 	cr_assert_eq(code, 1, "%s", proc_said(&p));
 	cr_expect(stopped, "the cluster in %s outlived its stop", cl.dir);
-	json_t *doc = load_json(json);
 	json_t *before = phase(doc, "before");
 	cr_expect_str_eq(jstr(before, "verdict"), "inconclusive");
 	cr_expect_eq(jint(before, "rounds_with_duplicates"), 0);
