@@ -417,15 +417,10 @@ static void query(PGconn *c, enum send_kind kind, const char *stmt, const char *
 		if (!cancelled && (sig || now >= deadline_us)) {
 			cancel(c);
 			cancelled = true;
-			grace = now + 3u * 1000000u;
-			r->status = sig ? DB_INTERRUPTED : DB_TIMEOUT;
-			r->sqlstate[0] = '\0';
-			snprintf(r->message, sizeof r->message, "%s",
-				 sig ? db_stop_text() : "deadline passed, query cancelled");
+			grace = now + DB_CANCEL_GRACE_S * 1000000u;
+			db_mark_cancelled(sig, r);
 		} else if (cancelled && now >= grace) {
-			r->status = DB_LOST;
-			snprintf(r->message, sizeof r->message,
-				 "server did not answer a cancel request within 3 s");
+			db_cancel_unanswered(r);
 			return;
 		}
 		struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
@@ -477,13 +472,28 @@ void db_query_cleanup(PGconn *c, const char *sql, uint64_t deadline_us, struct d
 	query(c, SEND_SCRIPT, NULL, sql, 0, NULL, deadline_us, false, r);
 }
 
-bool db_send(PGconn *c, const char *stmt, const char *sql, int nparams, const char *const *params,
-	     struct db_result *r)
+bool db_send(PGconn *c, enum db_send_kind kind, const char *stmt, const char *sql, int nparams,
+	     const char *const *params, struct db_result *r)
 {
 	memset(r, 0, sizeof *r);
-	int sent = stmt ? PQsendQueryPrepared(c, stmt, nparams, params, NULL, NULL, 0)
-		   : nparams > 0 ? PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
-				 : PQsendQuery(c, sql);
+	if (kind == DB_SEND_SCRIPT && PQpipelineStatus(c) != PQ_PIPELINE_OFF)
+		kind = DB_SEND_ONE; /* pipeline mode has the extended protocol only */
+	int sent = 0;
+	switch (kind) {
+	case DB_SEND_SCRIPT:
+		sent = nparams > 0 ? PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
+				   : PQsendQuery(c, sql);
+		break;
+	case DB_SEND_ONE:
+		sent = PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+		break;
+	case DB_SEND_PREPARE:
+		sent = PQsendPrepare(c, stmt, sql, nparams, NULL);
+		break;
+	case DB_SEND_PREPARED:
+		sent = PQsendQueryPrepared(c, stmt, nparams, params, NULL, NULL, 0);
+		break;
+	}
 	if (!sent)
 		lost(c, r);
 	return sent;
@@ -515,6 +525,34 @@ bool db_poll(PGconn *c, struct db_result *r)
 void db_cancel(PGconn *c)
 {
 	cancel(c);
+}
+
+void db_mark_cancelled(int sig, struct db_result *r)
+{
+	r->status = sig ? DB_INTERRUPTED : DB_TIMEOUT;
+	r->sqlstate[0] = '\0';
+	snprintf(r->message, sizeof r->message, "%s",
+		 sig ? db_stop_text() : "deadline passed, query cancelled");
+}
+
+void db_cancel_unanswered(struct db_result *r)
+{
+	r->status = DB_LOST;
+	snprintf(r->message, sizeof r->message, "server did not answer a cancel request within %d s",
+		 DB_CANCEL_GRACE_S);
+}
+
+void db_take_result(PGconn *c, PGresult *res, struct db_result *r)
+{
+	bool copy_out = false;
+	take_result(c, res, r, &copy_out);
+	if (copy_out)
+		r->status = DB_LOST; /* as db_poll: nothing can follow a COPY to the client */
+}
+
+void db_result_lost(PGconn *c, struct db_result *r)
+{
+	lost(c, r);
 }
 
 const char *db_result_text(const struct db_result *r, char *buf, size_t len)

@@ -65,17 +65,40 @@ void db_query_prepared(PGconn *c, const char *stmt, int nparams, const char *con
 		       uint64_t deadline_us, struct db_result *r);
 /* db_query that the stop flag does not cancel: for cleanup after a signal. */
 void db_query_cleanup(PGconn *c, const char *sql, uint64_t deadline_us, struct db_result *r);
-/* Sends one statement without waiting for it: the statement prepared on c
- * as stmt, else sql with nparams parameters; clears *r. False (r says why)
- * when it could not be sent. Finish it with db_poll(). */
-bool db_send(PGconn *c, const char *stmt, const char *sql, int nparams, const char *const *params,
-	     struct db_result *r);
+/* The asynchronous face, for event loops driving many connections: a
+ * query is started with db_send, read with db_poll whenever its socket is
+ * readable, and past its deadline cancelled with db_cancel and
+ * db_mark_cancelled; one still unanswered DB_CANCEL_GRACE_S seconds later
+ * is given up (db_cancel_unanswered), as the blocking calls above do. */
+#define DB_CANCEL_GRACE_S 3
+/* How db_send sends. */
+enum db_send_kind {
+	DB_SEND_SCRIPT,   /* as db_query: several statements when no parameters */
+	DB_SEND_ONE,      /* as db_statement: one statement, extended protocol */
+	DB_SEND_PREPARE,  /* as db_prepare: sql prepared as stmt */
+	DB_SEND_PREPARED, /* as db_query_prepared: the statement prepared as stmt */
+};
+/* Sends a query without waiting for it; clears *r. False (r says why) when
+ * it could not be sent. In pipeline mode a script goes as one statement.
+ * On a non-blocking c the caller flushes (PQflush). Finish it with db_poll(). */
+bool db_send(PGconn *c, enum db_send_kind kind, const char *stmt, const char *sql, int nparams,
+	     const char *const *params, struct db_result *r);
 /* Reads what has arrived for the statement db_send() started, without
  * blocking: true once every result is in (*r holds them, as db_query's), false
  * while it still runs. A lost connection ends it (true, DB_LOST). */
 bool db_poll(PGconn *c, struct db_result *r);
-/* Asks the server to cancel what c runs (PQcancel; the result still comes). */
+/* Asks the server to cancel what c runs (PQcancel, from a thread of its
+ * own: the caller does not wait; the result still comes). */
 void db_cancel(PGconn *c);
+/* *r becomes DB_INTERRUPTED (sig, the stop flag's signal) or DB_TIMEOUT:
+ * what a cancelled query ends as, whatever the server answers. */
+void db_mark_cancelled(int sig, struct db_result *r);
+/* *r becomes DB_LOST: the server did not answer a cancel in time. */
+void db_cancel_unanswered(struct db_result *r);
+/* Folds one result into *r (the first error wins): for pipeline mode. */
+void db_take_result(PGconn *c, PGresult *res, struct db_result *r);
+/* Marks *r lost with c's error text (unless it holds a cancel already). */
+void db_result_lost(PGconn *c, struct db_result *r);
 /* "SQLSTATE: message" or the libpq error text, for messages. */
 const char *db_result_text(const struct db_result *r, char *buf, size_t len);
 /* Raises the process-wide stop flag (async-signal-safe). */

@@ -407,12 +407,13 @@ static enum drive_status send_step(struct ilv *il, int i, int step, int pos)
 	bool ok;
 	char stmt[32], text[320];
 	if (step == (int)sc->n_flow) {
-		ok = db_send(w->c, NULL, "COMMIT", 0, NULL, &w->res);
+		ok = db_send(w->c, DB_SEND_SCRIPT, NULL, "COMMIT", 0, NULL, &w->res);
 	} else if (w->prepared) {
 		snprintf(stmt, sizeof stmt, "pgrace_ilv_%d", step);
-		ok = db_send(w->c, stmt, NULL, sc->flow[step].text.nparams, il->key[i].ptr, &w->res);
+		ok = db_send(w->c, DB_SEND_PREPARED, stmt, NULL, sc->flow[step].text.nparams,
+			     il->key[i].ptr, &w->res);
 	} else {
-		ok = db_send(w->c, NULL, sc->flow[step].text.sql, sc->flow[step].text.nparams,
+		ok = db_send(w->c, DB_SEND_SCRIPT, NULL, sc->flow[step].text.sql, sc->flow[step].text.nparams,
 			     il->key[i].ptr, &w->res);
 	}
 	if (!ok)

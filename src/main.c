@@ -19,6 +19,7 @@
 #include "init.h"
 #include "pgrace.h"
 #include "report.h"
+#include "race.h"
 #include "run.h"
 #include "sandbox.h"
 #include "scenario.h"
@@ -421,6 +422,9 @@ static int cmd_run(int argc, char **argv)
 		return usage_error("%s", "--hot goes with --duration");
 	if (!outputs_apart(json, junit, argv + optind, n))
 		return EXIT_USAGE;
+	char env_err[128];
+	if (race_threads(1, env_err, sizeof env_err) == 0)
+		return usage_error("%s", env_err);
 	struct scenario *sc = calloc((size_t)n, sizeof *sc);
 	struct run_result *res = calloc((size_t)n, sizeof *res);
 	if (!sc || !res)

@@ -1,19 +1,35 @@
-/* race.c: the worker threads and the round coordinator.
+/* race.c: the event loops that drive the workers, and the round coordinator.
  *
- * Each worker owns its connection, counters and histogram; nothing is shared
- * on the hot path but the round's generation numbers under one mutex, read at
- * the start line and the commit line. Counters are merged after the round,
- * when every worker is parked. */
+ * A few loop threads (one per core unless PGRACE_THREADS says otherwise,
+ * never more than workers) each own a share of the workers: their
+ * connections (non-blocking libpq, watched with one epoll set per loop), their
+ * counters and histograms. Each worker is a small state machine (after
+ * pgbench's advanceConnectionState and wrk's event loop): a query in flight,
+ * the start line, the commit line, or a pause before a retry. The
+ * coordinator (the caller's thread) talks to the loops through generation
+ * numbers (atomics, each loop woken through its eventfd) and hears back
+ * through counters under one mutex; nothing is shared on the hot path.
+ * Counters are merged after a round, when every worker has finished.
+ *
+ * Free runs pipeline a flow where it allows (libpq pipeline mode, prepared
+ * statements, no pooler): BEGIN goes out with the first statement, the last
+ * statement with COMMIT, and a statement marked skip_if_found ends a batch
+ * (the next one depends on its answer). Rounds never pipeline: the start
+ * line follows BEGIN, and hold mode's COMMIT waits for the coordinator. */
 #include "race.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "lockview.h"
@@ -23,22 +39,73 @@
 
 #define STACK_BYTES (256 * 1024)
 #define CONNECT_DEADLINE_US (30u * 1000000u)
+#define LOOP_EVENTS 64
+#define MAX_THREADS 64
 
+/* What the coordinator sees of a worker (settled(), describe_stuck()). */
 enum worker_state { W_IDLE, W_RUNNING, W_HELD, W_FINISHED };
+
+/* Where a worker's state machine stands. */
+enum wstep {
+	ST_NONE,       /* nothing in flight, nothing awaited: finished for now */
+	ST_QUERY,      /* a batch in flight */
+	ST_START_LINE, /* a round's BEGIN is done: waiting for the go */
+	ST_HELD,       /* hold mode: the statements are done, waiting for the commit */
+	ST_BACKOFF,    /* pausing before a retry */
+};
+
+/* One statement of a batch. An attempt's sequence is BEGIN (0), the flow's
+ * statements (1..n) and COMMIT (n + 1); a batch is one of them, or in
+ * pipeline mode a run of them followed by a sync. */
+enum item_kind { IT_PREPARE, IT_BEGIN, IT_STMT, IT_COMMIT, IT_ROLLBACK };
+
+struct item {
+	enum item_kind kind;
+	int idx; /* IT_STMT and IT_PREPARE: the flow step */
+	bool ended; /* pipelined: its command tag ended the transaction */
+	struct db_result res;
+};
+
+struct loop;
 
 struct worker {
 	struct race *race;
+	struct loop *loop;
 	int id;
 	int key;                 /* index of the key it races on */
 	enum isolation iso;
 	PGconn *conn;
 	PGconn *tconn[TARGETS_MAX]; /* [t >= 1]: target t's connection, for steps on: it */
+	struct slot {               /* what epoll hands back: [0] conn, [t] tconn[t] */
+		struct worker *w;
+		int t;
+		bool watched, want_write;
+	} slot[TARGETS_MAX];
+	int bt;                  /* the target the batch in flight runs on (0: conn) */
 	int pid;                 /* backend pid */
-	pthread_t thread;
-	bool started;
-	atomic_int state;
+	atomic_int state;        /* enum worker_state, for the coordinator */
+	enum wstep step;
+	bool dead;               /* the connection failed while idle; dead_res says how */
+	struct db_result dead_res;
+	bool pipeline;           /* in libpq pipeline mode (a free run that allows it) */
+	/* the batch in flight */
+	struct item *items;      /* [n_flow + 2] */
+	int n_items, cur;        /* items sent; the one whose results come in */
+	bool cancelled;          /* the batch was cancelled (its answering item says why) */
+	uint64_t grace_us;       /* after a cancel: when to give up on the answer */
+	/* the attempt */
+	bool at_start;           /* the batch is a round's BEGIN before the start line */
+	bool at_start_counted;   /* this round's ready was reported */
+	bool free_run;
+	const char *const *params;
+	int tries;
+	bool skipped;
+	uint64_t t0;             /* the attempt's start, for its latency */
+	uint64_t backoff_until;
+	struct db_result final;  /* a failed statement's result, while ROLLBACK runs */
+	int prep_next;           /* next flow statement to prepare */
 	uint64_t first_send_us;  /* this round */
-	bool prepare_tried;      /* prepare_flow() ran on this connection */
+	bool prepare_tried;      /* the flow was prepared (or tried) on this connection */
 	bool prepared;           /* flow statement i is prepared as pgrace_flow_<i> */
 	uint64_t deadline_us;    /* for this worker's queries: the round's, or the free attempt's */
 	long long free_attempts; /* free mode: attempts made */
@@ -56,33 +123,54 @@ struct worker {
 	struct hist latency;
 } __attribute__((aligned(64)));
 
+struct loop {
+	struct race *race;
+	int id;
+	pthread_t thread;
+	bool started;
+	int epfd, evfd;
+	struct worker **w; /* its workers */
+	int n;
+	long long gen;     /* the generation it runs */
+	int active;        /* its workers not finished in this generation */
+	int at_line, held; /* how many wait at the start line / the commit line */
+	bool stopping;     /* the stop flag was seen: queries cancelled */
+	uint64_t wake_at;  /* earliest timer of its workers, 0 = none */
+	int ready, finished, connected; /* to report to the coordinator */
+} __attribute__((aligned(64)));
+
 struct race {
 	const struct scenario *sc;
 	struct race_cfg cfg;
 	const char *dsn, *schema;
 	const char *const *targets; /* [t >= 1]: conninfo of the scenario's target t */
 	struct worker *w;
+	struct loop *loops;
+	int n_loops;
 	PGconn *monitor;         /* coordinator's own connection */
 	const struct lockview *view; /* the engine's lock view: hold mode asks it */
 	bool pooler;             /* no session state: see race_open() */
+	bool can_pipeline;       /* free runs may pipeline this flow (prepared, no pooler) */
 	char begin_sql[2][192];  /* [0] cfg isolation, [1] READ COMMITTED */
-	/* the round, under mu */
-	pthread_mutex_t mu;
-	pthread_cond_t cv_workers, cv_coord;
-	long long gen, go_gen, commit_gen;
-	bool quit;
+	/* the coordinator's commands, read by the loops */
+	atomic_llong gen, go_gen, commit_gen;
+	atomic_bool quit;
+	atomic_bool free_stop;
 	bool joined;             /* race_join() ran: the threads are gone */
-	int connected, ready, finished;
+	/* set before the generation starts */
 	uint64_t deadline_us;
 	struct key_values *keys; /* [cfg.keys]: this round's keys (as worker 0 spells them) */
 	bool per_worker;         /* params use worker: each worker has its own round_key */
-	char *pid_array;         /* "{pid,pid,...}" for the monitor's queries */
-	int monitor_pid, admin_pid; /* pgrace's own other backends (0: unknown) */
-	/* free mode, set before the generation starts */
-	bool free_mode, free_hot;
+	atomic_bool free_mode;
+	bool free_hot;
 	long long free_base;     /* round of the first free key */
 	uint64_t free_until;     /* clock_us() deadline, 0 = until race_free_wait(stop) */
-	atomic_bool free_stop;
+	/* what the loops report, under mu */
+	pthread_mutex_t mu;
+	pthread_cond_t cv_coord;
+	int connected, ready, finished;
+	char *pid_array;         /* "{pid,pid,...}" for the monitor's queries */
+	int monitor_pid, admin_pid; /* pgrace's own other backends (0: unknown) */
 };
 
 static void lock(pthread_mutex_t *m)
@@ -118,6 +206,16 @@ static void broadcast(pthread_cond_t *cv)
 		abort();
 }
 
+/* Wakes every loop (its epoll_wait returns): a new command is there. */
+static void wake_loops(struct race *r)
+{
+	uint64_t one = 1;
+	for (int i = 0; i < r->n_loops; i++)
+		if (r->loops[i].evfd >= 0 && write(r->loops[i].evfd, &one, sizeof one) < 0 &&
+		    errno != EAGAIN)
+			abort();
+}
+
 static void mark_broken(struct worker *w, const char *what, const struct db_result *res)
 {
 	if (w->broken)
@@ -134,32 +232,6 @@ static bool fatal(const struct db_result *res)
 {
 	return res->status == DB_LOST || res->status == DB_TIMEOUT ||
 	       res->status == DB_INTERRUPTED;
-}
-
-static void run_sql(struct worker *w, const char *sql, const char *what, struct db_result *res)
-{
-	db_query(w->conn, sql, 0, NULL, w->deadline_us, res);
-	if (res->status != DB_OK)
-		mark_broken(w, what, res);
-}
-
-/* Waits until *gen_field reaches gen; false when the deadline passes or stop. */
-static bool wait_gen(struct worker *w, const long long *gen_field, long long gen)
-{
-	struct race *r = w->race;
-	bool ok = true;
-	lock(&r->mu);
-	while (*gen_field < gen && !r->quit) {
-		if (db_stop_requested() || clock_us() >= w->deadline_us) {
-			ok = false;
-			break;
-		}
-		wait_slice(&r->cv_workers, &r->mu);
-	}
-	if (r->quit)
-		ok = false;
-	unlock(&r->mu);
-	return ok;
 }
 
 /* Evaluates the scenario's params for ctx into out; false (err names the
@@ -196,124 +268,311 @@ static void count_outcome(struct worker *w, const struct db_result *res, bool sk
 		outcome_add(&w->constraints, res->constraint[0] ? res->constraint : "(none)", 1);
 }
 
-/* Before a retry: a random pause up to 2^tries ms (at most 64 ms), so a
- * serialization loser does not meet the same winner still committing. */
-static void backoff(struct worker *w, int tries)
+/* ---- the worker's state machine, run by its loop ---- */
+
+static void arm(struct loop *l, uint64_t t)
 {
-	w->rng = w->rng * 6364136223846793005ull + 1442695040888963407ull;
-	long cap_us = 1000L << (tries < 6 ? tries : 6);
-	long us = (long)((w->rng >> 33) % (unsigned long long)cap_us);
-	struct timespec ts = {0, us * 1000L};
-	nanosleep(&ts, NULL);
+	if (t && (l->wake_at == 0 || t < l->wake_at))
+		l->wake_at = t;
 }
 
-/* One try of the flow inside the open transaction; ends it (COMMIT or
- * ROLLBACK). Returns the final result; *skipped when a check found the row. */
-static void try_flow(struct worker *w, const char *const *params, long long gen, bool hold,
-		     struct db_result *res, bool *skipped)
+static PGconn *conn_of(struct worker *w, int t)
+{
+	return t ? w->tconn[t] : w->conn;
+}
+
+/* Watches connection t of w for input, and for room to write when
+ * want_write. */
+static void watch(struct worker *w, int t, bool want_write)
+{
+	struct slot *sl = &w->slot[t];
+	struct epoll_event ev = {.events = EPOLLIN | (want_write ? EPOLLOUT : 0u), .data.ptr = sl};
+	if (epoll_ctl(w->loop->epfd, sl->watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+		      PQsocket(conn_of(w, t)), &ev) == 0) {
+		sl->watched = true;
+		sl->want_write = want_write;
+	}
+}
+
+static void unwatch(struct worker *w, int t)
+{
+	struct slot *sl = &w->slot[t];
+	if (sl->watched)
+		epoll_ctl(w->loop->epfd, EPOLL_CTL_DEL, PQsocket(conn_of(w, t)), NULL);
+	sl->watched = false;
+	sl->want_write = false;
+}
+
+/* The connection is not to be used again; res says why. */
+static void bury(struct worker *w, const struct db_result *res)
+{
+	w->dead = true;
+	w->dead_res = *res;
+	for (int t = 0; t < TARGETS_MAX; t++)
+		unwatch(w, t);
+}
+
+static void leave_pipeline(struct worker *w)
+{
+	if (!w->pipeline)
+		return;
+	w->pipeline = false;
+	if (!w->dead && PQexitPipelineMode(w->conn) != 1) {
+		struct db_result res;
+		memset(&res, 0, sizeof res);
+		res.status = DB_LOST;
+		snprintf(res.message, sizeof res.message, "could not leave pipeline mode");
+		bury(w, &res);
+	}
+}
+
+/* w is done with this generation: the coordinator hears of it. */
+static void finish(struct worker *w)
+{
+	struct loop *l = w->loop;
+	if (w->step == ST_START_LINE)
+		l->at_line--;
+	if (w->step == ST_HELD)
+		l->held--;
+	w->step = ST_NONE;
+	leave_pipeline(w);
+	if (!w->free_run && !w->at_start_counted) {
+		w->at_start_counted = true; /* a round counts every worker at its start line */
+		l->ready++;
+	}
+	atomic_store(&w->state, W_FINISHED);
+	l->active--;
+	l->finished++;
+}
+
+static struct db_result *answering(struct worker *w)
+{
+	return &w->items[w->cur < w->n_items ? w->cur : w->n_items - 1].res;
+}
+
+static void evaluate(struct worker *w);
+
+/* The batch is over: every answer is in, or the connection failed. */
+static void complete(struct worker *w)
+{
+	w->step = ST_NONE;
+	evaluate(w);
+}
+
+/* A send failed: every item of the batch failed the same way. */
+static void send_failed(struct worker *w, int upto)
+{
+	struct db_result res = w->items[upto].res;
+	w->n_items = upto + 1;
+	for (int i = 0; i <= upto; i++)
+		w->items[i].res = res;
+	bury(w, &res);
+	complete(w);
+}
+
+/* Flushes what libpq holds for w (non-blocking); false when that failed
+ * (the batch is then complete, as lost). */
+static bool flush(struct worker *w)
+{
+	PGconn *c = conn_of(w, w->bt);
+	int f = PQflush(c);
+	if (f < 0) {
+		db_result_lost(c, answering(w));
+		bury(w, answering(w));
+		complete(w);
+		return false;
+	}
+	if ((f == 1) != w->slot[w->bt].want_write)
+		watch(w, w->bt, f == 1);
+	return true;
+}
+
+/* Sends items [0, n_items) as one batch: one query, or in pipeline mode
+ * the run of them and a sync. */
+static void send_batch(struct worker *w)
 {
 	struct race *r = w->race;
 	const struct scenario *sc = r->sc;
-	*skipped = false;
-	for (size_t i = 0; i < sc->n_flow; i++) {
-		/* Each statement gets the parameters it uses: the protocol refuses extras. */
-		int t = sc->flow[i].target;
-		if (t > 0) { /* another target: its own connection, outside the transaction */
-			db_query(w->tconn[t], sc->flow[i].text.sql, sc->flow[i].text.nparams, params,
-				 w->deadline_us, res);
-		} else if (w->prepared) {
-			char stmt[32];
-			snprintf(stmt, sizeof stmt, "pgrace_flow_%zu", i);
-			db_query_prepared(w->conn, stmt, sc->flow[i].text.nparams, params,
-					  w->deadline_us, res);
-		} else {
-			db_statement(w->conn, sc->flow[i].text.sql, sc->flow[i].text.nparams, params,
-				 w->deadline_us, res);
-		}
-		if (res->status != DB_OK) {
-			if (sc->n_targets)
-				snprintf(w->where, sizeof w->where, "flow step %zu on %s", i + 1,
-					 sc->targets[t]);
-			else
-				snprintf(w->where, sizeof w->where, "flow step %zu", i + 1);
-			w->where_line = sc->flow[i].text.line;
-			break;
-		}
-		if (PQtransactionStatus(w->conn) != PQTRANS_INTRANS) {
-			/* COMMIT, ROLLBACK, a procedure that commits: the barrier and
-			 * the outcome would both be lies. */
-			snprintf(w->why, sizeof w->why,
-				 "%s:%d: flow step %zu ended the transaction it runs in (a flow's "
-				 "statements run inside one transaction that pgrace begins and commits: "
-				 "no COMMIT, ROLLBACK or transaction control in a flow)",
-				 sc->path, sc->flow[i].text.line, i + 1);
-			w->broken = w->bad = true;
-			return;
-		}
-		if (sc->flow[i].skip_if_found && res->rows > 0) {
-			*skipped = true;
-			break;
-		}
-	}
-	if (res->status != DB_OK) {
-		struct db_result rb;
-		if (!fatal(res)) {
-			db_query(w->conn, "ROLLBACK", 0, NULL, w->deadline_us, &rb);
-			if (fatal(&rb))
-				mark_broken(w, "lost its connection at ROLLBACK", &rb);
-		} else {
-			char what[96];
-			snprintf(what, sizeof what, "could not finish the flow (%s)", w->where);
-			mark_broken(w, what, res);
-		}
+	w->bt = w->items[0].kind == IT_STMT ? sc->flow[w->items[0].idx].target : 0;
+	PGconn *c = conn_of(w, w->bt);
+	w->cur = 0;
+	w->cancelled = false;
+	w->step = ST_QUERY;
+	arm(w->loop, w->deadline_us);
+	if (w->dead) {
+		for (int i = 0; i < w->n_items; i++)
+			w->items[i].res = w->dead_res;
+		complete(w);
 		return;
 	}
-	if (hold) {
-		atomic_store(&w->state, W_HELD);
-		if (!wait_gen(w, &r->commit_gen, gen)) {
-			mark_broken(w, "was not released to COMMIT before the deadline", NULL);
-			res->status = DB_TIMEOUT;
+	for (int i = 0; i < w->n_items; i++) {
+		struct item *it = &w->items[i];
+		char stmt[32];
+		bool sent = false;
+		snprintf(stmt, sizeof stmt, "pgrace_flow_%d", it->idx);
+		switch (it->kind) {
+		case IT_PREPARE:
+			sent = db_send(c, DB_SEND_PREPARE, stmt, sc->flow[it->idx].text.sql,
+				       sc->flow[it->idx].text.nparams, NULL, &it->res);
+			break;
+		case IT_BEGIN:
+			sent = db_send(c, DB_SEND_SCRIPT, NULL, r->begin_sql[w->iso != r->cfg.isolation], 0,
+				       NULL, &it->res);
+			break;
+		case IT_STMT:
+			/* Each statement gets the parameters it uses (the protocol
+			 * refuses extras), and runs alone: never a string of several.
+			 * A step on another target runs on that target's connection,
+			 * outside the transaction (its own implicit one). */
+			if (w->bt > 0)
+				sent = db_send(c, DB_SEND_SCRIPT, NULL, sc->flow[it->idx].text.sql,
+					       sc->flow[it->idx].text.nparams, w->params, &it->res);
+			else if (w->prepared)
+				sent = db_send(c, DB_SEND_PREPARED, stmt, NULL, sc->flow[it->idx].text.nparams,
+					       w->params, &it->res);
+			else
+				sent = db_send(c, DB_SEND_ONE, NULL, sc->flow[it->idx].text.sql,
+					       sc->flow[it->idx].text.nparams, w->params, &it->res);
+			break;
+		case IT_COMMIT:
+			sent = db_send(c, DB_SEND_SCRIPT, NULL, "COMMIT", 0, NULL, &it->res);
+			break;
+		case IT_ROLLBACK:
+			sent = db_send(c, DB_SEND_SCRIPT, NULL, "ROLLBACK", 0, NULL, &it->res);
+			break;
+		}
+		it->ended = false;
+		if (!sent) {
+			send_failed(w, i);
 			return;
 		}
-		atomic_store(&w->state, W_RUNNING);
 	}
-	/* Errors surface at COMMIT too: deferred constraints, serialization. */
-	db_query(w->conn, "COMMIT", 0, NULL, w->deadline_us, res);
-	snprintf(w->where, sizeof w->where, "COMMIT");
-	w->where_line = 0;
-	if (fatal(res))
-		mark_broken(w, "could not COMMIT", res);
+	if (w->pipeline && !PQpipelineSync(c)) {
+		db_result_lost(c, &w->items[w->n_items - 1].res);
+		send_failed(w, w->n_items - 1);
+		return;
+	}
+	flush(w);
 }
 
-/* One attempt: the flow, retried after 40001/40P01 up to cfg.retries times,
- * its final outcome counted and its latency taken from t0. begun: the first
- * try's transaction is open already (a round BEGINs before the start line). */
-static void attempt(struct worker *w, const char *const *params, long long gen, bool hold,
-		    bool begun, uint64_t t0)
+static void send_one(struct worker *w, enum item_kind kind, int idx)
+{
+	w->items[0].kind = kind;
+	w->items[0].idx = idx;
+	w->n_items = 1;
+	send_batch(w);
+}
+
+/* Goes on with the attempt from sequence index seq (0 BEGIN, 1..n the
+ * flow's statements, n + 1 COMMIT). In hold mode COMMIT waits for the
+ * coordinator. In pipeline mode the batch runs on to COMMIT, or to a
+ * statement whose answer decides what follows (skip_if_found). */
+static void send_from(struct worker *w, int seq, bool hold)
+{
+	const struct scenario *sc = w->race->sc;
+	int n = (int)sc->n_flow;
+	if (seq == n + 1 && hold) {
+		w->step = ST_HELD;
+		w->loop->held++;
+		arm(w->loop, w->deadline_us);
+		atomic_store(&w->state, W_HELD);
+		return;
+	}
+	w->n_items = 0;
+	for (int k = seq; k <= n + 1; k++) {
+		struct item *it = &w->items[w->n_items++];
+		it->kind = k == 0 ? IT_BEGIN : k == n + 1 ? IT_COMMIT : IT_STMT;
+		it->idx = k - 1;
+		if (!w->pipeline || k == n + 1 || (k >= 1 && k < n && sc->flow[k - 1].skip_if_found))
+			break;
+		if (k < n && sc->flow[k].target > 0)
+			break; /* the next step runs on another connection */
+	}
+	send_batch(w);
+}
+
+static uint64_t backoff_us(struct worker *w, int tries)
+{
+	w->rng = w->rng * 6364136223846793005ull + 1442695040888963407ull;
+	unsigned long long cap_us = 1000ull << (tries < 6 ? tries : 6);
+	return (w->rng >> 33) % cap_us;
+}
+
+static void next_free(struct worker *w);
+
+/* One try ended with res (COMMIT's answer, or a failed statement's after
+ * its ROLLBACK): retry after 40001/40P01 up to cfg.retries times, after a
+ * random pause up to 2^tries ms (at most 64 ms), so a serialization loser
+ * does not meet the same winner still committing; else count the attempt. */
+static void try_end(struct worker *w, const struct db_result *res)
 {
 	struct race *r = w->race;
-	const char *begin = r->begin_sql[w->iso != r->cfg.isolation];
-	struct db_result res;
-	bool skipped = false;
-	for (int tries = 0;; tries++) {
-		if (tries > 0) {
-			w->retries++;
-			backoff(w, tries - 1);
-		}
-		if (tries > 0 || !begun) {
-			run_sql(w, begin, "could not BEGIN", &res);
-			if (w->broken)
-				return;
-		}
-		try_flow(w, params, gen, hold, &res, &skipped);
-		if (w->broken)
-			return;
-		if (res.status != DB_ERROR || !outcome_retryable(res.sqlstate) ||
-		    tries >= r->cfg.retries)
-			break;
+	if (res->status == DB_ERROR && outcome_retryable(res->sqlstate) && w->tries < r->cfg.retries) {
+		w->tries++;
+		w->retries++;
+		w->skipped = false;
+		w->backoff_until = clock_us() + backoff_us(w, w->tries - 1);
+		w->step = ST_BACKOFF;
+		arm(w->loop, w->backoff_until);
+		return;
 	}
-	count_outcome(w, &res, skipped);
-	hist_record(&w->latency, clock_us() - t0);
+	count_outcome(w, res, w->skipped);
+	hist_record(&w->latency, clock_us() - w->t0);
+	if (!w->free_run) {
+		finish(w);
+		return;
+	}
+	w->free_attempts++;
+	next_free(w);
+}
+
+/* A round's BEGIN is done: to the start line. Behind a pooler BEGIN also
+ * told which backend serves the transaction. */
+static void at_start_line(struct worker *w, const struct db_result *res)
+{
+	struct race *r = w->race;
+	if (r->pooler) {
+		lock(&r->mu); /* describe_stuck() reads pids under mu */
+		w->pid = (int)strtol(res->first_value, NULL, 10);
+		unlock(&r->mu);
+	}
+	w->at_start_counted = true;
+	w->loop->ready++;
+	w->step = ST_START_LINE;
+	w->loop->at_line++;
+	arm(w->loop, w->deadline_us);
+}
+
+static void round_begin(struct worker *w)
+{
+	w->at_start = true;
+	send_one(w, IT_BEGIN, 0);
+}
+
+static void free_go(struct worker *w)
+{
+	struct race *r = w->race;
+	if (r->can_pipeline && w->prepared && !w->dead && PQenterPipelineMode(w->conn) == 1)
+		w->pipeline = true;
+	w->first_send_us = clock_us();
+	next_free(w);
+}
+
+static void after_prepare(struct worker *w)
+{
+	if (w->free_run)
+		free_go(w);
+	else
+		round_begin(w);
+}
+
+/* The first flow step from i on that runs on the worker's own connection
+ * (steps on another target run unprepared there); n_flow when none. */
+static int next_preparable(const struct scenario *sc, int i)
+{
+	while (i < (int)sc->n_flow && sc->flow[i].target > 0)
+		i++;
+	return i;
 }
 
 /* Parses and plans each flow statement once per connection, not once per
@@ -322,134 +581,502 @@ static void attempt(struct worker *w, const char *const *params, long long gen, 
  * prepared statement is session state), and not when the server refuses
  * one: then every statement goes unprepared and its error surfaces in the
  * race as before. */
-static void prepare_flow(struct worker *w, uint64_t deadline_us)
+static void prepare_or_go(struct worker *w)
 {
 	struct race *r = w->race;
-	if (w->prepare_tried || r->pooler)
+	if (w->prepare_tried || r->pooler || r->sc->n_flow == 0) {
+		after_prepare(w);
 		return;
+	}
 	w->prepare_tried = true;
 	w->prepared = true;
-	for (size_t i = 0; w->prepared && i < r->sc->n_flow; i++) {
-		char stmt[32];
-		struct db_result res;
-		if (r->sc->flow[i].target > 0)
-			continue; /* runs unprepared on its target's connection */
-		snprintf(stmt, sizeof stmt, "pgrace_flow_%zu", i);
-		db_prepare(w->conn, stmt, r->sc->flow[i].text.sql, r->sc->flow[i].text.nparams,
-			   deadline_us, &res);
-		w->prepared = res.status == DB_OK;
-		if (fatal(&res))
-			mark_broken(w, "could not prepare the flow", &res);
-	}
+	if (next_preparable(r->sc, 0) < (int)r->sc->n_flow)
+		send_one(w, IT_PREPARE, next_preparable(r->sc, 0));
+	else
+		after_prepare(w);
 }
 
-static void play_round(struct worker *w, long long gen)
+/* Whether flow statement item i of the batch ended the transaction it ran
+ * in. Unpipelined, the connection's transaction status says so exactly.
+ * Pipelined, the status is known only at the sync, so each statement's
+ * command tag is looked at (collect() sets the item's ended), and a batch that
+ * ends on a statement must leave the transaction open. */
+static bool ended_transaction(struct worker *w, int i)
+{
+	if (!w->pipeline)
+		return PQtransactionStatus(w->conn) != PQTRANS_INTRANS;
+	if (w->items[i].ended)
+		return true;
+	return i == w->n_items - 1 && PQtransactionStatus(w->conn) != PQTRANS_INTRANS;
+}
+
+/* What a batch's answers mean, item by item, and what comes next. */
+static void evaluate(struct worker *w)
 {
 	struct race *r = w->race;
-	bool hold = r->cfg.mode == MODE_HOLD;
-	struct db_result res;
-	w->broken = false;
-	w->first_send_us = 0;
-	/* A second past the coordinator's: it diagnoses a stuck worker (who
-	 * blocks it?) while the worker still waits. */
-	w->deadline_us = r->deadline_us + 1000000u;
-	const char *begin = r->begin_sql[w->iso != r->cfg.isolation];
-
-	prepare_flow(w, w->deadline_us);
-	if (!w->broken)
-		run_sql(w, begin, "could not BEGIN", &res);
-	lock(&r->mu);
-	if (r->pooler && !w->broken)
-		w->pid = (int)strtol(res.first_value, NULL, 10);
-	r->ready++;
-	broadcast(&r->cv_coord);
-	unlock(&r->mu);
-	if (w->broken || !wait_gen(w, &r->go_gen, gen)) {
-		mark_broken(w, "was not released before the deadline", NULL);
+	const struct scenario *sc = r->sc;
+	int n = (int)sc->n_flow, next = -1;
+	for (int i = 0; i < w->n_items; i++) {
+		struct item *it = &w->items[i];
+		struct db_result *res = &it->res;
+		switch (it->kind) {
+		case IT_PREPARE:
+			w->prepared = res->status == DB_OK;
+			if (fatal(res)) {
+				mark_broken(w, "could not prepare the flow", res);
+				finish(w);
+			} else if (w->prepared && next_preparable(sc, it->idx + 1) < n) {
+				send_one(w, IT_PREPARE, next_preparable(sc, it->idx + 1));
+			} else {
+				after_prepare(w);
+			}
+			return;
+		case IT_BEGIN:
+			if (res->status != DB_OK) {
+				mark_broken(w, "could not BEGIN", res);
+				finish(w);
+				return;
+			}
+			if (w->at_start) {
+				w->at_start = false;
+				at_start_line(w, res);
+				return;
+			}
+			next = 1;
+			break;
+		case IT_STMT:
+			if (res->status != DB_OK) {
+				if (sc->n_targets)
+					snprintf(w->where, sizeof w->where, "flow step %d on %s", it->idx + 1,
+						 sc->targets[sc->flow[it->idx].target]);
+				else
+					snprintf(w->where, sizeof w->where, "flow step %d", it->idx + 1);
+				w->where_line = sc->flow[it->idx].text.line;
+				if (fatal(res)) {
+					char what[96];
+					snprintf(what, sizeof what, "could not finish the flow (%s)", w->where);
+					mark_broken(w, what, res);
+					finish(w);
+				} else {
+					w->final = *res;
+					send_one(w, IT_ROLLBACK, 0);
+				}
+				return;
+			}
+			if (ended_transaction(w, i)) {
+				/* COMMIT, ROLLBACK, a procedure that commits: the barrier
+				 * and the outcome would both be lies. */
+				snprintf(w->why, sizeof w->why,
+					 "%s:%d: flow step %d ended the transaction it runs in (a flow's "
+					 "statements run inside one transaction that pgrace begins and "
+					 "commits: no COMMIT, ROLLBACK or transaction control in a flow)",
+					 sc->path, sc->flow[it->idx].text.line, it->idx + 1);
+				w->broken = w->bad = true;
+				finish(w);
+				return;
+			}
+			if (sc->flow[it->idx].skip_if_found && res->rows > 0) {
+				w->skipped = true;
+				next = n + 1;
+			} else {
+				next = it->idx + 2;
+			}
+			break;
+		case IT_COMMIT:
+			/* Errors surface at COMMIT too: deferred constraints, serialization. */
+			snprintf(w->where, sizeof w->where, "COMMIT");
+			w->where_line = 0;
+			if (fatal(res)) {
+				mark_broken(w, "could not COMMIT", res);
+				finish(w);
+			} else {
+				try_end(w, res);
+			}
+			return;
+		case IT_ROLLBACK:
+			if (fatal(res)) {
+				mark_broken(w, "lost its connection at ROLLBACK", res);
+				finish(w);
+			} else {
+				try_end(w, &w->final);
+			}
+			return;
+		}
+	}
+	if (next < 0) { /* an empty batch cannot be sent */
+		mark_broken(w, "had nothing to send", NULL);
+		finish(w);
 		return;
 	}
-	atomic_store(&w->state, W_RUNNING);
-	uint64_t t0 = clock_us();
-	w->first_send_us = t0;
-	attempt(w, r->per_worker ? w->round_key.ptr : r->keys[w->key].ptr, gen, hold, true, t0);
+	send_from(w, next, r->cfg.mode == MODE_HOLD && !w->free_run);
 }
 
 /* Free mode: the flow back to back, no barrier, a fresh key per attempt
  * (attempt i of worker w takes round base + i * workers + w) or one hot key.
  * Each attempt has the round budget (deadline_ms) as its deadline. */
-static void play_free(struct worker *w)
+static void next_free(struct worker *w)
 {
 	struct race *r = w->race;
-	const struct scenario *sc = r->sc;
-	w->broken = false;
-	prepare_flow(w, clock_us() + (uint64_t)r->cfg.deadline_ms * 1000u);
-	if (w->broken)
+	if (atomic_load(&r->free_stop) || db_stop_requested() ||
+	    (r->free_until && clock_us() >= r->free_until)) {
+		finish(w);
 		return;
-	w->first_send_us = clock_us();
-	for (long long i = 0;; i++) {
-		if (atomic_load(&r->free_stop) || db_stop_requested() ||
-		    (r->free_until && clock_us() >= r->free_until))
-			break;
-		struct key_ctx ctx = {r->free_hot ? r->free_base : r->free_base + i * r->cfg.workers + w->id,
-				      0, i, w->id};
-		if (!eval_key(sc, &ctx, &w->free_key, w->why, sizeof w->why)) {
-			w->broken = w->bad = true;
+	}
+	long long i = w->free_attempts;
+	struct key_ctx ctx = {r->free_hot ? r->free_base : r->free_base + i * r->cfg.workers + w->id, 0,
+			      i, w->id};
+	if (!eval_key(r->sc, &ctx, &w->free_key, w->why, sizeof w->why)) {
+		w->broken = w->bad = true;
+		finish(w);
+		return;
+	}
+	w->params = w->free_key.ptr;
+	w->t0 = clock_us();
+	w->deadline_us = w->t0 + (uint64_t)r->cfg.deadline_ms * 1000u;
+	w->tries = 0;
+	w->skipped = false;
+	send_from(w, 0, false);
+}
+
+/* Reads w's answers; in pipeline mode one result per item, then the sync. */
+static void collect(struct worker *w)
+{
+	PGconn *c = conn_of(w, w->bt);
+	if (!w->pipeline) {
+		if (db_poll(c, &w->items[0].res)) {
+			if (PQstatus(c) == CONNECTION_BAD && w->bt == 0)
+				bury(w, &w->items[0].res);
+			complete(w);
+		}
+		return;
+	}
+	if (!PQconsumeInput(c)) {
+		db_result_lost(c, answering(w));
+		bury(w, answering(w));
+		complete(w);
+		return;
+	}
+	/* Bounded: each turn takes one result libpq has parsed already. */
+	for (int nulls = 0; nulls < 2;) {
+		if (PQstatus(c) == CONNECTION_BAD) {
+			db_result_lost(c, answering(w));
+			bury(w, answering(w));
+			complete(w);
 			return;
 		}
-		uint64_t t0 = clock_us();
-		w->deadline_us = t0 + (uint64_t)r->cfg.deadline_ms * 1000u;
-		attempt(w, w->free_key.ptr, 0, false, false, t0);
-		if (w->broken)
+		if (PQisBusy(c))
 			return;
-		w->free_attempts = i + 1;
+		PGresult *res = PQgetResult(c);
+		if (!res) { /* the end of one statement's results */
+			if (w->cur < w->n_items)
+				w->cur++;
+			else
+				nulls++;
+			continue;
+		}
+		nulls = 0;
+		ExecStatusType st = PQresultStatus(res);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			if (!PQisBusy(c))
+				PQclear(PQgetResult(c)); /* the NULL that follows a sync */
+			complete(w);
+			return;
+		}
+		struct db_result *into = answering(w);
+		if (st == PGRES_PIPELINE_ABORTED) {
+			if (into->status == DB_OK) {
+				into->status = DB_LOST;
+				snprintf(into->message, sizeof into->message,
+					 "not run: an earlier statement of its pipeline failed");
+			}
+		} else {
+			db_take_result(c, res, into);
+			const char *tag = PQcmdStatus(res);
+			if (tag && (!strncmp(tag, "COMMIT", 6) || !strncmp(tag, "ROLLBACK", 8) ||
+				    !strncmp(tag, "PREPARE TRANSACTION", 19)))
+				w->items[w->cur < w->n_items ? w->cur : w->n_items - 1].ended = true;
+		}
+		PQclear(res);
 	}
 }
 
-static void *worker_main(void *arg)
+/* Input on connection t with no query in flight: a notice, or its end
+ * (the worker's own connection ends the worker; a target's is left to fail
+ * its next query). */
+static void idle_input(struct worker *w, int t)
 {
-	struct worker *w = arg;
-	struct race *r = w->race;
-	char err[512];
-	w->conn = db_connect(r->dsn, r->pooler ? NULL : r->schema, err, sizeof err);
-	const char *failed = w->conn ? NULL : r->sc->n_targets ? r->sc->targets[0] : "";
-	for (size_t t = 1; w->conn && !failed && t < r->sc->n_targets; t++) {
-		w->tconn[t] = db_connect(r->targets[t], r->pooler ? NULL : r->schema, err, sizeof err);
-		if (!w->tconn[t])
-			failed = r->sc->targets[t];
+	PGconn *c = conn_of(w, t);
+	if (w->dead)
+		return;
+	if (PQconsumeInput(c) && PQstatus(c) != CONNECTION_BAD) {
+		PGnotify *nf;
+		while ((nf = PQnotifies(c)) != NULL)
+			PQfreemem(nf);
+		return;
 	}
+	if (t > 0) {
+		unwatch(w, t);
+		return;
+	}
+	struct db_result res;
+	memset(&res, 0, sizeof res);
+	db_result_lost(c, &res);
+	bury(w, &res);
+}
+
+static void on_io(struct slot *sl, uint32_t events)
+{
+	struct worker *w = sl->w;
+	bool batch = w->step == ST_QUERY && w->bt == sl->t;
+	if ((events & EPOLLOUT) && batch && !flush(w))
+		return;
+	if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+		return;
+	if (batch)
+		collect(w);
+	else
+		idle_input(w, sl->t);
+}
+
+static void cancel_query(struct worker *w, int sig, uint64_t now)
+{
+	db_cancel(conn_of(w, w->bt));
+	db_mark_cancelled(sig, answering(w));
+	w->cancelled = true;
+	w->grace_us = now + DB_CANCEL_GRACE_S * 1000000u;
+	arm(w->loop, w->grace_us);
+}
+
+/* The waits that end without the coordinator: at the start line or the
+ * commit line (the deadline, a signal, race_join()). */
+static void end_wait(struct worker *w)
+{
+	mark_broken(w,
+		    w->step == ST_HELD ? "was not released to COMMIT before the deadline"
+				       : "was not released before the deadline",
+		    NULL);
+	finish(w);
+}
+
+/* Fires every timer due at now, re-arms the rest. */
+static void timers(struct loop *l, uint64_t now)
+{
+	l->wake_at = 0;
+	for (int i = 0; i < l->n; i++) {
+		struct worker *w = l->w[i];
+		switch (w->step) {
+		case ST_QUERY:
+			if (!w->cancelled && now >= w->deadline_us) {
+				cancel_query(w, 0, now);
+			} else if (w->cancelled && now >= w->grace_us) {
+				db_cancel_unanswered(answering(w));
+				bury(w, answering(w));
+				complete(w);
+			} else {
+				arm(l, w->cancelled ? w->grace_us : w->deadline_us);
+			}
+			break;
+		case ST_START_LINE:
+		case ST_HELD:
+			if (now >= w->deadline_us)
+				end_wait(w);
+			else
+				arm(l, w->deadline_us);
+			break;
+		case ST_BACKOFF:
+			if (now >= w->backoff_until)
+				send_from(w, 0, false);
+			else
+				arm(l, w->backoff_until);
+			break;
+		case ST_NONE:
+			break;
+		}
+	}
+}
+
+/* The stop flag is up: cancel every query in flight, end every wait. */
+static void stop_all(struct loop *l, int sig)
+{
+	uint64_t now = clock_us();
+	for (int i = 0; i < l->n; i++) {
+		struct worker *w = l->w[i];
+		if (w->step == ST_QUERY && !w->cancelled)
+			cancel_query(w, sig, now);
+		else if (w->step == ST_START_LINE || w->step == ST_HELD)
+			end_wait(w);
+	}
+}
+
+/* The coordinator said go: every worker at the start line sends its first
+ * statement, back to back. */
+static void release_start(struct loop *l)
+{
+	struct race *r = l->race;
+	for (int i = 0; l->at_line > 0 && i < l->n; i++) {
+		struct worker *w = l->w[i];
+		if (w->step != ST_START_LINE)
+			continue;
+		l->at_line--;
+		w->step = ST_NONE;
+		atomic_store(&w->state, W_RUNNING);
+		w->params = r->per_worker ? w->round_key.ptr : r->keys[w->key].ptr;
+		w->tries = 0;
+		w->skipped = false;
+		w->t0 = clock_us();
+		w->first_send_us = w->t0;
+		send_from(w, 1, r->cfg.mode == MODE_HOLD);
+	}
+}
+
+/* The coordinator released the commits. */
+static void release_commit(struct loop *l)
+{
+	for (int i = 0; l->held > 0 && i < l->n; i++) {
+		struct worker *w = l->w[i];
+		if (w->step != ST_HELD)
+			continue;
+		l->held--;
+		w->step = ST_NONE;
+		atomic_store(&w->state, W_RUNNING);
+		send_one(w, IT_COMMIT, 0);
+	}
+}
+
+/* A new generation: a round, or a free run. */
+static void begin_generation(struct loop *l)
+{
+	struct race *r = l->race;
+	bool free_mode = atomic_load(&r->free_mode);
+	for (int i = 0; i < l->n; i++) {
+		struct worker *w = l->w[i];
+		w->broken = false;
+		w->free_run = free_mode;
+		w->at_start = false;
+		w->at_start_counted = free_mode;
+		w->first_send_us = 0;
+		w->step = ST_NONE;
+		l->active++;
+		if (!w->conn) {
+			finish(w);
+			continue;
+		}
+		if (free_mode) {
+			w->deadline_us = clock_us() + (uint64_t)r->cfg.deadline_ms * 1000u;
+		} else {
+			/* A second past the coordinator's: it diagnoses a stuck
+			 * worker (who blocks it?) while the worker still waits. */
+			w->deadline_us = r->deadline_us + 1000000u;
+		}
+		prepare_or_go(w);
+	}
+}
+
+/* Tells the coordinator what changed since the last report. */
+static void report(struct loop *l)
+{
+	struct race *r = l->race;
+	if (!l->ready && !l->finished && !l->connected)
+		return;
 	lock(&r->mu);
-	if (!failed) {
-		w->pid = PQbackendPID(w->conn);
-	} else {
-		w->broken = true;
-		snprintf(w->why, sizeof w->why, "worker %d could not connect%s%s: %s", w->id,
-			 failed[0] ? " to target " : "", failed, err);
-		PQfinish(w->conn);
-		w->conn = NULL;
-	}
-	r->connected++;
+	r->ready += l->ready;
+	r->finished += l->finished;
+	r->connected += l->connected;
 	broadcast(&r->cv_coord);
 	unlock(&r->mu);
+	l->ready = l->finished = l->connected = 0;
+}
 
-	long long seen = 0;
+/* Connects the loop's workers, one after the other, before any round. */
+static void connect_workers(struct loop *l)
+{
+	struct race *r = l->race;
+	for (int i = 0; i < l->n; i++) {
+		struct worker *w = l->w[i];
+		char err[512];
+		if (db_stop_requested() || atomic_load(&r->quit)) {
+			w->broken = true;
+			snprintf(w->why, sizeof w->why, "worker %d was not connected: interrupted", w->id);
+		} else {
+			w->conn = db_connect(r->dsn, r->pooler ? NULL : r->schema, err, sizeof err);
+			const char *failed = w->conn ? NULL : r->sc->n_targets ? r->sc->targets[0] : "";
+			for (size_t t = 1; w->conn && !failed && t < r->sc->n_targets; t++) {
+				w->tconn[t] = db_connect(r->targets[t], r->pooler ? NULL : r->schema, err,
+							 sizeof err);
+				if (!w->tconn[t])
+					failed = r->sc->targets[t];
+			}
+			for (size_t t = 0; !failed && t < TARGETS_MAX; t++)
+				if (conn_of(w, (int)t) && PQsetnonblocking(conn_of(w, (int)t), 1) != 0) {
+					snprintf(err, sizeof err, "cannot make the connection non-blocking");
+					failed = "";
+				}
+			if (failed) {
+				w->broken = true;
+				snprintf(w->why, sizeof w->why, "worker %d could not connect%s%s: %s", w->id,
+					 failed[0] ? " to target " : "", failed, err);
+				PQfinish(w->conn);
+				w->conn = NULL;
+			} else {
+				w->pid = PQbackendPID(w->conn);
+				for (int t = 0; t < TARGETS_MAX; t++)
+					if (conn_of(w, t))
+						watch(w, t, false);
+			}
+		}
+		l->connected++;
+		report(l);
+	}
+}
+
+static void *loop_main(void *arg)
+{
+	struct loop *l = arg;
+	struct race *r = l->race;
+	struct epoll_event ev[LOOP_EVENTS];
+	connect_workers(l);
 	for (;;) {
-		lock(&r->mu);
-		while (r->gen == seen && !r->quit)
-			wait_slice(&r->cv_workers, &r->mu);
-		bool quit = r->quit;
-		seen = r->gen;
-		unlock(&r->mu);
-		if (quit)
+		bool quit = atomic_load(&r->quit);
+		long long gen = atomic_load(&r->gen);
+		if (!quit && l->active == 0 && gen != l->gen) {
+			l->gen = gen;
+			begin_generation(l);
+		}
+		if (!quit && l->at_line && atomic_load(&r->go_gen) >= l->gen)
+			release_start(l);
+		if (!quit && l->held && atomic_load(&r->commit_gen) >= l->gen)
+			release_commit(l);
+		int sig = db_stop_requested();
+		if (sig || quit) {
+			for (int i = 0; quit && (l->at_line || l->held) && i < l->n; i++)
+				if (l->w[i]->step == ST_START_LINE || l->w[i]->step == ST_HELD)
+					end_wait(l->w[i]);
+			if (sig)
+				stop_all(l, sig);
+		}
+		uint64_t now = clock_us();
+		if (l->wake_at && now >= l->wake_at)
+			timers(l, now);
+		report(l);
+		if (quit && l->active == 0)
 			break;
-		if (w->conn && r->free_mode)
-			play_free(w);
-		else if (w->conn)
-			play_round(w, seen);
-		atomic_store(&w->state, W_FINISHED);
-		lock(&r->mu);
-		r->finished++;
-		broadcast(&r->cv_coord);
-		unlock(&r->mu);
+		int ms = 50;
+		if (l->wake_at) {
+			uint64_t until = l->wake_at > now ? l->wake_at - now : 0;
+			if (until < 50000)
+				ms = (int)((until + 999) / 1000);
+		}
+		int k = epoll_wait(l->epfd, ev, LOOP_EVENTS, ms);
+		for (int i = 0; i < k; i++) {
+			if (!ev[i].data.ptr) {
+				uint64_t v;
+				if (read(l->evfd, &v, sizeof v) < 0 && errno != EAGAIN)
+					abort();
+				continue;
+			}
+			on_io(ev[i].data.ptr, ev[i].events);
+		}
 	}
 	return NULL;
 }
@@ -492,6 +1119,36 @@ static void build_pid_array(struct race *r)
 	snprintf(r->pid_array + len, cap - len, "}");
 }
 
+int race_threads(int workers, char *err, size_t errlen)
+{
+	const char *env = getenv("PGRACE_THREADS");
+	long n;
+	if (env && *env) {
+		char *end;
+		errno = 0;
+		n = strtol(env, &end, 10);
+		if (errno || *end || n < 1 || n > MAX_THREADS) {
+			snprintf(err, errlen, "PGRACE_THREADS must be a number from 1 to %d, not '%s'",
+				 MAX_THREADS, env);
+			return 0;
+		}
+	} else {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		if (n < 1)
+			n = 1;
+		if (n > MAX_THREADS)
+			n = MAX_THREADS;
+	}
+	return (int)(n < workers ? n : workers);
+}
+
+/* Free runs pipeline unless PGRACE_PIPELINE=off (for comparison). */
+static bool pipeline_wanted(void)
+{
+	const char *env = getenv("PGRACE_PIPELINE");
+	return !(env && (!strcmp(env, "off") || !strcmp(env, "0")));
+}
+
 struct race *race_open(const char *dsn, const char *const *targets, const char *schema, bool pooler,
 		       const struct scenario *sc, const struct race_cfg *cfg, char *err,
 		       size_t errlen)
@@ -505,6 +1162,9 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 	r->targets = targets;
 	r->schema = schema;
 	r->pooler = pooler;
+	/* A flow with steps on other targets is not pipelined: those steps run
+	 * on connections of their own, between the pipeline's. */
+	r->can_pipeline = !pooler && pipeline_wanted() && sc->n_targets <= 1;
 	/* Through a pooler the transaction is the only state we own: set the
 	 * search_path in it and learn which backend serves it (one round trip). */
 	char tail[128] = "", path[96];
@@ -515,8 +1175,7 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 		 isolation_sql(cfg->isolation), tail);
 	snprintf(r->begin_sql[1], sizeof r->begin_sql[1], "BEGIN ISOLATION LEVEL READ COMMITTED%s",
 		 tail);
-	if (pthread_mutex_init(&r->mu, NULL) || pthread_cond_init(&r->cv_workers, NULL) ||
-	    pthread_cond_init(&r->cv_coord, NULL))
+	if (pthread_mutex_init(&r->mu, NULL) || pthread_cond_init(&r->cv_coord, NULL))
 		abort();
 	r->keys = calloc((size_t)cfg->keys, sizeof *r->keys);
 	r->per_worker = key_uses_worker(sc->params, sc->n_params);
@@ -524,6 +1183,47 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 	if (!r->keys || !r->w)
 		abort();
 	memset(r->w, 0, sizeof *r->w * (size_t)cfg->workers);
+	r->n_loops = race_threads(cfg->workers, err, errlen);
+	if (r->n_loops == 0)
+		goto fail;
+	r->loops = aligned_alloc(64, sizeof *r->loops * (size_t)r->n_loops);
+	if (!r->loops)
+		abort();
+	memset(r->loops, 0, sizeof *r->loops * (size_t)r->n_loops);
+	for (int i = 0; i < r->n_loops; i++) {
+		struct loop *l = &r->loops[i];
+		l->race = r;
+		l->id = i;
+		l->evfd = -1;
+		l->epfd = epoll_create1(EPOLL_CLOEXEC);
+		l->w = calloc((size_t)cfg->workers / (size_t)r->n_loops + 1, sizeof *l->w);
+		if (!l->w)
+			abort();
+		if (l->epfd >= 0)
+			l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+		if (l->epfd < 0 || l->evfd < 0 || epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ev)) {
+			snprintf(err, errlen, "cannot set up event loop %d: %s", i, strerror(errno));
+			goto fail;
+		}
+	}
+	for (int i = 0; i < cfg->workers; i++) {
+		struct worker *w = &r->w[i];
+		struct loop *l = &r->loops[i % r->n_loops];
+		w->race = r;
+		w->loop = l;
+		w->id = i;
+		w->key = key_of(cfg, i);
+		w->rng = 0x9E3779B97F4A7C15ull * (unsigned long long)(i + 1) ^ clock_us();
+		w->iso = i < cfg->rc_workers ? ISO_READ_COMMITTED : cfg->isolation;
+		w->items = calloc(sc->n_flow + 2, sizeof *w->items);
+		for (int t = 0; t < TARGETS_MAX; t++)
+			w->slot[t] = (struct slot){.w = w, .t = t};
+		if (!w->items)
+			abort();
+		hist_init(&w->latency);
+		l->w[l->n++] = w;
+	}
 	r->monitor = db_connect(dsn, pooler ? NULL : schema, err, errlen);
 	if (!r->monitor)
 		goto fail;
@@ -548,23 +1248,16 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 	if (pthread_attr_init(&attr) || pthread_attr_setstacksize(&attr, STACK_BYTES))
 		abort();
 	int started = 0;
-	for (int i = 0; i < cfg->workers; i++) {
-		struct worker *w = &r->w[i];
-		w->race = r;
-		w->id = i;
-		w->key = key_of(cfg, i);
-		w->rng = 0x9E3779B97F4A7C15ull * (unsigned long long)(i + 1) ^ clock_us();
-		w->iso = i < cfg->rc_workers ? ISO_READ_COMMITTED : cfg->isolation;
-		hist_init(&w->latency);
-		if (pthread_create(&w->thread, &attr, worker_main, w)) {
-			snprintf(err, errlen, "cannot start worker thread %d of %d", i, cfg->workers);
+	for (int i = 0; i < r->n_loops; i++) {
+		if (pthread_create(&r->loops[i].thread, &attr, loop_main, &r->loops[i])) {
+			snprintf(err, errlen, "cannot start event loop thread %d of %d", i, r->n_loops);
 			break;
 		}
-		w->started = true;
+		r->loops[i].started = true;
 		started++;
 	}
 	pthread_attr_destroy(&attr);
-	if (started < cfg->workers)
+	if (started < r->n_loops)
 		goto fail;
 	if (!coord_wait(r, &r->connected, cfg->workers, clock_us() + CONNECT_DEADLINE_US)) {
 		snprintf(err, errlen, "%s",
@@ -860,11 +1553,12 @@ enum race_status race_round(struct race *r, long long round, long long phase_rou
 
 	uint64_t deadline = clock_us() + (uint64_t)r->cfg.deadline_ms * 1000u;
 	lock(&r->mu);
-	r->deadline_us = deadline;
 	r->ready = r->finished = 0;
-	long long gen = ++r->gen;
-	broadcast(&r->cv_workers);
 	unlock(&r->mu);
+	r->deadline_us = deadline;
+	atomic_store(&r->free_mode, false);
+	long long gen = atomic_fetch_add(&r->gen, 1) + 1;
+	wake_loops(r);
 
 	bool ok = coord_wait(r, &r->ready, n, deadline);
 	if (ok && r->pooler) {
@@ -878,12 +1572,10 @@ enum race_status race_round(struct race *r, long long round, long long phase_rou
 			 r->cfg.deadline_ms);
 		describe_stuck(r, what, err, errlen);
 	}
-	lock(&r->mu);
-	r->go_gen = gen;
 	if (r->cfg.mode == MODE_FIRE || !ok)
-		r->commit_gen = gen;
-	broadcast(&r->cv_workers);
-	unlock(&r->mu);
+		atomic_store(&r->commit_gen, gen);
+	atomic_store(&r->go_gen, gen);
+	wake_loops(r);
 
 	if (ok && r->cfg.mode == MODE_HOLD) {
 		/* Settled twice in a row: a worker seen blocked stays blocked until
@@ -908,10 +1600,8 @@ enum race_status race_round(struct race *r, long long round, long long phase_rou
 			snprintf(what, sizeof what, "round deadline of %d ms passed", r->cfg.deadline_ms);
 			describe_stuck(r, what, err, errlen);
 		}
-		lock(&r->mu);
-		r->commit_gen = gen;
-		broadcast(&r->cv_workers);
-		unlock(&r->mu);
+		atomic_store(&r->commit_gen, gen);
+		wake_loops(r);
 	}
 	/* The workers' own deadlines end every query; give cancels time to land.
 	 * Workers still waiting at the round's deadline are asked about first:
@@ -981,15 +1671,15 @@ enum race_status race_rows(struct race *r, long long round, struct round_result 
 void race_free_start(struct race *r, long long round_base, bool hot, int duration_ms)
 {
 	lock(&r->mu);
-	r->free_mode = true;
+	r->ready = r->finished = 0;
+	unlock(&r->mu);
+	atomic_store(&r->free_mode, true);
 	r->free_hot = hot;
 	r->free_base = round_base;
 	atomic_store(&r->free_stop, false);
 	r->free_until = duration_ms > 0 ? clock_us() + (uint64_t)duration_ms * 1000u : 0;
-	r->ready = r->finished = 0;
-	r->gen++;
-	broadcast(&r->cv_workers);
-	unlock(&r->mu);
+	atomic_fetch_add(&r->gen, 1);
+	wake_loops(r);
 }
 
 enum race_status race_free_wait(struct race *r, bool stop, long long *keys_used, char *err,
@@ -1006,9 +1696,6 @@ enum race_status race_free_wait(struct race *r, bool stop, long long *keys_used,
 	bool done = coord_wait(r, &r->finished, r->cfg.workers, deadline);
 	if (!done)
 		atomic_store(&r->free_stop, true);
-	lock(&r->mu);
-	r->free_mode = false;
-	unlock(&r->mu);
 	long long most = 0;
 	for (int i = 0; i < r->cfg.workers; i++) {
 		if (r->w[i].free_attempts > most)
@@ -1054,17 +1741,14 @@ void race_join(struct race *r)
 {
 	if (!r || r->joined)
 		return;
-	lock(&r->mu);
-	r->quit = true;
-	r->commit_gen = r->go_gen = r->gen + 1;
-	broadcast(&r->cv_workers);
-	unlock(&r->mu);
 	atomic_store(&r->free_stop, true);
-	for (int i = 0; i < r->cfg.workers; i++) {
-		struct worker *w = &r->w[i];
-		if (w->started && pthread_join(w->thread, NULL))
+	atomic_store(&r->quit, true);
+	wake_loops(r);
+	for (int i = 0; i < r->n_loops; i++) {
+		struct loop *l = &r->loops[i];
+		if (l->started && pthread_join(l->thread, NULL))
 			abort();
-		w->started = false;
+		l->started = false;
 	}
 	r->joined = true;
 }
@@ -1080,13 +1764,21 @@ void race_close(struct race *r)
 		for (size_t t = 1; t < TARGETS_MAX; t++)
 			if (r->w[i].tconn[t])
 				PQfinish(r->w[i].tconn[t]);
+		free(r->w[i].items);
+	}
+	for (int i = 0; r->loops && i < r->n_loops; i++) {
+		if (r->loops[i].epfd >= 0)
+			close(r->loops[i].epfd);
+		if (r->loops[i].evfd >= 0)
+			close(r->loops[i].evfd);
+		free(r->loops[i].w);
 	}
 	if (r->monitor)
 		PQfinish(r->monitor);
+	free(r->loops);
 	free(r->keys);
 	free(r->pid_array);
 	free(r->w);
-	pthread_cond_destroy(&r->cv_workers);
 	pthread_cond_destroy(&r->cv_coord);
 	pthread_mutex_destroy(&r->mu);
 	free(r);

@@ -1,17 +1,26 @@
-/* race.h: worker threads racing a scenario's flow, one round at a time.
+/* race.h: the workers racing a scenario's flow, one round at a time.
  *
- * race_open() starts one thread per worker; each opens its own connection
- * before any round, so connection time is never part of a race. A round:
- * every worker BEGINs, waits at the start line, then runs the flow on the
- * round's key (key.h evaluates it; with params that use `worker`, each
- * worker sends its own spelling, and the rows query worker 0's). In fire mode each commits as soon as it is done. In hold mode
- * each stops before COMMIT; the coordinator asks the server until every
- * worker has either finished its statements or is blocked on a lock held by
- * another worker, then releases all commits at once: deterministic.
+ * race_open() connects every worker before any round, so connection time is
+ * never part of a race. The workers are driven by a few event-loop threads
+ * (one per core, or PGRACE_THREADS; never more than workers), each
+ * multiplexing its workers' non-blocking connections; a worker is a small
+ * state machine, not a thread. A round: every worker BEGINs, waits at the
+ * start line, then runs the flow on the round's key (key.h evaluates it;
+ * with params that use `worker`, each worker sends its own spelling, and
+ * the rows query worker 0's); at the go each loop sends its workers' first
+ * statements back to back. In fire mode each commits as soon as it is done.
+ * In hold mode each stops before COMMIT; the coordinator asks the server
+ * until every worker has either finished its statements or is blocked on a
+ * lock held by another worker, then releases all commits at once:
+ * deterministic.
  * Free runs (--duration, and steps under_load) drop the start line: each
- * worker runs the flow back to back on fresh keys. A worker prepares the
- * flow's statements once, on its first attempt (not behind a pooler).
- * Every wait has the round's deadline. */
+ * worker runs the flow back to back on fresh keys, pipelined where the flow
+ * allows (libpq pipeline mode: BEGIN with the first statement, the last
+ * statement with COMMIT; a skip_if_found statement ends a batch; not behind
+ * a pooler, not with PGRACE_PIPELINE=off). A worker prepares the flow's
+ * statements once, on its first attempt (not behind a pooler).
+ * Every query has a deadline (past it, it is cancelled) and the stop flag
+ * cancels it too; every wait has the round's deadline. */
 #ifndef PGRACE_RACE_H
 #define PGRACE_RACE_H
 
@@ -50,6 +59,10 @@ enum race_status {
 			   * own transaction */
 };
 
+/* Event-loop threads for that many workers: PGRACE_THREADS (1 to 64), else
+ * one per online core, never more than workers; 0, with err, when
+ * PGRACE_THREADS holds anything else. */
+int race_threads(int workers, char *err, size_t errlen);
 /* Starts cfg->workers connected workers in schema; NULL with err on failure.
  * pooler: keep no session state (a transaction-pooling pooler such as
  * pgbouncer may hand each transaction another server connection): the

@@ -1,0 +1,206 @@
+/* test_integration_engine.c: the event-loop engine against a real PostgreSQL.
+ *
+ * pgrace drives its workers from a few event-loop threads (PGRACE_THREADS,
+ * default one per core), and pipelines free runs where the flow allows
+ * (PGRACE_PIPELINE=off turns it off). These tests run the real binary with
+ * one thread for many workers (every connection multiplexed by one loop)
+ * and with several, pipelined and not, and check what must hold whatever
+ * the timing: counts that add up, one row per key under the constraint,
+ * every ok attempt one row without it, deadlines that cancel a pipelined
+ * statement on the server. They assert behaviour, never speed.
+ *
+ * The helpers (spawning, scratch folder, JSON, libpq) are in harness.h. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "harness.h"
+
+#define FLOW_SELECT "SELECT 1 FROM user_tenant_membership WHERE user_id = $1 AND tenant_id = $2"
+
+TestSuite(engine, .init = scratch_init, .fini = scratch_fini);
+
+/* The engine's settings for this test process (each Criterion test runs in
+ * a process of its own, and spawned pgrace inherits the environment). */
+static void engine_env(const char *threads, const char *pipeline)
+{
+	if (threads)
+		setenv("PGRACE_THREADS", threads, 1);
+	else
+		unsetenv("PGRACE_THREADS");
+	if (pipeline)
+		setenv("PGRACE_PIPELINE", pipeline, 1);
+	else
+		unsetenv("PGRACE_PIPELINE");
+}
+
+/* attempts == the sum of the phase's outcomes (every attempt counted once). */
+static void assert_counts_add_up(json_t *ph)
+{
+	json_t *o = jget(ph, "outcomes");
+	long long attempts = jint(ph, "attempts"), sum = 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach(o, k, v)
+	{
+		sum += json_integer_value(v);
+	}
+	cr_expect_eq(attempts, sum, "phase %s: attempts %lld, outcomes sum to %lld (%s)",
+		     jstr(ph, "name"), attempts, sum, json_dumps(o, JSON_COMPACT));
+}
+
+/* The seed free-running on one hot key per phase: without the constraint
+ * every ok attempt inserted one row (rows == ok), at most one per worker,
+ * the rest found the row; with it exactly one attempt inserts (ok == 1, one
+ * row) and every other one found the row or lost to it (23505). (Shown
+ * failing when pipelined attempts ignored skip_if_found.) A pipelined attempt that fails mid-batch rolls back
+ * like an unpipelined one, so the same holds both ways. */
+static void free_hot(const char *threads, const char *pipeline)
+{
+	engine_env(threads, pipeline);
+	const char *json = spath("free-hot.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", SEED, "--duration", "1", "--hot", "-q", "--json", json), &p);
+	cr_assert_eq(code, 0, "threads %s, pipeline %s: %s", threads ? threads : "default",
+		     pipeline ? pipeline : "on", proc_said(&p));
+	json_t *doc = load_json(json);
+	json_t *before = phase(doc, "before"), *after = phase(doc, "after");
+	cr_expect(jbool(before, "free_run"));
+	cr_expect_gt(jint(after, "attempts"), jint(after, "workers"),
+		     "each worker ran more than one attempt");
+	assert_counts_add_up(before);
+	assert_counts_add_up(after);
+	json_t *ob = jget(before, "outcomes"), *oa = jget(after, "outcomes");
+	cr_expect_eq(jcount(ob, "ok"), jint2(before, "rows_per_key", "max"),
+		     "before: %lld ok attempts but %lld rows", jcount(ob, "ok"),
+		     jint2(before, "rows_per_key", "max"));
+	/* Once a row is committed every later check finds it: a worker's
+	 * second attempt starts after its first committed, so at most one
+	 * attempt per worker can miss the row, and the rest skip. */
+	cr_expect_leq(jint2(before, "rows_per_key", "max"), jint(before, "workers"), "before: %s",
+		      json_dumps(ob, JSON_COMPACT));
+	cr_expect_gt(jcount(ob, "skipped"), 0, "before: %s", json_dumps(ob, JSON_COMPACT));
+	cr_expect_gt(jcount(oa, "skipped"), 0, "after: %s", json_dumps(oa, JSON_COMPACT));
+	cr_expect_eq(jcount(oa, "ok"), 1, "after: %s", json_dumps(oa, JSON_COMPACT));
+	cr_expect_eq(jint2(after, "rows_per_key", "max"), 1);
+	cr_expect_eq(jint(after, "attempts"),
+		     jcount(oa, "ok") + jcount(oa, "skipped") + jcount(oa, "23505"), "after: %s",
+		     json_dumps(oa, JSON_COMPACT));
+	assert_schema_dropped(doc);
+	json_decref(doc);
+	proc_free(&p);
+}
+
+Test(engine, free_run_pipelined_one_thread, .timeout = 120)
+{
+	free_hot("1", NULL);
+}
+
+Test(engine, free_run_pipelined_three_threads, .timeout = 120)
+{
+	free_hot("3", NULL);
+}
+
+Test(engine, free_run_unpipelined, .timeout = 120)
+{
+	free_hot("2", "off");
+}
+
+/* Hold mode with every worker on one loop: the same verdict as ever. */
+Test(engine, hold_rounds_one_thread, .timeout = 120)
+{
+	engine_env("1", NULL);
+	const char *json = spath("hold1.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", SEED, "--rounds", "5", "-q", "--json", json), &p);
+	cr_expect_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(json);
+	cr_expect_str_eq(jstr(doc, "verdict"), "pass");
+	json_t *after = phase(doc, "after");
+	cr_expect_eq(jcount(jget(after, "outcomes"), "ok"), 5, "one winner per round");
+	cr_expect_eq(jcount(jget(after, "outcomes"), "23505"), 5 * (jint(after, "workers") - 1));
+	cr_expect_eq(jint(phase(doc, "before"), "rounds_with_duplicates"), 5);
+	assert_schema_dropped(doc);
+	json_decref(doc);
+	proc_free(&p);
+}
+
+/* Fire mode with more threads than... workers are spread over: rounds
+ * complete, every attempt counted, one row per key after the migration. */
+Test(engine, fire_rounds_many_threads, .timeout = 120)
+{
+	engine_env("4", NULL);
+	const char *json = spath("fire4.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", SEED, "--mode", "fire", "--rounds", "5", "-q", "--json", json),
+			      &p);
+	cr_assert(code == 0 || code == 4, "%s", proc_said(&p));
+	json_t *doc = load_json(json);
+	json_t *after = phase(doc, "after");
+	cr_expect_eq(jint(after, "attempts"), 5 * jint(after, "workers"));
+	assert_counts_add_up(after);
+	cr_expect_eq(jint2(after, "rows_per_key", "max"), 1);
+	assert_schema_dropped(doc);
+	json_decref(doc);
+	proc_free(&p);
+}
+
+/* A pipelined statement past its attempt's deadline is cancelled on the
+ * server, and the run stops naming the worker and the deadline. */
+Test(engine, free_run_deadline_cancels_pipelined_statement, .timeout = 120)
+{
+	engine_env("1", NULL);
+	char marker[64], sleepy[256];
+	snprintf(marker, sizeof marker, "eng_sleep_%d", (int)getpid());
+	snprintf(sleepy, sizeof sleepy,
+		 "flow:\n  - sql: SELECT pg_sleep(20) AS %s, $1::bigint, $2::bigint\n  - sql: " FLOW_SELECT,
+		 marker);
+	const char *yaml = seed_variant("sleepy.yaml", "flow:\n  - sql: " FLOW_SELECT, sleepy);
+	const char *json = spath("deadline.json");
+	struct proc p;
+	double t0 = now_s();
+	int code = run_pgrace(ARGS("run", yaml, "--duration", "5", "--deadline-ms", "500", "-q", "--json",
+				   json),
+			      &p);
+	double took = now_s() - t0;
+	cr_expect_eq(code, 3, "%s", proc_said(&p));
+	cr_expect_lt(took, 15, "took %.1f s: the 20 s statement was not cancelled", took);
+	json_t *doc = load_json(json);
+	const char *err = jstr(doc, "error");
+	cr_expect(err && contains(err, "worker ") && contains(err, "deadline passed"), "error: %s",
+		  err ? err : "(none)");
+	PGconn *c = pg_open();
+	char like[96];
+	snprintf(like, sizeof like, "%%%s%%", marker);
+	const char *params[] = {like};
+	char *left = pg_value(c,
+			      "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+			      "AND query LIKE $1 AND pid <> pg_backend_pid()",
+			      1, params);
+	cr_expect_str_eq(left, "0", "the statement still runs on the server");
+	free(left);
+	PQfinish(c);
+	assert_schema_dropped(doc);
+	json_decref(doc);
+	proc_free(&p);
+}
+
+Test(engine, bad_thread_count_is_usage_error, .timeout = 60)
+{
+	const char *bad[] = {"0", "65", "two", "3x"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		engine_env(bad[i], NULL);
+		struct proc p;
+		int code = run_pgrace(ARGS("run", SEED, "-q"), &p);
+		cr_expect_eq(code, 2, "PGRACE_THREADS=%s: %s", bad[i], proc_said(&p));
+		cr_expect(contains(p.err, "PGRACE_THREADS"), "PGRACE_THREADS=%s: %s", bad[i],
+			  proc_said(&p));
+		proc_free(&p);
+	}
+}
