@@ -53,7 +53,9 @@ int sandbox_lock(PGconn *c, const char *schema, bool in_transaction, char *err, 
 	struct db_result r, rb;
 	const char *params[1] = {schema};
 	if (in_transaction) {
-		db_query(c, "BEGIN", 0, NULL, 0, &r);
+		/* A server-side idle_in_transaction_session_timeout would end the
+		 * transaction, and the lock with it, while the run still lives. */
+		db_query(c, "BEGIN; SET LOCAL idle_in_transaction_session_timeout = 0", 0, NULL, 0, &r);
 		if (r.status != DB_OK)
 			goto failed;
 	}

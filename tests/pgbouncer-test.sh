@@ -116,4 +116,23 @@ if [ "$admin" != 0 ]; then
 	echo "pgbouncer-test: FAIL: online-migration through the pooler with --admin-dsn: exit $admin (want 0)" >&2
 	exit 1
 fi
-echo "pgbouncer-test: 4 passed, 0 failed"
+# A pooled run's sandbox is owned (its lock lives in an open transaction
+# that pgbouncer pins to one server connection): `pgrace clean`, through the
+# pooler too, keeps it while the run lives.
+"$bin" run "$seed" --dsn "$dsn" --pooler --workers 4 --rounds 2000 -q >/dev/null 2>&1 &
+run_pid=$!
+sandbox=
+for _ in $(seq 200); do
+	sandbox=$(psql -XAtqc "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgrace\_${run_pid}\_%'")
+	[ -n "$sandbox" ] && break
+	sleep 0.05
+done
+"$bin" clean --dsn "$dsn" >"$dir/clean.out" 2>&1 || true
+kill -TERM "$run_pid" 2>/dev/null || true
+wait "$run_pid" 2>/dev/null || true
+cat "$dir/clean.out"
+if [ -z "$sandbox" ] || ! grep -q "^$sandbox: kept" "$dir/clean.out"; then
+	echo "pgbouncer-test: FAIL: pgrace clean did not keep the live pooled run's sandbox (${sandbox:-none seen})" >&2
+	exit 1
+fi
+echo "pgbouncer-test: 5 passed, 0 failed"
