@@ -124,19 +124,23 @@ static PGconn *connect_until(const char *dsn, const char *schema, uint64_t deadl
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	uint64_t now = clock_us(), bound = now + connect_bound_us(c);
-	if (deadline_us == 0 || deadline_us > bound)
-		deadline_us = bound;
+	uint64_t start = clock_us(), now = start, bound_us = connect_bound_us(c);
+	if (deadline_us == 0 || deadline_us > now + bound_us)
+		deadline_us = now + bound_us;
 	PostgresPollingStatusType st =
 		PQstatus(c) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
 		now = clock_us();
-		if ((interruptible && db_stop_requested()) || now >= deadline_us) {
-			snprintf(err, errlen, "%s",
-				 interruptible && db_stop_requested()
-					 ? "connecting was interrupted by a signal"
-					 : "could not connect: timeout expired (connect_timeout, at most 10 s "
-					   "unless the DSN sets more)");
+		if (interruptible && db_stop_requested()) {
+			snprintf(err, errlen, "connecting: %s", db_stop_text());
+			PQfinish(c);
+			return NULL;
+		}
+		if (now >= deadline_us) {
+			snprintf(err, errlen,
+				 "timeout expired after %.1f s (connect_timeout; 0 or "
+				 "unset means 10 s)",
+				 (double)(now - start) / 1e6);
 			PQfinish(c);
 			return NULL;
 		}

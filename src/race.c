@@ -1260,9 +1260,10 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 	if (started < r->n_loops)
 		goto fail;
 	if (!coord_wait(r, &r->connected, cfg->workers, clock_us() + CONNECT_DEADLINE_US)) {
-		snprintf(err, errlen, "%s",
-			 db_stop_requested() ? "interrupted while connecting"
-					     : "workers did not connect within 30 s");
+		if (db_stop_requested())
+			snprintf(err, errlen, "connecting: %s", db_stop_text());
+		else
+			snprintf(err, errlen, "workers did not connect within 30 s");
 		goto fail;
 	}
 	for (int i = 0; i < cfg->workers; i++)
