@@ -404,19 +404,26 @@ char **command_env(char *const *base, PGconn *conn, const char *schema)
 		n++;
 	char **env = mem_malloc(sizeof *env * (n + 9));
 	size_t k = 0;
-	const char *user_options = NULL;
 	for (size_t i = 0; i < n; i++) {
 		/* PG* variables other than ours could point the tool elsewhere
 		 * (PGSERVICE, PGHOSTADDR): the connection is exactly pgrace's. */
-		if (!strncmp(base[i], "PGOPTIONS=", 10))
-			user_options = base[i] + 10;
 		if (!strncmp(base[i], "PG", 2) || !strncmp(base[i], "DATABASE_URL=", 13))
 			continue;
 		env[k++] = mem_strdup(base[i]);
 	}
+	/* The connection's own options (from the DSN, else PGOPTIONS), then ours. */
+	const char *user_options = NULL;
+	PQconninfoOption *info = PQconninfo(conn);
+	for (PQconninfoOption *o = info; o && o->keyword; o++) {
+		if (!strcmp(o->keyword, "options") && o->val)
+			user_options = o->val;
+		if (!strcmp(o->keyword, "sslmode") && o->val && *o->val)
+			env[k++] = env_pair("PGSSLMODE", o->val);
+	}
 	char options[1024];
 	snprintf(options, sizeof options, "%s%s-c search_path=%s", user_options ? user_options : "",
 		 user_options && *user_options ? " " : "", schema);
+	PQconninfoFree(info);
 	const char *host = PQhost(conn), *port = PQport(conn), *user = PQuser(conn),
 		   *db = PQdb(conn), *pass = PQpass(conn);
 	if (host && *host)
@@ -429,11 +436,6 @@ char **command_env(char *const *base, PGconn *conn, const char *schema)
 		env[k++] = env_pair("PGDATABASE", db);
 	if (pass && *pass)
 		env[k++] = env_pair("PGPASSWORD", pass);
-	PQconninfoOption *info = PQconninfo(conn);
-	for (PQconninfoOption *o = info; o && o->keyword; o++)
-		if (!strcmp(o->keyword, "sslmode") && o->val && *o->val)
-			env[k++] = env_pair("PGSSLMODE", o->val);
-	PQconninfoFree(info);
 	env[k++] = env_pair("PGOPTIONS", options);
 	char url[2048];
 	command_url(url, sizeof url, host, port, user, pass, db, NULL);

@@ -68,7 +68,8 @@ void command_run(char *const *argv, const char *cwd, char *const *envp, uint64_t
 /* A NULL-terminated environment (malloc'd, free with command_argv_free):
  * base with every libpq variable (PG*) removed, then PGHOST, PGPORT, PGUSER,
  * PGDATABASE, PGPASSWORD (when there is one) and PGSSLMODE set from conn,
- * PGOPTIONS the user's own (from base) followed by `-c search_path=schema`,
+ * PGOPTIONS conn's own options (its DSN's, else the user's PGOPTIONS)
+ * followed by `-c search_path=schema`,
  * and DATABASE_URL the same connection as a postgresql:// URI. */
 char **command_env(char *const *base, PGconn *conn, const char *schema);
 /* The URI for a connection: postgresql://user[:password]@host:port/dbname,

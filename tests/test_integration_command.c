@@ -137,3 +137,34 @@ Test(command, sigterm_kills_the_running_command, .timeout = 120)
 	json_decref(doc);
 	proc_free(&p);
 }
+
+/* The connection's own options (here from --dsn) reach the command beside
+ * the sandbox's search_path; without them the same check fails. */
+static const char options_yaml[] =
+	"name: options\n"
+	"schema:\n"
+	"  command: psql -X -q -v ON_ERROR_STOP=1 -c \"DO $$BEGIN IF current_setting('statement_timeout') "
+	"<> '12345ms' THEN RAISE 'not passed'; END IF; END$$\" -c \"CREATE TABLE t (k int)\"\n"
+	"params: [round]\n"
+	"rows: SELECT count(*) FROM t WHERE k = $1\n"
+	"flow:\n"
+	"  - sql: INSERT INTO t VALUES ($1)\n"
+	"phases:\n"
+	"  - name: r\n"
+	"    race: {workers: 1, rounds: 1}\n"
+	"    expect: [rows_per_key.max == 1]\n";
+
+Test(command, dsn_options_reach_the_command, .timeout = 120)
+{
+	const char *file = spath("options.yaml");
+	write_file(file, options_yaml, strlen(options_yaml));
+	const char *dsn = "options='-c statement_timeout=12345'";
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "-q", "--dsn", dsn), &p);
+	cr_expect_eq(code, 0, "%s", proc_said(&p));
+	proc_free(&p);
+	code = run_pgrace(ARGS("run", file, "-q"), &p);
+	cr_expect_eq(code, 2, "without the option the check must fail; %s", proc_said(&p));
+	cr_expect(contains(p.err, "not passed"), "%s", proc_said(&p));
+	proc_free(&p);
+}
