@@ -424,10 +424,7 @@ static void send_batch(struct worker *w)
 			 * refuses extras), and runs alone: never a string of several.
 			 * A step on another target runs on that target's connection,
 			 * outside the transaction (its own implicit one). */
-			if (w->bt > 0)
-				sent = db_send(c, DB_SEND_SCRIPT, NULL, sc->flow[it->idx].text.sql,
-					       sc->flow[it->idx].text.nparams, w->params, &it->res);
-			else if (w->prepared)
+			if (w->prepared && w->bt == 0)
 				sent = db_send(c, DB_SEND_PREPARED, stmt, NULL, sc->flow[it->idx].text.nparams,
 					       w->params, &it->res);
 			else
