@@ -1175,6 +1175,8 @@ drop:
 	if (res->verdict == VERDICT_ERROR && !db_stop_requested())
 		server_name_lost(sc, rn.target_dsn, res->error, sizeof res->error);
 	drop_schema(&rn);
+	if (res->verdict == VERDICT_ERROR) /* a replica promoted meanwhile keeps a copy */
+		server_drop_on_promoted(sc, rn.target_dsn, res->schema);
 out:
 	free(rn.cmd);
 	if (rn.admin)

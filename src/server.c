@@ -181,3 +181,24 @@ void server_name_lost(const struct scenario *sc, const char *const dsns[TARGETS_
 			snprintf(msg + used, len - used, "; lost target %s: %s", sc->targets[t], cerr);
 	}
 }
+
+void server_drop_on_promoted(const struct scenario *sc, const char *const dsns[TARGETS_MAX],
+			     const char *schema)
+{
+	for (size_t t = 1; t < sc->n_targets && schema[0]; t++) {
+		char cerr[512], sql[160], text[600];
+		struct db_result r;
+		PGconn *c = db_connect(dsns[t], NULL, cerr, sizeof cerr);
+		if (!c)
+			continue;
+		db_query_cleanup(c, "SELECT pg_is_in_recovery()::text", clock_us() + 10000000u, &r);
+		if (r.status == DB_OK && !strcmp(r.first_value, "false")) {
+			snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", schema);
+			db_query_cleanup(c, sql, clock_us() + 30000000u, &r);
+			if (r.status != DB_OK)
+				fprintf(stderr, "pgrace: could not drop schema %s on target %s: %s\n", schema,
+					sc->targets[t], db_result_text(&r, text, sizeof text));
+		}
+		PQfinish(c);
+	}
+}

@@ -59,4 +59,10 @@ bool server_wait_replay(PGconn *c, const char *name, const char *dsn, const char
 void server_name_lost(const struct scenario *sc, const char *const dsns[TARGETS_MAX], char *msg,
 		      size_t len);
 
+/* After a failover: drops schema on each of sc's other targets that is no
+ * longer in recovery (a promoted replica, which got the sandbox by
+ * replication and now keeps it); messages on stderr for those it cannot. */
+void server_drop_on_promoted(const struct scenario *sc, const char *const dsns[TARGETS_MAX],
+			     const char *schema);
+
 #endif

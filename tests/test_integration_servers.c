@@ -425,7 +425,14 @@ Test(servers, failover_mid_run_exits_3, .timeout = 300)
 	kill((pid_t)strtol(pidfile, NULL, 10), SIGQUIT); /* immediate shutdown */
 	free(pidfile);
 	int code = wait_pgrace(pid, &p, 60);
+	/* The promoted replica got the sandbox by replication: pgrace dropped it there too. */
+	PGconn *promoted = pg_open_dsn(cl.replica);
+	char *left = pg_value(promoted, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgrace\\_%'",
+			      0, NULL);
+	PQfinish(promoted);
 	bool stopped = cluster_stop(&cl);
+	cr_expect_str_eq(left, "0", "a sandbox schema was left on the promoted replica");
+	free(left);
 	cr_expect_eq(code, 3, "%s", proc_said(&p));
 	cr_expect(contains(p.err, "target primary") || contains(p.out, "target primary"), "%s",
 		  proc_said(&p));
