@@ -275,6 +275,50 @@ void order_step_names(const char *const *sql, int n, char (*names)[ORDER_NAME_LE
 	}
 }
 
+static int cmp_event(const void *a, const void *b)
+{
+	const struct order_event *x = a, *y = b;
+	if (x->sent_us != y->sent_us)
+		return x->sent_us < y->sent_us ? -1 : 1;
+	if (x->worker != y->worker)
+		return x->worker < y->worker ? -1 : 1;
+	return (x->step > y->step) - (x->step < y->step);
+}
+
+/* Appends "xN" (with a separating blank) to buf at *used; false when full. */
+static bool put_step(char *buf, size_t len, size_t *used, int worker, int step)
+{
+	int n = snprintf(buf + *used, len - *used, "%s%c%d", *used ? " " : "", 'a' + worker, step + 1);
+	if (n < 0 || (size_t)n >= len - *used)
+		return false;
+	*used += (size_t)n;
+	return true;
+}
+
+bool order_observed(struct order_event *ev, size_t n, int workers, int steps, char *buf,
+		    size_t len)
+{
+	int next[26] = {0};
+	size_t used = 0;
+	if (len == 0 || workers < 1 || workers > 26)
+		return false;
+	buf[0] = '\0';
+	qsort(ev, n, sizeof *ev, cmp_event);
+	for (size_t i = 0; i < n; i++) {
+		int w = ev[i].worker;
+		if (w < 0 || w >= workers || ev[i].step < next[w] || ev[i].step >= steps)
+			continue; /* not a step of this order, or one seen already */
+		while (next[w] <= ev[i].step)
+			if (!put_step(buf, len, &used, w, next[w]++))
+				return false;
+	}
+	for (int w = 0; w < workers; w++)
+		while (next[w] < steps)
+			if (!put_step(buf, len, &used, w, next[w]++))
+				return false;
+	return true;
+}
+
 void order_step_label(int worker, const char *name, char *buf, size_t len)
 {
 	snprintf(buf, len, "%c_%s", 'a' + worker, name);

@@ -55,6 +55,23 @@ void order_step_names(const char *const *sql, int n, char (*names)[ORDER_NAME_LE
  * names from order_step_names() (worker letter, underscore, name). */
 void order_permutation(const struct order *o, const char (*names)[ORDER_NAME_LEN], char *buf,
 		       size_t len);
+/* One step as a worker of a free race ran it (monotonic clock, us). */
+struct order_event {
+	int worker, step;        /* from 0; step n_flow is COMMIT */
+	uint64_t sent_us, done_us;
+};
+
+#define ORDER_MAX_EVENTS 64
+
+/* The order a round's steps were sent in, as notation ("a1 b1 a2 ..."):
+ * the n events (one per step that ran; sorted here by send time, ties by
+ * worker, then step) of workers x steps; a step that did not run (the flow
+ * ended early) goes right before the worker's next step that did, or at the
+ * end, so the text is a complete order an interleave phase can replay. False
+ * when workers > 26 or the order would exceed len. */
+bool order_observed(struct order_event *ev, size_t n, int workers, int steps, char *buf,
+		    size_t len);
+
 /* "a_select": worker w's step named name, as an isolation spec step. */
 void order_step_label(int worker, const char *name, char *buf, size_t len);
 

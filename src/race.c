@@ -63,6 +63,7 @@ struct item {
 	enum item_kind kind;
 	int idx; /* IT_STMT and IT_PREPARE: the flow step */
 	bool ended; /* pipelined: its command tag ended the transaction */
+	uint64_t sent_us, done_us; /* when it was sent and its answer was in */
 	struct db_result res;
 };
 
@@ -105,6 +106,8 @@ struct worker {
 	struct db_result final;  /* a failed statement's result, while ROLLBACK runs */
 	int prep_next;           /* next flow statement to prepare */
 	uint64_t first_send_us;  /* this round */
+	struct order_event steps[ORDER_MAX_LEN]; /* this try's steps: send and completion */
+	int n_steps;
 	bool prepare_tried;      /* the flow was prepared (or tried) on this connection */
 	bool prepared;           /* flow statement i is prepared as pgrace_flow_<i> */
 	uint64_t deadline_us;    /* for this worker's queries: the round's, or the free attempt's */
@@ -409,6 +412,8 @@ static void send_batch(struct worker *w)
 		struct item *it = &w->items[i];
 		char stmt[32];
 		bool sent = false;
+		it->sent_us = clock_us();
+		it->done_us = 0;
 		snprintf(stmt, sizeof stmt, "pgrace_flow_%d", it->idx);
 		switch (it->kind) {
 		case IT_PREPARE:
@@ -608,6 +613,16 @@ static bool ended_transaction(struct worker *w, int i)
 }
 
 /* What a batch's answers mean, item by item, and what comes next. */
+/* Records a flow statement's or COMMIT's send and completion (step n_flow
+ * is COMMIT) for the try under way: a fire round that duplicates reports
+ * the order. */
+static void note_step(struct worker *w, int step, const struct item *it)
+{
+	if (w->n_steps < ORDER_MAX_LEN)
+		w->steps[w->n_steps++] = (struct order_event){w->id, step, it->sent_us,
+							      it->done_us ? it->done_us : clock_us()};
+}
+
 static void evaluate(struct worker *w)
 {
 	struct race *r = w->race;
@@ -629,6 +644,7 @@ static void evaluate(struct worker *w)
 			}
 			return;
 		case IT_BEGIN:
+			w->n_steps = 0; /* a try begins: only the last one's steps count */
 			if (res->status != DB_OK) {
 				mark_broken(w, "could not BEGIN", res);
 				finish(w);
@@ -642,6 +658,7 @@ static void evaluate(struct worker *w)
 			next = 1;
 			break;
 		case IT_STMT:
+			note_step(w, it->idx, it);
 			if (res->status != DB_OK) {
 				if (sc->n_targets)
 					snprintf(w->where, sizeof w->where, "flow step %d on %s", it->idx + 1,
@@ -680,6 +697,7 @@ static void evaluate(struct worker *w)
 			}
 			break;
 		case IT_COMMIT:
+			note_step(w, n, it);
 			/* Errors surface at COMMIT too: deferred constraints, serialization. */
 			snprintf(w->where, sizeof w->where, "COMMIT");
 			w->where_line = 0;
@@ -741,6 +759,7 @@ static void collect(struct worker *w)
 	PGconn *c = conn_of(w, w->bt);
 	if (!w->pipeline) {
 		if (db_poll(c, &w->items[0].res)) {
+			w->items[0].done_us = clock_us();
 			if (PQstatus(c) == CONNECTION_BAD && w->bt == 0)
 				bury(w, &w->items[0].res);
 			complete(w);
@@ -766,7 +785,7 @@ static void collect(struct worker *w)
 		PGresult *res = PQgetResult(c);
 		if (!res) { /* the end of one statement's results */
 			if (w->cur < w->n_items)
-				w->cur++;
+				w->items[w->cur++].done_us = clock_us();
 			else
 				nulls++;
 			continue;
@@ -1537,6 +1556,23 @@ static enum race_status count_rows(struct race *r, struct round_result *out, cha
 static enum race_status finish_round(struct race *r, bool all_done, bool ok, bool failed,
 				     struct round_result *out, char *err, size_t errlen);
 
+/* A fire round that duplicated: the order its workers' steps were sent in,
+ * from each worker's own record (read after the round, when every worker
+ * is parked). */
+static void observe_order(struct race *r, struct round_result *out)
+{
+	struct order_event all[ORDER_MAX_EVENTS];
+	size_t n = 0;
+	for (int i = 0; i < r->cfg.workers; i++)
+		for (int j = 0; j < r->w[i].n_steps && n < ORDER_MAX_EVENTS; j++)
+			all[n++] = r->w[i].steps[j];
+	if (!order_observed(all, n, r->cfg.workers, (int)r->sc->n_flow + 1, out->order,
+			    sizeof out->order))
+		out->order[0] = '\0';
+	memcpy(out->events, all, n * sizeof *all); /* sorted by send time */
+	out->n_events = n;
+}
+
 enum race_status race_round(struct race *r, long long round, long long phase_round,
 			    struct round_result *out, char *err, size_t errlen)
 {
@@ -1654,7 +1690,12 @@ static enum race_status finish_round(struct race *r, bool all_done, bool ok, boo
 		return RACE_BROKEN;
 	out->skew_us = hi - lo;
 
-	return count_rows(r, out, err, errlen);
+	enum race_status st = count_rows(r, out, err, errlen);
+	if (st == RACE_OK && r->cfg.mode == MODE_FIRE && r->cfg.keys == 1 &&
+	    out->keys_with_duplicates &&
+	    r->cfg.workers * ((int)r->sc->n_flow + 1) <= ORDER_MAX_EVENTS)
+		observe_order(r, out);
+	return st;
 }
 
 enum race_status race_rows(struct race *r, long long round, struct round_result *out, char *err,

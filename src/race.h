@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "order.h"
 #include "outcome.h"
 #include "scenario.h"
 #include "stats.h"
@@ -39,6 +40,12 @@ struct round_result {
 	long long rows_min, rows_max; /* rows per key over this round's keys */
 	int keys_with_duplicates;
 	uint64_t skew_us;             /* last first-send minus first first-send */
+	/* A fire round on one key that left duplicates: the order its steps
+	 * were sent in ("a1 b1 a2 ...", "" otherwise) and each step's send and
+	 * completion (the first ORDER_MAX_EVENTS by send time). */
+	char order[ORDER_MAX_EVENTS * 4];
+	struct order_event events[ORDER_MAX_EVENTS];
+	size_t n_events;
 };
 
 /* Totals over a phase's rounds, merged from the workers after their rounds. */

@@ -246,6 +246,10 @@ static void summary_interleave(FILE *out, const struct phase_result *ph)
 		fprintf(out, "  %s: %lld of %d rounds duplicated: race probability per round <= %.3g "
 			     "(95 %% upper bound)\n",
 			ph->name, ph->rounds_with_duplicates, ph->rounds, ph->upper95);
+	if (ph->fire_order[0])
+		fprintf(out, "    round %lld sent its steps in the order %s (replay it: orders: [\"%s\"] "
+			     "in an interleave phase)\n",
+			ph->fire_round, ph->fire_order, ph->fire_order);
 	if (!ph->has_race || ph->mode != MODE_INTERLEAVE)
 		return;
 	char how[96];
@@ -530,6 +534,33 @@ static json_t *json_order(const struct ilv_summary *s, const struct ilv_order *o
 	return j;
 }
 
+/* A fire phase's first round that left duplicates: its number, the order
+ * its steps were sent in, each step's send and completion in microseconds
+ * from the round's first send; null when none. */
+static json_t *json_fire_order(const struct phase_result *ph)
+{
+	if (!ph->fire_order[0])
+		return json_null();
+	json_t *steps = json_array();
+	int rc = steps ? 0 : -1;
+	uint64_t t0 = ph->n_fire_events ? ph->fire_events[0].sent_us : 0;
+	for (size_t i = 0; steps && i < ph->n_fire_events; i++) {
+		const struct order_event *e = &ph->fire_events[i];
+		char step[16];
+		snprintf(step, sizeof step, "%c%d", 'a' + e->worker, e->step + 1);
+		rc |= json_array_append_new(steps, json_pack("{s:s, s:I, s:I}", "step", step, "sent_us",
+							     (json_int_t)(e->sent_us - t0), "done_us",
+							     (json_int_t)(e->done_us - t0)));
+	}
+	json_t *o = json_pack("{s:I, s:s, s:o}", "round", (json_int_t)ph->fire_round, "order",
+			      ph->fire_order, "steps", steps ? steps : json_null());
+	if (rc) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* An interleave phase's orders and their totals; null for other phases. */
 static json_t *json_interleave(const struct phase_result *ph)
 {
@@ -608,6 +639,7 @@ static json_t *json_phase(const struct phase_result *ph)
 					  ? json_real(ph->upper95)
 					  : json_null());
 	rc |= json_object_set_new(o, "interleave", json_interleave(ph));
+	rc |= json_object_set_new(o, "first_duplicate_round", json_fire_order(ph));
 	if (rc != 0) {
 		json_decref(o);
 		return NULL;

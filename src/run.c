@@ -721,6 +721,12 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 			ph->rows_min = rr.rows_min;
 		if (rr.rows_max > ph->rows_max)
 			ph->rows_max = rr.rows_max;
+		if (rr.order[0] && !ph->fire_order[0]) {
+			ph->fire_round = i + 1;
+			snprintf(ph->fire_order, sizeof ph->fire_order, "%s", rr.order);
+			memcpy(ph->fire_events, rr.events, rr.n_events * sizeof *rr.events);
+			ph->n_fire_events = rr.n_events;
+		}
 		if (rr.keys_with_duplicates)
 			ph->rounds_with_duplicates++;
 		hist_record(&t->skew, rr.skew_us);

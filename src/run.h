@@ -65,6 +65,12 @@ struct phase_result {
 	double tps;           /* free run: attempts per second */
 	double upper95;       /* fire: 95 % upper bound on the per-round race probability */
 	struct ilv_summary ilv; /* interleave: the orders and what each did */
+	/* fire: the first round that left duplicates, the order its steps were
+	 * sent in (notation, "" when none) and each step's send and completion */
+	long long fire_round;
+	char fire_order[ORDER_MAX_EVENTS * 4];
+	struct order_event fire_events[ORDER_MAX_EVENTS];
+	size_t n_fire_events;
 	double elapsed_s;
 };
 

@@ -23,6 +23,7 @@
 #include "harness.h"
 
 #define SAMPLE PGRACE_TEST_DATA "/integration/interleave-sample.yaml"
+#define FIRE_REPLAY PGRACE_TEST_DATA "/integration/fire-replay.yaml"
 #define UQ_NAME "uq_user_tenant_membership_user_tenant"
 
 TestSuite(interleave, .init = scratch_init, .fini = scratch_fini);
@@ -377,4 +378,54 @@ Test(interleave, isolation_tester_cannot_run_a_stuck_order, .timeout = 300)
 	free(out);
 	free(stuck);
 	free(text);
+}
+
+/* A fire phase's 95 % bound is a number in (0, 1]. */
+static bool race_probability_ok(json_t *ph)
+{
+	json_t *u = jget(ph, "race_probability_upper_95");
+	return json_is_real(u) && json_real_value(u) > 0 && json_real_value(u) <= 1;
+}
+
+/* A fire round that duplicated reports the order its steps were sent in;
+ * an interleave phase given that order (orders:) duplicates too. */
+Test(interleave, fire_round_order_replays, .timeout = 180)
+{
+	const char *json = spath("fire.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", FIRE_REPLAY, "-q", "--json", json), &p);
+	cr_assert(code == 0 || code == 1, "%s", proc_said(&p));
+	proc_free(&p);
+	json_t *doc = load_json(json);
+	json_t *fire = phase(doc, "fire");
+	if (jint(fire, "rounds_with_duplicates") == 0) {
+		json_decref(doc);
+		cr_skip_test("no fire round duplicated (a 200 ms pause between check and insert "
+			     "did not overlap in 5 rounds): nothing to replay");
+	}
+	json_t *first = jget(fire, "first_duplicate_round");
+	const char *order = jstr(first, "order");
+	cr_expect_eq(json_array_size(jget(first, "steps")), 8, "every step's times");
+	cr_expect(race_probability_ok(fire), "the bound is there");
+	char *text = read_file(FIRE_REPLAY, NULL);
+	cr_assert_not_null(text);
+	char quoted[160];
+	snprintf(quoted, sizeof quoted, "\"%s\"", order);
+	char *variant = replace_all(text, "\"a1 a2 a3 a4 b1 b2 b3 b4\"", quoted);
+	const char *yaml = spath("replay.yaml");
+	write_file(yaml, variant, strlen(variant));
+	const char *json2 = spath("replay.json");
+	code = run_pgrace(ARGS("run", yaml, "-q", "--json", json2), &p);
+	cr_assert(code == 0 || code == 1, "%s", proc_said(&p));
+	json_t *doc2 = load_json(json2);
+	json_t *il = jget(phase(doc2, "replay"), "interleave");
+	cr_expect_eq(jint(il, "interleavings_with_duplicates"), 1, "the fire round's order %s did not "
+								   "duplicate in interleave mode",
+		     order);
+	cr_expect_str_eq(jstr(json_array_get(jget(il, "orders"), 0), "order"), order);
+	free(variant);
+	free(text);
+	json_decref(doc2);
+	json_decref(doc);
+	proc_free(&p);
 }

@@ -236,3 +236,47 @@ Test(order, sample_is_uniform)
 	for (int j = 0; j < 20; j++)
 		cr_expect(hits[j] > 880 && hits[j] < 1120, "order %d drawn %d times", j, hits[j]);
 }
+
+/* A free race's steps as they were sent, back into notation an interleave
+ * phase can replay; steps that did not run are filled in before their
+ * worker's next step, or at the end. */
+Test(order, observed_from_events)
+{
+	static const struct {
+		struct order_event ev[8];
+		size_t n;
+		int workers, steps;
+		const char *want;
+	} cases[] = {
+		/* both SELECTs first, then the INSERTs, then COMMITs: out of order in the array */
+		{{{1, 0, 20, 25}, {0, 0, 10, 15}, {0, 1, 30, 35}, {1, 1, 40, 45}, {0, 2, 50, 55}, {1, 2, 60, 65}},
+		 6, 2, 3, "a1 b1 a2 b2 a3 b3"},
+		/* b found the row: its INSERT did not run, it goes before b's COMMIT */
+		{{{0, 0, 10, 11}, {0, 1, 12, 13}, {0, 2, 14, 15}, {1, 0, 16, 17}, {1, 2, 18, 19}},
+		 5, 2, 3, "a1 a2 a3 b1 b2 b3"},
+		/* the same send time: worker a first */
+		{{{1, 0, 5, 6}, {0, 0, 5, 6}, {1, 1, 7, 8}, {0, 1, 9, 10}}, 4, 2, 2, "a1 b1 b2 a2"},
+		/* a worker that never ran anything: its steps at the end */
+		{{{0, 0, 1, 2}, {0, 1, 3, 4}}, 2, 2, 2, "a1 a2 b1 b2"},
+		/* three workers */
+		{{{2, 0, 1, 2}, {0, 0, 2, 3}, {1, 0, 3, 4}, {2, 1, 4, 5}, {1, 1, 5, 6}, {0, 1, 6, 7}},
+		 6, 3, 2, "c1 a1 b1 c2 b2 a2"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct order_event ev[8];
+		memcpy(ev, cases[i].ev, sizeof ev);
+		char buf[128], err[128];
+		cr_assert(order_observed(ev, cases[i].n, cases[i].workers, cases[i].steps, buf, sizeof buf),
+			  "case %zu", i);
+		cr_expect_str_eq(buf, cases[i].want, "case %zu", i);
+		if (cases[i].workers <= ORDER_MAX_WORKERS) {
+			struct order o;
+			cr_expect(order_parse(buf, cases[i].workers, cases[i].steps, &o, err, sizeof err),
+				  "case %zu: %s does not replay: %s", i, buf, err);
+		}
+	}
+	struct order_event one = {0, 0, 1, 2};
+	char small[4];
+	cr_expect_not(order_observed(&one, 1, 2, 3, small, sizeof small), "does not fit");
+	cr_expect_not(order_observed(&one, 1, 27, 3, small, sizeof small), "27 workers have no letters");
+}
