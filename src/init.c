@@ -80,9 +80,14 @@ static PGresult *query(PGconn *c, const char *sql, int n, const char *const *par
 	return NULL;
 }
 
-/* Columns of the table with oid oid into t. */
-static bool read_columns(PGconn *c, const char *oid, struct init_table *t, char *err,
-			 size_t errlen)
+static void push(char ***list, size_t *n, char *s);
+
+/* Columns of the table with oid oid into t; the enums they use into
+ * m->types. A type pgrace cannot recreate in the sandbox (a domain, a
+ * composite, an extension's type, anything of another schema) is refused:
+ * the scenario would not run. */
+static bool read_columns(PGconn *c, const char *oid, struct init_model *m, struct init_table *t,
+			 bool *usage, char *err, size_t errlen)
 {
 	const char *params[1] = {oid};
 	PGresult *res = query(
@@ -91,8 +96,14 @@ static bool read_columns(PGconn *c, const char *oid, struct init_table *t, char 
 		" pg_get_expr(d.adbin, d.adrelid), a.attnotnull, a.attidentity::text,"
 		" a.attgenerated::text,"
 		" EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisunique"
-		"   AND a.attnum = ANY (i.indkey::int2[]))"
-		" FROM pg_attribute a LEFT JOIN pg_attrdef d"
+		"   AND a.attnum = ANY (i.indkey::int2[])),"
+		" t.typtype::text, t.typnamespace = 'pg_catalog'::regnamespace,"
+		" (SELECT 'CREATE TYPE ' || format_type(t.oid, NULL) || ' AS ENUM ('"
+		"   || string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) || ')'"
+		"   FROM pg_enum e WHERE e.enumtypid = t.oid),"
+		" (SELECT quote_literal(e.enumlabel) FROM pg_enum e WHERE e.enumtypid = t.oid"
+		"   ORDER BY e.enumsortorder LIMIT 1)"
+		" FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_attrdef d"
 		"   ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
 		" WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped"
 		" ORDER BY a.attnum",
@@ -102,14 +113,36 @@ static bool read_columns(PGconn *c, const char *oid, struct init_table *t, char 
 	int n = PQntuples(res);
 	t->cols = mem_calloc((size_t)n, sizeof *t->cols);
 	for (int i = 0; i < n; i++) {
+		const char *type = PQgetvalue(res, i, 1), *typtype = PQgetvalue(res, i, 7);
+		bool builtin = !strcmp(PQgetvalue(res, i, 8), "t");
+		bool is_enum = typtype[0] == 'e' && !strchr(type, '.');
+		if (!builtin && !is_enum) {
+			*usage = true;
+			snprintf(err, errlen,
+				 "column %s.%s has type %s, which pgrace init cannot recreate in the sandbox "
+				 "(built-in types and enums of the table's schema only); write the scenario's "
+				 "schema by hand",
+				 t->name, PQgetvalue(res, i, 0), type);
+			PQclear(res);
+			return false;
+		}
 		struct init_column *col = &t->cols[t->n_cols++];
 		col->name = mem_strdup(PQgetvalue(res, i, 0));
-		col->type = mem_strdup(PQgetvalue(res, i, 1));
+		col->type = mem_strdup(type);
+		if (is_enum) {
+			col->enum_first = mem_strdup(PQgetvalue(res, i, 10));
+			const char *ddl = PQgetvalue(res, i, 9);
+			bool known = false;
+			for (size_t j = 0; j < m->n_types && !known; j++)
+				known = !strcmp(m->types[j], ddl);
+			if (!known)
+				push(&m->types, &m->n_types, mem_strdup(ddl));
+		}
 		char *def = dup_or_null(res, i, 2);
 		col->not_null = !strcmp(PQgetvalue(res, i, 3), "t");
 		const char *ident = PQgetvalue(res, i, 4), *gen = PQgetvalue(res, i, 5);
 		col->unique = !strcmp(PQgetvalue(res, i, 6), "t");
-		col->kind = init_kind_of(col->type);
+		col->kind = is_enum ? KIND_ENUM : init_kind_of(col->type);
 		col->fk_parent = -1;
 		if (ident[0] == 'a' || ident[0] == 'd') {
 			col->identity = mem_strdup(ident[0] == 'a' ? "ALWAYS" : "BY DEFAULT");
@@ -149,7 +182,7 @@ static int find_column(const struct init_table *t, const char *qname)
 /* A parent table (an FK target): its columns and its own PRIMARY KEY,
  * UNIQUE and CHECK constraints (its foreign keys are left out). */
 static int add_parent(PGconn *c, struct init_model *m, const char *oid, const char *name,
-		      char *err, size_t errlen)
+		      bool *usage, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < m->n_parents; i++)
 		if (!strcmp(m->parents[i].name, name))
@@ -161,7 +194,7 @@ static int add_parent(PGconn *c, struct init_model *m, const char *oid, const ch
 	struct init_table *p = &m->parents[m->n_parents++];
 	memset(p, 0, sizeof *p);
 	p->name = mem_strdup(name);
-	if (!read_columns(c, oid, p, err, errlen))
+	if (!read_columns(c, oid, m, p, usage, err, errlen))
 		return -1;
 	const char *params[1] = {oid};
 	PGresult *res = query(c,
@@ -249,7 +282,7 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
 		goto out;
 	PQclear(res);
 	res = NULL;
-	if (!read_columns(c, oid, &m->table, err, errlen))
+	if (!read_columns(c, oid, m, &m->table, usage, err, errlen))
 		goto out;
 
 	/* The key: each name a column, given once. */
@@ -309,7 +342,8 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
 		    " (SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = c.conrelid"
 		    "   AND attnum = c.conkey[1]),"
 		    " (SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = c.confrelid"
-		    "   AND attnum = c.confkey[1])"
+		    "   AND attnum = c.confkey[1]),"
+		    " p.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = c.conrelid)"
 		    " FROM pg_constraint c LEFT JOIN pg_class p ON p.oid = c.confrelid"
 		    " WHERE c.conrelid = $1::oid AND c.contype IN ('p', 'u', 'c', 'f', 'x')"
 		    " ORDER BY c.contype DESC, c.conname",
@@ -320,7 +354,16 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
 		push(&m->table.constraints, &m->table.n_constraints, mem_strdup(PQgetvalue(res, i, 0)));
 		if (strcmp(PQgetvalue(res, i, 1), "f") || !strcmp(PQgetvalue(res, i, 2), oid))
 			continue; /* not a foreign key, or one to the table itself */
-		int p = add_parent(c, m, PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), err, errlen);
+		if (strcmp(PQgetvalue(res, i, 7), "t")) {
+			/* Its parent would be the real table, outside the sandbox. */
+			usage_fail(usage, err, errlen,
+				   "%s: a foreign key points at %s in another schema; pgrace init copies the "
+				   "tables of the table's own schema only",
+				   m->table.name, PQgetvalue(res, i, 3));
+			goto out;
+		}
+		int p = add_parent(c, m, PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), usage, err,
+				   errlen);
 		if (p < 0)
 			goto out;
 		if (!strcmp(PQgetvalue(res, i, 4), "1")) {
@@ -376,6 +419,7 @@ static void table_free(struct init_table *t)
 		free(c->identity);
 		free(c->generated);
 		free(c->fk_column);
+		free(c->enum_first);
 	}
 	free(t->cols);
 	for (size_t i = 0; i < t->n_constraints; i++)
@@ -396,6 +440,9 @@ void init_model_free(struct init_model *m)
 		table_free(&m->parents[i]);
 	free(m->parents);
 	free(m->pk_column);
+	for (size_t i = 0; i < m->n_types; i++)
+		free(m->types[i]);
+	free(m->types);
 	memset(m, 0, sizeof *m);
 }
 
@@ -469,6 +516,9 @@ static bool fill_sql(const struct init_column *c, bool unique, const char *num, 
 	case KIND_BYTES:
 		snprintf(buf, len, "''::bytea");
 		return !unique;
+	case KIND_ENUM:
+		snprintf(buf, len, "%s::%s", c->enum_first ? c->enum_first : "NULL", c->type);
+		return !unique && c->enum_first;
 	case KIND_OTHER:
 		break;
 	}
@@ -836,6 +886,8 @@ bool init_write(FILE *f, const struct init_model *m, const struct init_opts *o, 
 		if (m->n_parents)
 			fprintf(f, ", after the tables its foreign keys point at\n# (their own foreign keys left out)");
 		fprintf(f, ".\nschema: |\n");
+		for (size_t i = 0; i < m->n_types; i++)
+			fprintf(f, "  %s;\n", m->types[i]);
 		for (size_t i = 0; i < m->n_parents; i++)
 			write_table(f, &m->parents[i], false);
 		write_table(f, t, true);

@@ -29,6 +29,7 @@ enum init_kind {
 	KIND_TIME,    /* timestamp, timestamptz, date, time */
 	KIND_JSON,    /* json, jsonb */
 	KIND_BYTES,   /* bytea */
+	KIND_ENUM,    /* an enum of the table's schema: its first label */
 	KIND_OTHER,   /* no literal known: the file says so */
 };
 
@@ -44,6 +45,7 @@ struct init_column {
 	enum init_kind kind;
 	int fk_parent;  /* index into parents of the table a single-column FK points at, -1 */
 	char *fk_column; /* the parent's column it references */
+	char *enum_first; /* KIND_ENUM: its first label, quoted */
 };
 
 /* A table: the one under test, or a parent an FK points at. */
@@ -66,6 +68,8 @@ struct init_model {
 	size_t n_parents;
 	bool has_pk_column;         /* a one-column primary key orders "oldest" */
 	char *pk_column;
+	char **types;               /* CREATE TYPE ... AS ENUM for the enums the columns use */
+	size_t n_types;
 };
 
 struct init_opts {

@@ -40,7 +40,14 @@ static void make_source(void)
 		 "INSERT INTO user_tenant_membership (user_id, tenant_id)"
 		 "  SELECT g, 1 + g %% 2 FROM generate_series(1, 40) g;"
 		 "INSERT INTO user_tenant_membership (user_id, tenant_id) VALUES (2, 1), (2, 1);"
-		 "CREATE VIEW members AS SELECT user_id, tenant_id FROM user_tenant_membership;",
+		 "CREATE VIEW members AS SELECT user_id, tenant_id FROM user_tenant_membership;"
+		 "CREATE TYPE plan AS ENUM ('free', 'pro'); CREATE TYPE seat_role AS ENUM ('member', 'admin');"
+		 "CREATE TABLE teams (id int PRIMARY KEY, plan plan NOT NULL);"
+		 "CREATE TABLE seats (id bigserial PRIMARY KEY, team_id int NOT NULL REFERENCES teams,"
+		 "  user_id bigint NOT NULL, role seat_role NOT NULL DEFAULT 'member', level seat_role NOT NULL);"
+		 "INSERT INTO teams VALUES (1, 'pro'); INSERT INTO seats (team_id, user_id, level) VALUES (1, 1, 'admin');"
+		 "CREATE DOMAIN address AS text CHECK (VALUE LIKE '%%@%%');"
+		 "CREATE TABLE mails (id int NOT NULL, a address NOT NULL);",
 		 src, src, src);
 	exec_ok(c, sql);
 	PQfinish(c);
@@ -132,4 +139,25 @@ Test(init, bad_requests_exit_2, .timeout = 60)
 	init_refused(table, "id,email", "already unique");
 	snprintf(table, sizeof table, "%s.members", src);
 	init_refused(table, "user_id,tenant_id", "is not a plain table");
+	snprintf(table, sizeof table, "%s.mails", src);
+	init_refused(table, "id", "has type address, which pgrace init cannot recreate");
+}
+
+/* Enums of the table's schema are recreated in the sandbox (a NOT NULL enum
+ * column without a default gets its first label). */
+Test(init, enums_are_recreated, .timeout = 120)
+{
+	char table[128];
+	snprintf(table, sizeof table, "%s.seats", src);
+	const char *file = spath("seats.yaml");
+	struct proc p;
+	int code = run_pgrace(ARGS("init", "--table", table, "--key", "team_id,user_id", "-o", file), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	proc_free(&p);
+	char *text = read_file(file, NULL);
+	cr_expect(contains(text, "CREATE TYPE seat_role AS ENUM ('member', 'admin');"), "%s", text);
+	free(text);
+	code = run_pgrace(ARGS("run", file, "-q"), &p);
+	cr_expect_eq(code, 0, "%s", proc_said(&p));
+	proc_free(&p);
 }
