@@ -318,15 +318,6 @@ static void lost(PGconn *c, struct db_result *r)
 	}
 }
 
-/* How a query is sent. */
-enum send_kind {
-	SEND_SCRIPT,   /* simple protocol when no parameters: several statements allowed */
-	SEND_TRAILED,  /* SEND_SCRIPT whose last statement is bookkeeping (not counted) */
-	SEND_ONE,      /* extended protocol always: the server refuses several statements */
-	SEND_PREPARE,  /* PQsendPrepare of sql as stmt */
-	SEND_PREPARED, /* PQsendQueryPrepared of stmt */
-};
-
 /* Reads what a COPY TO STDOUT sends, without blocking; false once it is
  * over (or the connection failed: then r says so). */
 static bool drain_copy(PGconn *c, struct db_result *r)
@@ -349,36 +340,16 @@ static bool drain_copy(PGconn *c, struct db_result *r)
 /* Sends the query and waits for every result, at most until deadline_us,
  * looking at the stop flag (when interruptible) at least every 50 ms and
  * between any two results. */
-static void query(PGconn *c, enum send_kind kind, const char *stmt, const char *sql, int nparams,
-		  const char *const *params, uint64_t deadline_us, bool interruptible,
-		  struct db_result *r)
+static void query(PGconn *c, enum db_send_kind kind, bool trailed, const char *stmt,
+		  const char *sql, int nparams, const char *const *params, uint64_t deadline_us,
+		  bool interruptible, struct db_result *r)
 {
-	memset(r, 0, sizeof *r);
 	if (deadline_us == 0)
 		deadline_us = clock_us() + 60u * 1000000u;
-	int sent = 0;
-	switch (kind) {
-	case SEND_SCRIPT:
-	case SEND_TRAILED:
-		sent = nparams > 0 ? PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
-				   : PQsendQuery(c, sql);
-		break;
-	case SEND_ONE:
-		sent = PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
-		break;
-	case SEND_PREPARE:
-		sent = PQsendPrepare(c, stmt, sql, nparams, NULL);
-		break;
-	case SEND_PREPARED:
-		sent = PQsendQueryPrepared(c, stmt, nparams, params, NULL, NULL, 0);
-		break;
-	}
-	if (!sent) {
-		lost(c, r);
+	if (!db_send(c, kind, stmt, sql, nparams, params, r))
 		return;
-	}
 	bool cancelled = false, copy_out = false;
-	/* SEND_TRAILED: the counts as they were before the latest result */
+	/* trailed: the counts as they were before the latest result */
 	long long prev_rows = 0, prev_affected = 0;
 	char prev_first[sizeof r->first_value] = "";
 	uint64_t grace = 0; /* after a cancel, how long we wait for the server to answer */
@@ -397,7 +368,7 @@ static void query(PGconn *c, enum send_kind kind, const char *stmt, const char *
 		       (cancelled ? now < grace : !sig && now < deadline_us)) {
 			PGresult *res = PQgetResult(c);
 			if (!res) {
-				if (kind == SEND_TRAILED) {
+				if (trailed) {
 					r->rows = prev_rows;
 					r->affected = prev_affected;
 					memcpy(r->first_value, prev_first, sizeof prev_first);
@@ -445,35 +416,35 @@ static void query(PGconn *c, enum send_kind kind, const char *stmt, const char *
 void db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
 	      uint64_t deadline_us, struct db_result *r)
 {
-	query(c, SEND_SCRIPT, NULL, sql, nparams, params, deadline_us, true, r);
+	query(c, DB_SEND_SCRIPT, false, NULL, sql, nparams, params, deadline_us, true, r);
 }
 
 void db_query_trailed(PGconn *c, const char *sql, uint64_t deadline_us, struct db_result *r)
 {
-	query(c, SEND_TRAILED, NULL, sql, 0, NULL, deadline_us, true, r);
+	query(c, DB_SEND_SCRIPT, true, NULL, sql, 0, NULL, deadline_us, true, r);
 }
 
 void db_statement(PGconn *c, const char *sql, int nparams, const char *const *params,
 		  uint64_t deadline_us, struct db_result *r)
 {
-	query(c, SEND_ONE, NULL, sql, nparams, params, deadline_us, true, r);
+	query(c, DB_SEND_ONE, false, NULL, sql, nparams, params, deadline_us, true, r);
 }
 
 void db_prepare(PGconn *c, const char *stmt, const char *sql, int nparams, uint64_t deadline_us,
 		struct db_result *r)
 {
-	query(c, SEND_PREPARE, stmt, sql, nparams, NULL, deadline_us, true, r);
+	query(c, DB_SEND_PREPARE, false, stmt, sql, nparams, NULL, deadline_us, true, r);
 }
 
 void db_query_prepared(PGconn *c, const char *stmt, int nparams, const char *const *params,
 		       uint64_t deadline_us, struct db_result *r)
 {
-	query(c, SEND_PREPARED, stmt, NULL, nparams, params, deadline_us, true, r);
+	query(c, DB_SEND_PREPARED, false, stmt, NULL, nparams, params, deadline_us, true, r);
 }
 
 void db_query_cleanup(PGconn *c, const char *sql, uint64_t deadline_us, struct db_result *r)
 {
-	query(c, SEND_SCRIPT, NULL, sql, 0, NULL, deadline_us, false, r);
+	query(c, DB_SEND_SCRIPT, false, NULL, sql, 0, NULL, deadline_us, false, r);
 }
 
 bool db_send(PGconn *c, enum db_send_kind kind, const char *stmt, const char *sql, int nparams,
