@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "report.h"
+#include "stats.h"
 
 /* A failing expectation whose text needs escaping in XML. */
 #define NASTY_EXPECT "rows_per_key.max == 1 <&\">"
@@ -682,4 +683,148 @@ Test(report, summary_escapes_control_characters)
 	long row = column_in_line(s, "after\\x1b[2J", "FAIL");
 	cr_expect_eq(row, header, "result column misaligned:\n%s", s);
 	free(s);
+}
+
+/* ---- interleave phases and fire bounds --------------------------------- */
+
+/* Phase 0 becomes an interleave phase of two orders of 2 workers x 3 steps:
+ * the first left two rows, the second was not executable at b3. */
+static void make_interleave(struct ilv_order orders[2])
+{
+	struct phase_result *ph = &phases[0];
+	char err[128];
+	memset(orders, 0, 2 * sizeof *orders);
+	ph->mode = MODE_INTERLEAVE;
+	ph->ilv.orders = orders;
+	ph->ilv.n_orders = 2;
+	ph->ilv.total = 20;
+	ph->ilv.exhaustive = false;
+	ph->ilv.seed = 7;
+	ph->ilv.steps = 3;
+	ph->ilv.with_duplicates = 1;
+	ph->ilv.not_executable = 1;
+	static const char *const sql[] = {"SELECT 1", "INSERT INTO t VALUES (1)"};
+	order_step_names(sql, 3, ph->ilv.step_names);
+	cr_assert(order_parse("a1 b1 a2 b2 a3 b3", 2, 3, &orders[0].order, err, sizeof err), "%s", err);
+	orders[0].executable = true;
+	orders[0].stuck_pos = orders[0].stuck_on = -1;
+	orders[0].rows = 2;
+	for (int i = 0; i < 6; i++)
+		orders[0].status[i] = ILV_RAN;
+	snprintf(orders[0].w[0].outcome, sizeof orders[0].w[0].outcome, "ok");
+	snprintf(orders[0].w[1].outcome, sizeof orders[0].w[1].outcome, "ok");
+	orders[0].w[1].blocked_by = 1u; /* waited on a */
+	cr_assert(order_parse("a1 a2 b1 b2 b3 a3", 2, 3, &orders[1].order, err, sizeof err), "%s", err);
+	orders[1].executable = false;
+	orders[1].stuck_pos = 4;
+	orders[1].stuck_on = 0;
+	orders[1].rows = -1;
+	orders[1].status[0] = orders[1].status[1] = orders[1].status[2] = ILV_RAN;
+	orders[1].status[3] = ILV_STUCK;
+}
+
+static const struct field_case interleave_fields[] = {
+	{"phases.0.mode", K_STR, "interleave", 0, 0},
+	{"phases.0.interleave.orders_possible", K_INT, NULL, 20, 0},
+	{"phases.0.interleave.exhaustive", K_BOOL, NULL, 0, 0},
+	{"phases.0.interleave.seed", K_INT, NULL, 7, 0},
+	{"phases.0.interleave.interleavings", K_INT, NULL, 2, 0},
+	{"phases.0.interleave.interleavings_with_duplicates", K_INT, NULL, 1, 0},
+	{"phases.0.interleave.interleavings_not_executable", K_INT, NULL, 1, 0},
+	{"phases.0.interleave.first_duplicate", K_STR, "a1 b1 a2 b2 a3 b3", 0, 0},
+	{"phases.0.interleave.orders.0.order", K_STR, "a1 b1 a2 b2 a3 b3", 0, 0},
+	{"phases.0.interleave.orders.0.permutation", K_STR,
+	 "permutation \"a_select\" \"b_select\" \"a_insert\" \"b_insert\" \"a_commit\" \"b_commit\"", 0, 0},
+	{"phases.0.interleave.orders.0.rows", K_INT, NULL, 2, 0},
+	{"phases.0.interleave.orders.0.duplicate", K_BOOL, NULL, 1, 0},
+	{"phases.0.interleave.orders.0.not_executable_at", K_NULL, NULL, 0, 0},
+	{"phases.0.interleave.orders.0.steps.3.step", K_STR, "b2", 0, 0},
+	{"phases.0.interleave.orders.0.steps.3.name", K_STR, "b_insert", 0, 0},
+	{"phases.0.interleave.orders.0.steps.3.status", K_STR, "ran", 0, 0},
+	{"phases.0.interleave.orders.0.workers.1.outcome", K_STR, "ok", 0, 0},
+	{"phases.0.interleave.orders.0.workers.1.blocked_by.0", K_STR, "a", 0, 0},
+	{"phases.0.interleave.orders.0.workers.0.error_step", K_NULL, NULL, 0, 0},
+	{"phases.0.interleave.orders.1.executable", K_BOOL, NULL, 0, 0},
+	{"phases.0.interleave.orders.1.rows", K_NULL, NULL, 0, 0},
+	{"phases.0.interleave.orders.1.not_executable_at", K_STR, "b3", 0, 0},
+	{"phases.0.interleave.orders.1.steps.3.status", K_STR, "stuck", 0, 0},
+	{"phases.0.interleave.orders.1.steps.4.status", K_STR, "not_reached", 0, 0},
+	{"phases.0.race_probability_upper_95", K_NULL, NULL, 0, 0},
+	{"phases.1.interleave", K_NULL, NULL, 0, 0},
+};
+
+Test(report, json_interleave_orders)
+{
+	struct ilv_order orders[2];
+	make_interleave(orders);
+	json_t *doc = parse_json(report_write_json, &run, 1);
+	for (size_t i = 0; i < sizeof interleave_fields / sizeof interleave_fields[0]; i++)
+		check_field(doc, &interleave_fields[i]);
+	cr_expect_eq(json_array_size(json_at(doc, "phases.0.interleave.orders.1.workers")), 0,
+		     "a not executable order has no outcomes");
+	json_decref(doc);
+	phases[0].ilv.orders = NULL;
+}
+
+Test(report, summary_and_junit_name_the_first_duplicating_order)
+{
+	struct ilv_order orders[2];
+	make_interleave(orders);
+	char *text = capture_summary(&run);
+	cr_expect(strstr(text, "after_migration: 1 of 2 orders left duplicates, 1 not executable "
+			       "(a sample of 2 of 20 orders, seed 7)"),
+		  "%s", text);
+	cr_expect(strstr(text, "first: a1 b1 a2 b2 a3 b3 -> 2 rows; a ok; b ok after waiting on a"),
+		  "%s", text);
+	cr_expect(strstr(text, "permutation \"a_select\" \"b_select\" \"a_insert\""), "%s", text);
+	free(text);
+	char *xml = capture(report_write_junit, &run, 1);
+	cr_expect(strstr(xml, "first order that left duplicates: a1 b1 a2 b2 a3 b3 -&gt; 2 rows"), "%s",
+		  xml);
+	free(xml);
+	char buf[256];
+	ilv_describe(&orders[1], buf, sizeof buf);
+	cr_expect_str_eq(buf, "a1 a2 b1 b2 b3 a3 -> not executable at b3 (b2 waits on a)");
+	phases[0].ilv.orders = NULL;
+}
+
+Test(report, fire_bound_and_order)
+{
+	struct phase_result *ph = &phases[0];
+	ph->mode = MODE_FIRE;
+	ph->rounds = 20;
+	ph->rounds_with_duplicates = 0;
+	ph->upper95 = stats_upper95(0, 20);
+	json_t *doc = parse_json(report_write_json, &run, 1);
+	json_t *u = json_at(doc, "phases.0.race_probability_upper_95");
+	cr_assert(json_is_real(u));
+	cr_expect(fabs(json_real_value(u) - 0.139108) < 1e-5, "%f", json_real_value(u));
+	cr_expect(json_is_null(json_at(doc, "phases.0.first_duplicate_round")));
+	json_decref(doc);
+	char *text = capture_summary(&run);
+	cr_expect(strstr(text, "after_migration: 0 of 20 rounds duplicated: race probability per "
+			       "round <= 0.139 (95 % upper bound)"),
+		  "%s", text);
+	free(text);
+
+	ph->rounds_with_duplicates = 1;
+	ph->fire_round = 4;
+	snprintf(ph->fire_order, sizeof ph->fire_order, "b1 a1 a2 b2 a3 b3");
+	ph->fire_events[0] = (struct order_event){1, 0, 1000, 1400};
+	ph->fire_events[1] = (struct order_event){0, 0, 1010, 1300};
+	ph->n_fire_events = 2;
+	doc = parse_json(report_write_json, &run, 1);
+	check_field(doc, &(struct field_case){"phases.0.first_duplicate_round.round", K_INT, NULL, 4, 0});
+	check_field(doc, &(struct field_case){"phases.0.first_duplicate_round.order", K_STR,
+					      "b1 a1 a2 b2 a3 b3", 0, 0});
+	check_field(doc, &(struct field_case){"phases.0.first_duplicate_round.steps.1.step", K_STR, "a1",
+					      0, 0});
+	check_field(doc, &(struct field_case){"phases.0.first_duplicate_round.steps.1.sent_us", K_INT,
+					      NULL, 10, 0});
+	check_field(doc, &(struct field_case){"phases.0.first_duplicate_round.steps.0.done_us", K_INT,
+					      NULL, 400, 0});
+	json_decref(doc);
+	text = capture_summary(&run);
+	cr_expect(strstr(text, "round 4 sent its steps in the order b1 a1 a2 b2 a3 b3"), "%s", text);
+	free(text);
 }
