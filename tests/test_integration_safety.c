@@ -409,7 +409,7 @@ Test(safety, timeout_storm_leaves_nothing, .timeout = 300)
 			      "WHERE nspname LIKE 'pgrace\\_%'",
 			      0, NULL);
 	PQfinish(c);
-	cr_expect_str_eq(left, "", "sandboxes left after %d runs under timeout", RUNS);
+	cr_expect_str_eq(left, "", "sandboxes left after %d runs under timeout: %s", RUNS, left);
 	free(left);
 	drop_database(db);
 }
