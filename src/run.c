@@ -1005,7 +1005,9 @@ static bool check_connections(struct runner *rn)
 }
 
 /* Before anything runs: every racing phase must have an expectation that
- * applies in the mode it will race in, or it would judge nothing. */
+ * applies in the mode it will race in, or it would judge nothing; a phase
+ * that --mode interleave turns into an interleave phase must be one that
+ * can be (no under_load steps, at most 4 workers, ...). */
 static bool check_modes(struct runner *rn)
 {
 	const struct scenario *sc = rn->sc;
@@ -1014,6 +1016,13 @@ static bool check_modes(struct runner *rn)
 		if (!p->has_race)
 			continue;
 		struct race_cfg cfg = scenario_race(sc, p, &rn->opts->override);
+		char why[512];
+		int line = p->line;
+		if (cfg.mode == MODE_INTERLEAVE &&
+		    !scenario_interleave_check(sc, p, &cfg, &line, why, sizeof why)) {
+			stop_run(rn, VERDICT_BAD_SCENARIO, "%s:%d: %s", sc->path, line, why);
+			return false;
+		}
 		if (judge_applicable(p, cfg.mode) == 0) {
 			stop_run(rn, VERDICT_BAD_SCENARIO,
 				 "%s:%d: phase %s races in mode %s, but every expectation of it is "

@@ -1480,8 +1480,50 @@ static bool resolve_flow_targets(struct loader *L, struct scenario *sc)
 	return true;
 }
 
-/* An interleave phase: 1..4 workers, at most ORDER_MAX_LEN steps in all,
- * no load for its steps, and orders that fit its flow. */
+bool scenario_interleave_check(const struct scenario *sc, const struct phase *ph,
+			       const struct race_cfg *cfg, int *line, char *why, size_t len)
+{
+	int steps = (int)sc->n_flow + 1;
+	for (size_t i = 0; i < sc->n_flow; i++)
+		if (sc->flow[i].on) {
+			*line = sc->flow[i].on_line;
+			snprintf(why, len,
+				 "phase \"%s\": interleave mode runs every step on the --dsn server; flow "
+				 "step on: \"%s\" goes with hold or fire",
+				 ph->name, sc->flow[i].on);
+			return false;
+		}
+	if (cfg->workers > ORDER_MAX_WORKERS || cfg->workers * steps > ORDER_MAX_LEN) {
+		*line = ph->line;
+		snprintf(why, len,
+			 "phase \"%s\": interleave mode runs 1 to %d workers with at most %d steps "
+			 "in all (workers x (flow statements + COMMIT)), not %d x %d",
+			 ph->name, ORDER_MAX_WORKERS, ORDER_MAX_LEN, cfg->workers, steps);
+		return false;
+	}
+	for (size_t i = 0; i < ph->n_steps; i++)
+		if (ph->steps[i].under_load) {
+			*line = ph->steps[i].line;
+			snprintf(why, len,
+				 "phase \"%s\": under_load needs mode hold or fire (interleave runs one "
+				 "step at a time)",
+				 ph->name);
+			return false;
+		}
+	for (size_t i = 0; i < ph->n_orders; i++) {
+		struct order o;
+		char perr[160];
+		if (!order_parse(ph->orders[i], cfg->workers, steps, &o, perr, sizeof perr)) {
+			*line = ph->order_lines[i];
+			snprintf(why, len, "phase \"%s\", orders: %s", ph->name, perr);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* An interleave phase: what scenario_interleave_check() asks, and orders
+ * only in interleave phases. */
 static bool check_interleave(struct loader *L, const struct scenario *sc, const struct phase *ph)
 {
 	struct race_cfg cfg = scenario_race(sc, ph, NULL);
@@ -1491,28 +1533,10 @@ static bool check_interleave(struct loader *L, const struct scenario *sc, const 
 				      ph->name);
 		return true;
 	}
-	int steps = (int)sc->n_flow + 1;
-	for (size_t i = 0; i < sc->n_flow; i++)
-		if (sc->flow[i].on)
-			return errorf(L, sc->flow[i].on_line,
-				      "phase \"%s\": interleave mode runs every step on the --dsn server; flow step on: \"%s\" goes with hold or fire",
-				      ph->name, sc->flow[i].on);
-	if (cfg.workers > ORDER_MAX_WORKERS || cfg.workers * steps > ORDER_MAX_LEN)
-		return errorf(L, ph->line,
-			      "phase \"%s\": interleave mode runs 1 to %d workers with at most %d steps "
-			      "in all (workers x (flow statements + COMMIT)), not %d x %d",
-			      ph->name, ORDER_MAX_WORKERS, ORDER_MAX_LEN, cfg.workers, steps);
-	for (size_t i = 0; i < ph->n_steps; i++)
-		if (ph->steps[i].under_load)
-			return errorf(L, ph->steps[i].line,
-				      "phase \"%s\": under_load needs mode hold or fire (interleave runs one step at a time)",
-				      ph->name);
-	for (size_t i = 0; i < ph->n_orders; i++) {
-		struct order o;
-		char why[160];
-		if (!order_parse(ph->orders[i], cfg.workers, steps, &o, why, sizeof why))
-			return errorf(L, ph->order_lines[i], "phase \"%s\", orders: %s", ph->name, why);
-	}
+	char why[512];
+	int line = ph->line;
+	if (!scenario_interleave_check(sc, ph, &cfg, &line, why, sizeof why))
+		return errorf(L, line, "%s", why);
 	return true;
 }
 

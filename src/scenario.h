@@ -180,6 +180,11 @@ void scenario_free(struct scenario *sc);
  * scenario's defaults. */
 struct race_cfg scenario_race(const struct scenario *sc, const struct phase *p,
 			      const struct race_cfg *overrides);
+/* Whether phase p can race in interleave mode with cfg: 1 to 4 workers, at
+ * most 32 steps in all, no under_load step, no flow step on another target,
+ * orders that fit the flow. False with why (and the line to name in *line). */
+bool scenario_interleave_check(const struct scenario *sc, const struct phase *p,
+			       const struct race_cfg *cfg, int *line, char *why, size_t len);
 /* Named SQL block, or NULL. */
 const struct sql_text *scenario_sql(const struct scenario *sc, const char *name);
 

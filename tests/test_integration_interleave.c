@@ -429,3 +429,18 @@ Test(interleave, fire_round_order_replays, .timeout = 180)
 	json_decref(doc);
 	proc_free(&p);
 }
+
+/* --mode interleave on a scenario whose phase loads its steps (under_load)
+ * is refused before anything runs, naming the step's line. Regression:
+ * before this check the run reached the step with no workers and crashed
+ * (SIGSEGV, exit 139). */
+Test(interleave, mode_override_refuses_what_cannot_interleave, .timeout = 120)
+{
+	struct proc p;
+	const char *yaml = PGRACE_SOURCE_DIR "/scenarios/migration-under-load.yaml";
+	int code = run_pgrace(ARGS("run", yaml, "--mode", "interleave", "-q"), &p);
+	cr_expect_eq(code, 2, "%s", proc_said(&p));
+	cr_expect(names_file_line(p.err, yaml), "%s", proc_said(&p));
+	cr_expect(contains(p.err, "under_load needs mode hold or fire"), "%s", proc_said(&p));
+	proc_free(&p);
+}
