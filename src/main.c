@@ -514,6 +514,12 @@ static int cmd_spec(int argc, char **argv)
 			opts.override.seed = seed;
 			opts.override.set |= RACE_SET_SEED;
 			break;
+		case '?':
+			if (optopt == 0 && !strcmp(argv[optind - 1], "--help")) {
+				fputs(usage_text, stdout);
+				return EXIT_PASS;
+			}
+			return usage_error("%s", "bad option for spec");
 		default:
 			return usage_error("%s", "bad option for spec");
 		}
