@@ -21,6 +21,11 @@
 #               `pgbench -n -M prepared -c N -j 2 -T S` (the figure to beat)
 #               and `-M simple` (for reference), the order of the three
 #               rotating from one repetition to the next
+#   yield       fire mode's duplicate yield, mean (rows - 1) / (workers - 1)
+#               per round, of the narrowest race: autocommit INSERT ... WHERE
+#               NOT EXISTS at 2 and 16 workers
+#               (bench/hit-where-not-exists-autocommit.yaml), beside pgbench
+#               running the same statement with -t 1
 #   gate        the seed gate's wall time from nothing: throwaway cluster up,
 #               scenarios/membership-unique.yaml, verdict, teardown
 #   scale       the seed scenario with --workers 1000 --rounds 3 on a cluster
@@ -55,7 +60,7 @@
 # Environment: PGRACE_BUILD_DIR; PGRACE_RESULTS_DIR (default results);
 # BENCH_REPS (5), BENCH_HIT_ROUNDS (50; quick 6), BENCH_SECONDS (5; quick 1),
 # BENCH_SCALE_REPS (5; quick 1), BENCH_SKIP (comma list of
-# hit,throughput,gate,scale to leave out), BENCH_NO_BUILD=1 (use the built
+# hit,yield,throughput,gate,scale to leave out), BENCH_NO_BUILD=1 (use the built
 # pgrace as is).
 #
 # Exit code: 0 every measurement ran; 1 some did not (their figures are
@@ -404,6 +409,63 @@ hit_pgbench() {
 		  lat_p50: $l50, lat_max: $lmax}'
 }
 
+# ---- 1b. duplicate yield: autocommit WHERE NOT EXISTS ----
+
+# pgrace, one repetition at $1 workers: the mean (rows - 1) / (workers - 1).
+yield_pgrace() {
+	local w=$1 rep=$2 rc=0 out=$tmp/yield.json
+	rm -f "$out"
+	run_pgrace run bench/hit-where-not-exists-autocommit.yaml "${pgr_conn[@]}" --workers "$w" \
+		--rounds "$hit_rounds" --json "$out" -q >"$tmp/pgrace.out" 2>&1 || rc=$?
+	if ((rc != 0)) || [[ ! -s "$out" ]]; then
+		failed "pgrace yield, $w workers, rep $rep: exit $rc: $(tail -n 3 "$tmp/pgrace.out")"
+		return 0
+	fi
+	jq -c --argjson rep "$rep" '.phases[0] |
+		{section: "yield", tool: "pgrace", workers: .workers, rep: $rep, ok: true, rounds: .rounds,
+		 extra_rows: .extra_rows, yield: .duplicate_yield, dup: .rounds_with_duplicates,
+		 skew_p50: .skew_us.p50}' "$out" >>"$raw"
+}
+
+# pgbench, the same statement in autocommit, `-t 1` once per round.
+yield_pgbench() {
+	local w=$1 rep=$2 r extra keys
+	if ! pgb_schema bench/hit-where-not-exists-autocommit.yaml >/dev/null; then
+		failed "pgbench yield: schema setup"
+		return 0
+	fi
+	for ((r = 1; r <= hit_rounds; r++)); do
+		if ! run_pgbench -n -c "$w" -j 2 -t 1 -D base="$r" -D n=0 -D clients="$w" -D per_client=0 \
+			-f bench/pgbench-where-not-exists-autocommit.sql; then
+			failed "pgbench yield, $w clients, rep $rep, round $r"
+			return 0
+		fi
+	done
+	read -r extra keys < <(q -c "SET search_path TO $bschema;
+		SELECT coalesce(sum(n - 1), 0), count(*)
+		FROM (SELECT count(*) AS n FROM user_tenant_membership GROUP BY user_id, tenant_id) s" | tr '|' ' ')
+	record --argjson w "$w" --argjson rep "$rep" --argjson rounds "$hit_rounds" --argjson extra "$extra" \
+		--argjson keys "$keys" \
+		'{section: "yield", tool: "pgbench", workers: $w, rep: $rep, ok: ($keys == $rounds),
+		  rounds: $rounds, extra_rows: $extra, yield: ($extra / ($rounds * ($w - 1)))}'
+}
+
+yield_section() {
+	local rep w
+	for ((rep = 1; rep <= reps; rep++)); do
+		say "duplicate yield: repetition $rep of $reps ($hit_rounds rounds each)"
+		for w in 2 16; do
+			if ((rep % 2)); then
+				yield_pgrace "$w" "$rep"
+				yield_pgbench "$w" "$rep"
+			else
+				yield_pgbench "$w" "$rep"
+				yield_pgrace "$w" "$rep"
+			fi
+		done
+	done
+}
+
 hit_section() {
 	local rep flow w
 	for ((rep = 1; rep <= reps; rep++)); do
@@ -606,11 +668,15 @@ gate_section() {
 		fi
 		read -r -a times <"$tmp/gate.times"
 		phases=$(jq -c '[.phases[] | {(.name): .elapsed_s}] | add' "$tmp/gate.json" 2>/dev/null) || phases=null
-		record --argjson rep "$rep" --argjson phases "${phases:-null}" --argjson total "$(elapsed "$t0" "$t1")" \
+		hold=$(jq -c '[.phases[] | select(.mode == "hold" and .coordinator != null) |
+			{name, detect_us_p50: .coordinator.detect_us.p50, detect_us_max: .coordinator.detect_us.max,
+			 polls: .coordinator.polls, cpu_share: .coordinator.cpu_share}]' "$tmp/gate.json" 2>/dev/null) || hold=null
+		record --argjson rep "$rep" --argjson phases "${phases:-null}" --argjson hold "${hold:-null}" \
+			--argjson total "$(elapsed "$t0" "$t1")" \
 			--argjson start "${times[0]}" --argjson run "${times[1]}" --argjson stop "${times[2]}" \
 			--argjson exit "${times[3]}" --arg verdict "$(jq -r '.verdict' "$tmp/gate.json" 2>/dev/null || echo none)" \
 			'{section: "gate", rep: $rep, ok: true, total_s: $total, start_s: $start, run_s: $run,
-			  stop_s: $stop, exit: $exit, verdict: $verdict, phase_elapsed_s: $phases}'
+			  stop_s: $stop, exit: $exit, verdict: $verdict, phase_elapsed_s: $phases, hold: $hold}'
 	done
 }
 
@@ -731,6 +797,11 @@ if wanted hit; then
 	hit_section
 	section_s[hit]=$(elapsed "$t0" "$(now)")
 fi
+if wanted yield; then
+	t0=$(now)
+	yield_section
+	section_s[yield]=$(elapsed "$t0" "$(now)")
+fi
 if wanted throughput; then
 	t0=$(now)
 	tp_section
@@ -808,6 +879,19 @@ jq -n \
 	    .ratio_simple = ratio(.pgrace.tps; .pgbench_simple.tps) |
 	    .cpu_ratio_prepared = ratio(.pgrace.client_cpu_us_per_attempt; .pgbench_prepared.client_cpu_us_per_attempt) |
 	    .cpu_ratio_simple = ratio(.pgrace.client_cpu_us_per_attempt; .pgbench_simple.client_cpu_us_per_attempt)],
+	  yield: [$ok | map(select(.section == "yield")) | group_by(.workers)[] | . as $g |
+	    ($g | map(select(.tool == "pgrace"))) as $p | ($g | map(select(.tool == "pgbench"))) as $b |
+	    {workers: $g[0].workers, pgrace: ($p | map(.yield) | median | r(1000)),
+	     pgbench: ($b | map(.yield) | median | r(1000)),
+	     pgrace_skew_us_p50: ($p | map(.skew_p50) | median),
+	     reps: {pgrace: ($p | length), pgbench: ($b | length)}} |
+	    .ratio = ratio(.pgrace; .pgbench)],
+	  hold: ($ok | map(select(.section == "gate") | .hold // [] | .[]) |
+	    {phases: length, detect_us_p50: (map(.detect_us_p50) | median),
+	     detect_us_max: (map(.detect_us_max) | max),
+	     coordinator_share: (map(.cpu_share) | median | r(1000)),
+	     polls_per_phase: (map(.polls) | median),
+	     isolation_tester_poll_us: 10000}),
 	  gate: ($ok | map(select(.section == "gate")) |
 	    {reps: length, total_s: (map(.total_s) | median), start_s: (map(.start_s) | median),
 	     run_s: (map(.run_s) | median), stop_s: (map(.stop_s) | median),
@@ -898,6 +982,20 @@ jq -r '
 	"| flow | workers | pgrace fire | pgbench `-M simple -t 1` | ratio | pgrace hold | pgrace skew p50 / max (µs) | pgbench skew p50 / max (µs) | attempt latency p50, pgrace / pgbench (µs) |",
 	"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
 	(.hit_rate[] | "| \(.flow) | \(.workers) | \(.pgrace | pct) | \(.pgbench | pct) | \(.ratio | num) | \(.pgrace_hold | pct) | \(.skew_us_p50 | num) / \(.skew_us_max | num) | \(.pgbench_skew_us_p50 | num) / \(.pgbench_skew_us_max | num) | \(.pgrace_latency_us_p50 | num) / \(.pgbench_latency_us_p50 | num) |"),
+	"",
+	"### Duplicate yield (fire mode, autocommit `INSERT ... WHERE NOT EXISTS`)",
+	"",
+	"Mean over rounds of (rows per key - 1) / (workers - 1): the share of the workers that slipped a duplicate in.",
+	"",
+	"| workers | pgrace | pgbench `-M simple -t 1` | ratio | pgrace skew p50 (µs) |",
+	"| ---: | ---: | ---: | ---: | ---: |",
+	(.yield[] | "| \(.workers) | \(.pgrace | num) | \(.pgbench | num) | \(.ratio | num) | \(.pgrace_skew_us_p50 | num) |"),
+	"",
+	"### Hold-mode coordinator (hold phases of the seed gate runs; detection: last worker settled, from its last send, to COMMITs released)",
+	"",
+	"| hold phases | detection latency p50 / max (µs) | coordinator CPU / round time | lock-view polls per phase (median) | isolation tester poll interval (µs) |",
+	"| ---: | ---: | ---: | ---: | ---: |",
+	(.hold | "| \(.phases) | \(.detect_us_p50 | num) / \(.detect_us_max | num) | \(.coordinator_share | num) | \(.polls_per_phase | num) | \(.isolation_tester_poll_us) |"),
 	"",
 	"### Throughput (free-running check-then-insert, fresh keys)",
 	"",

@@ -161,6 +161,9 @@ static bool phase_value(void *ctx, const char *name, long long *v)
 	case M_ROUNDS_WITH_DUPLICATES:
 		*v = ph->rounds_with_duplicates;
 		return true;
+	case M_EXTRA_ROWS:
+		*v = ph->extra_rows;
+		return true;
 	case M_ROWS_MIN:
 		*v = ph->rows_min;
 		return true;

@@ -14,6 +14,8 @@ static const struct metric_def table[] = {
 	{"retries", METRIC_PHASE, M_RETRIES, false, NULL, "extra tries after 40001/40P01"},
 	{"rounds_with_duplicates", METRIC_PHASE, M_ROUNDS_WITH_DUPLICATES, false, NULL,
 	 "rounds where some key had more than one row"},
+	{"extra_rows", METRIC_PHASE, M_EXTRA_ROWS, false, NULL,
+	 "rows beyond each key's first, summed over every key of every round"},
 	{"rows_per_key.min", METRIC_PHASE, M_ROWS_MIN, false, NULL,
 	 "fewest rows of any key of any round"},
 	{"rows_per_key.max", METRIC_PHASE, M_ROWS_MAX, false, NULL,

@@ -23,6 +23,7 @@ enum metric_id {
 	M_ATTEMPTS,
 	M_RETRIES,
 	M_ROUNDS_WITH_DUPLICATES,
+	M_EXTRA_ROWS,
 	M_ROWS_MIN,
 	M_ROWS_MAX,
 	M_OUTCOMES,   /* outcomes.<ok|skipped|lost|SQLSTATE> */

@@ -108,6 +108,8 @@ struct worker {
 	uint64_t first_send_us;  /* this round */
 	struct order_event steps[ORDER_MAX_LEN]; /* this try's steps: send and completion */
 	int n_steps;
+	_Atomic uint64_t settle_us; /* hold round: when it last sent a statement or reached
+				     * the commit line (a blocked worker settled at its send) */
 	bool prepare_tried;      /* the flow was prepared (or tried) on this connection */
 	bool prepared;           /* flow statement i is prepared as pgrace_flow_<i> */
 	uint64_t deadline_us;    /* for this worker's queries: the round's, or the free attempt's */
@@ -138,6 +140,7 @@ struct loop {
 	int active;        /* its workers not finished in this generation */
 	int at_line, held; /* how many wait at the start line / the commit line */
 	bool stopping;     /* the stop flag was seen: queries cancelled */
+	bool changed;      /* a worker reached the commit line since the last report */
 	uint64_t wake_at;  /* earliest timer of its workers, 0 = none */
 	int ready, finished, connected; /* to report to the coordinator */
 } __attribute__((aligned(64)));
@@ -174,6 +177,11 @@ struct race {
 	int connected, ready, finished;
 	char *pid_array;         /* "{pid,pid,...}" for the monitor's queries */
 	int monitor_pid, admin_pid; /* pgrace's own other backends (0: unknown) */
+	bool monitor_prepared;   /* the lock view's blocked_by_peers is prepared on monitor */
+	/* hold-mode coordinator figures, the coordinator's own until race_totals() */
+	struct hist detect;      /* last worker settled -> COMMITs released, per round */
+	long long polls;         /* lock-view queries asked */
+	uint64_t coord_cpu_us, round_us; /* coordinator thread CPU, and wall time, over rounds */
 };
 
 static void lock(pthread_mutex_t *m)
@@ -397,6 +405,8 @@ static void send_batch(struct worker *w)
 	struct race *r = w->race;
 	const struct scenario *sc = r->sc;
 	w->bt = w->items[0].kind == IT_STMT ? sc->flow[w->items[0].idx].target : 0;
+	if (!w->free_run)
+		atomic_store(&w->settle_us, clock_us());
 	PGconn *c = conn_of(w, w->bt);
 	w->cur = 0;
 	w->cancelled = false;
@@ -473,11 +483,15 @@ static void send_from(struct worker *w, int seq, bool hold)
 {
 	const struct scenario *sc = w->race->sc;
 	int n = (int)sc->n_flow;
+	if (seq == 0 && w->race->cfg.autocommit)
+		seq = 1; /* autocommit: no BEGIN (and no COMMIT: see evaluate()) */
 	if (seq == n + 1 && hold) {
 		w->step = ST_HELD;
 		w->loop->held++;
 		arm(w->loop, w->deadline_us);
+		atomic_store(&w->settle_us, clock_us());
 		atomic_store(&w->state, W_HELD);
+		w->loop->changed = true; /* the coordinator may be waiting for this one */
 		return;
 	}
 	w->n_items = 0;
@@ -547,6 +561,12 @@ static void at_start_line(struct worker *w, const struct db_result *res)
 
 static void round_begin(struct worker *w)
 {
+	if (w->race->cfg.autocommit) { /* no transaction to open: straight to the start line */
+		struct db_result none;
+		memset(&none, 0, sizeof none);
+		at_start_line(w, &none);
+		return;
+	}
 	w->at_start = true;
 	send_one(w, IT_BEGIN, 0);
 }
@@ -671,13 +691,15 @@ static void evaluate(struct worker *w)
 					snprintf(what, sizeof what, "could not finish the flow (%s)", w->where);
 					mark_broken(w, what, res);
 					finish(w);
+				} else if (r->cfg.autocommit) {
+					try_end(w, res); /* its own transaction is over already */
 				} else {
 					w->final = *res;
 					send_one(w, IT_ROLLBACK, 0);
 				}
 				return;
 			}
-			if (ended_transaction(w, i)) {
+			if (!r->cfg.autocommit && ended_transaction(w, i)) {
 				/* COMMIT, ROLLBACK, a procedure that commits: the barrier
 				 * and the outcome would both be lies. */
 				snprintf(w->why, sizeof w->why,
@@ -694,6 +716,10 @@ static void evaluate(struct worker *w)
 				next = n + 1;
 			} else {
 				next = it->idx + 2;
+			}
+			if (next == n + 1 && r->cfg.autocommit) {
+				try_end(w, res); /* autocommit: nothing to COMMIT */
+				return;
 			}
 			break;
 		case IT_COMMIT:
@@ -993,8 +1019,9 @@ static void begin_generation(struct loop *l)
 static void report(struct loop *l)
 {
 	struct race *r = l->race;
-	if (!l->ready && !l->finished && !l->connected)
+	if (!l->ready && !l->finished && !l->connected && !l->changed)
 		return;
+	l->changed = false;
 	lock(&r->mu);
 	r->ready += l->ready;
 	r->finished += l->finished;
@@ -1180,7 +1207,7 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 	r->pooler = pooler;
 	/* A flow with steps on other targets is not pipelined: those steps run
 	 * on connections of their own, between the pipeline's. */
-	r->can_pipeline = !pooler && pipeline_wanted() && sc->n_targets <= 1;
+	r->can_pipeline = !pooler && pipeline_wanted() && sc->n_targets <= 1 && !cfg->autocommit;
 	/* Through a pooler the transaction is the only state we own: set the
 	 * search_path in it and learn which backend serves it (one round trip). */
 	char tail[128] = "", path[96];
@@ -1193,12 +1220,19 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 		 tail);
 	if (pthread_mutex_init(&r->mu, NULL) || pthread_cond_init(&r->cv_coord, NULL))
 		abort();
+	hist_init(&r->detect);
 	r->keys = calloc((size_t)cfg->keys, sizeof *r->keys);
 	r->per_worker = key_uses_worker(sc->params, sc->n_params);
 	r->w = aligned_alloc(64, sizeof *r->w * (size_t)cfg->workers);
 	if (!r->keys || !r->w)
 		abort();
 	memset(r->w, 0, sizeof *r->w * (size_t)cfg->workers);
+	if (cfg->autocommit && (cfg->mode != MODE_FIRE || pooler)) {
+		snprintf(err, errlen, "race: {autocommit: true} races in fire mode only%s",
+			 pooler ? ", and not through --pooler (it sets the search_path per transaction)"
+				: " (--mode hold holds each worker's transaction open)");
+		goto fail;
+	}
 	r->n_loops = race_threads(cfg->workers, err, errlen);
 	if (r->n_loops == 0)
 		goto fail;
@@ -1259,6 +1293,15 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 	}
 	if (!r->view)
 		r->view = &none;
+	/* The barrier's query, parsed and planned once (not through a pooler,
+	 * where a prepared statement may land on another server connection). */
+	if (cfg->mode == MODE_HOLD && !pooler) {
+		struct db_result pres;
+		db_prepare(r->monitor, "pgrace_blocked_by_peers", r->view->blocked_by_peers, 1,
+			   clock_us() + 10u * 1000000u, &pres);
+		r->monitor_prepared = pres.status == DB_OK;
+	}
+	hist_init(&r->detect);
 
 	pthread_attr_t attr;
 	if (pthread_attr_init(&attr) || pthread_attr_setstacksize(&attr, STACK_BYTES))
@@ -1330,7 +1373,12 @@ static bool settled(struct race *r, char *err, size_t errlen, bool *failed)
 		return true;
 	const char *params[1] = {r->pid_array};
 	struct db_result res;
-	db_query(r->monitor, r->view->blocked_by_peers, 1, params, r->deadline_us, &res);
+	r->polls++;
+	if (r->monitor_prepared)
+		db_query_prepared(r->monitor, "pgrace_blocked_by_peers", 1, params, r->deadline_us,
+				  &res);
+	else
+		db_query(r->monitor, r->view->blocked_by_peers, 1, params, r->deadline_us, &res);
 	if (res.status == DB_TIMEOUT || res.status == DB_INTERRUPTED)
 		return false; /* the round's deadline or a signal: the caller says which */
 	if (res.status != DB_OK) {
@@ -1340,7 +1388,20 @@ static bool settled(struct race *r, char *err, size_t errlen, bool *failed)
 		*failed = true;
 		return false;
 	}
-	int blocked = (int)strtol(res.first_value, NULL, 10);
+	/* One row, one integer column: never assumed. */
+	char *end = NULL;
+	errno = 0;
+	long blocked = res.rows == 1 && res.columns == 1 && !res.first_null
+			       ? strtol(res.first_value, &end, 10)
+			       : -1;
+	if (blocked < 0 || errno || !end || *end) {
+		snprintf(err, errlen,
+			 "the %s lock view's blocked-workers query returned %lld rows of %d columns "
+			 "(\"%.40s\"), not one count",
+			 r->view->engine, res.rows, res.columns, res.first_value);
+		*failed = true;
+		return false;
+	}
 	/* A worker counted blocked may have been RUNNING when we looked: only
 	 * trust the count when it covers every running worker. */
 	int still = 0;
@@ -1348,6 +1409,33 @@ static bool settled(struct race *r, char *err, size_t errlen, bool *failed)
 		if (atomic_load(&r->w[i].state) == W_RUNNING)
 			still++;
 	return blocked >= still && still == running;
+}
+
+/* CPU time of the calling thread, microseconds. */
+static uint64_t thread_cpu_us(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Sleeps on cv_coord for at most us microseconds: a worker reaching the
+ * commit line (a loop's report) wakes it early. */
+static void coord_nap(struct race *r, uint64_t us)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)(us * 1000u);
+	while (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	lock(&r->mu);
+	int rc = pthread_cond_timedwait(&r->cv_coord, &r->mu, &ts);
+	unlock(&r->mu);
+	if (rc && rc != ETIMEDOUT)
+		abort();
 }
 
 /* Who backend pid is, for a message: one of pgrace's own connections (a
@@ -1540,8 +1628,10 @@ static enum race_status count_rows(struct race *r, struct round_result *out, cha
 			out->rows_min = rows;
 		if (rows > out->rows_max)
 			out->rows_max = rows;
-		if (rows > 1)
+		if (rows > 1) {
 			out->keys_with_duplicates++;
+			out->extra_rows += rows - 1;
+		}
 	}
 	if (r->pooler) {
 		db_query(r->monitor, "COMMIT", 0, NULL, rows_deadline(r), &res);
@@ -1573,8 +1663,23 @@ static void observe_order(struct race *r, struct round_result *out)
 	out->n_events = n;
 }
 
+static enum race_status play_round(struct race *r, long long round, long long phase_round,
+				   struct round_result *out, char *err, size_t errlen);
+
+/* A round, and the coordinator's share of it: its thread's CPU time
+ * against the round's wall time, from the start to the rows counted. */
 enum race_status race_round(struct race *r, long long round, long long phase_round,
 			    struct round_result *out, char *err, size_t errlen)
+{
+	uint64_t cpu0 = thread_cpu_us(), wall0 = clock_us();
+	enum race_status st = play_round(r, round, phase_round, out, err, errlen);
+	r->coord_cpu_us += thread_cpu_us() - cpu0;
+	r->round_us += clock_us() - wall0;
+	return st;
+}
+
+static enum race_status play_round(struct race *r, long long round, long long phase_round,
+				   struct round_result *out, char *err, size_t errlen)
 {
 	int n = r->cfg.workers;
 	bool failed = false;
@@ -1613,22 +1718,36 @@ enum race_status race_round(struct race *r, long long round, long long phase_rou
 
 	if (ok && r->cfg.mode == MODE_HOLD) {
 		/* Settled twice in a row: a worker seen blocked stays blocked until
-		 * someone commits, and nobody commits before we say so. */
+		 * someone commits, and nobody commits before we say so. Between
+		 * polls the coordinator backs off (25 us doubling to 400 us: each
+		 * poll costs the server a lock-table scan), and a worker reaching
+		 * the commit line wakes it at once. */
+		uint64_t nap = 25;
 		int confirmations = 0;
 		while (confirmations < 2) {
-			if (settled(r, err, errlen, &failed))
+			if (settled(r, err, errlen, &failed)) {
 				confirmations++;
-			else
+				nap = 25;
+			} else {
 				confirmations = 0;
+			}
 			if (failed || db_stop_requested() || clock_us() >= deadline) {
 				ok = false;
 				break;
 			}
-			if (confirmations < 2) {
-				struct timespec ts = {0, 200 * 1000};
-				nanosleep(&ts, NULL);
+			if (confirmations == 0) {
+				coord_nap(r, nap);
+				nap = nap * 2 > 400 ? 400 : nap * 2;
 			}
 		}
+		uint64_t released = clock_us(), last = 0;
+		for (int i = 0; ok && i < n; i++) {
+			uint64_t t = atomic_load(&r->w[i].settle_us);
+			if (t > last)
+				last = t;
+		}
+		if (ok)
+			hist_record(&r->detect, released > last ? released - last : 0);
 		if (!ok && !failed && !db_stop_requested()) {
 			char what[64];
 			snprintf(what, sizeof what, "round deadline of %d ms passed", r->cfg.deadline_ms);
@@ -1760,6 +1879,13 @@ enum race_status race_free_wait(struct race *r, bool stop, long long *keys_used,
 
 void race_totals(struct race *r, struct race_totals *t, struct outcome_table *per_key)
 {
+	hist_merge(&t->detect, &r->detect);
+	hist_init(&r->detect);
+	t->polls += r->polls;
+	t->coord_cpu_us += r->coord_cpu_us;
+	t->round_us += r->round_us;
+	r->polls = 0;
+	r->coord_cpu_us = r->round_us = 0;
 	for (int i = 0; i < r->cfg.workers; i++) {
 		struct worker *w = &r->w[i];
 		if (per_key)

@@ -39,6 +39,7 @@ struct race; /* opaque: the workers of one phase */
 struct round_result {
 	long long rows_min, rows_max; /* rows per key over this round's keys */
 	int keys_with_duplicates;
+	long long extra_rows;         /* rows beyond each key's first, summed over the keys */
 	uint64_t skew_us;             /* last first-send minus first first-send */
 	/* A fire round on one key that left duplicates: the order its steps
 	 * were sent in ("a1 b1 a2 ...", "" otherwise) and each step's send and
@@ -55,6 +56,11 @@ struct race_totals {
 	struct outcome_table constraints; /* 23505s and 23P01s by constraint name ("" -> "(none)") */
 	struct hist latency;               /* first send to final outcome, per attempt */
 	struct hist skew;                  /* per round */
+	/* the coordinator, over the phase's rounds */
+	struct hist detect;     /* hold: last worker settled -> COMMITs released, per round */
+	long long polls;        /* hold: lock-view queries it asked */
+	uint64_t coord_cpu_us;  /* its thread's CPU time during rounds */
+	uint64_t round_us;      /* the rounds' wall time */
 };
 
 enum race_status {

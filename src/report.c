@@ -624,6 +624,21 @@ static json_t *json_phase(const struct phase_result *ph)
 				  race ? json_pack("{s:I, s:I}", "p50", (json_int_t)ph->skew_us_p50,
 						   "max", (json_int_t)ph->skew_us_max)
 				       : json_null());
+	bool rounds = race && !ph->free_run && ph->rounds > 0 &&
+		      (ph->mode == MODE_HOLD || ph->mode == MODE_FIRE);
+	rc |= json_object_set_new(o, "extra_rows", race ? json_integer(ph->extra_rows) : json_null());
+	rc |= json_object_set_new(o, "duplicate_yield",
+				  rounds ? json_real(ph->duplicate_yield) : json_null());
+	rc |= json_object_set_new(
+		o, "coordinator",
+		rounds ? json_pack("{s:o, s:I, s:f}", "detect_us",
+				   ph->mode == MODE_HOLD
+					   ? json_pack("{s:I, s:I}", "p50", (json_int_t)ph->detect_us_p50,
+						       "max", (json_int_t)ph->detect_us_max)
+					   : json_null(),
+				   "polls", (json_int_t)ph->coord_polls, "cpu_share",
+				   ph->coord_cpu_share)
+		       : json_null());
 	rc |= json_object_set_new(o, "expectations", json_expectations(ph));
 	rc |= json_object_set_new(o, "passed", json_boolean(ph->passed));
 	rc |= json_object_set_new(o, "verdict", json_string(verdict_name(ph->verdict)));

@@ -729,6 +729,7 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 		}
 		if (rr.keys_with_duplicates)
 			ph->rounds_with_duplicates++;
+		ph->extra_rows += rr.extra_rows;
 		hist_record(&t->skew, rr.skew_us);
 		race_totals(race, t, ph->per_key); /* the workers are parked between rounds */
 		progress(rn, ph, cfg->rounds, &t->outcomes);
@@ -911,6 +912,14 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 	ph->latency = t.latency;
 	ph->skew_us_p50 = hist_percentile(&t.skew, 50);
 	ph->skew_us_max = t.skew.max;
+	/* Of the duplicates a round could leave (every worker but one per key
+	 * inserting), the share it did leave. */
+	long long room = (long long)ph->rounds * (ph->workers - ph->keys);
+	ph->duplicate_yield = room > 0 ? (double)ph->extra_rows / (double)room : 0;
+	ph->detect_us_p50 = hist_percentile(&t.detect, 50);
+	ph->detect_us_max = t.detect.max;
+	ph->coord_polls = t.polls;
+	ph->coord_cpu_share = t.round_us ? (double)t.coord_cpu_us / (double)t.round_us : 0;
 	if (ph->free_run && ph->duration_s > 0)
 		ph->tps = (double)ph->attempts / ph->duration_s;
 	if (cfg.mode == MODE_FIRE && !ph->free_run)

@@ -44,6 +44,11 @@ struct phase_result {
 	enum isolation isolation;
 	int workers, rounds, keys;
 	long long rounds_with_duplicates;
+	long long extra_rows;         /* rows beyond each key's first, over every round */
+	double duplicate_yield;       /* extra_rows / (rounds x (workers - keys)): 0..1 */
+	uint64_t detect_us_p50, detect_us_max; /* hold: last worker settled -> COMMITs released */
+	long long coord_polls;        /* hold: the coordinator's lock-view queries */
+	double coord_cpu_share;       /* the coordinator thread's CPU / the rounds' wall time */
 	long long rows_min, rows_max; /* rows per key over every round and key */
 	long long attempts;
 	long long retries;

@@ -589,7 +589,8 @@ static bool parse_race(struct loader *L, struct fy_node *n, int line, struct rac
 {
 	static const char *const keys[] = {"workers", "rounds", "keys", "deadline_ms", "retries",
 					   "mode", "isolation", "distribution",
-					   "read_committed_workers", "max_interleavings", "seed", NULL};
+					   "read_committed_workers", "max_interleavings", "seed",
+					   "autocommit", NULL};
 	memset(r, 0, sizeof *r);
 	if (n && fy_node_get_type(n) == FYNT_SCALAR && blank(fy_node_get_scalar0(n)))
 		return true; /* `race:` with nothing: defaults */
@@ -617,6 +618,8 @@ static bool parse_race(struct loader *L, struct fy_node *n, int line, struct rac
 		else if (!strcmp(k, "max_interleavings"))
 			ok = get_int(L, v, k, kl, 1, ORDER_MAX_SAMPLE, &r->max_interleavings),
 			r->set |= RACE_SET_MAX_ILV;
+		else if (!strcmp(k, "autocommit"))
+			ok = get_bool(L, v, k, kl, &r->autocommit), r->set |= RACE_SET_AUTOCOMMIT;
 		else if (!strcmp(k, "seed")) {
 			int seed = 0;
 			ok = get_int(L, v, k, kl, 0, 2147483647, &seed), r->seed = seed;
@@ -1480,6 +1483,33 @@ static bool resolve_flow_targets(struct loader *L, struct scenario *sc)
 	return true;
 }
 
+/* A phase racing in autocommit (race: {autocommit: true}): fire mode only
+ * (hold holds each worker's transaction open before its COMMIT), at READ
+ * COMMITTED (each statement runs at the session's default), on one server. */
+static bool check_autocommit(struct loader *L, const struct scenario *sc, const struct phase *ph)
+{
+	struct race_cfg cfg = scenario_race(sc, ph, NULL);
+	if (!ph->has_race || !cfg.autocommit)
+		return true;
+	if (cfg.mode != MODE_FIRE)
+		return errorf(L, ph->line,
+			      "phase \"%s\": race: {autocommit: true} goes with mode fire (hold and "
+			      "interleave hold each worker's transaction open)",
+			      ph->name);
+	if (cfg.isolation != ISO_READ_COMMITTED || cfg.rc_workers)
+		return errorf(L, ph->line,
+			      "phase \"%s\": race: {autocommit: true} runs each statement at the "
+			      "server's default isolation: leave isolation at read committed",
+			      ph->name);
+	for (size_t i = 0; i < sc->n_flow; i++)
+		if (sc->flow[i].on)
+			return errorf(L, sc->flow[i].on_line,
+				      "phase \"%s\": race: {autocommit: true} runs every flow step on the "
+				      "--dsn server",
+				      ph->name);
+	return true;
+}
+
 bool scenario_interleave_check(const struct scenario *sc, const struct phase *ph,
 			       const struct race_cfg *cfg, int *line, char *why, size_t len)
 {
@@ -1634,7 +1664,7 @@ static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *
 	if (!(r->set & RACE_SET_SEED))
 		r->seed = 1;
 	for (size_t i = 0; i < sc->n_phases; i++)
-		if (!check_interleave(L, sc, &sc->phases[i]))
+		if (!check_interleave(L, sc, &sc->phases[i]) || !check_autocommit(L, sc, &sc->phases[i]))
 			return false;
 	return true;
 }
@@ -1812,6 +1842,8 @@ struct race_cfg scenario_race(const struct scenario *sc, const struct phase *p,
 			r.max_interleavings = l->max_interleavings;
 		if (l->set & RACE_SET_SEED)
 			r.seed = l->seed;
+		if (l->set & RACE_SET_AUTOCOMMIT)
+			r.autocommit = l->autocommit;
 	}
 	/* Interleave mode races two workers unless the phase says how many, or
 	 * the command line or the scenario's defaults do together with mode

@@ -59,6 +59,7 @@ struct race_cfg {
 	int rc_workers;      /* this many workers run READ COMMITTED whatever isolation says */
 	int max_interleavings; /* interleave: above this many orders, a sample of this many */
 	long long seed;        /* interleave: the sample's seed */
+	bool autocommit;       /* fire: no BEGIN/COMMIT, each statement its own transaction */
 	unsigned set;        /* RACE_SET_* bits: which fields the file set */
 };
 
@@ -73,6 +74,7 @@ struct race_cfg {
 #define RACE_SET_RC 256u
 #define RACE_SET_MAX_ILV 512u
 #define RACE_SET_SEED 1024u
+#define RACE_SET_AUTOCOMMIT 2048u
 
 enum step_kind {
 	STEP_SQL,

@@ -204,3 +204,46 @@ Test(engine, bad_thread_count_is_usage_error, .timeout = 60)
 		proc_free(&p);
 	}
 }
+
+/* race: {autocommit: true}: no BEGIN, no COMMIT, each statement its own
+ * transaction. A flow whose second statement fails keeps its first
+ * statement's row (in a transaction the ROLLBACK would take it back): every
+ * worker's row survives every round. */
+Test(engine, autocommit_statements_are_their_own_transactions, .timeout = 120)
+{
+	engine_env("2", NULL);
+	static const char yaml[] = "name: autocommit-keeps\n"
+				   "schema: CREATE TABLE t (k bigint NOT NULL, w int)\n"
+				   "params: [round]\n"
+				   "rows: SELECT count(*) FROM t WHERE k = $1\n"
+				   "race: {workers: 4, rounds: 3, mode: fire, autocommit: true}\n"
+				   "flow:\n"
+				   "  - sql: INSERT INTO t (k) VALUES ($1)\n"
+				   "  - sql: SELECT 1 / 0 WHERE $1::bigint IS NOT NULL\n"
+				   "phases:\n"
+				   "  - name: race\n"
+				   "    race: {}\n"
+				   "    expect:\n"
+				   "      - outcomes.22012 == attempts\n"
+				   "      - rows_per_key.min == workers\n";
+	const char *path = spath("autocommit.yaml");
+	write_file(path, yaml, sizeof yaml - 1);
+	const char *json = spath("autocommit.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", path, "-q", "--json", json), &p);
+	cr_expect_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(json);
+	json_t *ph = phase(doc, "race");
+	cr_expect_eq(jint(ph, "attempts"), 12);
+	cr_expect_eq(jint2(ph, "rows_per_key", "min"), 4, "a failed statement took its row back");
+	cr_expect_eq(jint(ph, "extra_rows"), 3 * 3, "three rows beyond the first, every round");
+	assert_schema_dropped(doc);
+	json_decref(doc);
+	proc_free(&p);
+
+	/* Hold mode cannot hold a transaction that does not exist. */
+	code = run_pgrace(ARGS("run", path, "--mode", "hold", "-q"), &p);
+	cr_expect_eq(code, 3, "%s", proc_said(&p));
+	cr_expect(contains(p.err, "autocommit"), "%s", proc_said(&p));
+	proc_free(&p);
+}

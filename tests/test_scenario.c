@@ -670,6 +670,9 @@ static const struct bad_case {
 	{"truncated-list.yaml", 97, "YAML: flow sequence without a closing bracket"},
 	{"truncated-quote.yaml", 99, "YAML: double-quoted scalar without closing quote"},
 	{"truncated-before-phases.yaml", 1, "missing required key \"phases\""},
+	/* autocommit races in fire mode, at read committed */
+	{"autocommit-hold.yaml", 11, "race: {autocommit: true} goes with mode fire"},
+	{"autocommit-serializable.yaml", 11, "leave isolation at read committed"},
 	/* empty */
 	{"empty.yaml", 1, "empty"},
 	{"comments-only.yaml", 1, "empty"},
