@@ -527,7 +527,22 @@ pg_throwaway__on_exit() {
 	local rc=$?
 	trap - EXIT
 	pg_throwaway_stop || true
+	pg_throwaway__stop_below "${PGRACE_TEST_CLUSTERS:-}"
 	exit "$rc"
+}
+
+# Stops every throwaway cluster left in folder $1 (the folder scripts/test.sh
+# gives the tests for clusters of their own) and removes the folder.
+pg_throwaway__stop_below() {
+	local parent=$1 d
+	[[ -n "$parent" && -d "$parent" && -f "$parent/.pgrace-clusters" ]] || return 0
+	for d in "$parent"/*/; do
+		[[ -f "$d$PG_THROWAWAY_MARKER" ]] || continue
+		pg_throwaway__log "stopping ${d%/}, left behind by a test"
+		pg_throwaway_stop "${d%/}" || true
+	done
+	rm -f -- "$parent/.pgrace-clusters"
+	rmdir -- "$parent" 2>/dev/null || true
 }
 
 pg_throwaway__on_signal() {

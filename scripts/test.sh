@@ -36,6 +36,13 @@ else
 	pg_throwaway_start || exit 3
 fi
 
+# Clusters the tests start themselves (a primary with a standby) go in
+# here, so that this script's exit stops any a killed test left behind.
+PGRACE_TEST_CLUSTERS=$(mktemp -d /tmp/pgrace-clusters.XXXXXX)
+chmod 0755 "$PGRACE_TEST_CLUSTERS"
+: >"$PGRACE_TEST_CLUSTERS/.pgrace-clusters"
+export PGRACE_TEST_CLUSTERS
+
 rc=0
 pg_throwaway_run ctest --test-dir "${PGRACE_BUILD_DIR:-build}" --output-on-failure --timeout 600 "$@" || rc=$?
 exit "$rc"

@@ -19,7 +19,9 @@
 
 #define REPLICA_READ PGRACE_SOURCE_DIR "/scenarios/replica-read-check.yaml"
 
-TestSuite(servers, .init = scratch_init, .fini = scratch_fini);
+static void servers_fini(void);
+
+TestSuite(servers, .init = scratch_init, .fini = servers_fini);
 
 /* The PG* server's server_version, e.g. "15.18" (static buffer). */
 static const char *server_version(void)
@@ -253,11 +255,35 @@ struct cluster {
 	char primary[160], replica[160];
 };
 
+/* The cluster this test started and has not stopped ("" when none): the
+ * suite's fini stops it when an assertion ended the test early. */
+static char started_dir[64];
+
+static void servers_fini(void)
+{
+	if (started_dir[0]) {
+		struct proc p;
+		pid_t pid = spawn_cmd(ARGS("/bin/bash", PGRACE_SOURCE_DIR "/scripts/pg-throwaway.sh", "stop",
+					   started_dir),
+				      &p);
+		wait_pgrace(pid, &p, RUN_LIMIT_S);
+		proc_free(&p);
+		started_dir[0] = '\0';
+	}
+	scratch_fini();
+}
+
 static void cluster_start(struct cluster *cl, const char *delay_ms)
 {
-	snprintf(cl->dir, sizeof cl->dir, "/tmp/pgrace-standby.XXXXXX");
+	/* Under scripts/test.sh, in a folder its exit stops whatever is left in
+	 * (a test killed outright cannot clean up after itself). */
+	const char *parent = getenv("PGRACE_TEST_CLUSTERS");
+	if (!parent || !*parent || strlen(parent) > 40)
+		parent = "/tmp";
+	snprintf(cl->dir, sizeof cl->dir, "%s/pgrace-standby.XXXXXX", parent);
 	cr_assert_not_null(mkdtemp(cl->dir));
 	rmdir(cl->dir); /* pg-throwaway makes it, owned by the server's user */
+	snprintf(started_dir, sizeof started_dir, "%s", cl->dir);
 	snprintf(cl->primary, sizeof cl->primary, "host=%s port=5432 user=postgres dbname=postgres",
 		 cl->dir);
 	snprintf(cl->replica, sizeof cl->replica, "host=%s port=5433 user=postgres dbname=postgres",
@@ -307,6 +333,7 @@ static bool cluster_stop(struct cluster *cl)
 	pid_t pid = spawn_cmd(ARGS("/bin/bash", THROWAWAY, "stop", cl->dir), &p);
 	int code = wait_pgrace(pid, &p, RUN_LIMIT_S);
 	proc_free(&p);
+	started_dir[0] = '\0';
 	return code == 0 && access(cl->dir, F_OK) != 0 && processes_of(cl->dir) == 0;
 }
 
