@@ -392,11 +392,13 @@ Test(safety, timeout_storm_leaves_nothing, .timeout = 300)
 		for (int k = 0; k < AT_ONCE; k++)
 			pid[k] = spawn_cmd(ARGS("/usr/bin/timeout", "--preserve-status", limits[(i + k) % 4],
 						pgrace_bin(), "run", FIXTURE, "--dsn", dsn, "--workers",
-						"4", "--rounds", "300", "-q"),
+						"4", "--rounds", "100000", "-q"),
 					   &p[k]);
 		for (int k = 0; k < AT_ONCE; k++) {
-			/* A run takes about 8 s here: every one is cut, and exits 143
-			 * by itself after cleaning up (not 128 + a signal). */
+			/* A run of 100000 rounds outlasts every limit (300 rounds
+			 * could finish within 2 s on the event-loop engine): every one
+			 * is cut, and exits 143 by itself after cleaning up (not 128 + a
+			 * signal). */
 			int code = wait_pgrace(pid[k], &p[k], 60);
 			cr_expect_eq(code, 143, "run %d (timeout %s): %s", i + k, limits[(i + k) % 4],
 				     proc_said(&p[k]));
