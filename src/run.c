@@ -1016,7 +1016,8 @@ static bool check_connections(struct runner *rn)
 /* Before anything runs: every racing phase must have an expectation that
  * applies in the mode it will race in, or it would judge nothing; a phase
  * that --mode interleave turns into an interleave phase must be one that
- * can be (no under_load steps, at most 4 workers, ...). */
+ * can be (no under_load steps, at most 4 workers, ...); an autocommit race
+ * must race in fire mode. */
 static bool check_modes(struct runner *rn)
 {
 	const struct scenario *sc = rn->sc;
@@ -1032,7 +1033,17 @@ static bool check_modes(struct runner *rn)
 			stop_run(rn, VERDICT_BAD_SCENARIO, "%s:%d: %s", sc->path, line, why);
 			return false;
 		}
-		if (judge_applicable(p, cfg.mode) == 0) {
+		if (cfg.autocommit && (cfg.mode != MODE_FIRE || rn->opts->pooler)) {
+			stop_run(rn, VERDICT_BAD_SCENARIO,
+				 "%s:%d: phase %s: race: {autocommit: true} races in fire mode only%s",
+				 sc->path, p->line, p->name,
+				 rn->opts->pooler ? ", and not through --pooler (it sets the search_path "
+						    "per transaction)"
+						  : " (--mode hold holds each worker's transaction open)");
+			return false;
+		}
+		/* A free run (--duration) measures, it judges nothing. */
+		if (!rn->opts->duration_ms && judge_applicable(p, cfg.mode) == 0) {
 			stop_run(rn, VERDICT_BAD_SCENARIO,
 				 "%s:%d: phase %s races in mode %s, but every expectation of it is "
 				 "limited to another mode: it would judge nothing (add one for %s, or "
@@ -1096,7 +1107,7 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 	res->phases = calloc(sc->n_phases, sizeof *res->phases);
 	if (!res->phases)
 		abort();
-	if (!opts->duration_ms && !check_modes(&rn)) {
+	if (!check_modes(&rn)) {
 		res->schema[0] = '\0';
 		goto out;
 	}

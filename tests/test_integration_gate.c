@@ -309,3 +309,19 @@ Test(gate, deadlock_among_workers_is_named)
 	else
 		unsetenv("PGOPTIONS");
 }
+
+/* An autocommit race with --mode hold was refused only when its workers
+ * connected, as "the database could not be used" (exit 3): it is the
+ * command line's and the file's mismatch, exit 2 naming the phase, before
+ * anything runs. */
+Test(gate, autocommit_race_in_hold_mode_is_refused_up_front)
+{
+	const char *file = PGRACE_SOURCE_DIR "/bench/hit-where-not-exists-autocommit.yaml";
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "--mode", "hold", "-q"), &p);
+	cr_expect_eq(code, 2, "%s", proc_said(&p));
+	cr_expect(contains(p.err, "race: {autocommit: true} races in fire mode only"), "%s",
+		  proc_said(&p));
+	cr_expect(names_file_line(p.err, file), "%s", proc_said(&p));
+	proc_free(&p);
+}
