@@ -188,44 +188,11 @@ record() {
 	jq -cn "$@" >>"$raw"
 }
 
-# Prints the block scalar (key: |) of top-level key $2, or of $2.$3, of YAML
-# file $1 with its indentation removed; status 1 when there is none. Enough
-# for the bench scenarios, which write their SQL as block scalars.
-yaml_block() {
-	awk -v key="$2" -v subkey="${3:-}" '
-		function indent(s) { match(s, /^ */); return RLENGTH }
-		inblk {
-			if ($0 ~ /^[[:space:]]*$/) { blanks++; next }
-			if (indent($0) <= keyind) exit
-			if (blkind < 0) blkind = indent($0)
-			for (; blanks > 0; blanks--) print ""
-			print substr($0, blkind + 1)
-			next
-		}
-		subkey == "" && $0 ~ ("^" key ":[[:space:]]*[|][-+]?[[:space:]]*$") {
-			inblk = 1; keyind = 0; blkind = -1; next
-		}
-		subkey != "" {
-			if ($0 ~ ("^" key ":[[:space:]]*$")) { inparent = 1; next }
-			if ($0 ~ /^[^[:space:]#]/) inparent = 0
-			if (inparent && $0 ~ ("^  " subkey ":[[:space:]]*[|][-+]?[[:space:]]*$")) {
-				inblk = 1; keyind = 2; blkind = -1
-			}
-		}
-		END { if (!inblk) exit 1 }
-	' "$1"
-}
-
-# Nearest-rank percentiles of the numbers on stdin (one per line):
-# "p50 p90 p99 max count", or "null null null null 0" when there are none.
+# Percentiles of the microsecond values on stdin (one per line), by the
+# histogram pgrace's own latencies use, so both tools' figures come from one
+# estimator: "p50 p90 p99 max count", or "null null null null 0".
 percentiles() {
-	sort -n | awk '
-		{ v[NR] = $1 }
-		function rank(p,   r) { r = int(p / 100 * NR); if (r < p / 100 * NR) r++; if (r < 1) r = 1; return v[r] }
-		END {
-			if (NR == 0) { print "null null null null 0"; exit }
-			printf "%d %d %d %d %d\n", rank(50), rank(90), rank(99), v[NR], NR
-		}'
+	"$pgrace" percentiles
 }
 
 # ---- tools ----
@@ -319,8 +286,8 @@ pgb_schema() {
 	local sql
 	sql="SET client_min_messages = warning; DROP SCHEMA IF EXISTS $bschema CASCADE;"
 	sql+=" CREATE SCHEMA $bschema; SET search_path TO $bschema;"$'\n'
-	sql+=$(yaml_block "$1" schema)$'\n'
-	sql+=$(yaml_block "$1" seed || true)
+	sql+=$("$pgrace" show "$1" schema)$'\n'
+	sql+=$("$pgrace" show "$1" seed 2>/dev/null || true)
 	schema_made=1
 	q -c "$sql"
 }

@@ -42,6 +42,12 @@ static const char usage_text[] =
 	"                                       whose run is gone (SIGKILL, a crash, a lost\n"
 	"                                       host): each live run holds an advisory lock\n"
 	"                                       named after its schema; --dry-run only lists\n"
+	"  pgrace show SCENARIO PART            print one part's SQL: schema, seed, rows,\n"
+	"                                       migration.up, migration.down, sql.NAME,\n"
+	"                                       flow.N (for scripts: no YAML parsing)\n"
+	"  pgrace percentiles                   p50 p90 p99 max count of the microseconds\n"
+	"                                       on stdin, one per line, by the histogram\n"
+	"                                       pgrace's own latencies use\n"
 	"  pgrace spec SCENARIO --phase NAME [-o FILE] [--all] [--schema=NAME]\n"
 	"              [--dsn=CONNINFO] [--json=FILE] [--seed=N]\n"
 	"                                       run the scenario up to that interleave\n"
@@ -595,6 +601,74 @@ static int cmd_check(int argc, char **argv)
 	return bad ? EXIT_USAGE : EXIT_PASS;
 }
 
+static int cmd_show(int argc, char **argv)
+{
+	if (argc != 3)
+		return usage_error("%s", "show: name a scenario file and a part (schema, seed, rows, "
+					 "migration.up, migration.down, sql.NAME, flow.N)");
+	struct scenario sc;
+	char err[1024];
+	if (!scenario_load(argv[1], &sc, err, sizeof err)) {
+		text_line(stderr, "pgrace: %s", err);
+		return EXIT_USAGE;
+	}
+	int rc = EXIT_PASS;
+	const struct sql_text *t = scenario_part(&sc, argv[2]);
+	if (!t) {
+		rc = usage_error("show: %s has no part \"%s\" (schema, seed, rows, migration.up, "
+				 "migration.down, sql.NAME, flow.N)",
+				 argv[1], argv[2]);
+	} else if (!t->sql) {
+		rc = usage_error("show: %s of %s is a command, not SQL", argv[2], argv[1]);
+	} else {
+		size_t len = strlen(t->sql);
+		fputs(t->sql, stdout);
+		if (len && t->sql[len - 1] != '\n')
+			putchar('\n');
+	}
+	scenario_free(&sc);
+	return rc;
+}
+
+static int cmd_percentiles(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return usage_error("%s", "percentiles: reads numbers on stdin, takes no arguments");
+	struct hist *h = malloc(sizeof *h);
+	if (!h)
+		abort();
+	hist_init(h);
+	char line[128];
+	long n = 0;
+	int rc = EXIT_PASS;
+	while (fgets(line, sizeof line, stdin)) {
+		n++;
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(line, &end, 10);
+		while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+			end++;
+		if (line[0] == '\n')
+			continue;
+		if (errno || end == line || *end || line[0] == '-') {
+			rc = usage_error("percentiles: line %ld: expected a count of microseconds", n);
+			goto out;
+		}
+		hist_record(h, v);
+	}
+	if (h->count == 0)
+		printf("null null null null 0\n");
+	else
+		printf("%llu %llu %llu %llu %llu\n", (unsigned long long)hist_percentile(h, 50),
+		       (unsigned long long)hist_percentile(h, 90),
+		       (unsigned long long)hist_percentile(h, 99), (unsigned long long)h->max,
+		       (unsigned long long)h->count);
+out:
+	free(h);
+	return rc;
+}
+
 static int cmd_clean(int argc, char **argv)
 {
 	static const struct option longopts[] = {{"dsn", required_argument, NULL, 'd'},
@@ -687,7 +761,7 @@ static int cmd_list(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2)
-		return usage_error("%s", "missing command (run, check, list, init or clean)");
+		return usage_error("%s", "missing command (run, check, list, show, percentiles, init, clean or spec)");
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-?") || !strcmp(cmd, "help")) {
 		fputs(usage_text, stdout);
@@ -700,6 +774,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "show"))
+		return cmd_show(argc - 1, argv + 1);
+	if (!strcmp(cmd, "percentiles"))
+		return cmd_percentiles(argc - 1, argv + 1);
 	if (!strcmp(cmd, "check"))
 		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(cmd, "list"))
@@ -710,5 +788,5 @@ int main(int argc, char **argv)
 		return cmd_clean(argc - 1, argv + 1);
 	if (!strcmp(cmd, "spec"))
 		return cmd_spec(argc - 1, argv + 1);
-	return usage_error("unknown command \"%s\" (run, check, list, init, clean or spec)", cmd);
+	return usage_error("unknown command \"%s\" (run, check, list, show, percentiles, init, clean or spec)", cmd);
 }

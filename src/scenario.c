@@ -1869,6 +1869,31 @@ struct race_cfg scenario_race(const struct scenario *sc, const struct phase *p,
 	return r;
 }
 
+const struct sql_text *scenario_part(const struct scenario *sc, const char *name)
+{
+	const struct sql_text *t = NULL;
+	if (!strcmp(name, "schema"))
+		t = &sc->schema;
+	else if (!strcmp(name, "seed"))
+		t = &sc->seed;
+	else if (!strcmp(name, "rows"))
+		t = &sc->rows;
+	else if (!strcmp(name, "migration.up"))
+		t = &sc->migrate_up;
+	else if (!strcmp(name, "migration.down"))
+		t = &sc->migrate_down;
+	else if (!strncmp(name, "sql.", 4))
+		t = scenario_sql(sc, name + 4);
+	else if (!strncmp(name, "flow.", 5)) {
+		char *end;
+		errno = 0;
+		long n = strtol(name + 5, &end, 10);
+		if (!errno && end != name + 5 && !*end && n >= 1 && (size_t)n <= sc->n_flow)
+			t = &sc->flow[n - 1].text;
+	}
+	return t && (t->sql || t->command) ? t : NULL;
+}
+
 const struct sql_text *scenario_sql(const struct scenario *sc, const char *name)
 {
 	for (size_t i = 0; i < sc->n_sql; i++)

@@ -187,6 +187,9 @@ struct race_cfg scenario_race(const struct scenario *sc, const struct phase *p,
  * orders that fit the flow. False with why (and the line to name in *line). */
 bool scenario_interleave_check(const struct scenario *sc, const struct phase *p,
 			       const struct race_cfg *cfg, int *line, char *why, size_t len);
+/* The SQL of a part of sc by name: schema, seed, rows, migration.up,
+ * migration.down, sql.NAME, flow.N (from 1); NULL when sc has no such part. */
+const struct sql_text *scenario_part(const struct scenario *sc, const char *name);
 /* Named SQL block, or NULL. */
 const struct sql_text *scenario_sql(const struct scenario *sc, const char *name);
 

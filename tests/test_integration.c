@@ -558,3 +558,52 @@ Test(integration, unwritable_results_exit_5, .timeout = 120)
 	cr_expect(contains(p.err, json), "stderr does not name %s:\n%s", json, p.err);
 	proc_free(&p);
 }
+
+/* What scripts ask of pgrace instead of parsing YAML or computing
+ * percentiles themselves (scripts/bench.sh): a part's SQL, and percentiles
+ * by pgrace's own histogram. No database. */
+Test(integration, show_and_percentiles_for_scripts, .timeout = 60)
+{
+	struct proc p;
+	int code = run_pgrace(ARGS("show", SEED, "rows"), &p);
+	cr_expect_eq(code, 0, "%s", proc_said(&p));
+	cr_expect_str_eq(p.out, "SELECT count(*) FROM user_tenant_membership WHERE user_id = $1 "
+				"AND tenant_id = $2\n");
+	proc_free(&p);
+	code = run_pgrace(ARGS("show", SEED, "sql.nothing"), &p);
+	cr_expect_eq(code, 2, "%s", proc_said(&p));
+	cr_expect(contains(p.err, "has no part \"sql.nothing\""), "%s", proc_said(&p));
+	proc_free(&p);
+
+	/* 1..1000 microseconds: exact max and count, percentiles within the
+	 * histogram's 3 %. */
+	char *in = malloc(8 * 1000);
+	cr_assert(in);
+	size_t len = 0;
+	for (int v = 1000; v >= 1; v--)
+		len += (size_t)snprintf(in + len, 8 * 1000 - len, "%d\n", v);
+	write_file(spath("values"), in, len);
+	free(in);
+	const char *sh[] = {"/bin/sh", "-c", "", NULL};
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd, "'%s' percentiles < '%s'", pgrace_bin(), spath("values"));
+	sh[2] = cmd;
+	pid_t pid = spawn_cmd(sh, &p);
+	code = wait_pgrace(pid, &p, 30);
+	cr_expect_eq(code, 0, "%s", proc_said(&p));
+	unsigned long long p50, p90, p99, max, count;
+	cr_assert_eq(sscanf(p.out, "%llu %llu %llu %llu %llu", &p50, &p90, &p99, &max, &count), 5,
+		     "%s", proc_said(&p));
+	cr_expect(p50 >= 485 && p50 <= 515, "p50 %llu", p50);
+	cr_expect(p90 >= 873 && p90 <= 927, "p90 %llu", p90);
+	cr_expect(p99 >= 960 && p99 <= 1000, "p99 %llu", p99);
+	cr_expect_eq(max, 1000);
+	cr_expect_eq(count, 1000);
+	proc_free(&p);
+	snprintf(cmd, sizeof cmd, "echo 12ms | '%s' percentiles", pgrace_bin());
+	pid = spawn_cmd(sh, &p);
+	code = wait_pgrace(pid, &p, 30);
+	cr_expect_eq(code, 2, "%s", proc_said(&p));
+	cr_expect(contains(p.err, "line 1: expected a count of microseconds"), "%s", proc_said(&p));
+	proc_free(&p);
+}

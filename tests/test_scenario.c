@@ -381,6 +381,43 @@ Test(scenario, race_merge_clamps)
 	scenario_free(&sc);
 }
 
+Test(scenario, parts_by_name)
+{
+	struct scenario sc;
+	load_ok(SEED, &sc);
+	static const struct {
+		const char *part;
+		const char *starts; /* NULL: no such part */
+	} cases[] = {
+		{"schema", "CREATE TABLE users"},
+		{"seed", "INSERT INTO users"},
+		{"rows", "SELECT count(*) FROM user_tenant_membership"},
+		{"migration.up", "ALTER TABLE user_tenant_membership\n  ADD CONSTRAINT"},
+		{"migration.down", "ALTER TABLE user_tenant_membership DROP CONSTRAINT"},
+		{"sql.precheck", "SELECT user_id, tenant_id, COUNT(*)"},
+		{"flow.1", "SELECT 1 FROM user_tenant_membership"},
+		{"flow.2", "INSERT INTO user_tenant_membership"},
+		{"flow.3", NULL},
+		{"flow.0", NULL},
+		{"flow.", NULL},
+		{"flow.1x", NULL},
+		{"sql.nothing", NULL},
+		{"migration", NULL},
+		{"Schema", NULL},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct sql_text *t = scenario_part(&sc, cases[i].part);
+		if (!cases[i].starts) {
+			cr_expect_null(t, "%s", cases[i].part);
+			continue;
+		}
+		cr_assert_not_null(t, "%s", cases[i].part);
+		cr_expect(!strncmp(t->sql, cases[i].starts, strlen(cases[i].starts)), "%s: %s",
+			  cases[i].part, t->sql);
+	}
+	scenario_free(&sc);
+}
+
 Test(scenario, sql_lookup)
 {
 	struct scenario sc;
