@@ -1227,10 +1227,9 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 	if (!r->keys || !r->w)
 		abort();
 	memset(r->w, 0, sizeof *r->w * (size_t)cfg->workers);
-	if (cfg->autocommit && (cfg->mode != MODE_FIRE || pooler)) {
-		snprintf(err, errlen, "race: {autocommit: true} races in fire mode only%s",
-			 pooler ? ", and not through --pooler (it sets the search_path per transaction)"
-				: " (--mode hold holds each worker's transaction open)");
+	const char *refusal = scenario_autocommit_refusal(cfg, pooler);
+	if (refusal) {
+		snprintf(err, errlen, "%s", refusal);
 		goto fail;
 	}
 	r->n_loops = race_threads(cfg->workers, err, errlen);

@@ -1033,13 +1033,10 @@ static bool check_modes(struct runner *rn)
 			stop_run(rn, VERDICT_BAD_SCENARIO, "%s:%d: %s", sc->path, line, why);
 			return false;
 		}
-		if (cfg.autocommit && (cfg.mode != MODE_FIRE || rn->opts->pooler)) {
-			stop_run(rn, VERDICT_BAD_SCENARIO,
-				 "%s:%d: phase %s: race: {autocommit: true} races in fire mode only%s",
-				 sc->path, p->line, p->name,
-				 rn->opts->pooler ? ", and not through --pooler (it sets the search_path "
-						    "per transaction)"
-						  : " (--mode hold holds each worker's transaction open)");
+		const char *refusal = scenario_autocommit_refusal(&cfg, rn->opts->pooler);
+		if (refusal) {
+			stop_run(rn, VERDICT_BAD_SCENARIO, "%s:%d: phase %s: %s", sc->path, p->line,
+				 p->name, refusal);
 			return false;
 		}
 		/* A free run (--duration) measures, it judges nothing. */

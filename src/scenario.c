@@ -1491,11 +1491,9 @@ static bool check_autocommit(struct loader *L, const struct scenario *sc, const 
 	struct race_cfg cfg = scenario_race(sc, ph, NULL);
 	if (!ph->has_race || !cfg.autocommit)
 		return true;
-	if (cfg.mode != MODE_FIRE)
-		return errorf(L, ph->line,
-			      "phase \"%s\": race: {autocommit: true} goes with mode fire (hold and "
-			      "interleave hold each worker's transaction open)",
-			      ph->name);
+	const char *refusal = scenario_autocommit_refusal(&cfg, false);
+	if (refusal)
+		return errorf(L, ph->line, "phase \"%s\": %s", ph->name, refusal);
 	if (cfg.isolation != ISO_READ_COMMITTED || cfg.rc_workers)
 		return errorf(L, ph->line,
 			      "phase \"%s\": race: {autocommit: true} runs each statement at the "
@@ -1867,6 +1865,19 @@ struct race_cfg scenario_race(const struct scenario *sc, const struct phase *p,
 	if (r.rc_workers > r.workers)
 		r.rc_workers = r.workers;
 	return r;
+}
+
+const char *scenario_autocommit_refusal(const struct race_cfg *cfg, bool pooler)
+{
+	if (!cfg->autocommit)
+		return NULL;
+	if (cfg->mode != MODE_FIRE)
+		return "race: {autocommit: true} races in fire mode only "
+		       "(hold and interleave hold each worker's transaction open)";
+	if (pooler)
+		return "race: {autocommit: true} races in fire mode only, and not through --pooler "
+		       "(it sets the search_path per transaction)";
+	return NULL;
 }
 
 const struct sql_text *scenario_part(const struct scenario *sc, const char *name)

@@ -187,6 +187,10 @@ struct race_cfg scenario_race(const struct scenario *sc, const struct phase *p,
  * orders that fit the flow. False with why (and the line to name in *line). */
 bool scenario_interleave_check(const struct scenario *sc, const struct phase *p,
 			       const struct race_cfg *cfg, int *line, char *why, size_t len);
+/* Why a race with cfg cannot run in autocommit (through a pooler when
+ * pooler), NULL when it can or cfg is not autocommit: the one rule the
+ * loader, the runner (after command-line overrides) and race_open apply. */
+const char *scenario_autocommit_refusal(const struct race_cfg *cfg, bool pooler);
 /* The SQL of a part of sc by name: schema, seed, rows, migration.up,
  * migration.down, sql.NAME, flow.N (from 1); NULL when sc has no such part. */
 const struct sql_text *scenario_part(const struct scenario *sc, const char *name);

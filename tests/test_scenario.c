@@ -708,7 +708,7 @@ static const struct bad_case {
 	{"truncated-quote.yaml", 99, "YAML: double-quoted scalar without closing quote"},
 	{"truncated-before-phases.yaml", 1, "missing required key \"phases\""},
 	/* autocommit races in fire mode, at read committed */
-	{"autocommit-hold.yaml", 11, "race: {autocommit: true} goes with mode fire"},
+	{"autocommit-hold.yaml", 11, "race: {autocommit: true} races in fire mode only (hold and interleave"},
 	{"autocommit-serializable.yaml", 11, "leave isolation at read committed"},
 	/* empty */
 	{"empty.yaml", 1, "empty"},
