@@ -26,6 +26,7 @@
 
 #include "db.h"
 #include "mem.h"
+#include "outcome.h"
 #include "stats.h"
 
 #define TERM_GRACE_US (2u * 1000000u)   /* SIGTERM to SIGKILL */
@@ -444,34 +445,30 @@ char **command_env(char *const *base, PGconn *conn, const char *schema)
 	return env;
 }
 
-/* Condition names of the SQLSTATEs a migration tool's failure most often
- * carries (PostgreSQL's errcodes.txt spelling). */
-static const struct {
-	const char *code, *name;
-} conditions[] = {
-	{"23505", "unique_violation"},     {"23503", "foreign_key_violation"},
-	{"23502", "not_null_violation"},   {"23514", "check_violation"},
-	{"23P01", "exclusion_violation"},  {"40001", "serialization_failure"},
-	{"40P01", "deadlock_detected"},    {"55P03", "lock_not_available"},
-	{"57014", "query_canceled"},       {"42P07", "duplicate_table"},
-	{"42710", "duplicate_object"},     {"42701", "duplicate_column"},
-	{"42704", "undefined_object"},     {"42P01", "undefined_table"},
-	{"42703", "undefined_column"},     {"42601", "syntax_error"},
-	{"22P02", "invalid_text_representation"},
-};
-
 static bool is_code_char(char c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
 }
 
-/* A 5-character SQLSTATE at s, not part of a longer word. */
+static bool is_word_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_';
+}
+
+/* Classes 00 (success), 01 (warning) and 02 (no data) are not errors: a
+ * failed command's SQLSTATE is never one of them. */
+static bool is_error_code(const char *code)
+{
+	return !(code[0] == '0' && (code[1] == '0' || code[1] == '1' || code[1] == '2'));
+}
+
+/* A 5-character SQLSTATE of an error class at s, not part of a longer word. */
 static bool code_at(const char *s, char out[6])
 {
 	for (int i = 0; i < 5; i++)
 		if (!is_code_char(s[i]))
 			return false;
-	if (isalnum((unsigned char)s[5]))
+	if (is_word_char(s[5]) || !is_error_code(s))
 		return false;
 	memcpy(out, s, 5);
 	out[5] = '\0';
@@ -494,34 +491,70 @@ static void camel(const char *name, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
+/* The error code whose condition name is the word [w, w + n), spelled as
+ * PostgreSQL (unique_violation), psycopg (UniqueViolation) or asyncpg
+ * (UniqueViolationError) spells it; false when none is. The generated table
+ * (outcome_sqlstates) is sorted by code, so a name two codes share reads as
+ * the lower error code. */
+static bool condition_word(const char *w, size_t n, char out[6])
+{
+	size_t count;
+	const struct sqlstate_def *defs = outcome_sqlstates(&count);
+	for (size_t i = 0; i < count; i++) {
+		if (!is_error_code(defs[i].code))
+			continue;
+		size_t len = strlen(defs[i].name);
+		bool hit = n == len && !memcmp(w, defs[i].name, n);
+		if (!hit && n >= 2 && isupper((unsigned char)w[0])) {
+			char cc[128];
+			camel(defs[i].name, cc, sizeof cc);
+			size_t cl = strlen(cc);
+			hit = (n == cl && !memcmp(w, cc, n)) ||
+			      (n == cl + 5 && !memcmp(w, cc, cl) && !memcmp(w + cl, "Error", 5));
+		}
+		if (hit) {
+			memcpy(out, defs[i].code, 6);
+			return true;
+		}
+	}
+	return false;
+}
+
 void command_sqlstate(const char *output, char out[6])
 {
 	out[0] = '\0';
 	if (!output)
 		return;
-	for (const char *p = output; (p = strstr(p, "SQLSTATE")) != NULL; p += 8) {
-		const char *q = p + 8;
-		while (*q == ':' || *q == ' ' || *q == '=' || *q == '[' || *q == '\'' || *q == '"')
-			q++;
-		if (code_at(q, out))
-			return;
-	}
-	for (const char *p = output; (p = strstr(p, "ERROR:")) != NULL; p += 6) {
-		const char *q = p + 6;
-		while (*q == ' ')
-			q++;
-		if (code_at(q, out) && q[5] == ':')
-			return;
-	}
-	out[0] = '\0';
-	for (size_t i = 0; i < sizeof conditions / sizeof conditions[0]; i++) {
-		char cc[64];
-		camel(conditions[i].name, cc, sizeof cc);
-		if (strstr(output, conditions[i].name) || strstr(output, cc)) {
-			memcpy(out, conditions[i].code, 6);
+	/* Word by word from the start: the first word that names an error
+	 * (SQLSTATE XXXXX, ERROR:  XXXXX:, a condition name) is the answer. */
+	for (const char *p = output; *p;) {
+		if (!is_word_char(*p)) {
+			p++;
+			continue;
+		}
+		const char *e = p;
+		while (is_word_char(*e))
+			e++;
+		size_t n = (size_t)(e - p);
+		if (n == 8 && !memcmp(p, "SQLSTATE", 8)) {
+			const char *q = e;
+			while (*q == ':' || *q == ' ' || *q == '=' || *q == '[' || *q == '(' ||
+			       *q == '\'' || *q == '"')
+				q++;
+			if (code_at(q, out))
+				return;
+		} else if (n == 5 && !memcmp(p, "ERROR", 5) && *e == ':') {
+			const char *q = e + 1;
+			while (*q == ' ')
+				q++;
+			if (code_at(q, out) && q[5] == ':')
+				return;
+		} else if (condition_word(p, n, out)) {
 			return;
 		}
+		p = e;
 	}
+	out[0] = '\0';
 }
 
 const char *command_last_lines(const char *text, int n)

@@ -79,10 +79,12 @@ char **command_env(char *const *base, PGconn *conn, const char *schema);
 void command_url(char *buf, size_t len, const char *host, const char *port, const char *user,
 		 const char *password, const char *dbname, const char *options);
 /* The SQLSTATE a failed command's output names, into out ("" when none):
- * "SQLSTATE XXXXX" or "SQLSTATE: XXXXX", psql's "ERROR:  XXXXX:", or a
- * condition name as PostgreSQL (unique_violation) or psycopg2
- * (UniqueViolation) spell it, for the common conditions (integrity, serialization,
- * deadlock, lock timeout, cancel, duplicate and undefined objects). */
+ * the earliest word, on word boundaries, that is "SQLSTATE XXXXX" (also
+ * "SQLSTATE: XXXXX", "SQLSTATE[XXXXX]"), psql's "ERROR:  XXXXX:", or the
+ * condition name of any SQLSTATE PostgreSQL defines (outcome_sqlstates) as
+ * PostgreSQL (unique_violation), psycopg (UniqueViolation) or asyncpg
+ * (UniqueViolationError) spells it. Codes of classes 00, 01 and 02 (success,
+ * warning, no data) are not failures and are passed over. */
 void command_sqlstate(const char *output, char out[6]);
 /* The last n lines of text (a pointer into it). */
 const char *command_last_lines(const char *text, int n);

@@ -89,6 +89,26 @@ Test(command, sqlstate_from_output)
 		{"Traceback: KeyError: 'x'", ""},
 		{"ERROR:  relation \"t\" does not exist", ""},
 		{"SQLSTATE 2350", ""},
+		/* The earliest name wins, not the one a fixed table lists first. */
+		{"psycopg2.errors.UndefinedTable: relation \"t\" does not exist\n"
+		 "(an earlier run logged UniqueViolation)", "42P01"},
+		{"psql:x.sql:1: ERROR:  42P01: relation \"t\" does not exist\nhint: unique_violation",
+		 "42P01"},
+		{"deadlock_detected, then SQLSTATE 23505", "40P01"},
+		/* On word boundaries: a name inside a longer word is no name. */
+		{"ERROR:  relation \"unique_violation_log\" does not exist", ""},
+		{"ERROR:  relation \"unique_violation_log\" does not exist\nundefined_table", "42P01"},
+		{"NotUniqueViolation raised", ""},
+		{"SQLSTATE 23505X", ""},
+		/* Every condition of the generated table, PostgreSQL's, psycopg's
+		 * and asyncpg's spelling. */
+		{"ERROR: invalid_regular_expression", "2201B"},
+		{"psycopg.errors.ExclusionViolation: conflicting key", "23P01"},
+		{"asyncpg.exceptions.UniqueViolationError: duplicate key", "23505"},
+		{"PHP: SQLSTATE[23503]: Foreign key violation", "23503"},
+		/* Warnings and successes are not the failure: skipped. */
+		{"warning: something\nstring_data_right_truncation", "22001"},
+		{"WARNING: SQLSTATE 01000 then SQLSTATE 40001", "40001"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char got[6];
