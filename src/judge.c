@@ -394,6 +394,19 @@ enum verdict judge_race(const struct scenario *sc, const struct phase *p, enum r
 	enum verdict v = judge_flow(sc, p, ph, why, whylen);
 	if (v != VERDICT_PASS)
 		return v;
+	if (ph->rounds == 0) { /* nothing ran to its end: no evidence, whatever the expectations */
+		char actual[256];
+		if (mode == MODE_INTERLEAVE)
+			snprintf(actual, sizeof actual, "none: %lld of %zu orders not executable",
+				 ph->ilv.not_executable, ph->ilv.n_orders);
+		else
+			snprintf(actual, sizeof actual, "none: no round completed");
+		add_result(ph, 0,
+			   mode == MODE_INTERLEAVE ? "at least one executable order"
+						   : "at least one round",
+			   actual, false);
+		return VERDICT_FAIL;
+	}
 	size_t evaluated = 0;
 	for (size_t i = 0; i < p->n_expects; i++) {
 		const struct expectation *x = &p->expects[i];
@@ -446,6 +459,8 @@ enum verdict judge_phase(const struct phase *p, struct phase_result *ph)
 		v = p->must_reproduce && ph->rounds_with_duplicates == 0 ? VERDICT_INCONCLUSIVE
 									  : VERDICT_FAIL;
 	v = verdict_worse(v, ph->verdict); /* one the runner recorded already (a bad scenario) */
+	if (v == VERDICT_PASS && ph->free_run)
+		v = VERDICT_MEASURED; /* its race was measured, not judged; its steps passed */
 	ph->verdict = v;
 	ph->passed = v == VERDICT_PASS;
 	return v;

@@ -16,7 +16,12 @@
  *   fault (exit 2), so is an expectation that cannot be evaluated; a lost
  *   connection, a timeout or a signal is the database's (exit 3);
  * - a racing phase must evaluate at least one expectation in the mode it ran
- *   in, or it fails;
+ *   in, or it fails; one whose race completed no round (an interleave or
+ *   replay phase with no executable order) has no evidence and fails (or is
+ *   inconclusive when it must_reproduce), its expectations not evaluated;
+ * - under --duration a free-running phase whose steps passed is measured,
+ *   not passed; every other phase (steps only, interleave) is judged as
+ *   always, and a failure anywhere fails the run;
  * - a phase that broke is an error and never passes; a failed step is a
  *   failure; a must_reproduce phase is inconclusive (exit 4) only when its
  *   steps passed and its race never left a duplicate. */
@@ -97,8 +102,9 @@ enum verdict judge_flow(const struct scenario *sc, const struct phase *p,
 enum verdict judge_race(const struct scenario *sc, const struct phase *p, enum race_mode mode,
 			const struct name_list *missing, struct phase_result *ph, char *why,
 			size_t whylen);
-/* The phase's verdict from what ph recorded (see the rules above); sets
- * ph->verdict and ph->passed. */
+/* The phase's verdict from what ph recorded (see the rules above):
+ * _MEASURED for a free run (ph->free_run) that would pass; sets ph->verdict
+ * and ph->passed. */
 enum verdict judge_phase(const struct phase *p, struct phase_result *ph);
 /* The exit code for a run's verdict; signo is the signal that stopped it, 0 when none. */
 int judge_exit_code(enum verdict v, int signo);

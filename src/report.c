@@ -165,7 +165,8 @@ static void summary_fill(struct summary_row *row, const struct phase_result *ph)
 		return;
 	snprintf(row->cell[COL_WORKERS], CELL_MAX, "%d", ph->workers);
 	snprintf(row->cell[COL_ROUNDS], CELL_MAX, "%d", ph->rounds);
-	snprintf(row->cell[COL_ROWS], CELL_MAX, "%lld..%lld", ph->rows_min, ph->rows_max);
+	if (ph->rows_min >= 0) /* else no round counted rows: "-" */
+		snprintf(row->cell[COL_ROWS], CELL_MAX, "%lld..%lld", ph->rows_min, ph->rows_max);
 	snprintf(row->cell[COL_DUPS], CELL_MAX, "%lld", ph->rounds_with_duplicates);
 	if (ph->latency.count > 0) {
 		snprintf(row->cell[COL_P50], CELL_MAX, "%.2f",
@@ -611,7 +612,8 @@ static json_t *json_phase(const struct phase_result *ph)
 	rc |= json_object_set_new(o, "rounds_with_duplicates",
 				  json_integer(ph->rounds_with_duplicates));
 	rc |= json_object_set_new(o, "rows_per_key",
-				  race ? json_pack("{s:I, s:I}", "min", (json_int_t)ph->rows_min,
+				  race && ph->rows_min >= 0
+					  ? json_pack("{s:I, s:I}", "min", (json_int_t)ph->rows_min,
 						   "max", (json_int_t)ph->rows_max)
 				       : json_null());
 	rc |= json_object_set_new(o, "outcomes", json_table(&ph->outcomes, show_zero_ok(ph)));

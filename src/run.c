@@ -902,9 +902,8 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 		fprintf(stderr, "\r\033[K");
 	if (!race && !interleave)
 		return go_on;
-	/* The rounds that completed count even when a later one broke. */
-	if (ph->rows_min < 0)
-		ph->rows_min = 0;
+	/* The rounds that completed count even when a later one broke; with
+	 * none, rows_min stays -1: no rows were counted (reported as null). */
 	ph->attempts = t.attempts;
 	ph->retries = t.retries;
 	ph->outcomes = t.outcomes;
@@ -1186,13 +1185,7 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 		hist_init(&ph->latency);
 		bool go_on = run_phase(&rn, p, ph);
 		ph->elapsed_s = (double)(clock_us() - p0) / 1e6;
-		enum verdict v = judge_phase(p, ph);
-		if (opts->duration_ms && v == VERDICT_PASS)
-			ph->verdict = VERDICT_MEASURED; /* nothing was judged */
-		/* A free run measures, it does not judge: only a bad scenario or a
-		 * database error counts. */
-		if (!opts->duration_ms || v == VERDICT_BAD_SCENARIO || v == VERDICT_ERROR)
-			res->verdict = verdict_worse(res->verdict, v);
+		res->verdict = verdict_worse(res->verdict, judge_phase(p, ph));
 		if (!go_on || (opts->last_phase && !strcmp(p->name, opts->last_phase)))
 			break;
 		if (db_stop_requested()) {

@@ -362,6 +362,83 @@ Test(judge, phase_verdicts)
 	reset(&ph);
 }
 
+/* An interleave or replay phase in which no order could run judged zero
+ * rounds and passed (rows/key 0..0). No executable order is no evidence:
+ * a failure, or inconclusive when the phase must reproduce, and the
+ * expectations are not evaluated on rows nobody counted. */
+Test(judge, no_executable_order_is_no_evidence)
+{
+	struct scenario sc;
+	load(&sc, "  - name: replay\n"
+		  "    race: {mode: interleave}\n"
+		  "    orders: [\"a1 b1 b2 a2\"]\n"
+		  "    expect: [rows_per_key.max <= 1]\n"
+		  "  - name: replay-reproduce\n"
+		  "    must_reproduce: true\n"
+		  "    race: {mode: interleave}\n"
+		  "    orders: [\"a1 b1 b2 a2\"]\n"
+		  "    expect: [rows_per_key.max <= 1]\n");
+	static const struct {
+		size_t phase;
+		int rounds;
+		enum verdict race, verdict;
+		const char *expect, *actual;
+	} cases[] = {
+		{0, 0, VERDICT_FAIL, VERDICT_FAIL, "at least one executable order",
+		 "none: 1 of 1 orders not executable"},
+		{1, 0, VERDICT_FAIL, VERDICT_INCONCLUSIVE, "at least one executable order",
+		 "none: 1 of 1 orders not executable"},
+		{0, 1, VERDICT_PASS, VERDICT_PASS, "rows_per_key.max <= 1", "1 <= 1"},
+	};
+	struct phase_result ph = {0};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char why[1024] = "";
+		raced(&ph, 2, cases[i].rounds, cases[i].rounds ? 1 : -1, cases[i].rounds ? 1 : 0, 0,
+		      0, 0);
+		ph.ilv.n_orders = 1;
+		ph.ilv.not_executable = 1 - cases[i].rounds;
+		const struct phase *p = &sc.phases[cases[i].phase];
+		enum verdict v = judge_race(&sc, p, MODE_INTERLEAVE, NULL, &ph, why, sizeof why);
+		cr_expect_eq(v, cases[i].race, "case %zu: %s", i, verdict_name(v));
+		cr_assert_eq(ph.n_expects, 1, "case %zu: %zu results", i, ph.n_expects);
+		cr_expect_str_eq(ph.expects[0].expect, cases[i].expect, "case %zu", i);
+		cr_expect_str_eq(ph.expects[0].actual, cases[i].actual, "case %zu", i);
+		v = judge_phase(p, &ph);
+		cr_expect_eq(v, cases[i].verdict, "case %zu: %s", i, verdict_name(v));
+	}
+	reset(&ph);
+	scenario_free(&sc);
+}
+
+/* --duration: only a free-running phase whose steps passed is "measured";
+ * a failed step fails it, and a judged phase keeps its verdict. Before, the
+ * runner counted a -T run's failed steps and interleave phases as measured. */
+Test(judge, duration_measures_only_free_runs)
+{
+	struct phase plain = {.name = "p"};
+	static const struct {
+		bool free_run, step_ok, race_ok;
+		enum verdict want;
+	} cases[] = {
+		{true, true, true, VERDICT_MEASURED},
+		{true, false, true, VERDICT_FAIL},
+		{false, true, true, VERDICT_PASS},  /* judged (steps only, interleave): pass */
+		{false, true, false, VERDICT_FAIL}, /* judged and failed: fail */
+	};
+	struct phase_result ph = {0};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		reset(&ph);
+		ph.free_run = cases[i].free_run;
+		add(&ph, 1, cases[i].step_ok);
+		if (!cases[i].free_run)
+			add(&ph, 0, cases[i].race_ok);
+		enum verdict v = judge_phase(&plain, &ph);
+		cr_expect_eq(v, cases[i].want, "case %zu: %s", i, verdict_name(v));
+		cr_expect_eq(ph.passed, v == VERDICT_PASS, "case %zu", i);
+	}
+	reset(&ph);
+}
+
 Test(judge, exit_codes)
 {
 	static const struct {
