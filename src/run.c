@@ -1134,6 +1134,14 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 	if (met) /* a target not given on the command line: skipped too */
 		met = server_targets(sc, opts->dsn, opts->targets, opts->n_targets, rn.target_dsn, err,
 				     sizeof err);
+	if (met) { /* a "replica" that is the primary would pass what it cannot prove */
+		enum verdict tv = server_check_replicas(rn.admin, sc, rn.target_dsn, err, sizeof err);
+		if (tv != VERDICT_PASS) {
+			stop_run(&rn, tv, "%s", err);
+			res->schema[0] = '\0';
+			goto out;
+		}
+	}
 	if (!met) { /* not run, so not judged: skipped, with the reason */
 		snprintf(res->skipped, sizeof res->skipped, "%s", err);
 		res->verdict = VERDICT_SKIPPED;

@@ -103,6 +103,71 @@ bool server_targets(const struct scenario *sc, const char *dsn, const struct tar
 	return true;
 }
 
+/* c's system identifier into out ("" when the server does not let this user
+ * read it, or has no pg_control_system()). */
+static void system_identifier(PGconn *c, char *out, size_t len)
+{
+	struct db_result r;
+	db_query(c, "SELECT system_identifier::text FROM pg_control_system()", 0, NULL, 0, &r);
+	snprintf(out, len, "%s", r.status == DB_OK && r.rows == 1 ? r.first_value : "");
+}
+
+enum verdict server_check_replicas(PGconn *c, const struct scenario *sc,
+				   const char *const dsns[TARGETS_MAX], char *why, size_t len)
+{
+	char primary_id[32] = "", text[600];
+	bool asked = false;
+	for (size_t t = 1; t < sc->n_targets; t++) {
+		bool read = false;
+		for (size_t i = 0; i < sc->n_flow; i++)
+			read |= sc->flow[i].target == (int)t;
+		if (!read)
+			continue;
+		if (!asked) {
+			system_identifier(c, primary_id, sizeof primary_id);
+			asked = true;
+		}
+		char cerr[512], id[32];
+		PGconn *rc = db_connect(dsns[t], NULL, cerr, sizeof cerr);
+		if (!rc) {
+			snprintf(why, len, "target %s: cannot connect: %s", sc->targets[t], cerr);
+			return VERDICT_ERROR;
+		}
+		struct db_result r;
+		db_query(rc, "SELECT pg_is_in_recovery()::text", 0, NULL, 0, &r);
+		if (r.status != DB_OK) {
+			snprintf(why, len, "target %s: cannot ask whether it is a replica: %s",
+				 sc->targets[t], db_result_text(&r, text, sizeof text));
+			PQfinish(rc);
+			return VERDICT_ERROR;
+		}
+		bool recovering = !strcmp(r.first_value, "true");
+		system_identifier(rc, id, sizeof id);
+		PQfinish(rc);
+		bool same = id[0] && primary_id[0] && !strcmp(id, primary_id);
+		if (!recovering) {
+			snprintf(why, len,
+				 "%s:%d: target %s is not a replica: pg_is_in_recovery() is false there, "
+				 "it is a primary%s; its reads would not be a replica's: give --target "
+				 "%s=CONNINFO of a standby of the first target",
+				 sc->path, sc->targets_line, sc->targets[t],
+				 same ? " with the first target's system identifier (the same server, "
+					"or a promoted copy)"
+				      : "",
+				 sc->targets[t]);
+			return VERDICT_BAD_SCENARIO;
+		}
+		if (id[0] && primary_id[0] && !same) {
+			snprintf(why, len,
+				 "%s:%d: target %s is a standby of another cluster: its system "
+				 "identifier is %s, the first target's is %s",
+				 sc->path, sc->targets_line, sc->targets[t], id, primary_id);
+			return VERDICT_BAD_SCENARIO;
+		}
+	}
+	return VERDICT_PASS;
+}
+
 static void pause_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};

@@ -47,6 +47,16 @@ bool server_create_extensions(PGconn *c, const char *schema, const struct requir
  * gets dsns[0] = dsn. */
 bool server_targets(const struct scenario *sc, const char *dsn, const struct target_arg *args,
 		    size_t n, const char *dsns[TARGETS_MAX], char *reason, size_t len);
+/* Checks that each target a flow statement of sc reads `on:` (dsns[t],
+ * t >= 1) is what its place says, a streaming replica of the first target
+ * (primary, c): in recovery (pg_is_in_recovery()), and with the primary's
+ * system identifier (pg_control_system(); compared only where both servers
+ * let the user read it). VERDICT_PASS when every one is; VERDICT_BAD_SCENARIO
+ * with why when one is a primary (the --dsn server itself, or a promoted
+ * copy) or a standby of another cluster: a --target that names the wrong
+ * server; VERDICT_ERROR when one cannot be reached or asked. */
+enum verdict server_check_replicas(PGconn *c, const struct scenario *sc,
+				   const char *const dsns[TARGETS_MAX], char *why, size_t len);
 /* Waits until target name (a replica, at dsn) has replayed everything the
  * primary c has written so far (pg_current_wal_insert_lsn(),
  * which counts an asynchronous commit not yet written out, against

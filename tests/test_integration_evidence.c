@@ -139,3 +139,32 @@ Test(evidence, no_executable_order_is_no_pass, .timeout = 120)
 		proc_free(&pr);
 	}
 }
+
+/* The scenario's "replica" given as the primary itself (issue 17, item 5):
+ * before, the run raced against it and a gate "reads on the replica" held
+ * on a server that is no replica. Now: refused, exit 2, saying what it is. */
+Test(evidence, replica_target_that_is_the_primary_is_refused, .timeout = 120)
+{
+	const char *host = getenv("PGHOST"), *port = getenv("PGPORT");
+	char target[600];
+	snprintf(target, sizeof target, "replica=host=%s port=%s", host ? host : "", port ? port : "5432");
+	const char *json = spath("replica.json");
+	struct proc pr;
+	int code = run_pgrace(ARGS("run", PGRACE_SOURCE_DIR "/scenarios/replica-read-check.yaml",
+				   "--target", target, "--json", json),
+			      &pr);
+	cr_expect_eq(code, 2, "%s", proc_said(&pr));
+	cr_expect(contains(pr.err, "target replica is not a replica: pg_is_in_recovery() is false "
+				   "there, it is a primary") ||
+			  contains(pr.out, "target replica is not a replica: pg_is_in_recovery() is "
+					   "false there, it is a primary"),
+		  "%s", proc_said(&pr));
+	cr_expect(names_file_line(pr.out, PGRACE_SOURCE_DIR "/scenarios/replica-read-check.yaml") ||
+			  names_file_line(pr.err, PGRACE_SOURCE_DIR "/scenarios/replica-read-check.yaml"),
+		  "%s", proc_said(&pr));
+	json_t *doc = load_json(json);
+	cr_expect_str_eq(jstr(doc, "verdict"), "bad_scenario");
+	cr_expect_eq(json_array_size(jget(doc, "phases")), 0, "nothing raced");
+	json_decref(doc);
+	proc_free(&pr);
+}
