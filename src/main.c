@@ -500,13 +500,13 @@ static int cmd_spec(int argc, char **argv)
 		case 'a':
 			all = true;
 			break;
-		case 's':
+		case 's': {
+			char why[256];
 			schema = optarg;
-			if (!*schema || strlen(schema) > 63 || strspn(schema, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(schema) ||
-			    (*schema >= '0' && *schema <= '9'))
-				return usage_error("--schema: expected a lower-case identifier, got \"%s\"",
-						   optarg);
+			if (!spec_schema_name_ok(schema, why, sizeof why))
+				return usage_error("%s", why);
 			break;
+		}
 		case 'd':
 			if (!take_dsn(optarg, &dsn_copy, &opts.dsn))
 				return usage_error("%s", "--dsn: not a valid conninfo string or postgresql:// URI");
@@ -532,6 +532,19 @@ static int cmd_spec(int argc, char **argv)
 	}
 	if (argc - optind != 1 || !phase_name)
 		return usage_error("%s", "spec: name one scenario file and --phase NAME");
+	/* As run: no output may be the scenario file, nor -o and --json one file. */
+	if (!outputs_apart(json, NULL, argv + optind, 1))
+		return EXIT_USAGE;
+	struct stat ost;
+	if (output && stat(output, &ost) == 0) {
+		if (same_file(&ost, argv[optind]))
+			return usage_error("-o %s is the scenario file %s: refusing to overwrite it",
+					   output, argv[optind]);
+		if (json && same_file(&ost, json))
+			return usage_error("-o %s and --json %s are one file", output, json);
+	}
+	if (output && json && !strcmp(output, json))
+		return usage_error("-o and --json both name %s", output);
 	struct scenario sc;
 	struct run_result res = {0};
 	char err[1024];
@@ -551,7 +564,16 @@ static int cmd_spec(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	int schema_rc = spec_check_schema(opts.dsn, schema, err, sizeof err);
+	if (schema_rc != EXIT_PASS) {
+		text_line(stderr, "pgrace: %s", err);
+		rc = schema_rc;
+		goto out;
+	}
+	struct spec_capture cap = {.schema = schema};
 	opts.last_phase = phase_name;
+	opts.before_last_race = spec_capture_sandbox;
+	opts.before_last_race_ctx = &cap;
 	start_signal_thread();
 	run_scenario(&sc, &opts, &res);
 	if (json && !write_results(json, report_write_json, &res, 1))
@@ -563,19 +585,29 @@ static int cmd_spec(int argc, char **argv)
 		rc = run_exit_code(verdict_worse(res.verdict, VERDICT_ERROR));
 		goto out;
 	}
-	FILE *f = output ? fopen(output, "w") : stdout;
-	if (!f) {
-		text_line(stderr, "pgrace: cannot write %s: %s", output, strerror(errno));
-		rc = EXIT_RESULTS;
+	if (!cap.dump) {
+		text_line(stderr, "pgrace: %s: the run did not reach the race of phase %s", sc.name,
+			  phase_name);
+		rc = EXIT_DATABASE;
 		goto out;
 	}
-	bool ok = spec_write(f, &sc, p, &cfg, &ph->ilv, schema, all, err, sizeof err);
-	if ((output && fclose(f) != 0) || (!output && fflush(f) != 0))
-		ok = false;
-	if (!ok) {
-		text_line(stderr, "pgrace: %s", err[0] ? err : "cannot write the spec");
-		rc = EXIT_USAGE;
+	err[0] = '\0';
+	int wrc = EXIT_PASS;
+	if (output) {
+		wrc = spec_save(output, &sc, p, &cfg, &ph->ilv, &cap, ph->migrated, all, err, sizeof err);
+	} else if (!spec_write(stdout, &sc, p, &cfg, &ph->ilv, &cap, ph->migrated, all, err,
+			       sizeof err) || fflush(stdout) != 0) {
+		wrc = err[0] ? EXIT_USAGE : EXIT_RESULTS;
 	}
+	if (wrc != EXIT_PASS) {
+		text_line(stderr, "pgrace: %s", err[0] ? err : "cannot write the spec");
+		rc = wrc;
+	} else if (res.verdict != VERDICT_PASS) { /* written, but the run failed: as run says */
+		text_line(stderr, "pgrace: %s: the run up to phase %s ended %s", sc.name, phase_name,
+			  verdict_name(res.verdict));
+		rc = rc != EXIT_PASS ? rc : run_exit_code(res.verdict);
+	}
+	free(cap.dump);
 out:
 	run_result_free(&res);
 	scenario_free(&sc);

@@ -764,6 +764,14 @@ static bool race_interleave(struct runner *rn, const struct phase *p, const stru
 		stop_run(rn, VERDICT_BAD_SCENARIO, "%s", err);
 		return false;
 	}
+	const struct run_opts *ro = rn->opts;
+	if (ro->before_last_race && ro->last_phase && !strcmp(p->name, ro->last_phase) &&
+	    !ro->before_last_race(ro->before_last_race_ctx, rn->admin, rn->res->schema, rn->round + 1,
+				 err, sizeof err)) {
+		ph->verdict = verdict_worse(ph->verdict, VERDICT_BAD_SCENARIO);
+		stop_run(rn, VERDICT_BAD_SCENARIO, "phase %s: %s", p->name, err);
+		return false;
+	}
 	struct order_setup os = {rn, p, p->round_setup.sql ? &p->round_setup : &rn->sc->round_setup};
 	enum race_status st = ilv_run(rn->opts->dsn, rn->res->schema, rn->opts->pooler, rn->sc,
 				      cfg, &ph->ilv, &rn->round, os.sql->sql ? before_order : NULL,

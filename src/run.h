@@ -107,6 +107,13 @@ struct run_opts {
 	bool quiet;
 	bool progress;            /* progress line on stderr */
 	const char *last_phase;   /* when set, stop after the phase of that name */
+	/* When set: called on the admin connection right before the race of
+	 * interleave phase last_phase (after its steps), with the round of its
+	 * first order; false stops the run as a bad scenario, why in err
+	 * (pgrace spec's pg_dump of the sandbox). */
+	bool (*before_last_race)(void *ctx, PGconn *admin, const char *schema, long long round,
+				 char *err, size_t errlen);
+	void *before_last_race_ctx;
 };
 
 /* Runs sc; fills *res (free with run_result_free). Never exits the process. */

@@ -71,15 +71,28 @@ static void load(struct fixture *f, const char *yaml, const char *phase)
 	f->s.orders[2].stuck_on = 0;
 }
 
-static char *write_spec(struct fixture *f, bool all, bool *ok, char *err, size_t errlen)
+/* What pg_dump of the sandbox would give, already renamed (spec_dump_setup). */
+static char fake_dump[] = "CREATE SCHEMA pgrace_spec_t;\n"
+			  "CREATE TABLE pgrace_spec_t.m (u bigint, t bigint);\n"
+			  "INSERT INTO pgrace_spec_t.m VALUES (0, 0);\n"
+			  "SET search_path TO pgrace_spec_t;\n";
+
+static char *write_spec_at(struct fixture *f, long long round, bool migrated, bool all, bool *ok,
+			   char *err, size_t errlen)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&buf, &len);
 	cr_assert_not_null(out);
-	*ok = spec_write(out, &f->sc, f->p, &f->cfg, &f->s, "pgrace_spec_t", all, err, errlen);
+	struct spec_capture cap = {.schema = "pgrace_spec_t", .dump = fake_dump, .round = round};
+	*ok = spec_write(out, &f->sc, f->p, &f->cfg, &f->s, &cap, migrated, all, err, errlen);
 	cr_assert_eq(fclose(out), 0);
 	return buf;
+}
+
+static char *write_spec(struct fixture *f, bool all, bool *ok, char *err, size_t errlen)
+{
+	return write_spec_at(f, 1, !strcmp(f->p->name, "after"), all, ok, err, errlen);
 }
 
 static int count(const char *hay, const char *needle)
@@ -105,10 +118,12 @@ Test(spec, before_migration)
 	load(&f, base_yaml, "before");
 	char *t = write_spec(&f, false, &ok, err, sizeof err);
 	cr_assert(ok, "%s", err);
-	cr_expect(strstr(t, "DROP SCHEMA IF EXISTS pgrace_spec_t CASCADE;\n  CREATE SCHEMA pgrace_spec_t;"), "%s", t);
-	cr_expect(strstr(t, "setup\n{ CREATE TABLE m (u bigint, t bigint) }"), "%s", t);
-	cr_expect(strstr(t, "setup\n{ INSERT INTO m VALUES (0, 0) }"), "%s", t);
-	cr_expect(!strstr(t, "CREATE UNIQUE INDEX"), "not migrated yet:\n%s", t);
+	cr_expect(strstr(t, "setup\n{ DROP SCHEMA IF EXISTS pgrace_spec_t CASCADE; }\nsetup\n{\n"
+			    "  CREATE SCHEMA pgrace_spec_t;\n  CREATE TABLE pgrace_spec_t.m"), "%s", t);
+	cr_expect(strstr(t, "# Setup drops schema pgrace_spec_t (DROP SCHEMA IF EXISTS pgrace_spec_t "
+			    "CASCADE)"), "the header says what setup drops:\n%s", t);
+	cr_expect(strstr(t, ", not migrated: "), "%s", t);
+	cr_expect(!strstr(t, "CREATE UNIQUE INDEX"), "nothing but the dump makes the schema:\n%s", t);
 	cr_expect(strstr(t, "teardown\n{ DROP SCHEMA pgrace_spec_t CASCADE; }"), "%s", t);
 	/* worker a runs READ COMMITTED (read_committed_workers: 1), b SERIALIZABLE */
 	cr_expect(strstr(t, "session a\nsetup\n{\n  SET search_path TO pgrace_spec_t;\n  BEGIN ISOLATION LEVEL READ COMMITTED;"), "%s", t);
@@ -146,12 +161,63 @@ Test(spec, after_migration_and_no_duplicate)
 	f.s.with_duplicates = 0;
 	char *t = write_spec(&f, false, &ok, err, sizeof err);
 	cr_assert(ok, "%s", err);
-	cr_expect(strstr(t, "setup\n{ CREATE UNIQUE INDEX m_u_t ON m (u, t) }"), "migrated:\n%s", t);
+	cr_expect(strstr(t, ", migrated: "), "the run's own account of the migration:\n%s", t);
 	cr_expect_eq(count(t, "BEGIN ISOLATION LEVEL READ COMMITTED"), 2, "%s", t);
 	cr_expect_eq(count(t, "\npermutation "), 2, "none duplicated: every executable order\n%s", t);
-	cr_expect(spec_migrated(&f.sc, f.p));
-	cr_expect_not(spec_migrated(&f.sc, &f.sc.phases[0]));
 	done(&f, t);
+
+	/* The key is the phase's first order's: round 5, $1 = 11. */
+	load(&f, base_yaml, "after");
+	t = write_spec_at(&f, 5, true, true, &ok, err, sizeof err);
+	cr_assert(ok, "%s", err);
+	cr_expect(strstr(t, "u = '11' AND t = '2'"), "%s", t);
+	cr_expect(!strstr(t, "'7'"), "%s", t);
+	cr_expect(strstr(t, "key of round 5"), "%s", t);
+	done(&f, t);
+}
+
+/* The dump becomes setup SQL: psql's \restrict lines out, the sandbox's
+ * name replaced, the search_path set at the end; a '}' refused by line. */
+Test(spec, dump_setup)
+{
+	static const char dump[] = "\\restrict abc123\n"
+				   "SELECT pg_catalog.set_config('search_path', '', false);\n"
+				   "CREATE SCHEMA pgrace_77_0123abcd;\n"
+				   "CREATE TABLE pgrace_77_0123abcd.t (k bigint);\n"
+				   "\\unrestrict abc123\n";
+	struct spec_capture cap = {.schema = "pgrace_spec_x"};
+	char err[256] = "";
+	cr_assert(spec_dump_setup(dump, "pgrace_77_0123abcd", &cap, err, sizeof err), "%s", err);
+	cr_expect_str_eq(cap.dump, "SELECT pg_catalog.set_config('search_path', '', false);\n"
+				   "CREATE SCHEMA pgrace_spec_x;\n"
+				   "CREATE TABLE pgrace_spec_x.t (k bigint);\n"
+				   "\nSET search_path TO pgrace_spec_x;\n");
+	free(cap.dump);
+	cap.dump = NULL;
+	static const char braces[] = "CREATE SCHEMA s;\nCREATE TABLE s.t (a int[] DEFAULT '{}');\n";
+	cr_expect_not(spec_dump_setup(braces, "s", &cap, err, sizeof err));
+	cr_expect(strstr(err, "line 2 of its dump holds a '}'"), "%s", err);
+	cr_expect(strstr(err, "DEFAULT '{}'"), "%s", err);
+	cr_expect_null(cap.dump);
+}
+
+/* --schema: only pgrace_... names that are not a run's sandbox form; public
+ * (whose drop would destroy the user's tables) is refused. */
+Test(spec, schema_names)
+{
+	static const struct {
+		const char *name;
+		bool ok;
+	} cases[] = {
+		{"pgrace_spec", true},       {"pgrace_spec_after", true}, {"public", false},
+		{"pgrace_", false},          {"app", false},              {"Pgrace_x", false},
+		{"pgrace_x;drop", false},    {"", false},                 {"pgrace_123_0123abcd", false},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char err[256] = "";
+		cr_expect_eq(spec_schema_name_ok(cases[i].name, err, sizeof err), cases[i].ok, "%s: %s",
+			     cases[i].name, err);
+	}
 }
 
 Test(spec, refusals)
@@ -162,13 +228,13 @@ Test(spec, refusals)
 	/* A brace in the SQL would end the spec block. */
 	char *yaml = strdup(base_yaml);
 	cr_assert_not_null(yaml);
-	char *at = strstr(yaml, "seed: INSERT INTO m VALUES (0, 0)");
+	char *at = strstr(yaml, "SELECT count(*) FROM m WHERE u = $1 AND t = $2");
 	cr_assert_not_null(at);
-	memcpy(at, "seed: SELECT '{1}'::int[]        ", strlen("seed: INSERT INTO m VALUES (0, 0)"));
+	memcpy(at, "SELECT count(*) FROM m WHERE '{1}' = $1 OR 1=1", strlen("SELECT count(*) FROM m WHERE u = $1 AND t = $2"));
 	load(&f, yaml, "before");
 	char *t = write_spec(&f, false, &ok, err, sizeof err);
 	cr_expect_not(ok);
-	cr_expect(strstr(err, "t.yaml:3: seed holds a '}', which ends a block of an isolation spec"), "%s", err);
+	cr_expect(strstr(err, "t.yaml:8: rows holds a '}', which ends a block of an isolation spec"), "%s", err);
 	done(&f, t);
 	free(yaml);
 
