@@ -462,7 +462,7 @@ enum verdict judge_phase(const struct phase *p, struct phase_result *ph)
 	if (v == VERDICT_PASS && ph->free_run)
 		v = VERDICT_MEASURED; /* its race was measured, not judged; its steps passed */
 	ph->verdict = v;
-	ph->passed = v == VERDICT_PASS;
+	ph->passed = v == VERDICT_PASS || v == VERDICT_MEASURED; /* measured: nothing failed */
 	return v;
 }
 

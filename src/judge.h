@@ -104,7 +104,7 @@ enum verdict judge_race(const struct scenario *sc, const struct phase *p, enum r
 			size_t whylen);
 /* The phase's verdict from what ph recorded (see the rules above):
  * _MEASURED for a free run (ph->free_run) that would pass; sets ph->verdict
- * and ph->passed. */
+ * and ph->passed (pass or measured: nothing failed). */
 enum verdict judge_phase(const struct phase *p, struct phase_result *ph);
 /* The exit code for a run's verdict; signo is the signal that stopped it, 0 when none. */
 int judge_exit_code(enum verdict v, int signo);

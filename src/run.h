@@ -63,7 +63,7 @@ struct phase_result {
 	struct step_result *steps; /* one per step that ran */
 	size_t n_steps;
 	enum verdict verdict; /* judge_phase(): pass, fail, inconclusive, bad_scenario, error */
-	bool passed;          /* verdict == VERDICT_PASS */
+	bool passed;          /* verdict is pass or measured: nothing failed */
 	bool broken;          /* a step or round could not complete (see run_result.error) */
 	bool free_run;        /* --duration: free-running, measured, not judged */
 	double duration_s;    /* free run: how long the workers ran */
