@@ -14,6 +14,7 @@
 #include "command.h"
 #include "expect.h"
 #include "key.h"
+#include "sqlscan.h" /* sql_bind, sql_max_param, sql_transaction_control */
 
 enum race_mode { MODE_HOLD, MODE_FIRE, MODE_INTERLEAVE };
 enum isolation { ISO_READ_COMMITTED, ISO_REPEATABLE_READ, ISO_SERIALIZABLE };
@@ -196,17 +197,6 @@ const char *scenario_autocommit_refusal(const struct race_cfg *cfg, bool pooler)
 const struct sql_text *scenario_part(const struct scenario *sc, const char *name);
 /* Named SQL block, or NULL. */
 const struct sql_text *scenario_sql(const struct scenario *sc, const char *name);
-
-/* The leading keywords of sql when they are transaction control ("COMMIT",
- * "SAVEPOINT", ...; comments skipped), NULL when they are not. */
-const char *sql_transaction_control(const char *sql);
-/* Highest $n placeholder in sql, outside quotes and comments (0 if none). */
-int sql_max_param(const char *sql);
-
-/* sql with every $n placeholder (outside quotes and comments) replaced by
- * values[n - 1] as a quoted literal ('1'); placeholders past nvalues stay.
- * Malloc'd. For tools that take no parameters (the isolation tester). */
-char *sql_bind(const char *sql, const char *const *values, int nvalues);
 
 /* "hold", "fire" or "interleave", as in scenario files and JSON. */
 const char *mode_name(enum race_mode m);

@@ -1246,6 +1246,10 @@ Test(scenario, placeholders)
 		{"SELECT e'\\' , $3", 0},               /* an escaped quote does not */
 		{"SELECT 'plain\\', $2", 2},            /* no escapes in a plain literal */
 		{"SELECT $1$", 1},
+		/* comments nest, as in PostgreSQL: $5 is still inside one (before,
+		 * the first star-slash closed it and $5 counted) */
+		{"SELECT /* a /* b */ $5 */ $1", 1},
+		{"SELECT /* /* */ */ $2", 2},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		cr_expect_eq(sql_max_param(cases[i].sql), cases[i].most, "%s: got %d, want %d",
@@ -1268,6 +1272,38 @@ Test(scenario, flow_placeholder_beyond_params)
 	char err[512];
 	cr_assert_not(scenario_parse("mem.yaml", text, sizeof text - 1, &sc, err, sizeof err));
 	cr_expect(strstr(err, "mem.yaml:6: ") && strstr(err, "uses $2"), "%s", err);
+}
+
+/* A placeholder inside a nested comment is no placeholder: the statement
+ * splitter saw one statement here, the placeholder reader saw $2 after the
+ * inner comment's end and refused the file ("uses $2"). */
+Test(scenario, nested_comment_hides_placeholder)
+{
+	static const char text[] = "name: x\n"
+				   "schema: CREATE TABLE t (k bigint)\n"
+				   "params: [round]\n"
+				   "rows: SELECT count(*) FROM t WHERE k = $1\n"
+				   "flow:\n"
+				   "  - sql: INSERT INTO t VALUES ($1) /* old /* new */ $2 */\n"
+				   "phases:\n"
+				   "  - name: p\n"
+				   "    race: {}\n"
+				   "    expect: [rows_per_key.max >= 1]\n";
+	struct scenario sc;
+	char err[512] = "";
+	cr_assert(scenario_parse("mem.yaml", text, sizeof text - 1, &sc, err, sizeof err), "%s",
+		  err);
+	cr_expect_eq(sc.flow[0].text.nparams, 1);
+	scenario_free(&sc);
+}
+
+/* sql_bind fills placeholders only where sql_max_param counts them. */
+Test(scenario, bind_skips_nested_comments)
+{
+	static const char *const values[] = {"7", "8"};
+	char *got = sql_bind("SELECT $1 /* a /* b */ $2 */, '$2'", values, 2);
+	cr_expect_str_eq(got, "SELECT '7' /* a /* b */ $2 */, '$2'");
+	free(got);
 }
 
 /* Commands: argv split, cwd from the scenario's folder, shell, deadline. */
