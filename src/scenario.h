@@ -77,6 +77,37 @@ struct race_cfg {
 #define RACE_SET_SEED 1024u
 #define RACE_SET_AUTOCOMMIT 2048u
 
+/* One race setting, a key of `race:`: the loader reads, defaults and layers
+ * struct race_cfg through this table only (scenario_race.c), and
+ * docs/scenario-format.md's race table is tested against it. */
+enum race_setting_type {
+	RACE_INT,   /* an int field, from lo to hi */
+	RACE_INT64, /* a long long field, from lo to hi */
+	RACE_BOOL,  /* a bool field */
+	RACE_ENUM,  /* an enum field: the index into choices[0..hi] */
+};
+
+#define RACE_IN_SCENARIO 1u /* in the scenario's race: (its defaults) */
+#define RACE_IN_PHASE 2u    /* in a phase's race: */
+
+struct race_setting {
+	const char *name; /* its key in race: */
+	enum race_setting_type type;
+	long long lo, hi;
+	const char *const *choices; /* RACE_ENUM: the names, NULL-ended */
+	long long dflt;             /* the default (an enum's index, a bool's 0 or 1) */
+	unsigned where;             /* RACE_IN_* */
+	const char *flag;           /* the pgrace run flag that overrides it, or NULL */
+	unsigned set;               /* its RACE_SET_* bit */
+	size_t off;                 /* its field in struct race_cfg */
+	const char *doc;            /* its line in docs/scenario-format.md */
+};
+
+/* The race settings table, *n rows. */
+const struct race_setting *scenario_race_settings(size_t *n);
+/* s's default as the docs show it ("16", "`hold`", "false") into buf. */
+void scenario_race_default(const struct race_setting *s, char *buf, size_t len);
+
 enum step_kind {
 	STEP_SQL,
 	STEP_MIGRATE_UP,
