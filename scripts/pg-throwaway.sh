@@ -130,7 +130,7 @@ pg_throwaway__fetch() {
 		rm -rf -- "$staging"
 		return 1
 	fi
-	tgz=$(ls "$staging"/*.tgz 2>/dev/null | head -n 1)
+	tgz=$(find "$staging" -maxdepth 1 -name '*.tgz' -print -quit)
 	if [[ -z "$tgz" ]] || ! tar -xzf "$tgz" -C "$staging" ||
 		! (cd "$staging/package" && node scripts/hydrate-symlinks.js) ||
 		[[ ! -x "$staging/package/native/bin/postgres" ]]; then

@@ -19,14 +19,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # server (throwaway clusters, amcheck from contrib), jq (summaries), gnuplot
 # (plots), pgbouncer (pooler scenarios), alembic with SQLAlchemy and psycopg2
 # (the Alembic example project and its test). Check: clang, valgrind, man-db
-# (the install test renders the man page).
+# (the install test renders the man page), shellcheck (every script, a test),
+# clang-format (scripts/format-check.sh).
 packages=(
 	build-essential cmake pkg-config
 	libpq-dev libfyaml-dev libjansson-dev libcriterion-dev
 	postgresql postgresql-contrib
 	jq gnuplot-nox pgbouncer
 	alembic python3-alembic python3-sqlalchemy python3-psycopg2
-	clang valgrind man-db
+	clang valgrind man-db shellcheck clang-format
 )
 
 build=1

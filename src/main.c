@@ -1,4 +1,5 @@
-/* main.c: pgrace's command line: run, check, list; exit codes; signals.
+/* main.c: pgrace's command line: the subcommands table (dispatch, --help),
+ * run, check, list, show, percentiles, clean, spec; exit codes; signals.
  *
  * Every line it prints for a person goes through text_line (text.h): file
  * names, arguments and messages may hold control characters. */
@@ -27,33 +28,13 @@
 #include "stats.h"
 #include "spec.h"
 
+/* --help: the lines of the subcommands table (before main()) between these. */
+static const char usage_head[] = "pgrace proves that a database constraint closes a race.\n"
+				 "\n"
+				 "Usage:\n";
+static void usage_print(FILE *out);
+
 static const char usage_text[] =
-	"pgrace proves that a database constraint closes a race.\n"
-	"\n"
-	"Usage:\n"
-	"  pgrace run SCENARIO... [OPTION]...   race the scenarios' flows, judge them\n"
-	"  pgrace check SCENARIO...             validate scenario files (no database)\n"
-	"  pgrace list [DIR]                    name and describe the scenarios in DIR\n"
-	"                                       (default: scenarios)\n"
-	"  pgrace init --table T --key C1,C2... write a first scenario for UNIQUE (C1, C2...)\n"
-	"                                       on T from the catalog (pgrace init --help)\n"
-	"  pgrace clean [--dsn=CONNINFO] [--dry-run]\n"
-	"                                       drop the sandbox schemas (pgrace_<pid>_<hex>)\n"
-	"                                       whose run is gone (SIGKILL, a crash, a lost\n"
-	"                                       host): each live run holds an advisory lock\n"
-	"                                       named after its schema; --dry-run only lists\n"
-	"  pgrace show SCENARIO PART            print one part's SQL: schema, seed, rows,\n"
-	"                                       migration.up, migration.down, sql.NAME,\n"
-	"                                       flow.N (for scripts: no YAML parsing)\n"
-	"  pgrace percentiles                   p50 p90 p99 max count of the microseconds\n"
-	"                                       on stdin, one per line, by the histogram\n"
-	"                                       pgrace's own latencies use\n"
-	"  pgrace spec SCENARIO --phase NAME [-o FILE] [--all] [--schema=NAME]\n"
-	"              [--dsn=CONNINFO] [--json=FILE] [--seed=N]\n"
-	"                                       run the scenario up to that interleave\n"
-	"                                       phase, write it as a spec for PostgreSQL's\n"
-	"                                       isolation tester: the orders that left\n"
-	"                                       duplicates (--all: every executable one)\n"
 	"\n"
 	"Options for run:\n"
 	"  -d, --dsn=CONNINFO       conninfo string or postgresql:// URI\n"
@@ -413,7 +394,7 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case '?':
 			if (optopt == 0 && !strcmp(argv[optind - 1], "--help")) {
-				fputs(usage_text, stdout);
+				usage_print(stdout);
 				return EXIT_PASS;
 			}
 			return usage_error("%s", "bad option for run");
@@ -522,7 +503,7 @@ static int cmd_spec(int argc, char **argv)
 			break;
 		case '?':
 			if (optopt == 0 && !strcmp(argv[optind - 1], "--help")) {
-				fputs(usage_text, stdout);
+				usage_print(stdout);
 				return EXIT_PASS;
 			}
 			return usage_error("%s", "bad option for spec");
@@ -722,7 +703,7 @@ static int cmd_clean(int argc, char **argv)
 			break;
 		case '?':
 			if (optopt == 0 && !strcmp(argv[optind - 1], "--help")) {
-				fputs(usage_text, stdout);
+				usage_print(stdout);
 				return EXIT_PASS;
 			}
 			return usage_error("%s", "bad option for clean");
@@ -790,13 +771,99 @@ static int cmd_list(int argc, char **argv)
 	return rc;
 }
 
+/* The subcommands: main() dispatches on this table, and --help's usage lines
+ * and the messages for a missing or unknown command are printed from it.
+ * tests/test_usage.c checks the man page's SYNOPSIS and README's usage
+ * against --help. */
+static const struct subcommand {
+	const char *name;
+	int (*handler)(int argc, char **argv); /* argv[0] is the name */
+	const char *synopsis;                  /* after "pgrace NAME"; '\n' continues it */
+	const char *what;                      /* --help's description; '\n' between lines */
+} subcommands[] = {
+	{"run", cmd_run, "SCENARIO... [OPTION]...", "race the scenarios' flows, judge them"},
+	{"check", cmd_check, "SCENARIO...", "validate scenario files (no database)"},
+	{"list", cmd_list, "[DIR]", "name and describe the scenarios in DIR\n(default: scenarios)"},
+	{"show", cmd_show, "SCENARIO PART",
+	 "print one part's SQL: schema, seed, rows,\nmigration.up, migration.down, sql.NAME,\n"
+	 "flow.N (for scripts: no YAML parsing)"},
+	{"percentiles", cmd_percentiles, "",
+	 "p50 p90 p99 max count of the microseconds\non stdin, one per line, by the histogram\n"
+	 "pgrace's own latencies use"},
+	{"init", init_main, "--table TABLE --key COL,... [OPTION]...",
+	 "write a first scenario for UNIQUE (COL, ...)\non TABLE from the catalog (pgrace init "
+	 "--help)"},
+	{"clean", cmd_clean, "[--dsn CONNINFO] [--dry-run]",
+	 "drop the sandbox schemas (pgrace_<pid>_<hex>)\nwhose run is gone (SIGKILL, a crash, a "
+	 "lost\nhost): each live run holds an advisory lock\nnamed after its schema; --dry-run "
+	 "only lists"},
+	{"spec", cmd_spec,
+	 "SCENARIO --phase NAME [-o FILE] [--all] [--schema NAME]\n[--dsn CONNINFO] [--json FILE] "
+	 "[--seed N]",
+	 "run the scenario up to that interleave\nphase, write it as a spec for PostgreSQL's\n"
+	 "isolation tester: the orders that left\nduplicates (--all: every executable one)"},
+};
+
+#define N_SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])
+#define USAGE_COLUMN 39 /* where the descriptions start */
+
+/* text's lines, each after indent blanks (the first after first blanks). */
+static void print_lines(FILE *out, const char *text, int first, int indent)
+{
+	for (int pad = first;; pad = indent) {
+		const char *nl = strchr(text, '\n');
+		int len = nl ? (int)(nl - text) : (int)strlen(text);
+		fprintf(out, "%*s%.*s\n", pad, "", len, text);
+		if (!nl)
+			return;
+		text = nl + 1;
+	}
+}
+
+static void usage_print(FILE *out)
+{
+	fputs(usage_head, out);
+	for (size_t i = 0; i < N_SUBCOMMANDS; i++) {
+		const struct subcommand *c = &subcommands[i];
+		/* "  pgrace NAME SYNOPSIS", its continuation lines under SYNOPSIS */
+		int at = fprintf(out, "  pgrace %s%s", c->name, *c->synopsis ? " " : "");
+		const char *syn = c->synopsis, *nl;
+		while ((nl = strchr(syn, '\n'))) {
+			fprintf(out, "%.*s\n%*s", (int)(nl - syn), syn, at, "");
+			syn = nl + 1;
+		}
+		int used = at + (int)strlen(syn);
+		fputs(syn, out);
+		if (used < USAGE_COLUMN) {
+			print_lines(out, c->what, USAGE_COLUMN - used, USAGE_COLUMN);
+		} else {
+			fputc('\n', out);
+			print_lines(out, c->what, USAGE_COLUMN, USAGE_COLUMN);
+		}
+	}
+	fputs(usage_text, out);
+}
+
+/* "run, check, ... or spec" into buf. */
+static const char *command_names(char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < N_SUBCOMMANDS && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+					 i == 0 ? "" : i + 1 < N_SUBCOMMANDS ? ", " : " or ",
+					 subcommands[i].name);
+	return buf;
+}
+
 int main(int argc, char **argv)
 {
+	char names[256];
 	if (argc < 2)
-		return usage_error("%s", "missing command (run, check, list, show, percentiles, init, clean or spec)");
+		return usage_error("missing command (%s)", command_names(names, sizeof names));
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-?") || !strcmp(cmd, "help")) {
-		fputs(usage_text, stdout);
+		usage_print(stdout);
 		return EXIT_PASS;
 	}
 	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
@@ -804,21 +871,8 @@ int main(int argc, char **argv)
 		printf("pgrace %s (libpq %d.%d)\n", PGRACE_VERSION, v / 10000, v % 10000);
 		return EXIT_PASS;
 	}
-	if (!strcmp(cmd, "run"))
-		return cmd_run(argc - 1, argv + 1);
-	if (!strcmp(cmd, "show"))
-		return cmd_show(argc - 1, argv + 1);
-	if (!strcmp(cmd, "percentiles"))
-		return cmd_percentiles(argc - 1, argv + 1);
-	if (!strcmp(cmd, "check"))
-		return cmd_check(argc - 1, argv + 1);
-	if (!strcmp(cmd, "list"))
-		return cmd_list(argc - 1, argv + 1);
-	if (!strcmp(cmd, "init"))
-		return init_main(argc - 1, argv + 1);
-	if (!strcmp(cmd, "clean"))
-		return cmd_clean(argc - 1, argv + 1);
-	if (!strcmp(cmd, "spec"))
-		return cmd_spec(argc - 1, argv + 1);
-	return usage_error("unknown command \"%s\" (run, check, list, show, percentiles, init, clean or spec)", cmd);
+	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
+		if (!strcmp(cmd, subcommands[i].name))
+			return subcommands[i].handler(argc - 1, argv + 1);
+	return usage_error("unknown command \"%s\" (%s)", cmd, command_names(names, sizeof names));
 }

@@ -1,5 +1,8 @@
-/* order.c: enumerating, sampling and writing interleavings. */
+/* order.c: enumerating, sampling and writing interleavings; naming a
+ * flow's steps from their SQL (read with sqllex.h). */
 #include "order.h"
+
+#include "sqllex.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -228,26 +231,17 @@ bool order_parse(const char *text, int workers, int steps, struct order *o, char
 	return true;
 }
 
-/* The first SQL keyword of sql, lower case, past blanks, comments and '('. */
+/* The first SQL keyword of sql, lower case (its letters up to the first
+ * other character), past blanks, comments and '(' as sqllex.c reads them. */
 static void first_keyword(const char *sql, char *out, size_t len)
 {
+	struct sqllex_token t;
 	const char *p = sql;
-	for (;;) {
-		while (isspace((unsigned char)*p) || *p == '(')
-			p++;
-		if (p[0] == '-' && p[1] == '-') {
-			while (*p && *p != '\n')
-				p++;
-		} else if (p[0] == '/' && p[1] == '*') {
-			const char *e = strstr(p + 2, "*/");
-			p = e ? e + 2 : p + strlen(p);
-		} else {
-			break;
-		}
-	}
+	while (sqllex_next_code(p, &t) == SQLLEX_OTHER && *t.start == '(')
+		p = t.start + t.len;
 	size_t n = 0;
-	while (n + 1 < len && isalpha((unsigned char)p[n])) {
-		out[n] = (char)tolower((unsigned char)p[n]);
+	while (t.kind == SQLLEX_WORD && n + 1 < len && n < t.len && isalpha((unsigned char)t.start[n])) {
+		out[n] = (char)tolower((unsigned char)t.start[n]);
 		n++;
 	}
 	out[n] = '\0';

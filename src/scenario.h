@@ -14,6 +14,7 @@
 #include "command.h"
 #include "expect.h"
 #include "key.h"
+#include "sqlscan.h" /* sql_bind, sql_max_param, sql_transaction_control */
 
 enum race_mode { MODE_HOLD, MODE_FIRE, MODE_INTERLEAVE };
 enum isolation { ISO_READ_COMMITTED, ISO_REPEATABLE_READ, ISO_SERIALIZABLE };
@@ -75,6 +76,37 @@ struct race_cfg {
 #define RACE_SET_MAX_ILV 512u
 #define RACE_SET_SEED 1024u
 #define RACE_SET_AUTOCOMMIT 2048u
+
+/* One race setting, a key of `race:`: the loader reads, defaults and layers
+ * struct race_cfg through this table only (scenario_race.c), and
+ * docs/scenario-format.md's race table is tested against it. */
+enum race_setting_type {
+	RACE_INT,   /* an int field, from lo to hi */
+	RACE_INT64, /* a long long field, from lo to hi */
+	RACE_BOOL,  /* a bool field */
+	RACE_ENUM,  /* an enum field: the index into choices[0..hi] */
+};
+
+#define RACE_IN_SCENARIO 1u /* in the scenario's race: (its defaults) */
+#define RACE_IN_PHASE 2u    /* in a phase's race: */
+
+struct race_setting {
+	const char *name; /* its key in race: */
+	enum race_setting_type type;
+	long long lo, hi;
+	const char *const *choices; /* RACE_ENUM: the names, NULL-ended */
+	long long dflt;             /* the default (an enum's index, a bool's 0 or 1) */
+	unsigned where;             /* RACE_IN_* */
+	const char *flag;           /* the pgrace run flag that overrides it, or NULL */
+	unsigned set;               /* its RACE_SET_* bit */
+	size_t off;                 /* its field in struct race_cfg */
+	const char *doc;            /* its line in docs/scenario-format.md */
+};
+
+/* The race settings table, *n rows. */
+const struct race_setting *scenario_race_settings(size_t *n);
+/* s's default as the docs show it ("16", "`hold`", "false") into buf. */
+void scenario_race_default(const struct race_setting *s, char *buf, size_t len);
 
 enum step_kind {
 	STEP_SQL,
@@ -196,17 +228,6 @@ const char *scenario_autocommit_refusal(const struct race_cfg *cfg, bool pooler)
 const struct sql_text *scenario_part(const struct scenario *sc, const char *name);
 /* Named SQL block, or NULL. */
 const struct sql_text *scenario_sql(const struct scenario *sc, const char *name);
-
-/* The leading keywords of sql when they are transaction control ("COMMIT",
- * "SAVEPOINT", ...; comments skipped), NULL when they are not. */
-const char *sql_transaction_control(const char *sql);
-/* Highest $n placeholder in sql, outside quotes and comments (0 if none). */
-int sql_max_param(const char *sql);
-
-/* sql with every $n placeholder (outside quotes and comments) replaced by
- * values[n - 1] as a quoted literal ('1'); placeholders past nvalues stay.
- * Malloc'd. For tools that take no parameters (the isolation tester). */
-char *sql_bind(const char *sql, const char *const *values, int nvalues);
 
 /* "hold", "fire" or "interleave", as in scenario files and JSON. */
 const char *mode_name(enum race_mode m);

@@ -1,74 +1,16 @@
-/* sqlscan.c: statements and words of a SQL script (see sqlscan.h). */
+/* sqlscan.c: statements, words and placeholders of SQL text (see sqlscan.h).
+ *
+ * Every reader here walks the tokens of sqllex.c, so statement ends,
+ * comments, literals and $n placeholders are where PostgreSQL sees them,
+ * and one reader never disagrees with another about them. */
 #include "sqlscan.h"
 
+#include "mem.h"
+#include "sqllex.h"
+
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
-
-static bool ident_char(char c)
-{
-	return isalnum((unsigned char)c) || c == '_' || c == '$' || (unsigned char)c >= 0x80;
-}
-
-/* Length of the dollar-quote tag at p ("$$" or "$name$"), 0 when p starts none. */
-static size_t dollar_tag(const char *p)
-{
-	if (p[0] != '$')
-		return 0;
-	size_t n = 1;
-	if (isdigit((unsigned char)p[1]))
-		return 0; /* $1: a parameter */
-	while (p[n] && p[n] != '$' && (isalnum((unsigned char)p[n]) || p[n] == '_' ||
-				       (unsigned char)p[n] >= 0x80))
-		n++;
-	return p[n] == '$' ? n + 1 : 0;
-}
-
-/* When p (inside script) starts a literal, quoted identifier, dollar-quoted
- * string or comment, the character after it (the end of the script when
- * it never closes); else NULL. */
-static const char *skip_quoted(const char *script, const char *p)
-{
-	bool word_before = p > script && ident_char(p[-1]);
-	if (p[0] == '-' && p[1] == '-') {
-		const char *nl = strchr(p, '\n');
-		return nl ? nl : p + strlen(p);
-	}
-	if (p[0] == '/' && p[1] == '*') {
-		int depth = 0;
-		for (const char *q = p; *q; q++) {
-			if (q[0] == '/' && q[1] == '*') {
-				depth++;
-				q++;
-			} else if (q[0] == '*' && q[1] == '/') {
-				q++;
-				if (--depth == 0)
-					return q + 1;
-			}
-		}
-		return p + strlen(p);
-	}
-	if (p[0] == '\'' || p[0] == '"') {
-		/* E'...' takes backslash escapes; '' and "" double the quote. */
-		bool escapes = p[0] == '\'' && p > script && (p[-1] == 'E' || p[-1] == 'e') &&
-			       (p - 1 == script || !ident_char(p[-2]));
-		char q = p[0];
-		for (const char *s = p + 1; *s; s++) {
-			if (escapes && *s == '\\' && s[1])
-				s++;
-			else if (*s == q)
-				return s + 1; /* a doubled quote reopens at once: still right */
-		}
-		return p + strlen(p);
-	}
-	size_t tag = word_before ? 0 : dollar_tag(p);
-	if (tag) {
-		for (const char *s = p + tag; (s = strchr(s, '$')) != NULL; s++)
-			if (!strncmp(s, p, tag))
-				return s + tag;
-		return p + strlen(p);
-	}
-	return NULL;
-}
 
 static int lines_between(const char *from, const char *to)
 {
@@ -80,30 +22,22 @@ static int lines_between(const char *from, const char *to)
 
 bool sql_next_stmt(const char *script, const char **pos, struct sql_stmt *out)
 {
+	struct sqllex_token t;
 	const char *p = *pos;
-	for (;;) {
-		/* Skip blanks, comments and empty statements before the first word. */
-		while (*p && (isspace((unsigned char)*p) || *p == ';'))
-			p++;
-		if ((p[0] == '-' && p[1] == '-') || (p[0] == '/' && p[1] == '*')) {
-			p = skip_quoted(script, p);
-			continue;
-		}
-		break;
-	}
-	if (!*p) {
-		*pos = p;
+	/* blanks, comments and empty statements before the first word */
+	while (sqllex_next_code(p, &t) == SQLLEX_SEMI)
+		p = t.start + t.len;
+	if (t.kind == SQLLEX_END) {
+		*pos = t.start;
 		return false;
 	}
-	const char *start = p;
-	while (*p && *p != ';') {
-		const char *after = skip_quoted(script, p);
-		p = after ? after : p + 1;
-	}
+	const char *start = t.start;
+	for (p = start; sqllex_next(p, &t) != SQLLEX_END && t.kind != SQLLEX_SEMI;)
+		p = t.start + t.len;
 	out->start = start;
-	out->len = (size_t)(p - start);
+	out->len = (size_t)(t.start - start);
 	out->line = lines_between(script, start);
-	*pos = *p ? p + 1 : p;
+	*pos = t.start + t.len;
 	return true;
 }
 
@@ -120,28 +54,19 @@ int sql_count_stmts(const char *script)
 const char *sql_word(const struct sql_stmt *st, int n, char *buf, size_t len)
 {
 	const char *p = st->start, *end = st->start + st->len;
-	buf[0] = '\0';
-	while (p < end) {
-		const char *after = skip_quoted(st->start, p);
-		if (after) {
-			p = after;
+	struct sqllex_token t;
+	if (len)
+		buf[0] = '\0';
+	/* a token that never closes may run past the statement: stop at its end */
+	for (; p < end && sqllex_next(p, &t) != SQLLEX_END; p = t.start + t.len) {
+		if (t.kind != SQLLEX_WORD || n-- > 0)
 			continue;
-		}
-		if (!ident_char(*p) || *p == '$') {
-			p++;
-			continue;
-		}
-		const char *w = p;
-		while (p < end && ident_char(*p))
-			p++;
-		if (n-- == 0) {
-			size_t k = 0;
-			for (; k + 1 < len && w + k < p; k++)
-				buf[k] = (char)toupper((unsigned char)w[k]);
-			if (len)
-				buf[k] = '\0';
-			return buf;
-		}
+		size_t k = 0;
+		for (; k + 1 < len && k < t.len && t.start + k < end; k++)
+			buf[k] = (char)toupper((unsigned char)t.start[k]);
+		if (len)
+			buf[k] = '\0';
+		return buf;
 	}
 	return buf;
 }
@@ -179,4 +104,77 @@ bool sql_needs_own_transaction(const struct sql_stmt *st)
 	return (!strcmp(w0, "CREATE") || !strcmp(w0, "DROP") || !strcmp(w0, "REINDEX") ||
 		!strcmp(w0, "ALTER")) &&
 	       sql_has_word(st, "CONCURRENTLY");
+}
+
+/* t is the word w (upper case) in any case. */
+static bool is_word(const struct sqllex_token *t, const char *w)
+{
+	if (t->kind != SQLLEX_WORD || t->len != strlen(w))
+		return false;
+	for (size_t i = 0; i < t->len; i++)
+		if (toupper((unsigned char)t->start[i]) != w[i])
+			return false;
+	return true;
+}
+
+const char *sql_transaction_control(const char *sql)
+{
+	static const char *const words[][2] = {
+		{"BEGIN", NULL},     {"START", "TRANSACTION"},   {"COMMIT", NULL},
+		{"END", NULL},       {"ROLLBACK", NULL},         {"ABORT", NULL},
+		{"SAVEPOINT", NULL}, {"RELEASE", NULL},          {"PREPARE", "TRANSACTION"},
+	};
+	static const char *const names[] = {
+		"BEGIN", "START TRANSACTION", "COMMIT",  "END",		  "ROLLBACK",
+		"ABORT", "SAVEPOINT",	      "RELEASE", "PREPARE TRANSACTION",
+	};
+	struct sqllex_token first, second;
+	sqllex_next_code(sql, &first);
+	sqllex_next_code(first.start + first.len, &second);
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (is_word(&first, words[i][0]) && (!words[i][1] || is_word(&second, words[i][1])))
+			return names[i];
+	return NULL;
+}
+
+int sql_max_param(const char *sql)
+{
+	struct sqllex_token t;
+	int most = 0;
+	for (const char *p = sql; sqllex_next(p, &t) != SQLLEX_END; p = t.start + t.len) {
+		int n = t.kind == SQLLEX_PARAM ? sqllex_param_number(&t) : 0;
+		if (n > most && n < 100000)
+			most = n;
+	}
+	return most;
+}
+
+char *sql_bind(const char *sql, const char *const *values, int nvalues)
+{
+	/* each value at most doubles (quotes) plus its two quotes: measure first */
+	struct sqllex_token t;
+	size_t cap = 1;
+	for (const char *p = sql; sqllex_next(p, &t) != SQLLEX_END; p = t.start + t.len) {
+		int n = t.kind == SQLLEX_PARAM ? sqllex_param_number(&t) : 0;
+		cap += n >= 1 && n <= nvalues ? strlen(values[n - 1]) * 2 + 2 : t.len;
+	}
+	char *out = mem_malloc(cap);
+	size_t len = 0;
+	for (const char *p = sql; sqllex_next(p, &t) != SQLLEX_END; p = t.start + t.len) {
+		int n = t.kind == SQLLEX_PARAM ? sqllex_param_number(&t) : 0;
+		if (n < 1 || n > nvalues) {
+			memcpy(out + len, t.start, t.len);
+			len += t.len;
+			continue;
+		}
+		out[len++] = '\'';
+		for (const char *v = values[n - 1]; *v; v++) {
+			if (*v == '\'')
+				out[len++] = '\'';
+			out[len++] = *v;
+		}
+		out[len++] = '\'';
+	}
+	out[len] = '\0';
+	return out;
 }

@@ -152,6 +152,11 @@ Test(order, step_names)
 		 {"select1", "select2", "update", "commit"}},
 		{{"$1", "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x"}, 3, {"step", "with", "commit"}},
 		{{NULL}, 1, {"commit"}},
+		/* nested comments end where PostgreSQL ends them (before, the first
+		 * star-slash did, and these steps were named "step") */
+		{{"/* a /* b */ c */ SELECT 1", "/* x /* y */ */ INSERT INTO t VALUES (1)"},
+		 3,
+		 {"select", "insert", "commit"}},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char names[4][ORDER_NAME_LEN];

@@ -1246,6 +1246,10 @@ Test(scenario, placeholders)
 		{"SELECT e'\\' , $3", 0},               /* an escaped quote does not */
 		{"SELECT 'plain\\', $2", 2},            /* no escapes in a plain literal */
 		{"SELECT $1$", 1},
+		/* comments nest, as in PostgreSQL: $5 is still inside one (before,
+		 * the first star-slash closed it and $5 counted) */
+		{"SELECT /* a /* b */ $5 */ $1", 1},
+		{"SELECT /* /* */ */ $2", 2},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		cr_expect_eq(sql_max_param(cases[i].sql), cases[i].most, "%s: got %d, want %d",
@@ -1268,6 +1272,38 @@ Test(scenario, flow_placeholder_beyond_params)
 	char err[512];
 	cr_assert_not(scenario_parse("mem.yaml", text, sizeof text - 1, &sc, err, sizeof err));
 	cr_expect(strstr(err, "mem.yaml:6: ") && strstr(err, "uses $2"), "%s", err);
+}
+
+/* A placeholder inside a nested comment is no placeholder: the statement
+ * splitter saw one statement here, the placeholder reader saw $2 after the
+ * inner comment's end and refused the file ("uses $2"). */
+Test(scenario, nested_comment_hides_placeholder)
+{
+	static const char text[] = "name: x\n"
+				   "schema: CREATE TABLE t (k bigint)\n"
+				   "params: [round]\n"
+				   "rows: SELECT count(*) FROM t WHERE k = $1\n"
+				   "flow:\n"
+				   "  - sql: INSERT INTO t VALUES ($1) /* old /* new */ $2 */\n"
+				   "phases:\n"
+				   "  - name: p\n"
+				   "    race: {}\n"
+				   "    expect: [rows_per_key.max >= 1]\n";
+	struct scenario sc;
+	char err[512] = "";
+	cr_assert(scenario_parse("mem.yaml", text, sizeof text - 1, &sc, err, sizeof err), "%s",
+		  err);
+	cr_expect_eq(sc.flow[0].text.nparams, 1);
+	scenario_free(&sc);
+}
+
+/* sql_bind fills placeholders only where sql_max_param counts them. */
+Test(scenario, bind_skips_nested_comments)
+{
+	static const char *const values[] = {"7", "8"};
+	char *got = sql_bind("SELECT $1 /* a /* b */ $2 */, '$2'", values, 2);
+	cr_expect_str_eq(got, "SELECT '7' /* a /* b */ $2 */, '$2'");
+	free(got);
 }
 
 /* Commands: argv split, cwd from the scenario's folder, shell, deadline. */
@@ -1386,4 +1422,91 @@ Test(scenario, text_key_errors)
 			 at + strlen(cases[i].from));
 		parse_fails(text, cases[i].line, cases[i].needle);
 	}
+}
+
+/* ---- the race settings table against the docs ----------------------- */
+
+/* docs/scenario-format.md's race table is the settings table, row for row:
+ * "| `name` | default | flag | doc |" for each, in the table's order, and
+ * no other row. */
+Test(scenario, race_settings_match_the_docs)
+{
+	char path[1024];
+	snprintf(path, sizeof path, "%s/docs/scenario-format.md", PGRACE_SOURCE_DIR);
+	FILE *f = fopen(path, "rb");
+	cr_assert(f, "cannot open %s", path);
+	static char doc[256 * 1024];
+	size_t len = fread(doc, 1, sizeof doc - 1, f);
+	fclose(f);
+	doc[len] = '\0';
+	const char *head = strstr(doc, "## `race`");
+	cr_assert(head, "no race section");
+	const char *rows = strstr(head, "| --- | --- | --- | --- |\n");
+	cr_assert(rows, "no race table with four columns");
+	rows += strlen("| --- | --- | --- | --- |\n");
+	size_t n;
+	const struct race_setting *t = scenario_race_settings(&n);
+	cr_assert_geq(n, 12);
+	for (size_t i = 0; i < n; i++) {
+		char dflt[64], want[1024];
+		scenario_race_default(&t[i], dflt, sizeof dflt);
+		char flag[64] = "-";
+		if (t[i].flag)
+			snprintf(flag, sizeof flag, "`%s`", t[i].flag);
+		snprintf(want, sizeof want, "| `%s` | %s | %s | %s |\n", t[i].name, dflt, flag, t[i].doc);
+		const char *nl = strchr(rows, '\n');
+		cr_assert(nl && !strncmp(rows, want, strlen(want)),
+			  "docs/scenario-format.md: race row %zu is\n%.*s\nexpected\n%s", i + 1,
+			  nl ? (int)(nl - rows) : 80, rows, want);
+		rows = nl + 1;
+		cr_expect(t[i].where & (RACE_IN_SCENARIO | RACE_IN_PHASE), "%s appears nowhere",
+			  t[i].name);
+	}
+	cr_expect(*rows != '|', "docs/scenario-format.md: a race row the table does not have: %.80s",
+		  rows);
+}
+
+/* Every setting is read from race:, defaults where unset, and a phase's
+ * value wins over the scenario's: the table drives all three. */
+Test(scenario, race_settings_read_and_layered)
+{
+	static const char text[] = "name: x\n"
+				   "schema: CREATE TABLE t (k bigint)\n"
+				   "params: [round]\n"
+				   "rows: SELECT count(*) FROM t WHERE k = $1\n"
+				   "race: {rounds: 7, isolation: serializable, seed: 2147483647}\n"
+				   "flow:\n"
+				   "  - sql: INSERT INTO t VALUES ($1)\n"
+				   "phases:\n"
+				   "  - name: p\n"
+				   "    race: {workers: 3, keys: 2, distribution: hot, retries: 4,\n"
+				   "           read_committed_workers: 1, deadline_ms: 500, mode: fire,\n"
+				   "           max_interleavings: 9, autocommit: false}\n"
+				   "    expect: [rows_per_key.max >= 1]\n";
+	struct scenario sc;
+	char err[512] = "";
+	cr_assert(scenario_parse("mem.yaml", text, sizeof text - 1, &sc, err, sizeof err), "%s",
+		  err);
+	struct race_cfg r = scenario_race(&sc, &sc.phases[0], NULL);
+	cr_expect_eq(r.rounds, 7);
+	cr_expect_eq(r.isolation, ISO_SERIALIZABLE);
+	cr_expect_eq(r.seed, 2147483647);
+	cr_expect_eq(r.workers, 3);
+	cr_expect_eq(r.keys, 2);
+	cr_expect_eq(r.dist, DIST_HOT);
+	cr_expect_eq(r.retries, 4);
+	cr_expect_eq(r.rc_workers, 1);
+	cr_expect_eq(r.deadline_ms, 500);
+	cr_expect_eq(r.mode, MODE_FIRE);
+	cr_expect_eq(r.max_interleavings, 9);
+	cr_expect(!r.autocommit);
+	struct race_cfg d = scenario_race(&sc, NULL, NULL);
+	cr_expect_eq(d.workers, 16);
+	cr_expect_eq(d.deadline_ms, 10000);
+	cr_expect_eq(d.max_interleavings, 1000);
+	cr_expect_eq(d.mode, MODE_HOLD);
+	struct race_cfg ov = {.workers = 5, .set = RACE_SET_WORKERS};
+	cr_expect_eq(scenario_race(&sc, NULL, &ov).workers, 5);
+	cr_expect_eq(scenario_race(&sc, &sc.phases[0], &ov).workers, 3, "the phase's own wins");
+	scenario_free(&sc);
 }
