@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secret.h"
 #include "stats.h"
 
 static atomic_int stop_signal;
@@ -124,6 +125,7 @@ static PGconn *connect_until(const char *dsn, const char *schema, uint64_t deadl
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	secret_add(PQpass(c)); /* a DSN's, PGPASSWORD's or a passfile's: scrubbed wherever shown */
 	uint64_t start = clock_us(), now = start, bound_us = connect_bound_us(c);
 	if (deadline_us == 0 || deadline_us > now + bound_us)
 		deadline_us = now + bound_us;
@@ -158,6 +160,7 @@ static PGconn *connect_until(const char *dsn, const char *schema, uint64_t deadl
 		copy_field(err, errlen, PQerrorMessage(c));
 		chomp(err);
 		mask_value(err, PQpass(c));
+		secret_scrub(err, errlen, false);
 		if (!err[0])
 			snprintf(err, errlen, "could not connect");
 		PQfinish(c);
@@ -573,7 +576,7 @@ static char other_byte(char c)
 
 /* Marks in hit[] the bytes of the NUL-terminated s that carry the password
  * libpq reads from s: the bytes whose change changes that password and
- * nothing else. The encoding (URI percent-escapes, quotes, backslash
+ * nothing else, and every byte between the first and last of those. The encoding (URI percent-escapes, quotes, backslash
  * escapes, a percent-encoded key such as pass%77ord) is libpq's business,
  * never parsed here. */
 static void find_password(char *s, bool *hit)
@@ -581,17 +584,25 @@ static void find_password(char *s, bool *hit)
 	PQconninfoOption *base = parse_dsn(s);
 	if (!base)
 		return;
+	size_t first = SIZE_MAX, last = 0;
 	for (size_t k = 0; s[k]; k++) {
 		char keep = s[k];
 		s[k] = other_byte(keep);
 		PQconninfoOption *changed = parse_dsn(s);
-		if (changed && only_password_differs(base, changed))
-			hit[k] = true;
+		if (changed && only_password_differs(base, changed)) {
+			first = k < first ? k : first;
+			last = k;
+		}
 		if (changed)
 			PQconninfoFree(changed);
 		s[k] = keep;
 	}
 	PQconninfoFree(base);
+	/* The password is one run of bytes: the digits of a percent-escape
+	 * and the backslashes of escapes between its first and last byte go
+	 * too, or they would show its shape (%40's 4). */
+	for (size_t k = first; k != SIZE_MAX && k <= last; k++)
+		hit[k] = true;
 }
 
 void db_mask_password(char *dsn)

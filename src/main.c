@@ -23,6 +23,7 @@
 #include "run.h"
 #include "sandbox.h"
 #include "scenario.h"
+#include "secret.h"
 #include "text.h"
 #include "stats.h"
 #include "spec.h"
@@ -116,30 +117,13 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
  * in argv (they live until exit). */
 static char *dsn_copy, *admin_dsn_copy;
 
-static bool dsn_parses(const char *dsn)
-{
-	char *errmsg = NULL;
-	PQconninfoOption *opts = PQconninfoParse(dsn, &errmsg);
-	PQfreemem(errmsg);
-	if (!opts)
-		return false;
-	PQconninfoFree(opts);
-	return true;
-}
-
 /* Keeps a copy of a --dsn value in *copy (and *dsn), then hides its password from the
- * process title; false when it does not parse (libpq's parse errors may
- * quote the password: the caller says only where). */
+ * process title; false when it does not parse (secret_take_dsn). */
 static bool take_dsn(char *arg, char **copy, const char **dsn)
 {
-	if (!dsn_parses(arg))
+	if (!secret_take_dsn(arg, copy))
 		return false;
-	free(*copy);
-	*copy = strdup(arg);
-	if (!*copy)
-		abort();
 	*dsn = *copy;
-	db_mask_password(arg);
 	return true;
 }
 
@@ -189,8 +173,10 @@ static void *signal_main(void *arg)
 		}
 		if (now - first_us < SIGNAL_COALESCE_US)
 			continue; /* the same request, delivered twice */
-		if (sig == SIGINT)
+		if (sig == SIGINT) {
+			secret_cleanup(); /* _exit runs no atexit: the passfile goes here */
 			_exit(db_stop_requested() == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT);
+		}
 		say("pgrace: still cleaning up (every step has a deadline); SIGKILL skips the cleanup\n");
 	}
 	return NULL;
@@ -338,7 +324,7 @@ static int cmd_run(int argc, char **argv)
 		switch (c) {
 		case 'd':
 			if (!take_dsn(optarg, &dsn_copy, &opts.dsn))
-				return usage_error("%s", "--dsn: not a valid conninfo string or postgresql:// URI");
+				return usage_error("%s", SECRET_DSN_INVALID);
 			break;
 		case 'w':
 			if (!parse_number(optarg, 1, 5000, &opts.override.workers))
@@ -509,7 +495,7 @@ static int cmd_spec(int argc, char **argv)
 			break;
 		case 'd':
 			if (!take_dsn(optarg, &dsn_copy, &opts.dsn))
-				return usage_error("%s", "--dsn: not a valid conninfo string or postgresql:// URI");
+				return usage_error("%s", SECRET_DSN_INVALID);
 			break;
 		case 'j':
 			json = optarg;
@@ -683,7 +669,7 @@ static int cmd_clean(int argc, char **argv)
 		switch (c) {
 		case 'd':
 			if (!take_dsn(optarg, &dsn_copy, &dsn))
-				return usage_error("%s", "--dsn: not a valid conninfo string or postgresql:// URI");
+				return usage_error("%s", SECRET_DSN_INVALID);
 			break;
 		case 'n':
 			dry_run = true;
@@ -760,6 +746,7 @@ static int cmd_list(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	secret_add(getenv("PGPASSWORD")); /* libpq's: scrubbed from what children say */
 	if (argc < 2)
 		return usage_error("%s", "missing command (run, check, list, show, percentiles, init, clean or spec)");
 	const char *cmd = argv[1];
