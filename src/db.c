@@ -13,6 +13,7 @@
 
 #include "secret.h"
 #include "stats.h"
+#include "vlog.h"
 
 static atomic_int stop_signal;
 
@@ -343,9 +344,9 @@ static bool drain_copy(PGconn *c, struct db_result *r)
 /* Sends the query and waits for every result, at most until deadline_us,
  * looking at the stop flag (when interruptible) at least every 50 ms and
  * between any two results. */
-static void query(PGconn *c, enum db_send_kind kind, bool trailed, const char *stmt,
-		  const char *sql, int nparams, const char *const *params, uint64_t deadline_us,
-		  bool interruptible, struct db_result *r)
+static void query_wait(PGconn *c, enum db_send_kind kind, bool trailed, const char *stmt,
+		       const char *sql, int nparams, const char *const *params,
+		       uint64_t deadline_us, bool interruptible, struct db_result *r)
 {
 	if (deadline_us == 0)
 		deadline_us = clock_us() + 60u * 1000000u;
@@ -416,6 +417,14 @@ static void query(PGconn *c, enum db_send_kind kind, bool trailed, const char *s
 	}
 }
 
+static void query(PGconn *c, enum db_send_kind kind, bool trailed, const char *stmt,
+		  const char *sql, int nparams, const char *const *params, uint64_t deadline_us,
+		  bool interruptible, struct db_result *r)
+{
+	query_wait(c, kind, trailed, stmt, sql, nparams, params, deadline_us, interruptible, r);
+	vlog_result(c, r); /* --verbose: a worker's connection only */
+}
+
 void db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
 	      uint64_t deadline_us, struct db_result *r)
 {
@@ -474,10 +483,12 @@ bool db_send(PGconn *c, enum db_send_kind kind, const char *stmt, const char *sq
 	}
 	if (!sent)
 		lost(c, r);
+	else
+		vlog_sent(c, stmt, sql, nparams, params); /* --verbose: a worker's connection only */
 	return sent;
 }
 
-bool db_poll(PGconn *c, struct db_result *r)
+static bool poll_results(PGconn *c, struct db_result *r)
 {
 	if (!PQconsumeInput(c)) {
 		lost(c, r);
@@ -520,12 +531,21 @@ void db_cancel_unanswered(struct db_result *r)
 		 DB_CANCEL_GRACE_S);
 }
 
+bool db_poll(PGconn *c, struct db_result *r)
+{
+	bool done = poll_results(c, r);
+	if (done)
+		vlog_result(c, r);
+	return done;
+}
+
 void db_take_result(PGconn *c, PGresult *res, struct db_result *r)
 {
 	bool copy_out = false;
 	take_result(c, res, r, &copy_out);
 	if (copy_out)
 		r->status = DB_LOST; /* as db_poll: nothing can follow a COPY to the client */
+	vlog_result(c, r);
 }
 
 void db_result_lost(PGconn *c, struct db_result *r)

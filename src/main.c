@@ -25,6 +25,7 @@
 #include "scenario.h"
 #include "secret.h"
 #include "text.h"
+#include "vlog.h"
 #include "stats.h"
 #include "spec.h"
 
@@ -83,6 +84,9 @@ static const char usage_text[] =
 	"  -j, --json=FILE          write the results as JSON\n"
 	"      --junit=FILE         write the results as JUnit XML\n"
 	"  -q, --quiet              print nothing but errors\n"
+	"  -v, --verbose            log every statement each worker sends, with its\n"
+	"                           worker, round, timestamp and result, to stderr\n"
+	"      --log=FILE           that log to FILE instead (implies --verbose)\n"
 	"\n"
 	"Other options:\n"
 	"  -V, --version            print the version and exit\n"
@@ -315,12 +319,14 @@ static int cmd_run(int argc, char **argv)
 		{"max-interleavings", required_argument, NULL, 'I'},
 		{"seed", required_argument, NULL, 'S'},
 		{"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, '?'},
+		{"verbose", no_argument, NULL, 'v'},     {"log", required_argument, NULL, 'L'},
 		{NULL, 0, NULL, 0}};
 	struct run_opts opts = {0};
-	const char *json = NULL, *junit = NULL;
+	const char *json = NULL, *junit = NULL, *log = NULL;
+	bool verbose = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:w:r:m:j:qT:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:w:r:m:j:qT:v", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			if (!take_dsn(optarg, &dsn_copy, &opts.dsn))
@@ -397,6 +403,13 @@ static int cmd_run(int argc, char **argv)
 		case 'q':
 			opts.quiet = true;
 			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'L':
+			log = optarg;
+			verbose = true;
+			break;
 		case '?':
 			if (optopt == 0 && !strcmp(argv[optind - 1], "--help")) {
 				fputs(usage_text, stdout);
@@ -427,6 +440,16 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	opts.progress = !opts.quiet && isatty(STDERR_FILENO);
+	if (verbose) { /* every worker's statements, to stderr or --log */
+		FILE *lf = log ? fopen(log, "w") : stderr;
+		if (!lf) {
+			text_line(stderr, "pgrace: --log: cannot write %s: %s", log, strerror(errno));
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		vlog_open(lf);
+		opts.progress = opts.progress && log; /* the log's lines and a progress line do not mix */
+	}
 	start_signal_thread();
 	enum verdict worst = VERDICT_SKIPPED; /* the mildest: all skipped exits 6 */
 	int ran = 0;
@@ -451,6 +474,7 @@ static int cmd_run(int argc, char **argv)
 		rc = EXIT_RESULTS;
 	fflush(stdout);
 out:
+	vlog_close();
 	for (int i = 0; i < n; i++) {
 		run_result_free(&res[i]);
 		scenario_free(&sc[i]);

@@ -272,6 +272,39 @@ def alembic_case(env, passfile):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def verbose_case(env, url):
+    """pgrace -v on the seed scenario: every statement of every worker, with its
+    result, and no password."""
+    seed = os.path.join(SOURCE, "scenarios", "membership-unique.yaml")
+    r = subprocess.run([PGRACE, "run", seed, "-v", "-w", "3", "-r", "2", "--dsn", url], env=env,
+                       capture_output=True, text=True, timeout=RUN_LIMIT_S)
+    check(r.returncode == 0, f"verbose: the seed scenario passes (exit {r.returncode})")
+    log = r.stderr
+    check(leaks(log + r.stdout) == [], f"verbose: the log shows no password: {leaks(log)}")
+    sent, results, commits = {}, {}, {}
+    for line in log.splitlines():
+        f = line.split(" ")
+        if len(f) < 6 or f[1] != "worker" or f[3] != "round":
+            continue
+        key = (f[2], f[4].rstrip(":"))
+        if f[5] == "sent:":
+            sent[key] = sent.get(key, 0) + 1
+            if f[6:7] in (["COMMIT"], ["ROLLBACK"]):
+                commits[f[2]] = commits.get(f[2], 0) + 1
+        elif f[5] == "result:":
+            results[key] = results.get(key, 0) + 1
+    workers = sorted({w for w, _ in sent})
+    check(workers == ["0", "1", "2", "a", "b"], f"verbose: every worker logged ({workers})")
+    check(sent == results, "verbose: every statement sent has its result logged")
+    short = [k for k, n in sent.items() if k[0] in ("1", "2") and n < 4]
+    check(short == [], f"verbose: each racing worker logs BEGIN, its flow and the end of every "
+          f"round ({short})")
+    # 3 hold phases of 2 rounds each end a transaction per round; interleave 20 + 14 orders
+    check(all(commits.get(w, 0) >= 6 for w in ("1", "2")) and
+          all(commits.get(w, 0) >= 14 for w in ("a", "b")),
+          f"verbose: the ends of the transactions are logged ({commits})")
+
+
 def main():
     pg = start_cluster()
     base = {k: v for k, v in os.environ.items() if not k.startswith("PG")
@@ -315,6 +348,8 @@ def main():
         # whose name DATABASE_URL must percent-encode (ConfigParser's %).
         psql(base, "CREATE ROLE \"alembic%user\" LOGIN SUPERUSER PASSWORD '" + quoted + "'")
         alembic_case(nopw, passfile)
+
+        verbose_case(nopw, url)
 
         # One DSN check for every subcommand: a URL libpq cannot parse.
         bad = "postgresql://racer:" + enc + "%zz@/postgres"
