@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "datadir.h"
 #include "db.h"
 #include "init.h"
 #include "pgrace.h"
@@ -208,11 +209,14 @@ static int load_all(char **paths, int n, struct scenario *out)
 {
 	char err[1024];
 	int bad = 0;
-	for (int i = 0; i < n; i++)
-		if (!scenario_load(paths[i], &out[i], err, sizeof err)) {
+	for (int i = 0; i < n; i++) {
+		char found[4096]; /* a bare NAME: ./scenarios, then the installed ones */
+		const char *path = datadir_scenario_path(paths[i], found, sizeof found, PGRACE_SCENARIO_DIR);
+		if (!scenario_load(path, &out[i], err, sizeof err)) {
 			text_line(stderr, "pgrace: %s", err);
 			bad++;
 		}
+	}
 	return bad;
 }
 
@@ -724,9 +728,11 @@ static int cmd_list(int argc, char **argv)
 		return usage_error("%s", "list: at most one directory");
 	/* Default: ./scenarios in a checkout, else the installed examples. */
 	struct stat st;
-	const char *dir = argc == 2					       ? argv[1]
-			  : stat("scenarios", &st) == 0 && S_ISDIR(st.st_mode) ? "scenarios"
-										 : PGRACE_SCENARIO_DIR;
+	char installed[4096];
+	const char *dir = argc == 2 ? argv[1]
+			  : stat("scenarios", &st) == 0 && S_ISDIR(st.st_mode)
+			      ? "scenarios"
+			      : datadir_scenarios(installed, sizeof installed, PGRACE_SCENARIO_DIR);
 	DIR *d = opendir(dir);
 	if (!d) {
 		text_line(stderr, "pgrace: cannot open %s: %s", dir, strerror(errno));
