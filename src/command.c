@@ -27,6 +27,7 @@
 #include "db.h"
 #include "mem.h"
 #include "outcome.h"
+#include "secret.h"
 #include "stats.h"
 
 #define TERM_GRACE_US (2u * 1000000u)   /* SIGTERM to SIGKILL */
@@ -314,6 +315,8 @@ void command_run(char *const *argv, const char *cwd, char *const *envp, uint64_t
 out:
 	r->out_cut = tails[0].cut;
 	r->err_cut = tails[1].cut;
+	secret_scrub(r->out, sizeof r->out, r->out_cut); /* its output may print a password */
+	secret_scrub(r->err, sizeof r->err, r->err_cut);
 	if (fa_made)
 		posix_spawn_file_actions_destroy(&fa);
 	if (attr_made)
@@ -326,17 +329,24 @@ out:
 	}
 }
 
-/* Appends s to buf percent-encoded (RFC 3986 unreserved characters kept). */
-static void url_encode(char *buf, size_t len, const char *s)
+/* Appends s to buf percent-encoded (RFC 3986 unreserved characters and
+ * those of keep left as they are: every % is one more a ConfigParser reads). */
+static void url_encode_keep(char *buf, size_t len, const char *s, const char *keep)
 {
 	size_t n = strlen(buf);
 	for (const unsigned char *c = (const unsigned char *)s; *c && n + 4 < len; c++) {
-		if (isalnum(*c) || *c == '-' || *c == '.' || *c == '_' || *c == '~')
+		if (isalnum(*c) || *c == '-' || *c == '.' || *c == '_' || *c == '~' ||
+		    strchr(keep, *c))
 			buf[n++] = (char)*c;
 		else
 			n += (size_t)snprintf(buf + n, len - n, "%%%02X", *c);
 	}
 	buf[n] = '\0';
+}
+
+static void url_encode(char *buf, size_t len, const char *s)
+{
+	url_encode_keep(buf, len, s, "");
 }
 
 static void url_add(char *buf, size_t len, const char *s)
@@ -375,7 +385,7 @@ void command_url(char *buf, size_t len, const char *host, const char *port, cons
 		url_encode(buf, len, dbname);
 	if (socket_dir) {
 		url_add(buf, len, "?host=");
-		url_encode(buf, len, host);
+		url_encode_keep(buf, len, host, "/"); /* a query may hold a / as it is */
 		sep = '&';
 		if (port && *port) {
 			url_add(buf, len, "&port=");
@@ -435,11 +445,16 @@ char **command_env(char *const *base, PGconn *conn, const char *schema)
 		env[k++] = env_pair("PGUSER", user);
 	if (db && *db)
 		env[k++] = env_pair("PGDATABASE", db);
-	if (pass && *pass)
-		env[k++] = env_pair("PGPASSWORD", pass);
+	/* The password only in a 0600 file of the run's own: never in an
+	 * environment or a URL a child could print (libpq, psycopg2 and
+	 * SQLAlchemy all read PGPASSFILE). */
+	char why[256];
+	const char *passfile = secret_passfile(host, port, db, user, pass, why, sizeof why);
+	if (passfile)
+		env[k++] = env_pair("PGPASSFILE", passfile);
 	env[k++] = env_pair("PGOPTIONS", options);
 	char url[2048];
-	command_url(url, sizeof url, host, port, user, pass, db, NULL);
+	command_url(url, sizeof url, host, port, user, NULL, db, NULL);
 	env[k++] = env_pair("DATABASE_URL", url);
 	env[k] = NULL;
 	return env;

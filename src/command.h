@@ -67,10 +67,12 @@ void command_run(char *const *argv, const char *cwd, char *const *envp, uint64_t
 
 /* A NULL-terminated environment (malloc'd, free with command_argv_free):
  * base with every libpq variable (PG*) removed, then PGHOST, PGPORT, PGUSER,
- * PGDATABASE, PGPASSWORD (when there is one) and PGSSLMODE set from conn,
+ * PGDATABASE and PGSSLMODE set from conn, PGPASSFILE (when it has a
+ * password: secret_passfile; never PGPASSWORD),
  * PGOPTIONS conn's own options (its DSN's, else the user's PGOPTIONS)
  * followed by `-c search_path=schema`,
- * and DATABASE_URL the same connection as a postgresql:// URI. */
+ * and DATABASE_URL the same connection as a postgresql:// URI without a
+ * password. */
 char **command_env(char *const *base, PGconn *conn, const char *schema);
 /* The URI for a connection: postgresql://user[:password]@host:port/dbname,
  * every part percent-encoded; a socket folder host goes in the query

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secret.h"
 #include "stats.h"
+#include "vlog.h"
 
 static atomic_int stop_signal;
 
@@ -124,6 +126,7 @@ static PGconn *connect_until(const char *dsn, const char *schema, uint64_t deadl
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	secret_add(PQpass(c)); /* a DSN's, PGPASSWORD's or a passfile's: scrubbed wherever shown */
 	uint64_t start = clock_us(), now = start, bound_us = connect_bound_us(c);
 	if (deadline_us == 0 || deadline_us > now + bound_us)
 		deadline_us = now + bound_us;
@@ -158,6 +161,7 @@ static PGconn *connect_until(const char *dsn, const char *schema, uint64_t deadl
 		copy_field(err, errlen, PQerrorMessage(c));
 		chomp(err);
 		mask_value(err, PQpass(c));
+		secret_scrub(err, errlen, false);
 		if (!err[0])
 			snprintf(err, errlen, "could not connect");
 		PQfinish(c);
@@ -340,9 +344,9 @@ static bool drain_copy(PGconn *c, struct db_result *r)
 /* Sends the query and waits for every result, at most until deadline_us,
  * looking at the stop flag (when interruptible) at least every 50 ms and
  * between any two results. */
-static void query(PGconn *c, enum db_send_kind kind, bool trailed, const char *stmt,
-		  const char *sql, int nparams, const char *const *params, uint64_t deadline_us,
-		  bool interruptible, struct db_result *r)
+static void query_wait(PGconn *c, enum db_send_kind kind, bool trailed, const char *stmt,
+		       const char *sql, int nparams, const char *const *params,
+		       uint64_t deadline_us, bool interruptible, struct db_result *r)
 {
 	if (deadline_us == 0)
 		deadline_us = clock_us() + 60u * 1000000u;
@@ -413,6 +417,14 @@ static void query(PGconn *c, enum db_send_kind kind, bool trailed, const char *s
 	}
 }
 
+static void query(PGconn *c, enum db_send_kind kind, bool trailed, const char *stmt,
+		  const char *sql, int nparams, const char *const *params, uint64_t deadline_us,
+		  bool interruptible, struct db_result *r)
+{
+	query_wait(c, kind, trailed, stmt, sql, nparams, params, deadline_us, interruptible, r);
+	vlog_result(c, r); /* --verbose: a worker's connection only */
+}
+
 void db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
 	      uint64_t deadline_us, struct db_result *r)
 {
@@ -471,10 +483,12 @@ bool db_send(PGconn *c, enum db_send_kind kind, const char *stmt, const char *sq
 	}
 	if (!sent)
 		lost(c, r);
+	else
+		vlog_sent(c, stmt, sql, nparams, params); /* --verbose: a worker's connection only */
 	return sent;
 }
 
-bool db_poll(PGconn *c, struct db_result *r)
+static bool poll_results(PGconn *c, struct db_result *r)
 {
 	if (!PQconsumeInput(c)) {
 		lost(c, r);
@@ -517,12 +531,21 @@ void db_cancel_unanswered(struct db_result *r)
 		 DB_CANCEL_GRACE_S);
 }
 
+bool db_poll(PGconn *c, struct db_result *r)
+{
+	bool done = poll_results(c, r);
+	if (done)
+		vlog_result(c, r);
+	return done;
+}
+
 void db_take_result(PGconn *c, PGresult *res, struct db_result *r)
 {
 	bool copy_out = false;
 	take_result(c, res, r, &copy_out);
 	if (copy_out)
 		r->status = DB_LOST; /* as db_poll: nothing can follow a COPY to the client */
+	vlog_result(c, r);
 }
 
 void db_result_lost(PGconn *c, struct db_result *r)
@@ -573,7 +596,7 @@ static char other_byte(char c)
 
 /* Marks in hit[] the bytes of the NUL-terminated s that carry the password
  * libpq reads from s: the bytes whose change changes that password and
- * nothing else. The encoding (URI percent-escapes, quotes, backslash
+ * nothing else, and every byte between the first and last of those. The encoding (URI percent-escapes, quotes, backslash
  * escapes, a percent-encoded key such as pass%77ord) is libpq's business,
  * never parsed here. */
 static void find_password(char *s, bool *hit)
@@ -581,17 +604,25 @@ static void find_password(char *s, bool *hit)
 	PQconninfoOption *base = parse_dsn(s);
 	if (!base)
 		return;
+	size_t first = SIZE_MAX, last = 0;
 	for (size_t k = 0; s[k]; k++) {
 		char keep = s[k];
 		s[k] = other_byte(keep);
 		PQconninfoOption *changed = parse_dsn(s);
-		if (changed && only_password_differs(base, changed))
-			hit[k] = true;
+		if (changed && only_password_differs(base, changed)) {
+			first = k < first ? k : first;
+			last = k;
+		}
 		if (changed)
 			PQconninfoFree(changed);
 		s[k] = keep;
 	}
 	PQconninfoFree(base);
+	/* The password is one run of bytes: the digits of a percent-escape
+	 * and the backslashes of escapes between its first and last byte go
+	 * too, or they would show its shape (%40's 4). */
+	for (size_t k = first; k != SIZE_MAX && k <= last; k++)
+		hit[k] = true;
 }
 
 void db_mask_password(char *dsn)

@@ -18,6 +18,7 @@
 #include "db.h"
 #include "mem.h"
 #include "pgrace.h"
+#include "secret.h"
 #include "text.h"
 
 #define SEED_ROWS 20000
@@ -1040,9 +1041,10 @@ int init_main(int argc, char **argv)
 			keylist = mem_strdup(optarg);
 			break;
 		case 'd':
-			free(dsn);
-			dsn = mem_strdup(optarg);
-			db_mask_password(optarg);
+			if (!secret_take_dsn(optarg, &dsn)) {
+				rc = init_error("%s", SECRET_DSN_INVALID);
+				goto out;
+			}
 			break;
 		case 'F':
 			if (!init_flow_parse(optarg, &o.flow)) {

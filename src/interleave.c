@@ -19,6 +19,7 @@
 #include "judge.h"
 #include "key.h"
 #include "lockview.h"
+#include "vlog.h"
 
 #define POLL_MS 10 /* as the isolation tester: ask about lock waits every 10 ms */
 
@@ -494,6 +495,7 @@ static enum drive_status run_order(struct ilv *il, struct ilv_order *out, long l
 				   long long phase_round)
 {
 	const struct order *o = &out->order;
+	vlog_round(round);
 	for (int w = 0; w < il->k; w++) {
 		struct key_ctx ctx = {.round = round, .key = 0, .phase_round = phase_round, .worker = w};
 		char why[512];
@@ -629,6 +631,7 @@ enum race_status ilv_run(const char *dsn, const char *schema, bool pooler,
 			return RACE_BROKEN;
 		}
 		il.w[i].pid = PQbackendPID(il.w[i].c);
+		vlog_worker(il.w[i].c, i, true);
 	}
 	for (size_t n = 0; n < s->n_orders; n++) {
 		struct ilv_order *o = &s->orders[n];

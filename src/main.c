@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "datadir.h"
 #include "db.h"
 #include "init.h"
 #include "pgrace.h"
@@ -24,7 +25,9 @@
 #include "run.h"
 #include "sandbox.h"
 #include "scenario.h"
+#include "secret.h"
 #include "text.h"
+#include "vlog.h"
 #include "stats.h"
 #include "spec.h"
 
@@ -63,6 +66,9 @@ static const char usage_text[] =
 	"  -j, --json=FILE          write the results as JSON\n"
 	"      --junit=FILE         write the results as JUnit XML\n"
 	"  -q, --quiet              print nothing but errors\n"
+	"  -v, --verbose            log every statement each worker sends, with its\n"
+	"                           worker, round, timestamp and result, to stderr\n"
+	"      --log=FILE           that log to FILE instead (implies --verbose)\n"
 	"\n"
 	"Other options:\n"
 	"  -V, --version            print the version and exit\n"
@@ -97,30 +103,13 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
  * in argv (they live until exit). */
 static char *dsn_copy, *admin_dsn_copy;
 
-static bool dsn_parses(const char *dsn)
-{
-	char *errmsg = NULL;
-	PQconninfoOption *opts = PQconninfoParse(dsn, &errmsg);
-	PQfreemem(errmsg);
-	if (!opts)
-		return false;
-	PQconninfoFree(opts);
-	return true;
-}
-
 /* Keeps a copy of a --dsn value in *copy (and *dsn), then hides its password from the
- * process title; false when it does not parse (libpq's parse errors may
- * quote the password: the caller says only where). */
+ * process title; false when it does not parse (secret_take_dsn). */
 static bool take_dsn(char *arg, char **copy, const char **dsn)
 {
-	if (!dsn_parses(arg))
+	if (!secret_take_dsn(arg, copy))
 		return false;
-	free(*copy);
-	*copy = strdup(arg);
-	if (!*copy)
-		abort();
 	*dsn = *copy;
-	db_mask_password(arg);
 	return true;
 }
 
@@ -170,8 +159,10 @@ static void *signal_main(void *arg)
 		}
 		if (now - first_us < SIGNAL_COALESCE_US)
 			continue; /* the same request, delivered twice */
-		if (sig == SIGINT)
+		if (sig == SIGINT) {
+			secret_cleanup(); /* _exit runs no atexit: the passfile goes here */
 			_exit(db_stop_requested() == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT);
+		}
 		say("pgrace: still cleaning up (every step has a deadline); SIGKILL skips the cleanup\n");
 	}
 	return NULL;
@@ -199,11 +190,14 @@ static int load_all(char **paths, int n, struct scenario *out)
 {
 	char err[1024];
 	int bad = 0;
-	for (int i = 0; i < n; i++)
-		if (!scenario_load(paths[i], &out[i], err, sizeof err)) {
+	for (int i = 0; i < n; i++) {
+		char found[4096]; /* a bare NAME: ./scenarios, then the installed ones */
+		const char *path = datadir_scenario_path(paths[i], found, sizeof found, PGRACE_SCENARIO_DIR);
+		if (!scenario_load(path, &out[i], err, sizeof err)) {
 			text_line(stderr, "pgrace: %s", err);
 			bad++;
 		}
+	}
 	return bad;
 }
 
@@ -310,16 +304,18 @@ static int cmd_run(int argc, char **argv)
 		{"max-interleavings", required_argument, NULL, 'I'},
 		{"seed", required_argument, NULL, 'S'},
 		{"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, '?'},
+		{"verbose", no_argument, NULL, 'v'},     {"log", required_argument, NULL, 'L'},
 		{NULL, 0, NULL, 0}};
 	struct run_opts opts = {0};
-	const char *json = NULL, *junit = NULL;
+	const char *json = NULL, *junit = NULL, *log = NULL;
+	bool verbose = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:w:r:m:j:qT:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:w:r:m:j:qT:v", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			if (!take_dsn(optarg, &dsn_copy, &opts.dsn))
-				return usage_error("%s", "--dsn: not a valid conninfo string or postgresql:// URI");
+				return usage_error("%s", SECRET_DSN_INVALID);
 			break;
 		case 'w':
 			if (!parse_number(optarg, 1, 5000, &opts.override.workers))
@@ -392,6 +388,13 @@ static int cmd_run(int argc, char **argv)
 		case 'q':
 			opts.quiet = true;
 			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'L':
+			log = optarg;
+			verbose = true;
+			break;
 		case '?':
 			if (optopt == 0 && !strcmp(argv[optind - 1], "--help")) {
 				usage_print(stdout);
@@ -422,6 +425,16 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	opts.progress = !opts.quiet && isatty(STDERR_FILENO);
+	if (verbose) { /* every worker's statements, to stderr or --log */
+		FILE *lf = log ? fopen(log, "w") : stderr;
+		if (!lf) {
+			text_line(stderr, "pgrace: --log: cannot write %s: %s", log, strerror(errno));
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		vlog_open(lf);
+		opts.progress = opts.progress && log; /* the log's lines and a progress line do not mix */
+	}
 	start_signal_thread();
 	enum verdict worst = VERDICT_SKIPPED; /* the mildest: all skipped exits 6 */
 	int ran = 0;
@@ -446,6 +459,7 @@ static int cmd_run(int argc, char **argv)
 		rc = EXIT_RESULTS;
 	fflush(stdout);
 out:
+	vlog_close();
 	for (int i = 0; i < n; i++) {
 		run_result_free(&res[i]);
 		scenario_free(&sc[i]);
@@ -490,7 +504,7 @@ static int cmd_spec(int argc, char **argv)
 		}
 		case 'd':
 			if (!take_dsn(optarg, &dsn_copy, &opts.dsn))
-				return usage_error("%s", "--dsn: not a valid conninfo string or postgresql:// URI");
+				return usage_error("%s", SECRET_DSN_INVALID);
 			break;
 		case 'j':
 			json = optarg;
@@ -696,7 +710,7 @@ static int cmd_clean(int argc, char **argv)
 		switch (c) {
 		case 'd':
 			if (!take_dsn(optarg, &dsn_copy, &dsn))
-				return usage_error("%s", "--dsn: not a valid conninfo string or postgresql:// URI");
+				return usage_error("%s", SECRET_DSN_INVALID);
 			break;
 		case 'n':
 			dry_run = true;
@@ -727,9 +741,11 @@ static int cmd_list(int argc, char **argv)
 		return usage_error("%s", "list: at most one directory");
 	/* Default: ./scenarios in a checkout, else the installed examples. */
 	struct stat st;
-	const char *dir = argc == 2					       ? argv[1]
-			  : stat("scenarios", &st) == 0 && S_ISDIR(st.st_mode) ? "scenarios"
-										 : PGRACE_SCENARIO_DIR;
+	char installed[4096];
+	const char *dir = argc == 2 ? argv[1]
+			  : stat("scenarios", &st) == 0 && S_ISDIR(st.st_mode)
+			      ? "scenarios"
+			      : datadir_scenarios(installed, sizeof installed, PGRACE_SCENARIO_DIR);
 	DIR *d = opendir(dir);
 	if (!d) {
 		text_line(stderr, "pgrace: cannot open %s: %s", dir, strerror(errno));
@@ -859,6 +875,7 @@ static const char *command_names(char *buf, size_t len)
 int main(int argc, char **argv)
 {
 	char names[256];
+	secret_add(getenv("PGPASSWORD")); /* libpq's: scrubbed from what children say */
 	if (argc < 2)
 		return usage_error("missing command (%s)", command_names(names, sizeof names));
 	const char *cmd = argv[1];

@@ -36,6 +36,7 @@
 #include "sandbox.h"
 #include "judge.h"
 #include "metric.h"
+#include "vlog.h"
 
 #define STACK_BYTES (256 * 1024)
 #define CONNECT_DEADLINE_US (30u * 1000000u)
@@ -1043,6 +1044,7 @@ static void connect_workers(struct loop *l)
 			snprintf(w->why, sizeof w->why, "worker %d was not connected: interrupted", w->id);
 		} else {
 			w->conn = db_connect(r->dsn, r->pooler ? NULL : r->schema, err, sizeof err);
+			vlog_worker(w->conn, w->id, false);
 			const char *failed = w->conn ? NULL : r->sc->n_targets ? r->sc->targets[0] : "";
 			for (size_t t = 1; w->conn && !failed && t < r->sc->n_targets; t++) {
 				w->tconn[t] = db_connect(r->targets[t], r->pooler ? NULL : r->schema, err,
@@ -1686,6 +1688,7 @@ static enum race_status play_round(struct race *r, long long round, long long ph
 	err[0] = '\0';
 	if (!make_params(r, round, phase_round, err, errlen))
 		return RACE_BAD;
+	vlog_round(round);
 	for (int i = 0; i < n; i++)
 		atomic_store(&r->w[i].state, W_IDLE);
 
@@ -1827,6 +1830,7 @@ enum race_status race_rows(struct race *r, long long round, struct round_result 
 
 void race_free_start(struct race *r, long long round_base, bool hot, int duration_ms)
 {
+	vlog_round(-1);
 	lock(&r->mu);
 	r->ready = r->finished = 0;
 	unlock(&r->mu);

@@ -238,19 +238,41 @@ static void summary_table(FILE *out, const struct run_result *r)
 	}
 }
 
+/* An interleave phase can run the fire phase's order: 2 to ORDER_MAX_WORKERS
+ * workers, every step of each once, within ORDER_MAX_LEN (order_parse). */
+static bool interleave_can_replay(const struct phase_result *ph)
+{
+	if (ph->workers < 2 || ph->workers > ORDER_MAX_WORKERS)
+		return false;
+	int tokens = 0;
+	for (const char *c = ph->fire_order; *c; c++)
+		tokens += *c != ' ' && (c == ph->fire_order || c[-1] == ' ');
+	if (tokens == 0 || tokens % ph->workers)
+		return false;
+	struct order o;
+	char err[256];
+	return order_parse(ph->fire_order, ph->workers, tokens / ph->workers, &o, err, sizeof err);
+}
+
 /* Interleave phases: the counts, then the first order that left duplicates,
- * in full. Fire phases: the 95 % bound on the race probability. */
+ * in full. Fire phases: the 95 % bound on the race probability, where it
+ * means something (two workers or more, and not every round duplicated),
+ * and the first duplicating round's order, to replay where interleave can. */
 static void summary_interleave(FILE *out, const struct phase_result *ph)
 {
 	const struct ilv_summary *s = &ph->ilv;
-	if (ph->has_race && ph->mode == MODE_FIRE && !ph->free_run && ph->rounds > 0)
+	if (ph->has_race && ph->mode == MODE_FIRE && !ph->free_run && ph->rounds > 0 &&
+	    ph->workers > 1 && ph->rounds_with_duplicates < ph->rounds)
 		fprintf(out, "  %s: %lld of %d rounds duplicated: race probability per round <= %.3g "
 			     "(95 %% upper bound)\n",
 			ph->name, ph->rounds_with_duplicates, ph->rounds, ph->upper95);
-	if (ph->fire_order[0])
+	if (ph->fire_order[0] && interleave_can_replay(ph))
 		fprintf(out, "    round %lld sent its steps in the order %s (replay it: orders: [\"%s\"] "
 			     "in an interleave phase)\n",
 			ph->fire_round, ph->fire_order, ph->fire_order);
+	else if (ph->fire_order[0])
+		fprintf(out, "    round %lld sent its steps in the order %s\n", ph->fire_round,
+			ph->fire_order);
 	if (!ph->has_race || ph->mode != MODE_INTERLEAVE)
 		return;
 	char how[96];

@@ -66,7 +66,7 @@ Test(command, url_tcp_and_socket)
 	command_url(buf, sizeof buf, "db.internal", "6432", "app", "p@ss:w/rd", "my db", NULL);
 	cr_expect_str_eq(buf, "postgresql://app:p%40ss%3Aw%2Frd@db.internal:6432/my%20db");
 	command_url(buf, sizeof buf, "/tmp/pg dir", "5432", "postgres", NULL, "postgres", NULL);
-	cr_expect_str_eq(buf, "postgresql://postgres@/postgres?host=%2Ftmp%2Fpg%20dir&port=5432");
+	cr_expect_str_eq(buf, "postgresql://postgres@/postgres?host=/tmp/pg%20dir&port=5432");
 	command_url(buf, sizeof buf, "::1", "5432", "u", "", "d", "-c search_path=s");
 	cr_expect_str_eq(buf, "postgresql://u@[::1]:5432/d?options=-c%20search_path%3Ds");
 }

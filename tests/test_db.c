@@ -31,6 +31,13 @@ static const struct {
 	{"password=first1 host=localhost password=second2", "first1", NULL},
 	{"postgresql://ann:one111@localhost/db?password=two222", "one111", NULL},
 	{"postgresql://ann:one111@localhost/db?password=two222", "two222", NULL},
+	/* the whole password, escapes included (before: %40's 4, %2F's 2 and the
+	 * conninfo escapes' backslashes showed the password's shape) */
+	{"postgresql://ann:a%40b%2Fc@localhost/db", "%", "postgresql://ann:xxxxxxxxx@localhost/db"},
+	{"postgresql://ann:p%40ss@localhost/db", "4", "postgresql://ann:xxxxxx@localhost/db"},
+	{"host=localhost password='a\\\\b\\'c' dbname=db", "\\",
+	 "host=localhost password=xxxxxxxx' dbname=db"},
+	{"host=localhost password=a\\ b\\\\ dbname=db", "\\", "host=localhost password=xxxxxx dbname=db"},
 	/* nothing to mask */
 	{"host=localhost dbname=passwords", "passwords", NULL},
 };
@@ -43,7 +50,7 @@ Test(db, mask_password)
 		db_mask_password(buf);
 		cr_expect_eq(strlen(buf), strlen(cases[i].dsn), "length changed: %s", buf);
 		if (cases[i].masked)
-			cr_expect_str_eq(buf, cases[i].masked, "masking \"%s\"", cases[i].dsn);
+			cr_expect_str_eq(buf, cases[i].masked, "masking \"%s\": \"%s\"", cases[i].dsn, buf);
 		else if (strcmp(cases[i].secret, "passwords"))
 			cr_expect(!strstr(buf, cases[i].secret), "\"%s\" masked as \"%s\" shows \"%s\"",
 				  cases[i].dsn, buf, cases[i].secret);

@@ -828,3 +828,40 @@ Test(report, fire_bound_and_order)
 	cr_expect(strstr(text, "round 4 sent its steps in the order b1 a1 a2 b2 a3 b3"), "%s", text);
 	free(text);
 }
+
+/* Fire phases: the bound only where it means something, the replay hint
+ * only where an interleave phase can run the order (2-4 workers). */
+Test(report, summary_fire_bound_and_replay_only_where_they_apply)
+{
+	static const struct {
+		int workers, rounds;
+		long long dup;
+		const char *order;
+		bool bound, replay;
+	} cases[] = {
+		{2, 20, 3, "a1 b1 a2 b2 a3 b3", true, true},
+		{4, 20, 1, "a1 b1 c1 d1 a2 b2 c2 d2", true, true},
+		{16, 20, 1, "a1 b1 c1 d1 e1 f1 g1 h1 i1 j1 k1 l1 m1 n1 o1 p1", true, false},
+		{5, 20, 1, "a1 b1 c1 d1 e1", true, false},
+		{1, 20, 0, "", false, false},   /* one worker: nothing races */
+		{2, 20, 20, "a1 b1", false, true}, /* every round duplicated */
+	};
+	struct phase_result *race = &phases[0];
+	race->mode = MODE_FIRE;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		race->workers = cases[i].workers;
+		race->rounds = cases[i].rounds;
+		race->rounds_with_duplicates = cases[i].dup;
+		race->upper95 = 0.5;
+		race->fire_round = 1;
+		snprintf(race->fire_order, sizeof race->fire_order, "%s", cases[i].order);
+		char *text = capture_summary(&run);
+		cr_expect_eq(strstr(text, "upper bound") != NULL, cases[i].bound,
+			     "case %zu: bound shown %d:\n%s", i, !cases[i].bound, text);
+		cr_expect_eq(strstr(text, "replay it") != NULL, cases[i].replay,
+			     "case %zu: replay shown %d:\n%s", i, !cases[i].replay, text);
+		if (cases[i].order[0])
+			cr_expect(strstr(text, cases[i].order), "case %zu: the order is shown", i);
+		free(text);
+	}
+}

@@ -1,0 +1,375 @@
+#!/usr/bin/python3
+"""secrets-test.py PGRACE_BIN SOURCE_DIR: the password stays secret.
+
+Starts a throwaway cluster of its own (scripts/pg-throwaway.sh, unix socket
+only) and switches it to scram-sha-256 for a role `racer` whose password
+holds % @ : / # ? & spaces, both quotes and a backslash. pgrace then runs a
+scenario (a hold race, then a command step that connects with DATABASE_URL,
+waits while this test reads /proc, prints the password it can find in every
+spelling and fails) with the password given four ways: a conninfo DSN, a
+URL, PGPASSWORD and the user's own passfile. For each: the command
+connected; no spelling of the password is in the terminal, the JSON, the
+JUnit, nor in the cmdline of pgrace or any child, nor in any child's
+environ; pgrace's own argv shows the DSN's password masked whole. Every
+subcommand given a malformed URL exits 2 and shows none of it. The cluster
+is stopped by its own pid at the end. Exits 0 when every check held.
+"""
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+PGRACE = os.path.abspath(os.environ.get("PGRACE_TEST_BIN") or sys.argv[1])
+SOURCE = os.path.abspath(sys.argv[2])
+THROWAWAY = os.path.join(SOURCE, "scripts", "pg-throwaway.sh")
+PW = "p%@:/#?& 'q\"\\z w"
+RUN_LIMIT_S = 120
+
+failures = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+
+
+def spellings(pw):
+    """Every way a tool could print pw."""
+    out = {pw, urllib.parse.quote(pw, safe=""), urllib.parse.quote(pw),
+           urllib.parse.quote_plus(pw), repr(pw)[1:-1], json.dumps(pw)[1:-1],
+           pw.replace("\\", "\\\\").replace("'", "\\'"),
+           pw.replace("\\", "\\\\").replace(":", "\\:"),
+           urllib.parse.quote(pw, safe="").replace("%", "%%"),
+           pw.replace("'", "''")}
+    # the password's middle, long enough to be its own: a cut one leaks too
+    out.add(pw[3:12])
+    out.add(urllib.parse.quote(pw, safe="")[6:20])
+    return out
+
+
+SPELLINGS = spellings(PW)
+
+
+def leaks(text):
+    return sorted(s for s in SPELLINGS if s in text)
+
+
+CHILD = r'''
+import os, sys, time, json, urllib.parse
+d = os.environ["SECRETS_TEST_DIR"]
+def password():
+    f = os.environ.get("PGPASSFILE")
+    if f and os.path.exists(f):
+        line = open(f).read().rstrip("\n")
+        fields, cur, esc = [], "", False
+        for c in line:
+            if esc: cur += c; esc = False
+            elif c == "\\": esc = True
+            elif c == ":": fields.append(cur); cur = ""
+            else: cur += c
+        fields.append(cur)
+        return fields[4], line
+    return os.environ.get("PGPASSWORD", ""), ""
+pw, line = password()
+import sqlalchemy
+url = os.environ["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg2://", 1)
+with sqlalchemy.create_engine(url).connect() as c:
+    who = c.execute(sqlalchemy.text("SELECT current_user")).scalar()
+open(os.path.join(d, "connected"), "w").write(who)
+open(os.path.join(d, "child.pid"), "w").write(str(os.getpid()))
+until = time.time() + 60
+while not os.path.exists(os.path.join(d, "go")) and time.time() < until:
+    time.sleep(0.05)
+print("\n" * 20 + "raw " + pw + " quoted " + urllib.parse.quote(pw, safe=""), file=sys.stderr)
+print("plus " + urllib.parse.quote_plus(pw) + " repr " + repr(pw), file=sys.stderr)
+print("json " + json.dumps(pw) + " configparser " + urllib.parse.quote(pw, safe="").replace("%", "%%"), file=sys.stderr)
+print("passfile " + line, file=sys.stderr)
+print("url " + os.environ["DATABASE_URL"] + " env " + os.environ.get("PGPASSWORD", "-"), file=sys.stderr)
+print("sqlalchemy.exc.OperationalError: postgresql://racer:" + urllib.parse.quote(pw, safe="") + "@/postgres", file=sys.stderr)
+sys.exit(1)
+'''
+
+SCENARIO = """name: secrets
+description: a command that prints the password it can find
+schema: CREATE TABLE t (k int)
+params: [round]
+rows: SELECT count(*) FROM t WHERE k = $1
+flow:
+  - sql: INSERT INTO t VALUES ($1)
+phases:
+  - name: race
+    race: {workers: 2, rounds: 2}
+    expect: [rows_per_key.min == workers]
+  - name: leak
+    steps:
+      - command: PYTHON child.py
+        timeout_ms: 90000
+"""
+
+
+def start_cluster():
+    out = subprocess.run(["bash", THROWAWAY, "start"], capture_output=True, text=True,
+                         timeout=120)
+    if out.returncode != 0:
+        sys.exit("secrets-test: cannot start a throwaway cluster: " + out.stderr)
+    env = {}
+    for line in out.stdout.splitlines():
+        if line.startswith("export "):
+            for word in shlex.split(line)[1:]:
+                k, _, v = word.partition("=")
+                env[k] = v
+    return env
+
+
+def psql(env, sql):
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], env=env,
+                   check=True, capture_output=True, timeout=60)
+
+
+def descendants(root):
+    kids = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{p}/stat").read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        kids.setdefault(ppid, []).append(int(p))
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        for k in kids.get(p, []):
+            out.append(k)
+            todo.append(k)
+    return out
+
+
+def read_proc(pid, what):
+    try:
+        return open(f"/proc/{pid}/{what}", "rb").read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def run_case(name, base_env, args, extra_env, masked_dsn):
+    work = tempfile.mkdtemp(prefix="pgrace-secrets-")
+    os.chmod(work, 0o755)
+    try:
+        with open(os.path.join(work, "s.yaml"), "w") as f:
+            f.write(SCENARIO.replace("PYTHON", sys.executable))
+        with open(os.path.join(work, "child.py"), "w") as f:
+            f.write(CHILD)
+        env = dict(base_env)
+        env.update(extra_env)
+        env["SECRETS_TEST_DIR"] = work
+        cmd = [PGRACE, "run", os.path.join(work, "s.yaml"), "--json",
+               os.path.join(work, "r.json"), "--junit", os.path.join(work, "r.xml")] + args
+        p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+        seen_ps = ""
+        seen_environ = ""
+        own_cmdline = ""
+        deadline = time.time() + RUN_LIMIT_S
+        while not os.path.exists(os.path.join(work, "child.pid")) and time.time() < deadline:
+            if p.poll() is not None:
+                break
+            time.sleep(0.05)
+        if p.poll() is None:
+            own_cmdline = read_proc(p.pid, "cmdline")
+            seen_ps += own_cmdline
+            if "PGPASSWORD" not in extra_env:  # the user put it in pgrace's own
+                seen_environ += read_proc(p.pid, "environ")
+            kids = descendants(p.pid)
+            check(len(kids) >= 1, f"{name}: the command's process is there to read")
+            for k in kids:
+                seen_ps += read_proc(k, "cmdline")
+                seen_environ += read_proc(k, "environ")
+        open(os.path.join(work, "go"), "w").close()
+        try:
+            terminal, _ = p.communicate(timeout=RUN_LIMIT_S)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            terminal, _ = p.communicate()
+        check(p.returncode == 1, f"{name}: exit 1 (the leaking step failed), got {p.returncode}")
+        connected = os.path.join(work, "connected")
+        who = open(connected).read() if os.path.exists(connected) else ""
+        check(who == "racer", f"{name}: the command connected with DATABASE_URL as racer ({who!r})")
+        check("***" in terminal, f"{name}: the command's output reached the terminal, scrubbed")
+        check(leaks(terminal) == [], f"{name}: terminal shows none: {leaks(terminal)}")
+        for out in ("r.json", "r.xml"):
+            path = os.path.join(work, out)
+            text = open(path, encoding="utf-8", errors="replace").read() \
+                if os.path.exists(path) else ""
+            check(text != "", f"{name}: {out} written")
+            check(leaks(text) == [], f"{name}: {out} shows none: {leaks(text)}")
+        check(leaks(seen_ps) == [], f"{name}: no cmdline shows it: {leaks(seen_ps)}")
+        check(leaks(seen_environ) == [], f"{name}: no child's environ holds it: "
+              f"{leaks(seen_environ)}")
+        if masked_dsn:
+            check(any(m in own_cmdline.split("\0") for m in masked_dsn),
+                  f"{name}: ps shows the DSN masked whole ({masked_dsn}): {own_cmdline!r}")
+        leftover = [e for e in os.listdir(env.get("TMPDIR", "/tmp"))
+                    if e.startswith(f"pgrace-{p.pid}-")]
+        check(leftover == [], f"{name}: the private passfile folder is gone: {leftover}")
+        if failures:
+            print(terminal)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+ALEMBIC_SCENARIO = """name: secrets-alembic
+description: the example project's env.py, with a password and a % in the URL
+schema: {command: alembic upgrade 004, cwd: PROJECT}
+migration:
+  up: {command: alembic upgrade 005, cwd: PROJECT}
+  down: {command: alembic downgrade 004, cwd: PROJECT}
+params: [round, 1]
+rows: SELECT count(*) FROM user_tenant_membership WHERE user_id = $1 AND tenant_id = $2
+flow:
+  - sql: INSERT INTO user_tenant_membership (user_id, tenant_id) VALUES ($1, $2)
+phases:
+  - name: migrate
+    steps:
+      - run: revision
+        expect: [rows == 0]
+      - migrate: up
+      - run: revision
+        expect: [rows == 1]
+      - migrate: down
+sql:
+  revision: SELECT 1 FROM alembic_version WHERE version_num = '005'
+"""
+
+
+def alembic_case(env, passfile):
+    if not shutil.which("alembic", path=env.get("PATH")):
+        check(False, "alembic is installed (scripts/setup.sh)")
+        return
+    work = tempfile.mkdtemp(prefix="pgrace-secrets-alembic-")
+    try:
+        path = os.path.join(work, "a.yaml")
+        with open(path, "w") as f:
+            f.write(ALEMBIC_SCENARIO.replace("PROJECT",
+                                             os.path.join(SOURCE, "examples", "alembic")))
+        run_env = dict(env)
+        run_env["PGUSER"] = "alembic%user"
+        run_env["PGPASSFILE"] = passfile
+        r = subprocess.run([PGRACE, "run", path, "--json", os.path.join(work, "a.json")],
+                           env=run_env, capture_output=True, text=True, timeout=RUN_LIMIT_S)
+        said = r.stdout + r.stderr
+        check(r.returncode == 0, f"alembic: env.py's pattern migrates with a % in DATABASE_URL "
+              f"(exit {r.returncode})\n{said}")
+        check(leaks(said) == [], f"alembic: terminal shows none: {leaks(said)}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def verbose_case(env, url):
+    """pgrace -v on the seed scenario: every statement of every worker, with its
+    result, and no password."""
+    seed = os.path.join(SOURCE, "scenarios", "membership-unique.yaml")
+    r = subprocess.run([PGRACE, "run", seed, "-v", "-w", "3", "-r", "2", "--dsn", url], env=env,
+                       capture_output=True, text=True, timeout=RUN_LIMIT_S)
+    check(r.returncode == 0, f"verbose: the seed scenario passes (exit {r.returncode})")
+    log = r.stderr
+    check(leaks(log + r.stdout) == [], f"verbose: the log shows no password: {leaks(log)}")
+    sent, results, commits = {}, {}, {}
+    for line in log.splitlines():
+        f = line.split(" ")
+        if len(f) < 6 or f[1] != "worker" or f[3] != "round":
+            continue
+        key = (f[2], f[4].rstrip(":"))
+        if f[5] == "sent:":
+            sent[key] = sent.get(key, 0) + 1
+            if f[6:7] in (["COMMIT"], ["ROLLBACK"]):
+                commits[f[2]] = commits.get(f[2], 0) + 1
+        elif f[5] == "result:":
+            results[key] = results.get(key, 0) + 1
+    workers = sorted({w for w, _ in sent})
+    check(workers == ["0", "1", "2", "a", "b"], f"verbose: every worker logged ({workers})")
+    check(sent == results, "verbose: every statement sent has its result logged")
+    short = [k for k, n in sent.items() if k[0] in ("1", "2") and n < 4]
+    check(short == [], f"verbose: each racing worker logs BEGIN, its flow and the end of every "
+          f"round ({short})")
+    # 3 hold phases of 2 rounds each end a transaction per round; interleave 20 + 14 orders
+    check(all(commits.get(w, 0) >= 6 for w in ("1", "2")) and
+          all(commits.get(w, 0) >= 14 for w in ("a", "b")),
+          f"verbose: the ends of the transactions are logged ({commits})")
+
+
+def main():
+    pg = start_cluster()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PG")
+            and k != "DATABASE_URL"}
+    base.update(pg)
+    tmp = tempfile.mkdtemp(prefix="pgrace-secrets-tmp-")
+    base["TMPDIR"] = tmp
+    try:
+        quoted = PW.replace("'", "''")
+        psql(base, f"CREATE ROLE racer LOGIN SUPERUSER PASSWORD '{quoted}'")
+        hba = os.path.join(pg["PGRACE_PG_DIR"], "data", "pg_hba.conf")
+        with open(hba, "w") as f:
+            f.write("local all postgres trust\nlocal all all scram-sha-256\n")
+        psql(base, "SELECT pg_reload_conf()")
+        time.sleep(0.5)
+        host, port = pg["PGHOST"], pg["PGPORT"]
+        nopw = {k: v for k, v in base.items() if k not in ("PGUSER",)}
+        nopw["PGUSER"] = "racer"
+        conninfo_pw = PW.replace("\\", "\\\\").replace("'", "\\'")
+        conninfo = f"host={host} port={port} user=racer dbname=postgres password='{conninfo_pw}'"
+        # the value's quotes may go with it (as when a quote's change keeps it a password)
+        masked = [f"host={host} port={port} user=racer dbname=postgres password='" +
+                  "x" * len(conninfo_pw) + "'",
+                  f"host={host} port={port} user=racer dbname=postgres password=" +
+                  "x" * (len(conninfo_pw) + 1) + "'"]
+        run_case("conninfo", nopw, ["--dsn", conninfo], {}, masked)
+        enc = urllib.parse.quote(PW, safe="")
+        url = f"postgresql://racer:{enc}@/postgres?host={urllib.parse.quote(host, safe='')}&port={port}"
+        murl = f"postgresql://racer:{'x' * len(enc)}@/postgres?host=" \
+            f"{urllib.parse.quote(host, safe='')}&port={port}"
+        run_case("url", nopw, ["--dsn", url], {}, [murl])
+        run_case("PGPASSWORD", nopw, [], {"PGPASSWORD": PW}, None)
+        passfile = os.path.join(tmp, "user-pgpass")
+        with open(passfile, "w") as f:
+            for user in ("racer", "alembic%user"):
+                f.write(f"*:*:*:{user}:" + PW.replace("\\", "\\\\").replace(":", "\\:") + "\n")
+        os.chmod(passfile, 0o600)
+        run_case("passfile", nopw, [], {"PGPASSFILE": passfile}, None)
+
+        # The robust env.py of examples/alembic with real Alembic, for a user
+        # whose name DATABASE_URL must percent-encode (ConfigParser's %).
+        psql(base, "CREATE ROLE \"alembic%user\" LOGIN SUPERUSER PASSWORD '" + quoted + "'")
+        alembic_case(nopw, passfile)
+
+        verbose_case(nopw, url)
+
+        # One DSN check for every subcommand: a URL libpq cannot parse.
+        bad = "postgresql://racer:" + enc + "%zz@/postgres"
+        for sub in (["run", os.path.join(SOURCE, "scenarios", "membership-unique.yaml")],
+                    ["spec", os.path.join(SOURCE, "scenarios", "membership-unique.yaml"),
+                     "--phase", "interleave-before"],
+                    ["clean"], ["init", "--table", "t", "--key", "k"]):
+            r = subprocess.run([PGRACE] + sub + ["--dsn", bad], env=nopw, capture_output=True,
+                               text=True, timeout=60)
+            said = r.stdout + r.stderr
+            check(r.returncode == 2, f"{sub[0]}: a malformed --dsn exits 2 (got {r.returncode})")
+            check(leaks(said) == [] and enc[:9] not in said,
+                  f"{sub[0]}: its message shows no password: {said.strip()!r}")
+    finally:
+        subprocess.run(["bash", THROWAWAY, "stop", pg["PGRACE_PG_DIR"]], timeout=120)
+        shutil.rmtree(tmp, ignore_errors=True)
+    if failures:
+        print(f"{len(failures)} checks failed", flush=True)
+        sys.exit(1)
+    print("every check held")
+
+
+main()
