@@ -20,14 +20,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # (plots), pgbouncer (pooler scenarios), alembic with SQLAlchemy and psycopg2
 # (the Alembic example project and its test). Check: clang, valgrind, man-db
 # (the install test renders the man page), shellcheck (every script, a test),
-# clang-format (scripts/format-check.sh).
+# clang-format (scripts/format-check.sh), chromium (renders the HTML report
+# in its test).
 packages=(
 	build-essential cmake pkg-config
 	libpq-dev libfyaml-dev libjansson-dev libcriterion-dev
 	postgresql postgresql-contrib
 	jq gnuplot-nox pgbouncer
 	alembic python3-alembic python3-sqlalchemy python3-psycopg2
-	clang valgrind man-db shellcheck clang-format
+	clang valgrind man-db shellcheck clang-format chromium
 )
 
 build=1

@@ -21,6 +21,7 @@
 #include "init.h"
 #include "pgrace.h"
 #include "report.h"
+#include "html.h"
 #include "race.h"
 #include "run.h"
 #include "sandbox.h"
@@ -65,6 +66,7 @@ static const char usage_text[] =
 	"                           needed for CREATE INDEX CONCURRENTLY and the like\n"
 	"  -j, --json=FILE          write the results as JSON\n"
 	"      --junit=FILE         write the results as JUnit XML\n"
+	"      --html=FILE          write one self-contained HTML page of the results\n"
 	"  -q, --quiet              print nothing but errors\n"
 	"  -v, --verbose            log every statement each worker sends, with its\n"
 	"                           worker, round, timestamp and result, to stderr\n"
@@ -225,15 +227,23 @@ static bool same_file(const struct stat *a, const char *b)
 	return stat(b, &st) == 0 && st.st_dev == a->st_dev && st.st_ino == a->st_ino;
 }
 
-/* The result files may be written without destroying an input: neither is
- * a scenario file being read (whatever path names it), nor are they one
- * file. False with the message printed. */
-static bool outputs_apart(const char *json, const char *junit, char **inputs, int n)
+/* The result files may be written without destroying an input: none is
+ * a scenario file being read (whatever path names it), and no two are one
+ * file. outs[i] (NULL: not asked for) was given as flags[i]. False with the
+ * message printed. */
+static bool outputs_apart(const char *const outs[], const char *const flags[], int n_outs,
+			  char **inputs, int n)
 {
-	const char *const outs[2] = {json, junit}, *const flags[2] = {"--json", "--junit"};
-	for (int o = 0; o < 2; o++) {
+	for (int o = 0; o < n_outs; o++) {
 		struct stat st;
-		if (!outs[o] || stat(outs[o], &st) != 0)
+		if (!outs[o])
+			continue;
+		for (int p = 0; p < o; p++)
+			if (outs[p] && !strcmp(outs[p], outs[o])) {
+				usage_error("%s and %s both name %s", flags[p], flags[o], outs[o]);
+				return false;
+			}
+		if (stat(outs[o], &st) != 0)
 			continue; /* a new file overwrites nothing */
 		for (int i = 0; i < n; i++)
 			if (same_file(&st, inputs[i])) {
@@ -241,15 +251,12 @@ static bool outputs_apart(const char *json, const char *junit, char **inputs, in
 					    flags[o], outs[o], inputs[i]);
 				return false;
 			}
-	}
-	if (json && junit && !strcmp(json, junit)) {
-		usage_error("--json and --junit both name %s", json);
-		return false;
-	}
-	struct stat js;
-	if (json && junit && stat(json, &js) == 0 && same_file(&js, junit)) {
-		usage_error("--json %s and --junit %s are one file", json, junit);
-		return false;
+		for (int p = 0; p < o; p++)
+			if (outs[p] && same_file(&st, outs[p])) {
+				usage_error("%s %s and %s %s are one file", flags[p], outs[p], flags[o],
+					    outs[o]);
+				return false;
+			}
 	}
 	return true;
 }
@@ -305,9 +312,10 @@ static int cmd_run(int argc, char **argv)
 		{"seed", required_argument, NULL, 'S'},
 		{"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, '?'},
 		{"verbose", no_argument, NULL, 'v'},     {"log", required_argument, NULL, 'L'},
+		{"html", required_argument, NULL, 'W'},
 		{NULL, 0, NULL, 0}};
 	struct run_opts opts = {0};
-	const char *json = NULL, *junit = NULL, *log = NULL;
+	const char *json = NULL, *junit = NULL, *html = NULL, *log = NULL;
 	bool verbose = false;
 	int c;
 	optind = 1;
@@ -391,6 +399,9 @@ static int cmd_run(int argc, char **argv)
 		case 'v':
 			verbose = true;
 			break;
+		case 'W':
+			html = optarg;
+			break;
 		case 'L':
 			log = optarg;
 			verbose = true;
@@ -410,7 +421,8 @@ static int cmd_run(int argc, char **argv)
 		return usage_error("%s", "run: name at least one scenario file");
 	if (opts.hot && !opts.duration_ms)
 		return usage_error("%s", "--hot goes with --duration");
-	if (!outputs_apart(json, junit, argv + optind, n))
+	const char *const outs[] = {json, junit, html}, *const flags[] = {"--json", "--junit", "--html"};
+	if (!outputs_apart(outs, flags, 3, argv + optind, n))
 		return EXIT_USAGE;
 	char env_err[128];
 	if (race_threads(1, env_err, sizeof env_err) == 0)
@@ -455,6 +467,8 @@ static int cmd_run(int argc, char **argv)
 		saved &= write_results(json, report_write_json, res, (size_t)ran);
 	if (junit)
 		saved &= write_results(junit, report_write_junit, res, (size_t)ran);
+	if (html)
+		saved &= write_results(html, report_write_html, res, (size_t)ran);
 	if (!saved && rc != EXIT_DATABASE && rc != EXIT_SIGINT && rc != EXIT_SIGTERM)
 		rc = EXIT_RESULTS;
 	fflush(stdout);
@@ -528,7 +542,8 @@ static int cmd_spec(int argc, char **argv)
 	if (argc - optind != 1 || !phase_name)
 		return usage_error("%s", "spec: name one scenario file and --phase NAME");
 	/* As run: no output may be the scenario file, nor -o and --json one file. */
-	if (!outputs_apart(json, NULL, argv + optind, 1))
+	const char *const outs[] = {json}, *const flags[] = {"--json"};
+	if (!outputs_apart(outs, flags, 1, argv + optind, 1))
 		return EXIT_USAGE;
 	struct stat ost;
 	if (output && stat(output, &ost) == 0) {
@@ -696,6 +711,54 @@ out:
 	return rc;
 }
 
+/* pgrace report RESULT.json [-o FILE]: the HTML page of a result document
+ * already written (stdout without -o). */
+static int cmd_report(int argc, char **argv)
+{
+	static const struct option longopts[] = {{"output", required_argument, NULL, 'o'},
+						  {"help", no_argument, NULL, '?'},
+						  {NULL, 0, NULL, 0}};
+	const char *outpath = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
+		if (c == 'o')
+			outpath = optarg;
+		else
+			return usage_error("%s", "usage: pgrace report RESULT.json [-o FILE.html]");
+	}
+	if (optind != argc - 1)
+		return usage_error("%s", "usage: pgrace report RESULT.json [-o FILE.html]");
+	const char *in = argv[optind];
+	const char *const outs[] = {outpath}, *const flags[] = {"-o"};
+	if (!outputs_apart(outs, flags, 1, argv + optind, 1))
+		return EXIT_USAGE;
+	json_error_t jerr;
+	json_t *doc = json_load_file(in, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc)
+		return usage_error("%s:%d: not a pgrace result document: %s", in, jerr.line, jerr.text);
+	if (!json_is_object(doc) || (!json_is_array(json_object_get(doc, "runs")) &&
+				     !json_is_array(json_object_get(doc, "phases")))) {
+		json_decref(doc);
+		return usage_error("%s:1: not a pgrace result document (no \"phases\" or \"runs\")", in);
+	}
+	int rc = EXIT_PASS;
+	FILE *f = outpath ? fopen(outpath, "w") : stdout;
+	if (!f) {
+		text_line(stderr, "pgrace: cannot write %s: %s", outpath, strerror(errno));
+		rc = EXIT_RESULTS;
+	} else {
+		int wrc = html_write(f, doc);
+		if ((outpath && fclose(f) != 0) || wrc != 0) {
+			text_line(stderr, "pgrace: cannot write %s: %s", outpath ? outpath : "stdout",
+				  strerror(errno));
+			rc = EXIT_RESULTS;
+		}
+	}
+	json_decref(doc);
+	return rc;
+}
+
 static int cmd_clean(int argc, char **argv)
 {
 	static const struct option longopts[] = {{"dsn", required_argument, NULL, 'd'},
@@ -809,6 +872,8 @@ static const struct subcommand {
 	{"init", init_main, "--table TABLE --key COL,... [OPTION]...",
 	 "write a first scenario for UNIQUE (COL, ...)\non TABLE from the catalog (pgrace init "
 	 "--help)"},
+	{"report", cmd_report, "RESULT.json [-o FILE.html]",
+	 "one self-contained HTML page of a result\ndocument (the JSON of run --json)"},
 	{"clean", cmd_clean, "[--dsn CONNINFO] [--dry-run]",
 	 "drop the sandbox schemas (pgrace_<pid>_<hex>)\nwhose run is gone (SIGKILL, a crash, a "
 	 "lost\nhost): each live run holds an advisory lock\nnamed after its schema; --dry-run "

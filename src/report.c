@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "report.h"
+#include "html.h"
 #include "text.h"
 
 /* ---- shared helpers ---- */
@@ -749,11 +750,34 @@ static json_t *json_runs(const struct run_result *runs, size_t n)
 	return o;
 }
 
+/* The result document: one run, or {"verdict", "runs"}; with the exit code
+ * the verdict gives (as the process exits with it). NULL when out of memory. */
+static json_t *report_doc(const struct run_result *runs, size_t n)
+{
+	json_t *doc = n == 1 ? json_run(&runs[0]) : json_runs(runs, n);
+	enum verdict worst = n ? VERDICT_SKIPPED : VERDICT_PASS;
+	for (size_t i = 0; i < n; i++)
+		worst = verdict_worse(worst, runs[i].verdict);
+	if (doc && json_object_set_new(doc, "exit_code", json_integer(run_exit_code(worst))) != 0) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+int report_write_html(FILE *out, const struct run_result *runs, size_t n)
+{
+	json_t *doc = report_doc(runs, n);
+	int rc = doc ? html_write(out, doc) : -1;
+	json_decref(doc);
+	return rc;
+}
+
 int report_write_json(FILE *out, const struct run_result *runs, size_t n)
 {
 	/* Ten significant digits: 12.3 s prints as 12.3, not 12.300000000000001. */
 	const size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10);
-	json_t *doc = n == 1 ? json_run(&runs[0]) : json_runs(runs, n);
+	json_t *doc = report_doc(runs, n);
 	int rc = -1;
 
 	if (doc == NULL)

@@ -18,5 +18,7 @@ void report_summary(FILE *out, const struct run_result *r);
 int report_write_json(FILE *out, const struct run_result *runs, size_t n);
 /* JUnit XML: a testsuite per run, a testcase per phase (returns 0, -1 on write error). */
 int report_write_junit(FILE *out, const struct run_result *runs, size_t n);
+/* The self-contained HTML page of the same document (html.h; returns 0, -1 on write error). */
+int report_write_html(FILE *out, const struct run_result *runs, size_t n);
 
 #endif

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# html-test.sh: the HTML report, rendered by a real browser (Debian's
+# chromium, headless, every host name resolving nowhere).
+#
+#   tests/html-test.sh PGRACE_BIN SOURCE_DIR
+#
+# Against the server the PG* variables name (scripts/test.sh starts one):
+# the seed scenario (hold and fire) and a mutant whose 005 adds a CHECK
+# instead of UNIQUE, each with --html; a result document whose strings are
+# hostile, through `pgrace report`. From the DOM chromium prints after
+# rendering: the verdict and exit code, the mutant's failed expectations,
+# every phase, the race map's 20 cells per interleave phase, one timeline
+# lane per worker, hostile text as text (no element it could inject). With
+# PGRACE_SCREENSHOT=FILE it also writes the PNG of the seed's page.
+# Exits 77 (skipped) when chromium is missing, unless CI is set.
+set -euo pipefail
+
+bin=$1
+src=$2
+chromium=$(command -v chromium || true)
+if [[ -z "$chromium" ]]; then
+	if [[ -n "${CI:-}" ]]; then
+		echo "html-test: chromium is not installed (scripts/setup.sh installs it)" >&2
+		exit 1
+	fi
+	echo "html-test: skipped: no chromium" >&2
+	exit 77
+fi
+
+tmp=$(mktemp -d /tmp/pgrace-html.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+fail() {
+	echo "html-test: FAIL: $*" >&2
+	fails=$((fails + 1))
+}
+
+# The DOM of a page after rendering, with the network cut.
+dom() {
+	timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --user-data-dir="$tmp/profile" \
+		--host-resolver-rules="MAP * ~NOTFOUND" --dump-dom "file://$1" 2>/dev/null
+}
+
+count() { # count PATTERN FILE: lines of grep -o
+	grep -o -- "$1" "$2" | wc -l
+}
+
+# 1. the seed scenario, hold mode: passes
+"$bin" run "$src/scenarios/membership-unique.yaml" -q --json "$tmp/seed.json" --html "$tmp/seed.html" ||
+	fail "the seed scenario did not pass"
+dom "$tmp/seed.html" >"$tmp/seed.dom"
+grep -q 'id="verdict"' "$tmp/seed.dom" || fail "seed: no verdict header"
+grep -q '<h1><span class="v pass">pass</span></h1>' "$tmp/seed.dom" || fail "seed: verdict is not pass"
+grep -q '<b id="exit-code">0</b>' "$tmp/seed.dom" || fail "seed: exit code 0 not shown"
+grep -q 'none: every expectation held' "$tmp/seed.dom" || fail "seed: failures section not empty"
+for phase in $(jq -r '.phases[].name' "$tmp/seed.json"); do
+	grep -q "class=\"phase\" id=\"phase-[0-9]*\" data-phase=\"$phase\"" "$tmp/seed.dom" ||
+		fail "seed: phase $phase has no section"
+done
+n_ilv=$(jq '[.phases[] | select(.interleave != null)] | length' "$tmp/seed.json")
+cells=$(count 'class="cell ' "$tmp/seed.dom")
+((n_ilv == 2 && cells == 40)) || fail "seed: race map has $cells cells for $n_ilv interleave phases, expected 20 each"
+for ph in interleave-before interleave-after; do
+	c=$(sed -n "/data-phase=\"$ph\"><text/,/<\/g>/p" "$tmp/seed.dom" | grep -o 'class="cell ' | wc -l)
+	((c == 20)) || fail "seed: race map of $ph has $c cells, expected 20"
+done
+dups=$(sed -n '/data-phase="interleave-before"><text/,/<\/g>/p' "$tmp/seed.dom" | grep -o 'class="cell dup"' | wc -l)
+((dups == 18)) || fail "seed: race map shows $dups duplicated orders before the migration, expected 18"
+grep -q '<footer>' "$tmp/seed.dom" || fail "seed: the page did not render whole with the network cut"
+if grep -Eq '(src|href)="(https?:)?//' "$tmp/seed.html"; then
+	fail "seed: the page refers to something on the network"
+fi
+if [[ -n "${PGRACE_SCREENSHOT:-}" ]]; then
+	timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --user-data-dir="$tmp/profile" \
+		--host-resolver-rules="MAP * ~NOTFOUND" --hide-scrollbars --window-size=1100,1400 \
+		--screenshot="$PGRACE_SCREENSHOT" "file://$tmp/seed.html" 2>/dev/null
+fi
+
+# 2. fire mode: the first duplicated round's timeline, one lane per worker
+"$bin" run "$src/scenarios/membership-unique.yaml" -q -m fire --json "$tmp/fire.json" --html "$tmp/fire.html" ||
+	fail "the seed scenario did not pass in fire mode"
+dom "$tmp/fire.html" >"$tmp/fire.dom"
+want=$(jq '[.phases[] | select(.first_duplicate_round != null) | .workers] | add // 0' "$tmp/fire.json")
+lanes=$(count 'class="lane" data-worker=' "$tmp/fire.dom")
+((want > 0 && lanes == want)) || fail "fire: $lanes timeline lanes, expected $want (one per worker of each timeline)"
+
+# 3. a mutant: 005 adds a CHECK, not UNIQUE; the page puts its failures first
+sed 's/UNIQUE (user_id, tenant_id);/CHECK (user_id IS NOT NULL);/' \
+	"$src/scenarios/membership-unique.yaml" >"$tmp/mutant.yaml"
+rc=0
+"$bin" run "$tmp/mutant.yaml" -q --json "$tmp/mutant.json" || rc=$?
+((rc == 1)) || fail "mutant: exit $rc, expected 1"
+"$bin" report "$tmp/mutant.json" -o "$tmp/mutant.html" || fail "pgrace report failed"
+dom "$tmp/mutant.html" >"$tmp/mutant.dom"
+grep -q '<b id="exit-code">1</b>' "$tmp/mutant.dom" || fail "mutant: exit code 1 not shown"
+want=$(jq '[.phases[].expectations[] | select(.passed == false)] | length' "$tmp/mutant.json")
+got=$(count 'class="failed-expectation"' "$tmp/mutant.dom")
+((want > 0 && got == want)) || fail "mutant: $got failed expectations shown, expected $want"
+first=$(jq -r '[.phases[].expectations[] | select(.passed == false)][0].expect' "$tmp/mutant.json")
+before_failures=$(sed -n '1,/<\/section>/p' "$tmp/mutant.dom")
+grep -qF -- "$first" <<<"$before_failures" || fail "mutant: the first failed expectation ($first) is not in the first section"
+
+# 4. hostile strings from the result document stay text
+jq '.scenario = "<script>document.title=\"pwned\"</script>"
+    | .phases[0].name = "\"><img src=x onerror=alert(1)>"
+    | .phases[0].messages = {"23505": "a \u001b[2J b \u202e c <b>& ]]> \ufffe"}
+    | .error = "</section><script>alert(2)</script>"' "$tmp/seed.json" >"$tmp/hostile.json"
+"$bin" report "$tmp/hostile.json" -o "$tmp/hostile.html" || fail "pgrace report of the hostile document failed"
+dom "$tmp/hostile.html" >"$tmp/hostile.dom"
+if grep -q '<script' "$tmp/hostile.dom" || grep -q '<img' "$tmp/hostile.dom" || grep -q '<b>&' "$tmp/hostile.dom"; then
+	fail "hostile: markup from the document reached the DOM"
+fi
+grep -qF '&lt;script&gt;document.title' "$tmp/hostile.dom" || fail "hostile: the scenario name is not shown as text"
+grep -qF '\x1b[2J' "$tmp/hostile.dom" || fail "hostile: the escape character is not shown escaped"
+grep -qF '\u202e' "$tmp/hostile.dom" || fail "hostile: the bidi override is not shown escaped"
+grep -q '<title>pgrace: &lt;script&gt;' "$tmp/hostile.dom" || fail "hostile: the title was changed by the document"
+
+# 5. bad input to pgrace report: file:line and exit 2
+printf '{"phases": [}\n' >"$tmp/bad.json"
+rc=0
+"$bin" report "$tmp/bad.json" -o "$tmp/bad.html" 2>"$tmp/bad.err" || rc=$?
+((rc == 2)) || fail "report of bad JSON: exit $rc, expected 2"
+grep -q "bad.json:1:" "$tmp/bad.err" || fail "report of bad JSON does not say where: $(cat "$tmp/bad.err")"
+rc=0
+"$bin" report "$tmp/seed.json" -o "$tmp/seed.json" 2>/dev/null || rc=$?
+((rc == 2)) || fail "report -o naming its input: exit $rc, expected 2"
+jq -e '.phases' "$tmp/seed.json" >/dev/null || fail "report -o naming its input overwrote it"
+
+if ((fails)); then
+	echo "html-test: $fails failure(s)" >&2
+	exit 1
+fi
+echo "html-test: ok"
