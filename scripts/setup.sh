@@ -27,7 +27,8 @@ packages=(
 	libpq-dev libfyaml-dev libjansson-dev libcriterion-dev
 	postgresql postgresql-contrib
 	jq gnuplot-nox pgbouncer
-	alembic python3-alembic python3-sqlalchemy python3-psycopg2
+	alembic python3-alembic python3-sqlalchemy python3-psycopg2 python3-yaml
+	dpkg-dev
 	clang valgrind man-db shellcheck clang-format chromium
 )
 

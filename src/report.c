@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -297,10 +298,39 @@ static void summary_interleave(FILE *out, const struct phase_result *ph)
 	fprintf(out, "    first: %s\n    as isolation tester steps: %s\n", text, perm);
 }
 
+/* The colour of a verdict's line on a terminal ("" when none: not a
+ * terminal, or NO_COLOR set, https://no-color.org). */
+static const char *summary_colour(FILE *out, enum verdict v)
+{
+	const char *no = getenv("NO_COLOR");
+	if ((no && *no) || !isatty(fileno(out)))
+		return "";
+	switch (v) {
+	case VERDICT_PASS:
+		return "\033[32m"; /* green */
+	case VERDICT_FAIL:
+	case VERDICT_BAD_SCENARIO:
+	case VERDICT_ERROR:
+		return "\033[31m"; /* red */
+	default:
+		return "\033[33m"; /* yellow: inconclusive, skipped, measured */
+	}
+}
+
+/* Ends a coloured line (after its newline: text_line escapes what it writes). */
+static void summary_colour_end(FILE *out, const char *colour)
+{
+	if (*colour)
+		fputs("\033[0m", out);
+}
+
 void report_summary(FILE *out, const struct run_result *r)
 {
+	const char *colour = summary_colour(out, r->verdict);
+	fputs(colour, out);
 	text_line(out, "%.*s (%.*s): %s in %.1f s", (int)sizeof r->scenario, r->scenario,
 		  (int)sizeof r->file, r->file, verdict_upper(r->verdict), r->elapsed_s);
+	summary_colour_end(out, colour);
 	if (r->verdict == VERDICT_SKIPPED) {
 		text_line(out, "  skipped: %.*s", (int)sizeof r->skipped, r->skipped);
 		return;
@@ -319,9 +349,12 @@ void report_summary(FILE *out, const struct run_result *r)
 
 			if (x->passed)
 				continue;
+			const char *red = summary_colour(out, VERDICT_FAIL);
+			fputs(red, out);
 			text_line(out, "  FAIL phase %.*s: expected %.*s, actual %.*s",
 				  (int)sizeof ph->name, ph->name, (int)sizeof x->expect, x->expect,
 				  (int)sizeof x->actual, x->actual);
+			summary_colour_end(out, red);
 		}
 	}
 	if (r->error[0] != '\0')

@@ -744,13 +744,42 @@ struct order_setup {
 	struct runner *rn;
 	const struct phase *p;
 	const struct sql_text *sql;
+	const struct phase_result *ph;
+	uint64_t t0;
 };
 
-/* Before an interleave order: the phase's round_setup for its one key. */
+/* The interleave progress line on stderr (a terminal, not --quiet): orders
+ * done of all, the duplicates so far, elapsed and an estimate of what is
+ * left. At most ten lines a second, and always the last order's. */
+static void order_progress(const struct order_setup *os, long long done)
+{
+	if (!os->rn->opts->progress)
+		return;
+	static uint64_t last_us;
+	uint64_t now = clock_us();
+	long long total = (long long)os->ph->ilv.n_orders, dups = 0;
+	if (done < total && now - last_us < 100000u)
+		return;
+	last_us = now;
+	for (long long i = 0; i < done && i < total; i++)
+		dups += os->ph->ilv.orders[i].rows > 1;
+	double elapsed = (double)(now - os->t0) / 1e6;
+	char name[21], eta[32] = "";
+	if (done > 0 && done < total)
+		snprintf(eta, sizeof eta, ", about %.1f s left", elapsed / (double)done * (double)(total - done));
+	text_escape(os->ph->name, sizeof os->ph->name, name, sizeof name);
+	fprintf(stderr, "\r\033[K%-20.20s order %lld/%lld  dup orders %lld  %.1f s%s", name, done,
+		total, dups, elapsed, eta);
+	fflush(stderr);
+}
+
+/* Before an interleave order: the progress line, then the phase's
+ * round_setup for its one key. */
 static bool before_order(void *ctx, long long round, long long index)
 {
 	struct order_setup *os = ctx;
-	return round_setup(os->rn, os->p, os->sql, round, (int)index, 1);
+	order_progress(os, index);
+	return !os->sql->sql || round_setup(os->rn, os->p, os->sql, round, (int)index, 1);
 }
 
 /* The phase's race in interleave mode: its orders, one per round; false
@@ -772,10 +801,15 @@ static bool race_interleave(struct runner *rn, const struct phase *p, const stru
 		stop_run(rn, VERDICT_BAD_SCENARIO, "phase %s: %s", p->name, err);
 		return false;
 	}
-	struct order_setup os = {rn, p, p->round_setup.sql ? &p->round_setup : &rn->sc->round_setup};
+	struct order_setup os = {rn, p, p->round_setup.sql ? &p->round_setup : &rn->sc->round_setup,
+				 ph, clock_us()};
 	enum race_status st = ilv_run(rn->opts->dsn, rn->res->schema, rn->opts->pooler, rn->sc,
-				      cfg, &ph->ilv, &rn->round, os.sql->sql ? before_order : NULL,
-				      &os, t, err, sizeof err);
+				      cfg, &ph->ilv, &rn->round,
+				      os.sql->sql || rn->opts->progress ? before_order : NULL, &os, t,
+				      err, sizeof err);
+	order_progress(&os, (long long)ph->ilv.n_orders);
+	if (rn->opts->progress)
+		fprintf(stderr, "\r\033[K");
 	for (size_t i = 0; i < ph->ilv.n_orders; i++) {
 		const struct ilv_order *o = &ph->ilv.orders[i];
 		if (!o->executable)
