@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attempt.h"
 #include "db.h"
 #include "judge.h"
 #include "key.h"
@@ -459,7 +460,7 @@ static enum drive_status prepare(struct ilv *il)
 static enum drive_status count_rows(struct ilv *il, long long *rows)
 {
 	struct db_result r, done;
-	char text[320], *end;
+	char text[320];
 	if (il->pooler) { /* one transaction, so that its search_path holds */
 		char sql[160];
 		snprintf(sql, sizeof sql, "BEGIN; SET LOCAL search_path TO %s", il->schema);
@@ -480,11 +481,13 @@ static enum drive_status count_rows(struct ilv *il, long long *rows)
 					    il->sc->rows.line, db_result_text(&r, text, sizeof text));
 		return r.status == DB_ERROR && judge_sql_is_wrong(r.sqlstate) ? DRIVE_BAD : st;
 	}
-	*rows = strtoll(r.first_value, &end, 10);
-	if (r.rows != 1 || end == r.first_value || *end) {
-		fail(il, "%s:%d: the rows query must return one row holding one integer; it "
-			 "returned %lld rows, first value \"%s\"",
-		     il->sc->path, il->sc->rows.line, r.rows, r.first_value);
+	const char *why;
+	if (!attempt_rows_value(&r, rows, &why)) {
+		fail(il,
+		     "%s:%d: the rows query returned %s (\"%.40s\", %lld rows, %d columns): it must "
+		     "return exactly one row with one integer column, the key's rows, such as "
+		     "SELECT count(*) FROM t WHERE k = $1",
+		     il->sc->path, il->sc->rows.line, why, r.first_value, r.rows, r.columns);
 		return DRIVE_BAD;
 	}
 	return DRIVE_OK;
@@ -520,6 +523,17 @@ static enum drive_status run_order(struct ilv *il, struct ilv_order *out, long l
 		char text[320];
 		il->w[i].flow = FLOW_ACTIVE;
 		il->w[i].pending = false;
+		/* Every order starts from an idle connection: one a cut-short order
+		 * left in a transaction (aborted by a cancel, say) is rolled back
+		 * first, never reused as it is. */
+		if (PQtransactionStatus(il->w[i].c) != PQTRANS_IDLE)
+			db_query_cleanup(il->w[i].c, "ROLLBACK", il->deadline, &r);
+		if (PQtransactionStatus(il->w[i].c) != PQTRANS_IDLE) {
+			st = fail(il, "worker %c: its connection is not idle before order %lld and "
+				      "cannot be rolled back (%s)",
+				  'a' + i, round, PQerrorMessage(il->w[i].c));
+			break;
+		}
 		db_query(il->w[i].c, il->begin[i < il->cfg->rc_workers], 0, NULL, il->deadline, &r);
 		if (r.status != DB_OK)
 			st = fail(il, "worker %c: could not BEGIN: %s", 'a' + i,
@@ -583,8 +597,9 @@ static void count_outcomes(const struct ilv *il, const struct ilv_order *o, stru
 			outcome_note(&t->outcomes, w->outcome, msg,
 				     step < (int)il->sc->n_flow ? il->sc->flow[step].text.line : 0);
 		}
-		if (outcome_classify(w->outcome) == OC_UNIQUE_VIOLATION)
-			outcome_add(&t->constraints, w->constraint[0] ? w->constraint : "(none)", 1);
+		const char *label = attempt_constraint_label(w->outcome, w->constraint);
+		if (label)
+			outcome_add(&t->constraints, label, 1);
 	}
 }
 

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attempt.h"
 #include "db.h"
 #include "lockview.h"
 #include "sandbox.h"
@@ -276,8 +277,9 @@ static void count_outcome(struct worker *w, const struct db_result *res, bool sk
 	char msg[160];
 	snprintf(msg, sizeof msg, "at %s: %s", w->where, res->message);
 	outcome_note(&w->outcomes, res->sqlstate, msg, w->where_line);
-	if (outcome_names_constraint(res->sqlstate))
-		outcome_add(&w->constraints, res->constraint[0] ? res->constraint : "(none)", 1);
+	const char *label = attempt_constraint_label(res->sqlstate, res->constraint);
+	if (label)
+		outcome_add(&w->constraints, label, 1);
 }
 
 /* ---- the worker's state machine, run by its loop ---- */
@@ -1241,11 +1243,12 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 	if (!r->loops)
 		abort();
 	memset(r->loops, 0, sizeof *r->loops * (size_t)r->n_loops);
+	for (int i = 0; i < r->n_loops; i++) /* a failed open closes only what it made */
+		r->loops[i].epfd = r->loops[i].evfd = -1;
 	for (int i = 0; i < r->n_loops; i++) {
 		struct loop *l = &r->loops[i];
 		l->race = r;
 		l->id = i;
-		l->evfd = -1;
 		l->epfd = epoll_create1(EPOLL_CLOEXEC);
 		l->w = calloc((size_t)cfg->workers / (size_t)r->n_loops + 1, sizeof *l->w);
 		if (!l->w)
@@ -1302,7 +1305,6 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 			   clock_us() + 10u * 1000000u, &pres);
 		r->monitor_prepared = pres.status == DB_OK;
 	}
-	hist_init(&r->detect);
 
 	pthread_attr_t attr;
 	if (pthread_attr_init(&attr) || pthread_attr_setstacksize(&attr, STACK_BYTES))
@@ -1511,22 +1513,8 @@ static enum race_status rows_value(struct race *r, const struct db_result *res, 
 			 db_result_text(res, text, sizeof text));
 		return res->status == DB_INTERRUPTED ? RACE_INTERRUPTED : bad ? RACE_BAD : RACE_BROKEN;
 	}
-	const char *why = NULL;
-	char *end = NULL;
-	errno = 0;
-	if (res->columns == 0)
-		why = "no result set (it must be a query)";
-	else if (res->rows != 1)
-		why = res->rows == 0 ? "no row" : "more than one row";
-	else if (res->columns != 1)
-		why = "more than one column";
-	else if (res->first_null)
-		why = "NULL";
-	else if ((*rows = strtoll(res->first_value, &end, 10), errno || end == res->first_value ||
-		  *end))
-		why = "a value that is not an integer";
-	else if (*rows < 0)
-		why = "a negative count";
+	const char *why;
+	attempt_rows_value(res, rows, &why);
 	if (!why)
 		return RACE_OK;
 	snprintf(err, errlen,
