@@ -77,15 +77,14 @@ static const char *type_name(struct fy_node *n)
 	return "?";
 }
 
-bool loader_want_type(struct loader *L, struct fy_node *n, enum fy_node_type t, const char *key,
-		      int line)
+bool loader_want_type(struct loader *L, struct fy_node *n, enum fy_node_type t, const char *key, int line)
 {
 	static const char *names[] = {"a scalar", "a list", "a mapping"};
 	if (n && fy_node_is_alias(n))
 		return loader_error(L, loader_line(n, line), "%s: YAML aliases are not supported", key);
 	if (!n || fy_node_get_type(n) != t)
 		return loader_error(L, loader_line(n, line), "%s: expected %s, got %s", key, names[t],
-			      type_name(n));
+				    type_name(n));
 	return true;
 }
 
@@ -108,8 +107,7 @@ bool loader_blank(const char *s)
 	return true;
 }
 
-bool loader_string(struct loader *L, struct fy_node *n, const char *key, int line,
-		       char **out)
+bool loader_string(struct loader *L, struct fy_node *n, const char *key, int line, char **out)
 {
 	const char *s = loader_scalar(L, n, key, line);
 	if (!s)
@@ -135,16 +133,17 @@ bool loader_name(struct loader *L, struct fy_node *n, const char *key, int line,
 			*out = NULL;
 			return cp < 0x80 || !step
 				       ? loader_error(L, loader_line(n, line),
-						"%s: control character 0x%02X not allowed", key, (unsigned)cp)
+						      "%s: control character 0x%02X not allowed", key,
+						      (unsigned)cp)
 				       : loader_error(L, loader_line(n, line),
-						"%s: control character U+%04X not allowed", key, (unsigned)cp);
+						      "%s: control character U+%04X not allowed", key,
+						      (unsigned)cp);
 		}
 	}
 	return true;
 }
 
-bool loader_sql(struct loader *L, struct fy_node *n, const char *key, int line,
-		    struct sql_text *out)
+bool loader_sql(struct loader *L, struct fy_node *n, const char *key, int line, struct sql_text *out)
 {
 	out->line = loader_line(n, line);
 	if (!loader_string(L, n, key, line, &out->sql))
@@ -155,10 +154,11 @@ bool loader_sql(struct loader *L, struct fy_node *n, const char *key, int line,
 	struct sql_stmt st;
 	while (sql_next_stmt(out->sql, &pos, &st))
 		if (sql_is_client_copy(&st))
-			return loader_error(L, out->line + st.line,
-				      "%s: COPY from STDIN or to STDOUT is not supported (pgrace has no "
-				      "data to send and keeps no output); load data with INSERT ... SELECT",
-				      key);
+			return loader_error(
+				L, out->line + st.line,
+				"%s: COPY from STDIN or to STDOUT is not supported (pgrace has no "
+				"data to send and keeps no output); load data with INSERT ... SELECT",
+				key);
 	return true;
 }
 
@@ -171,15 +171,16 @@ bool loader_one_statement(struct loader *L, const struct sql_text *t, const char
 	if (!sql_next_stmt(t->sql, &pos, &st))
 		return loader_error(L, t->line, "%s: no statement", key);
 	if (sql_next_stmt(t->sql, &pos, &st))
-		return loader_error(L, t->line + st.line,
-			      "%s: one statement per flow step, but a second one starts here (make it "
-			      "a flow step of its own)",
-			      key);
+		return loader_error(
+			L, t->line + st.line,
+			"%s: one statement per flow step, but a second one starts here (make it "
+			"a flow step of its own)",
+			key);
 	return true;
 }
 
-bool loader_int(struct loader *L, struct fy_node *n, const char *key, int line, long lo,
-		    long hi, int *out)
+bool loader_int(struct loader *L, struct fy_node *n, const char *key, int line, long lo, long hi,
+		int *out)
 {
 	const char *s = loader_scalar(L, n, key, line);
 	if (!s)
@@ -188,8 +189,9 @@ bool loader_int(struct loader *L, struct fy_node *n, const char *key, int line, 
 	errno = 0;
 	long v = strtol(s, &end, 10);
 	if (!*s || *end || errno || v < lo || v > hi)
-		return loader_error(L, loader_line(n, line), "%s: expected an integer from %ld to %ld, got \"%.40s\"",
-			      key, lo, hi, s);
+		return loader_error(L, loader_line(n, line),
+				    "%s: expected an integer from %ld to %ld, got \"%.40s\"", key, lo,
+				    hi, s);
 	*out = (int)v;
 	return true;
 }
@@ -211,8 +213,8 @@ bool loader_bool(struct loader *L, struct fy_node *n, const char *key, int line,
 }
 
 /* Picks one of names[]; returns its index or -1 (error set). */
-int loader_enum(struct loader *L, struct fy_node *n, const char *key, int line,
-		    const char *const *names, size_t count)
+int loader_enum(struct loader *L, struct fy_node *n, const char *key, int line, const char *const *names,
+		size_t count)
 {
 	const char *s = loader_scalar(L, n, key, line);
 	if (!s)
@@ -277,8 +279,8 @@ static char *scenario_dir(const char *path)
 
 /* Fills cmd from its line, folder (relative to the scenario's), shell flag
  * and deadline; false with the error set. */
-bool loader_command(struct loader *L, int line, const char *text, const char *cwd,
-		    bool shell, int timeout_ms, struct command *cmd)
+bool loader_command(struct loader *L, int line, const char *text, const char *cwd, bool shell,
+		    int timeout_ms, struct command *cmd)
 {
 	char perr[256];
 	cmd->line = mem_strdup(text);
@@ -309,8 +311,8 @@ bool loader_command(struct loader *L, int line, const char *text, const char *cw
 static const char *const command_keys[] = {"command", "cwd", "shell", "timeout_ms", NULL};
 
 /* One of the command keys (cwd, shell, timeout_ms) into its field. */
-bool loader_command_option(struct loader *L, const char *k, struct fy_node *v, int kl,
-			   const char **cwd, bool *shell, int *timeout_ms)
+bool loader_command_option(struct loader *L, const char *k, struct fy_node *v, int kl, const char **cwd,
+			   bool *shell, int *timeout_ms)
 {
 	if (!strcmp(k, "cwd"))
 		return (*cwd = loader_scalar(L, v, k, kl)) != NULL;
@@ -321,7 +323,7 @@ bool loader_command_option(struct loader *L, const char *k, struct fy_node *v, i
 
 /* SQL text, or {command: LINE, cwd: DIR, shell: BOOL, timeout_ms: N}. */
 bool loader_sql_or_command(struct loader *L, struct fy_node *n, const char *key, int line,
-			       struct sql_text *out)
+			   struct sql_text *out)
 {
 	if (!n || fy_node_get_type(n) != FYNT_MAPPING || fy_node_is_alias(n))
 		return loader_sql(L, n, key, line, out);
@@ -345,8 +347,8 @@ bool loader_sql_or_command(struct loader *L, struct fy_node *n, const char *key,
 	if (L->failed)
 		return false;
 	if (!text)
-		return loader_error(L, out->line, "%s: a mapping here names a command: missing key \"command\"",
-			      key);
+		return loader_error(L, out->line,
+				    "%s: a mapping here names a command: missing key \"command\"", key);
 	out->command = mem_calloc(1, sizeof *out->command);
 	return loader_command(L, text_line, text, cwd, shell, timeout_ms, out->command);
 }
@@ -381,7 +383,7 @@ char *loader_read_file(struct loader *L, size_t *len)
 	}
 	if (st.st_size > LOADER_MAX_FILE_BYTES) {
 		loader_error(L, 0, "file is %lld bytes, more than the %d a scenario may have",
-		       (long long)st.st_size, LOADER_MAX_FILE_BYTES);
+			     (long long)st.st_size, LOADER_MAX_FILE_BYTES);
 		goto out;
 	}
 	buf = mem_calloc((size_t)st.st_size + 1, 1);

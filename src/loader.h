@@ -31,8 +31,7 @@ struct loader_map {
 };
 
 /* Sets "PATH:LINE: message" unless an error is set already; returns false. */
-__attribute__((format(printf, 3, 4))) bool loader_error(struct loader *L, int line,
-							 const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) bool loader_error(struct loader *L, int line, const char *fmt, ...);
 /* 1-based line where a node starts (for a collection: its first scalar);
  * fallback for NULL or a node without a position. */
 int loader_line(struct fy_node *n, int fallback);
@@ -50,8 +49,7 @@ bool loader_string(struct loader *L, struct fy_node *n, const char *key, int lin
 bool loader_name(struct loader *L, struct fy_node *n, const char *key, int line, char **out);
 /* SQL text into out (its line, its highest $n); COPY FROM STDIN / TO STDOUT
  * refused. */
-bool loader_sql(struct loader *L, struct fy_node *n, const char *key, int line,
-		struct sql_text *out);
+bool loader_sql(struct loader *L, struct fy_node *n, const char *key, int line, struct sql_text *out);
 /* t is exactly one statement (a flow step). */
 bool loader_one_statement(struct loader *L, const struct sql_text *t, const char *key);
 /* An integer from lo to hi into *out. */
@@ -60,8 +58,8 @@ bool loader_int(struct loader *L, struct fy_node *n, const char *key, int line, 
 /* true/yes or false/no into *out. */
 bool loader_bool(struct loader *L, struct fy_node *n, const char *key, int line, bool *out);
 /* The index of n's text among names[0..count-1], or -1 with an error listing them. */
-int loader_enum(struct loader *L, struct fy_node *n, const char *key, int line,
-		const char *const *names, size_t count);
+int loader_enum(struct loader *L, struct fy_node *n, const char *key, int line, const char *const *names,
+		size_t count);
 /* The next pair of mi's mapping: its key (one of allowed[], NULL-ended;
  * another is an error naming where and the choices), value and line. */
 bool loader_next_pair(struct loader *L, struct loader_map *mi, const char *const *allowed,
@@ -75,8 +73,8 @@ bool loader_sql_or_command(struct loader *L, struct fy_node *n, const char *key,
 bool loader_command(struct loader *L, int line, const char *text, const char *cwd, bool shell,
 		    int timeout_ms, struct command *cmd);
 /* One of the command keys (cwd, shell, timeout_ms) k with value v into its field. */
-bool loader_command_option(struct loader *L, const char *k, struct fy_node *v, int kl,
-			   const char **cwd, bool *shell, int *timeout_ms);
+bool loader_command_option(struct loader *L, const char *k, struct fy_node *v, int kl, const char **cwd,
+			   bool *shell, int *timeout_ms);
 /* Frees what t owns (not t). */
 void loader_text_free(struct sql_text *t);
 /* The whole file at L->path (malloc'd, NUL-terminated, length in *len),
@@ -102,8 +100,7 @@ bool scenario_race_check(struct loader *L, const struct scenario *sc, const stru
 /* check: invalid_indexes | amcheck | constraint NAME | unique NAME on TABLE (cols) */
 bool scenario_parse_check(struct loader *L, struct fy_node *n, int line, struct step *st);
 /* requires: {server_version: N, extensions: [...]} */
-bool scenario_parse_requires(struct loader *L, struct fy_node *n, int line,
-			     struct requirements *rq);
+bool scenario_parse_requires(struct loader *L, struct fy_node *n, int line, struct requirements *rq);
 /* targets: [NAME, ...], the first the --dsn server */
 bool scenario_parse_targets(struct loader *L, struct fy_node *n, int line, struct scenario *sc);
 /* Each flow step's on: names one of the targets. */

@@ -36,22 +36,21 @@ static const struct race_setting settings[] = {
 	 "rounds per racing phase (1-1000000)"},
 	{"keys", RACE_INT, 1, 5000, NULL, 1, BOTH, NULL, RACE_SET_KEYS, AT(keys),
 	 "distinct keys per round; worker `w` races on key `w % keys` (uniform)"},
-	{"distribution", RACE_ENUM, 0, 1, dist_names, DIST_UNIFORM, BOTH, NULL, RACE_SET_DIST,
-	 AT(dist), "`uniform`, or `hot`: half the workers on key 0, the rest spread"},
+	{"distribution", RACE_ENUM, 0, 1, dist_names, DIST_UNIFORM, BOTH, NULL, RACE_SET_DIST, AT(dist),
+	 "`uniform`, or `hot`: half the workers on key 0, the rest spread"},
 	{"mode", RACE_ENUM, 0, 2, mode_names, MODE_HOLD, BOTH, "--mode", RACE_SET_MODE, AT(mode),
 	 "`hold`: commit barrier, deterministic; `fire`: free race, stochastic; `interleave`: "
 	 "every order of the workers' steps, one step at a time"},
 	{"isolation", RACE_ENUM, 0, 2, iso_names, ISO_READ_COMMITTED, BOTH, NULL, RACE_SET_ISOLATION,
 	 AT(isolation), "`read committed`, `repeatable read`, `serializable`"},
-	{"read_committed_workers", RACE_INT, 0, 5000, NULL, 0, BOTH, NULL, RACE_SET_RC,
-	 AT(rc_workers), "this many workers run READ COMMITTED whatever `isolation` says"},
+	{"read_committed_workers", RACE_INT, 0, 5000, NULL, 0, BOTH, NULL, RACE_SET_RC, AT(rc_workers),
+	 "this many workers run READ COMMITTED whatever `isolation` says"},
 	{"retries", RACE_INT, 0, 1000, NULL, 0, BOTH, NULL, RACE_SET_RETRIES, AT(retries),
 	 "extra tries after 40001 / 40P01 (like pgbench's `--max-tries`; 0-1000)"},
-	{"deadline_ms", RACE_INT, 100, 3600000, NULL, 10000, BOTH, "--deadline-ms",
-	 RACE_SET_DEADLINE, AT(deadline_ms),
-	 "a round's whole time budget; past it the round is broken (exit 3)"},
-	{"max_interleavings", RACE_INT, 1, ORDER_MAX_SAMPLE, NULL, 1000, BOTH,
-	 "--max-interleavings", RACE_SET_MAX_ILV, AT(max_interleavings),
+	{"deadline_ms", RACE_INT, 100, 3600000, NULL, 10000, BOTH, "--deadline-ms", RACE_SET_DEADLINE,
+	 AT(deadline_ms), "a round's whole time budget; past it the round is broken (exit 3)"},
+	{"max_interleavings", RACE_INT, 1, ORDER_MAX_SAMPLE, NULL, 1000, BOTH, "--max-interleavings",
+	 RACE_SET_MAX_ILV, AT(max_interleavings),
 	 "`interleave`: above this many orders, run a seeded sample of this many (1-100000)"},
 	{"seed", RACE_INT64, 0, 2147483647, NULL, 1, BOTH, "--seed", RACE_SET_SEED, AT(seed),
 	 "`interleave`: the sample's seed (0-2147483647)"},
@@ -81,8 +80,7 @@ static size_t field_size(const struct race_setting *s)
 	}
 }
 
-static void copy_field(struct race_cfg *dst, const struct race_cfg *src,
-		       const struct race_setting *s)
+static void copy_field(struct race_cfg *dst, const struct race_cfg *src, const struct race_setting *s)
 {
 	memcpy((char *)dst + s->off, (const char *)src + s->off, field_size(s));
 }
@@ -185,15 +183,16 @@ static bool check_autocommit(struct loader *L, const struct scenario *sc, const 
 		return loader_error(L, ph->line, "phase \"%s\": %s", ph->name, refusal);
 	if (cfg.isolation != ISO_READ_COMMITTED || cfg.rc_workers)
 		return loader_error(L, ph->line,
-			      "phase \"%s\": race: {autocommit: true} runs each statement at the "
-			      "server's default isolation: leave isolation at read committed",
-			      ph->name);
+				    "phase \"%s\": race: {autocommit: true} runs each statement at the "
+				    "server's default isolation: leave isolation at read committed",
+				    ph->name);
 	for (size_t i = 0; i < sc->n_flow; i++)
 		if (sc->flow[i].on)
-			return loader_error(L, sc->flow[i].on_line,
-				      "phase \"%s\": race: {autocommit: true} runs every flow step on the "
-				      "--dsn server",
-				      ph->name);
+			return loader_error(
+				L, sc->flow[i].on_line,
+				"phase \"%s\": race: {autocommit: true} runs every flow step on the "
+				"--dsn server",
+				ph->name);
 	return true;
 }
 
@@ -205,7 +204,8 @@ bool scenario_interleave_check(const struct scenario *sc, const struct phase *ph
 		if (sc->flow[i].on) {
 			*line = sc->flow[i].on_line;
 			snprintf(why, len,
-				 "phase \"%s\": interleave mode runs every step on the --dsn server; flow "
+				 "phase \"%s\": interleave mode runs every step on the --dsn server; "
+				 "flow "
 				 "step on: \"%s\" goes with hold or fire",
 				 ph->name, sc->flow[i].on);
 			return false;
@@ -246,8 +246,8 @@ static bool check_interleave(struct loader *L, const struct scenario *sc, const 
 	struct race_cfg cfg = scenario_race(sc, ph, NULL);
 	if (!ph->has_race || cfg.mode != MODE_INTERLEAVE) {
 		if (ph->n_orders)
-			return loader_error(L, ph->order_lines[0], "phase \"%s\": orders go with mode interleave",
-				      ph->name);
+			return loader_error(L, ph->order_lines[0],
+					    "phase \"%s\": orders go with mode interleave", ph->name);
 		return true;
 	}
 	char why[512];
@@ -257,8 +257,7 @@ static bool check_interleave(struct loader *L, const struct scenario *sc, const 
 	return true;
 }
 
-struct race_cfg scenario_race(const struct scenario *sc, const struct phase *p,
-			      const struct race_cfg *ov)
+struct race_cfg scenario_race(const struct scenario *sc, const struct phase *p, const struct race_cfg *ov)
 {
 	struct race_cfg r = sc->race;
 	const struct race_cfg *layers[] = {ov, p ? &p->race : NULL};

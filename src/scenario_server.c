@@ -155,8 +155,10 @@ static bool parse_check_unique(struct loader *L, const char *s, int line, struct
 		p++;
 	if (!*p)
 		return loader_error(L, line,
-			      "check: \"unique NAME\" must say where: unique NAME on TABLE (col, ...), got \"%.80s\" (a unique constraint of that name on another table or other columns would pass)",
-			      s);
+				    "check: \"unique NAME\" must say where: unique NAME on TABLE (col, "
+				    "...), got \"%.80s\" (a unique constraint of that name on another "
+				    "table or other columns would pass)",
+				    s);
 	why = "\"on\" after the name";
 	if (strncmp(p, "on ", 3))
 		goto bad;
@@ -182,8 +184,8 @@ static bool parse_check_unique(struct loader *L, const char *s, int line, struct
 bad:
 	free(st->check_cols);
 	st->check_cols = NULL;
-	return loader_error(L, line, "check: expected unique NAME on TABLE (col, ...): %s, got \"%.80s\"",
-		      why, s);
+	return loader_error(L, line,
+			    "check: expected unique NAME on TABLE (col, ...): %s, got \"%.80s\"", why, s);
 }
 
 /* check: invalid_indexes | amcheck | constraint NAME | unique NAME on TABLE (cols) */
@@ -206,8 +208,9 @@ bool scenario_parse_check(struct loader *L, struct fy_node *n, int line, struct 
 		st->check_arg = mem_strdup(name);
 	} else {
 		return loader_error(L, loader_line(n, line),
-			      "check: expected invalid_indexes, amcheck, \"constraint NAME\" or \"unique NAME on TABLE (col, ...)\", got \"%.60s\"",
-			      s);
+				    "check: expected invalid_indexes, amcheck, \"constraint NAME\" or "
+				    "\"unique NAME on TABLE (col, ...)\", got \"%.60s\"",
+				    s);
 	}
 	return true;
 }
@@ -249,9 +252,13 @@ bool scenario_parse_requires(struct loader *L, struct fy_node *n, int line, stru
 			if (!s)
 				return false;
 			if (!extension_name_ok(s))
-				return loader_error(L, il, "requires extensions: \"%.64s\" is not an extension name (lower case letters, digits, _)", s);
+				return loader_error(L, il,
+						    "requires extensions: \"%.64s\" is not an extension "
+						    "name (lower case letters, digits, _)",
+						    s);
 			if (rq->n_extensions == REQUIRES_MAX_EXTENSIONS)
-				return loader_error(L, il, "requires extensions: at most %d", REQUIRES_MAX_EXTENSIONS);
+				return loader_error(L, il, "requires extensions: at most %d",
+						    REQUIRES_MAX_EXTENSIONS);
 			rq->extensions[rq->n_extensions++] = mem_strdup(s);
 		}
 	}
@@ -271,8 +278,10 @@ bool scenario_parse_targets(struct loader *L, struct fy_node *n, int line, struc
 	sc->targets_line = line;
 	int len = fy_node_sequence_item_count(n);
 	if (len < 2 || len > TARGETS_MAX)
-		return loader_error(L, line, "targets: expected 2 to %d names (the first is the --dsn server), got %d",
-			      TARGETS_MAX, len);
+		return loader_error(
+			L, line,
+			"targets: expected 2 to %d names (the first is the --dsn server), got %d",
+			TARGETS_MAX, len);
 	void *it = NULL;
 	struct fy_node *item;
 	while ((item = fy_node_sequence_iterate(n, &it))) {
@@ -281,7 +290,10 @@ bool scenario_parse_targets(struct loader *L, struct fy_node *n, int line, struc
 		if (!s)
 			return false;
 		if (!target_name_ok(s))
-			return loader_error(L, il, "targets: \"%.40s\" is not a target name (lower case letters, digits, _; at most 31)", s);
+			return loader_error(L, il,
+					    "targets: \"%.40s\" is not a target name (lower case "
+					    "letters, digits, _; at most 31)",
+					    s);
 		for (size_t i = 0; i < sc->n_targets; i++)
 			if (!strcmp(sc->targets[i], s))
 				return loader_error(L, il, "targets: \"%s\" named twice", s);
@@ -298,13 +310,16 @@ bool scenario_resolve_targets(struct loader *L, struct scenario *sc)
 		if (!fs->on)
 			continue;
 		if (sc->n_targets == 0)
-			return loader_error(L, fs->on_line, "flow step on: \"%s\", but the scenario names no targets (targets: [primary, %s])",
-				      fs->on, fs->on);
+			return loader_error(L, fs->on_line,
+					    "flow step on: \"%s\", but the scenario names no targets "
+					    "(targets: [primary, %s])",
+					    fs->on, fs->on);
 		size_t t = 0;
 		while (t < sc->n_targets && strcmp(sc->targets[t], fs->on))
 			t++;
 		if (t == sc->n_targets)
-			return loader_error(L, fs->on_line, "flow step on: \"%.40s\" is not one of the targets", fs->on);
+			return loader_error(L, fs->on_line,
+					    "flow step on: \"%.40s\" is not one of the targets", fs->on);
 		fs->target = (int)t;
 	}
 	return true;

@@ -61,7 +61,8 @@ Test(sqllex, tokens)
 			if (t.kind == SQLLEX_SPACE)
 				continue;
 			char got[128];
-			snprintf(got, sizeof got, "%s:%.*s", sqllex_kind_name(t.kind), (int)t.len, t.start);
+			snprintf(got, sizeof got, "%s:%.*s", sqllex_kind_name(t.kind), (int)t.len,
+				 t.start);
 			cr_assert(n < MAX_TOKENS && cases[i].tokens[n], "\"%s\": extra token %s",
 				  cases[i].sql, got);
 			cr_expect_str_eq(got, cases[i].tokens[n], "\"%s\" token %d", cases[i].sql, n);

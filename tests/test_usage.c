@@ -102,7 +102,10 @@ Test(usage, unknown_command_names_every_subcommand)
 	size_t used = 0;
 	for (size_t i = 0; i < n; i++)
 		used += (size_t)snprintf(want + used, sizeof want - used, "%s%s",
-					 i == 0 ? "" : i + 1 < n ? ", " : " or ", cmds[i].name);
+					 i == 0      ? ""
+					 : i + 1 < n ? ", "
+						     : " or ",
+					 cmds[i].name);
 	cr_expect(strstr(err, want), "\"%s\" does not list \"%s\"", err, want);
 	free(err);
 }
@@ -169,9 +172,11 @@ Test(usage, readme_usage_has_every_subcommand)
 				snprintf(want, sizeof want, "pgrace %s%s%s", cmds[i].name,
 					 *cmds[i].operands ? " " : "", cmds[i].operands);
 				cr_expect(!strncmp(line, want, strlen(want)),
-					  "README.md: \"%s\" does not start as --help's \"%s\"", line, want);
+					  "README.md: \"%s\" does not start as --help's \"%s\"", line,
+					  want);
 			}
-			cr_expect(found, "README.md: usage names \"%.*s\", which --help does not", (int)k, p);
+			cr_expect(found, "README.md: usage names \"%.*s\", which --help does not",
+				  (int)k, p);
 		}
 		line = nl ? nl + 1 : NULL;
 	}
