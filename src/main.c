@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "datadir.h"
+#include "exitcode.h"
 #include "db.h"
 #include "init.h"
 #include "pgrace.h"
@@ -76,18 +77,10 @@ static const char usage_text[] =
 	"  -V, --version            print the version and exit\n"
 	"  -?, --help               print this help and exit\n"
 	"\n"
-	"Exit status:\n"
-	"  0    every expectation held\n"
-	"  1    an expectation failed\n"
-	"  2    bad usage or bad scenario file (the message names file:line)\n"
-	"  3    the database could not be used (unreachable, died, timed out)\n"
-	"  4    inconclusive: a phase that must reproduce the race never did\n"
-	"  5    verdict reached, but the result files could not be written\n"
-	"  6    every scenario was skipped: the server lacks what each requires\n"
-	"       (a skipped scenario beside others that pass does not change 0)\n"
-	"  130  interrupted (SIGINT), 143 terminated (SIGTERM)\n"
-	"\n"
-	"Scenario format: man pgrace (SCENARIO FORMAT), or docs/scenario-format.md.\n";
+	"";
+
+static const char usage_tail[] =
+	"\nScenario format: man pgrace (SCENARIO FORMAT), or docs/scenario-format.md.\n";
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
@@ -923,6 +916,8 @@ static void usage_print(FILE *out)
 		}
 	}
 	fputs(usage_text, out);
+	exitcode_print(out);
+	fputs(usage_tail, out);
 }
 
 /* "run, check, ... or spec" into buf. */

@@ -1,6 +1,6 @@
 /* pgrace.h: exit codes and verdicts, shared by every module.
  *
- * The exit code is the contract CI reads; verdict_exit() is the only place
+ * The exit code is the contract CI reads; judge_exit_code() is the only place
  * that maps one to the other. */
 #ifndef PGRACE_H
 #define PGRACE_H
