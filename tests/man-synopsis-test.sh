@@ -14,5 +14,5 @@ for c in $commands; do
 		rc=1
 	fi
 done
-((rc)) || echo "ok: the SYNOPSIS lists" $commands
+((rc)) || echo "ok: the SYNOPSIS lists" "${commands//$'\n'/ }"
 exit "$rc"
