@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "app.h"
 #include "interleave.h"
 #include "outcome.h"
 #include "pgrace.h"
@@ -70,6 +71,7 @@ struct phase_result {
 	double tps;           /* free run: attempts per second */
 	double upper95;       /* fire: 95 % upper bound on the per-round race probability */
 	struct ilv_summary ilv; /* interleave: the orders and what each did */
+	struct app_totals app;  /* an app flow: its processes' exits and output */
 	/* fire: the first round that left duplicates, the order its steps were
 	 * sent in (notation, "" when none) and each step's send and completion */
 	long long fire_round;

@@ -11,7 +11,12 @@ URL, PGPASSWORD and the user's own passfile. For each: the command
 connected; no spelling of the password is in the terminal, the JSON, the
 JUnit, nor in the cmdline of pgrace or any child, nor in any child's
 environ; pgrace's own argv shows the DSN's password masked whole. Every
-subcommand given a malformed URL exits 2 and shows none of it. The cluster
+subcommand given a malformed URL exits 2 and shows none of it. An
+application flow (two processes connecting with DATABASE_URL through
+pgrace's protocol listener, SCRAM relayed untouched) prints the password:
+both authenticated as racer, and neither the terminal nor the JSON shows
+it; one that prints it and never connects has its output's tail shown,
+scrubbed. The cluster
 is stopped by its own pid at the end. Exits 0 when every check held.
 """
 import json
@@ -249,6 +254,81 @@ sql:
 """
 
 
+APP_CHILD = r'''
+import os, sys, json, urllib.parse
+d = os.environ["SECRETS_TEST_DIR"]
+line = open(os.environ["PGPASSFILE"]).read().rstrip("\n")
+fields, cur, esc = [], "", False
+for c in line:
+    if esc: cur += c; esc = False
+    elif c == "\\": esc = True
+    elif c == ":": fields.append(cur); cur = ""
+    else: cur += c
+fields.append(cur)
+pw = fields[4]
+if sys.argv[1] == "connect":
+    import sqlalchemy
+    url = os.environ["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg2://", 1)
+    with sqlalchemy.create_engine(url).connect() as c:
+        who = c.execute(sqlalchemy.text("SELECT current_user")).scalar()
+    open(os.path.join(d, "connected-" + os.environ["PGRACE_WORKER"]), "w").write(who)
+print("raw " + pw + " quoted " + urllib.parse.quote(pw, safe=""), file=sys.stderr)
+print("json " + json.dumps(pw) + " passfile " + line, file=sys.stderr)
+sys.exit(1)
+'''
+
+APP_SCENARIO = """name: secrets-app
+description: an application flow whose processes print the password they can find
+schema: CREATE TABLE t (k int)
+params: [round]
+rows: SELECT count(*) FROM t WHERE k = $1
+flow:
+  app:
+    command: PYTHON child.py MODE
+    timeout_ms: 90000
+phases:
+  - name: race
+    race: {workers: 2, rounds: 1}
+    expect: [app.exit_ok == attempts]
+"""
+
+
+def app_case(env, url):
+    """An app flow through pgrace's listener with the SCRAM role: the app
+    connects (SCRAM relayed untouched) and prints the password; then one
+    that prints it without connecting, whose output tail pgrace shows."""
+    for mode, want in (("connect", 1), ("bypass", 3)):
+        work = tempfile.mkdtemp(prefix="pgrace-secrets-app-")
+        os.chmod(work, 0o755)
+        try:
+            with open(os.path.join(work, "s.yaml"), "w") as f:
+                f.write(APP_SCENARIO.replace("PYTHON", sys.executable).replace("MODE", mode))
+            with open(os.path.join(work, "child.py"), "w") as f:
+                f.write(APP_CHILD)
+            run_env = dict(env)
+            run_env["SECRETS_TEST_DIR"] = work
+            r = subprocess.run([PGRACE, "run", os.path.join(work, "s.yaml"), "--dsn", url,
+                                "--json", os.path.join(work, "r.json")], env=run_env,
+                               capture_output=True, text=True, timeout=RUN_LIMIT_S)
+            said = r.stdout + r.stderr
+            check(r.returncode == want, f"app {mode}: exit {want} (got {r.returncode})\n{said}")
+            if mode == "connect":
+                who = [open(os.path.join(work, f"connected-{w}")).read()
+                       if os.path.exists(os.path.join(work, f"connected-{w}")) else ""
+                       for w in (0, 1)]
+                check(who == ["racer", "racer"],
+                      f"app connect: both processes authenticated through the listener ({who})")
+            else:
+                check("never connected" in said and "***" in said,
+                      f"app bypass: the output tail is shown, scrubbed\n{said}")
+            check(leaks(said) == [], f"app {mode}: terminal shows none: {leaks(said)}")
+            path = os.path.join(work, "r.json")
+            text = open(path).read() if os.path.exists(path) else ""
+            check(leaks(text) == [], f"app {mode}: the JSON shows none: {leaks(text)}")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def alembic_case(env, passfile):
     if not shutil.which("alembic", path=env.get("PATH")):
         check(False, "alembic is installed (scripts/setup.sh)")
@@ -336,6 +416,7 @@ def main():
         murl = f"postgresql://racer:{'x' * len(enc)}@/postgres?host=" \
             f"{urllib.parse.quote(host, safe='')}&port={port}"
         run_case("url", nopw, ["--dsn", url], {}, [murl])
+        app_case(nopw, url)
         run_case("PGPASSWORD", nopw, [], {"PGPASSWORD": PW}, None)
         passfile = os.path.join(tmp, "user-pgpass")
         with open(passfile, "w") as f:

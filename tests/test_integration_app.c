@@ -1,0 +1,123 @@
+/* test_integration_app.c: application flows (app.h) with psql as the app,
+ * against a real PostgreSQL.
+ *
+ * examples/psql-app passes: hold lets psql's check-then-insert duplicate
+ * before the constraint and, after it, one row per key with N-1 x 23505 on
+ * the wire naming the constraint and N-1 psql processes exiting non-zero
+ * with the message in their output. Then the ways it must never pass: an
+ * app that connects to the server directly (bypassing the listener), one
+ * still running at its deadline, one that insists on TLS, a command that
+ * cannot start; and what app flows refuse (interleave mode, under_load). */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+TestSuite(app, .init = scratch_init, .fini = scratch_fini, .timeout = 300);
+
+#define EXAMPLE PGRACE_SOURCE_DIR "/examples/psql-app/psql-app.yaml"
+#define APP_LINE \
+	"command: psql -X -q -v ON_ERROR_STOP=1 -v user_id=\"$1\" -v tenant_id=\"$2\" -f register.sql"
+
+/* The example with its app command replaced by line (a shell line). */
+static const char *with_command(const char *name, const char *line)
+{
+	char repl[1024];
+	snprintf(repl, sizeof repl, "command: %s", line);
+	return variant_of(EXAMPLE, name, APP_LINE, repl);
+}
+
+Test(app, psql_races_through_the_listener)
+{
+	char line[512];
+	snprintf(line, sizeof line,
+		 "psql -X -q -v ON_ERROR_STOP=1 -v user_id=\"$1\" -v tenant_id=\"$2\" -f %s",
+		 PGRACE_SOURCE_DIR "/examples/psql-app/register.sql");
+	const char *file = with_command("psql-app.yaml", line);
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "-q", "--json", spath("r.json")), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(spath("r.json"));
+	json_t *before = phase(doc, "before"), *after = phase(doc, "after");
+	long long workers = jint(before, "workers"), rounds = jint(after, "rounds");
+	cr_assert_eq(jint2(before, "rows_per_key", "min"), workers, "hold lets every psql insert");
+	cr_assert_eq(jint2(after, "rows_per_key", "max"), 1);
+	cr_assert_eq(jint2(after, "outcomes", "23505"), (workers - 1) * rounds);
+	cr_assert_eq(jint2(after, "constraints", "uq_membership"), (workers - 1) * rounds);
+	json_decref(doc);
+	proc_free(&p);
+}
+
+Test(app, an_app_that_bypasses_the_listener_fails_the_phase)
+{
+	/* PGHOST is the listener's; the app connects to the real server's
+	 * socket folder it was given some other way */
+	char line[512];
+	snprintf(line, sizeof line, "psql -X -h \"$REAL_PGHOST\" -p %s -c 'SELECT 1'",
+		 getenv("PGPORT") ? getenv("PGPORT") : "5432");
+	const char *file = with_command("bypass.yaml", line);
+	setenv("REAL_PGHOST", getenv("PGHOST") ? getenv("PGHOST") : "/var/run/postgresql", 1);
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	unsetenv("REAL_PGHOST");
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "worker 0: the app never connected through pgrace's listener"), "%s",
+		  proc_said(&p));
+	cr_assert(contains(p.out, "phase before"), "%s", proc_said(&p));
+	cr_assert_not(contains(p.out, "PASS in"), "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+Test(app, an_app_past_its_deadline_is_killed_and_reported)
+{
+	const char *file0 = with_command("slow0.yaml", "sleep 60");
+	const char *file = variant_of(file0, "slow.yaml", "timeout_ms: 60000", "timeout_ms: 500");
+	struct proc p;
+	double t0 = now_s();
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_lt(now_s() - t0, 30.0, "the deadline was not kept");
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "still running at its deadline"), "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+Test(app, an_app_that_insists_on_tls_is_named)
+{
+	const char *file = with_command("tls.yaml", "PGSSLMODE=require psql -X -c 'SELECT 1'");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "insists on TLS"), "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+Test(app, a_command_that_cannot_start_names_its_line)
+{
+	const char *file0 = with_command("nostart0.yaml", "no-such-program-pgrace x");
+	const char *file = variant_of(file0, "nostart.yaml", "shell: true", "shell: false");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 2, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "could not be started"), "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+Test(app, interleave_and_under_load_are_refused)
+{
+	struct proc p;
+	int code = run_pgrace(ARGS("run", EXAMPLE, "--mode", "interleave"), &p);
+	cr_assert_eq(code, 2, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "an app flow races in hold or fire mode"), "%s", proc_said(&p));
+	proc_free(&p);
+	const char *file = variant_of(EXAMPLE, "load.yaml", "  - name: after\n    race: {}\n",
+				      "  - name: after\n    steps:\n      - run: cleanup\n"
+				      "        under_load: true\n    race: {}\n");
+	code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 2, "%s", proc_said(&p));
+	cr_assert(names_file_line(p.err, file), "%s", proc_said(&p));
+	cr_assert(contains(p.err, "an app flow has none"), "%s", proc_said(&p));
+	proc_free(&p);
+}
