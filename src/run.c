@@ -34,7 +34,7 @@ struct runner {
 	const struct run_opts *opts;
 	struct run_result *res;
 	PGconn *admin;      /* setup, steps and cleanup; search_path = the sandbox */
-	PGconn *owner;      /* behind a pooler: holds the sandbox's owner lock (sandbox.h) */
+	PGconn *owner;      /* holds the sandbox's owner lock (sandbox.h), runs nothing else */
 	const char *admin_dsn; /* opts->admin_dsn, else opts->dsn */
 	bool admin_pooled;  /* the admin connection goes through the transaction pooler */
 	bool migrated;
@@ -1094,23 +1094,21 @@ static bool check_modes(struct runner *rn)
 }
 
 /* Names the sandbox and takes its owner lock (sandbox.h), before the
- * schema exists, so `pgrace clean` never sees it without an owner. Behind
- * a pooler the lock lives in an open transaction on a connection of its
- * own. A name whose lock is taken (another run's name hashes alike) is
- * replaced. */
+ * schema exists, so `pgrace clean` never sees it without an owner. The
+ * lock lives on a connection of its own that runs nothing else: on the
+ * admin connection a step's DISCARD ALL or pg_advisory_unlock_all() would
+ * release it while the run lives. Behind a pooler it is held in an open
+ * transaction there. A name whose lock is taken (another run's name hashes
+ * alike) is replaced. */
 static bool own_sandbox(struct runner *rn, char *err, size_t errlen)
 {
+	if (!rn->owner)
+		rn->owner = db_connect(rn->admin_dsn, NULL, err, errlen);
+	if (!rn->owner)
+		return false;
 	for (int tries = 0; tries < 3; tries++) {
 		sandbox_name(rn->res->schema, sizeof rn->res->schema);
-		PGconn *c = rn->admin;
-		if (rn->admin_pooled) {
-			if (!rn->owner)
-				rn->owner = db_connect(rn->admin_dsn, NULL, err, errlen);
-			if (!rn->owner)
-				return false;
-			c = rn->owner;
-		}
-		int taken = sandbox_lock(c, rn->res->schema, rn->admin_pooled, err, errlen);
+		int taken = sandbox_lock(rn->owner, rn->res->schema, rn->admin_pooled, err, errlen);
 		if (taken != 0)
 			return taken > 0;
 	}

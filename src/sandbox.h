@@ -3,10 +3,12 @@
  *
  * A sandbox is named pgrace_<pid>_<8 hex digits>. Its run holds, for its
  * whole life, the advisory lock (SANDBOX_LOCK_CLASS, hashtext(name)) of the
- * two-key form: a session lock on the run's own connection, or, behind a
- * transaction pooler (where a session lock would stay with whatever server
- * connection took it), a transaction lock on a connection of its own kept
- * in an open transaction, which the pooler pins to one server connection.
+ * two-key form on a connection of its own that runs nothing else (a step's
+ * DISCARD ALL or pg_advisory_unlock_all() on the admin connection would
+ * release it): a session lock, or, behind a transaction pooler (where a
+ * session lock would stay with whatever server connection took it), a
+ * transaction lock kept in an open transaction, which the pooler pins to
+ * one server connection.
  * The server releases the lock when that session ends, however the run
  * ended (SIGKILL, a crash, a lost host), so a sandbox whose lock
  * pg_try_advisory_lock() obtains has no live owner: `pgrace clean` drops

@@ -1,0 +1,113 @@
+/* test_integration_hostile.c: the surfaces of issue 17 tried as a hostile
+ * or careless user would, against a real PostgreSQL: waits without a
+ * deadline (round_setup, `pgrace clean` behind a foreign lock), a step that
+ * releases the run's owner lock, and messages that blamed the wrong thing
+ * or said nothing.
+ *
+ * Each test says how it failed before its fix. Every wait is bounded. */
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <libpq-fe.h>
+
+#include "harness.h"
+
+#define FIXTURE PGRACE_TEST_DATA "/faults/membership.yaml"
+
+TestSuite(hostile, .init = scratch_init, .fini = scratch_fini, .timeout = 180);
+
+/* A database of the test's own, so counting sandboxes in it counts only
+ * this test's (dropped by the test, WITH (FORCE)); its conninfo into dsn. */
+static const char *own_database(const char *what, char *dsn, size_t len)
+{
+	static char name[64];
+	char sql[160];
+	snprintf(name, sizeof name, "pgrace_hostile_%s_%d", what, (int)getpid());
+	PGconn *c = pg_open();
+	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+	exec_ok(c, sql);
+	snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+	exec_ok(c, sql);
+	PQfinish(c);
+	snprintf(dsn, len, "dbname=%s", name);
+	return name;
+}
+
+static void drop_database(const char *name)
+{
+	char sql[160];
+	PGconn *c = pg_open();
+	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+	exec_ok(c, sql);
+	PQfinish(c);
+}
+
+/* Schemas named name exactly in the database dsn names. */
+static long schemas_in(const char *dsn, const char *like)
+{
+	PGconn *c = pg_open_dsn(dsn);
+	const char *params[] = {like};
+	char *v = pg_value(c, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE $1", 1, params);
+	long n = strtol(v, NULL, 10);
+	free(v);
+	PQfinish(c);
+	return n;
+}
+
+/* Waits (at most 30 s, failing the test) until a statement naming marker
+ * runs in the database c is connected to. */
+static void wait_statement(PGconn *c, const char *marker)
+{
+	char like[96];
+	snprintf(like, sizeof like, "%%%s%%", marker);
+	const char *params[] = {like};
+	free(pg_poll_value(c, 30, "the statement ran",
+			   "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+			   "AND query LIKE $1 AND pid <> pg_backend_pid()",
+			   1, params));
+}
+
+/* ---- item 9: the owner lock survives a step that releases locks ---- */
+
+/* Before: the owner lock lived on the connection that runs steps, so a
+ * step's pg_advisory_unlock_all() (or DISCARD ALL) released it and a
+ * concurrent `pgrace clean` dropped the live run's sandbox ("dropped (its
+ * run is gone)"). Now the lock has a connection of its own. */
+Test(hostile, step_releasing_locks_keeps_the_owner_lock)
+{
+	char dsn[128], marker[64], steps[512];
+	const char *db = own_database("unlock", dsn, sizeof dsn);
+	snprintf(marker, sizeof marker, "unlocked_%d", (int)getpid());
+	snprintf(steps, sizeof steps,
+		 "  - name: migrate\n    steps:\n"
+		 "      - sql: SELECT pg_advisory_unlock_all()\n"
+		 "      - sql: DISCARD ALL\n"
+		 "      - sql: SELECT pg_sleep(20) AS %s\n"
+		 "      - migrate: up\n",
+		 marker);
+	const char *yaml = variant_of(FIXTURE, "unlock.yaml",
+				      "  - name: migrate\n    steps:\n      - migrate: up\n", steps);
+	struct proc p, q;
+	pid_t pid = spawn_pgrace(
+		ARGS("run", yaml, "--dsn", dsn, "--workers", "2", "--rounds", "1", "-q"), &p);
+	PGconn *c = pg_open_dsn(dsn);
+	wait_statement(c, marker);
+	PQfinish(c);
+	int code = run_pgrace(ARGS("clean", "--dsn", dsn), &q);
+	cr_expect_eq(code, 0, "%s", proc_said(&q));
+	cr_expect(contains(q.out, "kept (its run is alive"),
+		  "clean did not keep the live run's sandbox\n%s", proc_said(&q));
+	cr_expect_eq(schemas_in(dsn, "pgrace\\_%"), 1, "clean dropped a live run's sandbox");
+	proc_free(&q);
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	code = wait_pgrace(pid, &p, 30);
+	cr_expect_eq(code, 143, "%s", proc_said(&p));
+	cr_expect_eq(schemas_in(dsn, "pgrace\\_%"), 0, "the run left its sandbox");
+	proc_free(&p);
+	drop_database(db);
+}
