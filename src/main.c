@@ -756,17 +756,23 @@ static int cmd_clean(int argc, char **argv)
 {
 	static const struct option longopts[] = {{"dsn", required_argument, NULL, 'd'},
 						 {"dry-run", no_argument, NULL, 'n'},
+						 {"lock-timeout-ms", required_argument, NULL, 'L'},
 						 {"help", no_argument, NULL, '?'},
 						 {NULL, 0, NULL, 0}};
 	const char *dsn = NULL;
 	bool dry_run = false;
-	int c;
+	int c, lock_timeout_ms = 5000;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "d:n", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			if (!take_dsn(optarg, &dsn_copy, &dsn))
 				return usage_error("%s", SECRET_DSN_INVALID);
+			break;
+		case 'L':
+			if (!parse_number(optarg, 1, 3600000, &lock_timeout_ms))
+				return usage_error("--lock-timeout-ms: expected 1 to 3600000, got \"%s\"",
+						   optarg);
 			break;
 		case 'n':
 			dry_run = true;
@@ -783,7 +789,7 @@ static int cmd_clean(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("clean: unexpected argument \"%s\"", argv[optind]);
-	return sandbox_clean(dsn, dry_run, stdout, stderr);
+	return sandbox_clean(dsn, dry_run, lock_timeout_ms, stdout, stderr);
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -867,10 +873,10 @@ static const struct subcommand {
 	 "--help)"},
 	{"report", cmd_report, "RESULT.json [-o FILE.html]",
 	 "one self-contained HTML page of a result\ndocument (the JSON of run --json)"},
-	{"clean", cmd_clean, "[--dsn CONNINFO] [--dry-run]",
+	{"clean", cmd_clean, "[--dsn CONNINFO] [--dry-run] [--lock-timeout-ms N]",
 	 "drop the sandbox schemas (pgrace_<pid>_<hex>)\nwhose run is gone (SIGKILL, a crash, a "
 	 "lost\nhost): each live run holds an advisory lock\nnamed after its schema; --dry-run "
-	 "only lists"},
+	 "only lists;\na drop waits at most N ms (5000) for a lock"},
 	{"spec", cmd_spec,
 	 "SCENARIO --phase NAME [-o FILE] [--all] [--schema NAME]\n[--dsn CONNINFO] [--json FILE] "
 	 "[--seed N]",

@@ -46,8 +46,9 @@ bool sandbox_drop(PGconn **c, const char *dsn, const char *schema, uint64_t dead
 		  char *err, size_t errlen);
 /* `pgrace clean`: lists the sandboxes of the database dsn names and drops
  * those whose owner is gone (dry_run: only says it would); reports on out,
- * errors on err_out. Returns an exit code (0, or 3 when the database could
- * not be used or a drop failed). */
-int sandbox_clean(const char *dsn, bool dry_run, FILE *out, FILE *err_out);
+ * errors on err_out. A drop waits at most lock_timeout_ms for a lock (then
+ * that sandbox is kept and the session holding the lock named). Returns an
+ * exit code (0, or 3 when the database could not be used or a drop failed). */
+int sandbox_clean(const char *dsn, bool dry_run, int lock_timeout_ms, FILE *out, FILE *err_out);
 
 #endif

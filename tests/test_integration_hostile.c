@@ -111,3 +111,42 @@ Test(hostile, step_releasing_locks_keeps_the_owner_lock)
 	proc_free(&p);
 	drop_database(db);
 }
+
+/* ---- item 7: `pgrace clean` behind a foreign lock ---- */
+
+/* Before: clean's DROP SCHEMA waited without end behind a lock a leftover
+ * session held on a table of a dead run's sandbox (the test killed it after
+ * 30 s). Now each drop waits at most its lock timeout, clean names the pid
+ * and the lock, keeps that sandbox, drops the others and exits 3. */
+Test(hostile, clean_behind_a_foreign_lock)
+{
+	char dsn[128], pid_text[32];
+	const char *db = own_database("cleanlock", dsn, sizeof dsn);
+	PGconn *c = pg_open_dsn(dsn);
+	exec_ok(c, "CREATE SCHEMA pgrace_1_0000beef; CREATE TABLE pgrace_1_0000beef.held (x int); "
+		   "CREATE SCHEMA pgrace_2_0000cafe");
+	PGconn *holder = pg_open_dsn(dsn);
+	exec_ok(holder, "BEGIN; LOCK TABLE pgrace_1_0000beef.held IN ACCESS SHARE MODE");
+	snprintf(pid_text, sizeof pid_text, "pid %d ", PQbackendPID(holder));
+	struct proc q;
+	pid_t pid = spawn_pgrace(ARGS("clean", "--dsn", dsn), &q);
+	int code = wait_pgrace(pid, &q, 30);
+	cr_expect_eq(code, 3, "%s", proc_said(&q));
+	cr_expect(contains(q.err, "pgrace_1_0000beef"), "%s", proc_said(&q));
+	cr_expect(contains(q.err, pid_text), "the holder is not named\n%s", proc_said(&q));
+	cr_expect(contains(q.err, "AccessShareLock"), "%s", proc_said(&q));
+	cr_expect(contains(q.err, "held"), "the table is not named\n%s", proc_said(&q));
+	cr_expect(contains(q.out, "pgrace_2_0000cafe: dropped"), "%s", proc_said(&q));
+	cr_expect_eq(schemas_in(dsn, "pgrace\\_1\\_0000beef"), 1, "the held sandbox was dropped");
+	cr_expect_eq(schemas_in(dsn, "pgrace\\_2\\_0000cafe"), 0, "the free sandbox was kept");
+	proc_free(&q);
+	/* --lock-timeout-ms bounds the wait too; the lock gone, the drop goes. */
+	exec_ok(holder, "ROLLBACK");
+	code = run_pgrace(ARGS("clean", "--dsn", dsn, "--lock-timeout-ms", "200"), &q);
+	cr_expect_eq(code, 0, "%s", proc_said(&q));
+	cr_expect_eq(schemas_in(dsn, "pgrace\\_%"), 0, "%s", proc_said(&q));
+	proc_free(&q);
+	PQfinish(holder);
+	PQfinish(c);
+	drop_database(db);
+}
