@@ -346,7 +346,8 @@ static bool drain_copy(PGconn *c, struct db_result *r)
  * between any two results. */
 static void query_wait(PGconn *c, enum db_send_kind kind, bool trailed, const char *stmt,
 		       const char *sql, int nparams, const char *const *params,
-		       uint64_t deadline_us, bool interruptible, struct db_result *r)
+		       uint64_t deadline_us, bool interruptible, const struct db_watch *watch,
+		       struct db_result *r)
 {
 	if (deadline_us == 0)
 		deadline_us = clock_us() + 60u * 1000000u;
@@ -394,6 +395,8 @@ static void query_wait(PGconn *c, enum db_send_kind kind, bool trailed, const ch
 			return;
 		}
 		if (!cancelled && (sig || now >= deadline_us)) {
+			if (!sig && watch) /* still waiting: the caller asks why */
+				watch->at_deadline(c, watch->ctx);
 			cancel(c);
 			cancelled = true;
 			grace = now + DB_CANCEL_GRACE_S * 1000000u;
@@ -421,7 +424,8 @@ static void query(PGconn *c, enum db_send_kind kind, bool trailed, const char *s
 		  const char *sql, int nparams, const char *const *params, uint64_t deadline_us,
 		  bool interruptible, struct db_result *r)
 {
-	query_wait(c, kind, trailed, stmt, sql, nparams, params, deadline_us, interruptible, r);
+	query_wait(c, kind, trailed, stmt, sql, nparams, params, deadline_us, interruptible, NULL,
+		   r);
 	vlog_result(c, r); /* --verbose: a worker's connection only */
 }
 
@@ -429,6 +433,13 @@ void db_query(PGconn *c, const char *sql, int nparams, const char *const *params
 	      uint64_t deadline_us, struct db_result *r)
 {
 	query(c, DB_SEND_SCRIPT, false, NULL, sql, nparams, params, deadline_us, true, r);
+}
+
+void db_query_watched(PGconn *c, const char *sql, int nparams, const char *const *params,
+		      uint64_t deadline_us, const struct db_watch *watch, struct db_result *r)
+{
+	query_wait(c, DB_SEND_SCRIPT, false, NULL, sql, nparams, params, deadline_us, true, watch,
+		   r);
 }
 
 void db_query_trailed(PGconn *c, const char *sql, uint64_t deadline_us, struct db_result *r)

@@ -16,6 +16,7 @@
 #include "command.h"
 #include "db.h"
 #include "judge.h"
+#include "lockview.h"
 #include "race.h"
 #include "sandbox.h"
 #include "server.h"
@@ -655,21 +656,47 @@ static void race_failed(struct runner *rn, const struct phase *p, struct phase_r
 		stop_run(rn, VERDICT_ERROR, "phase %s, %s: %s", p->name, where, err);
 }
 
-/* The phase's race as rounds; false when the run must stop. */
+/* What the round_setup query waits for when its deadline passes, asked
+ * from a connection opened for that (the admin connection is busy, the
+ * owner's runs nothing but its lock); "" behind a pooler, whose backend pid
+ * means nothing. */
+struct setup_watch {
+	struct runner *rn;
+	char what[256];
+};
+
+static void setup_at_deadline(PGconn *c, void *ctx)
+{
+	struct setup_watch *w = ctx;
+	char err[512];
+	if (w->rn->admin_pooled)
+		return;
+	PGconn *asker = db_connect(w->rn->admin_dsn, NULL, err, sizeof err);
+	if (!asker)
+		return;
+	lockview_session_wait(asker, PQbackendPID(c), w->what, sizeof w->what);
+	PQfinish(asker);
+}
+
 /* The round's round_setup, once per key, committed before the workers
- * start; false when the run must stop. */
+ * start, all of it within the round's deadline (deadline_ms) as a flow
+ * step is: past it the query is cancelled and the run stops (exit 3),
+ * saying what it waited for; false when the run must stop. */
 static bool round_setup(struct runner *rn, const struct phase *p, const struct sql_text *t,
-			long long round, int phase_round, int keys)
+			long long round, int phase_round, int keys, int deadline_ms)
 {
 	const struct scenario *sc = rn->sc;
 	struct db_result r;
 	struct key_values kv;
+	struct setup_watch watch = {rn, ""};
+	const struct db_watch dw = {setup_at_deadline, &watch};
 	char why[512], text[600], sql[160];
+	uint64_t deadline = clock_us() + (uint64_t)deadline_ms * 1000u;
 	if (rn->admin_pooled) { /* the search_path lives in a transaction of our own */
 		char path[96];
 		snprintf(sql, sizeof sql, "BEGIN; %s",
 			 sandbox_path_sql(path, sizeof path, rn->res->schema, true));
-		db_query(rn->admin, sql, 0, NULL, 0, &r);
+		db_query(rn->admin, sql, 0, NULL, deadline, &r);
 		if (r.status != DB_OK)
 			goto failed;
 	}
@@ -680,12 +707,12 @@ static bool round_setup(struct runner *rn, const struct phase *p, const struct s
 				 sc->path, sc->params_line, why, round, k);
 			return false;
 		}
-		db_query(rn->admin, t->sql, t->nparams, kv.ptr, 0, &r);
+		db_query_watched(rn->admin, t->sql, t->nparams, kv.ptr, deadline, &dw, &r);
 		if (r.status != DB_OK)
 			goto failed;
 	}
 	if (rn->admin_pooled) {
-		db_query(rn->admin, "COMMIT", 0, NULL, 0, &r);
+		db_query(rn->admin, "COMMIT", 0, NULL, deadline, &r);
 		if (r.status != DB_OK)
 			goto failed;
 	}
@@ -693,6 +720,17 @@ static bool round_setup(struct runner *rn, const struct phase *p, const struct s
 failed:
 	if (PQtransactionStatus(rn->admin) != PQTRANS_IDLE)
 		db_query(rn->admin, "ROLLBACK", 0, NULL, 0, &(struct db_result){0});
+	if (r.status == DB_TIMEOUT) {
+		char waited[300] = "";
+		if (watch.what[0])
+			snprintf(waited, sizeof waited, "; it was waiting on %s", watch.what);
+		stop_run(rn, VERDICT_ERROR,
+			 "%s:%d: phase %s, round_setup (round %lld) did not finish within the round's "
+			 "deadline of %d ms and was cancelled%s (raise the phase's race: {deadline_ms: "
+			 "N}, or --deadline-ms)",
+			 sc->path, t->line, p->name, round, deadline_ms, waited);
+		return false;
+	}
 	stop_run(rn, setup_verdict(&r), "%s:%d: phase %s, round_setup (round %lld): %s", sc->path,
 		 t->line, p->name, round, db_result_text(&r, text, sizeof text));
 	return false;
@@ -705,7 +743,8 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 	const struct sql_text *setup = p->round_setup.sql ? &p->round_setup : &rn->sc->round_setup;
 	for (int i = 0; i < cfg->rounds; i++) {
 		struct round_result rr;
-		if (setup->sql && !round_setup(rn, p, setup, rn->round + 1, i, cfg->keys)) {
+		if (setup->sql &&
+		    !round_setup(rn, p, setup, rn->round + 1, i, cfg->keys, cfg->deadline_ms)) {
 			ph->broken = true;
 			return false;
 		}
@@ -738,7 +777,7 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 }
 
 static bool round_setup(struct runner *rn, const struct phase *p, const struct sql_text *t,
-			long long round, int phase_round, int keys);
+			long long round, int phase_round, int keys, int deadline_ms);
 
 struct order_setup {
 	struct runner *rn;
@@ -746,6 +785,7 @@ struct order_setup {
 	const struct sql_text *sql;
 	const struct phase_result *ph;
 	uint64_t t0;
+	int deadline_ms; /* the round's, for its round_setup */
 };
 
 /* The interleave progress line on stderr (a terminal, not --quiet): orders
@@ -779,7 +819,8 @@ static bool before_order(void *ctx, long long round, long long index)
 {
 	struct order_setup *os = ctx;
 	order_progress(os, index);
-	return !os->sql->sql || round_setup(os->rn, os->p, os->sql, round, (int)index, 1);
+	return !os->sql->sql ||
+	       round_setup(os->rn, os->p, os->sql, round, (int)index, 1, os->deadline_ms);
 }
 
 /* The phase's race in interleave mode: its orders, one per round; false
@@ -802,7 +843,7 @@ static bool race_interleave(struct runner *rn, const struct phase *p, const stru
 		return false;
 	}
 	struct order_setup os = {rn, p, p->round_setup.sql ? &p->round_setup : &rn->sc->round_setup,
-				 ph, clock_us()};
+				 ph, clock_us(), cfg->deadline_ms};
 	enum race_status st = ilv_run(rn->opts->dsn, rn->res->schema, rn->opts->pooler, rn->sc,
 				      cfg, &ph->ilv, &rn->round,
 				      os.sql->sql || rn->opts->progress ? before_order : NULL, &os, t,

@@ -150,3 +150,52 @@ Test(hostile, clean_behind_a_foreign_lock)
 	PQfinish(c);
 	drop_database(db);
 }
+
+/* ---- item 6: round_setup is under the round's deadline ---- */
+
+/* Before: round_setup ran with db.c's 60 s default, not the round's
+ * deadline: a 20 s pg_sleep against --deadline-ms 1000 waited and the run
+ * passed. Now it is cancelled at the deadline: exit 3, the round_setup line,
+ * and what it waited on (no lock: the PgSleep wait event). */
+Test(hostile, round_setup_sleeping_past_the_deadline)
+{
+	const char *yaml = variant_of(FIXTURE, "setup-sleep.yaml", "race:\n  workers: 16\n",
+				      "round_setup: SELECT pg_sleep(20) WHERE $1::bigint > 0\n"
+				      "race:\n  workers: 16\n");
+	char *text = read_file(yaml, NULL);
+	struct proc p;
+	int code = run_pgrace(ARGS("run", yaml, "--deadline-ms", "1000", "--workers", "2", "-q"), &p);
+	cr_expect_eq(code, 3, "%s", proc_said(&p));
+	cr_expect(names_exact_line(p.err, yaml, line_of(text, "round_setup:")), "%s", proc_said(&p));
+	cr_expect(contains(p.err, "round_setup (round 1) did not finish within the round's deadline "
+				  "of 1000 ms"),
+		  "%s", proc_said(&p));
+	cr_expect(contains(p.err, "PgSleep"), "what it waited on is not said\n%s", proc_said(&p));
+	free(text);
+	proc_free(&p);
+}
+
+/* The same in interleave mode (round_setup runs before each order), and a
+ * wait on a lock held outside pgrace names the holder. Before: the run
+ * waited for the lock, up to 60 s per order. */
+Test(hostile, round_setup_blocked_names_the_holder)
+{
+	const char *yaml = variant_of(SEED, "setup-lock.yaml", "race:\n",
+				      "round_setup: SELECT pg_advisory_xact_lock(4242, 17) WHERE "
+				      "$1::bigint > 0\nrace:\n");
+	PGconn *holder = pg_open();
+	exec_ok(holder, "SELECT pg_advisory_lock(4242, 17)");
+	char pid_text[64];
+	snprintf(pid_text, sizeof pid_text, "a lock held by pid %d", PQbackendPID(holder));
+	struct proc p;
+	pid_t pid = spawn_pgrace(ARGS("run", yaml, "--deadline-ms", "1000", "--mode", "interleave",
+				      "-q"),
+				 &p);
+	int code = wait_pgrace(pid, &p, 30);
+	cr_expect_eq(code, 3, "%s", proc_said(&p));
+	cr_expect(contains(p.err, "did not finish within the round's deadline of 1000 ms"), "%s",
+		  proc_said(&p));
+	cr_expect(contains(p.err, pid_text), "the holder is not named\n%s", proc_said(&p));
+	PQfinish(holder);
+	proc_free(&p);
+}
