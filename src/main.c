@@ -20,6 +20,7 @@
 #include "exitcode.h"
 #include "db.h"
 #include "init.h"
+#include "outfile.h"
 #include "pgrace.h"
 #include "report.h"
 #include "html.h"
@@ -200,14 +201,15 @@ static int load_all(char **paths, int n, struct scenario *out)
 static bool write_results(const char *path, int (*writer)(FILE *, const struct run_result *, size_t),
 			  const struct run_result *runs, size_t n)
 {
-	FILE *f = fopen(path, "w");
-	if (!f) {
+	struct outfile of;
+	if (!outfile_open(&of, path)) {
 		text_line(stderr, "pgrace: cannot write %s: %s", path, strerror(errno));
 		return false;
 	}
-	int rc = writer(f, runs, n);
-	if (fclose(f) != 0 || rc != 0) {
-		text_line(stderr, "pgrace: cannot write %s: %s", path, strerror(errno));
+	int rc = writer(of.f, runs, n);
+	int e = errno;
+	if (!outfile_close(&of, rc == 0)) {
+		text_line(stderr, "pgrace: cannot write %s: %s", path, strerror(rc ? e : errno));
 		return false;
 	}
 	return true;
@@ -736,15 +738,17 @@ static int cmd_report(int argc, char **argv)
 		return usage_error("%s:1: not a pgrace result document (no \"phases\" or \"runs\")", in);
 	}
 	int rc = EXIT_PASS;
-	FILE *f = outpath ? fopen(outpath, "w") : stdout;
-	if (!f) {
+	struct outfile of = {.f = stdout};
+	if (outpath && !outfile_open(&of, outpath)) {
 		text_line(stderr, "pgrace: cannot write %s: %s", outpath, strerror(errno));
 		rc = EXIT_RESULTS;
 	} else {
-		int wrc = html_write(f, doc);
-		if ((outpath && fclose(f) != 0) || wrc != 0) {
+		int wrc = html_write(of.f, doc);
+		int e = errno;
+		bool done = outpath ? outfile_close(&of, wrc == 0) : wrc == 0 && fflush(stdout) == 0;
+		if (!done) {
 			text_line(stderr, "pgrace: cannot write %s: %s", outpath ? outpath : "stdout",
-				  strerror(errno));
+				  strerror(wrc ? e : errno));
 			rc = EXIT_RESULTS;
 		}
 	}

@@ -1,7 +1,8 @@
 /* spec.c: writing an interleave phase as an isolation tester spec: the
  * sandbox as the run left it before the phase's race (pg_dump of the
  * schema, renamed to the spec's own), the sessions and the permutations, and
- * the file it goes to (a temporary of its own, renamed when complete). */
+ * the file it goes to (outfile.h: a temporary of its own, renamed when
+ * complete). */
 #define _GNU_SOURCE /* mkstemp, fdopen with glibc's feature macros */
 #include "spec.h"
 
@@ -9,6 +10,7 @@
 #include "db.h"
 #include "key.h"
 #include "mem.h"
+#include "outfile.h"
 #include "pgrace.h"
 #include "sandbox.h"
 #include "stats.h"
@@ -16,7 +18,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -428,42 +429,18 @@ int spec_save(const char *path, const struct scenario *sc, const struct phase *p
 	      const struct race_cfg *cfg, const struct ilv_summary *s,
 	      const struct spec_capture *cap, bool migrated, bool all, char *err, size_t errlen)
 {
-	char *copy = mem_strdup(path);
-	char tmp[1100];
-	snprintf(tmp, sizeof tmp, "%s/.pgrace-spec.XXXXXX", dirname(copy));
-	free(copy);
-	int fd = mkstemp(tmp); /* O_EXCL: a planted file or symlink is never followed */
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		return EXIT_RESULTS;
-	}
-	FILE *f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
-		unlink(tmp);
+	struct outfile of;
+	if (!outfile_open(&of, path)) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		return EXIT_RESULTS;
 	}
 	err[0] = '\0';
-	bool ok = spec_write(f, sc, p, cfg, s, cap, migrated, all, err, errlen);
+	bool ok = spec_write(of.f, sc, p, cfg, s, cap, migrated, all, err, errlen);
 	int rc = ok ? EXIT_PASS : err[0] ? EXIT_USAGE : EXIT_RESULTS;
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		if (ok)
-			snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		rc = ok ? EXIT_RESULTS : rc;
-		ok = false;
-	}
-	if (fclose(f) != 0 && ok) {
+	/* Not ok: no partial spec where the complete one was asked for. */
+	if (!outfile_close(&of, ok) && ok) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		rc = EXIT_RESULTS;
-		ok = false;
 	}
-	if (ok && (chmod(tmp, 0644) != 0 || rename(tmp, path) != 0)) {
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		rc = EXIT_RESULTS;
-		ok = false;
-	}
-	if (!ok)
-		unlink(tmp); /* no partial spec where the complete one was asked for */
 	return rc;
 }

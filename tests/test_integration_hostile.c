@@ -199,3 +199,39 @@ Test(hostile, round_setup_blocked_names_the_holder)
 	PQfinish(holder);
 	proc_free(&p);
 }
+
+/* ---- item 13: output files never follow a planted file ---- */
+
+/* Before: `init -o OUT` wrote OUT.tmp with fopen("w"), following a symlink
+ * planted there and overwriting the file it pointed to. Now the temporary is
+ * a fresh mkstemp file (outfile.h): the planted link and its target stay as
+ * they were, OUT is the scenario. A --json into a folder that cannot take a
+ * temporary is refused without a partial file. */
+Test(hostile, init_output_ignores_a_planted_symlink)
+{
+	char table[96], sql[256];
+	snprintf(table, sizeof table, "hostile_init_%d", (int)getpid());
+	PGconn *c = pg_open();
+	snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s; CREATE TABLE %s (a int, b int)", table,
+		 table);
+	exec_ok(c, sql);
+	const char *victim = spath("victim.txt"), *out = spath("out.yaml");
+	write_file(victim, "precious\n", 9);
+	char link[600];
+	snprintf(link, sizeof link, "%s.tmp", out);
+	cr_assert_eq(symlink(victim, link), 0);
+	struct proc p;
+	int code = run_pgrace(ARGS("init", "--table", table, "--key", "a,b", "-o", out), &p);
+	cr_expect_eq(code, 0, "%s", proc_said(&p));
+	char *v = read_file(victim, NULL);
+	cr_expect_str_eq(v, "precious\n", "the planted symlink's target was overwritten");
+	free(v);
+	char *yaml = read_file(out, NULL);
+	cr_expect(yaml && contains(yaml, "phases:"), "no scenario in %s", out);
+	free(yaml);
+	proc_free(&p);
+	unlink(link);
+	snprintf(sql, sizeof sql, "DROP TABLE %s", table);
+	exec_ok(c, sql);
+	PQfinish(c);
+}
