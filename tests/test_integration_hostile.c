@@ -235,3 +235,32 @@ Test(hostile, init_output_ignores_a_planted_symlink)
 	exec_ok(c, sql);
 	PQfinish(c);
 }
+
+/* ---- item 15: JUnit stays XML whatever the server says ---- */
+
+/* Before: a server message with U+FFFE or U+FFFF (well-formed UTF-8) went
+ * into the JUnit file raw and xmllint refused it ("Char 0xFFFE out of
+ * allowed range"). Now every character XML 1.0 forbids is replaced. */
+Test(hostile, junit_of_a_hostile_server_message_is_xml)
+{
+	const char *yaml = variant_of(
+		FIXTURE, "raise.yaml", "  - name: migrate\n    steps:\n      - migrate: up\n",
+		"  - name: migrate\n    steps:\n      - sql: DO $$ BEGIN RAISE EXCEPTION 'bad %', "
+		"chr(65534) || chr(65535) || chr(1) || chr(27) || ']]><x>&' || chr(8238); END $$\n"
+		"      - migrate: up\n");
+	const char *junit = spath("raise.xml");
+	struct proc p, x;
+	int code = run_pgrace(ARGS("run", yaml, "--workers", "2", "--rounds", "1", "-q", "--junit",
+				   junit),
+			      &p);
+	cr_expect_neq(code, 0, "%s", proc_said(&p));
+	char *xml = read_file(junit, NULL);
+	cr_assert_not_null(xml, "no JUnit file\n%s", proc_said(&p));
+	cr_expect(contains(xml, "bad "), "the server's message is not in the file:\n%s", xml);
+	cr_expect(!contains(xml, "\xef\xbf\xbe"), "U+FFFE written raw");
+	int lint = wait_pgrace(spawn_cmd(ARGS("/usr/bin/xmllint", "--noout", junit), &x), &x, 30);
+	cr_expect_eq(lint, 0, "xmllint refuses the JUnit file\n%s\n%s", proc_said(&x), xml);
+	free(xml);
+	proc_free(&x);
+	proc_free(&p);
+}
