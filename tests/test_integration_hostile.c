@@ -264,3 +264,30 @@ Test(hostile, junit_of_a_hostile_server_message_is_xml)
 	proc_free(&x);
 	proc_free(&p);
 }
+
+/* ---- item 17: messages ---- */
+
+#define REPLICA_READ PGRACE_SOURCE_DIR "/scenarios/replica-read-check.yaml"
+
+/* Before: a --target no scenario names was ignored in silence (the seed
+ * ran and passed; a misspelt replica made its scenario "skipped"), and one
+ * naming the first target (--dsn's) too. Now exit 2, naming it. */
+Test(hostile, target_no_scenario_uses_is_refused)
+{
+	static const struct {
+		const char *file, *target, *said;
+	} cases[] = {
+		{SEED, "replica=dbname=postgres", "--target replica: no scenario given has a target replica"},
+		{REPLICA_READ, "replcia=dbname=postgres", "no scenario given has a target replcia (replica)"},
+		{REPLICA_READ, "primary=dbname=postgres", "--target primary: primary is the first target"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct proc p;
+		int code = run_pgrace(ARGS("run", cases[i].file, "--target", cases[i].target, "-q",
+					   "--workers", "2", "--rounds", "1"),
+				      &p);
+		cr_expect_eq(code, 2, "case %zu: %s", i, proc_said(&p));
+		cr_expect(contains(p.err, cases[i].said), "case %zu: %s", i, proc_said(&p));
+		proc_free(&p);
+	}
+}
