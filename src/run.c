@@ -1212,6 +1212,14 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 		res->schema[0] = '\0';
 		goto out;
 	}
+	if (opts->admin_dsn) { /* two connections that must reach one database */
+		enum verdict dv = server_same_database(rn.admin, opts->dsn, err, sizeof err);
+		if (dv != VERDICT_PASS) {
+			stop_run(&rn, dv, "%s", err);
+			res->schema[0] = '\0';
+			goto out;
+		}
+	}
 	if (met) /* a target not given on the command line: skipped too */
 		met = server_targets(sc, opts->dsn, opts->targets, opts->n_targets, rn.target_dsn, err,
 				     sizeof err);

@@ -291,3 +291,24 @@ Test(hostile, target_no_scenario_uses_is_refused)
 		proc_free(&p);
 	}
 }
+
+/* Before: an --admin-dsn reaching another database than --dsn built the
+ * sandbox in one and raced in the other, and the run blamed the rows
+ * query's file:line. Now both are asked which database they reach, and a
+ * mismatch is refused with exit 2 naming both. */
+Test(hostile, admin_dsn_on_another_database_is_refused)
+{
+	char dsn[128];
+	const char *db = own_database("admin", dsn, sizeof dsn);
+	struct proc p;
+	int code = run_pgrace(ARGS("run", FIXTURE, "--dsn", dsn, "--admin-dsn", "dbname=postgres",
+				   "-q", "--workers", "2", "--rounds", "1"),
+			      &p);
+	cr_expect_eq(code, 2, "%s", proc_said(&p));
+	cr_expect(contains(p.err, "--admin-dsn reaches database postgres"), "%s", proc_said(&p));
+	cr_expect(contains(p.err, db), "the --dsn database is not named\n%s", proc_said(&p));
+	cr_expect(!names_file_line(p.err, FIXTURE), "a line of the scenario is blamed\n%s",
+		  proc_said(&p));
+	proc_free(&p);
+	drop_database(db);
+}
