@@ -74,6 +74,22 @@ static bool block(FILE *out, const char *what, const char *sql, int line, const 
 	return true;
 }
 
+/* block() of SQL bound with the key's values (raw: the scenario's text, at
+ * line): a '}' that only the values brought in is the params line's doing,
+ * not the statement's, and the message says so. */
+static bool bound_block(FILE *out, const struct scenario *sc, const char *what, const char *raw,
+			const char *sql, int line, char *err, size_t errlen)
+{
+	if (strchr(sql, '}') && !strchr(raw, '}')) {
+		snprintf(err, errlen,
+			 "%s:%d: params: a key value holds a '}' (bound into the %s at line %d), which "
+			 "ends a block of an isolation spec",
+			 sc->path, sc->params_line, what, line);
+		return false;
+	}
+	return block(out, what, sql, line, sc->path, err, errlen);
+}
+
 /* A flow statement as the step's SQL (malloc'd): the check of a
  * skip_if_found step records what it found; statements after a check run
  * only when it found nothing. */
@@ -177,7 +193,7 @@ bool spec_write(FILE *out, const struct scenario *sc, const struct phase *p,
 		if (!b)
 			goto out;
 		fputs("setup\n", out);
-		bool fine = block(out, "round_setup", b, rs->line, sc->path, err, errlen);
+		bool fine = bound_block(out, sc, "round_setup", rs->sql, b, rs->line, err, errlen);
 		free(b);
 		if (!fine)
 			goto out;
@@ -203,8 +219,12 @@ bool spec_write(FILE *out, const struct scenario *sc, const struct phase *p,
 		for (size_t i = 0; i <= sc->n_flow; i++) {
 			order_step_label(w, s->step_names[i], label, sizeof label);
 			fprintf(out, "step %s ", label);
-			if (!block(out, "flow statement", i < sc->n_flow ? steps[i] : "COMMIT;",
-				   i < sc->n_flow ? sc->flow[i].text.line : 0, sc->path, err, errlen))
+			bool fine = i < sc->n_flow
+					    ? bound_block(out, sc, "flow statement", sc->flow[i].text.sql,
+							  steps[i], sc->flow[i].text.line, err, errlen)
+					    : block(out, "flow statement", "COMMIT;", 0, sc->path, err,
+						    errlen);
+			if (!fine)
 				goto out;
 		}
 		if (w == 0) {
@@ -214,7 +234,8 @@ bool spec_write(FILE *out, const struct scenario *sc, const struct phase *p,
 				abort();
 			snprintf(t, len, "SELECT (%s) AS pgrace_rows;", rows);
 			fputs("teardown\n", out);
-			bool fine = block(out, "rows", t, sc->rows.line, sc->path, err, errlen);
+			bool fine = bound_block(out, sc, "rows", sc->rows.sql, t, sc->rows.line, err,
+						errlen);
 			free(t);
 			if (!fine)
 				goto out;
