@@ -271,8 +271,9 @@ static bool run_command(struct runner *rn, const struct command *cmd, struct db_
 		command_sqlstate(cr->out, r->sqlstate);
 	/* The last lines of stderr (else stdout), on one line. */
 	const char *said = command_last_lines(cr->err[0] ? cr->err : cr->out, 6);
-	int n = snprintf(r->message, sizeof r->message, "command \"%.80s\" exited with status %d%s",
-			 cmd->line, cr->exit_code, *said ? ":" : "");
+	char ended[96];
+	int n = snprintf(r->message, sizeof r->message, "command \"%.80s\" %s%s", cmd->line,
+			 command_end_text(cr, cmd->shell, ended, sizeof ended), *said ? ":" : "");
 	bool line_start = true;
 	for (const char *c = said; *c && n >= 0 && (size_t)n + 4 < sizeof r->message; c++) {
 		if (*c == '\n' || *c == '\r') {

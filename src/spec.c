@@ -413,10 +413,15 @@ bool spec_capture_sandbox(void *ctx, PGconn *admin, const char *sandbox, long lo
 	command_argv_free(env);
 	if (cr->status != CMD_OK) {
 		const char *said = command_last_lines(cr->err[0] ? cr->err : cr->out, 3);
+		char how[112], ended[96];
+		if (cr->status == CMD_FAILED)
+			snprintf(how, sizeof how, " %s: ",
+				 command_end_text(cr, false, ended, sizeof ended));
 		snprintf(err, errlen,
 			 "cannot export the sandbox: %s%s%s (pg_dump dumps the schema as the run "
 			 "left it; PGRACE_PG_DUMP names another one)",
-			 argv[0], cr->status == CMD_SPAWN_ERROR ? ": " : " failed: ",
+			 argv[0],
+			 cr->status == CMD_SPAWN_ERROR ? ": " : cr->status == CMD_FAILED ? how : " failed: ",
 			 cr->status == CMD_SPAWN_ERROR ? cr->why : said);
 		free(cr);
 		goto out;

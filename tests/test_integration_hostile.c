@@ -312,3 +312,33 @@ Test(hostile, admin_dsn_on_another_database_is_refused)
 	proc_free(&p);
 	drop_database(db);
 }
+
+#define COMMAND_YAML PGRACE_TEST_DATA "/integration/command.yaml"
+#define MIGRATE_UP                                                                                 \
+	"    command: psql -X -q -v ON_ERROR_STOP=1 \"$DATABASE_URL\" -c \"ALTER TABLE "           \
+	"made_by_command ADD CONSTRAINT made_uq UNIQUE (k)\""
+
+/* Before: a command killed by a signal read "exited with status 139", as
+ * did a shell reporting a command under it killed so. Now the signal is
+ * named: "was killed by SIGSEGV"; a shell's 139 says what it means. */
+Test(hostile, command_killed_by_a_signal_is_named)
+{
+	static const struct {
+		const char *command, *said;
+	} cases[] = {
+		{"    command: echo dying >&2; kill -SEGV $$", "was killed by SIGSEGV"},
+		{"    command: sh -c 'kill -SEGV $$'; exit $?",
+		 "exited with status 139 (a command killed by SIGSEGV)"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "segv-%zu.yaml", i);
+		const char *file = variant_of(COMMAND_YAML, name, MIGRATE_UP, cases[i].command);
+		struct proc p;
+		int code = run_pgrace(ARGS("run", file), &p);
+		cr_expect_eq(code, 1, "case %zu: %s", i, proc_said(&p));
+		cr_expect(contains(p.out, cases[i].said) || contains(p.err, cases[i].said),
+			  "case %zu: %s", i, proc_said(&p));
+		proc_free(&p);
+	}
+}
