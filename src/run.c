@@ -1111,6 +1111,16 @@ static bool check_modes(struct runner *rn)
 		struct race_cfg cfg = scenario_race(sc, p, &rn->opts->override);
 		char why[512];
 		int line = p->line;
+		/* The loader refuses orders outside interleave mode: --mode must
+		 * not drop them in silence either. */
+		if (p->n_orders && cfg.mode != MODE_INTERLEAVE) {
+			stop_run(rn, VERDICT_BAD_SCENARIO,
+				 "%s:%d: phase %s: orders go with mode interleave: --mode %s would race "
+				 "the phase without them (run it without --mode, or with --mode "
+				 "interleave)",
+				 sc->path, p->order_lines[0], p->name, mode_name(cfg.mode));
+			return false;
+		}
 		if (cfg.mode == MODE_INTERLEAVE &&
 		    !scenario_interleave_check(sc, p, &cfg, &line, why, sizeof why)) {
 			stop_run(rn, VERDICT_BAD_SCENARIO, "%s:%d: %s", sc->path, line, why);

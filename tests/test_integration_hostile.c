@@ -342,3 +342,42 @@ Test(hostile, command_killed_by_a_signal_is_named)
 		proc_free(&p);
 	}
 }
+
+/* Before: --mode hold raced a phase whose `orders:` stand under the
+ * scenario's mode interleave in hold mode and dropped its orders in
+ * silence, though `pgrace check` refuses orders outside interleave mode in
+ * the file. Now the run refuses it the same way: exit 2, naming the orders
+ * line. */
+Test(hostile, mode_that_drops_orders_is_refused)
+{
+	char *seed = read_file(SEED, NULL);
+	cr_assert_not_null(seed);
+	char *phases = strstr(seed, "\nphases:\n");
+	cr_assert_not_null(phases);
+	phases[1] = '\0';
+	char *interleave = replace_all(seed, "  mode: hold\n", "  mode: interleave\n");
+	size_t len = strlen(interleave) + 256;
+	char *text = malloc(len);
+	cr_assert_not_null(text);
+	snprintf(text, len,
+		 "%sphases:\n  - name: replay\n    race: {workers: 2}\n"
+		 "    orders: [\"a1 a2 b1 a3 b2 b3\"]\n    expect:\n"
+		 "      - interleavings_with_duplicates == 1\n",
+		 interleave);
+	const char *file = spath("orders.yaml");
+	write_file(file, text, strlen(text));
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "-q"), &p);
+	cr_expect_eq(code, 0, "the replay itself: %s", proc_said(&p));
+	proc_free(&p);
+	code = run_pgrace(ARGS("run", file, "--mode", "hold", "-q"), &p);
+	cr_expect_eq(code, 2, "%s", proc_said(&p));
+	cr_expect(names_exact_line(p.err, file, line_of(text, "    orders: ")), "%s", proc_said(&p));
+	cr_expect(contains(p.err, "orders go with mode interleave: --mode hold would race the "
+				  "phase without them"),
+		  "%s", proc_said(&p));
+	free(text);
+	free(interleave);
+	free(seed);
+	proc_free(&p);
+}
