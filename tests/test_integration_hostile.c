@@ -93,8 +93,8 @@ Test(hostile, step_releasing_locks_keeps_the_owner_lock)
 	const char *yaml = variant_of(FIXTURE, "unlock.yaml",
 				      "  - name: migrate\n    steps:\n      - migrate: up\n", steps);
 	struct proc p, q;
-	pid_t pid = spawn_pgrace(
-		ARGS("run", yaml, "--dsn", dsn, "--workers", "2", "--rounds", "1", "-q"), &p);
+	pid_t pid = spawn_pgrace(ARGS("run", yaml, "--dsn", dsn, "--workers", "2", "--rounds", "1", "-q"),
+				 &p);
 	PGconn *c = pg_open_dsn(dsn);
 	wait_statement(c, marker);
 	PQfinish(c);
@@ -188,8 +188,7 @@ Test(hostile, round_setup_blocked_names_the_holder)
 	char pid_text[64];
 	snprintf(pid_text, sizeof pid_text, "a lock held by pid %d", PQbackendPID(holder));
 	struct proc p;
-	pid_t pid = spawn_pgrace(ARGS("run", yaml, "--deadline-ms", "1000", "--mode", "interleave",
-				      "-q"),
+	pid_t pid = spawn_pgrace(ARGS("run", yaml, "--deadline-ms", "1000", "--mode", "interleave", "-q"),
 				 &p);
 	int code = wait_pgrace(pid, &p, 30);
 	cr_expect_eq(code, 3, "%s", proc_said(&p));
@@ -250,9 +249,8 @@ Test(hostile, junit_of_a_hostile_server_message_is_xml)
 		"      - migrate: up\n");
 	const char *junit = spath("raise.xml");
 	struct proc p, x;
-	int code = run_pgrace(ARGS("run", yaml, "--workers", "2", "--rounds", "1", "-q", "--junit",
-				   junit),
-			      &p);
+	int code = run_pgrace(
+		ARGS("run", yaml, "--workers", "2", "--rounds", "1", "-q", "--junit", junit), &p);
 	cr_expect_neq(code, 0, "%s", proc_said(&p));
 	char *xml = read_file(junit, NULL);
 	cr_assert_not_null(xml, "no JUnit file\n%s", proc_said(&p));
@@ -277,9 +275,12 @@ Test(hostile, target_no_scenario_uses_is_refused)
 	static const struct {
 		const char *file, *target, *said;
 	} cases[] = {
-		{SEED, "replica=dbname=postgres", "--target replica: no scenario given has a target replica"},
-		{REPLICA_READ, "replcia=dbname=postgres", "no scenario given has a target replcia (replica)"},
-		{REPLICA_READ, "primary=dbname=postgres", "--target primary: primary is the first target"},
+		{SEED, "replica=dbname=postgres",
+		 "--target replica: no scenario given has a target replica"},
+		{REPLICA_READ, "replcia=dbname=postgres",
+		 "no scenario given has a target replcia (replica)"},
+		{REPLICA_READ, "primary=dbname=postgres",
+		 "--target primary: primary is the first target"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct proc p;
@@ -301,8 +302,8 @@ Test(hostile, admin_dsn_on_another_database_is_refused)
 	char dsn[128];
 	const char *db = own_database("admin", dsn, sizeof dsn);
 	struct proc p;
-	int code = run_pgrace(ARGS("run", FIXTURE, "--dsn", dsn, "--admin-dsn", "dbname=postgres",
-				   "-q", "--workers", "2", "--rounds", "1"),
+	int code = run_pgrace(ARGS("run", FIXTURE, "--dsn", dsn, "--admin-dsn", "dbname=postgres", "-q",
+				   "--workers", "2", "--rounds", "1"),
 			      &p);
 	cr_expect_eq(code, 2, "%s", proc_said(&p));
 	cr_expect(contains(p.err, "--admin-dsn reaches database postgres"), "%s", proc_said(&p));
@@ -314,8 +315,8 @@ Test(hostile, admin_dsn_on_another_database_is_refused)
 }
 
 #define COMMAND_YAML PGRACE_TEST_DATA "/integration/command.yaml"
-#define MIGRATE_UP                                                                                 \
-	"    command: psql -X -q -v ON_ERROR_STOP=1 \"$DATABASE_URL\" -c \"ALTER TABLE "           \
+#define MIGRATE_UP                                                                       \
+	"    command: psql -X -q -v ON_ERROR_STOP=1 \"$DATABASE_URL\" -c \"ALTER TABLE " \
 	"made_by_command ADD CONSTRAINT made_uq UNIQUE (k)\""
 
 /* Before: a command killed by a signal read "exited with status 139", as

@@ -15,7 +15,8 @@ static char dir[256];
 
 static void dir_init(void)
 {
-	snprintf(dir, sizeof dir, "%s/pgrace-outfile-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	snprintf(dir, sizeof dir, "%s/pgrace-outfile-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	cr_assert_not_null(mkdtemp(dir));
 }
 
