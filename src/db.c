@@ -99,6 +99,20 @@ static uint64_t connect_bound_us(PGconn *c)
 	return (uint64_t)s * 1000000u;
 }
 
+/* The startup options a connection to dsn gets without an options keyword
+ * of ours: the DSN's own, else PGOPTIONS (as libpq resolves them); NULL when
+ * neither. The string may live in *opts (free with PQconninfoFree). */
+static const char *dsn_options(const char *dsn, PQconninfoOption **opts)
+{
+	char *errmsg = NULL;
+	*opts = dsn && *dsn ? PQconninfoParse(dsn, &errmsg) : NULL;
+	PQfreemem(errmsg);
+	for (PQconninfoOption *o = *opts; o && o->keyword; o++)
+		if (!strcmp(o->keyword, "options") && o->val && *o->val)
+			return o->val;
+	return getenv("PGOPTIONS");
+}
+
 static PGconn *connect_until(const char *dsn, const char *schema, uint64_t deadline_us,
 			     bool interruptible, char *err, size_t errlen)
 {
@@ -112,9 +126,14 @@ static PGconn *connect_until(const char *dsn, const char *schema, uint64_t deadl
 	if (dsn && *dsn)
 		keys[n] = "dbname", vals[n++] = dsn;
 	if (schema) {
-		const char *user = getenv("PGOPTIONS");
+		/* An options keyword replaces the DSN's own, so ours carries
+		 * them on: every connection of a run has the application's
+		 * settings, the workers' as the admin's. */
+		PQconninfoOption *dsn_opts = NULL;
+		const char *user = dsn_options(dsn, &dsn_opts);
 		snprintf(options, sizeof options, "%s%s-c search_path=%s", user ? user : "",
-			 user ? " " : "", schema);
+			 user && *user ? " " : "", schema);
+		PQconninfoFree(dsn_opts);
 		keys[n] = "options", vals[n++] = options;
 	}
 	keys[n] = NULL, vals[n] = NULL;

@@ -38,8 +38,9 @@ struct db_result {
 };
 
 /* Connects (conninfo or URI, else PG* variables) with search_path set to
- * schema when not NULL; on failure writes why to err and returns NULL. The
- * message never contains a password. */
+ * schema when not NULL, after the startup options the connection has
+ * without it (the DSN's options, else PGOPTIONS); on failure writes why to
+ * err and returns NULL. The message never contains a password. */
 PGconn *db_connect(const char *dsn, const char *schema, char *err, size_t errlen);
 /* db_connect without a schema that the stop flag does not end, and ends at
  * deadline_us (0: the connect_timeout alone): for cleanup after a signal. */
