@@ -365,7 +365,8 @@ static bool drain_copy(PGconn *c, struct db_result *r)
  * between any two results. */
 static void query_wait(PGconn *c, enum db_send_kind kind, bool trailed, const char *stmt,
 		       const char *sql, int nparams, const char *const *params,
-		       uint64_t deadline_us, bool interruptible, struct db_result *r)
+		       uint64_t deadline_us, bool interruptible, struct db_result *r,
+		       PGresult **keep)
 {
 	if (deadline_us == 0)
 		deadline_us = clock_us() + 60u * 1000000u;
@@ -402,7 +403,12 @@ static void query_wait(PGconn *c, enum db_send_kind kind, bool trailed, const ch
 			prev_affected = r->affected;
 			memcpy(prev_first, r->first_value, sizeof prev_first);
 			take_result(c, res, r, &copy_out);
-			PQclear(res);
+			if (keep && PQresultStatus(res) == PGRES_TUPLES_OK) {
+				PQclear(*keep); /* the last statement's rows are kept */
+				*keep = res;
+			} else {
+				PQclear(res);
+			}
 			if (copy_out)
 				copy_out = drain_copy(c, r);
 			now = clock_us();
@@ -440,8 +446,20 @@ static void query(PGconn *c, enum db_send_kind kind, bool trailed, const char *s
 		  const char *sql, int nparams, const char *const *params, uint64_t deadline_us,
 		  bool interruptible, struct db_result *r)
 {
-	query_wait(c, kind, trailed, stmt, sql, nparams, params, deadline_us, interruptible, r);
+	query_wait(c, kind, trailed, stmt, sql, nparams, params, deadline_us, interruptible, r, NULL);
 	vlog_result(c, r); /* --verbose: a worker's connection only */
+}
+
+PGresult *db_query_rows(PGconn *c, const char *sql, int nparams, const char *const *params,
+			uint64_t deadline_us, struct db_result *r)
+{
+	PGresult *rows = NULL;
+	query_wait(c, DB_SEND_ONE, false, NULL, sql, nparams, params, deadline_us, true, r, &rows);
+	if (r->status != DB_OK || !rows) {
+		PQclear(rows);
+		return NULL;
+	}
+	return rows;
 }
 
 void db_query(PGconn *c, const char *sql, int nparams, const char *const *params,

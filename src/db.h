@@ -58,6 +58,10 @@ void db_query_trailed(PGconn *c, const char *sql, uint64_t deadline_us, struct d
  * steps, which must never run more than the one statement they name. */
 void db_statement(PGconn *c, const char *sql, int nparams, const char *const *params,
 		  uint64_t deadline_us, struct db_result *r);
+/* db_statement that keeps the rows: the statement's PGresult (the caller
+ * PQclears it) when r->status is DB_OK, else NULL. */
+PGresult *db_query_rows(PGconn *c, const char *sql, int nparams, const char *const *params,
+			uint64_t deadline_us, struct db_result *r);
 /* Prepares sql on c as stmt (PQsendPrepare), waiting until deadline_us. */
 void db_prepare(PGconn *c, const char *stmt, const char *sql, int nparams, uint64_t deadline_us,
 		struct db_result *r);
