@@ -91,6 +91,8 @@ bool init_flow_parse(const char *name, enum init_flow *out);
  * errors do not. */
 bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t n_keys,
 		  struct init_model *m, bool *usage, char *err, size_t errlen);
+/* The index in t->cols of the column named qname (quoted as quote_ident does), or -1. */
+int init_find_column(const struct init_table *t, const char *qname);
 /* Frees what init_catalog allocated. */
 void init_model_free(struct init_model *m);
 /* The kind of a format_type() name. */
