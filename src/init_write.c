@@ -221,6 +221,14 @@ static void write_table(FILE *f, const struct init_model *m, const struct init_t
 	}
 }
 
+/* s on one comment line: a line break in a catalog text (a string in a
+ * CHECK, a trigger's WHEN) would end the comment and start YAML. */
+static void comment_text(FILE *f, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		fputc(*p < 0x20 || *p == 0x7f ? ' ' : *p, f);
+}
+
 /* What of t the copy leaves out, as comment lines: CHECKs, DEFAULTs,
  * triggers. Returns how many. */
 static size_t write_left_out(FILE *f, const struct init_model *m, const struct init_table *t)
@@ -230,25 +238,26 @@ static size_t write_left_out(FILE *f, const struct init_model *m, const struct i
 	for (size_t i = 0; i < t->n_constraints; i++) {
 		const char *why = left_out_why(m, t, i, &col);
 		if (why) {
-			fprintf(f, "#   left out: %s\n#     (%s%s%s: %s)\n", t->constraints[i].def,
-				t->name, col ? "." : "", col ? col : "", why);
+			fprintf(f, "#   left out: ");
+			comment_text(f, t->constraints[i].def);
+			fprintf(f, "\n#     (%s%s%s: %s)\n", t->name, col ? "." : "", col ? col : "", why);
 			n++;
 		}
 	}
 	for (size_t i = 0; i < t->n_cols; i++)
 		if (t->cols[i].def_left_out) {
+			fprintf(f, "#   left out: DEFAULT ");
+			comment_text(f, t->cols[i].def_left_out);
 			fprintf(f,
-				"#   left out: DEFAULT %s\n#     (%s.%s: it calls a function of the "
-				"source "
-				"schema, not copied; pgrace gives the column a value)\n",
-				t->cols[i].def_left_out, t->name, t->cols[i].name);
+				"\n#     (%s.%s: it calls a function of the source schema, not copied; "
+				"pgrace gives the column a value)\n",
+				t->name, t->cols[i].name);
 			n++;
 		}
 	for (size_t i = 0; i < t->n_triggers; i++) {
-		fprintf(f,
-			"#   left out: %s\n#     (a trigger: its function is not copied; rows go in "
-			"without it)\n",
-			t->triggers[i]);
+		fprintf(f, "#   left out: ");
+		comment_text(f, t->triggers[i]);
+		fprintf(f, "\n#     (a trigger: its function is not copied; rows go in without it)\n");
 		n++;
 	}
 	return n;
@@ -404,11 +413,10 @@ static bool write_params(FILE *f, const struct init_model *m, char *err, size_t 
 		const struct init_column *c = &m->table.cols[m->keys[i]];
 		const struct init_column *v = value_column(m, m->keys[i]);
 		bool tight = short_text(v);
-		if (v->kind == KIND_TEXT && v->max_len > 0 && v->max_len < 2) {
+		if (i == 0 && v->kind == KIND_TEXT && v->max_len > 0 && v->max_len < 2) {
 			snprintf(err, errlen,
 				 "key column %s is %s: too short for a distinct key each round (pgrace "
-				 "init "
-				 "needs 2 characters or more)",
+				 "init needs 2 characters or more)",
 				 c->name, v->type);
 			return false;
 		}

@@ -31,7 +31,8 @@ static void make_cases(void)
 		 "SET search_path TO %s;"
 		 "CREATE TABLE chk_key (id bigserial PRIMARY KEY,"
 		 "  user_id int NOT NULL CHECK (user_id BETWEEN 1 AND 5),"
-		 "  tenant_id int NOT NULL CHECK (tenant_id > 0), note text NOT NULL CHECK (note <> 'x'));"
+		 "  tenant_id int NOT NULL CHECK (tenant_id > 0),"
+		 "  note text NOT NULL CHECK (note <> E'x\\nfoo: bar'));"
 		 "CREATE TABLE short_key (id bigserial PRIMARY KEY, code varchar(2) NOT NULL,"
 		 "  region char(3) NOT NULL);"
 		 "CREATE TABLE orgs (id int PRIMARY KEY CHECK (id < 100),"
@@ -234,7 +235,8 @@ static char *init_passes(const char *table, const char *keys)
 }
 
 /* A CHECK on a key column (the rounds' keys are 1, 2, 3...) or on a column
- * whose value pgrace makes up is left out, and the file says which. */
+ * whose value pgrace makes up is left out, and the file says which, on one
+ * comment line even when its text has a line break. */
 Test(init, check_on_key_left_out, .timeout = 180)
 {
 	char *text = init_passes("chk_key", "user_id,tenant_id");
