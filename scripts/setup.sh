@@ -27,7 +27,7 @@ packages=(
 	build-essential cmake pkg-config
 	libpq-dev libfyaml-dev libjansson-dev libcriterion-dev
 	postgresql postgresql-contrib
-	jq gnuplot-nox pgbouncer
+	jq gnuplot-nox pgbouncer libxml2-utils
 	alembic python3-alembic python3-sqlalchemy python3-psycopg2 python3-yaml
 	python3-django ruby-activerecord ruby-pg
 	dpkg-dev
