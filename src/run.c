@@ -864,7 +864,8 @@ static bool app_rounds(struct runner *rn, const struct phase *p, const struct ra
 	bool ok = true;
 	for (int i = 0; ok && i < cfg->rounds; i++) {
 		struct round_result rr;
-		if (setup->sql && !round_setup(rn, p, setup, rn->round + 1, i, cfg->keys)) {
+		if (setup->sql && !round_setup(rn, p, setup, rn->round + 1, i, cfg->keys,
+					       cfg->deadline_ms)) {
 			ph->broken = true;
 			ok = false;
 			break;
