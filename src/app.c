@@ -6,8 +6,9 @@
  * deadline, SIGTERM then SIGKILL, output tails), and meanwhile watches the
  * listener's views: in hold mode it releases the held COMMITs once every
  * worker is held, finished or blocked on a peer (the lock view over the
- * backend pids the listener read, asked at most every LOCKVIEW_US); in fire
- * mode once every worker is held at its first data statement or finished. */
+ * backend pids the listener read, asked at most every LOCKVIEW_US, twice
+ * in a row); in fire mode once every worker is held at its first data
+ * statement or finished. */
 #include "app.h"
 
 #include <pthread.h>
@@ -204,10 +205,13 @@ static long long blocked_backends(struct app_race *a, const struct proxy_view *v
 	return strtoll(r.first_value, NULL, 10);
 }
 
-/* One look at the round: releases the holds when every worker is settled.
- * False with err when the lock view fails. */
-static bool coordinate(struct app_race *a, struct app_proc *procs, uint64_t *next_view_us, char *err,
-		       size_t errlen)
+/* One look at the round: releases the holds when every worker is settled
+ * (held or finished; in hold mode also blocked on a peer, as the lock view
+ * says twice in a row, as the SQL workers' barrier asks it, so that a
+ * passing lock wait is not taken for a settled worker). False with err
+ * when the lock view fails. */
+static bool coordinate(struct app_race *a, struct app_proc *procs, uint64_t *next_view_us, int *streak,
+		       char *err, size_t errlen)
 {
 	int n = a->cfg.workers, held = 0, done = 0;
 	struct proxy_view *v = mem_calloc((size_t)n, sizeof *v);
@@ -219,8 +223,10 @@ static bool coordinate(struct app_race *a, struct app_proc *procs, uint64_t *nex
 		else if (v[w].held > 0)
 			held++;
 	}
-	if (held == 0)
+	if (held == 0) {
+		*streak = 0;
 		goto out;
+	}
 	bool release = held + done == n;
 	if (!release && a->cfg.mode == MODE_HOLD && clock_us() >= *next_view_us) {
 		/* the others: running, or blocked behind a held one? */
@@ -230,8 +236,11 @@ static bool coordinate(struct app_race *a, struct app_proc *procs, uint64_t *nex
 			ok = false;
 			goto out;
 		}
-		release = held + done + blocked >= n;
+		*streak = held + done + blocked >= n ? *streak + 1 : 0;
+		release = *streak >= 2;
 	}
+	if (release)
+		*streak = 0;
 	if (release)
 		for (int w = 0; w < n; w++)
 			if (v[w].held > 0)
@@ -385,13 +394,14 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 		started++;
 	}
 	uint64_t next_view = 0;
+	int streak = 0;
 	for (;;) {
 		int done = 0;
 		for (int w = 0; w < started; w++)
 			done += atomic_load(&procs[w].done);
 		if (done == started)
 			break;
-		if (st == RACE_OK && !coordinate(a, procs, &next_view, err, errlen))
+		if (st == RACE_OK && !coordinate(a, procs, &next_view, &streak, err, errlen))
 			st = RACE_BROKEN; /* the processes still end at their deadline */
 		(void)proxy_wait(a->px, clock_us() + WAIT_SLICE_US);
 	}
