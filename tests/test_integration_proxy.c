@@ -285,3 +285,35 @@ Test(proxy, an_oversized_message_after_startup_is_refused)
 	view_until(2, &v, none_open, "closed the connection");
 	PQfinish(c);
 }
+
+/* Interleaving's hook: with PROXY_HOLD_EVERY each round trip (a Query, or
+ * an extended batch up to its Sync, not each of its messages) waits for
+ * its own release. */
+Test(proxy, every_step_held_one_round_trip_at_a_time)
+{
+	proxy_arm(px, PROXY_HOLD_EVERY);
+	PGconn *c = through_ok(1);
+	struct proxy_view v;
+	for (int i = 0; i < 3; i++) {
+		if (i == 1)
+			cr_assert(PQsendQueryParams(c, "SELECT $1::int", 1, NULL,
+						    (const char *const[]){"5"}, NULL, NULL, 0));
+		else
+			cr_assert(PQsendQuery(c, "SELECT 1"));
+		view_until(1, &v, one_held, "held before the step");
+		int steps = v.steps;
+		sleep_ms(50);
+		proxy_view(px, 1, &v);
+		cr_assert_eq(v.steps, steps, "a held step was sent");
+		proxy_release(px, 1);
+		PGresult *r;
+		while ((r = PQgetResult(c))) {
+			cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+			PQclear(r);
+		}
+		proxy_view(px, 1, &v);
+		cr_assert_eq(v.steps, steps + 1, "one release, one round trip");
+	}
+	proxy_set_policy(px, 1, PROXY_HOLD_NONE);
+	PQfinish(c);
+}
