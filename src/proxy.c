@@ -6,9 +6,9 @@
  * connection. Each connection is a small state machine (enum pc_state,
  * advanced by client_advance() on the client's bytes and server_advance()
  * on the server's), with four buffers: what each side sent that is not yet
- * framed (cin, sin) and what is to be written to each side (sout, cout).
- * The relay thread holds the mutex while it handles a batch of events, never
- * while it waits; the coordinator's calls take it briefly. */
+ * framed (cin, sin) and what is to be written to each side (sout, cout),
+ * pbuf.h's. The relay thread holds the mutex while it handles a batch of
+ * events, never while it waits; the coordinator's calls take it briefly. */
 #define _GNU_SOURCE /* accept4 */
 #include "proxy.h"
 
@@ -28,12 +28,12 @@
 #include <unistd.h>
 
 #include "mem.h"
+#include "pbuf.h"
 #include "stats.h"
 
 #define STARTUP_DEADLINE_US (10u * 1000000u)         /* a client that never speaks */
 #define IN_CAP ((size_t)PGWIRE_MAX_MESSAGE + 65536u) /* unframed bytes a side may queue */
 #define MAX_NAMES 32 /* prepared statement names remembered per connection */
-#define READ_CHUNK 65536
 
 enum pc_state {
 	PC_STARTUP, /* reading the client's start-up packet (after any SSLRequest) */
@@ -51,11 +51,6 @@ struct endpoint {
 	enum ep_kind kind;
 	int worker;      /* EP_LISTENER */
 	struct pconn *c; /* EP_CLIENT, EP_SERVER */
-};
-
-struct pbuf {
-	uint8_t *data;
-	size_t len, cap, off; /* data[off..len) is pending */
 };
 
 struct stmt_name {
@@ -107,58 +102,6 @@ struct proxy {
 	struct pconn *conns;
 };
 
-static void pbuf_reserve(struct pbuf *b, size_t more)
-{
-	if (b->off > 0 && b->off == b->len)
-		b->off = b->len = 0;
-	if (b->len + more <= b->cap)
-		return;
-	if (b->off > 0) {
-		memmove(b->data, b->data + b->off, b->len - b->off);
-		b->len -= b->off;
-		b->off = 0;
-		if (b->len + more <= b->cap)
-			return;
-	}
-	size_t cap = b->cap ? b->cap : 8192;
-	while (cap < b->len + more)
-		cap *= 2;
-	b->data = realloc(b->data, cap);
-	if (!b->data)
-		abort();
-	b->cap = cap;
-}
-
-static void pbuf_put(struct pbuf *b, const void *data, size_t n)
-{
-	pbuf_reserve(b, n);
-	memcpy(b->data + b->len, data, n);
-	b->len += n;
-}
-
-static size_t pbuf_pending(const struct pbuf *b)
-{
-	return b->len - b->off;
-}
-
-static const uint8_t *pbuf_at(const struct pbuf *b)
-{
-	return b->data + b->off;
-}
-
-/* Moves n pending bytes of from into to. */
-static void pbuf_move(struct pbuf *from, struct pbuf *to, size_t n)
-{
-	pbuf_put(to, pbuf_at(from), n);
-	from->off += n;
-}
-
-static void pbuf_free(struct pbuf *b)
-{
-	free(b->data);
-	memset(b, 0, sizeof *b);
-}
-
 static struct proxy_view *view_of(struct pconn *c)
 {
 	return c->round == c->p->round ? &c->p->views[c->worker] : NULL;
@@ -194,39 +137,6 @@ static void conn_free(struct pconn *c)
 	pbuf_free(&c->cout);
 	free(c);
 	changed(p);
-}
-
-/* Writes what is pending for fd; false on a broken socket. */
-static bool flush_to(int fd, struct pbuf *b)
-{
-	while (fd >= 0 && pbuf_pending(b) > 0) {
-		ssize_t n = send(fd, pbuf_at(b), pbuf_pending(b), MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOTCONN;
-		}
-		b->off += (size_t)n;
-	}
-	return true;
-}
-
-/* Reads what fd has into b, one read per readiness (the epoll set is
- * level-triggered: what is left wakes it again); false at end of stream or
- * on an error. */
-static bool read_from(int fd, struct pbuf *b)
-{
-	for (;;) {
-		pbuf_reserve(b, READ_CHUNK);
-		ssize_t n = recv(fd, b->data + b->len, b->cap - b->len, 0);
-		if (n > 0) {
-			b->len += (size_t)n;
-			return true;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-	}
 }
 
 /* Watches c's sockets for writability only while bytes wait for them (and
@@ -544,20 +454,20 @@ static void conn_event(struct pconn *c, bool server, uint32_t events)
 		}
 		c->s_connecting = false;
 	}
-	if (ok && !server && !read_from(c->cfd, &c->cin))
+	if (ok && !server && !pbuf_recv(c->cfd, &c->cin))
 		eof = true;
-	if (ok && server && !c->s_connecting && !read_from(c->sfd, &c->sin))
+	if (ok && server && !c->s_connecting && !pbuf_recv(c->sfd, &c->sin))
 		eof = true;
 	if (ok)
 		ok = server ? server_advance(c) : client_advance(c);
 	if (ok && !c->s_connecting)
-		ok = flush_to(c->sfd, &c->sout);
+		ok = pbuf_send(c->sfd, &c->sout);
 	if (ok)
-		ok = flush_to(c->cfd, &c->cout);
+		ok = pbuf_send(c->cfd, &c->cout);
 	if (eof && ok) {
 		/* a side hung up: pass on what it said, then close both */
-		(void)flush_to(c->sfd, &c->sout);
-		(void)flush_to(c->cfd, &c->cout);
+		(void)pbuf_send(c->sfd, &c->sout);
+		(void)pbuf_send(c->cfd, &c->cout);
 	}
 	if (eof && !server && c->state == PC_STARTUP && c->ssl_asked) {
 		struct proxy_view *v = view_of(c);
@@ -589,7 +499,7 @@ static void conn_sweep(struct proxy *p)
 		}
 		if (c->state == PC_HELD && p->release_gen[c->worker] != c->hold_gen) {
 			step_send(c, c->after_hold);
-			if (!client_advance(c) || !flush_to(c->sfd, &c->sout))
+			if (!client_advance(c) || !pbuf_send(c->sfd, &c->sout))
 				conn_free(c);
 			else
 				interest_update(c);
