@@ -121,3 +121,29 @@ Test(app, interleave_and_under_load_are_refused)
 	cr_assert(contains(p.err, "an app flow has none"), "%s", proc_said(&p));
 	proc_free(&p);
 }
+
+/* An app's output is untrusted: invalid UTF-8, a bidi override, an escape
+ * sequence, "]]>" in the tail pgrace shows stay escaped on the terminal and
+ * leave the JSON and JUnit well-formed. */
+Test(app, a_hostile_output_tail_stays_escaped)
+{
+	const char *file = with_command(
+		"hostile.yaml",
+		"printf 'bad \\377\\376 \\342\\200\\256 ]]> <x> \\033[31m \\001' >&2; exit 4");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "--json", spath("h.json"), "--junit", spath("h.xml")),
+			      &p);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "its output ends: bad \\xff\\xfe \\u202e ]]> <x> \\x1b[31m \\x01"),
+		  "%s", proc_said(&p));
+	cr_assert_null(strchr(p.out, '\033'), "a raw escape reached the terminal");
+	json_t *doc = load_json(spath("h.json"));
+	cr_assert(contains(jstr(doc, "error"), "never connected"));
+	json_decref(doc);
+	struct proc x;
+	int lint = wait_pgrace(spawn_cmd(ARGS("/usr/bin/xmllint", "--noout", spath("h.xml")), &x), &x,
+			       30);
+	cr_assert_eq(lint, 0, "xmllint refuses the JUnit file: %s", proc_said(&x));
+	proc_free(&x);
+	proc_free(&p);
+}
