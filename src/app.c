@@ -316,6 +316,34 @@ static enum race_status judge_proc(struct app_race *a, int w, const struct app_p
 	return RACE_OK;
 }
 
+/* Some worker's step was held in the round. */
+static bool any_hold(struct app_race *a)
+{
+	for (int w = 0; w < a->cfg.workers; w++) {
+		struct proxy_view v;
+		proxy_view(a->px, w, &v);
+		if (v.holds > 0)
+			return true;
+	}
+	return false;
+}
+
+/* A round in which no process reached the mode's hold point raced
+ * nothing: it must not be judged as if it had. */
+static enum race_status nothing_held(const struct app_race *a, char *err, size_t errlen)
+{
+	if (a->cfg.mode == MODE_HOLD)
+		snprintf(err, errlen,
+			 "no process sent a COMMIT (or END) through the listener: hold mode held "
+			 "nothing, the processes did not race (an app in autocommit races in fire "
+			 "mode)");
+	else
+		snprintf(err, errlen,
+			 "no process sent a data statement through the listener: fire mode held "
+			 "nothing, the processes did not race");
+	return RACE_BROKEN;
+}
+
 /* Rows per key after the round, asked with admin. */
 static enum race_status count_rows(struct app_race *a, const struct key_values *keys,
 				   struct round_result *out, char *err, size_t errlen)
@@ -409,6 +437,8 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 		pthread_join(procs[w].thread, NULL);
 	for (int w = 0; w < started && st == RACE_OK; w++)
 		st = judge_proc(a, w, &procs[w], t, at, err, errlen);
+	if (st == RACE_OK && started == n && !any_hold(a))
+		st = nothing_held(a, err, errlen);
 	if (st == RACE_OK)
 		st = count_rows(a, keys, out, err, errlen);
 out:

@@ -255,8 +255,10 @@ static void step_complete(struct pconn *c, uint8_t last)
 		c->after_hold = next;
 		c->hold_gen = c->p->release_gen[c->worker];
 		struct proxy_view *v = view_of(c);
-		if (v)
+		if (v) {
 			v->held_class = c->step_class;
+			v->holds++;
+		}
 		changed(c->p);
 		return;
 	}

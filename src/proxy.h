@@ -57,6 +57,7 @@ struct proxy_view {
 	int started;                      /* of which sent a StartupMessage */
 	int open;                         /* still open now */
 	int held;                         /* connections holding a step now */
+	int holds;                        /* steps held since proxy_arm() */
 	enum pgwire_sql_class held_class; /* the class of a held step */
 	bool tls_refused;                 /* a connection asked for TLS, got 'N' and hung up */
 	int steps;                        /* steps sent to the server since proxy_arm() */

@@ -147,3 +147,26 @@ Test(app, a_hostile_output_tail_stays_escaped)
 	proc_free(&x);
 	proc_free(&p);
 }
+
+/* Hold mode holds COMMITs: an app in autocommit sends none, so nothing is
+ * held and nothing raced. Before: the round passed on unsynchronised
+ * processes. Fire mode holds its first data statement: it races. */
+Test(app, a_round_that_held_nothing_is_not_judged)
+{
+	const char *file = with_command(
+		"autocommit.yaml",
+		"psql -X -q -v ON_ERROR_STOP=1 -c \"INSERT INTO user_tenant_membership (user_id, "
+		"tenant_id) SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM user_tenant_membership WHERE "
+		"user_id = $1 AND tenant_id = $2)\"");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "hold mode held nothing"), "%s", proc_said(&p));
+	proc_free(&p);
+	code = run_pgrace(ARGS("run", file, "--mode", "fire", "--json", spath("f.json")), &p);
+	cr_assert(code == 0 || code == 1, "%s", proc_said(&p));
+	json_t *doc = load_json(spath("f.json"));
+	cr_assert_eq(jint(phase(doc, "after"), "rounds"), 3, "fire raced every round");
+	json_decref(doc);
+	proc_free(&p);
+}
