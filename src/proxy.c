@@ -523,24 +523,24 @@ static void *relay_main(void *arg)
 		long long before = p->version;
 		for (int i = 0; i < n; i++) {
 			struct endpoint *ep = evs[i].data.ptr;
-			if (ep->kind == EP_LISTENER)
-				conn_accept(p, ep->worker);
-			else if (ep->kind == EP_WAKE) {
+			if (ep == &p->wake_ep) {
 				uint64_t v;
 				(void)read(p->wakefd, &v, sizeof v);
+			} else if (ep >= p->lep && ep < p->lep + p->workers) {
+				conn_accept(p, ep->worker);
 			}
 		}
-		/* connection events after accepts: a freed connection's later
-		 * events in this batch are skipped by looking it up */
+		/* connection events after accepts. An endpoint lives inside its
+		 * connection, which an earlier event of this batch may have freed:
+		 * it is only compared, never read, until found among the live ones
+		 * (no address is reused within a batch: accepts came first). */
 		for (int i = 0; i < n; i++) {
-			struct endpoint *ep = evs[i].data.ptr;
-			if (ep->kind != EP_CLIENT && ep->kind != EP_SERVER)
-				continue;
-			bool live = false;
-			for (struct pconn *c = p->conns; c && !live; c = c->next)
-				live = c == ep->c;
-			if (live)
-				conn_event(ep->c, ep->kind == EP_SERVER, evs[i].events);
+			const struct endpoint *ep = evs[i].data.ptr;
+			struct pconn *c = p->conns;
+			while (c && ep != &c->cep && ep != &c->sep)
+				c = c->next;
+			if (c)
+				conn_event(c, ep == &c->sep, evs[i].events);
 		}
 		conn_sweep(p);
 		if (p->version != before)
