@@ -275,8 +275,10 @@ static enum race_status judge_proc(struct app_race *a, int w, const struct app_p
 			 a->sc->path, a->sc->app->line, w, p->res.why);
 		return RACE_BAD;
 	}
-	if (p->res.status == CMD_INTERRUPTED)
+	if (p->res.status == CMD_INTERRUPTED) {
+		snprintf(err, errlen, "worker %d: %s: its process group was killed", w, db_stop_text());
 		return RACE_INTERRUPTED;
+	}
 	if (p->res.status == CMD_TIMEOUT) {
 		snprintf(err, errlen,
 			 "worker %d: the app was still running at its deadline (%s with its process "

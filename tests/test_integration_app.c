@@ -10,6 +10,7 @@
  * cannot start; and what app flows refuse (interleave mode, under_load). */
 #include <criterion/criterion.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,5 +169,26 @@ Test(app, a_round_that_held_nothing_is_not_judged)
 	json_t *doc = load_json(spath("f.json"));
 	cr_assert_eq(jint(phase(doc, "after"), "rounds"), 3, "fire raced every round");
 	json_decref(doc);
+	proc_free(&p);
+}
+
+/* SIGINT while the app's processes run: pgrace kills their process groups
+ * and exits 130, naming the worker (before: the round's message was an
+ * uninitialised buffer), and nothing of the app is left running. */
+Test(app, sigint_kills_the_apps_and_says_so)
+{
+	const char *file = with_command("sigint.yaml", "sleep 3737");
+	struct proc p;
+	pid_t pid = spawn_pgrace(ARGS("run", file), &p);
+	double t0 = now_s();
+	while (system("pgrep -f 'slee[p] 3737' >/dev/null") != 0 && now_s() - t0 < 60)
+		sleep_ms(50);
+	kill(pid, SIGINT);
+	int code = wait_pgrace(pid, &p, 60);
+	cr_assert_eq(code, 130, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "interrupted by SIGINT: its process group was killed"), "%s",
+		  proc_said(&p));
+	sleep_ms(200);
+	cr_assert_neq(system("pgrep -f 'slee[p] 3737' >/dev/null"), 0, "an app process was left running");
 	proc_free(&p);
 }
