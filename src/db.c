@@ -365,8 +365,8 @@ static bool drain_copy(PGconn *c, struct db_result *r)
  * between any two results. */
 static void query_wait(PGconn *c, enum db_send_kind kind, bool trailed, const char *stmt,
 		       const char *sql, int nparams, const char *const *params,
-		       uint64_t deadline_us, bool interruptible, struct db_result *r,
-		       PGresult **keep)
+		       uint64_t deadline_us, bool interruptible, const struct db_watch *watch,
+		       struct db_result *r, PGresult **keep)
 {
 	if (deadline_us == 0)
 		deadline_us = clock_us() + 60u * 1000000u;
@@ -419,6 +419,8 @@ static void query_wait(PGconn *c, enum db_send_kind kind, bool trailed, const ch
 			return;
 		}
 		if (!cancelled && (sig || now >= deadline_us)) {
+			if (!sig && watch) /* still waiting: the caller asks why */
+				watch->at_deadline(c, watch->ctx);
 			cancel(c);
 			cancelled = true;
 			grace = now + DB_CANCEL_GRACE_S * 1000000u;
@@ -446,7 +448,8 @@ static void query(PGconn *c, enum db_send_kind kind, bool trailed, const char *s
 		  const char *sql, int nparams, const char *const *params, uint64_t deadline_us,
 		  bool interruptible, struct db_result *r)
 {
-	query_wait(c, kind, trailed, stmt, sql, nparams, params, deadline_us, interruptible, r, NULL);
+	query_wait(c, kind, trailed, stmt, sql, nparams, params, deadline_us, interruptible, NULL,
+		   r, NULL);
 	vlog_result(c, r); /* --verbose: a worker's connection only */
 }
 
@@ -454,7 +457,8 @@ PGresult *db_query_rows(PGconn *c, const char *sql, int nparams, const char *con
 			uint64_t deadline_us, struct db_result *r)
 {
 	PGresult *rows = NULL;
-	query_wait(c, DB_SEND_ONE, false, NULL, sql, nparams, params, deadline_us, true, r, &rows);
+	query_wait(c, DB_SEND_ONE, false, NULL, sql, nparams, params, deadline_us, true, NULL, r,
+		   &rows);
 	if (r->status != DB_OK || !rows) {
 		PQclear(rows);
 		return NULL;
@@ -466,6 +470,13 @@ void db_query(PGconn *c, const char *sql, int nparams, const char *const *params
 	      uint64_t deadline_us, struct db_result *r)
 {
 	query(c, DB_SEND_SCRIPT, false, NULL, sql, nparams, params, deadline_us, true, r);
+}
+
+void db_query_watched(PGconn *c, const char *sql, int nparams, const char *const *params,
+		      uint64_t deadline_us, const struct db_watch *watch, struct db_result *r)
+{
+	query_wait(c, DB_SEND_SCRIPT, false, NULL, sql, nparams, params, deadline_us, true, watch,
+		   r, NULL);
 }
 
 void db_query_trailed(PGconn *c, const char *sql, uint64_t deadline_us, struct db_result *r)

@@ -50,6 +50,16 @@ PGconn *db_connect_cleanup(const char *dsn, uint64_t deadline_us, char *err, siz
  * from the client or to it fails (0A000) without hanging. */
 void db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
 	      uint64_t deadline_us, struct db_result *r);
+/* Called once when a query's deadline passes while it still runs, before
+ * the cancel: the moment to ask the server (from another connection) what
+ * the query waits for. */
+struct db_watch {
+	void (*at_deadline)(PGconn *c, void *ctx);
+	void *ctx;
+};
+/* db_query that calls watch->at_deadline at the deadline, before cancelling. */
+void db_query_watched(PGconn *c, const char *sql, int nparams, const char *const *params,
+		      uint64_t deadline_us, const struct db_watch *watch, struct db_result *r);
 /* db_query of a script (no parameters) whose last statement is bookkeeping
  * (a RESET): rows, affected and first_value are those before it. */
 void db_query_trailed(PGconn *c, const char *sql, uint64_t deadline_us, struct db_result *r);

@@ -16,6 +16,7 @@
 #include "command.h"
 #include "db.h"
 #include "judge.h"
+#include "lockview.h"
 #include "outside.h"
 #include "race.h"
 #include "sandbox.h"
@@ -35,7 +36,7 @@ struct runner {
 	const struct run_opts *opts;
 	struct run_result *res;
 	PGconn *admin;      /* setup, steps and cleanup; search_path = the sandbox */
-	PGconn *owner;      /* behind a pooler: holds the sandbox's owner lock (sandbox.h) */
+	PGconn *owner;      /* holds the sandbox's owner lock (sandbox.h), runs nothing else */
 	const char *admin_dsn; /* opts->admin_dsn, else opts->dsn */
 	bool admin_pooled;  /* the admin connection goes through the transaction pooler */
 	bool migrated;
@@ -324,8 +325,9 @@ static bool command_outcome(const struct command *cmd, struct command_result *cr
 		command_sqlstate(cr->out, r->sqlstate);
 	/* The last lines of stderr (else stdout), on one line. */
 	const char *said = command_last_lines(cr->err[0] ? cr->err : cr->out, 6);
-	int n = snprintf(r->message, sizeof r->message, "command \"%.80s\" exited with status %d%s",
-			 cmd->line, cr->exit_code, *said ? ":" : "");
+	char ended[96];
+	int n = snprintf(r->message, sizeof r->message, "command \"%.80s\" %s%s", cmd->line,
+			 command_end_text(cr, cmd->shell, ended, sizeof ended), *said ? ":" : "");
 	bool line_start = true;
 	for (const char *c = said; *c && n >= 0 && (size_t)n + 4 < sizeof r->message; c++) {
 		if (*c == '\n' || *c == '\r') {
@@ -717,21 +719,47 @@ static void race_failed(struct runner *rn, const struct phase *p, struct phase_r
 		stop_run(rn, VERDICT_ERROR, "phase %s, %s: %s", p->name, where, err);
 }
 
-/* The phase's race as rounds; false when the run must stop. */
+/* What the round_setup query waits for when its deadline passes, asked
+ * from a connection opened for that (the admin connection is busy, the
+ * owner's runs nothing but its lock); "" behind a pooler, whose backend pid
+ * means nothing. */
+struct setup_watch {
+	struct runner *rn;
+	char what[256];
+};
+
+static void setup_at_deadline(PGconn *c, void *ctx)
+{
+	struct setup_watch *w = ctx;
+	char err[512];
+	if (w->rn->admin_pooled)
+		return;
+	PGconn *asker = db_connect(w->rn->admin_dsn, NULL, err, sizeof err);
+	if (!asker)
+		return;
+	lockview_session_wait(asker, PQbackendPID(c), w->what, sizeof w->what);
+	PQfinish(asker);
+}
+
 /* The round's round_setup, once per key, committed before the workers
- * start; false when the run must stop. */
+ * start, all of it within the round's deadline (deadline_ms) as a flow
+ * step is: past it the query is cancelled and the run stops (exit 3),
+ * saying what it waited for; false when the run must stop. */
 static bool round_setup(struct runner *rn, const struct phase *p, const struct sql_text *t,
-			long long round, int phase_round, int keys)
+			long long round, int phase_round, int keys, int deadline_ms)
 {
 	const struct scenario *sc = rn->sc;
 	struct db_result r;
 	struct key_values kv;
+	struct setup_watch watch = {rn, ""};
+	const struct db_watch dw = {setup_at_deadline, &watch};
 	char why[512], text[600], sql[160];
+	uint64_t deadline = clock_us() + (uint64_t)deadline_ms * 1000u;
 	if (rn->admin_pooled) { /* the search_path lives in a transaction of our own */
 		char path[96];
 		snprintf(sql, sizeof sql, "BEGIN; %s",
 			 sandbox_path_sql(path, sizeof path, rn->res->schema, true));
-		db_query(rn->admin, sql, 0, NULL, 0, &r);
+		db_query(rn->admin, sql, 0, NULL, deadline, &r);
 		if (r.status != DB_OK)
 			goto failed;
 	}
@@ -742,12 +770,12 @@ static bool round_setup(struct runner *rn, const struct phase *p, const struct s
 				 sc->path, sc->params_line, why, round, k);
 			return false;
 		}
-		db_query(rn->admin, t->sql, t->nparams, kv.ptr, 0, &r);
+		db_query_watched(rn->admin, t->sql, t->nparams, kv.ptr, deadline, &dw, &r);
 		if (r.status != DB_OK)
 			goto failed;
 	}
 	if (rn->admin_pooled) {
-		db_query(rn->admin, "COMMIT", 0, NULL, 0, &r);
+		db_query(rn->admin, "COMMIT", 0, NULL, deadline, &r);
 		if (r.status != DB_OK)
 			goto failed;
 	}
@@ -755,6 +783,17 @@ static bool round_setup(struct runner *rn, const struct phase *p, const struct s
 failed:
 	if (PQtransactionStatus(rn->admin) != PQTRANS_IDLE)
 		db_query(rn->admin, "ROLLBACK", 0, NULL, 0, &(struct db_result){0});
+	if (r.status == DB_TIMEOUT) {
+		char waited[300] = "";
+		if (watch.what[0])
+			snprintf(waited, sizeof waited, "; it was waiting on %s", watch.what);
+		stop_run(rn, VERDICT_ERROR,
+			 "%s:%d: phase %s, round_setup (round %lld) did not finish within the round's "
+			 "deadline of %d ms and was cancelled%s (raise the phase's race: {deadline_ms: "
+			 "N}, or --deadline-ms)",
+			 sc->path, t->line, p->name, round, deadline_ms, waited);
+		return false;
+	}
 	stop_run(rn, setup_verdict(&r), "%s:%d: phase %s, round_setup (round %lld): %s", sc->path,
 		 t->line, p->name, round, db_result_text(&r, text, sizeof text));
 	return false;
@@ -767,7 +806,8 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 	const struct sql_text *setup = p->round_setup.sql ? &p->round_setup : &rn->sc->round_setup;
 	for (int i = 0; i < cfg->rounds; i++) {
 		struct round_result rr;
-		if (setup->sql && !round_setup(rn, p, setup, rn->round + 1, i, cfg->keys)) {
+		if (setup->sql &&
+		    !round_setup(rn, p, setup, rn->round + 1, i, cfg->keys, cfg->deadline_ms)) {
 			ph->broken = true;
 			return false;
 		}
@@ -800,7 +840,7 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 }
 
 static bool round_setup(struct runner *rn, const struct phase *p, const struct sql_text *t,
-			long long round, int phase_round, int keys);
+			long long round, int phase_round, int keys, int deadline_ms);
 
 struct order_setup {
 	struct runner *rn;
@@ -808,6 +848,7 @@ struct order_setup {
 	const struct sql_text *sql;
 	const struct phase_result *ph;
 	uint64_t t0;
+	int deadline_ms; /* the round's, for its round_setup */
 };
 
 /* The interleave progress line on stderr (a terminal, not --quiet): orders
@@ -841,7 +882,8 @@ static bool before_order(void *ctx, long long round, long long index)
 {
 	struct order_setup *os = ctx;
 	order_progress(os, index);
-	return !os->sql->sql || round_setup(os->rn, os->p, os->sql, round, (int)index, 1);
+	return !os->sql->sql ||
+	       round_setup(os->rn, os->p, os->sql, round, (int)index, 1, os->deadline_ms);
 }
 
 /* The phase's race in interleave mode: its orders, one per round; false
@@ -864,7 +906,7 @@ static bool race_interleave(struct runner *rn, const struct phase *p, const stru
 		return false;
 	}
 	struct order_setup os = {rn, p, p->round_setup.sql ? &p->round_setup : &rn->sc->round_setup,
-				 ph, clock_us()};
+				 ph, clock_us(), cfg->deadline_ms};
 	enum race_status st = ilv_run(rn->opts->dsn, rn->res->schema, rn->opts->pooler, rn->sc,
 				      cfg, &ph->ilv, &rn->round,
 				      os.sql->sql || rn->opts->progress ? before_order : NULL, &os, t,
@@ -1132,6 +1174,16 @@ static bool check_modes(struct runner *rn)
 		struct race_cfg cfg = scenario_race(sc, p, &rn->opts->override);
 		char why[512];
 		int line = p->line;
+		/* The loader refuses orders outside interleave mode: --mode must
+		 * not drop them in silence either. */
+		if (p->n_orders && cfg.mode != MODE_INTERLEAVE) {
+			stop_run(rn, VERDICT_BAD_SCENARIO,
+				 "%s:%d: phase %s: orders go with mode interleave: --mode %s would race "
+				 "the phase without them (run it without --mode, or with --mode "
+				 "interleave)",
+				 sc->path, p->order_lines[0], p->name, mode_name(cfg.mode));
+			return false;
+		}
 		if (cfg.mode == MODE_INTERLEAVE &&
 		    !scenario_interleave_check(sc, p, &cfg, &line, why, sizeof why)) {
 			stop_run(rn, VERDICT_BAD_SCENARIO, "%s:%d: %s", sc->path, line, why);
@@ -1157,23 +1209,21 @@ static bool check_modes(struct runner *rn)
 }
 
 /* Names the sandbox and takes its owner lock (sandbox.h), before the
- * schema exists, so `pgrace clean` never sees it without an owner. Behind
- * a pooler the lock lives in an open transaction on a connection of its
- * own. A name whose lock is taken (another run's name hashes alike) is
- * replaced. */
+ * schema exists, so `pgrace clean` never sees it without an owner. The
+ * lock lives on a connection of its own that runs nothing else: on the
+ * admin connection a step's DISCARD ALL or pg_advisory_unlock_all() would
+ * release it while the run lives. Behind a pooler it is held in an open
+ * transaction there. A name whose lock is taken (another run's name hashes
+ * alike) is replaced. */
 static bool own_sandbox(struct runner *rn, char *err, size_t errlen)
 {
+	if (!rn->owner)
+		rn->owner = db_connect(rn->admin_dsn, NULL, err, errlen);
+	if (!rn->owner)
+		return false;
 	for (int tries = 0; tries < 3; tries++) {
 		sandbox_name(rn->res->schema, sizeof rn->res->schema);
-		PGconn *c = rn->admin;
-		if (rn->admin_pooled) {
-			if (!rn->owner)
-				rn->owner = db_connect(rn->admin_dsn, NULL, err, errlen);
-			if (!rn->owner)
-				return false;
-			c = rn->owner;
-		}
-		int taken = sandbox_lock(c, rn->res->schema, rn->admin_pooled, err, errlen);
+		int taken = sandbox_lock(rn->owner, rn->res->schema, rn->admin_pooled, err, errlen);
 		if (taken != 0)
 			return taken > 0;
 	}
@@ -1235,6 +1285,14 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 		stop_run(&rn, VERDICT_ERROR, "%s", err);
 		res->schema[0] = '\0';
 		goto out;
+	}
+	if (opts->admin_dsn) { /* two connections that must reach one database */
+		enum verdict dv = server_same_database(rn.admin, opts->dsn, err, sizeof err);
+		if (dv != VERDICT_PASS) {
+			stop_run(&rn, dv, "%s", err);
+			res->schema[0] = '\0';
+			goto out;
+		}
 	}
 	if (met) /* a target not given on the command line: skipped too */
 		met = server_targets(sc, opts->dsn, opts->targets, opts->n_targets, rn.target_dsn, err,
