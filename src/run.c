@@ -286,8 +286,8 @@ static bool run_command(struct runner *rn, const struct command *cmd, struct db_
 		r->status = DB_ERROR;
 		r->sqlstate[0] = '\0';
 		snprintf(r->message, sizeof r->message,
-			 "command \"%.80s\" changed the database outside the sandbox: %s%s%s", cmd->line,
-			 changed, said[0] ? "; " : "", said);
+			 "changed the database outside the sandbox: %s%s%s", changed,
+			 said[0] ? "; " : "", said);
 		rn->touched_outside = true;
 	}
 	outside_free(&before);
