@@ -457,8 +457,7 @@ PGresult *db_query_rows(PGconn *c, const char *sql, int nparams, const char *con
 			uint64_t deadline_us, struct db_result *r)
 {
 	PGresult *rows = NULL;
-	query_wait(c, DB_SEND_ONE, false, NULL, sql, nparams, params, deadline_us, true, NULL, r,
-		   &rows);
+	query_wait(c, DB_SEND_ONE, false, NULL, sql, nparams, params, deadline_us, true, NULL, r, &rows);
 	if (r->status != DB_OK || !rows) {
 		PQclear(rows);
 		return NULL;
