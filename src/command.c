@@ -454,7 +454,9 @@ char **command_env(char *const *base, PGconn *conn, const char *schema)
 		env[k++] = env_pair("PGPASSFILE", passfile);
 	env[k++] = env_pair("PGOPTIONS", options);
 	char url[2048];
-	command_url(url, sizeof url, host, port, user, NULL, db, NULL);
+	/* The options too: a tool that reads only the URL (node-postgres,
+	 * pgx, asyncpg, JDBC) works in the sandbox as well. */
+	command_url(url, sizeof url, host, port, user, NULL, db, options);
 	env[k++] = env_pair("DATABASE_URL", url);
 	env[k] = NULL;
 	return env;

@@ -77,7 +77,7 @@ void command_run(char *const *argv, const char *cwd, char *const *envp, uint64_t
  * PGOPTIONS conn's own options (its DSN's, else the user's PGOPTIONS)
  * followed by `-c search_path=schema`,
  * and DATABASE_URL the same connection as a postgresql:// URI without a
- * password. */
+ * password, PGOPTIONS's options in its options parameter. */
 char **command_env(char *const *base, PGconn *conn, const char *schema);
 /* The URI for a connection: postgresql://user[:password]@host:port/dbname,
  * every part percent-encoded; a socket folder host goes in the query

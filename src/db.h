@@ -38,8 +38,9 @@ struct db_result {
 };
 
 /* Connects (conninfo or URI, else PG* variables) with search_path set to
- * schema when not NULL; on failure writes why to err and returns NULL. The
- * message never contains a password. */
+ * schema when not NULL, after the startup options the connection has
+ * without it (the DSN's options, else PGOPTIONS); on failure writes why to
+ * err and returns NULL. The message never contains a password. */
 PGconn *db_connect(const char *dsn, const char *schema, char *err, size_t errlen);
 /* db_connect without a schema that the stop flag does not end, and ends at
  * deadline_us (0: the connect_timeout alone): for cleanup after a signal. */
@@ -67,6 +68,10 @@ void db_query_trailed(PGconn *c, const char *sql, uint64_t deadline_us, struct d
  * steps, which must never run more than the one statement they name. */
 void db_statement(PGconn *c, const char *sql, int nparams, const char *const *params,
 		  uint64_t deadline_us, struct db_result *r);
+/* db_statement that keeps the rows: the statement's PGresult (the caller
+ * PQclears it) when r->status is DB_OK, else NULL. */
+PGresult *db_query_rows(PGconn *c, const char *sql, int nparams, const char *const *params,
+			uint64_t deadline_us, struct db_result *r);
 /* Prepares sql on c as stmt (PQsendPrepare), waiting until deadline_us. */
 void db_prepare(PGconn *c, const char *stmt, const char *sql, int nparams, uint64_t deadline_us,
 		struct db_result *r);

@@ -17,6 +17,7 @@
 #include "db.h"
 #include "judge.h"
 #include "lockview.h"
+#include "outside.h"
 #include "race.h"
 #include "sandbox.h"
 #include "server.h"
@@ -41,6 +42,7 @@ struct runner {
 	bool migrated;
 	long long round;    /* global round counter: keys never repeat across phases */
 	struct command_result *cmd; /* the last command's output (allocated on first use) */
+	bool touched_outside; /* the last command changed the catalog outside the sandbox */
 	const char *target_dsn[TARGETS_MAX]; /* the scenario's targets' conninfo ([0]: --dsn) */
 };
 
@@ -231,20 +233,70 @@ static void run_amcheck(struct runner *rn, struct step_try *t)
 			 r->rows);
 }
 
+static bool command_outcome(const struct command *cmd, struct command_result *cr,
+			    struct db_result *r);
+
 /* Runs a scenario's command with the sandbox as its default schema; *r says
  * how it went as a query would (DB_ERROR: it failed, sqlstate what its
  * output names; DB_TIMEOUT / DB_INTERRUPTED: killed). False when it could
- * not even start (r->message says why). Its output stays in rn->cmd. */
+ * not even start (r->message says why). Its output stays in rn->cmd.
+ * A command that changed the catalog outside the sandbox (outside.h) has
+ * failed whatever its exit status: r says what changed, and
+ * rn->touched_outside is set. */
 static bool run_command(struct runner *rn, const struct command *cmd, struct db_result *r)
 {
+	struct outside_snap before, after;
 	memset(r, 0, sizeof *r);
+	rn->touched_outside = false;
 	if (!rn->cmd && !(rn->cmd = malloc(sizeof *rn->cmd)))
 		abort();
 	struct command_result *cr = rn->cmd;
+	memset(cr, 0, sizeof *cr);
+	if (!outside_snapshot(rn->admin, 0, &before, r)) {
+		char text[600];
+		snprintf(r->message, sizeof r->message, "cannot read the catalog before the command: %s",
+			 db_result_text(r, text, sizeof text));
+		r->status = DB_LOST; /* the database's fault, never the scenario's */
+		return true;
+	}
 	char **env = command_env(environ, rn->admin, rn->res->schema);
 	command_run(cmd->argv, cmd->cwd, env,
 		    clock_us() + (uint64_t)cmd->timeout_ms * 1000u, cr);
 	command_argv_free(env);
+	bool started = command_outcome(cmd, cr, r);
+	struct db_result ar;
+	if (!outside_snapshot(rn->admin, 0, &after, &ar)) {
+		outside_free(&before);
+		if (r->status == DB_OK || r->status == DB_ERROR) {
+			char text[600];
+			*r = ar;
+			snprintf(r->message, sizeof r->message,
+				 "cannot read the catalog after the command: %s",
+				 db_result_text(&ar, text, sizeof text));
+			r->status = DB_LOST;
+		}
+		return started;
+	}
+	char changed[400];
+	if (outside_diff(&before, &after, changed, sizeof changed)) {
+		char said[sizeof r->message];
+		snprintf(said, sizeof said, "%s", r->status == DB_OK ? "" : r->message);
+		r->status = DB_ERROR;
+		r->sqlstate[0] = '\0';
+		snprintf(r->message, sizeof r->message,
+			 "command \"%.80s\" changed the database outside the sandbox: %s%s%s", cmd->line,
+			 changed, said[0] ? "; " : "", said);
+		rn->touched_outside = true;
+	}
+	outside_free(&before);
+	outside_free(&after);
+	return started;
+}
+
+/* What a finished command means as a query result (run_command). */
+static bool command_outcome(const struct command *cmd, struct command_result *cr,
+			    struct db_result *r)
+{
 	switch (cr->status) {
 	case CMD_OK:
 		r->status = DB_OK;
@@ -600,6 +652,14 @@ static bool run_step(struct runner *rn, const struct phase *p, size_t i, struct 
 	enum verdict v = judge_step(rn->sc, st, i, &o, ph, why, sizeof why);
 	if (o.status == OBS_OK && (st->kind == STEP_MIGRATE_UP || st->kind == STEP_MIGRATE_DOWN))
 		rn->migrated = st->kind == STEP_MIGRATE_UP;
+	if (st->text.command && rn->touched_outside && (v == VERDICT_PASS || v == VERDICT_FAIL)) {
+		/* Whatever it expected: the user's data is not the run's to
+		 * change, and the next command would change more. */
+		ph->verdict = verdict_worse(ph->verdict, VERDICT_FAIL);
+		stop_run(rn, VERDICT_FAIL, "%s:%d: phase %s, %s: %s", rn->sc->path, st->line,
+			 p->name, st->label, t.r.message);
+		return false;
+	}
 	if (v == VERDICT_PASS || v == VERDICT_FAIL)
 		return true;
 	if (v == VERDICT_ERROR)
@@ -1044,8 +1104,9 @@ static bool run_setup_sql(struct runner *rn, const char *what, const struct sql_
 		bool started = run_command(rn, t->command, &r);
 		if (r.status == DB_OK)
 			return true;
-		stop_run(rn, started && r.status != DB_ERROR ? VERDICT_ERROR : VERDICT_BAD_SCENARIO,
-			 "%s:%d: %s: %s", rn->sc->path, t->line, what, r.message);
+		enum verdict v = started && r.status != DB_ERROR ? VERDICT_ERROR : VERDICT_BAD_SCENARIO;
+		stop_run(rn, rn->touched_outside ? VERDICT_FAIL : v, "%s:%d: %s: %s", rn->sc->path,
+			 t->line, what, r.message);
 		return false;
 	}
 	admin_sql(rn, t->sql, &r);
