@@ -41,7 +41,8 @@ struct init_column {
 	int max_len;    /* n of varchar(n) / char(n), 0 when unbounded */
 	int attnum;
 	char *def;      /* DEFAULT expression, NULL when none */
-	char *def_left_out; /* a DEFAULT not copied (it calls a function of the source schema) */
+	char *def_left_out; /* "DEFAULT ..." or "GENERATED ALWAYS AS (...) STORED" not copied: it
+			     * calls a function of the source schema; the column gets a value */
 	char *identity; /* "ALWAYS" / "BY DEFAULT", NULL when not an identity column */
 	char *generated; /* GENERATED ALWAYS AS (...) expression, NULL when none */
 	bool not_null;
@@ -57,6 +58,7 @@ struct init_column {
 /* A constraint as pg_get_constraintdef() prints it, and what it touches. */
 struct init_constraint {
 	char *def;        /* "CONSTRAINT name <pg_get_constraintdef>" */
+	char *name;       /* its name, quoted as quote_ident does (NULL: unknown) */
 	char type;        /* contype: 'p', 'u', 'c', 'f', 'x' */
 	int *attnums;     /* the columns it constrains (conkey) */
 	size_t n_attnums;
@@ -82,6 +84,8 @@ struct init_table {
 	size_t n_indexes;
 	char **triggers;     /* CREATE TRIGGER ...: not copied, said in the file */
 	size_t n_triggers;
+	char **indexes_left_out; /* CREATE INDEX ... calling a function of the source schema */
+	size_t n_indexes_left_out;
 	char *rows_json;     /* a migration tool's version table: its rows (jsonb array) */
 };
 
