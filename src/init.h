@@ -84,7 +84,8 @@ struct init_table {
 	size_t n_indexes;
 	char **triggers;     /* CREATE TRIGGER ...: not copied, said in the file */
 	size_t n_triggers;
-	char **indexes_left_out; /* CREATE INDEX ... calling a function of the source schema */
+	char **indexes_left_out; /* "CREATE INDEX ...\nwhy": calling a function of the source
+				  * schema, or INVALID there */
 	size_t n_indexes_left_out;
 	char *rows_json;     /* a migration tool's version table: its rows (jsonb array) */
 };

@@ -497,7 +497,8 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
 		    " EXISTS (SELECT 1 FROM pg_depend dp JOIN pg_proc pr ON pr.oid = dp.refobjid"
 		    "   WHERE dp.classid = 'pg_class'::regclass AND dp.objid = i.indexrelid"
 		    "   AND dp.refclassid = 'pg_proc'::regclass"
-		    "   AND pr.pronamespace <> 'pg_catalog'::regnamespace)"
+		    "   AND pr.pronamespace <> 'pg_catalog'::regnamespace),"
+		    " i.indisvalid"
 		    " FROM pg_index i WHERE i.indrelid = $1::oid"
 		    " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = i.indrelid"
 		    "   AND c.conindid = i.indexrelid) ORDER BY 1",
@@ -505,11 +506,23 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
 	if (!res)
 		goto out;
 	for (int i = 0; i < PQntuples(res); i++) {
-		/* One calling a function of the user's cannot be made (not copied). */
-		bool own = !strcmp(PQgetvalue(res, i, 1), "t");
-		push(own ? &m->table.indexes_left_out : &m->table.indexes,
-		     own ? &m->table.n_indexes_left_out : &m->table.n_indexes,
-		     unqualified(PQgetvalue(res, i, 0), m->source_schema));
+		/* One calling a function of the user's cannot be made (not copied);
+		 * an INVALID one (a failed CREATE INDEX CONCURRENTLY) would be made
+		 * valid in the sandbox, a unique one closing the race the source has. */
+		bool own = !strcmp(PQgetvalue(res, i, 1), "t"),
+		     invalid = strcmp(PQgetvalue(res, i, 2), "t") != 0;
+		char *def = unqualified(PQgetvalue(res, i, 0), m->source_schema);
+		if (!own && !invalid) {
+			push(&m->table.indexes, &m->table.n_indexes, def);
+			continue;
+		}
+		size_t len = strlen(def) + 80;
+		char *note = mem_calloc(len, 1);
+		snprintf(note, len, "%s\n%s", def,
+			 invalid ? "INVALID in the source: it checks nothing there"
+				 : "it calls a function of the source schema, not copied");
+		free(def);
+		push(&m->table.indexes_left_out, &m->table.n_indexes_left_out, note);
 	}
 	ok = true;
 out:

@@ -8,7 +8,10 @@
 #include "init.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "mem.h"
 
 #define SEED_ROWS 20000
 #define UUID_BASE 100000000000LL /* 12 digits: the last group of a key's uuid */
@@ -281,9 +284,15 @@ static size_t write_left_out(FILE *f, const struct init_model *m, const struct i
 			n++;
 		}
 	for (size_t i = 0; i < t->n_indexes_left_out; i++) {
+		char *def = mem_strdup(t->indexes_left_out[i]), *why = strchr(def, '\n');
+		if (why)
+			*why++ = '\0';
 		fprintf(f, "#   left out: ");
-		comment_text(f, t->indexes_left_out[i]);
-		fprintf(f, "\n#     (it calls a function of the source schema, not copied)\n");
+		comment_text(f, def);
+		fprintf(f, "\n#     (");
+		comment_text(f, why ? why : "");
+		fprintf(f, ")\n");
+		free(def);
 		n++;
 	}
 	for (size_t i = 0; i < t->n_triggers; i++) {
@@ -457,6 +466,16 @@ static bool write_params(FILE *f, const struct init_model *m, char *err, size_t 
 			fprintf(f, "  - %s\n", i == 0 ? "round" : "1");
 			break;
 		case KIND_TEXT:
+			if (tight && i == 0) {
+				long most = 1;
+				for (int d = 0; d < v->max_len; d++)
+					most *= 10;
+				fprintf(f,
+					"  # %s is %s: its keys are the round number alone, for runs of "
+					"up\n"
+					"  # to %ld rounds in all (a longer key is refused, 22001).\n",
+					c->name, v->type, most - 1);
+			}
 			if (tight)
 				fprintf(f, "  - %s\n", i == 0 ? "'{round}'" : "{text: '1'}");
 			else
