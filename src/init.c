@@ -12,6 +12,7 @@
 
 #include "db.h"
 #include "mem.h"
+#include "outfile.h"
 #include "pgrace.h"
 #include "secret.h"
 #include "text.h"
@@ -122,7 +123,6 @@ int init_main(int argc, char **argv)
 	PGconn *conn = NULL;
 	struct init_model m;
 	bool have_model = false;
-	char *tmp_path = NULL;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "t:k:d:o:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -231,26 +231,18 @@ int init_main(int argc, char **argv)
 	    getcwd(here, sizeof here))
 		o.command_cwd = here;
 	FILE *f = stdout;
+	struct outfile of;
 	if (output) {
-		size_t len = strlen(output) + 16;
-		tmp_path = mem_calloc(len, 1);
-		snprintf(tmp_path, len, "%s.tmp", output);
-		f = fopen(tmp_path, "w");
-		if (!f) {
-			rc = init_error("cannot write %s: %s", tmp_path, strerror(errno));
+		if (!outfile_open(&of, output)) {
+			rc = init_error("cannot write %s: %s", output, strerror(errno));
 			goto out;
 		}
+		f = of.f;
 	}
 	bool ok = init_write(f, &m, &o, err, sizeof err);
-	if (output) {
-		ok = (fclose(f) == 0) && ok;
-		if (ok && rename(tmp_path, output) != 0) {
-			rc = init_error("cannot write %s: %s", output, strerror(errno));
-			unlink(tmp_path);
-			goto out;
-		}
-		if (!ok)
-			unlink(tmp_path);
+	if (output && !outfile_close(&of, ok) && ok) {
+		rc = init_error("cannot write %s: %s", output, strerror(errno));
+		goto out;
 	}
 	if (!ok) {
 		rc = init_error("%s", err);
@@ -266,6 +258,5 @@ out:
 		PQfinish(conn);
 	free(keylist);
 	free(dsn);
-	free(tmp_path);
 	return rc;
 }

@@ -20,6 +20,7 @@
 #include "exitcode.h"
 #include "db.h"
 #include "init.h"
+#include "outfile.h"
 #include "pgrace.h"
 #include "report.h"
 #include "html.h"
@@ -200,14 +201,15 @@ static int load_all(char **paths, int n, struct scenario *out)
 static bool write_results(const char *path, int (*writer)(FILE *, const struct run_result *, size_t),
 			  const struct run_result *runs, size_t n)
 {
-	FILE *f = fopen(path, "w");
-	if (!f) {
+	struct outfile of;
+	if (!outfile_open(&of, path)) {
 		text_line(stderr, "pgrace: cannot write %s: %s", path, strerror(errno));
 		return false;
 	}
-	int rc = writer(f, runs, n);
-	if (fclose(f) != 0 || rc != 0) {
-		text_line(stderr, "pgrace: cannot write %s: %s", path, strerror(errno));
+	int rc = writer(of.f, runs, n);
+	int e = errno;
+	if (!outfile_close(&of, rc == 0)) {
+		text_line(stderr, "pgrace: cannot write %s: %s", path, strerror(rc ? e : errno));
 		return false;
 	}
 	return true;
@@ -288,6 +290,41 @@ static bool parse_target(char *arg, struct run_opts *opts)
 	}
 	opts->n_targets++;
 	snprintf(t->name, sizeof t->name, "%.*s", (int)len, arg);
+	return true;
+}
+
+/* Every --target names a target other than the first of at least one of
+ * the n scenarios (the first is --dsn's): a name none of them uses would be
+ * ignored in silence, a misspelt replica with it. False (message printed). */
+static bool targets_used(const struct run_opts *opts, const struct scenario *sc, int n)
+{
+	for (size_t i = 0; i < opts->n_targets; i++) {
+		const char *name = opts->targets[i].name;
+		bool used = false;
+		for (int s = 0; s < n && !used; s++)
+			for (size_t t = 0; t < sc[s].n_targets && !used; t++) {
+				if (strcmp(sc[s].targets[t], name))
+					continue;
+				if (t == 0) {
+					usage_error("--target %s: %s is the first target of %s, the server "
+						    "--dsn names: give its connection with --dsn",
+						    name, name, sc[s].path);
+					return false;
+				}
+				used = true;
+			}
+		if (!used) {
+			char names[256] = "";
+			size_t len = 0;
+			for (int s = 0; s < n; s++)
+				for (size_t t = 1; t < sc[s].n_targets && len < sizeof names; t++)
+					len += (size_t)snprintf(names + len, sizeof names - len, "%s%s",
+								len ? ", " : "", sc[s].targets[t]);
+			usage_error("--target %s: no scenario given has a target %s (%s)", name, name,
+				    len ? names : "they name no targets besides --dsn's server");
+			return false;
+		}
+	}
 	return true;
 }
 
@@ -425,7 +462,7 @@ static int cmd_run(int argc, char **argv)
 	if (!sc || !res)
 		abort();
 	int rc = EXIT_PASS;
-	if (load_all(argv + optind, n, sc)) {
+	if (load_all(argv + optind, n, sc) || !targets_used(&opts, sc, n)) {
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -736,15 +773,17 @@ static int cmd_report(int argc, char **argv)
 		return usage_error("%s:1: not a pgrace result document (no \"phases\" or \"runs\")", in);
 	}
 	int rc = EXIT_PASS;
-	FILE *f = outpath ? fopen(outpath, "w") : stdout;
-	if (!f) {
+	struct outfile of = {.f = stdout};
+	if (outpath && !outfile_open(&of, outpath)) {
 		text_line(stderr, "pgrace: cannot write %s: %s", outpath, strerror(errno));
 		rc = EXIT_RESULTS;
 	} else {
-		int wrc = html_write(f, doc);
-		if ((outpath && fclose(f) != 0) || wrc != 0) {
+		int wrc = html_write(of.f, doc);
+		int e = errno;
+		bool done = outpath ? outfile_close(&of, wrc == 0) : wrc == 0 && fflush(stdout) == 0;
+		if (!done) {
 			text_line(stderr, "pgrace: cannot write %s: %s", outpath ? outpath : "stdout",
-				  strerror(errno));
+				  strerror(wrc ? e : errno));
 			rc = EXIT_RESULTS;
 		}
 	}
@@ -756,17 +795,23 @@ static int cmd_clean(int argc, char **argv)
 {
 	static const struct option longopts[] = {{"dsn", required_argument, NULL, 'd'},
 						 {"dry-run", no_argument, NULL, 'n'},
+						 {"lock-timeout-ms", required_argument, NULL, 'L'},
 						 {"help", no_argument, NULL, '?'},
 						 {NULL, 0, NULL, 0}};
 	const char *dsn = NULL;
 	bool dry_run = false;
-	int c;
+	int c, lock_timeout_ms = 5000;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "d:n", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			if (!take_dsn(optarg, &dsn_copy, &dsn))
 				return usage_error("%s", SECRET_DSN_INVALID);
+			break;
+		case 'L':
+			if (!parse_number(optarg, 1, 3600000, &lock_timeout_ms))
+				return usage_error("--lock-timeout-ms: expected 1 to 3600000, got \"%s\"",
+						   optarg);
 			break;
 		case 'n':
 			dry_run = true;
@@ -783,7 +828,7 @@ static int cmd_clean(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("clean: unexpected argument \"%s\"", argv[optind]);
-	return sandbox_clean(dsn, dry_run, stdout, stderr);
+	return sandbox_clean(dsn, dry_run, lock_timeout_ms, stdout, stderr);
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -867,10 +912,10 @@ static const struct subcommand {
 	 "--help)"},
 	{"report", cmd_report, "RESULT.json [-o FILE.html]",
 	 "one self-contained HTML page of a result\ndocument (the JSON of run --json)"},
-	{"clean", cmd_clean, "[--dsn CONNINFO] [--dry-run]",
+	{"clean", cmd_clean, "[--dsn CONNINFO] [--dry-run] [--lock-timeout-ms N]",
 	 "drop the sandbox schemas (pgrace_<pid>_<hex>)\nwhose run is gone (SIGKILL, a crash, a "
 	 "lost\nhost): each live run holds an advisory lock\nnamed after its schema; --dry-run "
-	 "only lists"},
+	 "only lists;\na drop waits at most N ms (5000) for a lock"},
 	{"spec", cmd_spec,
 	 "SCENARIO --phase NAME [-o FILE] [--all] [--schema NAME]\n[--dsn CONNINFO] [--json FILE] "
 	 "[--seed N]",

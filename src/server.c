@@ -112,6 +112,50 @@ static void system_identifier(PGconn *c, char *out, size_t len)
 	snprintf(out, len, "%s", r.status == DB_OK && r.rows == 1 ? r.first_value : "");
 }
 
+/* c's current_database() and system identifier, as "NAME" and "ID" ("" when unreadable). */
+static bool database_of(PGconn *c, char *name, size_t len, char *id, size_t idlen, char *why,
+			size_t whylen)
+{
+	struct db_result r;
+	char text[600];
+	db_query(c, "SELECT current_database()::text", 0, NULL, 0, &r);
+	if (r.status != DB_OK) {
+		snprintf(why, whylen, "cannot ask current_database(): %s",
+			 db_result_text(&r, text, sizeof text));
+		return false;
+	}
+	snprintf(name, len, "%s", r.first_value);
+	system_identifier(c, id, idlen);
+	return true;
+}
+
+enum verdict server_same_database(PGconn *admin, const char *dsn, char *why, size_t len)
+{
+	char cerr[512], a_db[64], a_id[32], w_db[64], w_id[32];
+	if (!database_of(admin, a_db, sizeof a_db, a_id, sizeof a_id, why, len))
+		return VERDICT_ERROR;
+	PGconn *w = db_connect(dsn, NULL, cerr, sizeof cerr);
+	if (!w) {
+		snprintf(why, len, "--dsn: cannot connect: %s", cerr);
+		return VERDICT_ERROR;
+	}
+	bool asked = database_of(w, w_db, sizeof w_db, w_id, sizeof w_id, cerr, sizeof cerr);
+	PQfinish(w);
+	if (!asked) {
+		snprintf(why, len, "--dsn: %s", cerr);
+		return VERDICT_ERROR;
+	}
+	bool other_server = a_id[0] && w_id[0] && strcmp(a_id, w_id);
+	if (!strcmp(a_db, w_db) && !other_server)
+		return VERDICT_PASS;
+	snprintf(why, len,
+		 "--admin-dsn reaches database %s%s, --dsn reaches database %s%s: they must name the "
+		 "same database (the sandbox, setup and steps go through --admin-dsn, the workers "
+		 "through --dsn)",
+		 a_db, other_server ? " on one server" : "", w_db, other_server ? " on another" : "");
+	return VERDICT_BAD_SCENARIO;
+}
+
 enum verdict server_check_replicas(PGconn *c, const struct scenario *sc,
 				   const char *const dsns[TARGETS_MAX], char *why, size_t len)
 {

@@ -55,6 +55,13 @@ bool server_targets(const struct scenario *sc, const char *dsn, const struct tar
  * with why when one is a primary (the --dsn server itself, or a promoted
  * copy) or a standby of another cluster: a --target that names the wrong
  * server; VERDICT_ERROR when one cannot be reached or asked. */
+/* Checks that dsn (the workers' --dsn) reaches the database admin (the
+ * --admin-dsn connection) is in: the same current_database() and, where
+ * both servers let the user read it, the same system identifier.
+ * VERDICT_PASS when it does; VERDICT_BAD_SCENARIO with why naming both when
+ * it does not (the sandbox would be made in one and raced in the other);
+ * VERDICT_ERROR when dsn cannot be reached or asked. */
+enum verdict server_same_database(PGconn *admin, const char *dsn, char *why, size_t len);
 enum verdict server_check_replicas(PGconn *c, const struct scenario *sc,
 				   const char *const dsns[TARGETS_MAX], char *why, size_t len);
 /* Waits until target name (a replica, at dsn) has replayed everything the
