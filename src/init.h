@@ -1,13 +1,15 @@
 /* init.h: `pgrace init`: a first scenario written from a live table.
  *
- * init_catalog() reads, from the catalog only (never the table's rows), the
- * table's columns, types, defaults, NOT NULL, constraints and indexes, and
- * the tables its foreign keys point at. init_write() turns that model into a
- * commented scenario (schema, seed rows for the parents, the flow for the
- * chosen pattern on the key columns, the rows query, a migration adding
- * UNIQUE (key columns), the pre-migration check, a cleanup keeping the
- * oldest row, and the standard phases): pure, unit-tested without a
- * database. init_main() is the subcommand: options, the two, the file. */
+ * init_catalog() (init_catalog.c) reads, from the catalog only (never the
+ * table's rows), the table's columns, types, defaults, NOT NULL,
+ * constraints, indexes and triggers, and the tables its foreign keys point
+ * at. init_write() (init_write.c) turns that model into a commented scenario
+ * (schema, seed rows for the parents, the flow for the chosen pattern on the
+ * key columns, the rows query, a migration adding UNIQUE (key columns), the
+ * pre-migration check, a cleanup keeping the oldest row, and the standard
+ * phases), leaving out and listing what would refuse its rows or could not
+ * be made in the sandbox: pure, unit-tested without a database. init_main()
+ * (init.c) is the subcommand: options, the two, the file. */
 #ifndef PGRACE_INIT_H
 #define PGRACE_INIT_H
 
@@ -123,7 +125,8 @@ struct init_opts {
 bool init_flow_parse(const char *name, enum init_flow *out);
 /* Reads table (optionally schema-qualified) with key columns keys[] from
  * the catalog into *m. False with err: exit 2 cases (no such table, an
- * unknown column, a key that is already unique) set *usage, database
+ * unknown column, a key that is already unique by a valid unique index over
+ * key columns only, partial or on expressions too) set *usage, database
  * errors do not. */
 bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t n_keys,
 		  struct init_model *m, bool *usage, char *err, size_t errlen);
@@ -133,8 +136,6 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
  * their rows included, into m, so that the command finds the database at
  * the version the live table is at. False with err on a database error. */
 bool init_catalog_versions(PGconn *c, struct init_model *m, char *err, size_t errlen);
-/* The index in t->cols of the column named qname (quoted as quote_ident does), or -1. */
-int init_find_column(const struct init_table *t, const char *qname);
 /* Frees what init_catalog allocated. */
 void init_model_free(struct init_model *m);
 /* The kind of a format_type() name. */

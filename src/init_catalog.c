@@ -160,7 +160,7 @@ static void push(char ***list, size_t *n, char *s)
 	grown[(*n)++] = s;
 }
 
-int init_find_column(const struct init_table *t, const char *qname)
+static int find_column(const struct init_table *t, const char *qname)
 {
 	for (size_t i = 0; i < t->n_cols; i++)
 		if (!strcmp(t->cols[i].name, qname))
@@ -401,7 +401,7 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
 				   keys[i]);
 			goto out;
 		}
-		int col = init_find_column(&m->table, PQgetvalue(res, 0, 0));
+		int col = find_column(&m->table, PQgetvalue(res, 0, 0));
 		for (size_t j = 0; j < i; j++)
 			if (m->keys[j] == col) {
 				usage_fail(usage, err, errlen, "--key: column \"%s\" given twice",
