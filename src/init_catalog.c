@@ -421,8 +421,9 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
 	 * columns are its plain ones, or for an expression index those the
 	 * expressions use (pg_depend, which also lists a predicate's columns:
 	 * an expression index with a predicate over other columns is not
-	 * taken for one over the key). A partial index counts: the flow's rows
-	 * fall under its predicate unless a column of it says otherwise. */
+	 * taken for one over the key). A partial index counts too: rows like
+	 * the flow's (deleted_at NULL, the defaults) usually fall under its
+	 * predicate; the message shows the predicate for the case they do not. */
 	const char *up[2] = {oid, attnums};
 	res = query(c,
 		    "SELECT quote_ident(ic.relname), pg_get_expr(i.indpred, i.indrelid)"
@@ -439,10 +440,14 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
 		goto out;
 	if (PQntuples(res) == 1) {
 		bool partial = !PQgetisnull(res, 0, 1);
-		usage_fail(usage, err, errlen,
-			   "the key is already unique by INDEX %s on %s%s%s%s: there is no race to gate",
-			   PQgetvalue(res, 0, 0), m->table.name, partial ? " (partial: WHERE " : "",
-			   partial ? PQgetvalue(res, 0, 1) : "", partial ? ")" : "");
+		usage_fail(
+			usage, err, errlen,
+			"the key is already unique by INDEX %s on %s%s%s%s: there is no race to gate%s",
+			PQgetvalue(res, 0, 0), m->table.name, partial ? " (partial: WHERE " : "",
+			partial ? PQgetvalue(res, 0, 1) : "", partial ? ")" : "",
+			partial ? " for rows under that predicate (for rows outside it, write the "
+				  "scenario by hand)"
+				: "");
 		goto out;
 	}
 	PQclear(res);
