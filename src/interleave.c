@@ -54,6 +54,7 @@ struct ilv {
 	struct key_values key[ORDER_MAX_WORKERS]; /* this order's key as each worker spells it */
 	struct ilv_order *out;   /* the order being run */
 	uint64_t deadline;
+	struct ilv_time *time;   /* where the phase's time goes */
 	char *err;
 	size_t errlen;
 };
@@ -246,7 +247,10 @@ static enum drive_status ask_blocked(struct ilv *il, unsigned blocked[ORDER_MAX_
 	struct db_result r;
 	char text[320];
 	memset(blocked, 0, sizeof(unsigned) * ORDER_MAX_WORKERS);
+	uint64_t t0 = clock_us();
 	db_query(il->monitor, il->view->waits_among_peers, 1, params, il->deadline, &r);
+	il->time->detect_us += clock_us() - t0;
+	il->time->lock_queries++;
 	if (r.status != DB_OK)
 		return fail(il, "asking the server about lock waits: %s",
 			    db_result_text(&r, text, sizeof text));
@@ -383,15 +387,19 @@ static void abandon(struct ilv *il, bool hard)
 	for (int i = 0; i < il->k; i++) {
 		struct ilv_conn *w = &il->w[i];
 		was_pending[i] = w->pending;
-		if (hard && w->pending)
+		if (hard && w->pending) {
 			db_cancel(w->c);
+			il->time->cancels++;
+		}
 		else if (!w->pending && PQstatus(w->c) == CONNECTION_OK)
 			db_query_cleanup(w->c, "ROLLBACK", clock_us() + 3000000u, &r);
 	}
 	drain(il, clock_us() + 3000000u);
 	for (int i = 0; !hard && i < il->k; i++)
-		if (il->w[i].pending)
+		if (il->w[i].pending) {
 			db_cancel(il->w[i].c);
+			il->time->cancels++;
+		}
 	drain(il, clock_us() + 3000000u);
 	for (int i = 0; i < il->k; i++) {
 		struct ilv_conn *w = &il->w[i];
@@ -498,6 +506,8 @@ static enum drive_status run_order(struct ilv *il, struct ilv_order *out, long l
 				   long long phase_round)
 {
 	const struct order *o = &out->order;
+	struct ilv_time *tm = il->time;
+	uint64_t t0 = clock_us();
 	vlog_round(round);
 	for (int w = 0; w < il->k; w++) {
 		struct key_ctx ctx = {.round = round, .key = 0, .phase_round = phase_round, .worker = w};
@@ -545,6 +555,8 @@ static enum drive_status run_order(struct ilv *il, struct ilv_order *out, long l
 	}
 	snprintf(il->pids + plen, sizeof il->pids - plen, "}");
 	int len = o->workers * o->steps;
+	uint64_t t_steps = clock_us(), detect0 = tm->detect_us;
+	tm->begin_us += t_steps - t0;
 	for (int pos = 0; st == DRIVE_OK && pos < len; pos++) {
 		int i = o->w[pos], step = order_step_at(o, pos);
 		struct ilv_conn *w = &il->w[i];
@@ -561,7 +573,10 @@ static enum drive_status run_order(struct ilv *il, struct ilv_order *out, long l
 				for (int j = 0; j < il->k; j++)
 					if (il->w[j].pending)
 						out->status[il->w[j].pending_pos] = ILV_STUCK;
+				uint64_t t_end = clock_us();
+				tm->steps_us += t_end - t_steps - (tm->detect_us - detect0);
 				abandon(il, false);
+				tm->teardown_us += clock_us() - t_end;
 				return DRIVE_OK;
 			}
 			if (st != DRIVE_OK)
@@ -577,11 +592,16 @@ static enum drive_status run_order(struct ilv *il, struct ilv_order *out, long l
 	}
 	if (st == DRIVE_OK)
 		st = drive(il, -2);
+	uint64_t t_end = clock_us();
+	tm->steps_us += t_end - t_steps - (tm->detect_us - detect0);
 	if (st != DRIVE_OK) {
 		abandon(il, true);
+		tm->teardown_us += clock_us() - t_end;
 		return st;
 	}
-	return count_rows(il, &out->rows);
+	st = count_rows(il, &out->rows);
+	tm->rows_us += clock_us() - t_end;
+	return st;
 }
 
 static void count_outcomes(const struct ilv *il, const struct ilv_order *o, struct race_totals *t)
@@ -618,7 +638,7 @@ enum race_status ilv_run(const char *dsn, const char *schema, bool pooler,
 			 struct race_totals *t, char *err, size_t errlen)
 {
 	struct ilv il = {.sc = sc, .cfg = cfg, .k = cfg->workers, .err = err, .errlen = errlen,
-			 .pooler = pooler, .schema = schema};
+			 .pooler = pooler, .schema = schema, .time = &s->time};
 	enum race_status rs = RACE_OK;
 	err[0] = '\0';
 	char tail[128] = "";
@@ -648,9 +668,13 @@ enum race_status ilv_run(const char *dsn, const char *schema, bool pooler,
 		il.w[i].pid = PQbackendPID(il.w[i].c);
 		vlog_worker(il.w[i].c, i, true);
 	}
+	uint64_t t_first = clock_us();
 	for (size_t n = 0; n < s->n_orders; n++) {
 		struct ilv_order *o = &s->orders[n];
-		if (before && !before(before_ctx, *round + 1, (long long)n)) {
+		uint64_t b0 = clock_us();
+		bool go_on = !before || before(before_ctx, *round + 1, (long long)n);
+		s->time.before_us += clock_us() - b0;
+		if (!go_on) {
 			s->n_orders = n;
 			rs = RACE_BROKEN;
 			break;
@@ -679,6 +703,7 @@ enum race_status ilv_run(const char *dsn, const char *schema, bool pooler,
 		for (int i = 0; i < il.k; i++)
 			hist_record(&t->latency, us);
 	}
+	s->time.total_us = clock_us() - t_first;
 	close_all(&il);
 	return rs;
 }

@@ -64,6 +64,18 @@ struct ilv_order {
 	struct ilv_worker w[ORDER_MAX_WORKERS];
 };
 
+/* Where a phase's orders spent their time (monotonic clock, us, summed over
+ * the orders): what ran before each (the phase's round_setup), BEGIN on
+ * every worker, the steps (sent until finished or seen blocked, lock-view
+ * questions excluded), the lock-view questions themselves, ending a
+ * not-executable order (its rollbacks and any cancel), and the rows query.
+ * The parts add up to `total`, the phase's orders from first to last. */
+struct ilv_time {
+	uint64_t before_us, begin_us, steps_us, detect_us, teardown_us, rows_us, total_us;
+	uint64_t lock_queries; /* lock-view questions asked */
+	uint64_t cancels;      /* cancel requests sent */
+};
+
 /* A phase's orders and their totals. */
 struct ilv_summary {
 	struct ilv_order *orders;   /* the orders run, in the order they ran */
@@ -76,6 +88,7 @@ struct ilv_summary {
 	long long with_duplicates;  /* orders that left more than one row for their key */
 	long long not_executable;
 	char step_names[ORDER_MAX_LEN][ORDER_NAME_LEN]; /* "select", "insert", "commit" */
+	struct ilv_time time;
 };
 
 /* The orders phase p runs with cfg: its `orders:` list (parsed for cfg's

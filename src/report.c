@@ -632,14 +632,25 @@ static json_t *json_interleave(const struct phase_result *ph)
 	char note[ORDER_MAX_LEN * 4] = "";
 	if (first >= 0)
 		order_notation(&s->orders[first].order, note, sizeof note);
-	json_t *o = json_pack("{s:I, s:b, s:b, s:I, s:i, s:I, s:I, s:I, s:o, s:o}", "orders_possible",
+	const struct ilv_time *tm = &s->time;
+	json_t *time = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "total_us",
+				 (json_int_t)tm->total_us, "before_us", (json_int_t)tm->before_us,
+				 "begin_us", (json_int_t)tm->begin_us, "steps_us",
+				 (json_int_t)tm->steps_us, "detect_us", (json_int_t)tm->detect_us,
+				 "teardown_us", (json_int_t)tm->teardown_us, "rows_us",
+				 (json_int_t)tm->rows_us, "lock_queries", (json_int_t)tm->lock_queries,
+				 "cancels", (json_int_t)tm->cancels);
+	double ms = s->n_orders ? (double)tm->total_us / 1000.0 / (double)s->n_orders : 0;
+	json_t *o = json_pack("{s:I, s:b, s:b, s:I, s:i, s:I, s:I, s:I, s:o, s:o, s:o, s:o}",
+			      "orders_possible",
 			      (json_int_t)(s->total > INT64_MAX ? INT64_MAX : s->total), "exhaustive",
 			      s->exhaustive, "listed", s->listed, "seed", (json_int_t)s->seed,
 			      "steps_per_worker", s->steps, "interleavings", (json_int_t)s->n_orders,
 			      "interleavings_with_duplicates", (json_int_t)s->with_duplicates,
 			      "interleavings_not_executable", (json_int_t)s->not_executable,
-			      "first_duplicate", first >= 0 ? json_string(note) : json_null(), "orders",
-			      orders ? orders : json_null());
+			      "first_duplicate", first >= 0 ? json_string(note) : json_null(),
+			      "ms_per_order", s->n_orders ? json_real(ms) : json_null(), "time",
+			      time ? time : json_null(), "orders", orders ? orders : json_null());
 	if (rc) {
 		json_decref(o);
 		return NULL;
