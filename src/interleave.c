@@ -22,7 +22,12 @@
 #include "lockview.h"
 #include "vlog.h"
 
-#define POLL_MS 10 /* as the isolation tester: ask about lock waits every 10 ms */
+/* How long a step may run before the lock view is asked whether it waits:
+ * 1 ms after it was sent, then twice as long each time the answer is no, up
+ * to the isolation tester's 10 ms. A step that waits on a lock is seen within
+ * a millisecond or two; a step that runs long costs a question every 10 ms. */
+#define POLL_FIRST_MS 1
+#define POLL_MAX_MS 10
 
 enum flow_state { FLOW_ACTIVE, FLOW_SKIPPED, FLOW_FAILED };
 
@@ -302,6 +307,7 @@ static bool cycle_ahead(const unsigned blocked[ORDER_MAX_WORKERS], int k, int fr
  * need -2: until nothing is pending. */
 static enum drive_status drive(struct ilv *il, int need)
 {
+	int wait_ms = POLL_FIRST_MS;
 	for (;;) {
 		int running;
 		enum drive_status st = collect(il, &running);
@@ -320,8 +326,9 @@ static enum drive_status drive(struct ilv *il, int need)
 		for (int i = 0; i < il->k; i++)
 			if (il->w[i].pending)
 				pfd[n++] = (struct pollfd){.fd = PQsocket(il->w[i].c), .events = POLLIN};
-		if (poll(pfd, (nfds_t)n, POLL_MS) < 0 && errno != EINTR)
+		if (poll(pfd, (nfds_t)n, wait_ms) < 0 && errno != EINTR)
 			return fail(il, "poll: %s", strerror(errno));
+		wait_ms = wait_ms * 2 > POLL_MAX_MS ? POLL_MAX_MS : wait_ms * 2;
 		st = collect(il, &running);
 		if (st != DRIVE_OK)
 			return st;
@@ -367,45 +374,77 @@ static void drain(struct ilv *il, uint64_t until)
 				break;
 			}
 			struct pollfd pfd = {.fd = PQsocket(w->c), .events = POLLIN};
-			if (pfd.fd < 0 || (poll(&pfd, 1, POLL_MS) < 0 && errno != EINTR))
+			if (pfd.fd < 0 || (poll(&pfd, 1, POLL_MAX_MS) < 0 && errno != EINTR))
 				break;
 		}
 	}
 }
 
-/* Ends every open transaction of the round. The idle workers roll back
- * first: that releases the locks the pending steps wait on, so those finish
- * by themselves and roll back in turn, and no cancel request is left in
- * flight to land on a later order's statement (libpq's cancel is delivered
- * asynchronously). Only a step still running after that, or any step when
- * hard (deadline, signal, lost connection), is cancelled. The stop flag does
- * not cut the ROLLBACKs short. */
+/* Rolls back worker i's transaction when it has one and nothing is pending
+ * on it (ROLLBACK never waits on a lock). */
+static void roll_back(struct ilv *il, int i)
+{
+	struct ilv_conn *w = &il->w[i];
+	struct db_result r;
+	if (!w->pending && PQstatus(w->c) == CONNECTION_OK &&
+	    PQtransactionStatus(w->c) != PQTRANS_IDLE)
+		db_query_cleanup(w->c, "ROLLBACK", clock_us() + 3000000u, &r);
+}
+
+/* Ends every open transaction of the round, soft: without a cancel. Each
+ * worker with nothing pending rolls back, which releases the locks pending
+ * steps wait on; a step that then finishes (or fails) leaves its worker
+ * idle in a transaction, which rolls back in turn and releases what the
+ * next waits on, until nothing is pending. A chain of waits thus ends in as
+ * many round trips as it has links; a cycle ends by the server's deadlock
+ * detector. No cancel request is sent, so none can land on a later order's
+ * statement (libpq's cancel is delivered asynchronously). Only a step still
+ * pending after 3 s (a wait on a session outside the round) is cancelled.
+ * The stop flag does not cut the ROLLBACKs short. */
+static void abandon_soft(struct ilv *il)
+{
+	uint64_t until = clock_us() + 3000000u;
+	for (;;) {
+		int pending = 0;
+		for (int i = 0; i < il->k; i++) {
+			struct ilv_conn *w = &il->w[i];
+			if (w->pending && db_poll(w->c, &w->res))
+				w->pending = false;
+			roll_back(il, i);
+			pending += w->pending;
+		}
+		if (!pending || clock_us() >= until)
+			break;
+		struct pollfd pfd[ORDER_MAX_WORKERS];
+		int n = 0;
+		for (int i = 0; i < il->k; i++)
+			if (il->w[i].pending && PQsocket(il->w[i].c) >= 0)
+				pfd[n++] = (struct pollfd){.fd = PQsocket(il->w[i].c), .events = POLLIN};
+		if (poll(pfd, (nfds_t)n, POLL_MAX_MS) < 0 && errno != EINTR)
+			break;
+	}
+}
+
+/* Ends every open transaction of the round: soft (abandon_soft) first unless
+ * hard (deadline, signal, lost connection: every pending step is cancelled at
+ * once); whatever is still pending then is cancelled, drained and rolled
+ * back. */
 static void abandon(struct ilv *il, bool hard)
 {
-	struct db_result r;
-	bool was_pending[ORDER_MAX_WORKERS];
-	for (int i = 0; i < il->k; i++) {
-		struct ilv_conn *w = &il->w[i];
-		was_pending[i] = w->pending;
-		if (hard && w->pending) {
-			db_cancel(w->c);
-			il->time->cancels++;
-		}
-		else if (!w->pending && PQstatus(w->c) == CONNECTION_OK)
-			db_query_cleanup(w->c, "ROLLBACK", clock_us() + 3000000u, &r);
-	}
-	drain(il, clock_us() + 3000000u);
-	for (int i = 0; !hard && i < il->k; i++)
+	if (!hard)
+		abandon_soft(il);
+	bool cancelled = false;
+	for (int i = 0; i < il->k; i++)
 		if (il->w[i].pending) {
 			db_cancel(il->w[i].c);
 			il->time->cancels++;
+			cancelled = true;
 		}
-	drain(il, clock_us() + 3000000u);
+	if (cancelled)
+		drain(il, clock_us() + 3000000u);
 	for (int i = 0; i < il->k; i++) {
-		struct ilv_conn *w = &il->w[i];
-		if (was_pending[i] && !w->pending && PQstatus(w->c) == CONNECTION_OK)
-			db_query_cleanup(w->c, "ROLLBACK", clock_us() + 3000000u, &r);
-		w->pending = false;
+		il->w[i].pending = false;
+		roll_back(il, i);
 	}
 }
 
@@ -501,6 +540,25 @@ static enum drive_status count_rows(struct ilv *il, long long *rows)
 	return DRIVE_OK;
 }
 
+/* Waits for worker i's BEGIN (sent, pending) until the order's deadline. */
+static enum drive_status await_begin(struct ilv *il, int i)
+{
+	struct ilv_conn *w = &il->w[i];
+	while (!db_poll(w->c, &w->res)) {
+		if (db_stop_requested())
+			return fail(il, "interrupted by %s",
+				    db_stop_requested() == SIGINT ? "SIGINT" : "SIGTERM");
+		if (clock_us() >= il->deadline)
+			return fail(il, "round deadline of %d ms passed during worker %c's BEGIN",
+				    il->cfg->deadline_ms, 'a' + i);
+		struct pollfd pfd = {.fd = PQsocket(w->c), .events = POLLIN};
+		if (pfd.fd < 0 || (poll(&pfd, 1, POLL_MAX_MS) < 0 && errno != EINTR))
+			return fail(il, "worker %c: lost during BEGIN", 'a' + i);
+	}
+	w->pending = false;
+	return DRIVE_OK;
+}
+
 /* Runs order o (planned in out) on the key of round; out gets what it did. */
 static enum drive_status run_order(struct ilv *il, struct ilv_order *out, long long round,
 				   long long phase_round)
@@ -528,30 +586,44 @@ static enum drive_status run_order(struct ilv *il, struct ilv_order *out, long l
 	enum drive_status st = prepare(il);
 	size_t plen = 0;
 	il->pids[plen++] = '{';
+	/* BEGIN goes to every worker at once, then the answers are read. */
 	for (int i = 0; st == DRIVE_OK && i < il->k; i++) {
+		struct ilv_conn *w = &il->w[i];
 		struct db_result r;
 		char text[320];
-		il->w[i].flow = FLOW_ACTIVE;
-		il->w[i].pending = false;
+		w->flow = FLOW_ACTIVE;
+		w->pending = false;
 		/* Every order starts from an idle connection: one a cut-short order
 		 * left in a transaction (aborted by a cancel, say) is rolled back
 		 * first, never reused as it is. */
-		if (PQtransactionStatus(il->w[i].c) != PQTRANS_IDLE)
-			db_query_cleanup(il->w[i].c, "ROLLBACK", il->deadline, &r);
-		if (PQtransactionStatus(il->w[i].c) != PQTRANS_IDLE) {
+		if (PQtransactionStatus(w->c) != PQTRANS_IDLE)
+			db_query_cleanup(w->c, "ROLLBACK", il->deadline, &r);
+		if (PQtransactionStatus(w->c) != PQTRANS_IDLE) {
 			st = fail(il, "worker %c: its connection is not idle before order %lld and "
 				      "cannot be rolled back (%s)",
-				  'a' + i, round, PQerrorMessage(il->w[i].c));
+				  'a' + i, round, PQerrorMessage(w->c));
 			break;
 		}
-		db_query(il->w[i].c, il->begin[i < il->cfg->rc_workers], 0, NULL, il->deadline, &r);
-		if (r.status != DB_OK)
+		if (!db_send(w->c, DB_SEND_SCRIPT, NULL, il->begin[i < il->cfg->rc_workers], 0, NULL,
+			     &w->res))
 			st = fail(il, "worker %c: could not BEGIN: %s", 'a' + i,
-				  db_result_text(&r, text, sizeof text));
+				  db_result_text(&w->res, text, sizeof text));
+		else
+			w->pending = true;
+	}
+	for (int i = 0; st == DRIVE_OK && i < il->k; i++) {
+		struct ilv_conn *w = &il->w[i];
+		char text[320];
+		st = await_begin(il, i);
+		if (st != DRIVE_OK)
+			break;
+		if (w->res.status != DB_OK)
+			st = fail(il, "worker %c: could not BEGIN: %s", 'a' + i,
+				  db_result_text(&w->res, text, sizeof text));
 		else if (il->pooler) /* the backend this transaction keeps */
-			il->w[i].pid = (int)strtol(r.first_value, NULL, 10);
+			w->pid = (int)strtol(w->res.first_value, NULL, 10);
 		plen += (size_t)snprintf(il->pids + plen, sizeof il->pids - plen, "%s%d", i ? "," : "",
-					 il->w[i].pid);
+					 w->pid);
 	}
 	snprintf(il->pids + plen, sizeof il->pids - plen, "}");
 	int len = o->workers * o->steps;

@@ -7,14 +7,19 @@
  * order names, then waits until that step has finished or the server says
  * its backend is blocked by another backend of the round
  * (pg_isolation_test_session_is_blocked, as PostgreSQL's isolation tester
- * asks, every 10 ms). A blocked step stays pending while the order goes on and
- * completes when its blocker ends. When the order names a later step of a
- * worker whose step is still pending, pgrace waits only if the lock waits
- * form a cycle (the server's deadlock detector will end one of them);
- * otherwise the order is not executable (the isolation tester would wait
- * for that step until its timeout cancels it): it is recorded at that
- * position, its transactions are rolled back, and it counts in neither rows
- * nor outcomes. A step that does not run because its worker's flow ended
+ * asks; 1 ms after the step was sent, then at doubling intervals up to the
+ * isolation tester's 10 ms). A blocked step stays pending while the order
+ * goes on and completes when its blocker ends. When the order names a later
+ * step of a worker whose step is still pending, pgrace waits only if the
+ * lock waits form a cycle (the server's deadlock detector will end one of
+ * them); otherwise the order is not executable (the isolation tester would
+ * wait for that step until its timeout cancels it): it is recorded at that
+ * position and counts in neither rows nor outcomes, and its transactions are
+ * rolled back without a cancel: the idle workers first, which releases what
+ * the pending steps wait on, then each worker whose step has finished, until
+ * none is left. The connections live for the whole phase (each order starts
+ * from idle ones, BEGIN sent to all at once); the sandbox is not reset
+ * between orders: each order runs on a fresh key, as rounds do. A step that does not run because its worker's flow ended
  * early (skip_if_found found a row, or a statement failed) is recorded as
  * skipped; such a worker still sends its COMMIT at its position (after an
  * error the server answers it with ROLLBACK), so its locks live exactly as

@@ -9,7 +9,8 @@
  * outcomes; a sample above max_interleavings says so, with its seed; an
  * `orders:` list runs exactly those orders. And PostgreSQL's own isolation
  * tester (the real binary of the server in use) runs the specs `pgrace spec`
- * writes and agrees on every order. */
+ * writes and agrees on every order. An order that cannot run as written
+ * ends without a cancel, however its waits chain. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 
 #define SAMPLE PGRACE_TEST_DATA "/integration/interleave-sample.yaml"
 #define FIRE_REPLAY PGRACE_TEST_DATA "/integration/fire-replay.yaml"
+#define CHAIN PGRACE_TEST_DATA "/integration/interleave-chain.yaml"
 #define UQ_NAME "uq_user_tenant_membership_user_tenant"
 
 TestSuite(interleave, .init = scratch_init, .fini = scratch_fini);
@@ -531,4 +533,42 @@ Test(interleave, spec_replays_what_the_run_did, .timeout = 600)
 		json_decref(doc);
 	}
 	free(sql_built);
+}
+
+/* An order that cannot run as written, with a chain of waits (c2 on b2 on
+ * a's key once a is rolled back), ends without a cancel request, and the
+ * orders after it start from idle connections: no 57014 anywhere, the
+ * serial orders skip as they should. (Before: a 3 s drain, then a cancel
+ * of c2, whose late delivery could cancel a later order's statement.) */
+Test(interleave, chain_of_waits_ends_without_a_cancel, .timeout = 120)
+{
+	const char *json = spath("chain.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", CHAIN, "-q", "--json", json), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(json);
+	json_t *ph = phase(doc, "chain");
+	json_t *il = jget(ph, "interleave");
+	cr_expect_eq(jint(jget(il, "time"), "cancels"), 0);
+	cr_expect_null(json_object_get(jget(ph, "outcomes"), "57014"), "a cancel landed");
+	const char *stuck[] = {"a1 a2 b1 b2 c1 c2 b3 a3 c3", "a1 b1 c1 a2 b2 c2 c3 b3 a3"};
+	const char *at[] = {"b3", "c3"};
+	for (int i = 0; i < 2; i++) {
+		json_t *o = order_named(il, stuck[i]);
+		cr_expect(!jbool(o, "executable"), "%s", stuck[i]);
+		cr_expect_str_eq(jstr(o, "not_executable_at"), at[i], "%s", stuck[i]);
+	}
+	const char *serial[] = {"a1 a2 a3 b1 b2 b3 c1 c2 c3", "c1 c2 c3 b1 b2 b3 a1 a2 a3"};
+	for (int i = 0; i < 2; i++) {
+		json_t *o = order_named(il, serial[i]);
+		cr_expect(jbool(o, "executable"), "%s", serial[i]);
+		cr_expect_eq(jint(o, "rows"), 1, "%s", serial[i]);
+		int first = i ? 2 : 0;
+		for (int w = 0; w < 3; w++)
+			cr_expect_str_eq(jstr(json_array_get(jget(o, "workers"), (size_t)w), "outcome"),
+					 w == first ? "ok" : "skipped", "%s, worker %c", serial[i],
+					 'a' + w);
+	}
+	json_decref(doc);
+	proc_free(&p);
 }
