@@ -17,6 +17,7 @@
 
 #include "attempt.h"
 #include "db.h"
+#include "footprint.h"
 #include "judge.h"
 #include "key.h"
 #include "lockview.h"
@@ -80,6 +81,7 @@ bool ilv_plan(const struct scenario *sc, const struct phase *p, const struct rac
 	}
 	s->steps = steps;
 	s->seed = (uint64_t)cfg->seed;
+	s->ran = 0;
 	s->total = order_count(k, steps);
 	const char *sql[ORDER_MAX_LEN];
 	for (size_t i = 0; i < sc->n_flow; i++)
@@ -100,6 +102,8 @@ bool ilv_plan(const struct scenario *sc, const struct phase *p, const struct rac
 			}
 		}
 		s->n_orders = p->n_orders;
+		for (size_t i = 0; i < s->n_orders; i++)
+			s->orders[i].same_as = i;
 		return true;
 	}
 	size_t n;
@@ -108,8 +112,10 @@ bool ilv_plan(const struct scenario *sc, const struct phase *p, const struct rac
 	s->orders = calloc(n, sizeof *s->orders);
 	if (!s->orders)
 		abort();
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		s->orders[i].order = list[i];
+		s->orders[i].same_as = i;
+	}
 	free(list);
 	s->n_orders = n;
 	return true;
@@ -695,6 +701,66 @@ static void count_outcomes(const struct ilv *il, const struct ilv_order *o, stru
 	}
 }
 
+/* Order to carries the results of from, an order of its class: each step's
+ * status moves with the step (worker and step number) to to's position. */
+static void carry(const struct ilv_order *from, struct ilv_order *to)
+{
+	int len = from->order.workers * from->order.steps;
+	int at[ORDER_MAX_WORKERS][ORDER_MAX_LEN];
+	to->executable = from->executable;
+	to->rows = from->rows;
+	to->stuck_on = from->stuck_on;
+	to->stuck_pos = -1;
+	memcpy(to->w, from->w, sizeof to->w);
+	memset(to->status, ILV_NOT_REACHED, sizeof to->status);
+	for (int p = 0; p < len; p++)
+		at[to->order.w[p]][order_step_at(&to->order, p)] = p;
+	for (int p = 0; p < len; p++) {
+		int q = at[from->order.w[p]][order_step_at(&from->order, p)];
+		to->status[q] = from->status[p];
+		if (p == from->stuck_pos)
+			to->stuck_pos = q;
+	}
+}
+
+/* Partial-order reduction: asks the server what each flow statement
+ * touches (on worker a's connection, on the key of the next round), then
+ * marks every order but the first of its class as carried by that first. */
+static enum drive_status plan_reduction(struct ilv *il, struct ilv_summary *s, long long round)
+{
+	struct key_ctx ctx = {.round = round, .key = 0, .phase_round = 0, .worker = 0};
+	char why[512];
+	if (!key_eval(il->sc->params, il->sc->n_params, &ctx, &il->key[0], why, sizeof why)) {
+		fail(il, "%s:%d: params: %s (round %lld, worker 0)", il->sc->path, il->sc->params_line,
+		     why, round);
+		return DRIVE_BAD;
+	}
+	struct reduce_flow *f = malloc(sizeof *f);
+	size_t *rep = malloc(sizeof *rep * (s->n_orders ? s->n_orders : 1));
+	struct order *orders = malloc(sizeof *orders * (s->n_orders ? s->n_orders : 1));
+	if (!f || !rep || !orders)
+		abort();
+	enum drive_status st = DRIVE_OK;
+	il->deadline = clock_us() + (uint64_t)il->cfg->deadline_ms * 1000u;
+	if (!footprint_probe(il->w[0].c, il->monitor, il->view, il->sc, il->k,
+			     il->begin[0 < il->cfg->rc_workers], il->key[0].ptr, il->deadline, f,
+			     il->err, il->errlen)) {
+		st = db_stop_requested() ? DRIVE_INTERRUPTED : DRIVE_BROKEN;
+		goto out;
+	}
+	for (size_t i = 0; i < s->n_orders; i++)
+		orders[i] = s->orders[i].order;
+	reduce_classes(f, orders, s->n_orders, rep);
+	for (size_t i = 0; i < s->n_orders; i++)
+		s->orders[i].same_as = rep[i];
+	s->reduced = true;
+out:
+	free(f);
+	free(rep);
+	free(orders);
+	return st;
+}
+
 static void close_all(struct ilv *il)
 {
 	for (int i = 0; i < il->k; i++)
@@ -741,8 +807,31 @@ enum race_status ilv_run(const char *dsn, const char *schema, bool pooler,
 		vlog_worker(il.w[i].c, i, true);
 	}
 	uint64_t t_first = clock_us();
+	if (cfg->reduction && !s->listed && !pooler && il.k > 1 && s->n_orders > 1) {
+		enum drive_status st = plan_reduction(&il, s, *round + 1);
+		s->time.probe_us = clock_us() - t_first;
+		if (st != DRIVE_OK) {
+			s->n_orders = 0;
+			close_all(&il);
+			return st == DRIVE_INTERRUPTED ? RACE_INTERRUPTED
+			       : st == DRIVE_BAD      ? RACE_BAD
+						      : RACE_BROKEN;
+		}
+	}
 	for (size_t n = 0; n < s->n_orders; n++) {
 		struct ilv_order *o = &s->orders[n];
+		if (o->same_as != n) { /* pruned: its class's first order ran */
+			carry(&s->orders[o->same_as], o);
+			if (!o->executable) {
+				s->not_executable++;
+				continue;
+			}
+			if (o->rows > 1)
+				s->with_duplicates++;
+			count_outcomes(&il, o, t);
+			continue;
+		}
+		s->ran++;
 		uint64_t b0 = clock_us();
 		bool go_on = !before || before(before_ctx, *round + 1, (long long)n);
 		s->time.before_us += clock_us() - b0;

@@ -28,7 +28,15 @@
  * looks at the stop flag. Behind a transaction pooler (pooler) nothing
  * relies on session state: each worker's transaction sets its search_path
  * and names its backend (it keeps that backend until COMMIT), statements go
- * unprepared. */
+ * unprepared.
+ *
+ * With cfg->reduction (not for an `orders:` list, not behind a pooler), the
+ * flow's footprints are asked of the server first (footprint.h) and only
+ * the first order of each class of orders that differ by commuting steps
+ * (reduce.h) runs; every other order of the class is counted with its
+ * results (rows, outcomes, duplicates, not executable), as the full
+ * enumeration would find them. Which orders to try is reduce.h's and
+ * order.h's business; this file only runs them. */
 #ifndef PGRACE_INTERLEAVE_H
 #define PGRACE_INTERLEAVE_H
 
@@ -61,6 +69,9 @@ struct ilv_worker {
 /* One order and what it did. */
 struct ilv_order {
 	struct order order;
+	size_t same_as;       /* the order whose run stands for this one: its own index when it
+			       * ran, else the first order of its class (reduce.h), whose
+			       * results it carries (statuses moved to its own positions) */
 	bool executable;
 	int stuck_pos;        /* not executable: position that could not start, else -1 */
 	int stuck_on;         /* ... and the worker whose pending step blocked it */
@@ -74,8 +85,9 @@ struct ilv_order {
  * every worker, the steps (sent until finished or seen blocked, lock-view
  * questions excluded), the lock-view questions themselves, ending a
  * not-executable order (its rollbacks and any cancel), and the rows query.
- * The parts add up to `total`, the phase's orders from first to last. */
+ * The parts (and the probe) add up to `total`, the phase's orders from first to last. */
 struct ilv_time {
+	uint64_t probe_us;     /* partial-order reduction's footprint probe, once */
 	uint64_t before_us, begin_us, steps_us, detect_us, teardown_us, rows_us, total_us;
 	uint64_t lock_queries; /* lock-view questions asked */
 	uint64_t cancels;      /* cancel requests sent */
@@ -92,6 +104,8 @@ struct ilv_summary {
 	int steps;                  /* per worker: flow statements + COMMIT */
 	long long with_duplicates;  /* orders that left more than one row for their key */
 	long long not_executable;
+	bool reduced;               /* partial-order reduction chose which orders ran */
+	size_t ran;                 /* orders run; the others (pruned) carry a run's results */
 	char step_names[ORDER_MAX_LEN][ORDER_NAME_LEN]; /* "select", "insert", "commit" */
 	struct ilv_time time;
 };
