@@ -164,8 +164,8 @@ lost_monitor:
 
 bool footprint_probe(PGconn *c, PGconn *monitor, const struct lockview *view,
 		     const struct scenario *sc, int workers, const char *begin_sql,
-		     const char *const *key, uint64_t deadline_us, struct reduce_flow *f, char *err,
-		     size_t errlen)
+		     const char *const *key, uint64_t deadline_us, struct reduce_flow *f,
+		     struct footprint_rels *names, char *err, size_t errlen)
 {
 	struct rels rels = {.n = 0};
 	memset(f, 0, sizeof *f);
@@ -180,5 +180,20 @@ bool footprint_probe(PGconn *c, PGconn *monitor, const struct lockview *view,
 			f->step[w][j] = st;
 	}
 	reduce_prepare(f);
+	names->n = rels.n;
+	for (int i = 0; i < rels.n; i++) {
+		char oid[24], text[320];
+		const char *params[1] = {oid};
+		struct db_result r;
+		snprintf(oid, sizeof oid, "%lu", rels.oid[i]);
+		db_query(monitor, "SELECT $1::oid::regclass::text", 1, params, deadline_us, &r);
+		if (lost(&r)) {
+			snprintf(err, errlen, "footprint probe, relation names: %s",
+				 db_result_text(&r, text, sizeof text));
+			return false;
+		}
+		snprintf(names->name[i], sizeof names->name[i], "%s",
+			 r.status == DB_OK ? r.first_value : oid);
+	}
 	return true;
 }

@@ -24,15 +24,24 @@
 #include "reduce.h"
 #include "scenario.h"
 
+#define FOOTPRINT_NAME_LEN 64
+
+/* The relations the steps' masks name: bit i is name[i] (as regclass
+ * prints it from the sandbox). */
+struct footprint_rels {
+	int n;
+	char name[REDUCE_MAX_RELS][FOOTPRINT_NAME_LEN];
+};
+
 /* Fills f (workers, steps = flow statements + COMMIT, every worker's
  * statements alike; reduce_prepare() done) by running each flow statement
  * of sc on c (idle; BEGIN with begin_sql, the statement with key, then
  * ROLLBACK) and asking monitor about c's backend. False with err only when
  * a connection is lost; anything else the server says makes that step
- * unknown. c is idle again afterwards. */
+ * unknown. names gets the relations' names. c is idle again afterwards. */
 bool footprint_probe(PGconn *c, PGconn *monitor, const struct lockview *view,
 		     const struct scenario *sc, int workers, const char *begin_sql,
-		     const char *const *key, uint64_t deadline_us, struct reduce_flow *f, char *err,
-		     size_t errlen);
+		     const char *const *key, uint64_t deadline_us, struct reduce_flow *f,
+		     struct footprint_rels *names, char *err, size_t errlen);
 
 #endif

@@ -744,7 +744,7 @@ static enum drive_status plan_reduction(struct ilv *il, struct ilv_summary *s, l
 	il->deadline = clock_us() + (uint64_t)il->cfg->deadline_ms * 1000u;
 	if (!footprint_probe(il->w[0].c, il->monitor, il->view, il->sc, il->k,
 			     il->begin[0 < il->cfg->rc_workers], il->key[0].ptr, il->deadline, f,
-			     il->err, il->errlen)) {
+			     &s->rels, il->err, il->errlen)) {
 		st = db_stop_requested() ? DRIVE_INTERRUPTED : DRIVE_BROKEN;
 		goto out;
 	}
@@ -754,6 +754,8 @@ static enum drive_status plan_reduction(struct ilv *il, struct ilv_summary *s, l
 	for (size_t i = 0; i < s->n_orders; i++)
 		s->orders[i].same_as = rep[i];
 	s->reduced = true;
+	for (size_t j = 0; j < il->sc->n_flow; j++)
+		s->footprint[j] = f->step[0][j];
 out:
 	free(f);
 	free(rep);

@@ -44,8 +44,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "footprint.h"
 #include "order.h"
 #include "race.h"
+#include "reduce.h"
 #include "scenario.h"
 
 enum ilv_step_status {
@@ -105,6 +107,8 @@ struct ilv_summary {
 	long long with_duplicates;  /* orders that left more than one row for their key */
 	long long not_executable;
 	bool reduced;               /* partial-order reduction chose which orders ran */
+	struct reduce_step footprint[ORDER_MAX_LEN]; /* reduced: each flow statement's */
+	struct footprint_rels rels; /* reduced: the relations footprint[].rels names */
 	size_t ran;                 /* orders run; the others (pruned) carry a run's results */
 	char step_names[ORDER_MAX_LEN][ORDER_NAME_LEN]; /* "select", "insert", "commit" */
 	struct ilv_time time;

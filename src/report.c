@@ -627,6 +627,33 @@ static json_t *json_fire_order(const struct phase_result *ph)
 	return o;
 }
 
+/* What each flow statement touched, as partial-order reduction saw it;
+ * null when the phase was not reduced. */
+static json_t *json_footprints(const struct ilv_summary *s)
+{
+	if (!s->reduced)
+		return json_null();
+	json_t *a = json_array();
+	int rc = a ? 0 : -1;
+	for (int j = 0; a && j < s->steps - 1; j++) {
+		const struct reduce_step *st = &s->footprint[j];
+		json_t *rels = json_array();
+		for (int i = 0; rels && i < s->rels.n; i++)
+			if (st->rels & (UINT64_C(1) << i))
+				rc |= json_array_append_new(
+					rels, json_text(s->rels.name[i], sizeof s->rels.name[i]));
+		rc |= json_array_append_new(
+			a, json_pack("{s:s, s:o, s:b, s:b, s:b}", "step", s->step_names[j], "relations",
+				     rels ? rels : json_null(), "writes", st->writes, "exclusive",
+				     st->exclusive, "unknown", st->unknown));
+	}
+	if (rc) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
 /* An interleave phase's orders and their totals; null for other phases. */
 static json_t *json_interleave(const struct phase_result *ph)
 {
@@ -652,7 +679,7 @@ static json_t *json_interleave(const struct phase_result *ph)
 				 "cancels", (json_int_t)tm->cancels);
 	double ms = s->ran ? (double)tm->total_us / 1000.0 / (double)s->ran : 0;
 	json_t *o = json_pack("{s:I, s:b, s:b, s:I, s:i, s:I, s:I, s:I, s:b, s:I, s:I, s:o, s:o, s:o, "
-			      "s:o}",
+			      "s:o, s:o}",
 			      "orders_possible",
 			      (json_int_t)(s->total > INT64_MAX ? INT64_MAX : s->total), "exhaustive",
 			      s->exhaustive, "listed", s->listed, "seed", (json_int_t)s->seed,
@@ -660,7 +687,8 @@ static json_t *json_interleave(const struct phase_result *ph)
 			      "interleavings_with_duplicates", (json_int_t)s->with_duplicates,
 			      "interleavings_not_executable", (json_int_t)s->not_executable,
 			      "reduction", s->reduced, "orders_run", (json_int_t)s->ran,
-			      "orders_pruned", (json_int_t)(s->n_orders - s->ran),
+			      "orders_pruned", (json_int_t)(s->n_orders - s->ran), "footprints",
+			      json_footprints(s),
 			      "first_duplicate", first >= 0 ? json_string(note) : json_null(),
 			      "ms_per_order", s->ran ? json_real(ms) : json_null(), "time",
 			      time ? time : json_null(), "orders", orders ? orders : json_null());

@@ -704,3 +704,50 @@ Test(interleave, reduction_changes_no_outcome, .timeout = 900)
 	json_decref(r);
 	json_decref(f);
 }
+
+#define FOOTPRINT PGRACE_TEST_DATA "/integration/interleave-footprint.yaml"
+
+/* The footprints partial-order reduction worked from, as the JSON reports
+ * them: the seed flow's SELECT reads its table, its INSERT writes it and
+ * reaches users and tenants through the foreign keys; a trigger of the
+ * user's own makes every step on its table unknown, and nothing is pruned
+ * (the counts stay those of every order). */
+Test(interleave, footprints_name_what_a_step_touches, .timeout = 180)
+{
+	const char *json = spath("fp-seed.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", SEED, "-q", "--json", json), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	proc_free(&p);
+	json_t *doc = load_json(json);
+	json_t *fp = jget(jget(phase(doc, "interleave-before"), "interleave"), "footprints");
+	json_t *sel = json_array_get(fp, 0), *ins = json_array_get(fp, 1);
+	cr_assert(sel && ins);
+	cr_expect_str_eq(jstr(sel, "step"), "select");
+	cr_expect(!jbool(sel, "writes") && !jbool(sel, "unknown"));
+	cr_expect_eq(json_array_size(jget(sel, "relations")), 1);
+	cr_expect_str_eq(json_string_value(json_array_get(jget(sel, "relations"), 0)),
+			 "user_tenant_membership");
+	cr_expect(jbool(ins, "writes") && !jbool(ins, "unknown"));
+	char *rels = json_dumps(jget(ins, "relations"), JSON_COMPACT);
+	cr_expect(contains(rels, "\"users\"") && contains(rels, "\"tenants\""),
+		  "the INSERT's foreign keys: %s", rels);
+	free(rels);
+	json_decref(doc);
+
+	json = spath("fp-trigger.json");
+	code = run_pgrace(ARGS("run", FOOTPRINT, "-q", "--json", json), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	proc_free(&p);
+	doc = load_json(json);
+	json_t *plain = jget(phase(doc, "plain"), "interleave");
+	json_t *trig = jget(phase(doc, "trigger"), "interleave");
+	cr_expect_gt(jint(plain, "orders_pruned"), 0);
+	cr_expect_eq(jint(trig, "orders_pruned"), 0);
+	cr_expect_eq(jint(trig, "orders_run"), 20);
+	size_t i;
+	json_t *s;
+	json_array_foreach(jget(trig, "footprints"), i, s)
+		cr_expect(jbool(s, "unknown"), "step %s after the trigger", jstr(s, "step"));
+	json_decref(doc);
+}
