@@ -592,6 +592,7 @@ static int cmd_spec(int argc, char **argv)
 		text_line(stderr, "pgrace: %s: %s", sc.name,
 			  res.error[0] ? res.error : "the run stopped before the phase");
 		rc = run_exit_code(verdict_worse(res.verdict, VERDICT_ERROR));
+		free(cap.dump); /* captured before the race broke */
 		goto out;
 	}
 	if (!cap.dump) {

@@ -751,3 +751,24 @@ Test(interleave, footprints_name_what_a_step_touches, .timeout = 180)
 		cr_expect(jbool(s, "unknown"), "step %s after the trigger", jstr(s, "step"));
 	json_decref(doc);
 }
+
+/* `pgrace spec` of a phase whose race breaks after the sandbox was
+ * captured (its rows query needs a table the phase's step dropped) says
+ * why, fails as `pgrace run` does and writes no spec; the capture is freed
+ * (before: leaked, which the sanitizer build's leak check turned into a
+ * failed exit). */
+Test(interleave, spec_of_a_broken_race_frees_its_capture, .timeout = 120)
+{
+	const char *yaml = PGRACE_TEST_DATA "/integration/spec-broken.yaml";
+	const char *spec = spath("broken.spec");
+	struct proc p, r;
+	int run = run_pgrace(ARGS("run", yaml, "-q"), &r);
+	int code = run_pgrace(ARGS("spec", yaml, "--phase", "broken", "-o", spec), &p);
+	cr_expect_neq(run, 0, "%s", proc_said(&r));
+	cr_expect(code == 2 || code == 3, "%s", proc_said(&p));
+	cr_expect(contains(p.err, "rows query failed") && contains(p.err, "42P01"), "%s",
+		  proc_said(&p));
+	cr_expect(access(spec, F_OK) != 0, "a spec was written");
+	proc_free(&p);
+	proc_free(&r);
+}
