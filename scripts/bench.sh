@@ -49,8 +49,8 @@
 # --quick: 6 rounds per hit-rate repetition instead of 50, 1 s free runs
 # instead of 5, still 5 repetitions everywhere but scale and interleave (1
 # instead of 5 and 3: a 1000-worker run takes about 17 s here, the 3,360
-# orders of 3 workers about 10 s); under 3 minutes on 2 cores once pgrace is
-# built.
+# orders of 3 workers about 15 s, 60 s more without the reduction); about 5
+# minutes on 2 cores once pgrace is built.
 #
 # Writes results/bench.json (figures, goals, machine, command),
 # results/bench.md (the tables in Markdown, for docs/performance.md),
