@@ -309,7 +309,7 @@ void command_run(char *const *argv, const char *cwd, char *const *envp, uint64_t
 	if (WIFEXITED(wstatus))
 		r->exit_code = WEXITSTATUS(wstatus);
 	else if (WIFSIGNALED(wstatus))
-		r->exit_code = 128 + WTERMSIG(wstatus);
+		r->exit_code = 128 + (r->signal = WTERMSIG(wstatus));
 	if (r->status == CMD_OK && r->exit_code != 0)
 		r->status = CMD_FAILED;
 out:
@@ -454,7 +454,9 @@ char **command_env(char *const *base, PGconn *conn, const char *schema)
 		env[k++] = env_pair("PGPASSFILE", passfile);
 	env[k++] = env_pair("PGOPTIONS", options);
 	char url[2048];
-	command_url(url, sizeof url, host, port, user, NULL, db, NULL);
+	/* The options too: a tool that reads only the URL (node-postgres,
+	 * pgx, asyncpg, JDBC) works in the sandbox as well. */
+	command_url(url, sizeof url, host, port, user, NULL, db, options);
 	env[k++] = env_pair("DATABASE_URL", url);
 	env[k] = NULL;
 	return env;
@@ -584,4 +586,36 @@ const char *command_last_lines(const char *text, int n)
 		p--;
 	}
 	return p;
+}
+
+/* The name of signal sig ("SIGSEGV"), or "signal N". */
+static const char *signal_name(int sig, char *buf, size_t len)
+{
+	static const struct {
+		int sig;
+		const char *name;
+	} names[] = {{SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"},
+		     {SIGILL, "SIGILL"},   {SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"},
+		     {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},   {SIGKILL, "SIGKILL"},
+		     {SIGUSR1, "SIGUSR1"}, {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},
+		     {SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"},
+		     {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"}, {SIGSYS, "SIGSYS"}};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (names[i].sig == sig)
+			return names[i].name;
+	snprintf(buf, len, "signal %d", sig);
+	return buf;
+}
+
+const char *command_end_text(const struct command_result *r, bool shell, char *buf, size_t len)
+{
+	char name[32];
+	if (r->signal)
+		snprintf(buf, len, "was killed by %s", signal_name(r->signal, name, sizeof name));
+	else if (shell && r->exit_code > 128 && r->exit_code < 128 + 32)
+		snprintf(buf, len, "exited with status %d (a command killed by %s)", r->exit_code,
+			 signal_name(r->exit_code - 128, name, sizeof name));
+	else
+		snprintf(buf, len, "exited with status %d", r->exit_code);
+	return buf;
 }

@@ -44,12 +44,17 @@ struct command {
 struct command_result {
 	enum command_status status;
 	int exit_code;       /* its exit status, 128 + signal when a signal ended it */
+	int signal;          /* the signal that ended it, 0 when it exited */
 	char out[COMMAND_TAIL + 1]; /* the last bytes of stdout, NUL-terminated */
 	char err[COMMAND_TAIL + 1]; /* the last bytes of stderr */
 	bool out_cut, err_cut;      /* earlier bytes were dropped */
 	char why[256];       /* CMD_SPAWN_ERROR: what failed; CMD_TIMEOUT: after how long */
 };
 
+/* How r's command ended, for a message: "was killed by SIGSEGV", or
+ * "exited with status 3" (a shell's 128 + N, a command under it killed by
+ * signal N, adds "(a command killed by SIGSEGV)"). Returns buf. */
+const char *command_end_text(const struct command_result *r, bool shell, char *buf, size_t len);
 /* Splits line into a NULL-terminated argv (malloc'd, free with
  * command_argv_free); false with err on an unclosed quote or an empty line. */
 bool command_split(const char *line, char ***argv, char *err, size_t errlen);
@@ -72,7 +77,7 @@ void command_run(char *const *argv, const char *cwd, char *const *envp, uint64_t
  * PGOPTIONS conn's own options (its DSN's, else the user's PGOPTIONS)
  * followed by `-c search_path=schema`,
  * and DATABASE_URL the same connection as a postgresql:// URI without a
- * password. */
+ * password, PGOPTIONS's options in its options parameter. */
 char **command_env(char *const *base, PGconn *conn, const char *schema);
 /* The URI for a connection: postgresql://user[:password]@host:port/dbname,
  * every part percent-encoded; a socket folder host goes in the query

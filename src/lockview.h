@@ -59,5 +59,15 @@ struct lockview {
 const struct lockview *lockview_for(const char *version, char *why, size_t len);
 /* lockview_for() of the server c is connected to (asks SELECT version()). */
 const struct lockview *lockview_detect(PGconn *c, char *why, size_t len);
+/* Who else holds a lock on a table of schema (PostgreSQL's pg_locks), as
+ * "pid N holds MODE on table T; ..." into buf ("" when no one, or when the
+ * question failed): what a DROP SCHEMA that ran out of time waited for.
+ * Asks on c, which is idle. */
+void lockview_schema_holders(PGconn *c, const char *schema, char *buf, size_t len);
+/* What backend pid waits on, asked from c (another connection) while it
+ * waits: "a lock held by pid N (MODE on table T)", or "no lock (wait event
+ * Timeout/PgSleep)", or "nothing: it was running"; "" when the question
+ * failed. */
+void lockview_session_wait(PGconn *c, int pid, char *buf, size_t len);
 
 #endif

@@ -880,9 +880,9 @@ out:
 /* ---- JUnit XML ---- */
 
 /* Writes s[0..cap) as XML text, valid in attributes too. Tab, newline and
- * CR become character references (attribute values keep them); other
- * control characters and invalid UTF-8, which XML 1.0 cannot carry at all,
- * become '?'. */
+ * CR become character references (attribute values keep them); every other
+ * character XML 1.0 cannot carry at all (its Char production: C0 controls,
+ * U+FFFE, U+FFFF; surrogates) and each byte of invalid UTF-8 become '?'. */
 static void xml_put(FILE *out, const char *s, size_t cap)
 {
 	size_t n = strnlen(s, cap);
@@ -923,9 +923,10 @@ static void xml_put(FILE *out, const char *s, size_t cap)
 				fputc(c, out);
 			} else {
 				len = text_utf8_len((const unsigned char *)s + i, n - i);
-				if (len == 0) {
+				uint32_t cp = len ? text_utf8_decode((const unsigned char *)s + i, len) : 0;
+				if (len == 0 || cp == 0xFFFE || cp == 0xFFFF) {
 					fputc('?', out);
-					len = 1;
+					len = len ? len : 1;
 				} else {
 					fwrite(s + i, 1, len, out);
 				}

@@ -172,3 +172,62 @@ Test(command, dsn_options_reach_the_command, .timeout = 120)
 	cr_expect(contains(p.err, "not passed"), "%s", proc_said(&p));
 	proc_free(&p);
 }
+
+/* ---- DATABASE_URL ---- */
+
+/* The user's objects a test may leave in public, dropped whatever happens. */
+static char user_table[64], escaped_table[64];
+
+static void drop_user_tables(void)
+{
+	char sql[256];
+	PGconn *c = pg_open();
+	snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS public.%s, public.%s", user_table,
+		 escaped_table);
+	exec_ok(c, sql);
+	PQfinish(c);
+}
+
+/* DATABASE_URL alone (PGOPTIONS unset, as node-postgres, pgx or JDBC see
+ * the connection) puts what it creates in the sandbox. Before: the URL had
+ * no options, the table went to public, and the next step did not find it. */
+Test(command, database_url_alone_reaches_the_sandbox, .timeout = 120)
+{
+	snprintf(user_table, sizeof user_table, "unused_%d", (int)getpid());
+	snprintf(escaped_table, sizeof escaped_table, "from_url_%d", (int)getpid());
+	drop_user_tables();
+	char yaml[2048];
+	snprintf(yaml, sizeof yaml,
+		 "name: url-only\n"
+		 "schema: CREATE TABLE t (k bigint)\n"
+		 "params: [round]\n"
+		 "rows: SELECT count(*) FROM t WHERE k = $1\n"
+		 "flow:\n"
+		 "  - sql: INSERT INTO t VALUES ($1)\n"
+		 "phases:\n"
+		 "  - name: migrate\n"
+		 "    steps:\n"
+		 "      - command: >-\n"
+		 "          unset PGOPTIONS PGHOST PGPORT PGUSER PGDATABASE;\n"
+		 "          psql -X -q -v ON_ERROR_STOP=1 \"$DATABASE_URL\"\n"
+		 "          -c \"CREATE TABLE %s (x int)\"\n"
+		 "        shell: true\n"
+		 "      - sql: SELECT * FROM %s\n"
+		 "  - name: race\n"
+		 "    race: {workers: 2, rounds: 1}\n"
+		 "    expect: [rows_per_key.max == 2]\n",
+		 escaped_table, escaped_table);
+	const char *file = spath("url.yaml");
+	write_file(file, yaml, strlen(yaml));
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "-q"), &p);
+	cr_expect_eq(code, 0, "%s", proc_said(&p));
+	proc_free(&p);
+	PGconn *c = pg_open();
+	const char *name[1] = {escaped_table};
+	char *left = pg_value(c, "SELECT count(*) FROM pg_class WHERE relname = $1", 1, name);
+	cr_expect_str_eq(left, "0", "the table outlived the sandbox");
+	free(left);
+	PQfinish(c);
+	drop_user_tables();
+}
