@@ -29,6 +29,7 @@
 #include "sandbox.h"
 #include "scenario.h"
 #include "secret.h"
+#include "server.h"
 #include "text.h"
 #include "vlog.h"
 #include "stats.h"
@@ -53,6 +54,8 @@ static const char usage_text[] =
 	"      --max-interleavings=N  interleave: above N orders run a sample of N\n"
 	"                           (1-100000; default 1000)\n"
 	"      --seed=N             interleave: the sample's seed (default 1)\n"
+	"      --no-reduction       interleave: run every order, not one per class of\n"
+	"                           orders that differ only by commuting steps\n"
 	"      --deadline-ms=N      a round's time budget (100-3600000)\n"
 	"  -T, --duration=SECONDS   free-running instead of rounds: no barrier, each\n"
 	"                           worker runs the flow back to back on fresh keys;\n"
@@ -293,41 +296,6 @@ static bool parse_target(char *arg, struct run_opts *opts)
 	return true;
 }
 
-/* Every --target names a target other than the first of at least one of
- * the n scenarios (the first is --dsn's): a name none of them uses would be
- * ignored in silence, a misspelt replica with it. False (message printed). */
-static bool targets_used(const struct run_opts *opts, const struct scenario *sc, int n)
-{
-	for (size_t i = 0; i < opts->n_targets; i++) {
-		const char *name = opts->targets[i].name;
-		bool used = false;
-		for (int s = 0; s < n && !used; s++)
-			for (size_t t = 0; t < sc[s].n_targets && !used; t++) {
-				if (strcmp(sc[s].targets[t], name))
-					continue;
-				if (t == 0) {
-					usage_error("--target %s: %s is the first target of %s, the server "
-						    "--dsn names: give its connection with --dsn",
-						    name, name, sc[s].path);
-					return false;
-				}
-				used = true;
-			}
-		if (!used) {
-			char names[256] = "";
-			size_t len = 0;
-			for (int s = 0; s < n; s++)
-				for (size_t t = 1; t < sc[s].n_targets && len < sizeof names; t++)
-					len += (size_t)snprintf(names + len, sizeof names - len, "%s%s",
-								len ? ", " : "", sc[s].targets[t]);
-			usage_error("--target %s: no scenario given has a target %s (%s)", name, name,
-				    len ? names : "they name no targets besides --dsn's server");
-			return false;
-		}
-	}
-	return true;
-}
-
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -339,7 +307,7 @@ static int cmd_run(int argc, char **argv)
 		{"pooler", no_argument, NULL, 'P'},      {"target", required_argument, NULL, 'G'},
 		{"admin-dsn", required_argument, NULL, 'A'},
 		{"max-interleavings", required_argument, NULL, 'I'},
-		{"seed", required_argument, NULL, 'S'},
+		{"seed", required_argument, NULL, 'S'},  {"no-reduction", no_argument, NULL, 'N'},
 		{"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, '?'},
 		{"verbose", no_argument, NULL, 'v'},     {"log", required_argument, NULL, 'L'},
 		{"html", required_argument, NULL, 'W'},
@@ -409,6 +377,10 @@ static int cmd_run(int argc, char **argv)
 						   optarg);
 			opts.override.set |= RACE_SET_MAX_ILV;
 			break;
+		case 'N':
+			opts.override.reduction = false;
+			opts.override.set |= RACE_SET_REDUCTION;
+			break;
 		case 'S': {
 			int seed;
 			if (!parse_number(optarg, 0, 2147483647, &seed))
@@ -462,8 +434,13 @@ static int cmd_run(int argc, char **argv)
 	if (!sc || !res)
 		abort();
 	int rc = EXIT_PASS;
-	if (load_all(argv + optind, n, sc) || !targets_used(&opts, sc, n)) {
+	if (load_all(argv + optind, n, sc)) {
 		rc = EXIT_USAGE;
+		goto out;
+	}
+	char why[512];
+	if (!server_targets_named(opts.targets, opts.n_targets, sc, (size_t)n, why, sizeof why)) {
+		rc = usage_error("%s", why);
 		goto out;
 	}
 	opts.progress = !opts.quiet && isatty(STDERR_FILENO);
@@ -623,6 +600,7 @@ static int cmd_spec(int argc, char **argv)
 		text_line(stderr, "pgrace: %s: %s", sc.name,
 			  res.error[0] ? res.error : "the run stopped before the phase");
 		rc = run_exit_code(verdict_worse(res.verdict, VERDICT_ERROR));
+		free(cap.dump); /* captured before the race broke */
 		goto out;
 	}
 	if (!cap.dump) {

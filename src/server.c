@@ -85,6 +85,40 @@ bool server_create_extensions(PGconn *c, const char *schema, const struct requir
 	return true;
 }
 
+bool server_targets_named(const struct target_arg *args, size_t n_args,
+			  const struct scenario *sc, size_t n, char *why, size_t len)
+{
+	for (size_t i = 0; i < n_args; i++) {
+		const char *name = args[i].name;
+		bool used = false;
+		for (size_t s = 0; s < n && !used; s++)
+			for (size_t t = 0; t < sc[s].n_targets && !used; t++) {
+				if (strcmp(sc[s].targets[t], name))
+					continue;
+				if (t == 0) {
+					snprintf(why, len,
+						 "--target %s: %s is the first target of %s, the server "
+						 "--dsn names: give its connection with --dsn",
+						 name, name, sc[s].path);
+					return false;
+				}
+				used = true;
+			}
+		if (used)
+			continue;
+		char names[256] = "";
+		size_t at = 0;
+		for (size_t s = 0; s < n; s++)
+			for (size_t t = 1; t < sc[s].n_targets && at < sizeof names; t++)
+				at += (size_t)snprintf(names + at, sizeof names - at, "%s%s",
+						       at ? ", " : "", sc[s].targets[t]);
+		snprintf(why, len, "--target %s: no scenario given has a target %s (%s)", name, name,
+			 at ? names : "they name no targets besides --dsn's server");
+		return false;
+	}
+	return true;
+}
+
 bool server_targets(const struct scenario *sc, const char *dsn, const struct target_arg *args,
 		    size_t n, const char *dsns[TARGETS_MAX], char *reason, size_t len)
 {

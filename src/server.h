@@ -40,6 +40,12 @@ bool server_check(PGconn *c, const struct requirements *rq, const struct server_
 bool server_create_extensions(PGconn *c, const char *schema, const struct requirements *rq,
 			      char *err, size_t len);
 
+/* Every --target of args names a target other than the first of at least
+ * one of the n scenarios sc (the first is --dsn's server): a name none of
+ * them uses would be ignored in silence, a misspelt replica with it. False
+ * with why naming it. */
+bool server_targets_named(const struct target_arg *args, size_t n_args,
+			  const struct scenario *sc, size_t n, char *why, size_t len);
 /* The conninfo of each of sc's targets into dsns[]: the first is dsn (the
  * --dsn server, NULL for the PG* environment), the others come from
  * args[0..n). False, with the reason ("needs target replica: give --target
