@@ -322,6 +322,7 @@ void command_run_watch(char *const *argv, const char *cwd, char *const *envp,
 	int wstatus = 0;
 	while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
 		;
+	child_done(pid);
 	if (WIFEXITED(wstatus))
 		r->exit_code = WEXITSTATUS(wstatus);
 	else if (WIFSIGNALED(wstatus))
