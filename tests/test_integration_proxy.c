@@ -317,3 +317,50 @@ Test(proxy, every_step_held_one_round_trip_at_a_time)
 	proxy_set_policy(px, 1, PROXY_HOLD_NONE);
 	PQfinish(c);
 }
+
+/* COPY's data passes while its step runs (in and out), and LISTEN's
+ * notifications reach the client: nothing is refused, nothing held. */
+Test(proxy, copy_and_listen_are_relayed)
+{
+	proxy_arm(px, PROXY_HOLD_COMMIT);
+	PGconn *c = through_ok(0);
+	exec_ok(c, "CREATE TEMP TABLE cp (k int)");
+	PGresult *r = PQexec(c, "COPY cp FROM STDIN");
+	cr_assert_eq(PQresultStatus(r), PGRES_COPY_IN, "%s", PQerrorMessage(c));
+	PQclear(r);
+	cr_assert_eq(PQputCopyData(c, "1\n2\n3\n", 6), 1);
+	cr_assert_eq(PQputCopyEnd(c, NULL), 1);
+	r = PQgetResult(c);
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+	PQclear(r);
+	while ((r = PQgetResult(c)))
+		PQclear(r);
+	r = PQexec(c, "COPY cp TO STDOUT");
+	cr_assert_eq(PQresultStatus(r), PGRES_COPY_OUT, "%s", PQerrorMessage(c));
+	PQclear(r);
+	char *buf;
+	int rows = 0, n;
+	while ((n = PQgetCopyData(c, &buf, 0)) > 0) {
+		rows++;
+		PQfreemem(buf);
+	}
+	cr_assert_eq(n, -1);
+	cr_assert_eq(rows, 3);
+	while ((r = PQgetResult(c)))
+		PQclear(r);
+	exec_ok(c, "LISTEN pgrace_proxy_ch");
+	PGconn *admin = pg_open();
+	exec_ok(admin, "NOTIFY pgrace_proxy_ch, 'hello'");
+	PQfinish(admin);
+	PGnotify *note = NULL;
+	uint64_t deadline = clock_us() + 5000000u;
+	while (!note && clock_us() < deadline) {
+		sleep_ms(20);
+		cr_assert(PQconsumeInput(c));
+		note = PQnotifies(c);
+	}
+	cr_assert_not_null(note, "the notification never came through");
+	cr_assert_str_eq(note->extra, "hello");
+	PQfreemem(note);
+	PQfinish(c);
+}
