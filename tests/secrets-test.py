@@ -269,8 +269,10 @@ pw = fields[4]
 if sys.argv[1] == "connect":
     import sqlalchemy
     url = os.environ["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg2://", 1)
-    with sqlalchemy.create_engine(url).connect() as c:
+    # a transaction that commits: what hold mode holds
+    with sqlalchemy.create_engine(url).begin() as c:
         who = c.execute(sqlalchemy.text("SELECT current_user")).scalar()
+        c.execute(sqlalchemy.text("INSERT INTO t VALUES (1)"))
     open(os.path.join(d, "connected-" + os.environ["PGRACE_WORKER"]), "w").write(who)
 print("raw " + pw + " quoted " + urllib.parse.quote(pw, safe=""), file=sys.stderr)
 print("json " + json.dumps(pw) + " passfile " + line, file=sys.stderr)
