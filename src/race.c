@@ -34,8 +34,6 @@
 #include "attempt.h"
 #include "db.h"
 #include "lockview.h"
-#include "sandbox.h"
-#include "judge.h"
 #include "metric.h"
 #include "vlog.h"
 
@@ -263,23 +261,10 @@ static bool eval_key(const struct scenario *sc, const struct key_ctx *ctx, struc
 /* Counts one attempt's final outcome. */
 static void count_outcome(struct worker *w, const struct db_result *res, bool skipped)
 {
+	struct attempt_outcome o;
 	w->attempts++;
-	if (res->status == DB_OK) {
-		outcome_add(&w->outcomes, skipped ? "skipped" : "ok", 1);
-		return;
-	}
-	if (res->status != DB_ERROR) {
-		outcome_add(&w->outcomes, "lost", 1);
-		outcome_note(&w->outcomes, "lost", res->message, 0);
-		return;
-	}
-	outcome_add(&w->outcomes, res->sqlstate, 1);
-	char msg[160];
-	snprintf(msg, sizeof msg, "at %s: %s", w->where, res->message);
-	outcome_note(&w->outcomes, res->sqlstate, msg, w->where_line);
-	const char *label = attempt_constraint_label(res->sqlstate, res->constraint);
-	if (label)
-		outcome_add(&w->constraints, label, 1);
+	attempt_classify(res, skipped, &o);
+	attempt_count(&o, w->where, w->where_line, &w->outcomes, &w->constraints);
 }
 
 /* ---- the worker's state machine, run by its loop ---- */
@@ -423,37 +408,26 @@ static void send_batch(struct worker *w)
 	}
 	for (int i = 0; i < w->n_items; i++) {
 		struct item *it = &w->items[i];
-		char stmt[32];
 		bool sent = false;
 		it->sent_us = clock_us();
 		it->done_us = 0;
-		snprintf(stmt, sizeof stmt, "pgrace_flow_%d", it->idx);
 		switch (it->kind) {
 		case IT_PREPARE:
-			sent = db_send(c, DB_SEND_PREPARE, stmt, sc->flow[it->idx].text.sql,
-				       sc->flow[it->idx].text.nparams, NULL, &it->res);
+			sent = attempt_send_prepare(c, sc, it->idx, &it->res);
 			break;
 		case IT_BEGIN:
-			sent = db_send(c, DB_SEND_SCRIPT, NULL, r->begin_sql[w->iso != r->cfg.isolation], 0,
-				       NULL, &it->res);
+			sent = attempt_send_sql(c, r->begin_sql[w->iso != r->cfg.isolation], &it->res);
 			break;
 		case IT_STMT:
-			/* Each statement gets the parameters it uses (the protocol
-			 * refuses extras), and runs alone: never a string of several.
-			 * A step on another target runs on that target's connection,
-			 * outside the transaction (its own implicit one). */
-			if (w->prepared && w->bt == 0)
-				sent = db_send(c, DB_SEND_PREPARED, stmt, NULL, sc->flow[it->idx].text.nparams,
-					       w->params, &it->res);
-			else
-				sent = db_send(c, DB_SEND_ONE, NULL, sc->flow[it->idx].text.sql,
-					       sc->flow[it->idx].text.nparams, w->params, &it->res);
+			/* A step on another target runs on that target's
+			 * connection, unprepared, outside the transaction (its own
+			 * implicit one). */
+			sent = attempt_send_step(c, sc, it->idx, w->prepared && w->bt == 0, w->params,
+						 &it->res);
 			break;
 		case IT_COMMIT:
-			sent = db_send(c, DB_SEND_SCRIPT, NULL, "COMMIT", 0, NULL, &it->res);
-			break;
 		case IT_ROLLBACK:
-			sent = db_send(c, DB_SEND_SCRIPT, NULL, "ROLLBACK", 0, NULL, &it->res);
+			sent = attempt_send_sql(c, attempt_stop_sql(it->kind == IT_COMMIT), &it->res);
 			break;
 		}
 		it->ended = false;
@@ -526,7 +500,7 @@ static void next_free(struct worker *w);
 static void try_end(struct worker *w, const struct db_result *res)
 {
 	struct race *r = w->race;
-	if (res->status == DB_ERROR && outcome_retryable(res->sqlstate) && w->tries < r->cfg.retries) {
+	if (attempt_retryable(res) && w->tries < r->cfg.retries) {
 		w->tries++;
 		w->retries++;
 		w->skipped = false;
@@ -1214,14 +1188,10 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 	r->can_pipeline = !pooler && pipeline_wanted() && sc->n_targets <= 1 && !cfg->autocommit;
 	/* Through a pooler the transaction is the only state we own: set the
 	 * search_path in it and learn which backend serves it (one round trip). */
-	char tail[128] = "", path[96];
-	if (pooler)
-		snprintf(tail, sizeof tail, "; %s; SELECT pg_backend_pid()",
-			 sandbox_path_sql(path, sizeof path, schema, true));
-	snprintf(r->begin_sql[0], sizeof r->begin_sql[0], "BEGIN ISOLATION LEVEL %s%s",
-		 isolation_sql(cfg->isolation), tail);
-	snprintf(r->begin_sql[1], sizeof r->begin_sql[1], "BEGIN ISOLATION LEVEL READ COMMITTED%s",
-		 tail);
+	attempt_begin_sql(r->begin_sql[0], sizeof r->begin_sql[0], cfg->isolation, ATTEMPT_READ_WRITE,
+			  pooler ? schema : NULL);
+	attempt_begin_sql(r->begin_sql[1], sizeof r->begin_sql[1], ISO_READ_COMMITTED,
+			  ATTEMPT_READ_WRITE, pooler ? schema : NULL);
 	if (pthread_mutex_init(&r->mu, NULL) || pthread_cond_init(&r->cv_coord, NULL))
 		abort();
 	hist_init(&r->detect);
@@ -1498,33 +1468,6 @@ static void describe_stuck(struct race *r, const char *what, char *err, size_t e
 	snprintf(err, errlen, "%s", what);
 }
 
-/* The rows query's answer for one key: exactly one row of one integer
- * column, never assumed. A result of another shape, or SQL the server
- * refuses as wrong, is the scenario's fault (RACE_BAD, naming file:line). */
-static enum race_status rows_value(struct race *r, const struct db_result *res, long long *rows,
-				   char *err, size_t errlen)
-{
-	const struct sql_text *q = &r->sc->rows;
-	char text[320];
-	if (res->status != DB_OK) {
-		enum obs_status os = res->status == DB_ERROR ? OBS_ERROR : OBS_LOST;
-		bool bad = judge_setup_error(os, res->sqlstate) == VERDICT_BAD_SCENARIO;
-		snprintf(err, errlen, "%s:%d: rows query failed: %s", r->sc->path, q->line,
-			 db_result_text(res, text, sizeof text));
-		return res->status == DB_INTERRUPTED ? RACE_INTERRUPTED : bad ? RACE_BAD : RACE_BROKEN;
-	}
-	const char *why;
-	attempt_rows_value(res, rows, &why);
-	if (!why)
-		return RACE_OK;
-	snprintf(err, errlen,
-		 "%s:%d: the rows query returned %s (\"%.40s\", %lld rows, %d columns): it must "
-		 "return exactly one row with one integer column, the key's rows, such as "
-		 "SELECT count(*) FROM t WHERE k = $1",
-		 r->sc->path, q->line, why, res->first_value, res->rows, res->columns);
-	return RACE_BAD;
-}
-
 /* A hint for a round whose deadline passed while workers waited on locks
  * held by other workers of the round (at COMMIT: a deferred unique check,
  * a deadlock the server breaks only after deadlock_timeout); "" when none
@@ -1586,32 +1529,29 @@ static void rows_blocker(struct race *r, char *buf, size_t len)
 static enum race_status count_rows(struct race *r, struct round_result *out, char *err,
 				   size_t errlen)
 {
+	static const enum race_status as_race[] = {
+		[ATTEMPT_ROWS_OK] = RACE_OK,
+		[ATTEMPT_ROWS_BAD] = RACE_BAD,
+		[ATTEMPT_ROWS_BROKEN] = RACE_BROKEN,
+		[ATTEMPT_ROWS_INTERRUPTED] = RACE_INTERRUPTED,
+	};
+	const char *pooled = r->pooler ? r->schema : NULL;
 	struct db_result res;
-	char text[320];
 	out->rows_min = -1;
-	if (r->pooler) { /* one transaction, so the search_path holds for every key */
-		char sql[160];
-		char path[96];
-		snprintf(sql, sizeof sql, "BEGIN; %s", sandbox_path_sql(path, sizeof path, r->schema, true));
-		db_query(r->monitor, sql, 0, NULL, rows_deadline(r), &res);
-		if (res.status != DB_OK) {
-			snprintf(err, errlen, "rows query: %s", db_result_text(&res, text, sizeof text));
-			return RACE_BROKEN;
-		}
-	}
+	/* Behind a pooler, one transaction, so the search_path holds for every key. */
+	if (!attempt_rows_open(r->monitor, pooled, rows_deadline(r), err, errlen))
+		return RACE_BROKEN;
 	for (int k = 0; k < r->cfg.keys; k++) {
-		db_query(r->monitor, r->sc->rows.sql, r->sc->rows.nparams, r->keys[k].ptr,
-			 rows_deadline(r), &res);
 		long long rows = 0;
-		enum race_status st = rows_value(r, &res, &rows, err, errlen);
-		if (st != RACE_OK && res.status == DB_TIMEOUT) {
+		enum attempt_rows_status st = attempt_rows(r->monitor, r->sc, r->keys[k].ptr,
+							   rows_deadline(r), &rows, &res, err, errlen);
+		if (st != ATTEMPT_ROWS_OK && res.status == DB_TIMEOUT) {
 			size_t n = strlen(err);
 			rows_blocker(r, err + n, errlen - n);
 		}
-		if (st != RACE_OK) {
-			if (r->pooler)
-				db_query(r->monitor, "ROLLBACK", 0, NULL, clock_us() + 2000000u, &res);
-			return st;
+		if (st != ATTEMPT_ROWS_OK) {
+			attempt_rows_close(r->monitor, pooled, false, clock_us() + 2000000u, err, errlen);
+			return as_race[st];
 		}
 		if (out->rows_min < 0 || rows < out->rows_min)
 			out->rows_min = rows;
@@ -1622,13 +1562,8 @@ static enum race_status count_rows(struct race *r, struct round_result *out, cha
 			out->extra_rows += rows - 1;
 		}
 	}
-	if (r->pooler) {
-		db_query(r->monitor, "COMMIT", 0, NULL, rows_deadline(r), &res);
-		if (res.status != DB_OK) {
-			snprintf(err, errlen, "rows query: %s", db_result_text(&res, text, sizeof text));
-			return RACE_BROKEN;
-		}
-	}
+	if (!attempt_rows_close(r->monitor, pooled, true, rows_deadline(r), err, errlen))
+		return RACE_BROKEN;
 	return RACE_OK;
 }
 
