@@ -88,6 +88,17 @@ void attempt_classify(const struct db_result *res, bool skipped, struct attempt_
 	snprintf(o->constraint, sizeof o->constraint, "%s", res->constraint);
 }
 
+bool attempt_key(const struct scenario *sc, const struct key_ctx *ctx, struct key_values *out,
+		 char *err, size_t errlen)
+{
+	char why[512];
+	if (key_eval(sc->params, sc->n_params, ctx, out, why, sizeof why))
+		return true;
+	snprintf(err, errlen, "%s:%d: params: %s (round %lld, key %lld, worker %lld)", sc->path,
+		 sc->params_line, why, ctx->round, ctx->key, ctx->worker);
+	return false;
+}
+
 bool attempt_retryable(const struct db_result *res)
 {
 	return res->status == DB_ERROR && outcome_retryable(res->sqlstate);

@@ -8,7 +8,8 @@
  * the BEGIN text, how a flow step is sent (prepared or as one statement),
  * the text that stops a transaction, what a result counts as (ok, skipped,
  * lost, or a SQLSTATE with the constraint any class-23 error names), and
- * the rows query with the one shape its answer may have. Calls db, outcome,
+ * the rows query with the one shape its answer may have, and an attempt's
+ * key. Calls db, key, outcome,
  * judge (which setup errors are the scenario's fault) and sandbox (the
  * search_path statement); no engine state. */
 #ifndef PGRACE_ATTEMPT_H
@@ -19,6 +20,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "key.h"
 #include "outcome.h"
 #include "scenario.h"
 
@@ -50,6 +52,11 @@ void attempt_prepare(PGconn *c, const struct scenario *sc, int i, uint64_t deadl
  * (never a string of several). False (res says why) when not sent. */
 bool attempt_send_step(PGconn *c, const struct scenario *sc, int i, bool prepared,
 		       const char *const *params, struct db_result *res);
+
+/* Evaluates sc's params for ctx into out (an attempt's key); false with
+ * err naming the file and line on an arithmetic error such as an overflow. */
+bool attempt_key(const struct scenario *sc, const struct key_ctx *ctx, struct key_values *out,
+		 char *err, size_t errlen);
 
 /* What an attempt's final result counts as. */
 enum attempt_kind {

@@ -41,6 +41,9 @@ struct lockview {
  * with why ("CockroachDB has no lock view in pgrace yet ...") when pgrace
  * has none for it. */
 const struct lockview *lockview_for(const char *version, char *why, size_t len);
+/* The view of an engine pgrace has none for: it sees nothing and says so
+ * (fire mode describes a stuck round with it; hold mode refuses). */
+const struct lockview *lockview_none(void);
 /* lockview_for() of the server c is connected to (asks SELECT version()). */
 const struct lockview *lockview_detect(PGconn *c, char *why, size_t len);
 
