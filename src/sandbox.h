@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "db.h"
+
 /* First key of the owner lock: "pgrc" in ASCII. */
 #define SANDBOX_LOCK_CLASS 1885827683
 
@@ -47,5 +49,16 @@ bool sandbox_drop(PGconn **c, const char *dsn, const char *schema, uint64_t dead
  * errors on err_out. Returns an exit code (0, or 3 when the database could
  * not be used or a drop failed). */
 int sandbox_clean(const char *dsn, bool dry_run, FILE *out, FILE *err_out);
+
+/* Runs a scenario's script on c in schema. pooled (c goes through a
+ * transaction pooler, which hands each transaction any server connection
+ * but keeps one for the whole of a query message): the script is sent in
+ * one message after a session SET of the search_path, which holds past a
+ * COMMIT inside the script (SET LOCAL did not, and made the script one
+ * transaction block), and RESET after it so the pool's connection does not
+ * keep it; statements that must run outside a transaction block cannot go
+ * that way (run_plan refuses them). Else c is in schema already. */
+void sandbox_script(PGconn *c, bool pooled, const char *schema, const char *sql,
+		    struct db_result *r);
 
 #endif
