@@ -296,13 +296,7 @@ void coord_rows_blocker(struct coord *c, const char *schema, char *buf, size_t l
 	struct db_result res;
 	const char *params[1] = {schema};
 	buf[0] = '\0';
-	db_query(c->monitor,
-		 "SELECT l.pid || ' ' || c.relname FROM pg_locks l "
-		 "JOIN pg_class c ON c.oid = l.relation "
-		 "JOIN pg_namespace n ON n.oid = c.relnamespace "
-		 "WHERE n.nspname = $1 AND l.granted AND l.mode = 'AccessExclusiveLock' "
-		 "AND l.pid <> pg_backend_pid() ORDER BY l.pid LIMIT 1",
-		 1, params, clock_us() + 2000000u, &res);
+	db_query(c->monitor, c->view->exclusive_holder, 1, params, clock_us() + 2000000u, &res);
 	int pid = 0;
 	char table[64] = "";
 	if (res.status != DB_OK || res.rows == 0 || sscanf(res.first_value, "%d %63s", &pid, table) != 2)

@@ -29,6 +29,11 @@ static const struct lockview postgresql = {
 		"WHERE b.pid = ANY (pg_blocking_pids(w.pid))), ''), ' '), '') "
 		"FROM unnest($1::int[]) WITH ORDINALITY AS w(pid, i) "
 		"WHERE pg_isolation_test_session_is_blocked(w.pid, $1::int[])",
+	.exclusive_holder = "SELECT l.pid || ' ' || c.relname FROM pg_locks l "
+			    "JOIN pg_class c ON c.oid = l.relation "
+			    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+			    "WHERE n.nspname = $1 AND l.granted AND l.mode = 'AccessExclusiveLock' "
+			    "AND l.pid <> pg_backend_pid() ORDER BY l.pid LIMIT 1",
 };
 
 /* Engines that speak PostgreSQL's protocol but whose locks are elsewhere
@@ -62,6 +67,7 @@ const struct lockview *lockview_none(void)
 		.blocked_from_outside = "SELECT $1::text WHERE false",
 		.peers_and_deadlock_timeout = "SELECT '0 0' WHERE $1::text IS NOT NULL",
 		.waits_among_peers = "SELECT '' WHERE $1::text IS NOT NULL",
+		.exclusive_holder = "SELECT $1::text WHERE false",
 	};
 	return &none;
 }

@@ -43,6 +43,7 @@ struct runner {
 	long long round;    /* global round counter: keys never repeat across phases */
 	struct command_result *cmd; /* the last command's output (allocated on first use) */
 	struct run_plan plan;       /* which phase runs how (run_plan.h) */
+	int timeout_ms;             /* a scenario statement's deadline: race's timeout_ms */
 	const char *target_dsn[TARGETS_MAX]; /* the scenario's targets' conninfo ([0]: --dsn) */
 };
 
@@ -81,7 +82,8 @@ static void pause_ms(long ms)
  * (sandbox_script: through a pooler too). */
 static void admin_sql(struct runner *rn, const char *sql, struct db_result *r)
 {
-	sandbox_script(rn->admin, rn->admin_pooled, rn->res->schema, sql, r);
+	sandbox_script(rn->admin, rn->admin_pooled, rn->res->schema, sql,
+		       clock_us() + (uint64_t)rn->timeout_ms * 1000u, r);
 }
 
 /* Runs a scenario's command with the sandbox as its default schema; *r says
@@ -488,6 +490,7 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 	struct race_cfg cfg = pp->cfg;
 	struct race *race = NULL;
 	char err[1024];
+	rn->timeout_ms = cfg.timeout_ms; /* its steps' */
 	bool go_on = true;
 	bool interleave = pp->engine == ENGINE_ORDERS;
 	struct race_totals t;
@@ -669,6 +672,7 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 		abort();
 	rn.admin_dsn = opts->admin_dsn ? opts->admin_dsn : opts->dsn;
 	rn.admin_pooled = opts->pooler && !opts->admin_dsn;
+	rn.timeout_ms = scenario_race(sc, NULL, &opts->override).timeout_ms; /* schema's, seed's */
 	if (!run_plan(sc, &opts->override, opts->duration_ms, opts->pooler, rn.admin_pooled,
 		      &rn.plan, err, sizeof err)) {
 		stop_run(&rn, VERDICT_BAD_SCENARIO, "%s", err);

@@ -56,10 +56,10 @@ bool run_plan(const struct scenario *sc, const struct race_cfg *override, int du
 	for (size_t i = 0; i < sc->n_phases; i++) {
 		const struct phase *p = &sc->phases[i];
 		struct phase_plan *pp = &plan->phases[i];
+		struct race_cfg cfg = scenario_race(sc, p, override);
+		pp->cfg = cfg; /* its steps' timeout_ms too */
 		if (!p->has_race)
 			continue;
-		struct race_cfg cfg = scenario_race(sc, p, override);
-		pp->cfg = cfg;
 		/* Interleave orders are rounds: --duration does not apply to them. */
 		pp->engine = cfg.mode == MODE_INTERLEAVE ? ENGINE_ORDERS
 			     : duration_ms > 0           ? ENGINE_FREE

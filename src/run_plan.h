@@ -27,7 +27,7 @@ enum phase_engine {
 
 struct phase_plan {
 	enum phase_engine engine;
-	struct race_cfg cfg; /* the race settings it runs with (ENGINE_NONE: unused) */
+	struct race_cfg cfg; /* the race settings it runs with (ENGINE_NONE: timeout_ms only) */
 };
 
 struct run_plan {

@@ -237,10 +237,10 @@ int sandbox_clean(const char *dsn, bool dry_run, FILE *out, FILE *err_out)
 }
 
 void sandbox_script(PGconn *c, bool pooled, const char *schema, const char *sql,
-		    struct db_result *r)
+		    uint64_t deadline_us, struct db_result *r)
 {
 	if (!pooled) {
-		db_query(c, sql, 0, NULL, 0, r);
+		db_query(c, sql, 0, NULL, deadline_us, r);
 		return;
 	}
 	char path[96];
@@ -250,6 +250,6 @@ void sandbox_script(PGconn *c, bool pooled, const char *schema, const char *sql,
 		abort();
 	snprintf(full, len, "%s;\n%s\n;RESET search_path",
 		 sandbox_path_sql(path, sizeof path, schema, false), sql);
-	db_query_trailed(c, full, 0, r);
+	db_query_trailed(c, full, deadline_us, r);
 	free(full);
 }

@@ -57,8 +57,9 @@ int sandbox_clean(const char *dsn, bool dry_run, FILE *out, FILE *err_out);
  * COMMIT inside the script (SET LOCAL did not, and made the script one
  * transaction block), and RESET after it so the pool's connection does not
  * keep it; statements that must run outside a transaction block cannot go
- * that way (run_plan refuses them). Else c is in schema already. */
+ * that way (run_plan refuses them). Else c is in schema already. It waits
+ * until deadline_us (clock_us() time), then cancels it. */
 void sandbox_script(PGconn *c, bool pooled, const char *schema, const char *sql,
-		    struct db_result *r);
+		    uint64_t deadline_us, struct db_result *r);
 
 #endif

@@ -49,6 +49,12 @@ static const struct race_setting settings[] = {
 	 "extra tries after 40001 / 40P01 (like pgbench's `--max-tries`; 0-1000)"},
 	{"deadline_ms", RACE_INT, 100, 3600000, NULL, 10000, BOTH, "--deadline-ms", RACE_SET_DEADLINE,
 	 AT(deadline_ms), "a round's whole time budget; past it the round is broken (exit 3)"},
+	{"timeout_ms", RACE_INT, 100, 3600000, NULL, 60000, BOTH, NULL, RACE_SET_TIMEOUT,
+	 AT(timeout_ms),
+	 "the deadline of each SQL statement of `schema`, `seed` and a phase's steps (the "
+	 "scenario's value for schema and seed, the phase's for its steps); "
+	 "past it the statement is cancelled and the run stops (exit 3); a command has its own "
+	 "`timeout_ms`"},
 	{"max_interleavings", RACE_INT, 1, ORDER_MAX_SAMPLE, NULL, 1000, BOTH, "--max-interleavings",
 	 RACE_SET_MAX_ILV, AT(max_interleavings),
 	 "`interleave`: above this many orders, run a seeded sample of this many (1-100000)"},
