@@ -1,5 +1,6 @@
-/* sandbox.h: a run's sandbox schema outside its phases: the name, the
- * owner lock, the drop, and `pgrace clean`.
+/* sandbox.h: a run's sandbox schema: the name, the search_path statement,
+ * a scenario script run in it, the owner lock, the drop, and `pgrace
+ * clean`.
  *
  * A sandbox is named pgrace_<pid>_<8 hex digits>. Its run holds, for its
  * whole life, the advisory lock (SANDBOX_LOCK_CLASS, hashtext(name)) of the
