@@ -108,6 +108,10 @@ Test(run_plan, refusals_name_file_and_line)
 		{"CREATE TABLE t (k int)",
 		 "  - name: p\n    race: {workers: 9}\n    expect: [attempts >= 1]\n", false,
 		 "p.yaml:8: phase \"p\": interleave mode runs 1 to 4 workers"}, /* --mode interleave */
+		{"CREATE TABLE t (k int)",
+		 "  - name: p\n    race: {retries: 3}\n    expect: [attempts >= 1]\n", false,
+		 "p.yaml:8: phase \"p\": race: {retries: 3} tries a 40001/40P01 loser again, which "
+		 "interleave mode does not"}, /* --mode interleave */
 		{"\"CREATE TABLE t (k int); CREATE INDEX CONCURRENTLY i ON t (k)\"",
 		 "  - name: p\n    race: {}\n    expect: [attempts >= 1]\n", true,
 		 "p.yaml:2: this statement cannot run inside a transaction block"},
@@ -118,7 +122,7 @@ Test(run_plan, refusals_name_file_and_line)
 		struct race_cfg over;
 		char err[1024] = "";
 		memset(&over, 0, sizeof over);
-		if (i == 2) {
+		if (i == 2 || i == 3) {
 			over.mode = MODE_INTERLEAVE;
 			over.set = RACE_SET_MODE;
 		}
@@ -135,7 +139,7 @@ Test(run_plan, refusals_name_file_and_line)
 	struct race_cfg over;
 	char err[1024] = "";
 	memset(&over, 0, sizeof over);
-	load(&sc, cases[3].schema, cases[3].phases);
+	load(&sc, cases[4].schema, cases[4].phases);
 	cr_expect(run_plan(&sc, &over, 0, true, false, &plan, err, sizeof err), "%s", err);
 	run_plan_free(&plan);
 	scenario_free(&sc);
