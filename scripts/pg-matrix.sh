@@ -100,8 +100,9 @@ for v in "${versions[@]}"; do
 	fi
 	server=$("$PGRACE_PG_BINDIR/postgres" --version | awk '{ print $3 }')
 	say "== PostgreSQL $server ($PGRACE_PG_BINDIR)"
-	# A replica 500 ms behind, for the scenarios that name one (the others
-	# ignore --target); without it they are skipped with that reason.
+	# A replica 500 ms behind, for the scenarios that name one (given only to
+	# them: pgrace refuses a --target no scenario names); without it they are
+	# skipped with that reason.
 	target=()
 	if pg_throwaway_add_standby 500; then
 		target=(--target "replica=$PGRACE_REPLICA_DSN")
@@ -112,7 +113,11 @@ for v in "${versions[@]}"; do
 		name=$(basename "$file")
 		name=${name%.*}
 		code=0
-		pg_throwaway_run "$pgrace" run "$file" -q --json "$out/$name.json" "${target[@]}" "${flags[@]}" || code=$?
+		uses=()
+		if grep -Eq '^targets:.*[[, ]replica[], ]' "$file"; then
+			uses=("${target[@]}")
+		fi
+		pg_throwaway_run "$pgrace" run "$file" -q --json "$out/$name.json" "${uses[@]}" "${flags[@]}" || code=$?
 		say "PostgreSQL $v $name: exit $code"
 		printf '%s\t%s\t%s\t%s\t%s\n' "$v" "$server" "$name" "$file" "$code" >>"$runs"
 		if ((code == 130 || code == 143)); then

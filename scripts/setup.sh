@@ -26,7 +26,7 @@ packages=(
 	build-essential cmake pkg-config
 	libpq-dev libfyaml-dev libjansson-dev libcriterion-dev
 	postgresql postgresql-contrib
-	jq gnuplot-nox pgbouncer
+	jq gnuplot-nox pgbouncer libxml2-utils
 	alembic python3-alembic python3-sqlalchemy python3-psycopg2 python3-yaml
 	dpkg-dev
 	clang valgrind man-db shellcheck clang-format chromium

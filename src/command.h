@@ -6,12 +6,15 @@
  * quotes keep everything but \" and \\; a backslash outside quotes escapes
  * the next character), or run as `/bin/sh -c LINE` when the scenario asks
  * for a shell. The child gets stdin from /dev/null, its own process group,
- * default signal dispositions, and the environment given; its stdout and
- * stderr are captured through pipes, keeping the last COMMAND_TAIL bytes of
- * each. Past the deadline, or when the stop flag (db_stop_requested) rises,
- * its process group is sent SIGTERM, then SIGKILL two seconds later, and it
- * is reaped; once the child itself has exited, whatever it left running in
- * its group is killed too. command_run never returns with a child left. */
+ * default signal dispositions, SIGKILL when pgrace dies (child.h), and the
+ * environment given; its stdout and stderr are captured through pipes,
+ * keeping the last COMMAND_TAIL bytes of each. Past the deadline, or when
+ * the stop flag (db_stop_requested) rises, its process group is sent
+ * SIGTERM, then SIGKILL two seconds later, and it is reaped; once the child
+ * itself has exited, whatever it left running is killed too: in its group,
+ * and out of it (setsid, a double fork: pgrace is their subreaper).
+ * command_run never returns with a process of the command's left (but one
+ * stuck in the kernel for two seconds more). */
 #ifndef PGRACE_COMMAND_H
 #define PGRACE_COMMAND_H
 
@@ -44,12 +47,17 @@ struct command {
 struct command_result {
 	enum command_status status;
 	int exit_code;       /* its exit status, 128 + signal when a signal ended it */
+	int signal;          /* the signal that ended it, 0 when it exited */
 	char out[COMMAND_TAIL + 1]; /* the last bytes of stdout, NUL-terminated */
 	char err[COMMAND_TAIL + 1]; /* the last bytes of stderr */
 	bool out_cut, err_cut;      /* earlier bytes were dropped */
 	char why[256];       /* CMD_SPAWN_ERROR: what failed; CMD_TIMEOUT: after how long */
 };
 
+/* How r's command ended, for a message: "was killed by SIGSEGV", or
+ * "exited with status 3" (a shell's 128 + N, a command under it killed by
+ * signal N, adds "(a command killed by SIGSEGV)"). Returns buf. */
+const char *command_end_text(const struct command_result *r, bool shell, char *buf, size_t len);
 /* Splits line into a NULL-terminated argv (malloc'd, free with
  * command_argv_free); false with err on an unclosed quote or an empty line. */
 bool command_split(const char *line, char ***argv, char *err, size_t errlen);
@@ -61,7 +69,8 @@ void command_free(struct command *c);
 void command_copy(struct command *dst, const struct command *src);
 
 /* Runs argv[0] (searched in PATH when it has no slash) in cwd (NULL: here)
- * with environment envp until deadline_us (clock_us() time); fills *r. */
+ * with environment envp until deadline_us (clock_us() time); fills *r.
+ * From the main thread only (the child's death signal is tied to it). */
 void command_run(char *const *argv, const char *cwd, char *const *envp, uint64_t deadline_us,
 		 struct command_result *r);
 
@@ -72,7 +81,7 @@ void command_run(char *const *argv, const char *cwd, char *const *envp, uint64_t
  * PGOPTIONS conn's own options (its DSN's, else the user's PGOPTIONS)
  * followed by `-c search_path=schema`,
  * and DATABASE_URL the same connection as a postgresql:// URI without a
- * password. */
+ * password, PGOPTIONS's options in its options parameter. */
 char **command_env(char *const *base, PGconn *conn, const char *schema);
 /* The URI for a connection: postgresql://user[:password]@host:port/dbname,
  * every part percent-encoded; a socket folder host goes in the query

@@ -99,6 +99,20 @@ static uint64_t connect_bound_us(PGconn *c)
 	return (uint64_t)s * 1000000u;
 }
 
+/* The startup options a connection to dsn gets without an options keyword
+ * of ours: the DSN's own, else PGOPTIONS (as libpq resolves them); NULL when
+ * neither. The string may live in *opts (free with PQconninfoFree). */
+static const char *dsn_options(const char *dsn, PQconninfoOption **opts)
+{
+	char *errmsg = NULL;
+	*opts = dsn && *dsn ? PQconninfoParse(dsn, &errmsg) : NULL;
+	PQfreemem(errmsg);
+	for (PQconninfoOption *o = *opts; o && o->keyword; o++)
+		if (!strcmp(o->keyword, "options") && o->val && *o->val)
+			return o->val;
+	return getenv("PGOPTIONS");
+}
+
 static PGconn *connect_until(const char *dsn, const char *schema, uint64_t deadline_us,
 			     bool interruptible, char *err, size_t errlen)
 {
@@ -112,9 +126,14 @@ static PGconn *connect_until(const char *dsn, const char *schema, uint64_t deadl
 	if (dsn && *dsn)
 		keys[n] = "dbname", vals[n++] = dsn;
 	if (schema) {
-		const char *user = getenv("PGOPTIONS");
+		/* An options keyword replaces the DSN's own, so ours carries
+		 * them on: every connection of a run has the application's
+		 * settings, the workers' as the admin's. */
+		PQconninfoOption *dsn_opts = NULL;
+		const char *user = dsn_options(dsn, &dsn_opts);
 		snprintf(options, sizeof options, "%s%s-c search_path=%s", user ? user : "",
-			 user ? " " : "", schema);
+			 user && *user ? " " : "", schema);
+		PQconninfoFree(dsn_opts);
 		keys[n] = "options", vals[n++] = options;
 	}
 	keys[n] = NULL, vals[n] = NULL;
@@ -346,7 +365,8 @@ static bool drain_copy(PGconn *c, struct db_result *r)
  * between any two results. */
 static void query_wait(PGconn *c, enum db_send_kind kind, bool trailed, const char *stmt,
 		       const char *sql, int nparams, const char *const *params,
-		       uint64_t deadline_us, bool interruptible, struct db_result *r)
+		       uint64_t deadline_us, bool interruptible, const struct db_watch *watch,
+		       struct db_result *r, PGresult **keep)
 {
 	if (deadline_us == 0)
 		deadline_us = clock_us() + (uint64_t)DB_DEFAULT_DEADLINE_MS * 1000u;
@@ -383,7 +403,12 @@ static void query_wait(PGconn *c, enum db_send_kind kind, bool trailed, const ch
 			prev_affected = r->affected;
 			memcpy(prev_first, r->first_value, sizeof prev_first);
 			take_result(c, res, r, &copy_out);
-			PQclear(res);
+			if (keep && PQresultStatus(res) == PGRES_TUPLES_OK) {
+				PQclear(*keep); /* the last statement's rows are kept */
+				*keep = res;
+			} else {
+				PQclear(res);
+			}
 			if (copy_out)
 				copy_out = drain_copy(c, r);
 			now = clock_us();
@@ -394,6 +419,8 @@ static void query_wait(PGconn *c, enum db_send_kind kind, bool trailed, const ch
 			return;
 		}
 		if (!cancelled && (sig || now >= deadline_us)) {
+			if (!sig && watch) /* still waiting: the caller asks why */
+				watch->at_deadline(c, watch->ctx);
 			cancel(c);
 			cancelled = true;
 			grace = now + DB_CANCEL_GRACE_S * 1000000u;
@@ -421,14 +448,34 @@ static void query(PGconn *c, enum db_send_kind kind, bool trailed, const char *s
 		  const char *sql, int nparams, const char *const *params, uint64_t deadline_us,
 		  bool interruptible, struct db_result *r)
 {
-	query_wait(c, kind, trailed, stmt, sql, nparams, params, deadline_us, interruptible, r);
+	query_wait(c, kind, trailed, stmt, sql, nparams, params, deadline_us, interruptible, NULL,
+		   r, NULL);
 	vlog_result(c, r); /* --verbose: a worker's connection only */
+}
+
+PGresult *db_query_rows(PGconn *c, const char *sql, int nparams, const char *const *params,
+			uint64_t deadline_us, struct db_result *r)
+{
+	PGresult *rows = NULL;
+	query_wait(c, DB_SEND_ONE, false, NULL, sql, nparams, params, deadline_us, true, NULL, r, &rows);
+	if (r->status != DB_OK || !rows) {
+		PQclear(rows);
+		return NULL;
+	}
+	return rows;
 }
 
 void db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
 	      uint64_t deadline_us, struct db_result *r)
 {
 	query(c, DB_SEND_SCRIPT, false, NULL, sql, nparams, params, deadline_us, true, r);
+}
+
+void db_query_watched(PGconn *c, const char *sql, int nparams, const char *const *params,
+		      uint64_t deadline_us, const struct db_watch *watch, struct db_result *r)
+{
+	query_wait(c, DB_SEND_SCRIPT, false, NULL, sql, nparams, params, deadline_us, true, watch,
+		   r, NULL);
 }
 
 void db_query_trailed(PGconn *c, const char *sql, uint64_t deadline_us, struct db_result *r)

@@ -41,8 +41,9 @@ struct db_result {
 };
 
 /* Connects (conninfo or URI, else PG* variables) with search_path set to
- * schema when not NULL; on failure writes why to err and returns NULL. The
- * message never contains a password. */
+ * schema when not NULL, after the startup options the connection has
+ * without it (the DSN's options, else PGOPTIONS); on failure writes why to
+ * err and returns NULL. The message never contains a password. */
 PGconn *db_connect(const char *dsn, const char *schema, char *err, size_t errlen);
 /* db_connect without a schema that the stop flag does not end, and ends at
  * deadline_us (0: the connect_timeout alone): for cleanup after a signal. */
@@ -54,6 +55,16 @@ PGconn *db_connect_cleanup(const char *dsn, uint64_t deadline_us, char *err, siz
  * from the client or to it fails (0A000) without hanging. */
 void db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
 	      uint64_t deadline_us, struct db_result *r);
+/* Called once when a query's deadline passes while it still runs, before
+ * the cancel: the moment to ask the server (from another connection) what
+ * the query waits for. */
+struct db_watch {
+	void (*at_deadline)(PGconn *c, void *ctx);
+	void *ctx;
+};
+/* db_query that calls watch->at_deadline at the deadline, before cancelling. */
+void db_query_watched(PGconn *c, const char *sql, int nparams, const char *const *params,
+		      uint64_t deadline_us, const struct db_watch *watch, struct db_result *r);
 /* db_query of a script (no parameters) whose last statement is bookkeeping
  * (a RESET): rows, affected and first_value are those before it. */
 void db_query_trailed(PGconn *c, const char *sql, uint64_t deadline_us, struct db_result *r);
@@ -62,6 +73,10 @@ void db_query_trailed(PGconn *c, const char *sql, uint64_t deadline_us, struct d
  * steps, which must never run more than the one statement they name. */
 void db_statement(PGconn *c, const char *sql, int nparams, const char *const *params,
 		  uint64_t deadline_us, struct db_result *r);
+/* db_statement that keeps the rows: the statement's PGresult (the caller
+ * PQclears it) when r->status is DB_OK, else NULL. */
+PGresult *db_query_rows(PGconn *c, const char *sql, int nparams, const char *const *params,
+			uint64_t deadline_us, struct db_result *r);
 /* Prepares sql on c as stmt (PQsendPrepare), waiting until deadline_us. */
 void db_prepare(PGconn *c, const char *stmt, const char *sql, int nparams, uint64_t deadline_us,
 		struct db_result *r);

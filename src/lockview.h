@@ -41,6 +41,22 @@ struct lockview {
 	 * holds the one lock a read waits for, ACCESS EXCLUSIVE, on a table of
 	 * schema $1 (a text, not the pids): why a rows query timed out. */
 	const char *exclusive_holder;
+	/* Partial-order reduction's question about one backend ($1, a pid, not
+	 * an array) in a transaction that just ran one flow statement, paged
+	 * ($2, the 1-based offset: 60 characters of the answer): "FLAGS OID
+	 * OID ...". FLAGS ends in '-' and holds 'w' (a lock above ACCESS SHARE
+	 * or a row written), 'x' (ACCESS EXCLUSIVE), 'u' (what it touches cannot
+	 * be told: a lock that is not on a relation, a trigger of its own, a
+	 * default, check, policy, index or rule calling a function outside
+	 * pg_catalog, a catalog locked above ACCESS SHARE). The OIDs are the
+	 * user relations it locked (an index counts as its table), those linked
+	 * to a written one by foreign keys either way (transitively), and the
+	 * inheritance children of all of them. */
+	const char *step_footprint;
+	/* One integer: how many functions outside pg_catalog have one of the
+	 * names in $1 (a text[] literal): a flow statement calling one is a
+	 * step whose footprint cannot be told. */
+	const char *user_functions_named;
 };
 
 /* The lock view for the engine whose version() text is version, or NULL
@@ -52,5 +68,15 @@ const struct lockview *lockview_for(const char *version, char *why, size_t len);
 const struct lockview *lockview_none(void);
 /* lockview_for() of the server c is connected to (asks SELECT version()). */
 const struct lockview *lockview_detect(PGconn *c, char *why, size_t len);
+/* Who else holds a lock on a table of schema (PostgreSQL's pg_locks), as
+ * "pid N holds MODE on table T; ..." into buf ("" when no one, or when the
+ * question failed): what a DROP SCHEMA that ran out of time waited for.
+ * Asks on c, which is idle. */
+void lockview_schema_holders(PGconn *c, const char *schema, char *buf, size_t len);
+/* What backend pid waits on, asked from c (another connection) while it
+ * waits: "a lock held by pid N (MODE on table T)", or "no lock (wait event
+ * Timeout/PgSleep)", or "nothing: it was running"; "" when the question
+ * failed. */
+void lockview_session_wait(PGconn *c, int pid, char *buf, size_t len);
 
 #endif

@@ -22,6 +22,7 @@
 #include "exitcode.h"
 #include "db.h"
 #include "init.h"
+#include "outfile.h"
 #include "pgrace.h"
 #include "report.h"
 #include "html.h"
@@ -30,6 +31,7 @@
 #include "sandbox.h"
 #include "scenario.h"
 #include "secret.h"
+#include "server.h"
 #include "text.h"
 #include "vlog.h"
 #include "stats.h"
@@ -54,6 +56,8 @@ static const char usage_text[] =
 	"      --max-interleavings=N  interleave: above N orders run a sample of N\n"
 	"                           (1-100000; default 1000)\n"
 	"      --seed=N             interleave: the sample's seed (default 1)\n"
+	"      --no-reduction       interleave: run every order, not one per class of\n"
+	"                           orders that differ only by commuting steps\n"
 	"      --deadline-ms=N      a round's time budget (100-3600000)\n"
 	"  -T, --duration=SECONDS   free-running instead of rounds: no barrier, each\n"
 	"                           worker runs the flow back to back on fresh keys;\n"
@@ -202,14 +206,15 @@ static int load_all(char **paths, int n, struct scenario *out)
 static bool write_results(const char *path, int (*writer)(FILE *, const struct run_result *, size_t),
 			  const struct run_result *runs, size_t n)
 {
-	FILE *f = fopen(path, "w");
-	if (!f) {
+	struct outfile of;
+	if (!outfile_open(&of, path)) {
 		text_line(stderr, "pgrace: cannot write %s: %s", path, strerror(errno));
 		return false;
 	}
-	int rc = writer(f, runs, n);
-	if (fclose(f) != 0 || rc != 0) {
-		text_line(stderr, "pgrace: cannot write %s: %s", path, strerror(errno));
+	int rc = writer(of.f, runs, n);
+	int e = errno;
+	if (!outfile_close(&of, rc == 0)) {
+		text_line(stderr, "pgrace: cannot write %s: %s", path, strerror(rc ? e : errno));
 		return false;
 	}
 	return true;
@@ -304,7 +309,7 @@ static int cmd_run(int argc, char **argv)
 		{"pooler", no_argument, NULL, 'P'},      {"target", required_argument, NULL, 'G'},
 		{"admin-dsn", required_argument, NULL, 'A'},
 		{"max-interleavings", required_argument, NULL, 'I'},
-		{"seed", required_argument, NULL, 'S'},
+		{"seed", required_argument, NULL, 'S'},  {"no-reduction", no_argument, NULL, 'N'},
 		{"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, '?'},
 		{"verbose", no_argument, NULL, 'v'},     {"log", required_argument, NULL, 'L'},
 		{"html", required_argument, NULL, 'W'},
@@ -374,6 +379,10 @@ static int cmd_run(int argc, char **argv)
 						   optarg);
 			opts.override.set |= RACE_SET_MAX_ILV;
 			break;
+		case 'N':
+			opts.override.reduction = false;
+			opts.override.set |= RACE_SET_REDUCTION;
+			break;
 		case 'S': {
 			int seed;
 			if (!parse_number(optarg, 0, 2147483647, &seed))
@@ -429,6 +438,11 @@ static int cmd_run(int argc, char **argv)
 	int rc = EXIT_PASS;
 	if (load_all(argv + optind, n, sc)) {
 		rc = EXIT_USAGE;
+		goto out;
+	}
+	char why[512];
+	if (!server_targets_named(opts.targets, opts.n_targets, sc, (size_t)n, why, sizeof why)) {
+		rc = usage_error("%s", why);
 		goto out;
 	}
 	opts.progress = !opts.quiet && isatty(STDERR_FILENO);
@@ -588,6 +602,7 @@ static int cmd_spec(int argc, char **argv)
 		text_line(stderr, "pgrace: %s: %s", sc.name,
 			  res.error[0] ? res.error : "the run stopped before the phase");
 		rc = run_exit_code(verdict_worse(res.verdict, VERDICT_ERROR));
+		free(cap.dump); /* captured before the race broke */
 		goto out;
 	}
 	if (!cap.dump) {
@@ -738,15 +753,17 @@ static int cmd_report(int argc, char **argv)
 		return usage_error("%s:1: not a pgrace result document (no \"phases\" or \"runs\")", in);
 	}
 	int rc = EXIT_PASS;
-	FILE *f = outpath ? fopen(outpath, "w") : stdout;
-	if (!f) {
+	struct outfile of = {.f = stdout};
+	if (outpath && !outfile_open(&of, outpath)) {
 		text_line(stderr, "pgrace: cannot write %s: %s", outpath, strerror(errno));
 		rc = EXIT_RESULTS;
 	} else {
-		int wrc = html_write(f, doc);
-		if ((outpath && fclose(f) != 0) || wrc != 0) {
+		int wrc = html_write(of.f, doc);
+		int e = errno;
+		bool done = outpath ? outfile_close(&of, wrc == 0) : wrc == 0 && fflush(stdout) == 0;
+		if (!done) {
 			text_line(stderr, "pgrace: cannot write %s: %s", outpath ? outpath : "stdout",
-				  strerror(errno));
+				  strerror(wrc ? e : errno));
 			rc = EXIT_RESULTS;
 		}
 	}
@@ -758,17 +775,23 @@ static int cmd_clean(int argc, char **argv)
 {
 	static const struct option longopts[] = {{"dsn", required_argument, NULL, 'd'},
 						 {"dry-run", no_argument, NULL, 'n'},
+						 {"lock-timeout-ms", required_argument, NULL, 'L'},
 						 {"help", no_argument, NULL, '?'},
 						 {NULL, 0, NULL, 0}};
 	const char *dsn = NULL;
 	bool dry_run = false;
-	int c;
+	int c, lock_timeout_ms = 5000;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "d:n", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			if (!take_dsn(optarg, &dsn_copy, &dsn))
 				return usage_error("%s", SECRET_DSN_INVALID);
+			break;
+		case 'L':
+			if (!parse_number(optarg, 1, 3600000, &lock_timeout_ms))
+				return usage_error("--lock-timeout-ms: expected 1 to 3600000, got \"%s\"",
+						   optarg);
 			break;
 		case 'n':
 			dry_run = true;
@@ -785,7 +808,7 @@ static int cmd_clean(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("clean: unexpected argument \"%s\"", argv[optind]);
-	return sandbox_clean(dsn, dry_run, stdout, stderr);
+	return sandbox_clean(dsn, dry_run, lock_timeout_ms, stdout, stderr);
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -869,10 +892,10 @@ static const struct subcommand {
 	 "--help)"},
 	{"report", cmd_report, "RESULT.json [-o FILE.html]",
 	 "one self-contained HTML page of a result\ndocument (the JSON of run --json)"},
-	{"clean", cmd_clean, "[--dsn CONNINFO] [--dry-run]",
+	{"clean", cmd_clean, "[--dsn CONNINFO] [--dry-run] [--lock-timeout-ms N]",
 	 "drop the sandbox schemas (pgrace_<pid>_<hex>)\nwhose run is gone (SIGKILL, a crash, a "
 	 "lost\nhost): each live run holds an advisory lock\nnamed after its schema; --dry-run "
-	 "only lists"},
+	 "only lists;\na drop waits at most N ms (5000) for a lock"},
 	{"spec", cmd_spec,
 	 "SCENARIO --phase NAME [-o FILE] [--all] [--schema NAME]\n[--dsn CONNINFO] [--json FILE] "
 	 "[--seed N]",

@@ -17,14 +17,14 @@
 #include "db.h"
 #include "checks.h"
 #include "judge.h"
+#include "lockview.h"
 #include "progress.h"
 #include "race.h"
 #include "run_plan.h"
 #include "sandbox.h"
+#include "stepcmd.h"
 #include "server.h"
 #include "text.h"
-
-extern char **environ;
 
 int run_exit_code(enum verdict v)
 {
@@ -36,12 +36,13 @@ struct runner {
 	const struct run_opts *opts;
 	struct run_result *res;
 	PGconn *admin;      /* setup, steps and cleanup; search_path = the sandbox */
-	PGconn *owner;      /* behind a pooler: holds the sandbox's owner lock (sandbox.h) */
+	PGconn *owner;      /* holds the sandbox's owner lock (sandbox.h), runs nothing else */
 	const char *admin_dsn; /* opts->admin_dsn, else opts->dsn */
 	bool admin_pooled;  /* the admin connection goes through the transaction pooler */
 	bool migrated;
 	long long round;    /* global round counter: keys never repeat across phases */
 	struct command_result *cmd; /* the last command's output (allocated on first use) */
+	bool touched_outside; /* the last command changed the catalog outside the sandbox */
 	struct run_plan plan;       /* which phase runs how (run_plan.h) */
 	int timeout_ms;             /* a scenario statement's deadline: race's timeout_ms */
 	const char *target_dsn[TARGETS_MAX]; /* the scenario's targets' conninfo ([0]: --dsn) */
@@ -86,63 +87,14 @@ static void admin_sql(struct runner *rn, const char *sql, struct db_result *r)
 		       clock_us() + (uint64_t)rn->timeout_ms * 1000u, r);
 }
 
-/* Runs a scenario's command with the sandbox as its default schema; *r says
- * how it went as a query would (DB_ERROR: it failed, sqlstate what its
- * output names; DB_TIMEOUT / DB_INTERRUPTED: killed). False when it could
- * not even start (r->message says why). Its output stays in rn->cmd. */
+/* Runs a scenario's command in the sandbox (stepcmd.h); its output stays in
+ * rn->cmd, and rn->touched_outside says whether it changed the catalog
+ * outside the sandbox. */
 static bool run_command(struct runner *rn, const struct command *cmd, struct db_result *r)
 {
-	memset(r, 0, sizeof *r);
 	if (!rn->cmd && !(rn->cmd = malloc(sizeof *rn->cmd)))
 		abort();
-	struct command_result *cr = rn->cmd;
-	char **env = command_env(environ, rn->admin, rn->res->schema);
-	command_run(cmd->argv, cmd->cwd, env,
-		    clock_us() + (uint64_t)cmd->timeout_ms * 1000u, cr);
-	command_argv_free(env);
-	switch (cr->status) {
-	case CMD_OK:
-		r->status = DB_OK;
-		return true;
-	case CMD_SPAWN_ERROR:
-		r->status = DB_ERROR;
-		snprintf(r->message, sizeof r->message, "%s", cr->why);
-		return false;
-	case CMD_TIMEOUT:
-		r->status = DB_TIMEOUT;
-		snprintf(r->message, sizeof r->message, "command \"%.200s\" %s", cmd->line, cr->why);
-		return true;
-	case CMD_INTERRUPTED:
-		r->status = DB_INTERRUPTED;
-		snprintf(r->message, sizeof r->message, "command \"%.200s\" interrupted: killed",
-			 cmd->line);
-		return true;
-	case CMD_FAILED:
-		break;
-	}
-	r->status = DB_ERROR;
-	command_sqlstate(cr->err, r->sqlstate);
-	if (!r->sqlstate[0])
-		command_sqlstate(cr->out, r->sqlstate);
-	/* The last lines of stderr (else stdout), on one line. */
-	const char *said = command_last_lines(cr->err[0] ? cr->err : cr->out, 6);
-	int n = snprintf(r->message, sizeof r->message, "command \"%.80s\" exited with status %d%s",
-			 cmd->line, cr->exit_code, *said ? ":" : "");
-	bool line_start = true;
-	for (const char *c = said; *c && n >= 0 && (size_t)n + 4 < sizeof r->message; c++) {
-		if (*c == '\n' || *c == '\r') {
-			line_start = true;
-			continue;
-		}
-		if (line_start) /* lines joined by " | ", blank ones dropped */
-			n += snprintf(r->message + n, sizeof r->message - (size_t)n, "%s",
-				      n && r->message[n - 1] == ':' ? " " : " | ");
-		line_start = false;
-		r->message[n++] = *c;
-	}
-	if (n >= 0 && (size_t)n < sizeof r->message)
-		r->message[n] = '\0';
-	return true;
+	return stepcmd_run(rn->admin, rn->res->schema, cmd, rn->cmd, r, &rn->touched_outside);
 }
 
 /* Runs the step's SQL or built-in check once. */
@@ -272,6 +224,14 @@ static bool run_step(struct runner *rn, const struct phase *p, size_t i, struct 
 	enum verdict v = judge_step(rn->sc, st, i, &o, ph, why, sizeof why);
 	if (o.status == OBS_OK && (st->kind == STEP_MIGRATE_UP || st->kind == STEP_MIGRATE_DOWN))
 		rn->migrated = st->kind == STEP_MIGRATE_UP;
+	if (st->text.command && rn->touched_outside && (v == VERDICT_PASS || v == VERDICT_FAIL)) {
+		/* Whatever it expected: the user's data is not the run's to
+		 * change, and the next command would change more. */
+		ph->verdict = verdict_worse(ph->verdict, VERDICT_FAIL);
+		stop_run(rn, VERDICT_FAIL, "%s:%d: phase %s, %s: %s", rn->sc->path, st->line,
+			 p->name, st->label, t.r.message);
+		return false;
+	}
 	if (v == VERDICT_PASS || v == VERDICT_FAIL)
 		return true;
 	if (v == VERDICT_ERROR)
@@ -301,21 +261,47 @@ static void race_failed(struct runner *rn, const struct phase *p, struct phase_r
 		stop_run(rn, VERDICT_ERROR, "phase %s, %s: %s", p->name, where, err);
 }
 
-/* The phase's race as rounds; false when the run must stop. */
+/* What the round_setup query waits for when its deadline passes, asked
+ * from a connection opened for that (the admin connection is busy, the
+ * owner's runs nothing but its lock); "" behind a pooler, whose backend pid
+ * means nothing. */
+struct setup_watch {
+	struct runner *rn;
+	char what[256];
+};
+
+static void setup_at_deadline(PGconn *c, void *ctx)
+{
+	struct setup_watch *w = ctx;
+	char err[512];
+	if (w->rn->admin_pooled)
+		return;
+	PGconn *asker = db_connect(w->rn->admin_dsn, NULL, err, sizeof err);
+	if (!asker)
+		return;
+	lockview_session_wait(asker, PQbackendPID(c), w->what, sizeof w->what);
+	PQfinish(asker);
+}
+
 /* The round's round_setup, once per key, committed before the workers
- * start; false when the run must stop. */
+ * start, all of it within the round's deadline (deadline_ms) as a flow
+ * step is: past it the query is cancelled and the run stops (exit 3),
+ * saying what it waited for; false when the run must stop. */
 static bool round_setup(struct runner *rn, const struct phase *p, const struct sql_text *t,
-			long long round, int phase_round, int keys)
+			long long round, int phase_round, int keys, int deadline_ms)
 {
 	const struct scenario *sc = rn->sc;
 	struct db_result r;
 	struct key_values kv;
+	struct setup_watch watch = {rn, ""};
+	const struct db_watch dw = {setup_at_deadline, &watch};
 	char why[512], text[600], sql[160];
+	uint64_t deadline = clock_us() + (uint64_t)deadline_ms * 1000u;
 	if (rn->admin_pooled) { /* the search_path lives in a transaction of our own */
 		char path[96];
 		snprintf(sql, sizeof sql, "BEGIN; %s",
 			 sandbox_path_sql(path, sizeof path, rn->res->schema, true));
-		db_query(rn->admin, sql, 0, NULL, 0, &r);
+		db_query(rn->admin, sql, 0, NULL, deadline, &r);
 		if (r.status != DB_OK)
 			goto failed;
 	}
@@ -326,12 +312,12 @@ static bool round_setup(struct runner *rn, const struct phase *p, const struct s
 				 sc->path, sc->params_line, why, round, k);
 			return false;
 		}
-		db_query(rn->admin, t->sql, t->nparams, kv.ptr, 0, &r);
+		db_query_watched(rn->admin, t->sql, t->nparams, kv.ptr, deadline, &dw, &r);
 		if (r.status != DB_OK)
 			goto failed;
 	}
 	if (rn->admin_pooled) {
-		db_query(rn->admin, "COMMIT", 0, NULL, 0, &r);
+		db_query(rn->admin, "COMMIT", 0, NULL, deadline, &r);
 		if (r.status != DB_OK)
 			goto failed;
 	}
@@ -339,6 +325,17 @@ static bool round_setup(struct runner *rn, const struct phase *p, const struct s
 failed:
 	if (PQtransactionStatus(rn->admin) != PQTRANS_IDLE)
 		db_query(rn->admin, "ROLLBACK", 0, NULL, 0, &(struct db_result){0});
+	if (r.status == DB_TIMEOUT) {
+		char waited[300] = "";
+		if (watch.what[0])
+			snprintf(waited, sizeof waited, "; it was waiting on %s", watch.what);
+		stop_run(rn, VERDICT_ERROR,
+			 "%s:%d: phase %s, round_setup (round %lld) did not finish within the round's "
+			 "deadline of %d ms and was cancelled%s (raise the phase's race: {deadline_ms: "
+			 "N}, or --deadline-ms)",
+			 sc->path, t->line, p->name, round, deadline_ms, waited);
+		return false;
+	}
 	stop_run(rn, setup_verdict(&r), "%s:%d: phase %s, round_setup (round %lld): %s", sc->path,
 		 t->line, p->name, round, db_result_text(&r, text, sizeof text));
 	return false;
@@ -351,7 +348,8 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 	const struct sql_text *setup = p->round_setup.sql ? &p->round_setup : &rn->sc->round_setup;
 	for (int i = 0; i < cfg->rounds; i++) {
 		struct round_result rr;
-		if (setup->sql && !round_setup(rn, p, setup, rn->round + 1, i, cfg->keys)) {
+		if (setup->sql &&
+		    !round_setup(rn, p, setup, rn->round + 1, i, cfg->keys, cfg->deadline_ms)) {
 			ph->broken = true;
 			return false;
 		}
@@ -385,7 +383,7 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 }
 
 static bool round_setup(struct runner *rn, const struct phase *p, const struct sql_text *t,
-			long long round, int phase_round, int keys);
+			long long round, int phase_round, int keys, int deadline_ms);
 
 struct order_setup {
 	struct runner *rn;
@@ -393,6 +391,7 @@ struct order_setup {
 	const struct sql_text *sql;
 	const struct phase_result *ph;
 	uint64_t t0;
+	int deadline_ms; /* the round's, for its round_setup */
 };
 
 /* Before an interleave order: the progress line, then the phase's
@@ -402,7 +401,8 @@ static bool before_order(void *ctx, long long round, long long index)
 	struct order_setup *os = ctx;
 	if (os->rn->opts->progress)
 		progress_orders(os->ph, index, os->t0);
-	return !os->sql->sql || round_setup(os->rn, os->p, os->sql, round, (int)index, 1);
+	return !os->sql->sql ||
+	       round_setup(os->rn, os->p, os->sql, round, (int)index, 1, os->deadline_ms);
 }
 
 /* The phase's race in interleave mode: its orders, one per round; false
@@ -425,7 +425,7 @@ static bool race_interleave(struct runner *rn, const struct phase *p, const stru
 		return false;
 	}
 	struct order_setup os = {rn, p, p->round_setup.sql ? &p->round_setup : &rn->sc->round_setup,
-				 ph, clock_us()};
+				 ph, clock_us(), cfg->deadline_ms};
 	enum race_status st = ilv_run(rn->opts->dsn, rn->res->schema, rn->opts->pooler, rn->sc,
 				      cfg, &ph->ilv, &rn->round,
 				      os.sql->sql || rn->opts->progress ? before_order : NULL, &os, t,
@@ -593,8 +593,9 @@ static bool run_setup_sql(struct runner *rn, const char *what, const struct sql_
 		bool started = run_command(rn, t->command, &r);
 		if (r.status == DB_OK)
 			return true;
-		stop_run(rn, started && r.status != DB_ERROR ? VERDICT_ERROR : VERDICT_BAD_SCENARIO,
-			 "%s:%d: %s: %s", rn->sc->path, t->line, what, r.message);
+		enum verdict v = started && r.status != DB_ERROR ? VERDICT_ERROR : VERDICT_BAD_SCENARIO;
+		stop_run(rn, rn->touched_outside ? VERDICT_FAIL : v, "%s:%d: %s: %s", rn->sc->path,
+			 t->line, what, r.message);
 		return false;
 	}
 	admin_sql(rn, t->sql, &r);
@@ -606,23 +607,21 @@ static bool run_setup_sql(struct runner *rn, const char *what, const struct sql_
 }
 
 /* Names the sandbox and takes its owner lock (sandbox.h), before the
- * schema exists, so `pgrace clean` never sees it without an owner. Behind
- * a pooler the lock lives in an open transaction on a connection of its
- * own. A name whose lock is taken (another run's name hashes alike) is
- * replaced. */
+ * schema exists, so `pgrace clean` never sees it without an owner. The
+ * lock lives on a connection of its own that runs nothing else: on the
+ * admin connection a step's DISCARD ALL or pg_advisory_unlock_all() would
+ * release it while the run lives. Behind a pooler it is held in an open
+ * transaction there. A name whose lock is taken (another run's name hashes
+ * alike) is replaced. */
 static bool own_sandbox(struct runner *rn, char *err, size_t errlen)
 {
+	if (!rn->owner)
+		rn->owner = db_connect(rn->admin_dsn, NULL, err, errlen);
+	if (!rn->owner)
+		return false;
 	for (int tries = 0; tries < 3; tries++) {
 		sandbox_name(rn->res->schema, sizeof rn->res->schema);
-		PGconn *c = rn->admin;
-		if (rn->admin_pooled) {
-			if (!rn->owner)
-				rn->owner = db_connect(rn->admin_dsn, NULL, err, errlen);
-			if (!rn->owner)
-				return false;
-			c = rn->owner;
-		}
-		int taken = sandbox_lock(c, rn->res->schema, rn->admin_pooled, err, errlen);
+		int taken = sandbox_lock(rn->owner, rn->res->schema, rn->admin_pooled, err, errlen);
 		if (taken != 0)
 			return taken > 0;
 	}
@@ -696,6 +695,14 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 		stop_run(&rn, VERDICT_ERROR, "%s", err);
 		res->schema[0] = '\0';
 		goto out;
+	}
+	if (opts->admin_dsn) { /* two connections that must reach one database */
+		enum verdict dv = server_same_database(rn.admin, opts->dsn, err, sizeof err);
+		if (dv != VERDICT_PASS) {
+			stop_run(&rn, dv, "%s", err);
+			res->schema[0] = '\0';
+			goto out;
+		}
 	}
 	if (met) /* a target not given on the command line: skipped too */
 		met = server_targets(sc, opts->dsn, opts->targets, opts->n_targets, rn.target_dsn, err,

@@ -70,6 +70,16 @@ bool run_plan(const struct scenario *sc, const struct race_cfg *override, int du
 		}
 		char why[512];
 		int line = p->line;
+		/* The loader refuses orders outside interleave mode: --mode must
+		 * not drop them in silence either. */
+		if (p->n_orders && cfg.mode != MODE_INTERLEAVE) {
+			snprintf(err, errlen,
+				 "%s:%d: phase %s: orders go with mode interleave: --mode %s would race "
+				 "the phase without them (run it without --mode, or with --mode "
+				 "interleave)",
+				 sc->path, p->order_lines[0], p->name, mode_name(cfg.mode));
+			return false;
+		}
 		if (pp->engine == ENGINE_ORDERS &&
 		    !scenario_interleave_check(sc, p, &cfg, &line, why, sizeof why)) {
 			snprintf(err, errlen, "%s:%d: %s", sc->path, line, why);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "lockview.h"
 #include "pgrace.h"
 #include "stats.h"
 #include "text.h"
@@ -165,14 +166,20 @@ static bool next_sandbox(PGconn *c, const char *after, char *name, size_t len,
 }
 
 /* Drops name if its owner is gone, in one transaction that holds its owner
- * lock meanwhile (a transaction lock: right behind a pooler too).
+ * lock meanwhile (a transaction lock: right behind a pooler too), waiting
+ * at most lock_timeout_ms for the DROP's locks (a leftover session may hold
+ * one on a table of the sandbox: then err names it).
  * Returns 1 dropped (or would be), 0 kept, -1 error (err). */
-static int clean_one(PGconn *c, const char *name, bool dry_run, char *err, size_t errlen)
+static int clean_one(PGconn *c, const char *name, bool dry_run, int lock_timeout_ms, char *err,
+		     size_t errlen)
 {
 	char sql[256], text[600];
 	struct db_result r, rb;
 	const char *params[1] = {name};
-	db_query(c, "BEGIN", 0, NULL, 0, &r);
+	/* The query's own deadline is a backstop past the server's lock_timeout. */
+	uint64_t deadline = clock_us() + (uint64_t)lock_timeout_ms * 1000u + 10u * 1000000u;
+	snprintf(sql, sizeof sql, "BEGIN; SET LOCAL lock_timeout = %d", lock_timeout_ms);
+	db_query(c, sql, 0, NULL, 0, &r);
 	if (r.status != DB_OK)
 		goto failed;
 	snprintf(sql, sizeof sql, "SELECT pg_try_advisory_xact_lock" LOCK_KEY, SANDBOX_LOCK_CLASS);
@@ -186,7 +193,16 @@ static int clean_one(PGconn *c, const char *name, bool dry_run, char *err, size_
 	if (!sandbox_is_name(name)) /* as the query selected: a name that needs no quoting */
 		abort();
 	snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", name);
-	db_query(c, sql, 0, NULL, 0, &r);
+	db_query(c, sql, 0, NULL, deadline, &r);
+	if (r.status == DB_TIMEOUT || (r.status == DB_ERROR && !strcmp(r.sqlstate, "55P03"))) {
+		char holders[300];
+		db_query(c, "ROLLBACK", 0, NULL, 0, &rb);
+		lockview_schema_holders(c, name, holders, sizeof holders);
+		snprintf(err, errlen,
+			 "kept: DROP SCHEMA waited %d ms for a lock (--lock-timeout-ms): %s", lock_timeout_ms,
+			 holders[0] ? holders : "the session holding it is gone now; try again");
+		return -1;
+	}
 	if (r.status != DB_OK)
 		goto failed;
 	db_query(c, "COMMIT", 0, NULL, 0, &r);
@@ -200,7 +216,7 @@ failed:
 	return -1;
 }
 
-int sandbox_clean(const char *dsn, bool dry_run, FILE *out, FILE *err_out)
+int sandbox_clean(const char *dsn, bool dry_run, int lock_timeout_ms, FILE *out, FILE *err_out)
 {
 	char err[1024], name[64] = "", text[600];
 	struct db_result r;
@@ -211,7 +227,7 @@ int sandbox_clean(const char *dsn, bool dry_run, FILE *out, FILE *err_out)
 	}
 	int rc = EXIT_PASS, dropped = 0, kept = 0, failed = 0;
 	while (next_sandbox(c, name, name, sizeof name, &r)) {
-		int done = clean_one(c, name, dry_run, err, sizeof err);
+		int done = clean_one(c, name, dry_run, lock_timeout_ms, err, sizeof err);
 		if (done > 0) {
 			dropped++;
 			text_line(out, "%s: %s (its run is gone)", name, dry_run ? "would drop" : "dropped");

@@ -4,10 +4,12 @@
  *
  * A sandbox is named pgrace_<pid>_<8 hex digits>. Its run holds, for its
  * whole life, the advisory lock (SANDBOX_LOCK_CLASS, hashtext(name)) of the
- * two-key form: a session lock on the run's own connection, or, behind a
- * transaction pooler (where a session lock would stay with whatever server
- * connection took it), a transaction lock on a connection of its own kept
- * in an open transaction, which the pooler pins to one server connection.
+ * two-key form on a connection of its own that runs nothing else (a step's
+ * DISCARD ALL or pg_advisory_unlock_all() on the admin connection would
+ * release it): a session lock, or, behind a transaction pooler (where a
+ * session lock would stay with whatever server connection took it), a
+ * transaction lock kept in an open transaction, which the pooler pins to
+ * one server connection.
  * The server releases the lock when that session ends, however the run
  * ended (SIGKILL, a crash, a lost host), so a sandbox whose lock
  * pg_try_advisory_lock() obtains has no live owner: `pgrace clean` drops
@@ -47,9 +49,10 @@ bool sandbox_drop(PGconn **c, const char *dsn, const char *schema, uint64_t dead
 		  char *err, size_t errlen);
 /* `pgrace clean`: lists the sandboxes of the database dsn names and drops
  * those whose owner is gone (dry_run: only says it would); reports on out,
- * errors on err_out. Returns an exit code (0, or 3 when the database could
- * not be used or a drop failed). */
-int sandbox_clean(const char *dsn, bool dry_run, FILE *out, FILE *err_out);
+ * errors on err_out. A drop waits at most lock_timeout_ms for a lock (then
+ * that sandbox is kept and the session holding the lock named). Returns an
+ * exit code (0, or 3 when the database could not be used or a drop failed). */
+int sandbox_clean(const char *dsn, bool dry_run, int lock_timeout_ms, FILE *out, FILE *err_out);
 
 /* Runs a scenario's script on c in schema. pooled (c goes through a
  * transaction pooler, which hands each transaction any server connection

@@ -85,6 +85,40 @@ bool server_create_extensions(PGconn *c, const char *schema, const struct requir
 	return true;
 }
 
+bool server_targets_named(const struct target_arg *args, size_t n_args,
+			  const struct scenario *sc, size_t n, char *why, size_t len)
+{
+	for (size_t i = 0; i < n_args; i++) {
+		const char *name = args[i].name;
+		bool used = false;
+		for (size_t s = 0; s < n && !used; s++)
+			for (size_t t = 0; t < sc[s].n_targets && !used; t++) {
+				if (strcmp(sc[s].targets[t], name))
+					continue;
+				if (t == 0) {
+					snprintf(why, len,
+						 "--target %s: %s is the first target of %s, the server "
+						 "--dsn names: give its connection with --dsn",
+						 name, name, sc[s].path);
+					return false;
+				}
+				used = true;
+			}
+		if (used)
+			continue;
+		char names[256] = "";
+		size_t at = 0;
+		for (size_t s = 0; s < n; s++)
+			for (size_t t = 1; t < sc[s].n_targets && at < sizeof names; t++)
+				at += (size_t)snprintf(names + at, sizeof names - at, "%s%s",
+						       at ? ", " : "", sc[s].targets[t]);
+		snprintf(why, len, "--target %s: no scenario given has a target %s (%s)", name, name,
+			 at ? names : "they name no targets besides --dsn's server");
+		return false;
+	}
+	return true;
+}
+
 bool server_targets(const struct scenario *sc, const char *dsn, const struct target_arg *args,
 		    size_t n, const char *dsns[TARGETS_MAX], char *reason, size_t len)
 {
@@ -110,6 +144,50 @@ static void system_identifier(PGconn *c, char *out, size_t len)
 	struct db_result r;
 	db_query(c, "SELECT system_identifier::text FROM pg_control_system()", 0, NULL, 0, &r);
 	snprintf(out, len, "%s", r.status == DB_OK && r.rows == 1 ? r.first_value : "");
+}
+
+/* c's current_database() and system identifier, as "NAME" and "ID" ("" when unreadable). */
+static bool database_of(PGconn *c, char *name, size_t len, char *id, size_t idlen, char *why,
+			size_t whylen)
+{
+	struct db_result r;
+	char text[600];
+	db_query(c, "SELECT current_database()::text", 0, NULL, 0, &r);
+	if (r.status != DB_OK) {
+		snprintf(why, whylen, "cannot ask current_database(): %s",
+			 db_result_text(&r, text, sizeof text));
+		return false;
+	}
+	snprintf(name, len, "%s", r.first_value);
+	system_identifier(c, id, idlen);
+	return true;
+}
+
+enum verdict server_same_database(PGconn *admin, const char *dsn, char *why, size_t len)
+{
+	char cerr[512], a_db[64], a_id[32], w_db[64], w_id[32];
+	if (!database_of(admin, a_db, sizeof a_db, a_id, sizeof a_id, why, len))
+		return VERDICT_ERROR;
+	PGconn *w = db_connect(dsn, NULL, cerr, sizeof cerr);
+	if (!w) {
+		snprintf(why, len, "--dsn: cannot connect: %s", cerr);
+		return VERDICT_ERROR;
+	}
+	bool asked = database_of(w, w_db, sizeof w_db, w_id, sizeof w_id, cerr, sizeof cerr);
+	PQfinish(w);
+	if (!asked) {
+		snprintf(why, len, "--dsn: %s", cerr);
+		return VERDICT_ERROR;
+	}
+	bool other_server = a_id[0] && w_id[0] && strcmp(a_id, w_id);
+	if (!strcmp(a_db, w_db) && !other_server)
+		return VERDICT_PASS;
+	snprintf(why, len,
+		 "--admin-dsn reaches database %s%s, --dsn reaches database %s%s: they must name the "
+		 "same database (the sandbox, setup and steps go through --admin-dsn, the workers "
+		 "through --dsn)",
+		 a_db, other_server ? " on one server" : "", w_db, other_server ? " on another" : "");
+	return VERDICT_BAD_SCENARIO;
 }
 
 enum verdict server_check_replicas(PGconn *c, const struct scenario *sc,

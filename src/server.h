@@ -40,6 +40,12 @@ bool server_check(PGconn *c, const struct requirements *rq, const struct server_
 bool server_create_extensions(PGconn *c, const char *schema, const struct requirements *rq,
 			      char *err, size_t len);
 
+/* Every --target of args names a target other than the first of at least
+ * one of the n scenarios sc (the first is --dsn's server): a name none of
+ * them uses would be ignored in silence, a misspelt replica with it. False
+ * with why naming it. */
+bool server_targets_named(const struct target_arg *args, size_t n_args,
+			  const struct scenario *sc, size_t n, char *why, size_t len);
 /* The conninfo of each of sc's targets into dsns[]: the first is dsn (the
  * --dsn server, NULL for the PG* environment), the others come from
  * args[0..n). False, with the reason ("needs target replica: give --target
@@ -55,6 +61,13 @@ bool server_targets(const struct scenario *sc, const char *dsn, const struct tar
  * with why when one is a primary (the --dsn server itself, or a promoted
  * copy) or a standby of another cluster: a --target that names the wrong
  * server; VERDICT_ERROR when one cannot be reached or asked. */
+/* Checks that dsn (the workers' --dsn) reaches the database admin (the
+ * --admin-dsn connection) is in: the same current_database() and, where
+ * both servers let the user read it, the same system identifier.
+ * VERDICT_PASS when it does; VERDICT_BAD_SCENARIO with why naming both when
+ * it does not (the sandbox would be made in one and raced in the other);
+ * VERDICT_ERROR when dsn cannot be reached or asked. */
+enum verdict server_same_database(PGconn *admin, const char *dsn, char *why, size_t len);
 enum verdict server_check_replicas(PGconn *c, const struct scenario *sc,
 				   const char *const dsns[TARGETS_MAX], char *why, size_t len);
 /* Waits until target name (a replica, at dsn) has replayed everything the

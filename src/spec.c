@@ -1,7 +1,8 @@
 /* spec.c: writing an interleave phase as an isolation tester spec: the
  * sandbox as the run left it before the phase's race (pg_dump of the
  * schema, renamed to the spec's own), the sessions and the permutations, and
- * the file it goes to (a temporary of its own, renamed when complete). */
+ * the file it goes to (outfile.h: a temporary of its own, renamed when
+ * complete). */
 #define _GNU_SOURCE /* mkstemp, fdopen with glibc's feature macros */
 #include "spec.h"
 
@@ -10,6 +11,7 @@
 #include "db.h"
 #include "key.h"
 #include "mem.h"
+#include "outfile.h"
 #include "pgrace.h"
 #include "sandbox.h"
 #include "stats.h"
@@ -17,7 +19,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -72,6 +73,22 @@ static bool block(FILE *out, const char *what, const char *sql, int line, const 
 	}
 	fputs(sql[0] && sql[strlen(sql) - 1] == '\n' ? "}\n" : "\n}\n", out);
 	return true;
+}
+
+/* block() of SQL bound with the key's values (raw: the scenario's text, at
+ * line): a '}' that only the values brought in is the params line's doing,
+ * not the statement's, and the message says so. */
+static bool bound_block(FILE *out, const struct scenario *sc, const char *what, const char *raw,
+			const char *sql, int line, char *err, size_t errlen)
+{
+	if (strchr(sql, '}') && !strchr(raw, '}')) {
+		snprintf(err, errlen,
+			 "%s:%d: params: a key value holds a '}' (bound into the %s at line %d), which "
+			 "ends a block of an isolation spec",
+			 sc->path, sc->params_line, what, line);
+		return false;
+	}
+	return block(out, what, sql, line, sc->path, err, errlen);
 }
 
 /* A flow statement as the step's SQL (malloc'd): the check of a
@@ -177,7 +194,7 @@ bool spec_write(FILE *out, const struct scenario *sc, const struct phase *p,
 		if (!b)
 			goto out;
 		fputs("setup\n", out);
-		bool fine = block(out, "round_setup", b, rs->line, sc->path, err, errlen);
+		bool fine = bound_block(out, sc, "round_setup", rs->sql, b, rs->line, err, errlen);
 		free(b);
 		if (!fine)
 			goto out;
@@ -206,8 +223,12 @@ bool spec_write(FILE *out, const struct scenario *sc, const struct phase *p,
 		for (size_t i = 0; i <= sc->n_flow; i++) {
 			order_step_label(w, s->step_names[i], label, sizeof label);
 			fprintf(out, "step %s ", label);
-			if (!block(out, "flow statement", i < sc->n_flow ? steps[i] : "COMMIT;",
-				   i < sc->n_flow ? sc->flow[i].text.line : 0, sc->path, err, errlen))
+			bool fine = i < sc->n_flow
+					    ? bound_block(out, sc, "flow statement", sc->flow[i].text.sql,
+							  steps[i], sc->flow[i].text.line, err, errlen)
+					    : block(out, "flow statement", "COMMIT;", 0, sc->path, err,
+						    errlen);
+			if (!fine)
 				goto out;
 		}
 		if (w == 0) {
@@ -217,7 +238,8 @@ bool spec_write(FILE *out, const struct scenario *sc, const struct phase *p,
 				abort();
 			snprintf(t, len, "SELECT (%s) AS pgrace_rows;", rows);
 			fputs("teardown\n", out);
-			bool fine = block(out, "rows", t, sc->rows.line, sc->path, err, errlen);
+			bool fine = bound_block(out, sc, "rows", sc->rows.sql, t, sc->rows.line, err,
+						errlen);
 			free(t);
 			if (!fine)
 				goto out;
@@ -395,10 +417,15 @@ bool spec_capture_sandbox(void *ctx, PGconn *admin, const char *sandbox, long lo
 	command_argv_free(env);
 	if (cr->status != CMD_OK) {
 		const char *said = command_last_lines(cr->err[0] ? cr->err : cr->out, 3);
+		char how[112], ended[96];
+		if (cr->status == CMD_FAILED)
+			snprintf(how, sizeof how, " %s: ",
+				 command_end_text(cr, false, ended, sizeof ended));
 		snprintf(err, errlen,
 			 "cannot export the sandbox: %s%s%s (pg_dump dumps the schema as the run "
 			 "left it; PGRACE_PG_DUMP names another one)",
-			 argv[0], cr->status == CMD_SPAWN_ERROR ? ": " : " failed: ",
+			 argv[0],
+			 cr->status == CMD_SPAWN_ERROR ? ": " : cr->status == CMD_FAILED ? how : " failed: ",
 			 cr->status == CMD_SPAWN_ERROR ? cr->why : said);
 		free(cr);
 		goto out;
@@ -432,42 +459,18 @@ int spec_save(const char *path, const struct scenario *sc, const struct phase *p
 	      const struct race_cfg *cfg, const struct ilv_summary *s,
 	      const struct spec_capture *cap, bool migrated, bool all, char *err, size_t errlen)
 {
-	char *copy = mem_strdup(path);
-	char tmp[1100];
-	snprintf(tmp, sizeof tmp, "%s/.pgrace-spec.XXXXXX", dirname(copy));
-	free(copy);
-	int fd = mkstemp(tmp); /* O_EXCL: a planted file or symlink is never followed */
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		return EXIT_RESULTS;
-	}
-	FILE *f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
-		unlink(tmp);
+	struct outfile of;
+	if (!outfile_open(&of, path)) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		return EXIT_RESULTS;
 	}
 	err[0] = '\0';
-	bool ok = spec_write(f, sc, p, cfg, s, cap, migrated, all, err, errlen);
+	bool ok = spec_write(of.f, sc, p, cfg, s, cap, migrated, all, err, errlen);
 	int rc = ok ? EXIT_PASS : err[0] ? EXIT_USAGE : EXIT_RESULTS;
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		if (ok)
-			snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		rc = ok ? EXIT_RESULTS : rc;
-		ok = false;
-	}
-	if (fclose(f) != 0 && ok) {
+	/* Not ok: no partial spec where the complete one was asked for. */
+	if (!outfile_close(&of, ok) && ok) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		rc = EXIT_RESULTS;
-		ok = false;
 	}
-	if (ok && (chmod(tmp, 0644) != 0 || rename(tmp, path) != 0)) {
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		rc = EXIT_RESULTS;
-		ok = false;
-	}
-	if (!ok)
-		unlink(tmp); /* no partial spec where the complete one was asked for */
 	return rc;
 }

@@ -31,13 +31,44 @@ static void column(struct init_table *t, const char *name, const char *type, boo
 	c->def = def ? s(def) : NULL;
 	c->kind = init_kind_of(type);
 	c->fk_parent = -1;
+	c->attnum = (int)t->n_cols;
+}
+
+/* A one-column foreign key: column col of the table into parent's column pcol. */
+static void fk(struct init_model *m, int col, int parent, int pcol)
+{
+	m->fks = realloc(m->fks, sizeof *m->fks * (m->n_fks + 1));
+	cr_assert_not_null(m->fks);
+	struct init_fk *f = &m->fks[m->n_fks++];
+	f->parent = parent;
+	f->n = 1;
+	f->cols = malloc(sizeof *f->cols);
+	f->parent_cols = malloc(sizeof *f->parent_cols);
+	cr_assert(f->cols && f->parent_cols);
+	f->cols[0] = col;
+	f->parent_cols[0] = pcol;
+	m->table.cols[col].fk_parent = parent;
+	m->table.cols[col].fk_column = s(m->parents[parent].cols[pcol].name);
+}
+
+/* Drops the model's foreign keys. */
+static void no_fks(struct init_model *m)
+{
+	for (size_t i = 0; i < m->n_fks; i++) {
+		free(m->fks[i].cols);
+		free(m->fks[i].parent_cols);
+	}
+	m->n_fks = 0;
 }
 
 static void constraint(struct init_table *t, const char *text)
 {
 	t->constraints = realloc(t->constraints, sizeof *t->constraints * (t->n_constraints + 1));
 	cr_assert_not_null(t->constraints);
-	t->constraints[t->n_constraints++] = s(text);
+	struct init_constraint *con = &t->constraints[t->n_constraints++];
+	memset(con, 0, sizeof *con);
+	con->def = s(text);
+	con->type = strstr(text, " CHECK ") ? 'c' : '?';
 }
 
 /* The seed's tables: membership (id identity, user_id -> users, tenant_id ->
@@ -77,10 +108,8 @@ static void seed_model(struct init_model *m)
 	column(tn, "id", "bigint", true, NULL);
 	column(tn, "name", "text", true, NULL);
 	constraint(tn, "CONSTRAINT tenants_pkey PRIMARY KEY (id)");
-	t->cols[1].fk_parent = 0;
-	t->cols[1].fk_column = s("id");
-	t->cols[2].fk_parent = 1;
-	t->cols[2].fk_column = s("id");
+	fk(m, 1, 0, 0);
+	fk(m, 2, 1, 0);
 }
 
 /* init_write into a string, which must load as a scenario. */
@@ -174,6 +203,7 @@ Test(init, schema_command_and_text_keys)
 	m.table.cols[1].type = s("uuid");
 	m.table.cols[1].kind = KIND_UUID;
 	m.table.cols[1].fk_parent = -1;
+	no_fks(&m);
 	free(m.table.cols[2].type);
 	m.table.cols[2].type = s("text");
 	m.table.cols[2].kind = KIND_TEXT;
@@ -271,5 +301,79 @@ Test(init, your_own_migration_command)
 	cr_expect(strstr(text, "constraint.uq_user_tenant_membership_user_tenant == outcomes.23505"));
 	scenario_free(&sc);
 	free(text);
+	init_model_free(&m);
+}
+
+/* A CHECK over a column pgrace writes (the key, the made-up note) is left
+ * out and listed in the file; one over a column with a default stays. */
+Test(init, checks_on_written_columns_left_out)
+{
+	struct init_model m;
+	seed_model(&m);
+	struct init_table *t = &m.table;
+	constraint(t, "CONSTRAINT m_user_check CHECK ((user_id < 5))");
+	t->constraints[t->n_constraints - 1].attnums = malloc(sizeof(int));
+	cr_assert_not_null(t->constraints[t->n_constraints - 1].attnums);
+	t->constraints[t->n_constraints - 1].attnums[0] = t->cols[1].attnum;
+	t->constraints[t->n_constraints - 1].n_attnums = 1;
+	constraint(t, "CONSTRAINT m_role_check CHECK ((role <> ''))");
+	t->constraints[t->n_constraints - 1].attnums = malloc(sizeof(int));
+	cr_assert_not_null(t->constraints[t->n_constraints - 1].attnums);
+	t->constraints[t->n_constraints - 1].attnums[0] = t->cols[3].attnum;
+	t->constraints[t->n_constraints - 1].n_attnums = 1;
+	struct init_opts o = {.flow = FLOW_CHECK_THEN_INSERT};
+	struct scenario sc;
+	char *text = write_ok(&m, &o, &sc);
+	cr_expect(strstr(text, "#   left out: CONSTRAINT m_user_check CHECK ((user_id < 5))\n"
+			       "#     (user_tenant_membership.user_id: a CHECK on a column whose values "
+			       "pgrace makes up)"),
+		  "%s", text);
+	cr_expect(!strstr(sc.schema.sql, "m_user_check"), "%s", sc.schema.sql);
+	cr_expect(strstr(sc.schema.sql, "CONSTRAINT m_role_check CHECK ((role <> ''))"), "%s",
+		  sc.schema.sql);
+	scenario_free(&sc);
+	free(text);
+	init_model_free(&m);
+}
+
+/* A varchar(2) key: the round number alone, cast without the length (a
+ * cast to varchar(2) would cut 'k10' into 'k1', another round's key). */
+Test(init, short_varchar_key)
+{
+	struct init_model m;
+	seed_model(&m);
+	no_fks(&m);
+	m.table.cols[1].fk_parent = m.table.cols[2].fk_parent = -1;
+	for (int i = 1; i <= 2; i++) {
+		struct init_column *c = &m.table.cols[i];
+		free(c->type);
+		c->type = s("character varying(2)");
+		c->cast_type = s("character varying");
+		c->max_len = 2;
+		c->kind = KIND_TEXT;
+	}
+	struct init_opts o = {.flow = FLOW_CHECK_THEN_INSERT};
+	struct scenario sc;
+	char *text = write_ok(&m, &o, &sc);
+	cr_expect(strstr(sc.flow[0].text.sql, "user_id = $1::character varying AND"), "%s",
+		  sc.flow[0].text.sql);
+	struct key_values kv;
+	struct key_ctx ctx = {42, 0, 0, 0};
+	char err[256];
+	cr_assert(key_eval(sc.params, sc.n_params, &ctx, &kv, err, sizeof err));
+	cr_expect_str_eq(kv.ptr[0], "42");
+	cr_expect_str_eq(kv.ptr[1], "1");
+	scenario_free(&sc);
+	free(text);
+	/* One character cannot hold a key per round: refused. */
+	m.table.cols[1].max_len = 1;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert_not_null(f);
+	cr_expect(!init_write(f, &m, &o, err, sizeof err));
+	cr_expect(strstr(err, "too short for a distinct key each round"), "%s", err);
+	fclose(f);
+	free(buf);
 	init_model_free(&m);
 }

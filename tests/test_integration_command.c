@@ -172,3 +172,144 @@ Test(command, dsn_options_reach_the_command, .timeout = 120)
 	cr_expect(contains(p.err, "not passed"), "%s", proc_said(&p));
 	proc_free(&p);
 }
+
+/* ---- DATABASE_URL ---- */
+
+/* The user's objects a test may leave in public, dropped whatever happens. */
+static char user_table[64], escaped_table[64];
+
+static void drop_user_tables(void)
+{
+	char sql[256];
+	PGconn *c = pg_open();
+	snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS public.%s, public.%s", user_table,
+		 escaped_table);
+	exec_ok(c, sql);
+	PQfinish(c);
+}
+
+/* DATABASE_URL alone (PGOPTIONS unset, as node-postgres, pgx or JDBC see
+ * the connection) puts what it creates in the sandbox. Before: the URL had
+ * no options, the table went to public, and the next step did not find it. */
+Test(command, database_url_alone_reaches_the_sandbox, .timeout = 120)
+{
+	snprintf(user_table, sizeof user_table, "unused_%d", (int)getpid());
+	snprintf(escaped_table, sizeof escaped_table, "from_url_%d", (int)getpid());
+	drop_user_tables();
+	char yaml[2048];
+	snprintf(yaml, sizeof yaml,
+		 "name: url-only\n"
+		 "schema: CREATE TABLE t (k bigint)\n"
+		 "params: [round]\n"
+		 "rows: SELECT count(*) FROM t WHERE k = $1\n"
+		 "flow:\n"
+		 "  - sql: INSERT INTO t VALUES ($1)\n"
+		 "phases:\n"
+		 "  - name: migrate\n"
+		 "    steps:\n"
+		 "      - command: >-\n"
+		 "          unset PGOPTIONS PGHOST PGPORT PGUSER PGDATABASE;\n"
+		 "          psql -X -q -v ON_ERROR_STOP=1 \"$DATABASE_URL\"\n"
+		 "          -c \"CREATE TABLE %s (x int)\"\n"
+		 "        shell: true\n"
+		 "      - sql: SELECT * FROM %s\n"
+		 "  - name: race\n"
+		 "    race: {workers: 2, rounds: 1}\n"
+		 "    expect: [rows_per_key.max == 2]\n",
+		 escaped_table, escaped_table);
+	const char *file = spath("url.yaml");
+	write_file(file, yaml, strlen(yaml));
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "-q"), &p);
+	cr_expect_eq(code, 0, "%s", proc_said(&p));
+	proc_free(&p);
+	PGconn *c = pg_open();
+	const char *name[1] = {escaped_table};
+	char *left = pg_value(c, "SELECT count(*) FROM pg_class WHERE relname = $1", 1, name);
+	cr_expect_str_eq(left, "0", "the table outlived the sandbox");
+	free(left);
+	PQfinish(c);
+	drop_user_tables();
+}
+
+/* ---- no leftovers ---- */
+
+/* The pid a command wrote to path, waiting up to 30 s for it; 0 if none. */
+static pid_t pid_from(const char *path)
+{
+	pid_t pid = 0;
+	for (int i = 0; i < 3000 && pid <= 0; i++) {
+		char *text = read_file(path, NULL);
+		pid = text ? (pid_t)strtol(text, NULL, 10) : 0;
+		free(text);
+		if (pid <= 0)
+			sleep_ms(10);
+	}
+	return pid;
+}
+
+/* Waits up to 10 s for pid to be gone; true when it is. */
+static bool gone(pid_t pid)
+{
+	for (int i = 0; i < 1000 && pid_running(pid); i++)
+		sleep_ms(10);
+	return !pid_running(pid);
+}
+
+/* A passing step whose command leaves a daemon behind: a sleeper in a
+ * session of its own (setsid), started through a subshell that exits at
+ * once (a double fork), so neither the command's process group nor its
+ * parent holds it. Before: the sleeper outlived the step, the run and
+ * pgrace. Now pgrace, a child subreaper, inherits it and kills it when the
+ * command exits. */
+Test(command, a_daemon_a_passing_command_leaves_is_killed, .timeout = 120)
+{
+	char repl[1024];
+	const char *pidfile = spath("daemon.pid");
+	snprintf(repl, sizeof repl,
+		 "    command: (setsid sh -c 'echo $$ > %s; exec sleep 300' </dev/null >/dev/null "
+		 "2>&1 &); while ! test -s %s; do sleep 0.01; done",
+		 pidfile, pidfile);
+	const char *file = variant_of(COMMAND_YAML, "daemon.yaml", MIGRATE_UP, repl);
+	const char *json = spath("d.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "--json", json), &p);
+	/* The migration no longer adds the constraint: the race after it fails,
+	 * but the step itself passed. */
+	cr_expect_eq(code, 1, "%s", proc_said(&p));
+	json_t *doc = load_json(json);
+	json_t *mig = phase(doc, "migrate");
+	json_t *x = json_array_get(jget(mig, "expectations"), 0);
+	cr_assert_not_null(x);
+	cr_expect(jbool(x, "passed"), "the daemon's step: %s", jstr(x, "actual"));
+	json_decref(doc);
+	pid_t pid = pid_from(pidfile);
+	cr_assert_gt(pid, 0, "the daemon never started");
+	bool left = pid_running(pid);
+	if (left)
+		kill(pid, SIGKILL);
+	cr_expect_not(left, "the daemon (pid %d) outlived its step", (int)pid);
+	proc_free(&p);
+}
+
+/* pgrace killed with SIGKILL while a command runs: it cannot clean up, but
+ * the command (its direct child) dies with it (PR_SET_PDEATHSIG). Before:
+ * the command ran on, reparented, to its own end. */
+Test(command, a_command_dies_with_a_killed_pgrace, .timeout = 120)
+{
+	char repl[1024];
+	const char *pidfile = spath("orphan.pid");
+	snprintf(repl, sizeof repl,
+		 "    command: echo $$ > %s; sleep 300 & wait\n    timeout_ms: 100000", pidfile);
+	const char *file = variant_of(COMMAND_YAML, "orphan.yaml", MIGRATE_UP, repl);
+	struct proc p;
+	pid_t pg = spawn_pgrace(ARGS("run", file, "-q"), &p);
+	pid_t cmd = pid_from(pidfile);
+	cr_assert_gt(cmd, 0, "the command never started");
+	kill(pg, SIGKILL);
+	wait_pgrace(pg, &p, 60);
+	bool died = gone(cmd);
+	kill(-cmd, SIGKILL); /* its sleep, and the command if it lived on */
+	cr_expect(died, "the command (pid %d) outlived a SIGKILLed pgrace", (int)cmd);
+	proc_free(&p);
+}

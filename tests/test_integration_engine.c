@@ -248,3 +248,57 @@ Test(engine, autocommit_statements_are_their_own_transactions, .timeout = 120)
 	cr_expect(contains(p.err, "autocommit"), "%s", proc_said(&p));
 	proc_free(&p);
 }
+
+/* The DSN's options are the application's connection settings: every
+ * connection of a run gets them, the workers' of every mode included. Each
+ * worker writes what its session sees; the rows query counts only the rows
+ * that saw both settings, so a worker without them leaves its key short.
+ * Before: the workers' connections replaced the DSN's options with
+ * PGOPTIONS and the search_path, so each row read "0" and NULL, and
+ * every racing phase failed. */
+static const char dsn_options_yaml[] =
+	"name: dsn-options\n"
+	"schema: CREATE TABLE seen (k bigint, lock_timeout text, app text)\n"
+	"params: [round]\n"
+	"rows: >-\n"
+	"  SELECT count(*) FROM seen WHERE k = $1\n"
+	"  AND lock_timeout = '1234ms' AND app = 'from-dsn'\n"
+	"flow:\n"
+	"  - sql: >-\n"
+	"      INSERT INTO seen SELECT $1, current_setting('lock_timeout'),\n"
+	"      current_setting('app.marker', true)\n"
+	"phases:\n"
+	"  - name: setup\n"
+	"    steps:\n"
+	"      - sql: SELECT 1 WHERE current_setting('lock_timeout') = '1234ms'\n"
+	"        expect: [rows == 1]\n"
+	"  - name: hold\n"
+	"    race: {workers: 3, rounds: 2, mode: hold}\n"
+	"    expect: [rows_per_key.min == workers]\n"
+	"  - name: fire\n"
+	"    race: {workers: 3, rounds: 2, mode: fire}\n"
+	"    expect: [rows_per_key.min == workers]\n"
+	"  - name: interleave\n"
+	"    race: {workers: 2, mode: interleave}\n"
+	"    expect: [rows_per_key.min == workers]\n";
+
+Test(engine, dsn_options_reach_every_worker, .timeout = 120)
+{
+	engine_env(NULL, NULL);
+	const char *file = spath("dsn-options.yaml");
+	write_file(file, dsn_options_yaml, strlen(dsn_options_yaml));
+	const char *json = spath("dsn-options.json");
+	const char *dsn = "options='-c lock_timeout=1234 -c app.marker=from-dsn'";
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "-q", "--dsn", dsn, "--json", json), &p);
+	cr_expect_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(json);
+	const char *names[] = {"hold", "fire", "interleave"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		json_t *ph = phase(doc, names[i]);
+		cr_assert_not_null(ph, "phase %s missing", names[i]);
+		cr_expect_str_eq(jstr(ph, "verdict"), "pass", "phase %s", names[i]);
+	}
+	json_decref(doc);
+	proc_free(&p);
+}

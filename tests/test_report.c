@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -485,6 +487,57 @@ Test(report, junit_escapes_control_characters)
 	xml = capture(report_write_junit, &run, 1);
 	cr_expect_not_null(strstr(xml, "actual a?b&#10;c&apos;d&#9;e"), "%s", xml);
 	cr_expect_null(strchr(xml, '\x01'));
+	free(xml);
+}
+
+/* xmllint's verdict on xml (scripts/setup.sh installs libxml2-utils):
+ * its exit code, its complaint in said. */
+static int xmllint(const char *xml, char *said, size_t len)
+{
+	char path[] = "/tmp/pgrace-junit-XXXXXX", cmd[128];
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	FILE *f = fdopen(fd, "w");
+	cr_assert_not_null(f);
+	fputs(xml, f);
+	cr_assert_eq(fclose(f), 0);
+	snprintf(cmd, sizeof cmd, "xmllint --noout %s 2>&1", path);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	size_t n = fread(said, 1, len - 1, p);
+	said[n] = '\0';
+	int st = pclose(p);
+	unlink(path);
+	cr_assert(st != -1 && WIFEXITED(st), "xmllint did not run");
+	cr_assert_neq(WEXITSTATUS(st), 127, "xmllint is missing (Debian: libxml2-utils)");
+	return WEXITSTATUS(st);
+}
+
+/* Every character XML 1.0 forbids, from a server message, a name or a file
+ * name: U+FFFE and U+FFFF (well-formed UTF-8, so they went out raw before
+ * and xmllint refused the file), C0 controls and ESC, invalid UTF-8
+ * (overlong, a surrogate, above U+10FFFF, a cut sequence). Each becomes
+ * '?'; what XML allows (bidi controls, ]]>, C1, U+10FFFF) stays. */
+Test(report, junit_replaces_every_character_xml_forbids)
+{
+	static const char hostile[] = "a\xef\xbf\xbe" "b\xef\xbf\xbf" "c\x01\x1b[2J"
+				      "d\xc0\xaf" "e\xed\xa0\x80" "f\xf4\x90\x80\x80"
+				      "g\xe2\x80\xae" "h]]>i\xc2\x85" "j\xf4\x8f\xbf\xbf" "k\xe2\x80";
+	char said[4096];
+	snprintf(race_expects[0].actual, sizeof race_expects[0].actual, "%s", hostile);
+	snprintf(run.error, sizeof run.error, "%s", hostile);
+	snprintf(run.scenario, sizeof run.scenario, "%s", hostile);
+	snprintf(phases[0].name, sizeof phases[0].name, "%s", hostile);
+	run.verdict = VERDICT_ERROR;
+	char *xml = capture(report_write_junit, &run, 1);
+	cr_expect_null(strstr(xml, "\xef\xbf\xbe"), "U+FFFE written raw");
+	cr_expect_null(strstr(xml, "\xef\xbf\xbf"), "U+FFFF written raw");
+	cr_expect_null(strchr(xml, '\x1b'), "ESC written raw");
+	cr_expect_not_null(strstr(xml, "a?b?c??[2Jd??e???f????g\xe2\x80\xaeh]]&gt;i\xc2\x85j"
+				       "\xf4\x8f\xbf\xbfk??"),
+			   "%s", xml);
+	cr_expect_eq(xmllint(xml, said, sizeof said), 0, "xmllint refuses the JUnit file:\n%s\n%s",
+		     said, xml);
 	free(xml);
 }
 

@@ -238,6 +238,24 @@ Test(spec, refusals)
 	done(&f, t);
 	free(yaml);
 
+	/* A '}' that only a key value brings in is the params line's, not the
+	 * flow's (before: "t.yaml:10: flow statement holds a '}'"). */
+	yaml = strdup(base_yaml);
+	cr_assert_not_null(yaml);
+	at = strstr(yaml, "params: [round + 6, 2]\n");
+	cr_assert_not_null(at);
+	char braced[2048];
+	snprintf(braced, sizeof braced, "%.*sparams: ['{{x}}{round}', 2]\n%s", (int)(at - yaml), yaml,
+		 at + strlen("params: [round + 6, 2]\n"));
+	load(&f, braced, "before");
+	t = write_spec(&f, false, &ok, err, sizeof err);
+	cr_expect_not(ok);
+	cr_expect(strstr(err, "t.yaml:7: params: a key value holds a '}' (bound into the flow "
+			      "statement at line 10)"),
+		  "%s", err);
+	done(&f, t);
+	free(yaml);
+
 	/* No executable order: without permutation lines the tester would run every order. */
 	load(&f, base_yaml, "before");
 	for (size_t i = 0; i < f.s.n_orders; i++)
