@@ -110,6 +110,7 @@ struct worker {
 	uint64_t first_send_us;  /* this round */
 	struct order_event steps[ORDER_MAX_LEN]; /* this try's steps: send and completion */
 	int n_steps;
+	struct step_end step_end;   /* this try's failed step: what it ended in ("" while none) */
 	_Atomic uint64_t settle_us; /* hold round: when it last sent a statement or reached
 				     * the commit line (a blocked worker settled at its send) */
 	bool prepare_tried;      /* the flow was prepared (or tried) on this connection */
@@ -644,6 +645,11 @@ static void note_step(struct worker *w, int step, const struct item *it)
 	if (w->n_steps < ORDER_MAX_LEN)
 		w->steps[w->n_steps++] = (struct order_event){w->id, step, it->sent_us,
 							      it->done_us ? it->done_us : clock_us()};
+	if (it->res.status != DB_OK) {
+		snprintf(w->step_end.outcome, sizeof w->step_end.outcome, "%s",
+			 it->res.sqlstate[0] ? it->res.sqlstate : "error");
+		snprintf(w->step_end.constraint, sizeof w->step_end.constraint, "%s", it->res.constraint);
+	}
 }
 
 static void evaluate(struct worker *w)
@@ -668,6 +674,7 @@ static void evaluate(struct worker *w)
 			return;
 		case IT_BEGIN:
 			w->n_steps = 0; /* a try begins: only the last one's steps count */
+			w->step_end = (struct step_end){"", ""};
 			if (res->status != DB_OK) {
 				mark_broken(w, "could not BEGIN", res);
 				finish(w);
@@ -1635,9 +1642,10 @@ static enum race_status count_rows(struct race *r, struct round_result *out, cha
 static enum race_status finish_round(struct race *r, bool all_done, bool ok, bool failed,
 				     struct round_result *out, char *err, size_t errlen);
 
-/* A fire round that duplicated: the order its workers' steps were sent in,
- * from each worker's own record (read after the round, when every worker
- * is parked). */
+/* A fire or hold round on one key: each step's send, completion and what
+ * it ended in, from each worker's own record (read after the round, when
+ * every worker is parked); when it duplicated, the order its workers' steps
+ * were sent in. */
 static void observe_order(struct race *r, struct round_result *out)
 {
 	struct order_event all[ORDER_MAX_EVENTS];
@@ -1646,10 +1654,17 @@ static void observe_order(struct race *r, struct round_result *out)
 		for (int j = 0; j < r->w[i].n_steps && n < ORDER_MAX_EVENTS; j++)
 			all[n++] = r->w[i].steps[j];
 	if (!order_observed(all, n, r->cfg.workers, (int)r->sc->n_flow + 1, out->order,
-			    sizeof out->order))
+			    sizeof out->order) ||
+	    !out->keys_with_duplicates)
 		out->order[0] = '\0';
 	memcpy(out->events, all, n * sizeof *all); /* sorted by send time */
 	out->n_events = n;
+	/* a failed step ends its worker's try: it is the worker's last */
+	for (size_t i = 0; i < n; i++) {
+		const struct worker *w = &r->w[all[i].worker];
+		bool last = w->n_steps > 0 && w->steps[w->n_steps - 1].step == all[i].step;
+		out->ends[i] = last ? w->step_end : (struct step_end){"", ""};
+	}
 }
 
 static enum race_status play_round(struct race *r, long long round, long long phase_round,
@@ -1800,9 +1815,8 @@ static enum race_status finish_round(struct race *r, bool all_done, bool ok, boo
 	out->skew_us = hi - lo;
 
 	enum race_status st = count_rows(r, out, err, errlen);
-	if (st == RACE_OK && r->cfg.mode == MODE_FIRE && r->cfg.keys == 1 &&
-	    out->keys_with_duplicates &&
-	    r->cfg.workers * ((int)r->sc->n_flow + 1) <= ORDER_MAX_EVENTS)
+	if (st == RACE_OK && r->cfg.mode != MODE_INTERLEAVE && r->cfg.keys == 1 && r->cfg.workers <= 26 &&
+	    r->cfg.workers * ((int)r->sc->n_flow + 1) <= ORDER_MAX_EVENTS) /* workers a to z */
 		observe_order(r, out);
 	return st;
 }

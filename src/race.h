@@ -35,17 +35,25 @@
 
 struct race; /* opaque: the workers of one phase */
 
+/* What a step of a round ended in. */
+struct step_end {
+	char outcome[8];     /* its SQLSTATE, "error" when it failed without one, "" ok */
+	char constraint[64]; /* the constraint that error names, "" when none */
+};
+
 /* What one round left behind. */
 struct round_result {
 	long long rows_min, rows_max; /* rows per key over this round's keys */
 	int keys_with_duplicates;
 	long long extra_rows;         /* rows beyond each key's first, summed over the keys */
 	uint64_t skew_us;             /* last first-send minus first first-send */
-	/* A fire round on one key that left duplicates: the order its steps
-	 * were sent in ("a1 b1 a2 ...", "" otherwise) and each step's send and
-	 * completion (the first ORDER_MAX_EVENTS by send time). */
+	/* A fire or hold round on one key (at most 26 workers, ORDER_MAX_EVENTS
+	 * steps in all): each step's send and completion, sorted by send time,
+	 * and what it ended in (n_events 0 otherwise); when the round left
+	 * duplicates, the order its steps were sent in ("a1 b1 a2 ...", "" otherwise). */
 	char order[ORDER_MAX_EVENTS * 4];
 	struct order_event events[ORDER_MAX_EVENTS];
+	struct step_end ends[ORDER_MAX_EVENTS];
 	size_t n_events;
 };
 
