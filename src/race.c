@@ -252,9 +252,10 @@ static enum race_status count_rows(struct race *r, struct round_result *out, cha
 	return RACE_OK;
 }
 
-/* A fire round that duplicated: the order its workers' steps were sent in,
- * from each worker's own record (read after the round, when every worker
- * is parked). */
+/* A fire or hold round on one key: each step's send, completion and what
+ * it ended in, from each worker's own record (read after the round, when
+ * every worker is parked); when it duplicated, the order its workers' steps
+ * were sent in. */
 static void observe_order(struct race *r, struct round_result *out)
 {
 	struct order_event all[ORDER_MAX_EVENTS];
@@ -263,10 +264,17 @@ static void observe_order(struct race *r, struct round_result *out)
 		for (int j = 0; j < r->w[i].n_steps && n < ORDER_MAX_EVENTS; j++)
 			all[n++] = r->w[i].steps[j];
 	if (!order_observed(all, n, r->cfg.workers, (int)r->sc->n_flow + 1, out->order,
-			    sizeof out->order))
+			    sizeof out->order) ||
+	    !out->keys_with_duplicates)
 		out->order[0] = '\0';
 	memcpy(out->events, all, n * sizeof *all); /* sorted by send time */
 	out->n_events = n;
+	/* a failed step ends its worker's try: it is the worker's last */
+	for (size_t i = 0; i < n; i++) {
+		const struct worker *w = &r->w[all[i].worker];
+		bool last = w->n_steps > 0 && w->steps[w->n_steps - 1].step == all[i].step;
+		out->ends[i] = last ? w->step_end : (struct step_end){"", ""};
+	}
 }
 
 static enum race_status finish_round(struct race *r, bool all_done, bool ok, bool failed,
@@ -366,7 +374,8 @@ static enum race_status finish_round(struct race *r, bool all_done, bool ok, boo
 	out->skew_us = hi - lo;
 
 	enum race_status st = count_rows(r, out, err, errlen);
-	if (st == RACE_OK && r->cfg.mode == MODE_FIRE && r->cfg.keys == 1 && out->keys_with_duplicates &&
+	if (st == RACE_OK && r->cfg.mode != MODE_INTERLEAVE && r->cfg.keys == 1 &&
+	    r->cfg.workers <= 26 && /* workers a to z */
 	    r->cfg.workers * ((int)r->sc->n_flow + 1) <= ORDER_MAX_EVENTS)
 		observe_order(r, out);
 	return st;

@@ -41,11 +41,13 @@ struct round_result {
 	int keys_with_duplicates;
 	long long extra_rows;         /* rows beyond each key's first, summed over the keys */
 	uint64_t skew_us;             /* last first-send minus first first-send */
-	/* A fire round on one key that left duplicates: the order its steps
-	 * were sent in ("a1 b1 a2 ...", "" otherwise) and each step's send and
-	 * completion (the first ORDER_MAX_EVENTS by send time). */
+	/* A fire or hold round on one key (at most 26 workers, ORDER_MAX_EVENTS
+	 * steps in all): each step's send and completion, sorted by send time,
+	 * and what it ended in (n_events 0 otherwise); when the round left
+	 * duplicates, the order its steps were sent in ("a1 b1 a2 ...", "" otherwise). */
 	char order[ORDER_MAX_EVENTS * 4];
 	struct order_event events[ORDER_MAX_EVENTS];
+	struct step_end ends[ORDER_MAX_EVENTS];
 	size_t n_events;
 };
 

@@ -74,7 +74,15 @@ struct phase_result {
 	long long fire_round;
 	char fire_order[ORDER_MAX_EVENTS * 4];
 	struct order_event fire_events[ORDER_MAX_EVENTS];
+	struct step_end fire_ends[ORDER_MAX_EVENTS];
 	size_t n_fire_events;
+	/* fire or hold with the migration applied: the first round that left
+	 * no duplicates (0 when none) and its steps, as fire_events */
+	long long pass_round;
+	struct order_event pass_events[ORDER_MAX_EVENTS];
+	struct step_end pass_ends[ORDER_MAX_EVENTS];
+	size_t n_pass_events;
+	int steps_per_worker; /* fire or hold: the flow's statements and COMMIT */
 	double elapsed_s;
 };
 

@@ -346,6 +346,7 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 {
 	char err[1024];
 	const struct sql_text *setup = p->round_setup.sql ? &p->round_setup : &rn->sc->round_setup;
+	ph->steps_per_worker = (int)rn->sc->n_flow + 1;
 	for (int i = 0; i < cfg->rounds; i++) {
 		struct round_result rr;
 		if (setup->sql &&
@@ -369,7 +370,14 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 			ph->fire_round = i + 1;
 			snprintf(ph->fire_order, sizeof ph->fire_order, "%s", rr.order);
 			memcpy(ph->fire_events, rr.events, rr.n_events * sizeof *rr.events);
+			memcpy(ph->fire_ends, rr.ends, rr.n_events * sizeof *rr.ends);
 			ph->n_fire_events = rr.n_events;
+		}
+		if (ph->migrated && !ph->pass_round && rr.n_events && !rr.keys_with_duplicates) {
+			ph->pass_round = i + 1;
+			memcpy(ph->pass_events, rr.events, rr.n_events * sizeof *rr.events);
+			memcpy(ph->pass_ends, rr.ends, rr.n_events * sizeof *rr.ends);
+			ph->n_pass_events = rr.n_events;
 		}
 		if (rr.keys_with_duplicates)
 			ph->rounds_with_duplicates++;

@@ -253,6 +253,7 @@ static void prepared_one(struct worker *w)
 static void begun(struct worker *w)
 {
 	w->n_steps = 0;
+	w->step_end = (struct step_end){"", ""};
 	if (w->items[0].res.status != DB_OK)
 		broken(w, "could not BEGIN", &w->items[0].res);
 	else
@@ -279,6 +280,12 @@ static void note_step(struct worker *w, int step, const struct item *it)
 	if (w->n_steps < ORDER_MAX_LEN)
 		w->steps[w->n_steps++] = (struct order_event){w->id, step, it->sent_us,
 							      it->done_us ? it->done_us : clock_us()};
+	if (it->res.status != DB_OK) {
+		snprintf(w->step_end.outcome, sizeof w->step_end.outcome, "%s",
+			 it->res.sqlstate[0] ? it->res.sqlstate : "error");
+		snprintf(w->step_end.constraint, sizeof w->step_end.constraint, "%s",
+			 it->res.constraint);
+	}
 }
 
 /* WS_RUNNING: the batch's answers, item by item, and what comes next. */
@@ -293,6 +300,7 @@ static void answered(struct worker *w)
 		switch (it->kind) {
 		case IT_BEGIN:
 			w->n_steps = 0; /* a try begins: only the last one's steps count */
+			w->step_end = (struct step_end){"", ""};
 			if (res->status != DB_OK) {
 				broken(w, "could not BEGIN", res);
 				return;

@@ -160,6 +160,7 @@ struct worker {
 	uint64_t first_send_us;
 	struct order_event steps[ORDER_MAX_LEN]; /* this try's steps: send and completion */
 	int n_steps;
+	struct step_end step_end; /* this try's failed step: what it ended in ("" while none) */
 	_Atomic uint64_t settle_us; /* hold round: when it last sent or reached the commit line */
 	bool prepare_tried;         /* the flow was prepared (or tried) on this connection */
 	bool prepared;
