@@ -33,14 +33,8 @@
 #include <stddef.h>
 
 #include "race.h"
+#include "result.h"
 #include "scenario.h"
-
-/* The application's own counts over a phase's rounds. */
-struct app_totals {
-	long long exit_ok, exit_failed; /* processes that exited 0, and not */
-	long long output_matched;       /* processes whose output held expect_output */
-	long long connections;          /* connections they made through the listener */
-};
 
 struct app_race; /* opaque */
 
