@@ -30,6 +30,12 @@
 #               scenarios/membership-unique.yaml, verdict, teardown
 #   scale       the seed scenario with --workers 1000 --rounds 3 on a cluster
 #               with max_connections 1100: verdict, pgrace's peak RSS, most threads
+#   interleave  milliseconds per interleave order, every order of the seed
+#               flow at 2 and 3 workers (bench/interleave.yaml, --mode
+#               interleave --workers N): phase "before" (no step waits) and
+#               "after" (the unique constraint: INSERTs wait on each other,
+#               some orders are not executable), with where the time went
+#               (BEGIN, steps, lock-view questions, teardown, rows query)
 #
 # Hit rate and throughput run against the server named by --dsn or the PG*
 # variables (PGHOST, PGHOSTADDR, PGPORT, PGDATABASE, PGSERVICE), else against
@@ -41,9 +47,10 @@
 # that), dropped at the end.
 #
 # --quick: 6 rounds per hit-rate repetition instead of 50, 1 s free runs
-# instead of 5, still 5 repetitions everywhere but scale (1 instead of 5: a
-# 1000-worker run takes about 17 s here); under 3 minutes on 2 cores once
-# pgrace is built.
+# instead of 5, still 5 repetitions everywhere but scale and interleave (1
+# instead of 5 and 3: a 1000-worker run takes about 17 s here, the 3,360
+# orders of 3 workers about 15 s, 60 s more without the reduction); about 5
+# minutes on 2 cores once pgrace is built.
 #
 # Writes results/bench.json (figures, goals, machine, command),
 # results/bench.md (the tables in Markdown, for docs/performance.md),
@@ -59,8 +66,8 @@
 #
 # Environment: PGRACE_BUILD_DIR; PGRACE_RESULTS_DIR (default results);
 # BENCH_REPS (5), BENCH_HIT_ROUNDS (50; quick 6), BENCH_SECONDS (5; quick 1),
-# BENCH_SCALE_REPS (5; quick 1), BENCH_SKIP (comma list of
-# hit,yield,throughput,gate,scale to leave out), BENCH_NO_BUILD=1 (use the built
+# BENCH_SCALE_REPS (5; quick 1), BENCH_ILV_REPS (3; quick 1), BENCH_SKIP (comma
+# list of hit,yield,throughput,gate,scale,interleave to leave out), BENCH_NO_BUILD=1 (use the built
 # pgrace as is).
 #
 # Exit code: 0 every measurement ran; 1 some did not (their figures are
@@ -134,12 +141,14 @@ if ((quick)); then
 	hit_rounds=${BENCH_HIT_ROUNDS:-6}
 	seconds=${BENCH_SECONDS:-1}
 	scale_reps=${BENCH_SCALE_REPS:-1}
+	ilv_reps=${BENCH_ILV_REPS:-1}
 else
 	hit_rounds=${BENCH_HIT_ROUNDS:-50}
 	seconds=${BENCH_SECONDS:-5}
 	scale_reps=${BENCH_SCALE_REPS:-5}
+	ilv_reps=${BENCH_ILV_REPS:-3}
 fi
-for v in reps hit_rounds seconds scale_reps; do
+for v in reps hit_rounds seconds scale_reps ilv_reps; do
 	if [[ ! "${!v}" =~ ^[1-9][0-9]*$ ]]; then
 		say "$v must be a positive number, not '${!v}'"
 		exit 2
@@ -701,6 +710,43 @@ scale_cluster() {
 	((failures == 0))
 }
 
+# ---- 5. interleave ----
+
+# Every order of bench/interleave.yaml at 2 and 3 workers: per phase, the
+# orders, the not-executable ones, ms per order and the time's parts.
+ilv_section() {
+	local rep w v rc out=$tmp/ilv.json t0 red
+	local variants=("2 on" "3 on" "3 off")
+	for ((rep = 1; rep <= ilv_reps; rep++)); do
+		for v in "${variants[@]}"; do
+			w=${v% *}
+			red=${v#* }
+			say "interleave: $w workers, reduction $red, repetition $rep of $ilv_reps"
+			rm -f "$out"
+			rc=0
+			t0=$(now)
+			local extra=()
+			if [[ $red == off ]]; then
+				extra=(--no-reduction)
+			fi
+			run_pgrace run bench/interleave.yaml "${pgr_conn[@]}" --mode interleave --workers "$w" \
+				"${extra[@]}" --json "$out" -q >"$tmp/pgrace.out" 2>&1 || rc=$?
+			if ((rc != 0)) || [[ ! -s "$out" ]]; then
+				failed "pgrace interleave, $w workers, rep $rep: exit $rc: $(tail -n 3 "$tmp/pgrace.out")"
+				continue
+			fi
+			jq -c --argjson rep "$rep" --argjson w "$w" --argjson wall "$(elapsed "$t0" "$(now)")" \
+				--argjson red "$([[ $red == on ]] && echo true || echo false)" '
+				{section: "interleave", workers: $w, rep: $rep, ok: true, run_s: $wall, reduction: $red,
+				 phases: [.phases[] | select(.interleave != null) |
+				   {name, orders: .interleave.interleavings, orders_run: .interleave.orders_run,
+				    not_executable: .interleave.interleavings_not_executable,
+				    ms_per_order: .interleave.ms_per_order, time: .interleave.time}]}' \
+				"$out" >>"$raw"
+		done
+	done
+}
+
 scale_section() {
 	local maxc rc=0
 	if ((user_server)); then
@@ -759,6 +805,11 @@ if wanted scale; then
 	scale_section
 	section_s[scale]=$(elapsed "$t0" "$(now)")
 fi
+if wanted interleave; then
+	t0=$(now)
+	ilv_section
+	section_s[interleave]=$(elapsed "$t0" "$(now)")
+fi
 if wanted hit; then
 	t0=$(now)
 	hit_section
@@ -795,6 +846,7 @@ jq -n \
 	--argjson settings "${settings:-null}" --argjson reps "$reps" --argjson hit_rounds "$hit_rounds" \
 	--argjson seconds "$seconds" --argjson scale_reps "$scale_reps" \
 	--argjson scale_workers "$scale_workers" --argjson scale_rounds "$scale_rounds" \
+	--argjson ilv_reps "$ilv_reps" \
 	--arg load0 "$loadavg_start" --arg load1 "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)" \
 	--argjson sections "$sections_json" --argjson elapsed "$(elapsed "$t_bench0" "$(now)")" \
 	--slurpfile raw "$raw" '
@@ -813,7 +865,7 @@ jq -n \
 	            server: $server, server_settings: $settings,
 	            loadavg_start: $load0, loadavg_end: $load1},
 	  settings: {reps: $reps, hit_rounds_per_rep: $hit_rounds, free_run_s: $seconds,
-	             scale_reps: $scale_reps},
+	             scale_reps: $scale_reps, interleave_reps: $ilv_reps},
 	  hit_rate: [$ok | map(select(.section == "hit")) | group_by([.flow, .workers])[] | . as $g |
 	    ($g | map(select(.tool == "pgrace" and .mode == "fire"))) as $f |
 	    ($g | map(select(.tool == "pgbench"))) as $b |
@@ -876,6 +928,21 @@ jq -n \
 	     elapsed_s: (map(.elapsed_s) | median | r(1000)),
 	     phase_elapsed_s: (map(.phases[]) | group_by(.name) | map({(.[0].name): (map(.elapsed_s) | median | r(1000))}) | add),
 	     }),
+	  interleave: [$ok | map(select(.section == "interleave")) | map(. as $r | .phases[] |
+	      . + {workers: $r.workers, reduction: $r.reduction}) |
+	    group_by([.workers, .name, .reduction])[] | . as $g |
+	    def part(k): $g | map(.time[k] / (.orders_run // .orders) / 1000) | median | r(100);
+	    {workers: $g[0].workers, phase: $g[0].name, reduction: $g[0].reduction, orders: $g[0].orders,
+	     orders_run: $g[0].orders_run,
+	     not_executable: $g[0].not_executable, reps: length,
+	     ms_per_order: (map(.ms_per_order) | median | r(100)),
+	     ms: {begin: part("begin_us"), steps: part("steps_us"), detect: part("detect_us"),
+	          teardown: part("teardown_us"), rows: part("rows_us")},
+	     lock_queries_per_order: ($g | map(.time.lock_queries / (.orders_run // .orders)) | median | r(100)),
+	     cancels: ($g | map(.time.cancels) | add)}] |
+	    sort_by(.workers, (.reduction | not), .phase != "before"),
+	  interleave_run_s: [$ok | map(select(.section == "interleave")) | group_by([.workers, .reduction])[] |
+	    {workers: .[0].workers, reduction: .[0].reduction, run_s: (map(.run_s) | median | r(100))}],
 	  sections_s: $sections, elapsed_s: $elapsed
 	} |
 	.gate_cold_s = .gate.total_s |
@@ -908,7 +975,11 @@ jq -n \
 	  {goal: "1000 workers: threads <= cores + 4", target: ($nproc + 4), actual: .scale.threads_max,
 	   met: (if .scale.threads_max == null then null else .scale.threads_max <= $nproc + 4 end)},
 	  {goal: "1000 workers: verdict pass", target: "pass", actual: .scale.verdict,
-	   met: (if .scale.verdict == null then null else .scale.verdict == "pass" end)}
+	   met: (if .scale.verdict == null then null else .scale.verdict == "pass" end)},
+	  (.interleave[] |
+	    {goal: "interleave <= 20 ms per order (\(.workers) workers, \(if .phase == "before" then "no step waits" else "steps wait" end)\(if .reduction then "" else ", every order run" end))",
+	     target: 20, actual: .ms_per_order,
+	     met: (if .ms_per_order == null then null else .ms_per_order <= 20 end)})
 	]' >"$results/bench.json"
 
 # CSVs, one per table.
@@ -981,6 +1052,16 @@ jq -r '
 	"| repetitions | total (s) | cluster up (s) | pgrace run (s) | teardown (s) | verdicts |",
 	"| ---: | ---: | ---: | ---: | ---: | --- |",
 	(.gate | "| \(.reps) | \(.total_s | num) | \(.start_s | num) | \(.run_s | num) | \(.stop_s | num) | \(.verdicts | join(", ")) |"),
+	"",
+	"### Interleave: ms per order (every order of bench/interleave.yaml, seed flow)",
+	"",
+	"Orders run: partial-order reduction runs one order of each class of commuting steps; ms per order is per order run.",
+	"",
+	"| workers | phase | orders | run | not executable | ms per order | BEGIN / steps / lock view / teardown / rows (ms per order) | lock-view questions per order | cancels |",
+	"| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+	(.interleave[] | "| \(.workers)\(if .reduction then "" else ", `--no-reduction`" end) | \(.phase)\(if .phase == "before" then " (no step waits)" else " (steps wait)" end) | \(.orders) | \(.orders_run | num) | \(.not_executable) | \(.ms_per_order | num) | \(.ms.begin | num) / \(.ms.steps | num) / \(.ms.detect | num) / \(.ms.teardown | num) / \(.ms.rows | num) | \(.lock_queries_per_order | num) | \(.cancels) |"),
+	"",
+	(.interleave_run_s[] | "Whole run at \(.workers) workers\(if .reduction then "" else " with `--no-reduction` (every order run)" end), both phases, setup and migration included: \(.run_s | num) s."),
 	"",
 	"### Scale: 1,000 workers",
 	"",

@@ -17,12 +17,18 @@
 
 #include "attempt.h"
 #include "db.h"
+#include "footprint.h"
 #include "judge.h"
 #include "key.h"
 #include "lockview.h"
 #include "vlog.h"
 
-#define POLL_MS 10 /* as the isolation tester: ask about lock waits every 10 ms */
+/* How long a step may run before the lock view is asked whether it waits:
+ * 1 ms after it was sent, then twice as long each time the answer is no, up
+ * to the isolation tester's 10 ms. A step that waits on a lock is seen within
+ * a millisecond or two; a step that runs long costs a question every 10 ms. */
+#define POLL_FIRST_MS 1
+#define POLL_MAX_MS 10
 
 enum flow_state { FLOW_ACTIVE, FLOW_SKIPPED, FLOW_FAILED };
 
@@ -54,6 +60,7 @@ struct ilv {
 	struct key_values key[ORDER_MAX_WORKERS]; /* this order's key as each worker spells it */
 	struct ilv_order *out;   /* the order being run */
 	uint64_t deadline;
+	struct ilv_time *time;   /* where the phase's time goes */
 	char *err;
 	size_t errlen;
 };
@@ -74,6 +81,7 @@ bool ilv_plan(const struct scenario *sc, const struct phase *p, const struct rac
 	}
 	s->steps = steps;
 	s->seed = (uint64_t)cfg->seed;
+	s->ran = 0;
 	s->total = order_count(k, steps);
 	const char *sql[ORDER_MAX_LEN];
 	for (size_t i = 0; i < sc->n_flow; i++)
@@ -94,6 +102,8 @@ bool ilv_plan(const struct scenario *sc, const struct phase *p, const struct rac
 			}
 		}
 		s->n_orders = p->n_orders;
+		for (size_t i = 0; i < s->n_orders; i++)
+			s->orders[i].same_as = i;
 		return true;
 	}
 	size_t n;
@@ -102,8 +112,10 @@ bool ilv_plan(const struct scenario *sc, const struct phase *p, const struct rac
 	s->orders = calloc(n, sizeof *s->orders);
 	if (!s->orders)
 		abort();
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		s->orders[i].order = list[i];
+		s->orders[i].same_as = i;
+	}
 	free(list);
 	s->n_orders = n;
 	return true;
@@ -246,7 +258,10 @@ static enum drive_status ask_blocked(struct ilv *il, unsigned blocked[ORDER_MAX_
 	struct db_result r;
 	char text[320];
 	memset(blocked, 0, sizeof(unsigned) * ORDER_MAX_WORKERS);
+	uint64_t t0 = clock_us();
 	db_query(il->monitor, il->view->waits_among_peers, 1, params, il->deadline, &r);
+	il->time->detect_us += clock_us() - t0;
+	il->time->lock_queries++;
 	if (r.status != DB_OK)
 		return fail(il, "asking the server about lock waits: %s",
 			    db_result_text(&r, text, sizeof text));
@@ -298,6 +313,7 @@ static bool cycle_ahead(const unsigned blocked[ORDER_MAX_WORKERS], int k, int fr
  * need -2: until nothing is pending. */
 static enum drive_status drive(struct ilv *il, int need)
 {
+	int wait_ms = POLL_FIRST_MS;
 	for (;;) {
 		int running;
 		enum drive_status st = collect(il, &running);
@@ -316,8 +332,9 @@ static enum drive_status drive(struct ilv *il, int need)
 		for (int i = 0; i < il->k; i++)
 			if (il->w[i].pending)
 				pfd[n++] = (struct pollfd){.fd = PQsocket(il->w[i].c), .events = POLLIN};
-		if (poll(pfd, (nfds_t)n, POLL_MS) < 0 && errno != EINTR)
+		if (poll(pfd, (nfds_t)n, wait_ms) < 0 && errno != EINTR)
 			return fail(il, "poll: %s", strerror(errno));
+		wait_ms = wait_ms * 2 > POLL_MAX_MS ? POLL_MAX_MS : wait_ms * 2;
 		st = collect(il, &running);
 		if (st != DRIVE_OK)
 			return st;
@@ -363,41 +380,77 @@ static void drain(struct ilv *il, uint64_t until)
 				break;
 			}
 			struct pollfd pfd = {.fd = PQsocket(w->c), .events = POLLIN};
-			if (pfd.fd < 0 || (poll(&pfd, 1, POLL_MS) < 0 && errno != EINTR))
+			if (pfd.fd < 0 || (poll(&pfd, 1, POLL_MAX_MS) < 0 && errno != EINTR))
 				break;
 		}
 	}
 }
 
-/* Ends every open transaction of the round. The idle workers roll back
- * first: that releases the locks the pending steps wait on, so those finish
- * by themselves and roll back in turn, and no cancel request is left in
- * flight to land on a later order's statement (libpq's cancel is delivered
- * asynchronously). Only a step still running after that, or any step when
- * hard (deadline, signal, lost connection), is cancelled. The stop flag does
- * not cut the ROLLBACKs short. */
+/* Rolls back worker i's transaction when it has one and nothing is pending
+ * on it (ROLLBACK never waits on a lock). */
+static void roll_back(struct ilv *il, int i)
+{
+	struct ilv_conn *w = &il->w[i];
+	struct db_result r;
+	if (!w->pending && PQstatus(w->c) == CONNECTION_OK &&
+	    PQtransactionStatus(w->c) != PQTRANS_IDLE)
+		db_query_cleanup(w->c, "ROLLBACK", clock_us() + 3000000u, &r);
+}
+
+/* Ends every open transaction of the round, soft: without a cancel. Each
+ * worker with nothing pending rolls back, which releases the locks pending
+ * steps wait on; a step that then finishes (or fails) leaves its worker
+ * idle in a transaction, which rolls back in turn and releases what the
+ * next waits on, until nothing is pending. A chain of waits thus ends in as
+ * many round trips as it has links; a cycle ends by the server's deadlock
+ * detector. No cancel request is sent, so none can land on a later order's
+ * statement (libpq's cancel is delivered asynchronously). Only a step still
+ * pending after 3 s (a wait on a session outside the round) is cancelled.
+ * The stop flag does not cut the ROLLBACKs short. */
+static void abandon_soft(struct ilv *il)
+{
+	uint64_t until = clock_us() + 3000000u;
+	for (;;) {
+		int pending = 0;
+		for (int i = 0; i < il->k; i++) {
+			struct ilv_conn *w = &il->w[i];
+			if (w->pending && db_poll(w->c, &w->res))
+				w->pending = false;
+			roll_back(il, i);
+			pending += w->pending;
+		}
+		if (!pending || clock_us() >= until)
+			break;
+		struct pollfd pfd[ORDER_MAX_WORKERS];
+		int n = 0;
+		for (int i = 0; i < il->k; i++)
+			if (il->w[i].pending && PQsocket(il->w[i].c) >= 0)
+				pfd[n++] = (struct pollfd){.fd = PQsocket(il->w[i].c), .events = POLLIN};
+		if (poll(pfd, (nfds_t)n, POLL_MAX_MS) < 0 && errno != EINTR)
+			break;
+	}
+}
+
+/* Ends every open transaction of the round: soft (abandon_soft) first unless
+ * hard (deadline, signal, lost connection: every pending step is cancelled at
+ * once); whatever is still pending then is cancelled, drained and rolled
+ * back. */
 static void abandon(struct ilv *il, bool hard)
 {
-	struct db_result r;
-	bool was_pending[ORDER_MAX_WORKERS];
-	for (int i = 0; i < il->k; i++) {
-		struct ilv_conn *w = &il->w[i];
-		was_pending[i] = w->pending;
-		if (hard && w->pending)
-			db_cancel(w->c);
-		else if (!w->pending && PQstatus(w->c) == CONNECTION_OK)
-			db_query_cleanup(w->c, "ROLLBACK", clock_us() + 3000000u, &r);
-	}
-	drain(il, clock_us() + 3000000u);
-	for (int i = 0; !hard && i < il->k; i++)
-		if (il->w[i].pending)
+	if (!hard)
+		abandon_soft(il);
+	bool cancelled = false;
+	for (int i = 0; i < il->k; i++)
+		if (il->w[i].pending) {
 			db_cancel(il->w[i].c);
-	drain(il, clock_us() + 3000000u);
+			il->time->cancels++;
+			cancelled = true;
+		}
+	if (cancelled)
+		drain(il, clock_us() + 3000000u);
 	for (int i = 0; i < il->k; i++) {
-		struct ilv_conn *w = &il->w[i];
-		if (was_pending[i] && !w->pending && PQstatus(w->c) == CONNECTION_OK)
-			db_query_cleanup(w->c, "ROLLBACK", clock_us() + 3000000u, &r);
-		w->pending = false;
+		il->w[i].pending = false;
+		roll_back(il, i);
 	}
 }
 
@@ -493,11 +546,32 @@ static enum drive_status count_rows(struct ilv *il, long long *rows)
 	return DRIVE_OK;
 }
 
+/* Waits for worker i's BEGIN (sent, pending) until the order's deadline. */
+static enum drive_status await_begin(struct ilv *il, int i)
+{
+	struct ilv_conn *w = &il->w[i];
+	while (!db_poll(w->c, &w->res)) {
+		if (db_stop_requested())
+			return fail(il, "interrupted by %s",
+				    db_stop_requested() == SIGINT ? "SIGINT" : "SIGTERM");
+		if (clock_us() >= il->deadline)
+			return fail(il, "round deadline of %d ms passed during worker %c's BEGIN",
+				    il->cfg->deadline_ms, 'a' + i);
+		struct pollfd pfd = {.fd = PQsocket(w->c), .events = POLLIN};
+		if (pfd.fd < 0 || (poll(&pfd, 1, POLL_MAX_MS) < 0 && errno != EINTR))
+			return fail(il, "worker %c: lost during BEGIN", 'a' + i);
+	}
+	w->pending = false;
+	return DRIVE_OK;
+}
+
 /* Runs order o (planned in out) on the key of round; out gets what it did. */
 static enum drive_status run_order(struct ilv *il, struct ilv_order *out, long long round,
 				   long long phase_round)
 {
 	const struct order *o = &out->order;
+	struct ilv_time *tm = il->time;
+	uint64_t t0 = clock_us();
 	vlog_round(round);
 	for (int w = 0; w < il->k; w++) {
 		struct key_ctx ctx = {.round = round, .key = 0, .phase_round = phase_round, .worker = w};
@@ -518,33 +592,49 @@ static enum drive_status run_order(struct ilv *il, struct ilv_order *out, long l
 	enum drive_status st = prepare(il);
 	size_t plen = 0;
 	il->pids[plen++] = '{';
+	/* BEGIN goes to every worker at once, then the answers are read. */
 	for (int i = 0; st == DRIVE_OK && i < il->k; i++) {
+		struct ilv_conn *w = &il->w[i];
 		struct db_result r;
 		char text[320];
-		il->w[i].flow = FLOW_ACTIVE;
-		il->w[i].pending = false;
+		w->flow = FLOW_ACTIVE;
+		w->pending = false;
 		/* Every order starts from an idle connection: one a cut-short order
 		 * left in a transaction (aborted by a cancel, say) is rolled back
 		 * first, never reused as it is. */
-		if (PQtransactionStatus(il->w[i].c) != PQTRANS_IDLE)
-			db_query_cleanup(il->w[i].c, "ROLLBACK", il->deadline, &r);
-		if (PQtransactionStatus(il->w[i].c) != PQTRANS_IDLE) {
+		if (PQtransactionStatus(w->c) != PQTRANS_IDLE)
+			db_query_cleanup(w->c, "ROLLBACK", il->deadline, &r);
+		if (PQtransactionStatus(w->c) != PQTRANS_IDLE) {
 			st = fail(il, "worker %c: its connection is not idle before order %lld and "
 				      "cannot be rolled back (%s)",
-				  'a' + i, round, PQerrorMessage(il->w[i].c));
+				  'a' + i, round, PQerrorMessage(w->c));
 			break;
 		}
-		db_query(il->w[i].c, il->begin[i < il->cfg->rc_workers], 0, NULL, il->deadline, &r);
-		if (r.status != DB_OK)
+		if (!db_send(w->c, DB_SEND_SCRIPT, NULL, il->begin[i < il->cfg->rc_workers], 0, NULL,
+			     &w->res))
 			st = fail(il, "worker %c: could not BEGIN: %s", 'a' + i,
-				  db_result_text(&r, text, sizeof text));
+				  db_result_text(&w->res, text, sizeof text));
+		else
+			w->pending = true;
+	}
+	for (int i = 0; st == DRIVE_OK && i < il->k; i++) {
+		struct ilv_conn *w = &il->w[i];
+		char text[320];
+		st = await_begin(il, i);
+		if (st != DRIVE_OK)
+			break;
+		if (w->res.status != DB_OK)
+			st = fail(il, "worker %c: could not BEGIN: %s", 'a' + i,
+				  db_result_text(&w->res, text, sizeof text));
 		else if (il->pooler) /* the backend this transaction keeps */
-			il->w[i].pid = (int)strtol(r.first_value, NULL, 10);
+			w->pid = (int)strtol(w->res.first_value, NULL, 10);
 		plen += (size_t)snprintf(il->pids + plen, sizeof il->pids - plen, "%s%d", i ? "," : "",
-					 il->w[i].pid);
+					 w->pid);
 	}
 	snprintf(il->pids + plen, sizeof il->pids - plen, "}");
 	int len = o->workers * o->steps;
+	uint64_t t_steps = clock_us(), detect0 = tm->detect_us;
+	tm->begin_us += t_steps - t0;
 	for (int pos = 0; st == DRIVE_OK && pos < len; pos++) {
 		int i = o->w[pos], step = order_step_at(o, pos);
 		struct ilv_conn *w = &il->w[i];
@@ -561,7 +651,10 @@ static enum drive_status run_order(struct ilv *il, struct ilv_order *out, long l
 				for (int j = 0; j < il->k; j++)
 					if (il->w[j].pending)
 						out->status[il->w[j].pending_pos] = ILV_STUCK;
+				uint64_t t_end = clock_us();
+				tm->steps_us += t_end - t_steps - (tm->detect_us - detect0);
 				abandon(il, false);
+				tm->teardown_us += clock_us() - t_end;
 				return DRIVE_OK;
 			}
 			if (st != DRIVE_OK)
@@ -577,11 +670,16 @@ static enum drive_status run_order(struct ilv *il, struct ilv_order *out, long l
 	}
 	if (st == DRIVE_OK)
 		st = drive(il, -2);
+	uint64_t t_end = clock_us();
+	tm->steps_us += t_end - t_steps - (tm->detect_us - detect0);
 	if (st != DRIVE_OK) {
 		abandon(il, true);
+		tm->teardown_us += clock_us() - t_end;
 		return st;
 	}
-	return count_rows(il, &out->rows);
+	st = count_rows(il, &out->rows);
+	tm->rows_us += clock_us() - t_end;
+	return st;
 }
 
 static void count_outcomes(const struct ilv *il, const struct ilv_order *o, struct race_totals *t)
@@ -603,6 +701,68 @@ static void count_outcomes(const struct ilv *il, const struct ilv_order *o, stru
 	}
 }
 
+/* Order to carries the results of from, an order of its class: each step's
+ * status moves with the step (worker and step number) to to's position. */
+static void carry(const struct ilv_order *from, struct ilv_order *to)
+{
+	int len = from->order.workers * from->order.steps;
+	int at[ORDER_MAX_WORKERS][ORDER_MAX_LEN];
+	to->executable = from->executable;
+	to->rows = from->rows;
+	to->stuck_on = from->stuck_on;
+	to->stuck_pos = -1;
+	memcpy(to->w, from->w, sizeof to->w);
+	memset(to->status, ILV_NOT_REACHED, sizeof to->status);
+	for (int p = 0; p < len; p++)
+		at[to->order.w[p]][order_step_at(&to->order, p)] = p;
+	for (int p = 0; p < len; p++) {
+		int q = at[from->order.w[p]][order_step_at(&from->order, p)];
+		to->status[q] = from->status[p];
+		if (p == from->stuck_pos)
+			to->stuck_pos = q;
+	}
+}
+
+/* Partial-order reduction: asks the server what each flow statement
+ * touches (on worker a's connection, on the key of the next round), then
+ * marks every order but the first of its class as carried by that first. */
+static enum drive_status plan_reduction(struct ilv *il, struct ilv_summary *s, long long round)
+{
+	struct key_ctx ctx = {.round = round, .key = 0, .phase_round = 0, .worker = 0};
+	char why[512];
+	if (!key_eval(il->sc->params, il->sc->n_params, &ctx, &il->key[0], why, sizeof why)) {
+		fail(il, "%s:%d: params: %s (round %lld, worker 0)", il->sc->path, il->sc->params_line,
+		     why, round);
+		return DRIVE_BAD;
+	}
+	struct reduce_flow *f = malloc(sizeof *f);
+	size_t *rep = malloc(sizeof *rep * (s->n_orders ? s->n_orders : 1));
+	struct order *orders = malloc(sizeof *orders * (s->n_orders ? s->n_orders : 1));
+	if (!f || !rep || !orders)
+		abort();
+	enum drive_status st = DRIVE_OK;
+	il->deadline = clock_us() + (uint64_t)il->cfg->deadline_ms * 1000u;
+	if (!footprint_probe(il->w[0].c, il->monitor, il->view, il->sc, il->k,
+			     il->begin[0 < il->cfg->rc_workers], il->key[0].ptr, il->deadline, f,
+			     &s->rels, il->err, il->errlen)) {
+		st = db_stop_requested() ? DRIVE_INTERRUPTED : DRIVE_BROKEN;
+		goto out;
+	}
+	for (size_t i = 0; i < s->n_orders; i++)
+		orders[i] = s->orders[i].order;
+	reduce_classes(f, orders, s->n_orders, rep);
+	for (size_t i = 0; i < s->n_orders; i++)
+		s->orders[i].same_as = rep[i];
+	s->reduced = true;
+	for (size_t j = 0; j < il->sc->n_flow; j++)
+		s->footprint[j] = f->step[0][j];
+out:
+	free(f);
+	free(rep);
+	free(orders);
+	return st;
+}
+
 static void close_all(struct ilv *il)
 {
 	for (int i = 0; i < il->k; i++)
@@ -618,7 +778,7 @@ enum race_status ilv_run(const char *dsn, const char *schema, bool pooler,
 			 struct race_totals *t, char *err, size_t errlen)
 {
 	struct ilv il = {.sc = sc, .cfg = cfg, .k = cfg->workers, .err = err, .errlen = errlen,
-			 .pooler = pooler, .schema = schema};
+			 .pooler = pooler, .schema = schema, .time = &s->time};
 	enum race_status rs = RACE_OK;
 	err[0] = '\0';
 	char tail[128] = "";
@@ -648,9 +808,36 @@ enum race_status ilv_run(const char *dsn, const char *schema, bool pooler,
 		il.w[i].pid = PQbackendPID(il.w[i].c);
 		vlog_worker(il.w[i].c, i, true);
 	}
+	uint64_t t_first = clock_us();
+	if (cfg->reduction && !s->listed && !pooler && il.k > 1 && s->n_orders > 1) {
+		enum drive_status st = plan_reduction(&il, s, *round + 1);
+		s->time.probe_us = clock_us() - t_first;
+		if (st != DRIVE_OK) {
+			s->n_orders = 0;
+			close_all(&il);
+			return st == DRIVE_INTERRUPTED ? RACE_INTERRUPTED
+			       : st == DRIVE_BAD      ? RACE_BAD
+						      : RACE_BROKEN;
+		}
+	}
 	for (size_t n = 0; n < s->n_orders; n++) {
 		struct ilv_order *o = &s->orders[n];
-		if (before && !before(before_ctx, *round + 1, (long long)n)) {
+		if (o->same_as != n) { /* pruned: its class's first order ran */
+			carry(&s->orders[o->same_as], o);
+			if (!o->executable) {
+				s->not_executable++;
+				continue;
+			}
+			if (o->rows > 1)
+				s->with_duplicates++;
+			count_outcomes(&il, o, t);
+			continue;
+		}
+		s->ran++;
+		uint64_t b0 = clock_us();
+		bool go_on = !before || before(before_ctx, *round + 1, (long long)n);
+		s->time.before_us += clock_us() - b0;
+		if (!go_on) {
 			s->n_orders = n;
 			rs = RACE_BROKEN;
 			break;
@@ -679,6 +866,7 @@ enum race_status ilv_run(const char *dsn, const char *schema, bool pooler,
 		for (int i = 0; i < il.k; i++)
 			hist_record(&t->latency, us);
 	}
+	s->time.total_us = clock_us() - t_first;
 	close_all(&il);
 	return rs;
 }

@@ -7,14 +7,19 @@
  * order names, then waits until that step has finished or the server says
  * its backend is blocked by another backend of the round
  * (pg_isolation_test_session_is_blocked, as PostgreSQL's isolation tester
- * asks, every 10 ms). A blocked step stays pending while the order goes on and
- * completes when its blocker ends. When the order names a later step of a
- * worker whose step is still pending, pgrace waits only if the lock waits
- * form a cycle (the server's deadlock detector will end one of them);
- * otherwise the order is not executable (the isolation tester would wait
- * for that step until its timeout cancels it): it is recorded at that
- * position, its transactions are rolled back, and it counts in neither rows
- * nor outcomes. A step that does not run because its worker's flow ended
+ * asks; 1 ms after the step was sent, then at doubling intervals up to the
+ * isolation tester's 10 ms). A blocked step stays pending while the order
+ * goes on and completes when its blocker ends. When the order names a later
+ * step of a worker whose step is still pending, pgrace waits only if the
+ * lock waits form a cycle (the server's deadlock detector will end one of
+ * them); otherwise the order is not executable (the isolation tester would
+ * wait for that step until its timeout cancels it): it is recorded at that
+ * position and counts in neither rows nor outcomes, and its transactions are
+ * rolled back without a cancel: the idle workers first, which releases what
+ * the pending steps wait on, then each worker whose step has finished, until
+ * none is left. The connections live for the whole phase (each order starts
+ * from idle ones, BEGIN sent to all at once); the sandbox is not reset
+ * between orders: each order runs on a fresh key, as rounds do. A step that does not run because its worker's flow ended
  * early (skip_if_found found a row, or a statement failed) is recorded as
  * skipped; such a worker still sends its COMMIT at its position (after an
  * error the server answers it with ROLLBACK), so its locks live exactly as
@@ -23,7 +28,15 @@
  * looks at the stop flag. Behind a transaction pooler (pooler) nothing
  * relies on session state: each worker's transaction sets its search_path
  * and names its backend (it keeps that backend until COMMIT), statements go
- * unprepared. */
+ * unprepared.
+ *
+ * With cfg->reduction (not for an `orders:` list, not behind a pooler), the
+ * flow's footprints are asked of the server first (footprint.h) and only
+ * the first order of each class of orders that differ by commuting steps
+ * (reduce.h) runs; every other order of the class is counted with its
+ * results (rows, outcomes, duplicates, not executable), as the full
+ * enumeration would find them. Which orders to try is reduce.h's and
+ * order.h's business; this file only runs them. */
 #ifndef PGRACE_INTERLEAVE_H
 #define PGRACE_INTERLEAVE_H
 
@@ -31,8 +44,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "footprint.h"
 #include "order.h"
 #include "race.h"
+#include "reduce.h"
 #include "scenario.h"
 
 enum ilv_step_status {
@@ -56,12 +71,28 @@ struct ilv_worker {
 /* One order and what it did. */
 struct ilv_order {
 	struct order order;
+	size_t same_as;       /* the order whose run stands for this one: its own index when it
+			       * ran, else the first order of its class (reduce.h), whose
+			       * results it carries (statuses moved to its own positions) */
 	bool executable;
 	int stuck_pos;        /* not executable: position that could not start, else -1 */
 	int stuck_on;         /* ... and the worker whose pending step blocked it */
 	long long rows;       /* rows for the order's key after it; -1 when not executable */
 	unsigned char status[ORDER_MAX_LEN]; /* enum ilv_step_status, by position */
 	struct ilv_worker w[ORDER_MAX_WORKERS];
+};
+
+/* Where a phase's orders spent their time (monotonic clock, us, summed over
+ * the orders): what ran before each (the phase's round_setup), BEGIN on
+ * every worker, the steps (sent until finished or seen blocked, lock-view
+ * questions excluded), the lock-view questions themselves, ending a
+ * not-executable order (its rollbacks and any cancel), and the rows query.
+ * The parts (and the probe) add up to `total`, the phase's orders from first to last. */
+struct ilv_time {
+	uint64_t probe_us;     /* partial-order reduction's footprint probe, once */
+	uint64_t before_us, begin_us, steps_us, detect_us, teardown_us, rows_us, total_us;
+	uint64_t lock_queries; /* lock-view questions asked */
+	uint64_t cancels;      /* cancel requests sent */
 };
 
 /* A phase's orders and their totals. */
@@ -75,7 +106,12 @@ struct ilv_summary {
 	int steps;                  /* per worker: flow statements + COMMIT */
 	long long with_duplicates;  /* orders that left more than one row for their key */
 	long long not_executable;
+	bool reduced;               /* partial-order reduction chose which orders ran */
+	struct reduce_step footprint[ORDER_MAX_LEN]; /* reduced: each flow statement's */
+	struct footprint_rels rels; /* reduced: the relations footprint[].rels names */
+	size_t ran;                 /* orders run; the others (pruned) carry a run's results */
 	char step_names[ORDER_MAX_LEN][ORDER_NAME_LEN]; /* "select", "insert", "commit" */
+	struct ilv_time time;
 };
 
 /* The orders phase p runs with cfg: its `orders:` list (parsed for cfg's

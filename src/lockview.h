@@ -35,6 +35,22 @@ struct lockview {
 	 * waits on a lock held by other workers, with the workers J, K it waits
 	 * on ("2:1": worker 2 waits on worker 1). */
 	const char *waits_among_peers;
+	/* Partial-order reduction's question about one backend ($1, a pid, not
+	 * an array) in a transaction that just ran one flow statement, paged
+	 * ($2, the 1-based offset: 60 characters of the answer): "FLAGS OID
+	 * OID ...". FLAGS ends in '-' and holds 'w' (a lock above ACCESS SHARE
+	 * or a row written), 'x' (ACCESS EXCLUSIVE), 'u' (what it touches cannot
+	 * be told: a lock that is not on a relation, a trigger of its own, a
+	 * default, check, policy, index or rule calling a function outside
+	 * pg_catalog, a catalog locked above ACCESS SHARE). The OIDs are the
+	 * user relations it locked (an index counts as its table), those linked
+	 * to a written one by foreign keys either way (transitively), and the
+	 * inheritance children of all of them. */
+	const char *step_footprint;
+	/* One integer: how many functions outside pg_catalog have one of the
+	 * names in $1 (a text[] literal): a flow statement calling one is a
+	 * step whose footprint cannot be told. */
+	const char *user_functions_named;
 };
 
 /* The lock view for the engine whose version() text is version, or NULL

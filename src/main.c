@@ -54,6 +54,8 @@ static const char usage_text[] =
 	"      --max-interleavings=N  interleave: above N orders run a sample of N\n"
 	"                           (1-100000; default 1000)\n"
 	"      --seed=N             interleave: the sample's seed (default 1)\n"
+	"      --no-reduction       interleave: run every order, not one per class of\n"
+	"                           orders that differ only by commuting steps\n"
 	"      --deadline-ms=N      a round's time budget (100-3600000)\n"
 	"  -T, --duration=SECONDS   free-running instead of rounds: no barrier, each\n"
 	"                           worker runs the flow back to back on fresh keys;\n"
@@ -305,7 +307,7 @@ static int cmd_run(int argc, char **argv)
 		{"pooler", no_argument, NULL, 'P'},      {"target", required_argument, NULL, 'G'},
 		{"admin-dsn", required_argument, NULL, 'A'},
 		{"max-interleavings", required_argument, NULL, 'I'},
-		{"seed", required_argument, NULL, 'S'},
+		{"seed", required_argument, NULL, 'S'},  {"no-reduction", no_argument, NULL, 'N'},
 		{"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, '?'},
 		{"verbose", no_argument, NULL, 'v'},     {"log", required_argument, NULL, 'L'},
 		{"html", required_argument, NULL, 'W'},
@@ -374,6 +376,10 @@ static int cmd_run(int argc, char **argv)
 				return usage_error("--max-interleavings: expected 1 to 100000, got \"%s\"",
 						   optarg);
 			opts.override.set |= RACE_SET_MAX_ILV;
+			break;
+		case 'N':
+			opts.override.reduction = false;
+			opts.override.set |= RACE_SET_REDUCTION;
 			break;
 		case 'S': {
 			int seed;
@@ -594,6 +600,7 @@ static int cmd_spec(int argc, char **argv)
 		text_line(stderr, "pgrace: %s: %s", sc.name,
 			  res.error[0] ? res.error : "the run stopped before the phase");
 		rc = run_exit_code(verdict_worse(res.verdict, VERDICT_ERROR));
+		free(cap.dump); /* captured before the race broke */
 		goto out;
 	}
 	if (!cap.dump) {

@@ -289,6 +289,10 @@ static void summary_interleave(FILE *out, const struct phase_result *ph)
 			 (unsigned long long)s->seed);
 	fprintf(out, "  %s: %lld of %zu orders left duplicates, %lld not executable (%s)\n", ph->name,
 		s->with_duplicates, s->n_orders, s->not_executable, how);
+	if (s->reduced)
+		fprintf(out, "    partial-order reduction: %zu orders run, %zu pruned (each the same as "
+			     "a run order of its class)\n",
+			s->ran, s->n_orders - s->ran);
 	long first = ilv_first_duplicate(s);
 	if (first < 0)
 		return;
@@ -579,12 +583,17 @@ static json_t *json_order(const struct ilv_summary *s, const struct ilv_order *o
 	if (!o->executable)
 		snprintf(stuck, sizeof stuck, "%c%d", 'a' + o->order.w[o->stuck_pos],
 			 order_step_at(&o->order, o->stuck_pos) + 1);
-	json_t *j = json_pack("{s:s, s:s, s:b, s:o, s:b, s:o, s:o, s:o}", "order", note, "permutation",
-			      perm, "executable", o->executable, "rows",
+	size_t self = (size_t)(o - s->orders);
+	char as[ORDER_MAX_LEN * 4] = "";
+	if (o->same_as != self)
+		order_notation(&s->orders[o->same_as].order, as, sizeof as);
+	json_t *j = json_pack("{s:s, s:s, s:b, s:o, s:b, s:o, s:b, s:o, s:o, s:o}", "order", note,
+			      "permutation", perm, "executable", o->executable, "rows",
 			      o->executable ? json_integer(o->rows) : json_null(), "duplicate",
 			      o->executable && o->rows > 1, "not_executable_at",
-			      o->executable ? json_null() : json_string(stuck), "steps", steps,
-			      "workers", workers);
+			      o->executable ? json_null() : json_string(stuck), "ran",
+			      o->same_as == self, "same_as", as[0] ? json_string(as) : json_null(),
+			      "steps", steps, "workers", workers);
 	if (rc) {
 		json_decref(j);
 		return NULL;
@@ -641,6 +650,33 @@ static json_t *json_pass_round(const struct phase_result *ph)
 		     : NULL;
 }
 
+/* What each flow statement touched, as partial-order reduction saw it;
+ * null when the phase was not reduced. */
+static json_t *json_footprints(const struct ilv_summary *s)
+{
+	if (!s->reduced)
+		return json_null();
+	json_t *a = json_array();
+	int rc = a ? 0 : -1;
+	for (int j = 0; a && j < s->steps - 1; j++) {
+		const struct reduce_step *st = &s->footprint[j];
+		json_t *rels = json_array();
+		for (int i = 0; rels && i < s->rels.n; i++)
+			if (st->rels & (UINT64_C(1) << i))
+				rc |= json_array_append_new(
+					rels, json_text(s->rels.name[i], sizeof s->rels.name[i]));
+		rc |= json_array_append_new(
+			a, json_pack("{s:s, s:o, s:b, s:b, s:b}", "step", s->step_names[j], "relations",
+				     rels ? rels : json_null(), "writes", st->writes, "exclusive",
+				     st->exclusive, "unknown", st->unknown));
+	}
+	if (rc) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
 /* An interleave phase's orders and their totals; null for other phases. */
 static json_t *json_interleave(const struct phase_result *ph)
 {
@@ -655,14 +691,30 @@ static json_t *json_interleave(const struct phase_result *ph)
 	char note[ORDER_MAX_LEN * 4] = "";
 	if (first >= 0)
 		order_notation(&s->orders[first].order, note, sizeof note);
-	json_t *o = json_pack("{s:I, s:b, s:b, s:I, s:i, s:I, s:I, s:I, s:o, s:o}", "orders_possible",
+	const struct ilv_time *tm = &s->time;
+	json_t *time = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "total_us",
+				 (json_int_t)tm->total_us, "probe_us", (json_int_t)tm->probe_us,
+				 "before_us", (json_int_t)tm->before_us,
+				 "begin_us", (json_int_t)tm->begin_us, "steps_us",
+				 (json_int_t)tm->steps_us, "detect_us", (json_int_t)tm->detect_us,
+				 "teardown_us", (json_int_t)tm->teardown_us, "rows_us",
+				 (json_int_t)tm->rows_us, "lock_queries", (json_int_t)tm->lock_queries,
+				 "cancels", (json_int_t)tm->cancels);
+	double ms = s->ran ? (double)tm->total_us / 1000.0 / (double)s->ran : 0;
+	json_t *o = json_pack("{s:I, s:b, s:b, s:I, s:i, s:I, s:I, s:I, s:b, s:I, s:I, s:o, s:o, s:o, "
+			      "s:o, s:o}",
+			      "orders_possible",
 			      (json_int_t)(s->total > INT64_MAX ? INT64_MAX : s->total), "exhaustive",
 			      s->exhaustive, "listed", s->listed, "seed", (json_int_t)s->seed,
 			      "steps_per_worker", s->steps, "interleavings", (json_int_t)s->n_orders,
 			      "interleavings_with_duplicates", (json_int_t)s->with_duplicates,
 			      "interleavings_not_executable", (json_int_t)s->not_executable,
-			      "first_duplicate", first >= 0 ? json_string(note) : json_null(), "orders",
-			      orders ? orders : json_null());
+			      "reduction", s->reduced, "orders_run", (json_int_t)s->ran,
+			      "orders_pruned", (json_int_t)(s->n_orders - s->ran), "footprints",
+			      json_footprints(s),
+			      "first_duplicate", first >= 0 ? json_string(note) : json_null(),
+			      "ms_per_order", s->ran ? json_real(ms) : json_null(), "time",
+			      time ? time : json_null(), "orders", orders ? orders : json_null());
 	if (rc) {
 		json_decref(o);
 		return NULL;

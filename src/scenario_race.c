@@ -54,6 +54,11 @@ static const struct race_setting settings[] = {
 	 "`interleave`: above this many orders, run a seeded sample of this many (1-100000)"},
 	{"seed", RACE_INT64, 0, 2147483647, NULL, 1, BOTH, "--seed", RACE_SET_SEED, AT(seed),
 	 "`interleave`: the sample's seed (0-2147483647)"},
+	{"reduction", RACE_BOOL, 0, 1, NULL, 1, BOTH, "--no-reduction", RACE_SET_REDUCTION,
+	 AT(reduction),
+	 "`interleave`: run one order of each class of orders that differ only by swapping "
+	 "adjacent steps that commute (partial-order reduction), and count it for the whole "
+	 "class; `false` runs every order"},
 	{"autocommit", RACE_BOOL, 0, 1, NULL, 0, BOTH, NULL, RACE_SET_AUTOCOMMIT, AT(autocommit),
 	 "`fire` only: no BEGIN and no COMMIT, each flow statement its own transaction (the app "
 	 "without a transaction; the narrowest race for a single `INSERT ... WHERE NOT EXISTS`); "
