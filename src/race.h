@@ -1,18 +1,18 @@
 /* race.h: the workers racing a scenario's flow, one round at a time.
  *
  * race_open() connects every worker before any round, so connection time is
- * never part of a race. The workers are driven by a few event-loop threads
- * (one per core, or PGRACE_THREADS; never more than workers), each
- * multiplexing its workers' non-blocking connections; a worker is a small
- * state machine, not a thread. A round: every worker BEGINs, waits at the
- * start line, then runs the flow on the round's key (key.h evaluates it;
- * with params that use `worker`, each worker sends its own spelling, and
- * the rows query worker 0's); at the go each loop sends its workers' first
- * statements back to back. In fire mode each commits as soon as it is done.
- * In hold mode each stops before COMMIT; the coordinator asks the server
- * until every worker has either finished its statements or is blocked on a
- * lock held by another worker, then releases all commits at once:
- * deterministic.
+ * never part of a race. The workers (worker.h: each a state machine, not a
+ * thread) are driven by a few event-loop threads (evloop.h: one per core,
+ * or PGRACE_THREADS; never more than workers), each multiplexing its
+ * workers' non-blocking connections. A round: every worker BEGINs, waits
+ * at the start line, then runs the flow on the round's key (key.h evaluates
+ * it; with params that use `worker`, each worker sends its own spelling,
+ * and the rows query worker 0's); at the go each loop sends its workers'
+ * first statements back to back. In fire mode each commits as soon as it
+ * is done. In hold mode each stops before COMMIT; the coordinator (coord.h)
+ * asks the server until every worker has either finished its statements or
+ * is blocked on a lock held by another worker, then releases all commits at
+ * once: deterministic.
  * Free runs (--duration, and steps under_load) drop the start line: each
  * worker runs the flow back to back on fresh keys, pipelined where the flow
  * allows (libpq pipeline mode: BEGIN with the first statement, the last
@@ -34,12 +34,6 @@
 #include "stats.h"
 
 struct race; /* opaque: the workers of one phase */
-
-/* What a step of a round ended in. */
-struct step_end {
-	char outcome[8];     /* its SQLSTATE, "error" when it failed without one, "" ok */
-	char constraint[64]; /* the constraint that error names, "" when none */
-};
 
 /* What one round left behind. */
 struct round_result {
