@@ -39,9 +39,8 @@ struct footprint_rels {
  * ROLLBACK) and asking monitor about c's backend. False with err only when
  * a connection is lost; anything else the server says makes that step
  * unknown. names gets the relations' names. c is idle again afterwards. */
-bool footprint_probe(PGconn *c, PGconn *monitor, const struct lockview *view,
-		     const struct scenario *sc, int workers, const char *begin_sql,
-		     const char *const *key, uint64_t deadline_us, struct reduce_flow *f,
-		     struct footprint_rels *names, char *err, size_t errlen);
+bool footprint_probe(PGconn *c, PGconn *monitor, const struct lockview *view, const struct scenario *sc,
+		     int workers, const char *begin_sql, const char *const *key, uint64_t deadline_us,
+		     struct reduce_flow *f, struct footprint_rels *names, char *err, size_t errlen);
 
 #endif
