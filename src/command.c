@@ -1,13 +1,14 @@
 /* command.c: an external command as a child process: argv split, the
  * connection in its environment, output captured, a deadline, no leftovers.
  *
- * posix_spawn (vfork-like, safe in a threaded process) starts the child in
- * a process group of its own (pgid = its pid), so a deadline kills the whole
- * tool, including what it started itself. The child's exit is first noticed
- * without reaping it (waitid WNOWAIT): while it is a zombie its pid, and so
- * its group id, cannot be reused, so killing the group then can only reach
- * processes it left behind. */
-#define _GNU_SOURCE /* posix_spawn_file_actions_addchdir_np (glibc >= 2.29) */
+ * child_start (child.h) starts the child in a process group of its own
+ * (pgid = its pid), so a deadline kills the whole tool, including what it
+ * started itself, and with a death signal, so it does not outlive pgrace.
+ * The child's exit is first noticed without reaping it (waitid WNOWAIT):
+ * while it is a zombie its pid, and so its group id, cannot be reused, so
+ * killing the group then can only reach processes it left behind; what
+ * left the group (setsid) child_sweep finds. */
+#define _GNU_SOURCE /* pipe2 */
 #include "command.h"
 
 #include <ctype.h>
@@ -15,7 +16,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "db.h"
 #include "mem.h"
 #include "outcome.h"
@@ -206,7 +207,7 @@ static bool exited(pid_t pid)
 }
 
 /* Sends sig to the child's process group; to the child alone if the group is
- * not there yet (posix_spawn sets it before exec, so this is a fallback). */
+ * not there yet (child_start sets it before exec, so this is a fallback). */
 static void signal_group(pid_t pid, int sig)
 {
 	if (kill(-pid, sig) != 0 && errno == ESRCH)
@@ -228,9 +229,6 @@ void command_run(char *const *argv, const char *cwd, char *const *envp, uint64_t
 		 struct command_result *r)
 {
 	int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	bool fa_made = false, attr_made = false;
 	pid_t pid = -1;
 	struct tail tails[2] = {{r->out, 0, false}, {r->err, 0, false}};
 	memset(r, 0, sizeof *r);
@@ -242,28 +240,7 @@ void command_run(char *const *argv, const char *cwd, char *const *envp, uint64_t
 		snprintf(r->why, sizeof r->why, "cannot make a pipe: %s", strerror(errno));
 		goto out;
 	}
-	if (posix_spawn_file_actions_init(&fa) || posix_spawnattr_init(&attr))
-		abort();
-	fa_made = attr_made = true;
-	sigset_t none, defaults;
-	sigemptyset(&none);
-	sigemptyset(&defaults);
-	sigaddset(&defaults, SIGINT);
-	sigaddset(&defaults, SIGTERM);
-	sigaddset(&defaults, SIGPIPE);
-	sigaddset(&defaults, SIGHUP);
-	/* pgrace blocks SIGINT/SIGTERM for its signal thread: the child must
-	 * not inherit that, or a deadline's SIGTERM would not reach it. */
-	if (posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-						    POSIX_SPAWN_SETSIGDEF) ||
-	    posix_spawnattr_setpgroup(&attr, 0) || posix_spawnattr_setsigmask(&attr, &none) ||
-	    posix_spawnattr_setsigdefault(&attr, &defaults) ||
-	    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) ||
-	    posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1) ||
-	    posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2) ||
-	    (cwd && posix_spawn_file_actions_addchdir_np(&fa, cwd)))
-		abort();
-	int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
+	int rc = child_start(argv, cwd, envp, out_pipe[1], err_pipe[1], &pid);
 	close(out_pipe[1]);
 	close(err_pipe[1]);
 	out_pipe[1] = err_pipe[1] = -1;
@@ -295,8 +272,10 @@ void command_run(char *const *argv, const char *cwd, char *const *envp, uint64_t
 		pump(fds, tails, 50);
 	}
 	/* The child is gone (or SIGKILLed): whatever else is in its group goes
-	 * too, then the pipes are read to their end, boundedly. */
+	 * too, and whatever escaped the group (setsid) and has come to pgrace,
+	 * its subreaper; then the pipes are read to their end, boundedly. */
 	signal_group(pid, SIGKILL);
+	child_sweep(pid, clock_us() + TERM_GRACE_US);
 	uint64_t until = clock_us() + DRAIN_US;
 	while ((fds[0] >= 0 || fds[1] >= 0) && clock_us() < until)
 		pump(fds, tails, 20);
@@ -317,10 +296,6 @@ out:
 	r->err_cut = tails[1].cut;
 	secret_scrub(r->out, sizeof r->out, r->out_cut); /* its output may print a password */
 	secret_scrub(r->err, sizeof r->err, r->err_cut);
-	if (fa_made)
-		posix_spawn_file_actions_destroy(&fa);
-	if (attr_made)
-		posix_spawnattr_destroy(&attr);
 	for (int i = 0; i < 2; i++) {
 		if (out_pipe[i] >= 0)
 			close(out_pipe[i]);

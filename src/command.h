@@ -6,12 +6,15 @@
  * quotes keep everything but \" and \\; a backslash outside quotes escapes
  * the next character), or run as `/bin/sh -c LINE` when the scenario asks
  * for a shell. The child gets stdin from /dev/null, its own process group,
- * default signal dispositions, and the environment given; its stdout and
- * stderr are captured through pipes, keeping the last COMMAND_TAIL bytes of
- * each. Past the deadline, or when the stop flag (db_stop_requested) rises,
- * its process group is sent SIGTERM, then SIGKILL two seconds later, and it
- * is reaped; once the child itself has exited, whatever it left running in
- * its group is killed too. command_run never returns with a child left. */
+ * default signal dispositions, SIGKILL when pgrace dies (child.h), and the
+ * environment given; its stdout and stderr are captured through pipes,
+ * keeping the last COMMAND_TAIL bytes of each. Past the deadline, or when
+ * the stop flag (db_stop_requested) rises, its process group is sent
+ * SIGTERM, then SIGKILL two seconds later, and it is reaped; once the child
+ * itself has exited, whatever it left running is killed too: in its group,
+ * and out of it (setsid, a double fork: pgrace is their subreaper).
+ * command_run never returns with a process of the command's left (but one
+ * stuck in the kernel for two seconds more). */
 #ifndef PGRACE_COMMAND_H
 #define PGRACE_COMMAND_H
 
@@ -66,7 +69,8 @@ void command_free(struct command *c);
 void command_copy(struct command *dst, const struct command *src);
 
 /* Runs argv[0] (searched in PATH when it has no slash) in cwd (NULL: here)
- * with environment envp until deadline_us (clock_us() time); fills *r. */
+ * with environment envp until deadline_us (clock_us() time); fills *r.
+ * From the main thread only (the child's death signal is tied to it). */
 void command_run(char *const *argv, const char *cwd, char *const *envp, uint64_t deadline_us,
 		 struct command_result *r);
 

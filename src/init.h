@@ -1,13 +1,15 @@
 /* init.h: `pgrace init`: a first scenario written from a live table.
  *
- * init_catalog() reads, from the catalog only (never the table's rows), the
- * table's columns, types, defaults, NOT NULL, constraints and indexes, and
- * the tables its foreign keys point at. init_write() turns that model into a
- * commented scenario (schema, seed rows for the parents, the flow for the
- * chosen pattern on the key columns, the rows query, a migration adding
- * UNIQUE (key columns), the pre-migration check, a cleanup keeping the
- * oldest row, and the standard phases): pure, unit-tested without a
- * database. init_main() is the subcommand: options, the two, the file. */
+ * init_catalog() (init_catalog.c) reads, from the catalog only (never the
+ * table's rows), the table's columns, types, defaults, NOT NULL,
+ * constraints, indexes and triggers, and the tables its foreign keys point
+ * at. init_write() (init_write.c) turns that model into a commented scenario
+ * (schema, seed rows for the parents, the flow for the chosen pattern on the
+ * key columns, the rows query, a migration adding UNIQUE (key columns), the
+ * pre-migration check, a cleanup keeping the oldest row, and the standard
+ * phases), leaving out and listing what would refuse its rows or could not
+ * be made in the sandbox: pure, unit-tested without a database. init_main()
+ * (init.c) is the subcommand: options, the two, the file. */
 #ifndef PGRACE_INIT_H
 #define PGRACE_INIT_H
 
@@ -41,7 +43,8 @@ struct init_column {
 	int max_len;    /* n of varchar(n) / char(n), 0 when unbounded */
 	int attnum;
 	char *def;      /* DEFAULT expression, NULL when none */
-	char *def_left_out; /* a DEFAULT not copied (it calls a function of the source schema) */
+	char *def_left_out; /* "DEFAULT ..." or "GENERATED ALWAYS AS (...) STORED" not copied: it
+			     * calls a function of the source schema; the column gets a value */
 	char *identity; /* "ALWAYS" / "BY DEFAULT", NULL when not an identity column */
 	char *generated; /* GENERATED ALWAYS AS (...) expression, NULL when none */
 	bool not_null;
@@ -57,6 +60,7 @@ struct init_column {
 /* A constraint as pg_get_constraintdef() prints it, and what it touches. */
 struct init_constraint {
 	char *def;        /* "CONSTRAINT name <pg_get_constraintdef>" */
+	char *name;       /* its name, quoted as quote_ident does (NULL: unknown) */
 	char type;        /* contype: 'p', 'u', 'c', 'f', 'x' */
 	int *attnums;     /* the columns it constrains (conkey) */
 	size_t n_attnums;
@@ -82,6 +86,9 @@ struct init_table {
 	size_t n_indexes;
 	char **triggers;     /* CREATE TRIGGER ...: not copied, said in the file */
 	size_t n_triggers;
+	char **indexes_left_out; /* "CREATE INDEX ...\nwhy": calling a function of the source
+				  * schema, or INVALID there */
+	size_t n_indexes_left_out;
 	char *rows_json;     /* a migration tool's version table: its rows (jsonb array) */
 };
 
@@ -118,7 +125,8 @@ struct init_opts {
 bool init_flow_parse(const char *name, enum init_flow *out);
 /* Reads table (optionally schema-qualified) with key columns keys[] from
  * the catalog into *m. False with err: exit 2 cases (no such table, an
- * unknown column, a key that is already unique) set *usage, database
+ * unknown column, a key that is already unique by a valid unique index over
+ * key columns only, partial or on expressions too) set *usage, database
  * errors do not. */
 bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t n_keys,
 		  struct init_model *m, bool *usage, char *err, size_t errlen);
@@ -128,8 +136,6 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
  * their rows included, into m, so that the command finds the database at
  * the version the live table is at. False with err on a database error. */
 bool init_catalog_versions(PGconn *c, struct init_model *m, char *err, size_t errlen);
-/* The index in t->cols of the column named qname (quoted as quote_ident does), or -1. */
-int init_find_column(const struct init_table *t, const char *qname);
 /* Frees what init_catalog allocated. */
 void init_model_free(struct init_model *m);
 /* The kind of a format_type() name. */

@@ -124,6 +124,14 @@ static bool read_columns(PGconn *c, const char *oid, struct init_model *m, struc
 		if (ident[0] == 'a' || ident[0] == 'd') {
 			col->identity = mem_strdup(ident[0] == 'a' ? "ALWAYS" : "BY DEFAULT");
 			free(def);
+		} else if (def && !strcmp(PQgetvalue(res, i, 14), "t")) {
+			/* It calls a function of the user's: not copied, so the sandbox
+			 * has no such function; pgrace gives the column a value. */
+			size_t len = strlen(def) + 40;
+			col->def_left_out = mem_calloc(len, 1);
+			snprintf(col->def_left_out, len,
+				 gen[0] == 's' ? "GENERATED ALWAYS AS (%s) STORED" : "DEFAULT %s", def);
+			free(def);
 		} else if (gen[0] == 's') {
 			col->generated = def;
 		} else if (def && !strncmp(def, "nextval(", 8)) {
@@ -135,10 +143,6 @@ static bool read_columns(PGconn *c, const char *oid, struct init_model *m, struc
 				col->serial_def = def;
 			else
 				free(def);
-		} else if (def && !strcmp(PQgetvalue(res, i, 14), "t")) {
-			/* It calls a function of the user's: not copied, so the sandbox
-			 * has no such function; pgrace gives the column a value. */
-			col->def_left_out = def;
 		} else {
 			col->def = def;
 		}
@@ -156,7 +160,7 @@ static void push(char ***list, size_t *n, char *s)
 	grown[(*n)++] = s;
 }
 
-int init_find_column(const struct init_table *t, const char *qname)
+static int find_column(const struct init_table *t, const char *qname)
 {
 	for (size_t i = 0; i < t->n_cols; i++)
 		if (!strcmp(t->cols[i].name, qname))
@@ -192,13 +196,14 @@ static int *attnum_list(const char *text, size_t *n)
 	"   AND dp.refclassid = 'pg_proc'::regclass"                                            \
 	"   AND pr.pronamespace <> 'pg_catalog'::regnamespace),"                                \
 	" c.confrelid::text, quote_ident(p.relname), array_to_string(c.confkey, ' '),"          \
-	" p.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = c.conrelid)"          \
+	" p.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = c.conrelid),"         \
+	" quote_ident(c.conname)"                                                               \
 	" FROM pg_constraint c LEFT JOIN pg_class p ON p.oid = c.confrelid"                     \
 	" WHERE c.conrelid = $1::oid "
 
 /* The constraints of the table with oid oid (contype in types, an SQL
  * list) into t. The result (columns: def, contype, conkey, own function,
- * confrelid, parent, confkey, parent in the same schema) goes to *out when
+ * confrelid, parent, confkey, parent in the same schema, name) goes to *out when
  * out is not NULL (the caller clears it). */
 static bool read_constraints(PGconn *c, const char *oid, const char *types, struct init_table *t,
 			     PGresult **out, char *err, size_t errlen)
@@ -218,6 +223,7 @@ static bool read_constraints(PGconn *c, const char *oid, const char *types, stru
 		con->type = PQgetvalue(res, i, 1)[0];
 		con->attnums = attnum_list(PQgetvalue(res, i, 2), &con->n_attnums);
 		con->own_function = !strcmp(PQgetvalue(res, i, 3), "t");
+		con->name = mem_strdup(PQgetvalue(res, i, 8));
 	}
 	if (out)
 		*out = res;
@@ -395,7 +401,7 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
 				   keys[i]);
 			goto out;
 		}
-		int col = init_find_column(&m->table, PQgetvalue(res, 0, 0));
+		int col = find_column(&m->table, PQgetvalue(res, 0, 0));
 		for (size_t j = 0; j < i; j++)
 			if (m->keys[j] == col) {
 				usage_fail(usage, err, errlen, "--key: column \"%s\" given twice",
@@ -415,8 +421,9 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
 	 * columns are its plain ones, or for an expression index those the
 	 * expressions use (pg_depend, which also lists a predicate's columns:
 	 * an expression index with a predicate over other columns is not
-	 * taken for one over the key). A partial index counts: the flow's rows
-	 * fall under its predicate unless a column of it says otherwise. */
+	 * taken for one over the key). A partial index counts too: rows like
+	 * the flow's (deleted_at NULL, the defaults) usually fall under its
+	 * predicate; the message shows the predicate for the case they do not. */
 	const char *up[2] = {oid, attnums};
 	res = query(c,
 		    "SELECT quote_ident(ic.relname), pg_get_expr(i.indpred, i.indrelid)"
@@ -433,10 +440,14 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
 		goto out;
 	if (PQntuples(res) == 1) {
 		bool partial = !PQgetisnull(res, 0, 1);
-		usage_fail(usage, err, errlen,
-			   "the key is already unique by INDEX %s on %s%s%s%s: there is no race to gate",
-			   PQgetvalue(res, 0, 0), m->table.name, partial ? " (partial: WHERE " : "",
-			   partial ? PQgetvalue(res, 0, 1) : "", partial ? ")" : "");
+		usage_fail(
+			usage, err, errlen,
+			"the key is already unique by INDEX %s on %s%s%s%s: there is no race to gate%s",
+			PQgetvalue(res, 0, 0), m->table.name, partial ? " (partial: WHERE " : "",
+			partial ? PQgetvalue(res, 0, 1) : "", partial ? ")" : "",
+			partial ? " for rows under that predicate (for rows outside it, write the "
+				  "scenario by hand)"
+				: "");
 		goto out;
 	}
 	PQclear(res);
@@ -487,15 +498,37 @@ bool init_catalog(PGconn *c, const char *table, const char *const *keys, size_t 
 
 	/* Indexes that no constraint of the table owns. */
 	res = query(c,
-		    "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = $1::oid"
+		    "SELECT pg_get_indexdef(i.indexrelid),"
+		    " EXISTS (SELECT 1 FROM pg_depend dp JOIN pg_proc pr ON pr.oid = dp.refobjid"
+		    "   WHERE dp.classid = 'pg_class'::regclass AND dp.objid = i.indexrelid"
+		    "   AND dp.refclassid = 'pg_proc'::regclass"
+		    "   AND pr.pronamespace <> 'pg_catalog'::regnamespace),"
+		    " i.indisvalid"
+		    " FROM pg_index i WHERE i.indrelid = $1::oid"
 		    " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = i.indrelid"
 		    "   AND c.conindid = i.indexrelid) ORDER BY 1",
 		    1, params, err, errlen);
 	if (!res)
 		goto out;
-	for (int i = 0; i < PQntuples(res); i++)
-		push(&m->table.indexes, &m->table.n_indexes,
-		     unqualified(PQgetvalue(res, i, 0), m->source_schema));
+	for (int i = 0; i < PQntuples(res); i++) {
+		/* One calling a function of the user's cannot be made (not copied);
+		 * an INVALID one (a failed CREATE INDEX CONCURRENTLY) would be made
+		 * valid in the sandbox, a unique one closing the race the source has. */
+		bool own = !strcmp(PQgetvalue(res, i, 1), "t"),
+		     invalid = strcmp(PQgetvalue(res, i, 2), "t") != 0;
+		char *def = unqualified(PQgetvalue(res, i, 0), m->source_schema);
+		if (!own && !invalid) {
+			push(&m->table.indexes, &m->table.n_indexes, def);
+			continue;
+		}
+		size_t len = strlen(def) + 80;
+		char *note = mem_calloc(len, 1);
+		snprintf(note, len, "%s\n%s", def,
+			 invalid ? "INVALID in the source: it checks nothing there"
+				 : "it calls a function of the source schema, not copied");
+		free(def);
+		push(&m->table.indexes_left_out, &m->table.n_indexes_left_out, note);
+	}
 	ok = true;
 out:
 	PQclear(res);
@@ -522,11 +555,15 @@ static void table_free(struct init_table *t)
 	free(t->cols);
 	for (size_t i = 0; i < t->n_constraints; i++) {
 		free(t->constraints[i].def);
+		free(t->constraints[i].name);
 		free(t->constraints[i].attnums);
 	}
 	free(t->constraints);
 	for (size_t i = 0; i < t->n_triggers; i++)
 		free(t->triggers[i]);
+	for (size_t i = 0; i < t->n_indexes_left_out; i++)
+		free(t->indexes_left_out[i]);
+	free(t->indexes_left_out);
 	free(t->triggers);
 	free(t->rows_json);
 	for (size_t i = 0; i < t->n_indexes; i++)

@@ -8,7 +8,10 @@
 #include "init.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "mem.h"
 
 #define SEED_ROWS 20000
 #define UUID_BASE 100000000000LL /* 12 digits: the last group of a key's uuid */
@@ -159,22 +162,47 @@ static bool written(const struct init_model *m, const struct init_table *t, int 
  * a CHECK over a column pgrace writes (the rounds' keys 1, 2, 3..., made-up
  * values) could refuse every row, and one calling a function of the source
  * schema cannot be created (the function is not copied). */
-static const char *left_out_why(const struct init_model *m, const struct init_table *t, size_t k,
-				const char **column)
+/* The column, one pgrace writes, that CHECK constraint k of t is over; NULL
+ * when k is no such CHECK. */
+static const char *check_over_written(const struct init_model *m, const struct init_table *t, size_t k)
 {
 	const struct init_constraint *con = &t->constraints[k];
-	*column = NULL;
-	if (con->own_function)
-		return "it calls a function of the source schema, not copied";
 	if (con->type != 'c')
 		return NULL;
 	for (size_t i = 0; i < con->n_attnums; i++)
 		for (size_t c = 0; c < t->n_cols; c++)
-			if (t->cols[c].attnum == con->attnums[i] && written(m, t, (int)c)) {
-				*column = t->cols[c].name;
-				return "a CHECK on a column whose values pgrace makes up";
-			}
+			if (t->cols[c].attnum == con->attnums[i] && written(m, t, (int)c))
+				return t->cols[c].name;
 	return NULL;
+}
+
+static const char *left_out_why(const struct init_model *m, const struct init_table *t, size_t k,
+				const char **column)
+{
+	*column = NULL;
+	if (t->constraints[k].own_function)
+		return "it calls a function of the source schema, not copied";
+	if ((*column = check_over_written(m, t, k)))
+		return "a CHECK on a column whose values pgrace makes up";
+	return NULL;
+}
+
+/* With the schema from a command: its CHECKs over columns pgrace writes,
+ * dropped before the seed (the command made them; they would refuse the
+ * rows). Returns how many. */
+static size_t write_check_drops(FILE *f, const struct init_model *m)
+{
+	size_t n = 0;
+	for (size_t i = 0; i <= m->n_parents; i++) {
+		const struct init_table *t = i < m->n_parents ? &m->parents[i] : &m->table;
+		for (size_t k = 0; k < t->n_constraints; k++)
+			if (t->constraints[k].name && check_over_written(m, t, k)) {
+				fprintf(f, "  ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s;\n", t->name,
+					t->constraints[k].name);
+				n++;
+			}
+	}
+	return n;
 }
 
 static void write_table(FILE *f, const struct init_model *m, const struct init_table *t,
@@ -240,13 +268,14 @@ static size_t write_left_out(FILE *f, const struct init_model *m, const struct i
 		if (why) {
 			fprintf(f, "#   left out: ");
 			comment_text(f, t->constraints[i].def);
-			fprintf(f, "\n#     (%s%s%s: %s)\n", t->name, col ? "." : "", col ? col : "", why);
+			fprintf(f, "\n#     (%s%s%s: %s)\n", t->name, col ? "." : "", col ? col : "",
+				why);
 			n++;
 		}
 	}
 	for (size_t i = 0; i < t->n_cols; i++)
 		if (t->cols[i].def_left_out) {
-			fprintf(f, "#   left out: DEFAULT ");
+			fprintf(f, "#   left out: ");
 			comment_text(f, t->cols[i].def_left_out);
 			fprintf(f,
 				"\n#     (%s.%s: it calls a function of the source schema, not copied; "
@@ -254,6 +283,18 @@ static size_t write_left_out(FILE *f, const struct init_model *m, const struct i
 				t->name, t->cols[i].name);
 			n++;
 		}
+	for (size_t i = 0; i < t->n_indexes_left_out; i++) {
+		char *def = mem_strdup(t->indexes_left_out[i]), *why = strchr(def, '\n');
+		if (why)
+			*why++ = '\0';
+		fprintf(f, "#   left out: ");
+		comment_text(f, def);
+		fprintf(f, "\n#     (");
+		comment_text(f, why ? why : "");
+		fprintf(f, ")\n");
+		free(def);
+		n++;
+	}
 	for (size_t i = 0; i < t->n_triggers; i++) {
 		fprintf(f, "#   left out: ");
 		comment_text(f, t->triggers[i]);
@@ -425,6 +466,16 @@ static bool write_params(FILE *f, const struct init_model *m, char *err, size_t 
 			fprintf(f, "  - %s\n", i == 0 ? "round" : "1");
 			break;
 		case KIND_TEXT:
+			if (tight && i == 0) {
+				long most = 1;
+				for (int d = 0; d < v->max_len; d++)
+					most *= 10;
+				fprintf(f,
+					"  # %s is %s: its keys are the round number alone, for runs of "
+					"up\n"
+					"  # to %ld rounds in all (a longer key is refused, 22001).\n",
+					c->name, v->type, most - 1);
+			}
 			if (tight)
 				fprintf(f, "  - %s\n", i == 0 ? "'{round}'" : "{text: '1'}");
 			else
@@ -685,8 +736,22 @@ bool init_write(FILE *f, const struct init_model *m, const struct init_opts *o, 
 			write_table(f, m, &m->versions[i], false);
 	}
 	fprintf(f, "\n");
-	if (m->n_parents) {
-		fprintf(f, "# Rows for the keys the rounds use (round numbers from 1).\nseed: |\n");
+	FILE *null3 = o->schema_command ? fopen("/dev/null", "w") : NULL;
+	size_t drops = null3 ? write_check_drops(null3, m) : 0;
+	if (null3)
+		fclose(null3);
+	if (m->n_parents || drops) {
+		if (drops)
+			fprintf(f,
+				"# The CHECKs of your schema over columns whose values pgrace makes up\n"
+				"# (the rounds' keys 1, 2, 3..., made-up values) are dropped first: "
+				"they\n"
+				"# would refuse the rows, and the race does not need them.\n");
+		if (m->n_parents)
+			fprintf(f, "# Rows for the keys the rounds use (round numbers from 1).\n");
+		fprintf(f, "seed: |\n");
+		if (drops)
+			write_check_drops(f, m);
 		for (size_t i = 0; i < m->n_parents; i++)
 			write_parent_seed(f, m, &m->parents[i], rows, err, errlen);
 		fprintf(f, "\n");

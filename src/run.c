@@ -256,7 +256,8 @@ static bool run_command(struct runner *rn, const struct command *cmd, struct db_
 		char text[600];
 		snprintf(r->message, sizeof r->message, "cannot read the catalog before the command: %s",
 			 db_result_text(r, text, sizeof text));
-		r->status = DB_LOST; /* the database's fault, never the scenario's */
+		if (r->status == DB_ERROR) /* the database's fault, never the scenario's */
+			r->status = DB_LOST;
 		return true;
 	}
 	char **env = command_env(environ, rn->admin, rn->res->schema);
@@ -273,7 +274,8 @@ static bool run_command(struct runner *rn, const struct command *cmd, struct db_
 			snprintf(r->message, sizeof r->message,
 				 "cannot read the catalog after the command: %s",
 				 db_result_text(&ar, text, sizeof text));
-			r->status = DB_LOST;
+			if (r->status == DB_ERROR)
+				r->status = DB_LOST;
 		}
 		return started;
 	}
@@ -284,8 +286,8 @@ static bool run_command(struct runner *rn, const struct command *cmd, struct db_
 		r->status = DB_ERROR;
 		r->sqlstate[0] = '\0';
 		snprintf(r->message, sizeof r->message,
-			 "command \"%.80s\" changed the database outside the sandbox: %s%s%s", cmd->line,
-			 changed, said[0] ? "; " : "", said);
+			 "changed the database outside the sandbox: %s%s%s", changed,
+			 said[0] ? "; " : "", said);
 		rn->touched_outside = true;
 	}
 	outside_free(&before);

@@ -231,3 +231,85 @@ Test(command, database_url_alone_reaches_the_sandbox, .timeout = 120)
 	PQfinish(c);
 	drop_user_tables();
 }
+
+/* ---- no leftovers ---- */
+
+/* The pid a command wrote to path, waiting up to 30 s for it; 0 if none. */
+static pid_t pid_from(const char *path)
+{
+	pid_t pid = 0;
+	for (int i = 0; i < 3000 && pid <= 0; i++) {
+		char *text = read_file(path, NULL);
+		pid = text ? (pid_t)strtol(text, NULL, 10) : 0;
+		free(text);
+		if (pid <= 0)
+			sleep_ms(10);
+	}
+	return pid;
+}
+
+/* Waits up to 10 s for pid to be gone; true when it is. */
+static bool gone(pid_t pid)
+{
+	for (int i = 0; i < 1000 && pid_running(pid); i++)
+		sleep_ms(10);
+	return !pid_running(pid);
+}
+
+/* A passing step whose command leaves a daemon behind: a sleeper in a
+ * session of its own (setsid), started through a subshell that exits at
+ * once (a double fork), so neither the command's process group nor its
+ * parent holds it. Before: the sleeper outlived the step, the run and
+ * pgrace. Now pgrace, a child subreaper, inherits it and kills it when the
+ * command exits. */
+Test(command, a_daemon_a_passing_command_leaves_is_killed, .timeout = 120)
+{
+	char repl[1024];
+	const char *pidfile = spath("daemon.pid");
+	snprintf(repl, sizeof repl,
+		 "    command: (setsid sh -c 'echo $$ > %s; exec sleep 300' </dev/null >/dev/null "
+		 "2>&1 &); while ! test -s %s; do sleep 0.01; done",
+		 pidfile, pidfile);
+	const char *file = variant_of(COMMAND_YAML, "daemon.yaml", MIGRATE_UP, repl);
+	const char *json = spath("d.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "--json", json), &p);
+	/* The migration no longer adds the constraint: the race after it fails,
+	 * but the step itself passed. */
+	cr_expect_eq(code, 1, "%s", proc_said(&p));
+	json_t *doc = load_json(json);
+	json_t *mig = phase(doc, "migrate");
+	json_t *x = json_array_get(jget(mig, "expectations"), 0);
+	cr_assert_not_null(x);
+	cr_expect(jbool(x, "passed"), "the daemon's step: %s", jstr(x, "actual"));
+	json_decref(doc);
+	pid_t pid = pid_from(pidfile);
+	cr_assert_gt(pid, 0, "the daemon never started");
+	bool left = pid_running(pid);
+	if (left)
+		kill(pid, SIGKILL);
+	cr_expect_not(left, "the daemon (pid %d) outlived its step", (int)pid);
+	proc_free(&p);
+}
+
+/* pgrace killed with SIGKILL while a command runs: it cannot clean up, but
+ * the command (its direct child) dies with it (PR_SET_PDEATHSIG). Before:
+ * the command ran on, reparented, to its own end. */
+Test(command, a_command_dies_with_a_killed_pgrace, .timeout = 120)
+{
+	char repl[1024];
+	const char *pidfile = spath("orphan.pid");
+	snprintf(repl, sizeof repl,
+		 "    command: echo $$ > %s; sleep 300 & wait\n    timeout_ms: 100000", pidfile);
+	const char *file = variant_of(COMMAND_YAML, "orphan.yaml", MIGRATE_UP, repl);
+	struct proc p;
+	pid_t pg = spawn_pgrace(ARGS("run", file, "-q"), &p);
+	pid_t cmd = pid_from(pidfile);
+	cr_assert_gt(cmd, 0, "the command never started");
+	kill(pg, SIGKILL);
+	wait_pgrace(pg, &p, 60);
+	bool died = gone(cmd);
+	kill(-cmd, SIGKILL); /* its sleep, and the command if it lived on */
+	cr_expect(died, "the command (pid %d) outlived a SIGKILLed pgrace", (int)cmd);
+	proc_free(&p);
+}

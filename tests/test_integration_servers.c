@@ -475,3 +475,44 @@ Test(servers, failover_mid_run_exits_3, .timeout = 300)
 	json_decref(doc);
 	proc_free(&p);
 }
+
+/* A target's own connection options reach the workers' connections to it,
+ * as --dsn's reach theirs: each worker reads its setting on the replica
+ * (a row there when it differs skips the insert), then inserts on the
+ * primary, recording the primary's. Before: the workers' connections
+ * replaced both conninfos' options with PGOPTIONS and the search_path, every
+ * check found the row, and no worker inserted (rows_per_key 0). */
+static const char target_options_yaml[] =
+	"name: target-options\n"
+	"targets: [primary, replica]\n"
+	"schema: CREATE TABLE seen (k bigint, lock_timeout text)\n"
+	"params: [round]\n"
+	"rows: SELECT count(*) FROM seen WHERE k = $1 AND lock_timeout = '1234ms'\n"
+	"flow:\n"
+	"  - sql: >-\n"
+	"      SELECT 1 WHERE current_setting('lock_timeout') <> '4321ms'\n"
+	"      AND $1::bigint > 0\n"
+	"    on: replica\n"
+	"    skip_if_found: true\n"
+	"  - sql: INSERT INTO seen SELECT $1, current_setting('lock_timeout')\n"
+	"phases:\n"
+	"  - name: race\n"
+	"    race: {workers: 2, rounds: 2, mode: fire}\n"
+	"    expect: [rows_per_key.min == workers]\n";
+
+Test(servers, target_options_reach_the_workers, .timeout = 300)
+{
+	struct cluster cl;
+	cluster_start(&cl, "0");
+	const char *file = spath("target-options.yaml");
+	write_file(file, target_options_yaml, strlen(target_options_yaml));
+	char dsn[256], target[256];
+	snprintf(dsn, sizeof dsn, "%s options='-c lock_timeout=1234'", cl.primary);
+	snprintf(target, sizeof target, "replica=%s options='-c lock_timeout=4321'", cl.replica);
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "-q", "--dsn", dsn, "--target", target), &p);
+	bool stopped = cluster_stop(&cl);
+	cr_expect_eq(code, 0, "%s", proc_said(&p));
+	cr_expect(stopped, "the cluster in %s outlived its stop", cl.dir);
+	proc_free(&p);
+}
