@@ -369,7 +369,7 @@ static void query_wait(PGconn *c, enum db_send_kind kind, bool trailed, const ch
 		       struct db_result *r, PGresult **keep)
 {
 	if (deadline_us == 0)
-		deadline_us = clock_us() + 60u * 1000000u;
+		deadline_us = clock_us() + (uint64_t)DB_DEFAULT_DEADLINE_MS * 1000u;
 	if (!db_send(c, kind, stmt, sql, nparams, params, r))
 		return;
 	bool cancelled = false, copy_out = false;

@@ -14,6 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The deadline of a query that names none (deadline_us 0). */
+#define DB_DEFAULT_DEADLINE_MS 60000
+
 enum db_status {
 	DB_OK,          /* the query (every statement of it) succeeded */
 	DB_ERROR,       /* the server reported an error: see sqlstate */
@@ -46,7 +49,9 @@ PGconn *db_connect(const char *dsn, const char *schema, char *err, size_t errlen
  * deadline_us (0: the connect_timeout alone): for cleanup after a signal. */
 PGconn *db_connect_cleanup(const char *dsn, uint64_t deadline_us, char *err, size_t errlen);
 /* Sends sql (several statements allowed when nparams is 0) and waits for
- * every result until deadline_us (clock_us() time, 0 = 60 s from now). COPY
+ * every result until deadline_us (clock_us() time; 0: DB_DEFAULT_DEADLINE_MS
+ * from now, for pgrace's own queries; a scenario's statements get race's
+ * timeout_ms, whose default is the same). COPY
  * from the client or to it fails (0A000) without hanging. */
 void db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
 	      uint64_t deadline_us, struct db_result *r);

@@ -29,7 +29,7 @@
 #define LANE_H 18
 #define LANE_GAP 4
 #define TIMELINE_W 900
-#define LABEL_W 40
+#define LABEL_W 60
 #define CELL 16
 
 /* Writes s as HTML text (also safe inside a quoted attribute). */
@@ -168,7 +168,8 @@ static const char style[] =
 	"margin:0 .3em 0 1em}"
 	".lg-dup{background:#d7301f}.lg-uv{background:#2b8c3e}.lg-ser{background:#2f6db5}"
 	".lg-skip{background:#9fd39b}.lg-one{background:#7fc77f}.lg-nx{background:#c8c8c8}"
-	".st{fill:#6d8fc9}.st.err{fill:#d7301f}.st.commit{fill:#2b8c3e}.lane-bg{fill:#f4f4f4}"
+	".st{fill:#6d8fc9}.st.err{fill:#d7301f}.st.commit{fill:#2b8c3e}.st.blocked{fill:#e8a33d}"
+	".held{stroke:#999;stroke-dasharray:2 2}.lane-bg{fill:#f4f4f4}.tl-step.err{color:#8a1010}"
 	".bar-ok{fill:#7fc77f}.bar-skipped{fill:#9fd39b}.bar-23505{fill:#2b8c3e}"
 	".bar-40001{fill:#2f6db5}.bar-other{fill:#d7301f}"
 	"details{margin:.3em 0}summary{cursor:pointer}";
@@ -415,16 +416,59 @@ static void step_worker(const char *step, char *buf, size_t len)
 	buf[i] = '\0';
 }
 
+/* What a step of a round's timeline was: its class on the page and its words. */
+struct tl_step {
+	const char *name, *what, *constraint;
+	double t0, t1;
+	bool open, commit, err, blocked;
+};
+
+static struct tl_step tl_step(const json_t *s, double end, int per_worker, double release)
+{
+	struct tl_step t = {.name = jstr(s, "step") ? jstr(s, "step") : "?",
+			    .what = jstr(s, "outcome"),
+			    .constraint = jstr(s, "constraint"),
+			    .t0 = jnum(s, "sent_us"),
+			    .t1 = jnum(s, "done_us")};
+	t.open = isnan(t.t1);
+	if (t.open)
+		t.t1 = end;
+	const char *num = t.name + strcspn(t.name, "0123456789");
+	t.commit = per_worker > 0 && strtol(num, NULL, 10) == per_worker;
+	t.err = t.what && strcmp(t.what, "ok") && strcmp(t.what, "skipped");
+	/* hold: the COMMITs go once every worker has finished its statements or
+	 * is blocked, so a statement still unanswered then was blocked */
+	t.blocked = !t.commit && !isnan(release) && t.t0 < release && t.t1 > release;
+	return t;
+}
+
+/* "a2: sent at 10 us, answered at 90 us (blocked), 23505 (uq)", as text. */
+static void tl_words(FILE *out, const struct tl_step *t)
+{
+	html_textf(out, "%s%s: sent at %.0f us, %s %.0f us%s", t->name, t->commit ? " COMMIT" : "",
+		   t->t0, t->open ? "no answer by" : "answered at", t->t1,
+		   t->blocked ? ", blocked until the COMMITs were released" : "");
+	if (t->what)
+		html_textf(out, ", %s", t->what);
+	if (t->constraint)
+		html_textf(out, " (%s)", t->constraint);
+}
+
 /* A round's swimlane timeline: one lane per worker, each step a bar from its
- * send to its answer (microseconds from the round's first send). */
-static void timeline(FILE *out, const json_t *round, const char *title)
+ * send to its answer (microseconds from the round's first send), COMMIT
+ * green, an error red with its SQLSTATE and constraint; in hold mode a
+ * statement blocked at the commit barrier is hatched and the wait before
+ * each COMMIT is drawn as a line. The same steps follow as a table. */
+static void timeline(FILE *out, const json_t *round, const char *title, bool hold)
 {
 	const json_t *steps = json_object_get(round, "steps");
 	if (!json_is_array(steps) || json_array_size(steps) == 0)
 		return;
+	int per_worker = (int)(isnan(jnum(round, "steps_per_worker")) ? 0
+								      : jnum(round, "steps_per_worker"));
 	char lanes[64][8];
 	size_t n_lanes = 0, i;
-	double end = 1;
+	double end = 1, release = NAN;
 	const json_t *s;
 	json_array_foreach(steps, i, s)
 	{
@@ -438,6 +482,9 @@ static void timeline(FILE *out, const json_t *round, const char *title)
 		double d = jnum(s, "done_us");
 		if (!isnan(d) && d > end)
 			end = d;
+		struct tl_step t = tl_step(s, end, per_worker, NAN);
+		if (hold && t.commit && (isnan(release) || t.t0 < release))
+			release = t.t0;
 	}
 	/* keep lanes in worker order (a, b, ..., z, aa, ...) */
 	for (size_t a = 1; a < n_lanes; a++)
@@ -463,29 +510,27 @@ static void timeline(FILE *out, const json_t *round, const char *title)
 		fprintf(out, "<g class=\"lane\" data-worker=\"%s\"><rect class=\"lane-bg\" x=\"%d\" y=\"%zu\" "
 			     "width=\"%d\" height=\"%d\"/><text x=\"0\" y=\"%zu\">worker %s</text>",
 			lanes[l], LABEL_W, y, TIMELINE_W - LABEL_W, LANE_H, y + 13, lanes[l]);
+		double last_done = NAN;
 		json_array_foreach(steps, i, s)
 		{
 			char w[8];
-			const char *name = jstr(s, "step") ? jstr(s, "step") : "?";
-			step_worker(name, w, sizeof w);
-			if (strcmp(w, lanes[l]))
+			struct tl_step t = tl_step(s, end, per_worker, release);
+			step_worker(t.name, w, sizeof w);
+			if (strcmp(w, lanes[l]) || isnan(t.t0))
 				continue;
-			double t0 = jnum(s, "sent_us"), t1 = jnum(s, "done_us");
-			if (isnan(t0))
-				continue;
-			bool open = isnan(t1);
-			if (open)
-				t1 = end;
-			const char *what = jstr(s, "outcome");
-			bool err = what && strcmp(what, "ok") && strcmp(what, "skipped");
-			fprintf(out, "<rect class=\"st%s\" x=\"%.1f\" y=\"%zu\" width=\"%.1f\" height=\"%d\">"
-				     "<title>",
-				err ? " err" : "", LABEL_W + t0 * scale, y + 2, fmax(1.0, (t1 - t0) * scale),
-				LANE_H - 4);
-			html_textf(out, "%s: sent at %.0f us, %s %.0f us", name, t0,
-				   open ? "no answer by" : "answered at", t1);
-			if (what)
-				html_textf(out, ", %s", what);
+			if (hold && t.commit && !isnan(last_done) && t.t0 > last_done)
+				fprintf(out, "<line class=\"held\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%zu\" y2=\"%zu\"/>",
+					LABEL_W + last_done * scale, LABEL_W + t.t0 * scale,
+					y + LANE_H / 2, y + LANE_H / 2);
+			last_done = t.t1;
+			fprintf(out,
+				"<rect class=\"st%s%s%s\" x=\"%.1f\" y=\"%zu\" width=\"%.1f\" "
+				"height=\"%d\">"
+				"<title>",
+				t.err ? " err" : "", t.commit ? " commit" : "",
+				t.blocked ? " blocked" : "", LABEL_W + t.t0 * scale, y + 2,
+				fmax(1.0, (t.t1 - t.t0) * scale), LANE_H - 4);
+			tl_words(out, &t);
 			fputs("</title></rect>", out);
 		}
 		fputs("</g>\n", out);
@@ -493,6 +538,16 @@ static void timeline(FILE *out, const json_t *round, const char *title)
 	fprintf(out, "<text x=\"%d\" y=\"%zu\">0</text><text x=\"%d\" y=\"%zu\" text-anchor=\"end\">%.0f us"
 		     "</text></svg></figure>\n",
 		LABEL_W, h - 6, TIMELINE_W, h - 6, end);
+	fputs("<details class=\"timeline-steps\"><summary>the round's steps</summary><ul>", out);
+	json_array_foreach(steps, i, s)
+	{
+		struct tl_step t = tl_step(s, end, per_worker, release);
+		fprintf(out, "<li class=\"tl-step%s%s\">", t.err ? " err" : "",
+			t.blocked ? " blocked" : "");
+		tl_words(out, &t);
+		fputs("</li>", out);
+	}
+	fputs("</ul></details>\n", out);
 }
 
 static void kv_table(FILE *out, const json_t *obj, const char *k_head, const char *v_head)
@@ -570,18 +625,22 @@ static void phase_section(FILE *out, const json_t *ph, size_t idx)
 		}
 		fputs("</table>\n", out);
 	}
+	bool hold = jstr(ph, "mode") && !strcmp(jstr(ph, "mode"), "hold");
 	const json_t *fd = json_object_get(ph, "first_duplicate_round");
 	if (json_is_object(fd)) {
 		char title[160];
 		snprintf(title, sizeof title, "round %.0f, the first that left duplicates",
 			 jnum(fd, "round"));
-		timeline(out, fd, title);
+		timeline(out, fd, title, hold);
 	}
 	const json_t *fp = json_object_get(ph, "first_passing_round");
 	if (json_is_object(fp)) {
 		char title[160];
-		snprintf(title, sizeof title, "round %.0f, the first that left one row", jnum(fp, "round"));
-		timeline(out, fp, title);
+		snprintf(title, sizeof title,
+			 "round %.0f, the first with the migration applied that left "
+			 "no duplicates",
+			 jnum(fp, "round"));
+		timeline(out, fp, title, hold);
 	}
 	const json_t *ilv = json_object_get(ph, "interleave");
 	if (json_is_object(ilv))

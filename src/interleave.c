@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +18,6 @@
 #include "attempt.h"
 #include "db.h"
 #include "footprint.h"
-#include "judge.h"
 #include "key.h"
 #include "lockview.h"
 #include "vlog.h"
@@ -36,7 +34,7 @@ enum flow_state { FLOW_ACTIVE, FLOW_SKIPPED, FLOW_FAILED };
 struct ilv_conn {
 	PGconn *c;
 	int pid;
-	bool prepared;          /* flow statement i is prepared as pgrace_ilv_<i> */
+	bool prepared;          /* the flow is prepared (attempt_prepare) */
 	/* this order */
 	enum flow_state flow;
 	bool pending;           /* a step was sent and has not finished */
@@ -93,19 +91,23 @@ static enum drive_status finish_step(struct ilv *il, int i)
 			    step + 1, db_result_text(r, text, sizeof text));
 	struct ilv_worker *ow = &o->w[i];
 	if (r->status == DB_ERROR) {
+		struct attempt_outcome ao;
+		attempt_classify(r, false, &ao);
 		o->status[pos] = ILV_FAILED;
-		snprintf(ow->outcome, sizeof ow->outcome, "%s", r->sqlstate);
-		snprintf(ow->constraint, sizeof ow->constraint, "%s", r->constraint);
-		snprintf(ow->message, sizeof ow->message, "%s", r->message);
+		snprintf(ow->outcome, sizeof ow->outcome, "%s", ao.name);
+		snprintf(ow->constraint, sizeof ow->constraint, "%s", ao.constraint);
+		snprintf(ow->message, sizeof ow->message, "%s", ao.message);
 		ow->error_step = step + 1;
 		w->flow = FLOW_FAILED;
 		return DRIVE_OK;
 	}
 	o->status[pos] = w->waited ? ILV_WAITED : ILV_RAN;
 	if (commit) {
-		if (w->flow != FLOW_FAILED)
-			snprintf(ow->outcome, sizeof ow->outcome, "%s",
-				 w->flow == FLOW_SKIPPED ? "skipped" : "ok");
+		if (w->flow != FLOW_FAILED) {
+			struct attempt_outcome ao;
+			attempt_classify(r, w->flow == FLOW_SKIPPED, &ao);
+			snprintf(ow->outcome, sizeof ow->outcome, "%s", ao.name);
+		}
 	} else if (il->sc->flow[step].skip_if_found && r->rows > 0) {
 		w->flow = FLOW_SKIPPED;
 	}
@@ -204,8 +206,7 @@ static enum drive_status drive(struct ilv *il, int need)
 		if (need >= 0 ? !il->w[need].pending : running == 0)
 			return DRIVE_OK;
 		if (db_stop_requested())
-			return fail(il, "interrupted by %s",
-				    db_stop_requested() == SIGINT ? "SIGINT" : "SIGTERM");
+			return fail(il, "%s", db_stop_text());
 		if (clock_us() >= il->deadline)
 			return fail(il, "round deadline of %d ms passed with a step still running",
 				    il->cfg->deadline_ms);
@@ -342,17 +343,11 @@ static enum drive_status send_step(struct ilv *il, int i, int step, int pos)
 	struct ilv_conn *w = &il->w[i];
 	const struct scenario *sc = il->sc;
 	bool ok;
-	char stmt[32], text[320];
-	if (step == (int)sc->n_flow) {
-		ok = db_send(w->c, DB_SEND_SCRIPT, NULL, "COMMIT", 0, NULL, &w->res);
-	} else if (w->prepared) {
-		snprintf(stmt, sizeof stmt, "pgrace_ilv_%d", step);
-		ok = db_send(w->c, DB_SEND_PREPARED, stmt, NULL, sc->flow[step].text.nparams,
-			     il->key[i].ptr, &w->res);
-	} else {
-		ok = db_send(w->c, DB_SEND_SCRIPT, NULL, sc->flow[step].text.sql, sc->flow[step].text.nparams,
-			     il->key[i].ptr, &w->res);
-	}
+	char text[320];
+	if (step == (int)sc->n_flow)
+		ok = attempt_send_sql(w->c, attempt_stop_sql(true), &w->res);
+	else
+		ok = attempt_send_step(w->c, sc, step, w->prepared, il->key[i].ptr, &w->res);
 	if (!ok)
 		return fail(il, "worker %c (backend pid %d): could not send step %c%d: %s", 'a' + i,
 			    w->pid, 'a' + i, step + 1, db_result_text(&w->res, text, sizeof text));
@@ -376,11 +371,9 @@ static enum drive_status prepare(struct ilv *il)
 		struct ilv_conn *w = &il->w[i];
 		w->prepared = true;
 		for (size_t j = 0; w->prepared && j < il->sc->n_flow; j++) {
-			char stmt[32], text[320];
+			char text[320];
 			struct db_result r;
-			snprintf(stmt, sizeof stmt, "pgrace_ilv_%zu", j);
-			db_prepare(w->c, stmt, il->sc->flow[j].text.sql, il->sc->flow[j].text.nparams,
-				   il->deadline, &r);
+			attempt_prepare(w->c, il->sc, (int)j, il->deadline, &r);
 			if (r.status != DB_OK && r.status != DB_ERROR)
 				return fail(il, "worker %c: could not prepare the flow: %s", 'a' + i,
 					    db_result_text(&r, text, sizeof text));
@@ -394,38 +387,22 @@ static enum drive_status prepare(struct ilv *il)
  * integer, or the round is broken. */
 static enum drive_status count_rows(struct ilv *il, long long *rows)
 {
-	struct db_result r, done;
-	char text[320];
-	if (il->pooler) { /* one transaction, so that its search_path holds */
-		char sql[160];
-		snprintf(sql, sizeof sql, "BEGIN; SET LOCAL search_path TO %s", il->schema);
-		db_query(il->monitor, sql, 0, NULL, il->deadline, &r);
-		if (r.status != DB_OK)
-			return fail(il, "rows query: %s", db_result_text(&r, text, sizeof text));
-	}
-	db_query(il->monitor, il->sc->rows.sql, il->sc->rows.nparams, il->key[0].ptr, il->deadline,
-		 &r);
-	if (il->pooler) {
-		db_query(il->monitor, r.status == DB_OK ? "COMMIT" : "ROLLBACK", 0, NULL, il->deadline,
-			 &done);
-		if (r.status == DB_OK && done.status != DB_OK)
-			return fail(il, "rows query: %s", db_result_text(&done, text, sizeof text));
-	}
-	if (r.status != DB_OK) {
-		enum drive_status st = fail(il, "%s:%d: rows query failed: %s", il->sc->path,
-					    il->sc->rows.line, db_result_text(&r, text, sizeof text));
-		return r.status == DB_ERROR && judge_sql_is_wrong(r.sqlstate) ? DRIVE_BAD : st;
-	}
-	const char *why;
-	if (!attempt_rows_value(&r, rows, &why)) {
-		fail(il,
-		     "%s:%d: the rows query returned %s (\"%.40s\", %lld rows, %d columns): it must "
-		     "return exactly one row with one integer column, the key's rows, such as "
-		     "SELECT count(*) FROM t WHERE k = $1",
-		     il->sc->path, il->sc->rows.line, why, r.first_value, r.rows, r.columns);
-		return DRIVE_BAD;
-	}
-	return DRIVE_OK;
+	struct db_result r;
+	const char *pooled = il->pooler ? il->schema : NULL;
+	if (!attempt_rows_open(il->monitor, pooled, il->deadline, il->err, il->errlen))
+		return db_stop_requested() ? DRIVE_INTERRUPTED : DRIVE_BROKEN;
+	enum attempt_rows_status st = attempt_rows(il->monitor, il->sc, il->key[0].ptr, il->deadline,
+						   rows, &r, il->err, il->errlen);
+	char keep[1024];
+	snprintf(keep, sizeof keep, "%s", il->err);
+	if (!attempt_rows_close(il->monitor, pooled, st == ATTEMPT_ROWS_OK, il->deadline, il->err,
+				il->errlen))
+		return db_stop_requested() ? DRIVE_INTERRUPTED : DRIVE_BROKEN;
+	if (st == ATTEMPT_ROWS_OK)
+		return DRIVE_OK;
+	snprintf(il->err, il->errlen, "%s", keep);
+	return st == ATTEMPT_ROWS_BAD ? DRIVE_BAD : st == ATTEMPT_ROWS_INTERRUPTED ? DRIVE_INTERRUPTED
+										 : DRIVE_BROKEN;
 }
 
 /* Waits for worker i's BEGIN (sent, pending) until the order's deadline. */
@@ -434,8 +411,7 @@ static enum drive_status await_begin(struct ilv *il, int i)
 	struct ilv_conn *w = &il->w[i];
 	while (!db_poll(w->c, &w->res)) {
 		if (db_stop_requested())
-			return fail(il, "interrupted by %s",
-				    db_stop_requested() == SIGINT ? "SIGINT" : "SIGTERM");
+			return fail(il, "%s", db_stop_text());
 		if (clock_us() >= il->deadline)
 			return fail(il, "round deadline of %d ms passed during worker %c's BEGIN",
 				    il->cfg->deadline_ms, 'a' + i);
@@ -492,8 +468,7 @@ static enum drive_status run_order(struct ilv *il, struct ilv_order *out, long l
 				  'a' + i, round, PQerrorMessage(w->c));
 			break;
 		}
-		if (!db_send(w->c, DB_SEND_SCRIPT, NULL, il->begin[i < il->cfg->rc_workers], 0, NULL,
-			     &w->res))
+		if (!attempt_send_sql(w->c, il->begin[i < il->cfg->rc_workers], &w->res))
 			st = fail(il, "worker %c: could not BEGIN: %s", 'a' + i,
 				  db_result_text(&w->res, text, sizeof text));
 		else
@@ -568,18 +543,16 @@ static void count_outcomes(const struct ilv *il, const struct ilv_order *o, stru
 {
 	for (int i = 0; i < il->k; i++) {
 		const struct ilv_worker *w = &o->w[i];
+		int step = w->error_step - 1;
+		char where[16];
+		struct attempt_outcome ao = {.kind = w->message[0] ? ATTEMPT_ERROR : ATTEMPT_OK,
+					     .message = w->message};
+		snprintf(ao.name, sizeof ao.name, "%s", w->outcome);
+		snprintf(ao.constraint, sizeof ao.constraint, "%s", w->constraint);
+		snprintf(where, sizeof where, "%c%d", 'a' + i, w->error_step);
 		t->attempts++;
-		outcome_add(&t->outcomes, w->outcome, 1);
-		if (w->message[0]) {
-			int step = w->error_step - 1;
-			char msg[200];
-			snprintf(msg, sizeof msg, "at %c%d: %s", 'a' + i, w->error_step, w->message);
-			outcome_note(&t->outcomes, w->outcome, msg,
-				     step < (int)il->sc->n_flow ? il->sc->flow[step].text.line : 0);
-		}
-		const char *label = attempt_constraint_label(w->outcome, w->constraint);
-		if (label)
-			outcome_add(&t->constraints, label, 1);
+		attempt_count(&ao, where, step >= 0 && step < (int)il->sc->n_flow ? il->sc->flow[step].text.line : 0,
+			      &t->outcomes, &t->constraints);
 	}
 }
 
@@ -630,13 +603,10 @@ enum race_status ilv_run(const char *dsn, const char *schema, bool pooler,
 			 .pooler = pooler, .schema = schema, .time = &s->time};
 	enum race_status rs = RACE_OK;
 	err[0] = '\0';
-	char tail[128] = "";
-	if (pooler)
-		snprintf(tail, sizeof tail, "; SET LOCAL search_path TO %s; SELECT pg_backend_pid()",
-			 schema);
-	snprintf(il.begin[0], sizeof il.begin[0], "BEGIN ISOLATION LEVEL %s%s",
-		 isolation_sql(cfg->isolation), tail);
-	snprintf(il.begin[1], sizeof il.begin[1], "BEGIN ISOLATION LEVEL READ COMMITTED%s", tail);
+	attempt_begin_sql(il.begin[0], sizeof il.begin[0], cfg->isolation, ATTEMPT_READ_WRITE,
+			  pooler ? schema : NULL);
+	attempt_begin_sql(il.begin[1], sizeof il.begin[1], ISO_READ_COMMITTED, ATTEMPT_READ_WRITE,
+			  pooler ? schema : NULL);
 	il.monitor = db_connect(dsn, pooler ? NULL : schema, err, errlen);
 	if (!il.monitor)
 		return RACE_BROKEN;

@@ -86,6 +86,38 @@ enum verdict judge_setup_error(enum obs_status status, const char *sqlstate)
 	return VERDICT_BAD_SCENARIO;
 }
 
+enum obs_status judge_obs_status(enum db_status st)
+{
+	switch (st) {
+	case DB_OK:
+		return OBS_OK;
+	case DB_ERROR:
+		return OBS_ERROR;
+	case DB_LOST:
+		return OBS_LOST;
+	case DB_TIMEOUT:
+		return OBS_TIMEOUT;
+	case DB_INTERRUPTED:
+		break;
+	}
+	return OBS_INTERRUPTED;
+}
+
+enum verdict judge_setup_failure(enum db_status st, const char *sqlstate, int signo)
+{
+	if (signo)
+		return VERDICT_ERROR;
+	return judge_setup_error(judge_obs_status(st), sqlstate);
+}
+
+bool judge_step_retryable(const struct step *st, enum db_status status, const char *sqlstate)
+{
+	for (int i = 0; status == DB_ERROR && i < st->n_retry_on; i++)
+		if (!strcmp(sqlstate, st->retry_on[i]))
+			return true;
+	return false;
+}
+
 static void add_result(struct phase_result *ph, int step, const char *expect, const char *actual,
 		       bool passed)
 {

@@ -31,8 +31,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "db.h"
 #include "pgrace.h"
-#include "run.h"
+#include "result.h"
 #include "scenario.h"
 
 /* How a statement outside the race ended, as far as verdicts care. */
@@ -43,6 +44,14 @@ enum obs_status {
 	OBS_TIMEOUT,     /* its deadline passed */
 	OBS_INTERRUPTED, /* SIGINT/SIGTERM */
 };
+
+/* A query's status as verdicts see it. */
+enum obs_status judge_obs_status(enum db_status st);
+/* judge_setup_error() of a query that ended as st with sqlstate; any
+ * failure after a signal (signo, 0 when none) is VERDICT_ERROR. */
+enum verdict judge_setup_failure(enum db_status st, const char *sqlstate, int signo);
+/* A step's error that its retry_on lists: the step is tried again. */
+bool judge_step_retryable(const struct step *st, enum db_status status, const char *sqlstate);
 
 /* What one setup step did. Strings are the caller's. */
 struct step_obs {

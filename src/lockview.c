@@ -30,6 +30,11 @@ static const struct lockview postgresql = {
 		"WHERE b.pid = ANY (pg_blocking_pids(w.pid))), ''), ' '), '') "
 		"FROM unnest($1::int[]) WITH ORDINALITY AS w(pid, i) "
 		"WHERE pg_isolation_test_session_is_blocked(w.pid, $1::int[])",
+	.exclusive_holder = "SELECT l.pid || ' ' || c.relname FROM pg_locks l "
+			    "JOIN pg_class c ON c.oid = l.relation "
+			    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+			    "WHERE n.nspname = $1 AND l.granted AND l.mode = 'AccessExclusiveLock' "
+			    "AND l.pid <> pg_backend_pid() ORDER BY l.pid LIMIT 1",
 	.step_footprint =
 		"SELECT substr(q.t, $2::int, 60) FROM (WITH RECURSIVE "
 		"held AS (SELECT l.locktype, l.mode, coalesce(i.indrelid, l.relation) AS rel "
@@ -96,6 +101,21 @@ const struct lockview *lockview_for(const char *version, char *why, size_t len)
 			return NULL;
 		}
 	return &postgresql;
+}
+
+const struct lockview *lockview_none(void)
+{
+	static const struct lockview none = {
+		.engine = "none",
+		.blocked_by_peers = "SELECT 0 WHERE $1::text IS NOT NULL",
+		.blocked_from_outside = "SELECT $1::text WHERE false",
+		.peers_and_deadlock_timeout = "SELECT '0 0' WHERE $1::text IS NOT NULL",
+		.waits_among_peers = "SELECT '' WHERE $1::text IS NOT NULL",
+		.exclusive_holder = "SELECT $1::text WHERE false",
+		.step_footprint = "SELECT 'u-' FROM (SELECT $1::text, $2::text) AS x",
+		.user_functions_named = "SELECT 0 FROM (SELECT $1::text) AS x",
+	};
+	return &none;
 }
 
 const struct lockview *lockview_detect(PGconn *c, char *why, size_t len)

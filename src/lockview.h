@@ -3,7 +3,8 @@
  * Hold mode's commit barrier and interleave mode's coordinator need one
  * thing beyond libpq: to see that a worker is blocked on a lock another
  * worker holds (and on whom a worker outside the round waits). That is engine-specific SQL, so it lives in one
- * small table of operations per engine; the coordinator (race.c) runs them
+ * small table of operations per engine; the coordinators (coord.c for hold
+ * and fire, interleave.c) run them
  * and never writes its own. PostgreSQL's view (pg_stat_activity and
  * pg_blocking_pids) is the one implemented. Another engine reached through
  * libpq adds a row (docs/distributed.md says what Citus, CockroachDB and
@@ -12,7 +13,8 @@
  * engine and refuses hold mode rather than guess.
  *
  * Every operation takes $1, the workers' backend pids as an int[] literal
- * ("{101,102}"), and returns exactly one row (or, where said, none). */
+ * ("{101,102}") unless it says otherwise, and returns exactly one row (or,
+ * where said, none). No lock-view SQL is written anywhere else. */
 #ifndef PGRACE_LOCKVIEW_H
 #define PGRACE_LOCKVIEW_H
 
@@ -35,6 +37,10 @@ struct lockview {
 	 * waits on a lock held by other workers, with the workers J, K it waits
 	 * on ("2:1": worker 2 waits on worker 1). */
 	const char *waits_among_peers;
+	/* No row, or one text "PID TABLE": a session (not the asking one) that
+	 * holds the one lock a read waits for, ACCESS EXCLUSIVE, on a table of
+	 * schema $1 (a text, not the pids): why a rows query timed out. */
+	const char *exclusive_holder;
 	/* Partial-order reduction's question about one backend ($1, a pid, not
 	 * an array) in a transaction that just ran one flow statement, paged
 	 * ($2, the 1-based offset: 60 characters of the answer): "FLAGS OID
@@ -59,6 +65,9 @@ struct lockview {
  * with why ("CockroachDB has no lock view in pgrace yet ...") when pgrace
  * has none for it. */
 const struct lockview *lockview_for(const char *version, char *why, size_t len);
+/* The view of an engine pgrace has none for: it sees nothing and says so
+ * (fire mode describes a stuck round with it; hold mode refuses). */
+const struct lockview *lockview_none(void);
 /* lockview_for() of the server c is connected to (asks SELECT version()). */
 const struct lockview *lockview_detect(PGconn *c, char *why, size_t len);
 /* Who else holds a lock on a table of schema (PostgreSQL's pg_locks), as

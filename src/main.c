@@ -1,5 +1,7 @@
-/* main.c: pgrace's command line: the subcommands table (dispatch, --help),
- * run, check, list, show, percentiles, clean, spec; exit codes; signals.
+/* main.c: pgrace's command line: the subcommands table (dispatch, --help)
+ * and the handlers of run, check, list, show, percentiles, report, clean and
+ * spec (init's is init.c's); the exit code of a run (the codes themselves
+ * are exitcode.c's table); signals.
  *
  * Every line it prints for a person goes through text_line (text.h): file
  * names, arguments and messages may hold control characters. */

@@ -61,6 +61,12 @@ struct order_event {
 	uint64_t sent_us, done_us;
 };
 
+/* What a step of a round ended in. */
+struct step_end {
+	char outcome[8];     /* its SQLSTATE, "error" when it failed without one, "" ok */
+	char constraint[64]; /* the constraint that error names, "" when none */
+};
+
 #define ORDER_MAX_EVENTS 64
 
 /* The order a round's steps were sent in, as notation ("a1 b1 a2 ..."):

@@ -1,11 +1,13 @@
 /* pgrace.h: exit codes and verdicts, shared by every module.
  *
- * The exit code is the contract CI reads; judge_exit_code() is the only place
- * that maps one to the other. */
+ * The exit code is the contract CI reads. The codes are also one table
+ * (exitcode.c: what --help prints, and what the README, the man page and
+ * docs/ci.md are tested against); judge_exit_code() is the only place that
+ * maps a verdict to a code. */
 #ifndef PGRACE_H
 #define PGRACE_H
 
-/* Process exit codes, documented in --help and the README. */
+/* Process exit codes; exitcode.c's table says what each means. */
 enum pgrace_exit {
 	EXIT_PASS = 0,         /* every expectation held */
 	EXIT_FAIL = 1,         /* an expectation failed: the regression a gate exists for */

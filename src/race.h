@@ -1,18 +1,18 @@
 /* race.h: the workers racing a scenario's flow, one round at a time.
  *
  * race_open() connects every worker before any round, so connection time is
- * never part of a race. The workers are driven by a few event-loop threads
- * (one per core, or PGRACE_THREADS; never more than workers), each
- * multiplexing its workers' non-blocking connections; a worker is a small
- * state machine, not a thread. A round: every worker BEGINs, waits at the
- * start line, then runs the flow on the round's key (key.h evaluates it;
- * with params that use `worker`, each worker sends its own spelling, and
- * the rows query worker 0's); at the go each loop sends its workers' first
- * statements back to back. In fire mode each commits as soon as it is done.
- * In hold mode each stops before COMMIT; the coordinator asks the server
- * until every worker has either finished its statements or is blocked on a
- * lock held by another worker, then releases all commits at once:
- * deterministic.
+ * never part of a race. The workers (worker.h: each a state machine, not a
+ * thread) are driven by a few event-loop threads (evloop.h: one per core,
+ * or PGRACE_THREADS; never more than workers), each multiplexing its
+ * workers' non-blocking connections. A round: every worker BEGINs, waits
+ * at the start line, then runs the flow on the round's key (key.h evaluates
+ * it; with params that use `worker`, each worker sends its own spelling,
+ * and the rows query worker 0's); at the go each loop sends its workers'
+ * first statements back to back. In fire mode each commits as soon as it
+ * is done. In hold mode each stops before COMMIT; the coordinator (coord.h)
+ * asks the server until every worker has either finished its statements or
+ * is blocked on a lock held by another worker, then releases all commits at
+ * once: deterministic.
  * Free runs (--duration, and steps under_load) drop the start line: each
  * worker runs the flow back to back on fresh keys, pipelined where the flow
  * allows (libpq pipeline mode: BEGIN with the first statement, the last
@@ -41,11 +41,13 @@ struct round_result {
 	int keys_with_duplicates;
 	long long extra_rows;         /* rows beyond each key's first, summed over the keys */
 	uint64_t skew_us;             /* last first-send minus first first-send */
-	/* A fire round on one key that left duplicates: the order its steps
-	 * were sent in ("a1 b1 a2 ...", "" otherwise) and each step's send and
-	 * completion (the first ORDER_MAX_EVENTS by send time). */
+	/* A fire or hold round on one key (at most 26 workers, ORDER_MAX_EVENTS
+	 * steps in all): each step's send and completion, sorted by send time,
+	 * and what it ended in (n_events 0 otherwise); when the round left
+	 * duplicates, the order its steps were sent in ("a1 b1 a2 ...", "" otherwise). */
 	char order[ORDER_MAX_EVENTS * 4];
 	struct order_event events[ORDER_MAX_EVENTS];
+	struct step_end ends[ORDER_MAX_EVENTS];
 	size_t n_events;
 };
 

@@ -268,11 +268,12 @@ static void summary_interleave(FILE *out, const struct phase_result *ph)
 		fprintf(out, "  %s: %lld of %d rounds duplicated: race probability per round <= %.3g "
 			     "(95 %% upper bound)\n",
 			ph->name, ph->rounds_with_duplicates, ph->rounds, ph->upper95);
-	if (ph->fire_order[0] && interleave_can_replay(ph))
+	/* a hold round's order is the barrier's: it is in the JSON and the page */
+	if (ph->mode == MODE_FIRE && ph->fire_order[0] && interleave_can_replay(ph))
 		fprintf(out, "    round %lld sent its steps in the order %s (replay it: orders: [\"%s\"] "
 			     "in an interleave phase)\n",
 			ph->fire_round, ph->fire_order, ph->fire_order);
-	else if (ph->fire_order[0])
+	else if (ph->mode == MODE_FIRE && ph->fire_order[0])
 		fprintf(out, "    round %lld sent its steps in the order %s\n", ph->fire_round,
 			ph->fire_order);
 	if (!ph->has_race || ph->mode != MODE_INTERLEAVE)
@@ -600,31 +601,53 @@ static json_t *json_order(const struct ilv_summary *s, const struct ilv_order *o
 	return j;
 }
 
-/* A fire phase's first round that left duplicates: its number, the order
- * its steps were sent in, each step's send and completion in microseconds
- * from the round's first send; null when none. */
+/* A round's steps: each one's send and completion in microseconds from the
+ * round's first send, what it ended in and the constraint that names. */
+static json_t *json_round_steps(const struct order_event *ev, const struct step_end *end, size_t n)
+{
+	json_t *steps = json_array();
+	int rc = steps ? 0 : -1;
+	uint64_t t0 = n ? ev[0].sent_us : 0;
+	for (size_t i = 0; steps && i < n; i++) {
+		const struct order_event *e = &ev[i];
+		char step[16];
+		snprintf(step, sizeof step, "%c%d", 'a' + e->worker, e->step + 1);
+		rc |= json_array_append_new(
+			steps, json_pack("{s:s, s:I, s:I, s:s, s:o}", "step", step, "sent_us",
+					 (json_int_t)(e->sent_us - t0), "done_us",
+					 (json_int_t)(e->done_us - t0), "outcome",
+					 end[i].outcome[0] ? end[i].outcome : "ok", "constraint",
+					 end[i].constraint[0]
+						 ? json_text(end[i].constraint, sizeof end[i].constraint)
+						 : json_null()));
+	}
+	if (rc) {
+		json_decref(steps);
+		return NULL;
+	}
+	return steps;
+}
+
+/* The first round that left duplicates, its order and steps; null when none. */
 static json_t *json_fire_order(const struct phase_result *ph)
 {
 	if (!ph->fire_order[0])
 		return json_null();
-	json_t *steps = json_array();
-	int rc = steps ? 0 : -1;
-	uint64_t t0 = ph->n_fire_events ? ph->fire_events[0].sent_us : 0;
-	for (size_t i = 0; steps && i < ph->n_fire_events; i++) {
-		const struct order_event *e = &ph->fire_events[i];
-		char step[16];
-		snprintf(step, sizeof step, "%c%d", 'a' + e->worker, e->step + 1);
-		rc |= json_array_append_new(steps, json_pack("{s:s, s:I, s:I}", "step", step, "sent_us",
-							     (json_int_t)(e->sent_us - t0), "done_us",
-							     (json_int_t)(e->done_us - t0)));
-	}
-	json_t *o = json_pack("{s:I, s:s, s:o}", "round", (json_int_t)ph->fire_round, "order",
-			      ph->fire_order, "steps", steps ? steps : json_null());
-	if (rc) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	json_t *steps = json_round_steps(ph->fire_events, ph->fire_ends, ph->n_fire_events);
+	return steps ? json_pack("{s:I, s:s, s:i, s:o}", "round", (json_int_t)ph->fire_round, "order",
+				 ph->fire_order, "steps_per_worker", ph->steps_per_worker, "steps", steps)
+		     : NULL;
+}
+
+/* The first round of a migrated phase that left no duplicates; null when none. */
+static json_t *json_pass_round(const struct phase_result *ph)
+{
+	if (!ph->pass_round)
+		return json_null();
+	json_t *steps = json_round_steps(ph->pass_events, ph->pass_ends, ph->n_pass_events);
+	return steps ? json_pack("{s:I, s:i, s:o}", "round", (json_int_t)ph->pass_round,
+				 "steps_per_worker", ph->steps_per_worker, "steps", steps)
+		     : NULL;
 }
 
 /* What each flow statement touched, as partial-order reduction saw it;
@@ -765,6 +788,7 @@ static json_t *json_phase(const struct phase_result *ph)
 					  : json_null());
 	rc |= json_object_set_new(o, "interleave", json_interleave(ph));
 	rc |= json_object_set_new(o, "first_duplicate_round", json_fire_order(ph));
+	rc |= json_object_set_new(o, "first_passing_round", json_pass_round(ph));
 	if (rc != 0) {
 		json_decref(o);
 		return NULL;

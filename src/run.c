@@ -15,16 +15,16 @@
 
 #include "command.h"
 #include "db.h"
+#include "checks.h"
 #include "judge.h"
 #include "lockview.h"
-#include "outside.h"
+#include "progress.h"
 #include "race.h"
+#include "run_plan.h"
 #include "sandbox.h"
+#include "stepcmd.h"
 #include "server.h"
-#include "sqlscan.h"
 #include "text.h"
-
-extern char **environ;
 
 int run_exit_code(enum verdict v)
 {
@@ -43,6 +43,8 @@ struct runner {
 	long long round;    /* global round counter: keys never repeat across phases */
 	struct command_result *cmd; /* the last command's output (allocated on first use) */
 	bool touched_outside; /* the last command changed the catalog outside the sandbox */
+	struct run_plan plan;       /* which phase runs how (run_plan.h) */
+	int timeout_ms;             /* a scenario statement's deadline: race's timeout_ms */
 	const char *target_dsn[TARGETS_MAX]; /* the scenario's targets' conninfo ([0]: --dsn) */
 };
 
@@ -63,39 +65,12 @@ __attribute__((format(printf, 3, 4))) static void stop_run(struct runner *rn, en
 	res->verdict = verdict_worse(res->verdict, v);
 }
 
-static enum obs_status obs_status(enum db_status st)
-{
-	switch (st) {
-	case DB_OK:
-		return OBS_OK;
-	case DB_ERROR:
-		return OBS_ERROR;
-	case DB_LOST:
-		return OBS_LOST;
-	case DB_TIMEOUT:
-		return OBS_TIMEOUT;
-	case DB_INTERRUPTED:
-		break;
-	}
-	return OBS_INTERRUPTED;
-}
-
 /* Verdict for a query that failed outside a race and outside any step:
  * connection problems are the database's, anything else means the
  * scenario's SQL is wrong. */
 static enum verdict setup_verdict(const struct db_result *r)
 {
-	if (db_stop_requested())
-		return VERDICT_ERROR;
-	return judge_setup_error(obs_status(r->status), r->sqlstate);
-}
-
-static bool retryable_step_error(const struct step *st, const struct db_result *r)
-{
-	for (int i = 0; r->status == DB_ERROR && i < st->n_retry_on; i++)
-		if (!strcmp(r->sqlstate, st->retry_on[i]))
-			return true;
-	return false;
+	return judge_setup_failure(r->status, r->sqlstate, db_stop_requested());
 }
 
 static void pause_ms(long ms)
@@ -104,406 +79,27 @@ static void pause_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Runs a script of the scenario on the admin connection. When that goes
- * through a transaction pooler (pgbouncer hands each transaction any server
- * connection, but keeps one for the whole of a query message), the script is
- * sent in one message after a session SET of the search_path, which holds
- * past a COMMIT inside the script (SET LOCAL did not, and made the script one
- * transaction block), and RESET after it so the pool's connection does not
- * keep it. Statements that must run outside a transaction block cannot go
- * that way: check_pooled_scripts() refuses them before the run. */
+/* Runs a script of the scenario on the admin connection, in the sandbox
+ * (sandbox_script: through a pooler too). */
 static void admin_sql(struct runner *rn, const char *sql, struct db_result *r)
 {
-	if (!rn->admin_pooled) {
-		db_query(rn->admin, sql, 0, NULL, 0, r);
-		return;
-	}
-	char path[96];
-	size_t len = strlen(sql) + 256;
-	char *full = malloc(len);
-	if (!full)
-		abort();
-	snprintf(full, len, "%s;\n%s\n;RESET search_path",
-		 sandbox_path_sql(path, sizeof path, rn->res->schema, false), sql);
-	db_query_trailed(rn->admin, full, 0, r);
-	free(full);
+	sandbox_script(rn->admin, rn->admin_pooled, rn->res->schema, sql,
+		       clock_us() + (uint64_t)rn->timeout_ms * 1000u, r);
 }
 
-/* A script's first statement that cannot run inside a transaction block,
- * as its line in the file; 0 when none. */
-static int own_transaction_line(const struct sql_text *t)
-{
-	const char *pos = t->sql;
-	struct sql_stmt st;
-	while (t->sql && sql_next_stmt(t->sql, &pos, &st))
-		if (sql_needs_own_transaction(&st))
-			return t->line + st.line;
-	return 0;
-}
-
-/* Through a transaction pooler without --admin-dsn, before any connection:
- * a script with a statement that cannot run inside a transaction block
- * (CREATE INDEX CONCURRENTLY, VACUUM) cannot be given the sandbox's
- * search_path (see admin_sql()): refused, exit 2, naming file:line. */
-static bool check_pooled_scripts(struct runner *rn)
-{
-	const struct scenario *sc = rn->sc;
-	const struct sql_text *setup[2] = {&sc->schema, &sc->seed};
-	int line = 0;
-	for (int i = 0; !line && i < 2; i++)
-		line = own_transaction_line(setup[i]);
-	for (size_t i = 0; !line && i < sc->n_phases; i++)
-		for (size_t j = 0; !line && j < sc->phases[i].n_steps; j++)
-			line = own_transaction_line(&sc->phases[i].steps[j].text);
-	if (!line)
-		return true;
-	stop_run(rn, VERDICT_BAD_SCENARIO,
-		 "%s:%d: this statement cannot run inside a transaction block, and through a "
-		 "transaction pooler (--pooler) pgrace can give a script the sandbox's search_path "
-		 "only in one; give --admin-dsn a connection that keeps its session (the server "
-		 "itself, or a session-mode pool) for setup and steps",
-		 sc->path, line);
-	return false;
-}
-
-/* What one try of a step left: the query's result, and for a built-in
- * check its own account and whether it could look at anything. */
-struct step_try {
-	struct db_result r;
-	char note[256];
-	bool unchecked;
-};
-
-/* amcheck over every valid btree index of the sandbox. An amcheck installed
- * for good (outside any pgrace sandbox) is used as it is. Otherwise the
- * extension is created in the sandbox inside a transaction that is rolled
- * back after the check, so it never outlives the check nor shows to another
- * run; an advisory lock makes concurrent runs take turns (there is one
- * amcheck per database). No amcheck, or no index to verify, is a check that
- * checked nothing: t->unchecked. */
-static void run_amcheck(struct runner *rn, struct step_try *t)
-{
-	char sql[1024], text[600];
-	struct db_result rb, *r = &t->r;
-	const char *schema[1] = {rn->res->schema};
-	bool own = false;
-	db_query(rn->admin,
-		 "SELECT quote_ident(n.nspname) FROM pg_extension e "
-		 "JOIN pg_namespace n ON n.oid = e.extnamespace "
-		 "WHERE e.extname = 'amcheck' AND n.nspname NOT LIKE 'pgrace\\_%'",
-		 0, NULL, 0, r);
-	if (r->status != DB_OK)
-		return;
-	char ext_schema[64];
-	snprintf(ext_schema, sizeof ext_schema, "%s", r->first_value);
-	if (r->rows == 0) {
-		own = true;
-		snprintf(ext_schema, sizeof ext_schema, "%s", rn->res->schema);
-		snprintf(sql, sizeof sql,
-			 "BEGIN; SELECT pg_advisory_xact_lock(%lld); CREATE EXTENSION amcheck SCHEMA %s",
-			 0x7067726163656bLL, rn->res->schema);
-		db_query(rn->admin, sql, 0, NULL, 0, r);
-		if (r->status != DB_OK) {
-			snprintf(t->note, sizeof t->note, "amcheck is not available (%s)",
-				 db_result_text(r, text, sizeof text));
-			db_query(rn->admin, "ROLLBACK", 0, NULL, 0, &rb);
-			if (r->status == DB_ERROR)
-				memset(r, 0, sizeof *r);
-			t->unchecked = true;
-			return;
-		}
-	}
-	snprintf(sql, sizeof sql,
-		 "SELECT c.relname::text, %s.bt_index_check(c.oid, true) FROM pg_index i "
-		 "JOIN pg_class c ON c.oid = i.indexrelid "
-		 "JOIN pg_namespace n ON n.oid = c.relnamespace "
-		 "JOIN pg_am am ON am.oid = c.relam "
-		 "WHERE n.nspname = $1 AND am.amname = 'btree' AND i.indisvalid",
-		 ext_schema);
-	db_query(rn->admin, sql, 1, schema, 0, r);
-	if (own)
-		db_query(rn->admin, "ROLLBACK", 0, NULL, 0, &rb);
-	if (r->status != DB_OK)
-		return;
-	t->unchecked = r->rows == 0;
-	if (t->unchecked)
-		snprintf(t->note, sizeof t->note, "the sandbox has no valid btree index to verify");
-	else
-		snprintf(t->note, sizeof t->note, "%lld btree indexes verified against the heap",
-			 r->rows);
-}
-
-static bool command_outcome(const struct command *cmd, struct command_result *cr,
-			    struct db_result *r);
-
-/* Runs a scenario's command with the sandbox as its default schema; *r says
- * how it went as a query would (DB_ERROR: it failed, sqlstate what its
- * output names; DB_TIMEOUT / DB_INTERRUPTED: killed). False when it could
- * not even start (r->message says why). Its output stays in rn->cmd.
- * A command that changed the catalog outside the sandbox (outside.h) has
- * failed whatever its exit status: r says what changed, and
- * rn->touched_outside is set. */
+/* Runs a scenario's command in the sandbox (stepcmd.h); its output stays in
+ * rn->cmd, and rn->touched_outside says whether it changed the catalog
+ * outside the sandbox. */
 static bool run_command(struct runner *rn, const struct command *cmd, struct db_result *r)
 {
-	struct outside_snap before, after;
-	memset(r, 0, sizeof *r);
-	rn->touched_outside = false;
 	if (!rn->cmd && !(rn->cmd = malloc(sizeof *rn->cmd)))
 		abort();
-	struct command_result *cr = rn->cmd;
-	memset(cr, 0, sizeof *cr);
-	if (!outside_snapshot(rn->admin, 0, &before, r)) {
-		char text[600];
-		snprintf(r->message, sizeof r->message, "cannot read the catalog before the command: %s",
-			 db_result_text(r, text, sizeof text));
-		if (r->status == DB_ERROR) /* the database's fault, never the scenario's */
-			r->status = DB_LOST;
-		return true;
-	}
-	char **env = command_env(environ, rn->admin, rn->res->schema);
-	command_run(cmd->argv, cmd->cwd, env,
-		    clock_us() + (uint64_t)cmd->timeout_ms * 1000u, cr);
-	command_argv_free(env);
-	bool started = command_outcome(cmd, cr, r);
-	struct db_result ar;
-	if (!outside_snapshot(rn->admin, 0, &after, &ar)) {
-		outside_free(&before);
-		if (r->status == DB_OK || r->status == DB_ERROR) {
-			char text[600];
-			*r = ar;
-			snprintf(r->message, sizeof r->message,
-				 "cannot read the catalog after the command: %s",
-				 db_result_text(&ar, text, sizeof text));
-			if (r->status == DB_ERROR)
-				r->status = DB_LOST;
-		}
-		return started;
-	}
-	char changed[400];
-	if (outside_diff(&before, &after, changed, sizeof changed)) {
-		char said[sizeof r->message];
-		snprintf(said, sizeof said, "%s", r->status == DB_OK ? "" : r->message);
-		r->status = DB_ERROR;
-		r->sqlstate[0] = '\0';
-		snprintf(r->message, sizeof r->message,
-			 "changed the database outside the sandbox: %s%s%s", changed,
-			 said[0] ? "; " : "", said);
-		rn->touched_outside = true;
-	}
-	outside_free(&before);
-	outside_free(&after);
-	return started;
-}
-
-/* What a finished command means as a query result (run_command). */
-static bool command_outcome(const struct command *cmd, struct command_result *cr,
-			    struct db_result *r)
-{
-	switch (cr->status) {
-	case CMD_OK:
-		r->status = DB_OK;
-		return true;
-	case CMD_SPAWN_ERROR:
-		r->status = DB_ERROR;
-		snprintf(r->message, sizeof r->message, "%s", cr->why);
-		return false;
-	case CMD_TIMEOUT:
-		r->status = DB_TIMEOUT;
-		snprintf(r->message, sizeof r->message, "command \"%.200s\" %s", cmd->line, cr->why);
-		return true;
-	case CMD_INTERRUPTED:
-		r->status = DB_INTERRUPTED;
-		snprintf(r->message, sizeof r->message, "command \"%.200s\" interrupted: killed",
-			 cmd->line);
-		return true;
-	case CMD_FAILED:
-		break;
-	}
-	r->status = DB_ERROR;
-	command_sqlstate(cr->err, r->sqlstate);
-	if (!r->sqlstate[0])
-		command_sqlstate(cr->out, r->sqlstate);
-	/* The last lines of stderr (else stdout), on one line. */
-	const char *said = command_last_lines(cr->err[0] ? cr->err : cr->out, 6);
-	char ended[96];
-	int n = snprintf(r->message, sizeof r->message, "command \"%.80s\" %s%s", cmd->line,
-			 command_end_text(cr, cmd->shell, ended, sizeof ended), *said ? ":" : "");
-	bool line_start = true;
-	for (const char *c = said; *c && n >= 0 && (size_t)n + 4 < sizeof r->message; c++) {
-		if (*c == '\n' || *c == '\r') {
-			line_start = true;
-			continue;
-		}
-		if (line_start) /* lines joined by " | ", blank ones dropped */
-			n += snprintf(r->message + n, sizeof r->message - (size_t)n, "%s",
-				      n && r->message[n - 1] == ':' ? " " : " | ");
-		line_start = false;
-		r->message[n++] = *c;
-	}
-	if (n >= 0 && (size_t)n < sizeof r->message)
-		r->message[n] = '\0';
-	return true;
-}
-
-/* What check: unique finds under the name, one line (see check_unique):
- * its kind (a contype, "i" for an index, "r" and a relkind for another
- * relation), flags (V valid, U unique, T on the table, C on the columns,
- * E expression index, P partial, D deferrable; "-" where not), the index's
- * and the table's oids. The constraint on the named table is preferred,
- * then a unique one, then a constraint over an index of the same name. */
-static const char unique_sql[] =
-	"WITH named AS ("
-	" SELECT c.contype::text AS kind, c.conrelid AS rel, c.conindid AS idx,"
-	"  c.condeferrable AS def, 0 AS pri"
-	" FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
-	" WHERE n.nspname = $1 AND c.conname = $2"
-	" UNION ALL"
-	" SELECT CASE WHEN k.relkind IN ('i', 'I') THEN 'i' ELSE 'r' || k.relkind::text END,"
-	"  COALESCE(i.indrelid, 0), CASE WHEN i.indexrelid IS NULL THEN 0 ELSE k.oid END, false, 1"
-	" FROM pg_class k JOIN pg_namespace n ON n.oid = k.relnamespace"
-	" LEFT JOIN pg_index i ON i.indexrelid = k.oid"
-	" WHERE n.nspname = $1 AND k.relname = $2"
-	"), best AS ("
-	" SELECT b.*, t.relname = $3 AS on_table FROM named b LEFT JOIN pg_class t ON t.oid = b.rel"
-	" ORDER BY t.relname = $3 DESC NULLS LAST, b.kind IN ('u', 'p', 'i') DESC, b.pri LIMIT 1"
-	")"
-	" SELECT b.kind || ' '"
-	" || CASE WHEN i.indisvalid THEN 'V' ELSE '-' END"
-	" || CASE WHEN i.indisunique THEN 'U' ELSE '-' END"
-	" || CASE WHEN b.on_table THEN 'T' ELSE '-' END"
-	" || CASE WHEN cols.canon = $4 THEN 'C' ELSE '-' END"
-	" || CASE WHEN i.indexprs IS NOT NULL THEN 'E' ELSE '-' END"
-	" || CASE WHEN i.indpred IS NOT NULL THEN 'P' ELSE '-' END"
-	" || CASE WHEN b.def THEN 'D' ELSE '-' END"
-	" || ' ' || b.idx::oid::bigint || ' ' || b.rel::oid::bigint"
-	" FROM best b LEFT JOIN pg_index i ON i.indexrelid = b.idx"
-	" LEFT JOIN LATERAL ("
-	"  SELECT string_agg(col, E'\\x1f' ORDER BY col COLLATE \"C\") AS canon FROM ("
-	"   SELECT CASE WHEN i.indkey[k - 1] <> 0 THEN a.attname::text"
-	"    ELSE regexp_replace(pg_get_indexdef(i.indexrelid, k, true), '\\s', '', 'g') END AS col"
-	"   FROM generate_series(1, i.indnkeyatts) AS k"
-	"   LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k - 1]"
-	"  ) AS kc"
-	" ) AS cols ON true";
-
-/* One line about the catalog object oid (sql takes it as $1) into out: a
- * table's name, an index's columns or predicate, cut to fit db_result. */
-static bool catalog_text(struct runner *rn, const char *sql, const char *oid, char *out,
-			 size_t len, struct db_result *r)
-{
-	const char *args[1] = {oid};
-	db_query(rn->admin, sql, 1, args, 0, r);
-	if (r->status != DB_OK)
-		return false;
-	snprintf(out, len, "%s", r->first_value);
-	return true;
-}
-
-/* "a" or "an" before what check_unique calls a thing ("index", "unique ..."). */
-static const char *article(const char *what)
-{
-	return what[0] == 'i' ? "an" : "a";
-}
-
-/* check: unique NAME on TABLE (cols): rows = 1 when NAME, in the sandbox, is
- * a unique constraint, a primary key or a unique index (expression and
- * partial ones too), valid, on TABLE, over exactly those key columns (in
- * any order); note says which it is, or precisely what is there instead. */
-static void check_unique(struct runner *rn, const struct step *st, struct db_result *r,
-			 char *note, size_t notelen)
-{
-	static const char cut[] = "CASE WHEN length(s) > 60 THEN left(s, 57) || '...' ELSE s END";
-	static const struct {
-		char kind;
-		const char *what;
-	} others[] = {{'c', "a CHECK constraint"},   {'f', "a FOREIGN KEY constraint"},
-		      {'x', "an EXCLUDE constraint"}, {'t', "a constraint trigger"},
-		      {'n', "a NOT NULL constraint"}};
-	static const struct {
-		char relkind;
-		const char *what;
-	} rels[] = {{'r', "a table"},          {'p', "a partitioned table"}, {'v', "a view"},
-		    {'m', "a materialized view"}, {'S', "a sequence"},         {'f', "a foreign table"},
-		    {'c', "a composite type"},   {'t', "a TOAST table"}};
-	const char *args[4] = {rn->res->schema, st->check_arg, st->check_table, st->check_cols};
-	char kind[4] = "", flags[8] = "", idx[24] = "", rel[24] = "", table[64] = "", cols[64] = "",
-	     pred[64] = "", sql[512];
-	db_query(rn->admin, unique_sql, 4, args, 0, r);
-	if (r->status != DB_OK)
-		return;
-	if (r->rows == 0) {
-		snprintf(note, notelen, "%s does not exist", st->check_arg);
-		r->affected = 0;
-		return;
-	}
-	if (sscanf(r->first_value, "%3s %7s %23s %23s", kind, flags, idx, rel) != 4 ||
-	    strlen(flags) != 7) {
-		snprintf(note, notelen, "unreadable catalog answer \"%s\"", r->first_value);
-		r->rows = r->affected = 0;
-		return;
-	}
-	bool valid = flags[0] == 'V', unique = flags[1] == 'U', on_table = flags[2] == 'T',
-	     on_cols = flags[3] == 'C', expr = flags[4] == 'E', partial = flags[5] == 'P',
-	     deferrable = flags[6] == 'D';
-	r->rows = r->affected = 0;
-	if (kind[0] != 'u' && kind[0] != 'p' && kind[0] != 'i') {
-		const char *what = "something else";
-		for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
-			if (kind[0] == others[i].kind && !kind[1])
-				what = others[i].what;
-		for (size_t i = 0; kind[0] == 'r' && i < sizeof rels / sizeof rels[0]; i++)
-			if (kind[1] == rels[i].relkind)
-				what = rels[i].what;
-		snprintf(note, notelen, "%s is %s, not a unique constraint or index", st->check_arg,
-			 what);
-		return;
-	}
-	char what[64];
-	snprintf(what, sizeof what, "%s%s%s%s", deferrable ? "deferrable " : "",
-		 partial ? "partial " : "",
-		 kind[0] == 'p' ? "primary key" : kind[0] == 'u' ? "unique constraint" : "",
-		 kind[0] != 'i' ? "" : !unique ? "index" : expr ? "unique expression index" : "unique index");
-	if (partial) {
-		snprintf(sql, sizeof sql,
-			 "SELECT %s FROM (SELECT pg_get_expr(indpred, indrelid, true) AS s "
-			 "FROM pg_index WHERE indexrelid = $1::oid) AS x", cut);
-		if (!catalog_text(rn, sql, idx, pred, sizeof pred, r))
-			return;
-	}
-	if (valid && unique && on_table && on_cols) {
-		r->rows = r->affected = 1;
-		snprintf(note, notelen, "%s is a valid %s%s%s", st->check_arg, what,
-			 partial ? " WHERE " : "", pred);
-		return;
-	}
-	size_t len = (size_t)snprintf(note, notelen, "%s (%s %s%s%s) ", st->check_arg,
-				      article(what), what, partial ? " WHERE " : "", pred);
-	const char *sep = "";
-	if (!on_table || !on_cols) {
-		snprintf(sql, sizeof sql,
-			 "SELECT %s FROM (SELECT string_agg(pg_get_indexdef(indexrelid, k, true), ', ' "
-			 "ORDER BY k) AS s FROM pg_index, generate_series(1, indnkeyatts) AS k "
-			 "WHERE indexrelid = $1::oid) AS x", cut);
-		if (!catalog_text(rn, "SELECT relname::text FROM pg_class WHERE oid = $1::oid", rel,
-				  table, sizeof table, r) ||
-		    !catalog_text(rn, sql, idx, cols, sizeof cols, r))
-			return;
-		if (len < notelen)
-			len += (size_t)snprintf(note + len, notelen - len, "is on %s%s (%s)",
-						on_table ? "" : "table ", table, cols);
-		sep = ", ";
-	}
-	if (!unique && len < notelen)
-		len += (size_t)snprintf(note + len, notelen - len, "%sis not unique", sep), sep = ", ";
-	if (!valid && len < notelen)
-		snprintf(note + len, notelen - len, "%sis INVALID", sep);
-	r->rows = r->affected = 0;
+	return stepcmd_run(rn->admin, rn->res->schema, cmd, rn->cmd, r, &rn->touched_outside);
 }
 
 /* Runs the step's SQL or built-in check once. */
-static void exec_step(struct runner *rn, const struct step *st, struct step_try *t)
+static void exec_step(struct runner *rn, const struct step *st, struct check_try *t)
 {
-	const char *args[2] = {rn->res->schema, st->check_arg};
 	struct db_result *r = &t->r;
 	t->note[0] = '\0';
 	t->unchecked = false;
@@ -517,34 +113,8 @@ static void exec_step(struct runner *rn, const struct step *st, struct step_try 
 		} else
 			admin_sql(rn, st->text.sql, r);
 		return;
-	case STEP_CHECK_INVALID_INDEXES:
-		db_query(rn->admin,
-			 "SELECT c.relname::text FROM pg_index i "
-			 "JOIN pg_class c ON c.oid = i.indexrelid "
-			 "JOIN pg_namespace n ON n.oid = c.relnamespace "
-			 "WHERE n.nspname = $1 AND NOT i.indisvalid ORDER BY 1",
-			 1, args, 0, r);
-		if (r->status == DB_OK && r->rows)
-			snprintf(t->note, sizeof t->note, "invalid: %s%s", r->first_value,
-				 r->rows > 1 ? " and more" : "");
-		return;
-	case STEP_CHECK_CONSTRAINT:
-		db_query(rn->admin,
-			 "SELECT c.contype::text FROM pg_constraint c "
-			 "JOIN pg_namespace n ON n.oid = c.connamespace "
-			 "WHERE n.nspname = $1 AND c.conname = $2 AND c.convalidated "
-			 "AND (c.conindid = 0 OR EXISTS (SELECT 1 FROM pg_index i "
-			 "WHERE i.indexrelid = c.conindid AND i.indisvalid))",
-			 2, args, 0, r);
-		if (r->status == DB_OK)
-			snprintf(t->note, sizeof t->note, "constraint %s %s", st->check_arg,
-				 r->rows ? "present and valid" : "absent or not valid");
-		return;
-	case STEP_CHECK_UNIQUE:
-		check_unique(rn, st, r, t->note, sizeof t->note);
-		return;
-	case STEP_CHECK_AMCHECK:
-		run_amcheck(rn, t);
+	default:
+		checks_run(rn->admin, rn->res->schema, st, t);
 		return;
 	}
 }
@@ -552,7 +122,7 @@ static void exec_step(struct runner *rn, const struct step *st, struct step_try 
 /* Runs the step, again after a retry_on error up to its retries; a
  * transaction the step's own SQL opened and left failed is rolled back, so
  * it cannot poison the next step. */
-static void step_tries(struct runner *rn, const struct step *st, struct step_try *t,
+static void step_tries(struct runner *rn, const struct step *st, struct check_try *t,
 		       long long *retries)
 {
 	for (*retries = 0;; ++*retries) {
@@ -562,7 +132,7 @@ static void step_tries(struct runner *rn, const struct step *st, struct step_try
 			struct db_result rb;
 			db_query(rn->admin, "ROLLBACK", 0, NULL, 0, &rb);
 		}
-		if (!retryable_step_error(st, &t->r) || *retries >= st->retries)
+		if (!judge_step_retryable(st, t->r.status, t->r.sqlstate) || *retries >= st->retries)
 			return;
 		pause_ms(100);
 	}
@@ -626,7 +196,7 @@ static bool run_step(struct runner *rn, const struct phase *p, size_t i, struct 
 		     struct race *race)
 {
 	const struct step *st = &p->steps[i];
-	struct step_try t;
+	struct check_try t;
 	struct step_obs o = {0};
 	char why[1024];
 	if (st->under_load)
@@ -636,7 +206,7 @@ static bool run_step(struct runner *rn, const struct phase *p, size_t i, struct 
 	double elapsed_s = (double)(clock_us() - t0) / 1e6;
 	if (st->under_load && !load_stop(rn, p, st, race, &o))
 		return false;
-	o.status = obs_status(t.r.status);
+	o.status = judge_obs_status(t.r.status);
 	o.sqlstate = t.r.sqlstate;
 	o.message = t.r.message;
 	o.detail = t.r.detail;
@@ -669,34 +239,6 @@ static bool run_step(struct runner *rn, const struct phase *p, size_t i, struct 
 	ph->verdict = verdict_worse(ph->verdict, v);
 	stop_run(rn, v, "%s", why);
 	return false;
-}
-
-/* The progress line on stderr (a terminal, not --quiet): phase, round,
- * rows per key, rounds with duplicates and the outcomes so far. */
-static void progress(const struct runner *rn, const struct phase_result *ph, int total,
-		     const struct outcome_table *so_far)
-{
-	if (!rn->opts->progress)
-		return;
-	/* At most ten lines a second, and always the last round's. */
-	static uint64_t last_us;
-	uint64_t now = clock_us();
-	if (ph->rounds < total && now - last_us < 100000u)
-		return;
-	last_us = now;
-	char outcomes[160] = "", safe_outcomes[160], name[21];
-	size_t len = 0;
-	for (size_t i = 0; i < so_far->n && len < sizeof outcomes; i++)
-		len += (size_t)snprintf(outcomes + len, sizeof outcomes - len, " %s=%lld",
-					so_far->label[i], so_far->count[i]);
-	/* Names and labels may hold anything: escaped (text.h) before they
-	 * reach the terminal. */
-	text_escape(ph->name, sizeof ph->name, name, sizeof name);
-	text_escape(outcomes, sizeof outcomes, safe_outcomes, sizeof safe_outcomes);
-	fprintf(stderr, "\r\033[K%-20.20s round %d/%d  rows/key %lld..%lld  dup rounds %lld %s",
-		name, ph->rounds, total, ph->rows_min, ph->rows_max, ph->rounds_with_duplicates,
-		safe_outcomes);
-	fflush(stderr);
 }
 
 /* Stops the run after a race that did not complete: the scenario's fault
@@ -804,6 +346,7 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 {
 	char err[1024];
 	const struct sql_text *setup = p->round_setup.sql ? &p->round_setup : &rn->sc->round_setup;
+	ph->steps_per_worker = (int)rn->sc->n_flow + 1;
 	for (int i = 0; i < cfg->rounds; i++) {
 		struct round_result rr;
 		if (setup->sql &&
@@ -827,14 +370,22 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 			ph->fire_round = i + 1;
 			snprintf(ph->fire_order, sizeof ph->fire_order, "%s", rr.order);
 			memcpy(ph->fire_events, rr.events, rr.n_events * sizeof *rr.events);
+			memcpy(ph->fire_ends, rr.ends, rr.n_events * sizeof *rr.ends);
 			ph->n_fire_events = rr.n_events;
+		}
+		if (ph->migrated && !ph->pass_round && rr.n_events && !rr.keys_with_duplicates) {
+			ph->pass_round = i + 1;
+			memcpy(ph->pass_events, rr.events, rr.n_events * sizeof *rr.events);
+			memcpy(ph->pass_ends, rr.ends, rr.n_events * sizeof *rr.ends);
+			ph->n_pass_events = rr.n_events;
 		}
 		if (rr.keys_with_duplicates)
 			ph->rounds_with_duplicates++;
 		ph->extra_rows += rr.extra_rows;
 		hist_record(&t->skew, rr.skew_us);
 		race_totals(race, t, ph->per_key); /* the workers are parked between rounds */
-		progress(rn, ph, cfg->rounds, &t->outcomes);
+		if (rn->opts->progress)
+			progress_rounds(ph, cfg->rounds, &t->outcomes);
 	}
 	return true;
 }
@@ -851,37 +402,13 @@ struct order_setup {
 	int deadline_ms; /* the round's, for its round_setup */
 };
 
-/* The interleave progress line on stderr (a terminal, not --quiet): orders
- * done of all, the duplicates so far, elapsed and an estimate of what is
- * left. At most ten lines a second, and always the last order's. */
-static void order_progress(const struct order_setup *os, long long done)
-{
-	if (!os->rn->opts->progress)
-		return;
-	static uint64_t last_us;
-	uint64_t now = clock_us();
-	long long total = (long long)os->ph->ilv.n_orders, dups = 0;
-	if (done < total && now - last_us < 100000u)
-		return;
-	last_us = now;
-	for (long long i = 0; i < done && i < total; i++)
-		dups += os->ph->ilv.orders[i].rows > 1;
-	double elapsed = (double)(now - os->t0) / 1e6;
-	char name[21], eta[32] = "";
-	if (done > 0 && done < total)
-		snprintf(eta, sizeof eta, ", about %.1f s left", elapsed / (double)done * (double)(total - done));
-	text_escape(os->ph->name, sizeof os->ph->name, name, sizeof name);
-	fprintf(stderr, "\r\033[K%-20.20s order %lld/%lld  dup orders %lld  %.1f s%s", name, done,
-		total, dups, elapsed, eta);
-	fflush(stderr);
-}
-
 /* Before an interleave order: the progress line, then the phase's
  * round_setup for its one key. */
 static bool before_order(void *ctx, long long round, long long index)
 {
 	struct order_setup *os = ctx;
-	order_progress(os, index);
+	if (os->rn->opts->progress)
+		progress_orders(os->ph, index, os->t0);
 	return !os->sql->sql ||
 	       round_setup(os->rn, os->p, os->sql, round, (int)index, 1, os->deadline_ms);
 }
@@ -911,9 +438,10 @@ static bool race_interleave(struct runner *rn, const struct phase *p, const stru
 				      cfg, &ph->ilv, &rn->round,
 				      os.sql->sql || rn->opts->progress ? before_order : NULL, &os, t,
 				      err, sizeof err);
-	order_progress(&os, (long long)ph->ilv.n_orders);
-	if (rn->opts->progress)
-		fprintf(stderr, "\r\033[K");
+	if (rn->opts->progress) {
+		progress_orders(ph, (long long)ph->ilv.n_orders, os.t0);
+		progress_clear();
+	}
 	for (size_t i = 0; i < ph->ilv.n_orders; i++) {
 		const struct ilv_order *o = &ph->ilv.orders[i];
 		if (!o->executable)
@@ -960,47 +488,19 @@ static bool race_free(struct runner *rn, const struct phase *p, struct race *rac
 	return true;
 }
 
-/* Names of constraint.NAME metrics that name nothing in the sandbox. */
-struct missing {
-	struct runner *rn;
-	char **names;
-	size_t n;
-};
-
-static void find_missing(void *ctx, const char *name)
-{
-	struct missing *m = ctx;
-	for (size_t i = 0; i < m->n; i++)
-		if (!strcmp(m->names[i], name))
-			return;
-	const char *args[2] = {m->rn->res->schema, name};
-	struct db_result r;
-	db_query(m->rn->admin,
-		 "SELECT 1 FROM pg_namespace n WHERE n.nspname = $1 AND ("
-		 "EXISTS (SELECT 1 FROM pg_constraint c WHERE c.connamespace = n.oid AND c.conname = $2) "
-		 "OR EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname = $2 "
-		 "AND c.relkind IN ('i', 'I')))",
-		 2, args, 0, &r);
-	if (r.status != DB_OK || r.rows > 0)
-		return; /* present, or cannot tell: nothing to add */
-	char **grown = realloc(m->names, sizeof *grown * (m->n + 1));
-	if (!grown || !(grown[m->n] = strdup(name)))
-		abort();
-	m->names = grown;
-	m->n++;
-}
-
 /* Runs a phase: its workers connect first (so steps can run under their
  * load), then the steps, then the race, then the checks. False when the run
  * must stop. */
 static bool run_phase(struct runner *rn, const struct phase *p, struct phase_result *ph)
 {
 	const struct scenario *sc = rn->sc;
-	struct race_cfg cfg = scenario_race(sc, p, &rn->opts->override);
+	const struct phase_plan *pp = &rn->plan.phases[p - sc->phases];
+	struct race_cfg cfg = pp->cfg;
 	struct race *race = NULL;
 	char err[1024];
+	rn->timeout_ms = cfg.timeout_ms; /* its steps' */
 	bool go_on = true;
-	bool interleave = p->has_race && cfg.mode == MODE_INTERLEAVE;
+	bool interleave = pp->engine == ENGINE_ORDERS;
 	struct race_totals t;
 	memset(&t, 0, sizeof t);
 	hist_init(&t.latency);
@@ -1011,9 +511,7 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 		ph->workers = cfg.workers;
 		ph->keys = cfg.keys;
 		ph->rows_min = -1;
-		ph->free_run = rn->opts->duration_ms > 0;
-		if (interleave)
-			ph->free_run = false; /* orders are rounds: --duration does not apply */
+		ph->free_run = pp->engine == ENGINE_FREE;
 		if (cfg.keys > 1 && !ph->free_run) {
 			ph->per_key = calloc((size_t)cfg.keys, sizeof *ph->per_key);
 			if (!ph->per_key)
@@ -1045,7 +543,7 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 		race_close(race);
 	}
 	if (rn->opts->progress && race)
-		fprintf(stderr, "\r\033[K");
+		progress_clear();
 	if (!race && !interleave)
 		return go_on;
 	/* The rounds that completed count even when a later one broke; with
@@ -1078,13 +576,10 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 	if (ph->free_run) {
 		v = judge_flow(sc, p, ph, why, sizeof why);
 	} else {
-		struct missing m = {.rn = rn};
-		judge_constraint_names(p, find_missing, &m);
-		struct name_list missing = {(const char *const *)m.names, m.n};
+		struct name_list missing;
+		checks_missing_names(rn->admin, rn->res->schema, p, &missing);
 		v = judge_race(sc, p, cfg.mode, &missing, ph, why, sizeof why);
-		for (size_t i = 0; i < m.n; i++)
-			free(m.names[i]);
-		free(m.names);
+		checks_free_names(&missing);
 	}
 	if (v == VERDICT_PASS || v == VERDICT_FAIL)
 		return true;
@@ -1119,95 +614,6 @@ static bool run_setup_sql(struct runner *rn, const char *what, const struct sql_
 	return false;
 }
 
-/* Before any round: are there connections enough for the largest phase? */
-static bool check_connections(struct runner *rn)
-{
-	const struct scenario *sc = rn->sc;
-	int most = 0;
-	const char *phase = NULL;
-	for (size_t i = 0; i < sc->n_phases; i++) {
-		if (!sc->phases[i].has_race)
-			continue;
-		struct race_cfg cfg = scenario_race(sc, &sc->phases[i], &rn->opts->override);
-		if (cfg.workers > most) {
-			most = cfg.workers;
-			phase = sc->phases[i].name;
-		}
-	}
-	if (!phase)
-		return true;
-	struct db_result r;
-	char text[600];
-	db_query(rn->admin,
-		 "SELECT current_setting('max_connections')::int"
-		 " - current_setting('superuser_reserved_connections')::int"
-		 " - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')",
-		 0, NULL, 0, &r);
-	if (r.status != DB_OK) {
-		stop_run(rn, VERDICT_ERROR, "cannot read max_connections: %s",
-			 db_result_text(&r, text, sizeof text));
-		return false;
-	}
-	long long free_slots = strtoll(r.first_value, NULL, 10);
-	if (most + 1 > free_slots) {
-		stop_run(rn, VERDICT_ERROR,
-			 "phase %s needs %d connections (%d workers and a coordinator), but the server "
-			 "has %lld free (raise max_connections or lower --workers)",
-			 phase, most + 1, most, free_slots);
-		return false;
-	}
-	return true;
-}
-
-/* Before anything runs: every racing phase must have an expectation that
- * applies in the mode it will race in, or it would judge nothing; a phase
- * that --mode interleave turns into an interleave phase must be one that
- * can be (no under_load steps, at most 4 workers, ...); an autocommit race
- * must race in fire mode. */
-static bool check_modes(struct runner *rn)
-{
-	const struct scenario *sc = rn->sc;
-	for (size_t i = 0; i < sc->n_phases; i++) {
-		const struct phase *p = &sc->phases[i];
-		if (!p->has_race)
-			continue;
-		struct race_cfg cfg = scenario_race(sc, p, &rn->opts->override);
-		char why[512];
-		int line = p->line;
-		/* The loader refuses orders outside interleave mode: --mode must
-		 * not drop them in silence either. */
-		if (p->n_orders && cfg.mode != MODE_INTERLEAVE) {
-			stop_run(rn, VERDICT_BAD_SCENARIO,
-				 "%s:%d: phase %s: orders go with mode interleave: --mode %s would race "
-				 "the phase without them (run it without --mode, or with --mode "
-				 "interleave)",
-				 sc->path, p->order_lines[0], p->name, mode_name(cfg.mode));
-			return false;
-		}
-		if (cfg.mode == MODE_INTERLEAVE &&
-		    !scenario_interleave_check(sc, p, &cfg, &line, why, sizeof why)) {
-			stop_run(rn, VERDICT_BAD_SCENARIO, "%s:%d: %s", sc->path, line, why);
-			return false;
-		}
-		const char *refusal = scenario_autocommit_refusal(&cfg, rn->opts->pooler);
-		if (refusal) {
-			stop_run(rn, VERDICT_BAD_SCENARIO, "%s:%d: phase %s: %s", sc->path, p->line,
-				 p->name, refusal);
-			return false;
-		}
-		/* A free run (--duration) measures, it judges nothing. */
-		if (!rn->opts->duration_ms && judge_applicable(p, cfg.mode) == 0) {
-			stop_run(rn, VERDICT_BAD_SCENARIO,
-				 "%s:%d: phase %s races in mode %s, but every expectation of it is "
-				 "limited to another mode: it would judge nothing (add one for %s, or "
-				 "race it in the mode its expectations name)",
-				 sc->path, p->line, p->name, mode_name(cfg.mode), mode_name(cfg.mode));
-			return false;
-		}
-	}
-	return true;
-}
-
 /* Names the sandbox and takes its owner lock (sandbox.h), before the
  * schema exists, so `pgrace clean` never sees it without an owner. The
  * lock lives on a connection of its own that runs nothing else: on the
@@ -1233,6 +639,19 @@ static bool own_sandbox(struct runner *rn, char *err, size_t errlen)
 
 /* Drops the sandbox, whatever state the run left (sandbox_drop); a
  * sandbox left behind makes the run an error, and says how to drop it. */
+/* The server must have room for the busiest phase's workers and its
+ * coordinator (server_check_connections). */
+static bool connections_fit(struct runner *rn)
+{
+	char err[512];
+	if (!rn->plan.busiest ||
+	    server_check_connections(rn->admin, rn->plan.busiest, rn->plan.most_workers, err,
+				     sizeof err))
+		return true;
+	stop_run(rn, VERDICT_ERROR, "%s", err);
+	return false;
+}
+
 static void drop_schema(struct runner *rn)
 {
 	char err[600];
@@ -1258,17 +677,16 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 	res->phases = calloc(sc->n_phases, sizeof *res->phases);
 	if (!res->phases)
 		abort();
-	if (!check_modes(&rn)) {
+	rn.admin_dsn = opts->admin_dsn ? opts->admin_dsn : opts->dsn;
+	rn.admin_pooled = opts->pooler && !opts->admin_dsn;
+	rn.timeout_ms = scenario_race(sc, NULL, &opts->override).timeout_ms; /* schema's, seed's */
+	if (!run_plan(sc, &opts->override, opts->duration_ms, opts->pooler, rn.admin_pooled,
+		      &rn.plan, err, sizeof err)) {
+		stop_run(&rn, VERDICT_BAD_SCENARIO, "%s", err);
 		res->schema[0] = '\0';
 		goto out;
 	}
 
-	rn.admin_dsn = opts->admin_dsn ? opts->admin_dsn : opts->dsn;
-	rn.admin_pooled = opts->pooler && !opts->admin_dsn;
-	if (rn.admin_pooled && !check_pooled_scripts(&rn)) {
-		res->schema[0] = '\0';
-		goto out;
-	}
 	rn.admin = db_connect(rn.admin_dsn, NULL, err, sizeof err);
 	if (!rn.admin) {
 		stop_run(&rn, VERDICT_ERROR, "cannot connect: %s", err);
@@ -1336,7 +754,7 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 		stop_run(&rn, VERDICT_ERROR, "%s:%d: requires: %s", sc->path, sc->requires.line, err);
 		goto drop;
 	}
-	if (!check_connections(&rn) || !run_setup_sql(&rn, "schema", &sc->schema) ||
+	if (!connections_fit(&rn) || !run_setup_sql(&rn, "schema", &sc->schema) ||
 	    !run_setup_sql(&rn, "seed", &sc->seed))
 		goto drop;
 	/* Replicas get the sandbox by replication: no round before they have it. */
@@ -1374,6 +792,7 @@ drop:
 	if (res->verdict == VERDICT_ERROR) /* a replica promoted meanwhile keeps a copy */
 		server_drop_on_promoted(sc, rn.target_dsn, res->schema);
 out:
+	run_plan_free(&rn.plan);
 	free(rn.cmd);
 	if (rn.admin)
 		PQfinish(rn.admin);

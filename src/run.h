@@ -11,87 +11,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "interleave.h"
-#include "outcome.h"
 #include "pgrace.h"
+#include "result.h"
 #include "scenario.h"
 #include "server.h"
 #include "stats.h"
-
-/* One expectation's verdict. */
-struct expect_result {
-	char expect[512]; /* what was expected, as written (steps: "error 23505 ...") */
-	char actual[512]; /* what happened, with values */
-	bool passed;
-	int step;         /* 1 + index of the step it checks; 0: the phase's race */
-};
-
-/* What one setup step did, as numbers (its checks are in expects). */
-struct step_result {
-	char label[160];      /* "migrate up", "run precheck", "check amcheck" */
-	char sqlstate[6];     /* "" when it succeeded */
-	long long rows, affected, retries;
-	bool under_load;
-	long long stall_ms, load_attempts, load_errors; /* under_load only */
-	double elapsed_s;     /* the step itself, retries included */
-};
-
-struct phase_result {
-	char name[128];
-	bool migrated;        /* migration applied while the phase ran (after its steps) */
-	bool has_race;
-	enum race_mode mode;
-	enum isolation isolation;
-	int workers, rounds, keys;
-	long long rounds_with_duplicates;
-	long long extra_rows;         /* rows beyond each key's first, over every round */
-	double duplicate_yield;       /* extra_rows / (rounds x (workers - keys)): 0..1 */
-	uint64_t detect_us_p50, detect_us_max; /* hold: last worker settled -> COMMITs released */
-	long long coord_polls;        /* hold: the coordinator's lock-view queries */
-	double coord_cpu_share;       /* the coordinator thread's CPU / the rounds' wall time */
-	long long rows_min, rows_max; /* rows per key over every round and key */
-	long long attempts;
-	long long retries;
-	struct outcome_table outcomes;    /* "ok", "skipped", SQLSTATEs, "lost" */
-	struct outcome_table constraints; /* constraint name -> violations naming it */
-	struct outcome_table *per_key;    /* outcomes by key index, when keys > 1 */
-	size_t n_per_key;
-	struct hist latency;               /* per attempt, start of flow to its end */
-	uint64_t skew_us_p50, skew_us_max; /* spread of the workers' first sends */
-	struct expect_result *expects;
-	size_t n_expects;
-	struct step_result *steps; /* one per step that ran */
-	size_t n_steps;
-	enum verdict verdict; /* judge_phase(): pass, fail, inconclusive, bad_scenario, error */
-	bool passed;          /* verdict is pass or measured: nothing failed */
-	bool broken;          /* a step or round could not complete (see run_result.error) */
-	bool free_run;        /* --duration: free-running, measured, not judged */
-	double duration_s;    /* free run: how long the workers ran */
-	double tps;           /* free run: attempts per second */
-	double upper95;       /* fire: 95 % upper bound on the per-round race probability */
-	struct ilv_summary ilv; /* interleave: the orders and what each did */
-	/* fire: the first round that left duplicates, the order its steps were
-	 * sent in (notation, "" when none) and each step's send and completion */
-	long long fire_round;
-	char fire_order[ORDER_MAX_EVENTS * 4];
-	struct order_event fire_events[ORDER_MAX_EVENTS];
-	size_t n_fire_events;
-	double elapsed_s;
-};
-
-struct run_result {
-	char scenario[128];
-	char file[1024];
-	char schema[64];
-	enum verdict verdict;
-	bool complete;        /* every phase ran */
-	char error[1024];     /* why the run stopped early, "" when it did not */
-	char skipped[256];    /* verdict skipped: the requirement the server lacks */
-	char server_version[32]; /* "13.23"; "" when never connected */
-	struct phase_result *phases;
-	size_t n_phases;
-	double elapsed_s;
-};
 
 struct run_opts {
 	const char *dsn;          /* conninfo or URI; NULL: PG* environment */

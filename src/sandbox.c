@@ -251,3 +251,21 @@ int sandbox_clean(const char *dsn, bool dry_run, int lock_timeout_ms, FILE *out,
 	PQfinish(c);
 	return rc;
 }
+
+void sandbox_script(PGconn *c, bool pooled, const char *schema, const char *sql,
+		    uint64_t deadline_us, struct db_result *r)
+{
+	if (!pooled) {
+		db_query(c, sql, 0, NULL, deadline_us, r);
+		return;
+	}
+	char path[96];
+	size_t len = strlen(sql) + 256;
+	char *full = malloc(len);
+	if (!full)
+		abort();
+	snprintf(full, len, "%s;\n%s\n;RESET search_path",
+		 sandbox_path_sql(path, sizeof path, schema, false), sql);
+	db_query_trailed(c, full, deadline_us, r);
+	free(full);
+}

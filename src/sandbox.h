@@ -1,5 +1,6 @@
-/* sandbox.h: a run's sandbox schema outside its phases: the name, the
- * owner lock, the drop, and `pgrace clean`.
+/* sandbox.h: a run's sandbox schema: the name, the search_path statement,
+ * a scenario script run in it, the owner lock, the drop, and `pgrace
+ * clean`.
  *
  * A sandbox is named pgrace_<pid>_<8 hex digits>. Its run holds, for its
  * whole life, the advisory lock (SANDBOX_LOCK_CLASS, hashtext(name)) of the
@@ -22,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "db.h"
 
 /* First key of the owner lock: "pgrc" in ASCII. */
 #define SANDBOX_LOCK_CLASS 1885827683
@@ -50,5 +53,17 @@ bool sandbox_drop(PGconn **c, const char *dsn, const char *schema, uint64_t dead
  * that sandbox is kept and the session holding the lock named). Returns an
  * exit code (0, or 3 when the database could not be used or a drop failed). */
 int sandbox_clean(const char *dsn, bool dry_run, int lock_timeout_ms, FILE *out, FILE *err_out);
+
+/* Runs a scenario's script on c in schema. pooled (c goes through a
+ * transaction pooler, which hands each transaction any server connection
+ * but keeps one for the whole of a query message): the script is sent in
+ * one message after a session SET of the search_path, which holds past a
+ * COMMIT inside the script (SET LOCAL did not, and made the script one
+ * transaction block), and RESET after it so the pool's connection does not
+ * keep it; statements that must run outside a transaction block cannot go
+ * that way (run_plan refuses them). Else c is in schema already. It waits
+ * until deadline_us (clock_us() time), then cancels it. */
+void sandbox_script(PGconn *c, bool pooled, const char *schema, const char *sql,
+		    uint64_t deadline_us, struct db_result *r);
 
 #endif

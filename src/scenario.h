@@ -61,6 +61,7 @@ struct race_cfg {
 	int max_interleavings; /* interleave: above this many orders, a sample of this many */
 	long long seed;        /* interleave: the sample's seed */
 	bool autocommit;       /* fire: no BEGIN/COMMIT, each statement its own transaction */
+	int timeout_ms;        /* each SQL statement of schema, seed and steps */
 	bool reduction;        /* interleave: run one order per class of commuting steps */
 	unsigned set;        /* RACE_SET_* bits: which fields the file set */
 };
@@ -78,6 +79,7 @@ struct race_cfg {
 #define RACE_SET_SEED 1024u
 #define RACE_SET_AUTOCOMMIT 2048u
 #define RACE_SET_REDUCTION 4096u
+#define RACE_SET_TIMEOUT 8192u
 
 /* One race setting, a key of `race:`: the loader reads, defaults and layers
  * struct race_cfg through this table only (scenario_race.c), and

@@ -46,9 +46,16 @@ static const struct race_setting settings[] = {
 	{"read_committed_workers", RACE_INT, 0, 5000, NULL, 0, BOTH, NULL, RACE_SET_RC, AT(rc_workers),
 	 "this many workers run READ COMMITTED whatever `isolation` says"},
 	{"retries", RACE_INT, 0, 1000, NULL, 0, BOTH, NULL, RACE_SET_RETRIES, AT(retries),
-	 "extra tries after 40001 / 40P01 (like pgbench's `--max-tries`; 0-1000)"},
+	 "extra tries after 40001 / 40P01 (like pgbench's `--max-tries`; 0-1000); hold and fire "
+	 "only: an interleave order runs each worker's steps once"},
 	{"deadline_ms", RACE_INT, 100, 3600000, NULL, 10000, BOTH, "--deadline-ms", RACE_SET_DEADLINE,
 	 AT(deadline_ms), "a round's whole time budget; past it the round is broken (exit 3)"},
+	{"timeout_ms", RACE_INT, 100, 3600000, NULL, 60000, BOTH, NULL, RACE_SET_TIMEOUT,
+	 AT(timeout_ms),
+	 "the deadline of each SQL statement of `schema`, `seed` and a phase's steps (the "
+	 "scenario's value for schema and seed, the phase's for its steps); "
+	 "past it the statement is cancelled and the run stops (exit 3); a command has its own "
+	 "`timeout_ms`"},
 	{"max_interleavings", RACE_INT, 1, ORDER_MAX_SAMPLE, NULL, 1000, BOTH, "--max-interleavings",
 	 RACE_SET_MAX_ILV, AT(max_interleavings),
 	 "`interleave`: above this many orders, run a seeded sample of this many (1-100000)"},
@@ -221,6 +228,15 @@ bool scenario_interleave_check(const struct scenario *sc, const struct phase *ph
 			 "phase \"%s\": interleave mode runs 1 to %d workers with at most %d steps "
 			 "in all (workers x (flow statements + COMMIT)), not %d x %d",
 			 ph->name, ORDER_MAX_WORKERS, ORDER_MAX_LEN, cfg->workers, steps);
+		return false;
+	}
+	if (cfg->retries > 0) {
+		*line = ph->line;
+		snprintf(why, len,
+			 "phase \"%s\": race: {retries: %d} tries a 40001/40P01 loser again, which "
+			 "interleave mode does not (each order runs each worker's steps once): race it "
+			 "in hold or fire",
+			 ph->name, cfg->retries);
 		return false;
 	}
 	for (size_t i = 0; i < ph->n_steps; i++)

@@ -345,3 +345,29 @@ void server_drop_on_promoted(const struct scenario *sc, const char *const dsns[T
 		PQfinish(c);
 	}
 }
+
+bool server_check_connections(PGconn *admin, const char *phase, int workers, char *err,
+			      size_t errlen)
+{
+	struct db_result r;
+	char text[600];
+	db_query(admin,
+		 "SELECT current_setting('max_connections')::int"
+		 " - current_setting('superuser_reserved_connections')::int"
+		 " - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')",
+		 0, NULL, 0, &r);
+	if (r.status != DB_OK) {
+		snprintf(err, errlen, "cannot read max_connections: %s",
+			 db_result_text(&r, text, sizeof text));
+		return false;
+	}
+	long long free_slots = strtoll(r.first_value, NULL, 10);
+	if (workers + 1 > free_slots) {
+		snprintf(err, errlen,
+			 "phase %s needs %d connections (%d workers and a coordinator), but the server "
+			 "has %lld free (raise max_connections or lower --workers)",
+			 phase, workers + 1, workers, free_slots);
+		return false;
+	}
+	return true;
+}

@@ -88,4 +88,10 @@ void server_name_lost(const struct scenario *sc, const char *const dsns[TARGETS_
 void server_drop_on_promoted(const struct scenario *sc, const char *const dsns[TARGETS_MAX],
 			     const char *schema);
 
+/* Whether the server behind admin has room for workers connections and a
+ * coordinator (phase names the phase that needs them): false with err
+ * saying how many it needs and has, or why it could not tell. */
+bool server_check_connections(PGconn *admin, const char *phase, int workers, char *err,
+			      size_t errlen);
+
 #endif

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE /* mkstemp, fdopen with glibc's feature macros */
 #include "spec.h"
 
+#include "attempt.h"
 #include "command.h"
 #include "db.h"
 #include "key.h"
@@ -213,8 +214,11 @@ bool spec_write(FILE *out, const struct scenario *sc, const struct phase *p,
 		}
 		char label[ORDER_NAME_LEN + 4];
 		fprintf(out, "\nsession %c\nsetup\n", 'a' + w);
-		snprintf(sql, sizeof sql, "SET search_path TO %s;\nBEGIN ISOLATION LEVEL %s;\n", schema,
-			 isolation_sql(w < cfg->rc_workers ? ISO_READ_COMMITTED : cfg->isolation));
+		char begin[192];
+		attempt_begin_sql(begin, sizeof begin,
+				  w < cfg->rc_workers ? ISO_READ_COMMITTED : cfg->isolation,
+				  ATTEMPT_READ_WRITE, NULL);
+		snprintf(sql, sizeof sql, "SET search_path TO %s;\n%s;\n", schema, begin);
 		block(out, "session setup", sql, 0, sc->path, err, errlen);
 		for (size_t i = 0; i <= sc->n_flow; i++) {
 			order_step_label(w, s->step_names[i], label, sizeof label);

@@ -9,8 +9,11 @@
 # instead of UNIQUE, each with --html; a result document whose strings are
 # hostile, through `pgrace report`. From the DOM chromium prints after
 # rendering: the verdict and exit code, the mutant's failed expectations,
-# every phase, the race map's 20 cells per interleave phase, one timeline
-# lane per worker, hostile text as text (no element it could inject). With
+# every phase, the race map's 20 cells per interleave phase, the swimlane
+# timelines of the first duplicated round and of the first passing round
+# after the migration (hold and fire; one lane per worker, COMMITs, blocked
+# steps with their SQLSTATE and constraint), hostile text as text (no element
+# it could inject). With
 # PGRACE_SCREENSHOT=FILE it also writes the PNG of the seed's page.
 # Exits 77 (skipped) when chromium is missing, unless CI is set.
 set -euo pipefail
@@ -42,8 +45,8 @@ dom() {
 		--host-resolver-rules="MAP * ~NOTFOUND" --dump-dom "file://$1" 2>/dev/null
 }
 
-count() { # count PATTERN FILE: lines of grep -o
-	grep -o -- "$1" "$2" | wc -l
+count() { # count PATTERN FILE: lines of grep -o (0 when none)
+	{ grep -o -- "$1" "$2" || true; } | wc -l
 }
 
 # 1. the seed scenario, hold mode: passes
@@ -62,11 +65,39 @@ n_ilv=$(jq '[.phases[] | select(.interleave != null)] | length' "$tmp/seed.json"
 cells=$(count 'class="cell ' "$tmp/seed.dom")
 ((n_ilv == 2 && cells == 40)) || fail "seed: race map has $cells cells for $n_ilv interleave phases, expected 20 each"
 for ph in interleave-before interleave-after; do
-	c=$(sed -n "/data-phase=\"$ph\"><text/,/<\/g>/p" "$tmp/seed.dom" | grep -o 'class="cell ' | wc -l)
+	c=$(sed -n "/data-phase=\"$ph\"><text/,/<\/g>/p" "$tmp/seed.dom" | { grep -o 'class="cell ' || true; } | wc -l)
 	((c == 20)) || fail "seed: race map of $ph has $c cells, expected 20"
 done
-dups=$(sed -n '/data-phase="interleave-before"><text/,/<\/g>/p' "$tmp/seed.dom" | grep -o 'class="cell dup"' | wc -l)
+dups=$(sed -n '/data-phase="interleave-before"><text/,/<\/g>/p' "$tmp/seed.dom" | { grep -o 'class="cell dup"' || true; } | wc -l)
 ((dups == 18)) || fail "seed: race map shows $dups duplicated orders before the migration, expected 18"
+# hold rounds' timelines: the first duplicated round of each phase without the
+# migration, the first passing round of the phase with it; one lane per worker
+section() { # section PHASE DOM: that phase's section of the page
+	sed -n "/<section class=\"phase\" id=\"phase-[0-9]*\" data-phase=\"$1\">/,/<\/section>/p" "$2"
+}
+for ph in before downgrade; do
+	sec=$(section "$ph" "$tmp/seed.dom")
+	lanes=$(count 'class="lane" data-worker=' - <<<"$sec")
+	grep -q 'the first that left duplicates' <<<"$sec" ||
+		fail "seed: $ph has no timeline of its first duplicated round"
+	((lanes == 16)) || fail "seed: $ph's timeline has $lanes lanes, expected 16"
+	commits=$(count 'class="st commit"' - <<<"$sec")
+	((commits == 16)) || fail "seed: $ph's timeline shows $commits COMMITs, expected 16"
+done
+after=$(section after "$tmp/seed.dom")
+grep -q 'the first with the migration applied that left no duplicates' <<<"$after" ||
+	fail "seed: after has no timeline of its first passing round"
+lanes=$(count 'class="lane" data-worker=' - <<<"$after")
+((lanes == 16)) || fail "seed: after's timeline has $lanes lanes, expected 16"
+blocked=$(count 'class="st err blocked"' - <<<"$after")
+((blocked == 15)) || fail "seed: after's timeline shows $blocked blocked INSERTs ending in 23505, expected 15"
+grep -q 'blocked until the COMMITs were released, 23505 (uq_user_tenant_membership_user_tenant)' <<<"$after" ||
+	fail "seed: a blocked step does not name its SQLSTATE and constraint"
+for ph in interleave-before interleave-after precheck migrate baseline; do
+	if grep -q 'class="timeline"' <<<"$(section "$ph" "$tmp/seed.dom")"; then
+		fail "seed: $ph has a timeline but raced no round that asks for one"
+	fi
+done
 grep -q '<footer>' "$tmp/seed.dom" || fail "seed: the page did not render whole with the network cut"
 if grep -Eq '(src|href)="(https?:)?//' "$tmp/seed.html"; then
 	fail "seed: the page refers to something on the network"
@@ -77,13 +108,18 @@ if [[ -n "${PGRACE_SCREENSHOT:-}" ]]; then
 		--screenshot="$PGRACE_SCREENSHOT" "file://$tmp/seed.html" 2>/dev/null
 fi
 
-# 2. fire mode: the first duplicated round's timeline, one lane per worker
+# 2. fire mode: the first duplicated round's timeline and the first passing
+# round's after the migration, one lane per worker
 "$bin" run "$src/scenarios/membership-unique.yaml" -q -m fire --json "$tmp/fire.json" --html "$tmp/fire.html" ||
 	fail "the seed scenario did not pass in fire mode"
 dom "$tmp/fire.html" >"$tmp/fire.dom"
-want=$(jq '[.phases[] | select(.first_duplicate_round != null) | .workers] | add // 0' "$tmp/fire.json")
 lanes=$(count 'class="lane" data-worker=' "$tmp/fire.dom")
+want=$(jq '[.phases[] | .workers as $w | (.first_duplicate_round, .first_passing_round) | select(. != null) | $w] | add // 0' "$tmp/fire.json")
 ((want > 0 && lanes == want)) || fail "fire: $lanes timeline lanes, expected $want (one per worker of each timeline)"
+jq -e '.phases[] | select(.name == "after") | .first_passing_round.steps | length > 0' "$tmp/fire.json" >/dev/null ||
+	fail "fire: no first passing round after the migration in the JSON"
+grep -q 'the first with the migration applied that left no duplicates' <<<"$(section after "$tmp/fire.dom")" ||
+	fail "fire: after has no timeline of its first passing round"
 
 # 3. a mutant: 005 adds a CHECK, not UNIQUE; the page puts its failures first
 sed 's/UNIQUE (user_id, tenant_id);/CHECK (user_id IS NOT NULL);/' \

@@ -4,18 +4,22 @@
 Starts a throwaway cluster of its own (scripts/pg-throwaway.sh, unix socket
 only) and switches it to scram-sha-256 for a role `racer` whose password
 holds % @ : / # ? & spaces, both quotes and a backslash. pgrace then runs a
-scenario (a hold race, then a command step that connects with DATABASE_URL,
-waits while this test reads /proc, prints the password it can find in every
-spelling and fails) with the password given four ways: a conninfo DSN, a
-URL, PGPASSWORD and the user's own passfile. For each: the command
-connected; no spelling of the password is in the terminal, the JSON, the
-JUnit, nor in the cmdline of pgrace or any child, nor in any child's
-environ; pgrace's own argv shows the DSN's password masked whole. Every
-subcommand given a malformed URL exits 2 and shows none of it. The cluster
-is stopped by its own pid at the end. Exits 0 when every check held.
+scenario (a hold race whose flow holds the password in its SQL, then a
+command step that connects with DATABASE_URL, waits while this test reads
+/proc, prints the password it can find in every spelling and fails) with
+the password given four ways: a conninfo DSN, a URL, PGPASSWORD and the
+user's own passfile. For each: the command connected; no spelling of the
+password is in the terminal, the JSON, the JUnit, the HTML page, the -v
+statement log (--log), nor in the cmdline of pgrace or any child, nor in
+any child's environ; pgrace's own argv shows the DSN's password masked
+whole. `pgrace -v` on the seed scenario logs every worker's every round
+whole, and no password. Every subcommand given a malformed URL exits 2 and
+shows none of it. The cluster is stopped by its own pid at the end. Exits 0 when every check held.
 """
+import html
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -46,7 +50,7 @@ def spellings(pw):
            pw.replace("\\", "\\\\").replace("'", "\\'"),
            pw.replace("\\", "\\\\").replace(":", "\\:"),
            urllib.parse.quote(pw, safe="").replace("%", "%%"),
-           pw.replace("'", "''")}
+           pw.replace("'", "''"), html.escape(pw), html.escape(pw).replace("&#x27;", "&#39;")}
     # the password's middle, long enough to be its own: a cut one leaks too
     out.add(pw[3:12])
     out.add(urllib.parse.quote(pw, safe="")[6:20])
@@ -101,6 +105,8 @@ schema: CREATE TABLE t (k int)
 params: [round]
 rows: SELECT count(*) FROM t WHERE k = $1
 flow:
+  - sql: |
+      SELECT length('SQLPW') AS n
   - sql: INSERT INTO t VALUES ($1)
 phases:
   - name: race
@@ -164,14 +170,15 @@ def run_case(name, base_env, args, extra_env, masked_dsn):
     os.chmod(work, 0o755)
     try:
         with open(os.path.join(work, "s.yaml"), "w") as f:
-            f.write(SCENARIO.replace("PYTHON", sys.executable))
+            f.write(SCENARIO.replace("PYTHON", sys.executable).replace("SQLPW", PW.replace("'", "''")))
         with open(os.path.join(work, "child.py"), "w") as f:
             f.write(CHILD)
         env = dict(base_env)
         env.update(extra_env)
         env["SECRETS_TEST_DIR"] = work
         cmd = [PGRACE, "run", os.path.join(work, "s.yaml"), "--json",
-               os.path.join(work, "r.json"), "--junit", os.path.join(work, "r.xml")] + args
+               os.path.join(work, "r.json"), "--junit", os.path.join(work, "r.xml"), "--html",
+               os.path.join(work, "r.html"), "--log", os.path.join(work, "r.log")] + args
         p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True)
         seen_ps = ""
@@ -204,12 +211,18 @@ def run_case(name, base_env, args, extra_env, masked_dsn):
         check(who == "racer", f"{name}: the command connected with DATABASE_URL as racer ({who!r})")
         check("***" in terminal, f"{name}: the command's output reached the terminal, scrubbed")
         check(leaks(terminal) == [], f"{name}: terminal shows none: {leaks(terminal)}")
-        for out in ("r.json", "r.xml"):
+        for out in ("r.json", "r.xml", "r.html", "r.log"):
             path = os.path.join(work, out)
             text = open(path, encoding="utf-8", errors="replace").read() \
                 if os.path.exists(path) else ""
             check(text != "", f"{name}: {out} written")
             check(leaks(text) == [], f"{name}: {out} shows none: {leaks(text)}")
+            if out in ("r.json", "r.html"):
+                check("***" in text, f"{name}: the command's output reached {out}, scrubbed")
+            if out == "r.log":
+                check(" sent: EXECUTE pgrace_flow_1 [" in text and " sent: COMMIT" in text and
+                      " result: " in text and "SELECT length('***')" in text,
+                      f"{name}: the -v log holds the workers' statements, scrubbed")
         check(leaks(seen_ps) == [], f"{name}: no cmdline shows it: {leaks(seen_ps)}")
         check(leaks(seen_environ) == [], f"{name}: no child's environ holds it: "
               f"{leaks(seen_environ)}")
@@ -274,35 +287,64 @@ def alembic_case(env, passfile):
 
 def verbose_case(env, url):
     """pgrace -v on the seed scenario: every statement of every worker, with its
-    result, and no password."""
+    result, and no password. Each hold round of each worker is its whole
+    transaction (BEGIN, the flow's statements, COMMIT or ROLLBACK), each
+    interleave order's too, as many as the result document counts."""
     seed = os.path.join(SOURCE, "scenarios", "membership-unique.yaml")
-    r = subprocess.run([PGRACE, "run", seed, "-v", "-w", "3", "-r", "2", "--dsn", url], env=env,
-                       capture_output=True, text=True, timeout=RUN_LIMIT_S)
+    work = tempfile.mkdtemp(prefix="pgrace-secrets-verbose-")
+    try:
+        r = subprocess.run([PGRACE, "run", seed, "-v", "-w", "3", "-r", "2", "--dsn", url, "--json",
+                            os.path.join(work, "v.json")], env=env, capture_output=True, text=True,
+                           timeout=RUN_LIMIT_S)
+        doc = json.load(open(os.path.join(work, "v.json"))) \
+            if os.path.exists(os.path.join(work, "v.json")) else {"phases": []}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     check(r.returncode == 0, f"verbose: the seed scenario passes (exit {r.returncode})")
     log = r.stderr
     check(leaks(log + r.stdout) == [], f"verbose: the log shows no password: {leaks(log)}")
-    sent, results, commits = {}, {}, {}
+    sent, results, txns = {}, {}, {}
     for line in log.splitlines():
-        f = line.split(" ")
+        f = line.split(" ", 5)
         if len(f) < 6 or f[1] != "worker" or f[3] != "round":
             continue
         key = (f[2], f[4].rstrip(":"))
-        if f[5] == "sent:":
+        if f[5].startswith("sent: "):
             sent[key] = sent.get(key, 0) + 1
-            if f[6:7] in (["COMMIT"], ["ROLLBACK"]):
-                commits[f[2]] = commits.get(f[2], 0) + 1
-        elif f[5] == "result:":
+            if not f[5].startswith("sent: PREPARE "):
+                txns.setdefault(key, []).append(f[5][len("sent: "):].split(" [")[0])
+        elif f[5].startswith("result: "):
             results[key] = results.get(key, 0) + 1
     workers = sorted({w for w, _ in sent})
     check(workers == ["0", "1", "2", "a", "b"], f"verbose: every worker logged ({workers})")
     check(sent == results, "verbose: every statement sent has its result logged")
-    short = [k for k, n in sent.items() if k[0] in ("1", "2") and n < 4]
-    check(short == [], f"verbose: each racing worker logs BEGIN, its flow and the end of every "
-          f"round ({short})")
-    # 3 hold phases of 2 rounds each end a transaction per round; interleave 20 + 14 orders
-    check(all(commits.get(w, 0) >= 6 for w in ("1", "2")) and
-          all(commits.get(w, 0) >= 14 for w in ("a", "b")),
-          f"verbose: the ends of the transactions are logged ({commits})")
+    # what the result document says ran: hold rounds per worker, interleave orders
+    want = {}
+    for ph in doc["phases"]:
+        if ph.get("mode") == "hold" and ph.get("rows_per_key"):
+            for w in range(ph["workers"]):
+                want[str(w)] = want.get(str(w), 0) + ph["rounds"]
+        elif ph.get("interleave"):
+            ran = ph["interleave"]["interleavings"] - ph["interleave"]["interleavings_not_executable"]
+            for w in ("a", "b"):
+                want[w] = want.get(w, 0) + ran
+    hold = re.compile(r"BEGIN ISOLATION LEVEL READ COMMITTED\nEXECUTE pgrace_flow_0\n"
+                      r"(EXECUTE pgrace_flow_1\n)?(COMMIT|ROLLBACK)$")
+    ilv = re.compile(r"BEGIN ISOLATION LEVEL READ COMMITTED\nEXECUTE pgrace_ilv_0\n"
+                     r"(EXECUTE pgrace_ilv_1\n)?(COMMIT|ROLLBACK)$")
+    whole, broken = {}, []
+    for (w, rnd), seq in txns.items():
+        text = "\n".join(seq)
+        if (hold if w.isdigit() else ilv).match(text):
+            whole[w] = whole.get(w, 0) + 1
+        elif not w.isdigit() and text.startswith("BEGIN") and "COMMIT" not in text:
+            pass  # an order that could not run as written is ended without its COMMIT
+        else:
+            broken.append((w, rnd, seq))
+    check(broken == [], f"verbose: every round of every worker is logged whole: {broken[:3]}")
+    check(want != {} and all(whole.get(w, 0) >= n for w, n in want.items()) and
+          all(whole.get(w, 0) == n for w, n in want.items() if w.isdigit()),
+          f"verbose: a whole transaction per worker and round (logged {whole}, ran {want})")
 
 
 def main():

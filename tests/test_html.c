@@ -86,3 +86,46 @@ Test(html, hostile_text_is_text)
 	cr_expect_null(strstr(p, "://"), "nothing refers to the network");
 	free(p);
 }
+
+/* A hold round's timeline: COMMIT green, a statement still unanswered when
+ * the COMMITs went was blocked, its error named with its constraint; the
+ * first passing round after the migration gets its own timeline; every
+ * step is in the list below as well. */
+Test(html, hold_timelines_blocked_commit_and_error)
+{
+	char *p = page("{\"scenario\": \"s\", \"verdict\": \"pass\", \"phases\": [{\"name\": \"after\","
+		       " \"mode\": \"hold\", \"first_duplicate_round\": null, \"first_passing_round\": "
+		       "{\"round\": 2,"
+		       " \"steps_per_worker\": 3, \"steps\": ["
+		       "{\"step\": \"a1\", \"sent_us\": 0, \"done_us\": 5, \"outcome\": \"ok\"},"
+		       "{\"step\": \"b1\", \"sent_us\": 1, \"done_us\": 6, \"outcome\": \"ok\"},"
+		       "{\"step\": \"a2\", \"sent_us\": 6, \"done_us\": 9, \"outcome\": \"ok\"},"
+		       "{\"step\": \"b2\", \"sent_us\": 7, \"done_us\": 40, \"outcome\": \"23505\","
+		       " \"constraint\": \"uq_<k>\"},"
+		       "{\"step\": \"a3\", \"sent_us\": 20, \"done_us\": 30, \"outcome\": \"ok\"}]}}]}");
+	cr_expect_eq(count(p, "class=\"lane\""), 2);
+	cr_expect(strstr(p, "the first with the migration applied that left no duplicates"));
+	cr_expect_eq(count(p, "class=\"st commit\""), 1, "a3 is the COMMIT");
+	cr_expect_eq(count(p, "class=\"st err blocked\""), 1, "b2 waited past the release");
+	cr_expect_eq(count(p, "class=\"held\""), 1, "a waited at the barrier before its COMMIT");
+	cr_expect(strstr(p,
+			 "b2: sent at 7 us, answered at 40 us, blocked until the COMMITs were released, "
+			 "23505 (uq_&lt;k&gt;)"),
+		  "the blocked step's SQLSTATE and constraint, escaped");
+	cr_expect_eq(count(p, "class=\"tl-step"), 5, "every step listed");
+	cr_expect_null(strstr(p, "a2: sent at 6 us, answered at 9 us, blocked"),
+		       "a2 ended before the release");
+	free(p);
+
+	/* fire: no barrier, so no step is called blocked */
+	p = page("{\"scenario\": \"s\", \"verdict\": \"pass\", \"phases\": [{\"name\": \"f\", \"mode\": "
+		 "\"fire\","
+		 " \"first_duplicate_round\": {\"round\": 1, \"steps_per_worker\": 2, \"steps\": ["
+		 "{\"step\": \"a1\", \"sent_us\": 0, \"done_us\": 50}, {\"step\": \"b2\", \"sent_us\": "
+		 "10,"
+		 " \"done_us\": 20}]}}]}");
+	cr_expect_eq(count(p, "blocked until"), 0);
+	cr_expect_eq(count(p, " blocked\""), 0);
+	cr_expect_eq(count(p, "class=\"st commit\""), 1);
+	free(p);
+}

@@ -820,3 +820,39 @@ Test(faults, check_control_characters_in_names, .timeout = 30)
 		proc_free(&p);
 	}
 }
+
+/* A scenario statement's deadline is race's timeout_ms (60 s unless the
+ * file says): a step that outlives it is cancelled and the run stops with
+ * exit 3, naming the phase; a phase may give its steps more. */
+Test(faults, step_past_its_timeout_ms, .timeout = 120)
+{
+	static const char text[] = "name: timeout\n"
+				   "schema: CREATE TABLE t (k int)\n"
+				   "params: [round]\n"
+				   "rows: SELECT count(*) FROM t WHERE k = $1\n"
+				   "race: {timeout_ms: 300}\n"
+				   "flow:\n"
+				   "  - sql: INSERT INTO t VALUES ($1)\n"
+				   "phases:\n"
+				   "  - name: roomy\n"
+				   "    race: {timeout_ms: 20000, workers: 1, rounds: 1}\n"
+				   "    steps:\n"
+				   "      - sql: SELECT pg_sleep(0.5)\n"
+				   "    expect: [attempts == 1]\n"
+				   "  - name: slow\n"
+				   "    steps:\n"
+				   "      - sql: SELECT pg_sleep(30)\n";
+	const char *file = spath("timeout.yaml");
+	write_file(file, text, sizeof text - 1);
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "-q", "--json", spath("timeout.json")), &p);
+	cr_expect_eq(code, 3, "a step past timeout_ms: exit 3\n%s", proc_said(&p));
+	json_t *doc = load_json(spath("timeout.json"));
+	const char *err = jstr(doc, "error");
+	cr_expect(contains(err, "slow") && (contains(err, "deadline") || contains(err, "timed out") ||
+					    contains(err, "cancel")),
+		  "the error does not name the phase and its deadline: %s", err);
+	cr_expect(jbool(phase(doc, "roomy"), "passed"), "the roomy phase's 0.5 s step failed");
+	json_decref(doc);
+	proc_free(&p);
+}

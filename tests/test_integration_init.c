@@ -7,7 +7,7 @@
  * schema could never pass (a CHECK on the key, a short varchar key, a
  * parent's CHECK, a composite foreign key, a DEFAULT, generated column or
  * index calling a function of the source schema, a trigger, a shared
- * sequence, a CHECK made by a --schema-command): the scenario init writes
+ * sequence): the scenario init writes
  * for it passes, and says in the file what it left out. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,31 +337,4 @@ Test(init, unique_by_partial_or_expression_index, .timeout = 60)
 	init_refused(table, "user_id,tenant_id", "already unique by INDEX soft_live");
 	snprintf(table, sizeof table, "%s.emails", src);
 	init_refused(table, "email", "already unique by INDEX emails_lower");
-}
-
-/* With the schema from a command, the command makes the CHECKs: those over
- * columns pgrace writes are dropped in the seed, and the run passes. */
-Test(init, schema_command_check_dropped, .timeout = 180)
-{
-	char qual[128];
-	snprintf(qual, sizeof qual, "%s.chk_key", src);
-	const char *file = spath("chk_cmd.yaml");
-	struct proc p;
-	int code = run_pgrace(
-		ARGS("init", "--table", qual, "--key", "user_id,tenant_id", "--schema-command",
-		     "psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE TABLE chk_key (id bigserial PRIMARY KEY,"
-		     " user_id int NOT NULL CHECK (user_id BETWEEN 1 AND 5),"
-		     " tenant_id int NOT NULL CHECK (tenant_id > 0),"
-		     " note text NOT NULL CHECK (length(note) > 1))'",
-		     "-o", file),
-		&p);
-	cr_assert_eq(code, 0, "%s", proc_said(&p));
-	proc_free(&p);
-	char *text = read_file(file, NULL);
-	cr_expect(contains(text, "ALTER TABLE chk_key DROP CONSTRAINT IF EXISTS chk_key_user_id_check;"),
-		  "%s", text);
-	code = run_pgrace(ARGS("run", file, "-q"), &p);
-	cr_expect_eq(code, 0, "%s\n%s", proc_said(&p), text);
-	proc_free(&p);
-	free(text);
 }

@@ -918,3 +918,52 @@ Test(report, summary_fire_bound_and_replay_only_where_they_apply)
 		free(text);
 	}
 }
+
+/* Hold and fire rounds: each timeline step says what it ended in and which
+ * constraint that names; a migrated phase keeps its first passing round;
+ * a hold phase's order stays out of the terminal (the barrier made it). */
+Test(report, round_steps_outcome_and_first_passing_round)
+{
+	struct phase_result *ph = &phases[0];
+	ph->mode = MODE_HOLD;
+	ph->workers = 2;
+	ph->rounds = 3;
+	ph->rounds_with_duplicates = 1;
+	ph->steps_per_worker = 3;
+	ph->fire_round = 2;
+	snprintf(ph->fire_order, sizeof ph->fire_order, "a1 b1 a2 b2 a3 b3");
+	ph->fire_events[0] = (struct order_event){0, 0, 1000, 1100};
+	ph->fire_ends[0] = (struct step_end){"", ""};
+	ph->n_fire_events = 1;
+	ph->pass_round = 3;
+	ph->pass_events[0] = (struct order_event){0, 1, 2000, 2100};
+	ph->pass_events[1] = (struct order_event){1, 1, 2010, 2900};
+	ph->pass_ends[0] = (struct step_end){"", ""};
+	ph->pass_ends[1] = (struct step_end){"23505", "uq_t_k"};
+	ph->n_pass_events = 2;
+	json_t *doc = parse_json(report_write_json, &run, 1);
+	check_field(doc, &(struct field_case){"phases.0.first_duplicate_round.steps.0.outcome", K_STR,
+					      "ok", 0, 0});
+	check_field(doc, &(struct field_case){"phases.0.first_duplicate_round.steps_per_worker", K_INT,
+					      NULL, 3, 0});
+	check_field(doc, &(struct field_case){"phases.0.first_passing_round.round", K_INT, NULL, 3, 0});
+	check_field(doc, &(struct field_case){"phases.0.first_passing_round.steps.1.step", K_STR, "b2",
+					      0, 0});
+	check_field(doc, &(struct field_case){"phases.0.first_passing_round.steps.1.done_us", K_INT,
+					      NULL, 900, 0});
+	check_field(doc, &(struct field_case){"phases.0.first_passing_round.steps.1.outcome", K_STR,
+					      "23505", 0, 0});
+	check_field(doc, &(struct field_case){"phases.0.first_passing_round.steps.1.constraint", K_STR,
+					      "uq_t_k", 0, 0});
+	check_field(doc, &(struct field_case){"phases.0.first_passing_round.steps.0.constraint", K_NULL,
+					      NULL, 0, 0});
+	json_decref(doc);
+	char *text = capture_summary(&run);
+	cr_expect_null(strstr(text, "sent its steps in the order"), "%s", text);
+	free(text);
+	ph->pass_round = 0;
+	ph->n_pass_events = 0;
+	doc = parse_json(report_write_json, &run, 1);
+	cr_expect(json_is_null(json_at(doc, "phases.0.first_passing_round")));
+	json_decref(doc);
+}

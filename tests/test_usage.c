@@ -7,6 +7,7 @@
  * operands (the synopsis up to its first optional part). */
 #include <criterion/criterion.h>
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,5 +183,54 @@ Test(usage, readme_usage_has_every_subcommand)
 	}
 	for (size_t i = 0; i < n; i++)
 		cr_expect(seen[i], "README.md: usage lacks pgrace %s", cmds[i].name);
+	free(readme);
+}
+
+/* README's layout section names every module of src/ (a line starting
+ * "src/NAME.", "src/NAME.[ch]" or the file's own name), and nothing that is
+ * not there. */
+Test(usage, readme_layout_names_every_module)
+{
+	char *readme = slurp("README.md");
+	char *head = strstr(readme, "## Layout\n");
+	cr_assert(head, "README has no Layout section");
+	char *end = strstr(head + 1, "\n## ");
+	if (end)
+		*end = '\0';
+	DIR *d = opendir(PGRACE_SOURCE_DIR "/src");
+	cr_assert(d, "cannot list src/");
+	struct dirent *e;
+	size_t seen = 0;
+	while ((e = readdir(d)) != NULL) {
+		const char *dot = strrchr(e->d_name, '.');
+		if (e->d_name[0] == '.' || !dot)
+			continue;
+		char whole[300], mod[300];
+		snprintf(whole, sizeof whole, "\nsrc/%s", e->d_name);
+		snprintf(mod, sizeof mod, "\nsrc/%.*s.[ch]", (int)(dot - e->d_name), e->d_name);
+		cr_expect(strstr(head, whole) || strstr(head, mod),
+			  "README's layout does not name src/%s", e->d_name);
+		seen++;
+	}
+	closedir(d);
+	cr_expect_gt(seen, 40);
+	/* and every src/ line names a file that exists */
+	for (char *p = strstr(head, "\nsrc/"); p; p = strstr(p + 1, "\nsrc/")) {
+		char name[128], path[512];
+		if (sscanf(p + 1, "%127s", name) != 1)
+			continue;
+		char *br = strstr(name, ".[ch]");
+		if (br)
+			memcpy(br, ".c", 3);
+		snprintf(path, sizeof path, "%s/%s", PGRACE_SOURCE_DIR, name);
+		FILE *f = fopen(path, "r");
+		if (!f && br) { /* a header-only module */
+			memcpy(strstr(path, name) + (br - name), ".h", 3);
+			f = fopen(path, "r");
+		}
+		cr_expect(f, "README's layout names %s, which does not exist", name);
+		if (f)
+			fclose(f);
+	}
 	free(readme);
 }

@@ -1,0 +1,307 @@
+/* coord.c: the coordinator of a race's rounds (coord.h): the start line,
+ * hold mode's commit barrier with lock-view polling, and the diagnosis of a
+ * round that ran out of time. Every SQL it sends is the lock view's. */
+#include "coord.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+
+/* Waits on cv for at most us microseconds (realtime clock, as pthread
+ * wants); the caller holds m. */
+static void wait_us(pthread_cond_t *cv, pthread_mutex_t *m, uint64_t us)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)(us * 1000u);
+	while (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	int rc = pthread_cond_timedwait(cv, m, &ts);
+	if (rc && rc != ETIMEDOUT)
+		abort();
+}
+
+bool coord_wait(struct coord *c, const int *counter, int n, uint64_t deadline_us)
+{
+	bool ok = true;
+	evloop_lock(&c->ctl->mu);
+	while (*counter < n) {
+		if (db_stop_requested() || clock_us() >= deadline_us) {
+			ok = false;
+			break;
+		}
+		wait_us(&c->ctl->cv, &c->ctl->mu, 50000);
+	}
+	evloop_unlock(&c->ctl->mu);
+	return ok;
+}
+
+bool coord_open(struct coord *c, const char *dsn, const char *schema, bool pooler, bool hold, char *err,
+		size_t errlen)
+{
+	hist_init(&c->detect);
+	c->pooler = pooler;
+	c->pid_array = malloc((size_t)c->n * 12 + 3);
+	if (!c->pid_array)
+		abort();
+	c->pid_array[0] = '\0';
+	c->monitor = db_connect(dsn, pooler ? NULL : schema, err, errlen);
+	if (!c->monitor)
+		return false;
+	char why[512];
+	c->view = lockview_detect(c->monitor, why, sizeof why);
+	if (!c->view && hold) {
+		snprintf(err, errlen, "%s", why);
+		return false;
+	}
+	if (!c->view)
+		c->view = lockview_none();
+	/* The barrier's query, parsed and planned once (not through a pooler,
+	 * where a prepared statement may land on another server connection). */
+	if (hold && !pooler) {
+		struct db_result pres;
+		db_prepare(c->monitor, "pgrace_blocked_by_peers", c->view->blocked_by_peers, 1,
+			   clock_us() + 10u * 1000000u, &pres);
+		c->monitor_prepared = pres.status == DB_OK;
+	}
+	c->monitor_pid = PQbackendPID(c->monitor);
+	return true;
+}
+
+void coord_close(struct coord *c)
+{
+	if (c->monitor)
+		PQfinish(c->monitor);
+	c->monitor = NULL;
+	free(c->pid_array);
+	c->pid_array = NULL;
+}
+
+void coord_pids(struct coord *c)
+{
+	size_t cap = (size_t)c->n * 12 + 3, len = 0;
+	evloop_lock(&c->ctl->mu); /* behind a pooler, workers write their pid under mu */
+	c->pid_array[len++] = '{';
+	for (int i = 0; i < c->n; i++)
+		len += (size_t)snprintf(c->pid_array + len, cap - len, "%s%d", i ? "," : "", c->w[i].pid);
+	snprintf(c->pid_array + len, cap - len, "}");
+	evloop_unlock(&c->ctl->mu);
+}
+
+/* Who backend pid is, for a message: one of pgrace's own connections (a
+ * step that left a transaction open holds locks on the setup connection),
+ * or a session outside pgrace. */
+static void blocker_name(const struct coord *c, int pid, char *buf, size_t len)
+{
+	if (pid && pid == c->admin_pid)
+		snprintf(buf, len,
+			 "pgrace's own setup connection (pid %d): a step left a transaction open that "
+			 "holds the lock",
+			 pid);
+	else if (pid && pid == c->monitor_pid)
+		snprintf(buf, len, "pgrace's own coordinator connection (pid %d)", pid);
+	else
+		snprintf(buf, len, "pid %d outside pgrace", pid);
+}
+
+/* Why the workers still running are stuck, from the server's view. */
+static void describe_stuck(struct coord *c, const char *what, char *err, size_t errlen)
+{
+	/* First choice: a worker blocked by a session that is not ours. */
+	struct db_result res;
+	const char *p1[1] = {c->pid_array};
+	db_query(c->monitor, c->view->blocked_from_outside, 1, p1, clock_us() + 2000000u, &res);
+	int outside = 0, victim = 0;
+	if (res.status == DB_OK && res.rows > 0 &&
+	    sscanf(res.first_value, "%d %d", &outside, &victim) == 2) {
+		int found = -1;
+		evloop_lock(&c->ctl->mu);
+		for (int i = 0; found < 0 && i < c->n; i++)
+			if (c->w[i].pid == victim)
+				found = i;
+		evloop_unlock(&c->ctl->mu);
+		if (found >= 0) {
+			char who[160];
+			blocker_name(c, outside, who, sizeof who);
+			snprintf(err, errlen, "%s: worker %d (backend pid %d) is blocked by %s", what,
+				 found, victim, who);
+			return;
+		}
+	}
+	for (int i = 0; i < c->n; i++) {
+		int st = atomic_load(&c->w[i].view);
+		if (st == WV_RUNNING || st == WV_IDLE) {
+			snprintf(err, errlen, "%s: worker %d %s", what, i,
+				 st == WV_IDLE ? "never reached the start line"
+					       : "never finished its statements");
+			return;
+		}
+	}
+	snprintf(err, errlen, "%s", what);
+}
+
+bool coord_start_line(struct coord *c, long long gen, bool fire, uint64_t deadline_us, char *err,
+		      size_t errlen)
+{
+	bool ok = coord_wait(c, &c->ctl->ready, c->n, deadline_us);
+	if (ok && c->pooler)
+		coord_pids(c); /* each worker wrote its pid before it was ready */
+	if (!ok && !db_stop_requested()) {
+		char what[96];
+		snprintf(what, sizeof what, "round deadline of %d ms passed before the start line",
+			 c->deadline_ms);
+		describe_stuck(c, what, err, errlen);
+	}
+	if (fire || !ok)
+		atomic_store(&c->ctl->commit_gen, gen);
+	atomic_store(&c->ctl->go_gen, gen);
+	evloop_wake(c->ev);
+	return ok;
+}
+
+/* True once every worker has finished its statements or waits on a lock
+ * held by another worker (asked of the server). */
+static bool settled(struct coord *c, char *err, size_t errlen, uint64_t deadline_us, bool *failed)
+{
+	int running = 0;
+	for (int i = 0; i < c->n; i++) {
+		int st = atomic_load(&c->w[i].view);
+		if (st == WV_IDLE)
+			return false; /* not even past the start line yet */
+		if (st == WV_RUNNING)
+			running++;
+	}
+	if (running == 0)
+		return true;
+	const char *params[1] = {c->pid_array};
+	struct db_result res;
+	c->polls++;
+	if (c->monitor_prepared)
+		db_query_prepared(c->monitor, "pgrace_blocked_by_peers", 1, params, deadline_us, &res);
+	else
+		db_query(c->monitor, c->view->blocked_by_peers, 1, params, deadline_us, &res);
+	if (res.status == DB_TIMEOUT || res.status == DB_INTERRUPTED)
+		return false; /* the round's deadline or a signal: the caller says which */
+	if (res.status != DB_OK) {
+		char text[320];
+		snprintf(err, errlen, "the coordinator's connection failed: %s",
+			 db_result_text(&res, text, sizeof text));
+		*failed = true;
+		return false;
+	}
+	/* One row, one integer column: never assumed. */
+	char *end = NULL;
+	errno = 0;
+	long blocked = res.rows == 1 && res.columns == 1 && !res.first_null
+			       ? strtol(res.first_value, &end, 10)
+			       : -1;
+	if (blocked < 0 || errno || !end || *end) {
+		snprintf(err, errlen,
+			 "the %s lock view's blocked-workers query returned %lld rows of %d columns "
+			 "(\"%.40s\"), not one count",
+			 c->view->engine, res.rows, res.columns, res.first_value);
+		*failed = true;
+		return false;
+	}
+	/* A worker counted blocked may have been RUNNING when we looked: only
+	 * trust the count when it covers every running worker. */
+	int still = 0;
+	for (int i = 0; i < c->n; i++)
+		if (atomic_load(&c->w[i].view) == WV_RUNNING)
+			still++;
+	return blocked >= still && still == running;
+}
+
+/* Sleeps for at most us microseconds: a worker reaching the commit line (a
+ * loop's report) wakes it early. */
+static void nap(struct coord *c, uint64_t us)
+{
+	evloop_lock(&c->ctl->mu);
+	wait_us(&c->ctl->cv, &c->ctl->mu, us);
+	evloop_unlock(&c->ctl->mu);
+}
+
+bool coord_commit_barrier(struct coord *c, long long gen, uint64_t deadline_us, bool *failed, char *err,
+			  size_t errlen)
+{
+	/* Settled twice in a row: a worker seen blocked stays blocked until
+	 * someone commits, and nobody commits before we say so. Between polls
+	 * the coordinator backs off (25 us doubling to 400 us: each poll costs
+	 * the server a lock-table scan), and a worker reaching the commit line
+	 * wakes it at once. */
+	bool ok = true;
+	uint64_t pause = 25;
+	int confirmations = 0;
+	while (confirmations < 2) {
+		if (settled(c, err, errlen, deadline_us, failed)) {
+			confirmations++;
+			pause = 25;
+		} else {
+			confirmations = 0;
+		}
+		if (*failed || db_stop_requested() || clock_us() >= deadline_us) {
+			ok = false;
+			break;
+		}
+		if (confirmations == 0) {
+			nap(c, pause);
+			pause = pause * 2 > 400 ? 400 : pause * 2;
+		}
+	}
+	uint64_t released = clock_us(), last = 0;
+	for (int i = 0; ok && i < c->n; i++) {
+		uint64_t t = atomic_load(&c->w[i].settle_us);
+		if (t > last)
+			last = t;
+	}
+	if (ok)
+		hist_record(&c->detect, released > last ? released - last : 0);
+	if (!ok && !*failed && !db_stop_requested()) {
+		char what[64];
+		snprintf(what, sizeof what, "round deadline of %d ms passed", c->deadline_ms);
+		describe_stuck(c, what, err, errlen);
+	}
+	atomic_store(&c->ctl->commit_gen, gen);
+	evloop_wake(c->ev);
+	return ok;
+}
+
+void coord_mutual_wait_hint(struct coord *c, char *hint, size_t len)
+{
+	const char *params[1] = {c->pid_array};
+	struct db_result res;
+	int waiting = 0;
+	char timeout[32] = "";
+	hint[0] = '\0';
+	db_query(c->monitor, c->view->peers_and_deadlock_timeout, 1, params, clock_us() + 2000000u, &res);
+	if (res.status != DB_OK || sscanf(res.first_value, "%d %31s", &waiting, timeout) != 2 ||
+	    waiting == 0)
+		return;
+	snprintf(hint, len,
+		 "; when the deadline passed, %d workers were waiting on locks held by other workers "
+		 "of the round: the workers were in deadlock with each other, which the server "
+		 "breaks one 40P01 at a time, each after deadlock_timeout (%s); raise the phase's "
+		 "race: {deadline_ms: N} (now %d, or --deadline-ms) well above that",
+		 waiting, timeout, c->deadline_ms);
+}
+
+void coord_rows_blocker(struct coord *c, const char *schema, char *buf, size_t len)
+{
+	struct db_result res;
+	const char *params[1] = {schema};
+	buf[0] = '\0';
+	db_query(c->monitor, c->view->exclusive_holder, 1, params, clock_us() + 2000000u, &res);
+	int pid = 0;
+	char table[64] = "";
+	if (res.status != DB_OK || res.rows == 0 || sscanf(res.first_value, "%d %63s", &pid, table) != 2)
+		return;
+	char who[160];
+	blocker_name(c, pid, who, sizeof who);
+	snprintf(buf, len, "; %s holds an ACCESS EXCLUSIVE lock on table %s", who, table);
+}

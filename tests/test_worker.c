@@ -1,0 +1,710 @@
+/* test_worker.c: worker_advance (src/worker.c) driven by events alone, no
+ * server: a fake struct worker_io records what the worker sends, and each
+ * case brings a worker to a state, fills the answers of the batch in flight,
+ * feeds one event and checks the state it lands in, what it sent, whether
+ * the round broke and what it counted. Every state meets every event it
+ * waits for, and some it ignores. */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "worker.h"
+
+/* ---- the fake I/O layer ---- */
+
+static struct {
+	int sends;           /* batches sent */
+	enum item_kind kind; /* the last batch's first and last items */
+	int idx, n_items;
+	enum item_kind last_kind;
+	bool fail_send; /* the next send fails (lost) */
+	bool refuse_pipeline;
+	int pid;
+} io;
+
+static bool fake_send(struct worker *w)
+{
+	io.sends++;
+	io.kind = w->items[0].kind;
+	io.idx = w->items[0].idx;
+	io.n_items = w->n_items;
+	io.last_kind = w->items[w->n_items - 1].kind;
+	for (int i = 0; i < w->n_items; i++)
+		memset(&w->items[i].res, 0, sizeof w->items[i].res);
+	if (!io.fail_send)
+		return true;
+	io.fail_send = false;
+	for (int i = 0; i < w->n_items; i++) {
+		w->items[i].res.status = DB_LOST;
+		snprintf(w->items[i].res.message, sizeof w->items[i].res.message, "server closed");
+	}
+	return false;
+}
+
+static void fake_arm(struct worker *w, uint64_t at_us)
+{
+	(void)w;
+	(void)at_us;
+}
+
+static bool fake_pipeline(struct worker *w, bool on)
+{
+	(void)w;
+	return !on || !io.refuse_pipeline;
+}
+
+static void fake_pid(struct worker *w, int pid)
+{
+	io.pid = w->pid = pid;
+}
+
+static const struct worker_io fake_io = {fake_send, fake_arm, fake_pipeline, fake_pid};
+
+/* ---- a two-step check-then-insert flow ---- */
+
+static struct flow_step flow[2] = {
+	{.text = {.sql = "SELECT 1 FROM t WHERE k = $1", .line = 10, .nparams = 1},
+	 .skip_if_found = true},
+	{.text = {.sql = "INSERT INTO t VALUES ($1)", .line = 11, .nparams = 1}},
+};
+static struct scenario sc = {.path = "s.yaml", .flow = flow, .n_flow = 2};
+static const char *const key[] = {"7"};
+
+/* One answer for every item of the batch in flight. */
+struct answer {
+	enum db_status status;
+	const char *sqlstate; /* DB_ERROR */
+	long long rows;
+	bool ended; /* the statement left no transaction open */
+};
+
+static const struct answer OK = {DB_OK, "", 0, false};
+
+static void answer(struct worker *w, struct answer a)
+{
+	for (int i = 0; i < w->n_items; i++) {
+		struct db_result *r = &w->items[i].res;
+		memset(r, 0, sizeof *r);
+		r->status = a.status;
+		r->rows = a.rows;
+		snprintf(r->sqlstate, sizeof r->sqlstate, "%s", a.sqlstate ? a.sqlstate : "");
+		if (a.status != DB_OK)
+			snprintf(r->message, sizeof r->message, "failed");
+		if (a.status == DB_ERROR && !strcmp(r->sqlstate, "23505"))
+			snprintf(r->constraint, sizeof r->constraint, "uq_t");
+		snprintf(r->first_value, sizeof r->first_value, "4242");
+		w->items[i].ended = a.ended;
+	}
+}
+
+struct rig {
+	struct race_cfg cfg;
+	struct worker_env env;
+	atomic_bool stop;
+	struct worker w;
+};
+
+static void rig_init(struct rig *g, enum race_mode mode, int retries)
+{
+	memset(&io, 0, sizeof io);
+	memset(&g->cfg, 0, sizeof g->cfg);
+	g->cfg.workers = 2;
+	g->cfg.keys = 1;
+	g->cfg.deadline_ms = 1000;
+	g->cfg.mode = mode;
+	g->cfg.retries = retries;
+	atomic_init(&g->stop, false);
+	g->env = (struct worker_env){.sc = &sc,
+				     .cfg = &g->cfg,
+				     .io = &fake_io,
+				     .begin_sql = {"BEGIN", "BEGIN"},
+				     .free_stop = &g->stop};
+	worker_init(&g->w, &g->env, 0, 0, ISO_READ_COMMITTED);
+	worker_reset(&g->w, false, clock_us() + 1000000u, key);
+}
+
+/* Where a case starts: the events (with the answer OK, or the one given)
+ * that bring a fresh round's worker there. */
+enum start {
+	AT_IDLE,
+	AT_PREPARING,
+	AT_BEGINNING,
+	AT_START_LINE,
+	AT_FIRST_STMT, /* WS_RUNNING, flow step 1 in flight */
+	AT_LAST_STMT,  /* WS_RUNNING, flow step 2 in flight */
+	AT_HELD,       /* hold mode */
+	AT_COMMIT,     /* WS_RUNNING, COMMIT in flight */
+	AT_ROLLING_BACK,
+	AT_BACKOFF, /* retries > 0 */
+};
+
+static void reach(struct rig *g, enum start at)
+{
+	struct worker *w = &g->w;
+	if (at == AT_IDLE)
+		return;
+	worker_advance(w, WE_START);
+	cr_assert_eq(w->state, WS_PREPARING);
+	if (at == AT_PREPARING)
+		return;
+	answer(w, OK);
+	worker_advance(w, WE_ANSWER); /* step 2's PREPARE */
+	answer(w, OK);
+	worker_advance(w, WE_ANSWER);
+	cr_assert_eq(w->state, WS_BEGINNING);
+	if (at == AT_BEGINNING)
+		return;
+	answer(w, OK);
+	worker_advance(w, WE_ANSWER);
+	cr_assert_eq(w->state, WS_START_LINE);
+	if (at == AT_START_LINE)
+		return;
+	worker_advance(w, WE_GO);
+	cr_assert_eq(w->state, WS_RUNNING);
+	if (at == AT_FIRST_STMT)
+		return;
+	if (at == AT_ROLLING_BACK || at == AT_LAST_STMT || at == AT_HELD || at == AT_COMMIT ||
+	    at == AT_BACKOFF) {
+		answer(w, OK); /* step 1 found nothing */
+		worker_advance(w, WE_ANSWER);
+		cr_assert_eq(w->state, WS_RUNNING);
+	}
+	if (at == AT_LAST_STMT)
+		return;
+	if (at == AT_ROLLING_BACK) {
+		answer(w, (struct answer){DB_ERROR, "23505", 0, false});
+		worker_advance(w, WE_ANSWER);
+		cr_assert_eq(w->state, WS_ROLLING_BACK);
+		return;
+	}
+	answer(w, OK); /* step 2 inserted */
+	worker_advance(w, WE_ANSWER);
+	if (g->cfg.mode == MODE_HOLD) {
+		cr_assert_eq(w->state, WS_HELD);
+		if (at == AT_HELD)
+			return;
+		worker_advance(w, WE_RELEASED);
+	}
+	cr_assert_eq(w->state, WS_RUNNING);
+	cr_assert_eq(io.kind, IT_COMMIT);
+	if (at == AT_COMMIT)
+		return;
+	answer(w, (struct answer){DB_ERROR, "40001", 0, false});
+	worker_advance(w, WE_ANSWER);
+	cr_assert_eq(w->state, WS_BACKOFF);
+}
+
+struct tcase {
+	const char *name;
+	enum race_mode mode;
+	int retries;
+	enum start at;
+	bool fail_send;    /* the send the event causes fails */
+	struct answer ans; /* the answers filled in before the event */
+	enum wevent ev;
+	enum wstate want;
+	int want_sends;           /* batches the event sent */
+	enum item_kind want_kind; /* the first item of the last one sent */
+	bool want_broken, want_bad;
+	const char *want_why;     /* a piece of the broken worker's message */
+	const char *want_outcome; /* the outcome it counted, NULL when none */
+	const char *want_constraint;
+	int want_retries;
+};
+
+/* Each row gives its fields up to the last it checks; the rest are zero. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+static const struct tcase cases[] = {
+	{"idle: start prepares the flow",
+	 MODE_HOLD,
+	 0,
+	 AT_IDLE,
+	 false,
+	 {0},
+	 WE_START,
+	 WS_PREPARING,
+	 1,
+	 IT_PREPARE},
+	{"idle: the go is not for it", MODE_HOLD, 0, AT_IDLE, false, {0}, WE_GO, WS_IDLE, 0},
+	{"idle: an answer is not for it", MODE_HOLD, 0, AT_IDLE, false, {0}, WE_ANSWER, WS_IDLE, 0},
+	{"preparing: the next statement",
+	 MODE_HOLD,
+	 0,
+	 AT_PREPARING,
+	 false,
+	 {DB_OK},
+	 WE_ANSWER,
+	 WS_PREPARING,
+	 1,
+	 IT_PREPARE},
+	{"preparing: a refusal goes unprepared to BEGIN",
+	 MODE_HOLD,
+	 0,
+	 AT_PREPARING,
+	 false,
+	 {DB_ERROR, "42P01"},
+	 WE_ANSWER,
+	 WS_BEGINNING,
+	 1,
+	 IT_BEGIN},
+	{"preparing: lost",
+	 MODE_HOLD,
+	 0,
+	 AT_PREPARING,
+	 false,
+	 {DB_LOST},
+	 WE_LOST,
+	 WS_IDLE,
+	 0,
+	 0,
+	 true,
+	 false,
+	 "could not prepare the flow"},
+	{"preparing: a deadline is the loop's (it cancels)",
+	 MODE_HOLD,
+	 0,
+	 AT_PREPARING,
+	 false,
+	 {0},
+	 WE_DEADLINE,
+	 WS_PREPARING,
+	 0,
+	 0},
+	{"beginning: BEGIN done, to the start line",
+	 MODE_HOLD,
+	 0,
+	 AT_BEGINNING,
+	 false,
+	 {DB_OK},
+	 WE_ANSWER,
+	 WS_START_LINE,
+	 0},
+	{"beginning: BEGIN refused",
+	 MODE_HOLD,
+	 0,
+	 AT_BEGINNING,
+	 false,
+	 {DB_ERROR, "25P02"},
+	 WE_ANSWER,
+	 WS_IDLE,
+	 0,
+	 0,
+	 true,
+	 false,
+	 "could not BEGIN: 25P02"},
+	{"beginning: lost",
+	 MODE_HOLD,
+	 0,
+	 AT_BEGINNING,
+	 false,
+	 {DB_LOST},
+	 WE_LOST,
+	 WS_IDLE,
+	 0,
+	 0,
+	 true,
+	 false,
+	 "could not BEGIN"},
+	{"start line: the go sends step 1",
+	 MODE_FIRE,
+	 0,
+	 AT_START_LINE,
+	 false,
+	 {0},
+	 WE_GO,
+	 WS_RUNNING,
+	 1,
+	 IT_STMT},
+	{"start line: the go, and the send fails",
+	 MODE_FIRE,
+	 0,
+	 AT_START_LINE,
+	 true,
+	 {0},
+	 WE_GO,
+	 WS_IDLE,
+	 1,
+	 IT_STMT,
+	 true,
+	 false,
+	 "could not finish the flow (flow step 1)"},
+	{"start line: the deadline",
+	 MODE_HOLD,
+	 0,
+	 AT_START_LINE,
+	 false,
+	 {0},
+	 WE_DEADLINE,
+	 WS_IDLE,
+	 0,
+	 0,
+	 true,
+	 false,
+	 "was not released before the deadline"},
+	{"start line: the commits' release is not for it",
+	 MODE_HOLD,
+	 0,
+	 AT_START_LINE,
+	 false,
+	 {0},
+	 WE_RELEASED,
+	 WS_START_LINE,
+	 0},
+	{"running: nothing found, step 2",
+	 MODE_HOLD,
+	 0,
+	 AT_FIRST_STMT,
+	 false,
+	 {DB_OK},
+	 WE_ANSWER,
+	 WS_RUNNING,
+	 1,
+	 IT_STMT},
+	{"running: found, skipped to COMMIT (fire)",
+	 MODE_FIRE,
+	 0,
+	 AT_FIRST_STMT,
+	 false,
+	 {DB_OK, "", 1},
+	 WE_ANSWER,
+	 WS_RUNNING,
+	 1,
+	 IT_COMMIT},
+	{"running: found, skipped to the commit line (hold)",
+	 MODE_HOLD,
+	 0,
+	 AT_FIRST_STMT,
+	 false,
+	 {DB_OK, "", 1},
+	 WE_ANSWER,
+	 WS_HELD,
+	 0},
+	{"running: a blocked step waits, noted",
+	 MODE_HOLD,
+	 0,
+	 AT_LAST_STMT,
+	 false,
+	 {0},
+	 WE_BLOCKED,
+	 WS_RUNNING,
+	 0},
+	{"running: the last step done, to the commit line (hold)",
+	 MODE_HOLD,
+	 0,
+	 AT_LAST_STMT,
+	 false,
+	 {DB_OK},
+	 WE_ANSWER,
+	 WS_HELD,
+	 0},
+	{"running: the last step done, COMMIT (fire)",
+	 MODE_FIRE,
+	 0,
+	 AT_LAST_STMT,
+	 false,
+	 {DB_OK},
+	 WE_ANSWER,
+	 WS_RUNNING,
+	 1,
+	 IT_COMMIT},
+	{"running: a violation rolls back",
+	 MODE_HOLD,
+	 0,
+	 AT_LAST_STMT,
+	 false,
+	 {DB_ERROR, "23505"},
+	 WE_ANSWER,
+	 WS_ROLLING_BACK,
+	 1,
+	 IT_ROLLBACK},
+	{"running: a step that closes its transaction",
+	 MODE_HOLD,
+	 0,
+	 AT_LAST_STMT,
+	 false,
+	 {DB_OK, "", 0, true},
+	 WE_ANSWER,
+	 WS_IDLE,
+	 0,
+	 0,
+	 true,
+	 true,
+	 "s.yaml:11: flow step 2 ended the transaction it runs in"},
+	{"running: lost connection",
+	 MODE_HOLD,
+	 0,
+	 AT_LAST_STMT,
+	 false,
+	 {DB_LOST},
+	 WE_LOST,
+	 WS_IDLE,
+	 0,
+	 0,
+	 true,
+	 false,
+	 "could not finish the flow (flow step 2)"},
+	{"running: a cancelled step (deadline)",
+	 MODE_HOLD,
+	 0,
+	 AT_LAST_STMT,
+	 false,
+	 {DB_TIMEOUT},
+	 WE_ANSWER,
+	 WS_IDLE,
+	 0,
+	 0,
+	 true,
+	 false,
+	 "could not finish the flow"},
+	{"running: COMMIT done, ok",
+	 MODE_FIRE,
+	 0,
+	 AT_COMMIT,
+	 false,
+	 {DB_OK},
+	 WE_ANSWER,
+	 WS_IDLE,
+	 0,
+	 0,
+	 false,
+	 false,
+	 NULL,
+	 "ok"},
+	{"running: COMMIT lost",
+	 MODE_FIRE,
+	 0,
+	 AT_COMMIT,
+	 false,
+	 {DB_LOST},
+	 WE_LOST,
+	 WS_IDLE,
+	 0,
+	 0,
+	 true,
+	 false,
+	 "could not COMMIT"},
+	{"running: 40001 at COMMIT, retried after a pause",
+	 MODE_HOLD,
+	 2,
+	 AT_COMMIT,
+	 false,
+	 {DB_ERROR, "40001"},
+	 WE_ANSWER,
+	 WS_BACKOFF,
+	 0,
+	 0,
+	 false,
+	 false,
+	 NULL,
+	 NULL,
+	 NULL,
+	 1},
+	{"running: 40001 at COMMIT, no retries left",
+	 MODE_HOLD,
+	 0,
+	 AT_COMMIT,
+	 false,
+	 {DB_ERROR, "40001"},
+	 WE_ANSWER,
+	 WS_IDLE,
+	 0,
+	 0,
+	 false,
+	 false,
+	 NULL,
+	 "40001"},
+	{"held: the release sends COMMIT",
+	 MODE_HOLD,
+	 0,
+	 AT_HELD,
+	 false,
+	 {0},
+	 WE_RELEASED,
+	 WS_RUNNING,
+	 1,
+	 IT_COMMIT},
+	{"held: the deadline",
+	 MODE_HOLD,
+	 0,
+	 AT_HELD,
+	 false,
+	 {0},
+	 WE_DEADLINE,
+	 WS_IDLE,
+	 0,
+	 0,
+	 true,
+	 false,
+	 "was not released to COMMIT before the deadline"},
+	{"held: the go is not for it", MODE_HOLD, 0, AT_HELD, false, {0}, WE_GO, WS_HELD, 0},
+	{"rolling back: done, the violation counted",
+	 MODE_HOLD,
+	 0,
+	 AT_ROLLING_BACK,
+	 false,
+	 {DB_OK},
+	 WE_ANSWER,
+	 WS_IDLE,
+	 0,
+	 0,
+	 false,
+	 false,
+	 NULL,
+	 "23505",
+	 "uq_t"},
+	{"rolling back: lost",
+	 MODE_HOLD,
+	 0,
+	 AT_ROLLING_BACK,
+	 false,
+	 {DB_LOST},
+	 WE_LOST,
+	 WS_IDLE,
+	 0,
+	 0,
+	 true,
+	 false,
+	 "lost its connection at ROLLBACK"},
+	{"backoff: the pause ends, BEGIN again",
+	 MODE_HOLD,
+	 2,
+	 AT_BACKOFF,
+	 false,
+	 {0},
+	 WE_TIMER,
+	 WS_RUNNING,
+	 1,
+	 IT_BEGIN,
+	 false,
+	 false,
+	 NULL,
+	 NULL,
+	 NULL,
+	 1},
+	{"backoff: an answer is not for it",
+	 MODE_HOLD,
+	 2,
+	 AT_BACKOFF,
+	 false,
+	 {0},
+	 WE_ANSWER,
+	 WS_BACKOFF,
+	 0,
+	 0,
+	 false,
+	 false,
+	 NULL,
+	 NULL,
+	 NULL,
+	 1},
+};
+#pragma GCC diagnostic pop
+
+Test(worker, every_state_and_event)
+{
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct tcase *c = &cases[i];
+		struct rig g;
+		rig_init(&g, c->mode, c->retries);
+		reach(&g, c->at);
+		int sends = io.sends;
+		if (c->ev == WE_ANSWER || c->ev == WE_LOST)
+			answer(&g.w, c->ans);
+		io.fail_send = c->fail_send;
+		enum wstate got = worker_advance(&g.w, c->ev);
+		cr_expect_eq(got, c->want, "%s: state %s, want %s", c->name, worker_state_name(got),
+			     worker_state_name(c->want));
+		cr_expect_eq(io.sends - sends, c->want_sends, "%s: %d sends", c->name, io.sends - sends);
+		if (c->want_sends)
+			cr_expect_eq(io.kind, c->want_kind, "%s: sent kind %d", c->name, io.kind);
+		cr_expect_eq(g.w.broken, c->want_broken, "%s: broken %d (%s)", c->name, g.w.broken,
+			     g.w.why);
+		cr_expect_eq(g.w.bad, c->want_bad, "%s: bad", c->name);
+		if (c->want_why)
+			cr_expect(strstr(g.w.why, c->want_why), "%s: why \"%s\"", c->name, g.w.why);
+		if (c->want_outcome) {
+			cr_expect_eq(g.w.attempts, 1, "%s: attempts", c->name);
+			cr_expect_eq(outcome_get(&g.w.outcomes, c->want_outcome), 1, "%s: %s counted",
+				     c->name, c->want_outcome);
+		} else {
+			cr_expect_eq(g.w.attempts, 0, "%s: attempts %lld", c->name, g.w.attempts);
+		}
+		cr_expect_eq(outcome_get(&g.w.constraints,
+					 c->want_constraint ? c->want_constraint : "uq_t"),
+			     c->want_constraint ? 1 : 0, "%s: constraint", c->name);
+		cr_expect_eq(g.w.retries, c->want_retries, "%s: retries", c->name);
+		if (c->ev == WE_BLOCKED)
+			cr_expect(g.w.blocked, "%s: not noted blocked", c->name);
+		cr_expect_eq(g.w.done, got == WS_IDLE && c->at != AT_IDLE, "%s: done", c->name);
+		worker_free(&g.w);
+	}
+}
+
+/* A retried attempt ends as one attempt, counted once, at the second COMMIT. */
+Test(worker, retry_then_success_counts_one_attempt)
+{
+	struct rig g;
+	rig_init(&g, MODE_FIRE, 2);
+	reach(&g, AT_BACKOFF);
+	worker_advance(&g.w, WE_TIMER);
+	cr_assert_eq(io.kind, IT_BEGIN);
+	for (int i = 0; i < 3; i++) { /* BEGIN, step 1, step 2 */
+		answer(&g.w, OK);
+		worker_advance(&g.w, WE_ANSWER);
+	}
+	cr_assert_eq(io.kind, IT_COMMIT);
+	answer(&g.w, OK);
+	cr_expect_eq(worker_advance(&g.w, WE_ANSWER), WS_IDLE);
+	cr_expect_eq(g.w.attempts, 1);
+	cr_expect_eq(g.w.retries, 1);
+	cr_expect_eq(outcome_get(&g.w.outcomes, "ok"), 1);
+	cr_expect_eq(outcome_get(&g.w.outcomes, "40001"), 0);
+	worker_free(&g.w);
+}
+
+/* Behind a pooler nothing is prepared and BEGIN's answer names the backend. */
+Test(worker, pooler_begins_unprepared_and_learns_the_pid)
+{
+	struct rig g;
+	rig_init(&g, MODE_HOLD, 0);
+	g.env.pooler = true;
+	cr_expect_eq(worker_advance(&g.w, WE_START), WS_BEGINNING);
+	answer(&g.w, OK);
+	cr_expect_eq(worker_advance(&g.w, WE_ANSWER), WS_START_LINE);
+	cr_expect_eq(io.pid, 4242);
+	cr_expect(g.w.ready);
+	worker_free(&g.w);
+}
+
+/* A free run pipelines BEGIN with the first statement (which decides what
+ * follows), then the rest with COMMIT, and goes on to its next attempt. */
+Test(worker, free_run_pipelines_and_goes_on)
+{
+	struct rig g;
+	rig_init(&g, MODE_FIRE, 0);
+	g.env.can_pipeline = true;
+	g.w.prepare_tried = g.w.prepared = true;
+	worker_reset(&g.w, true, clock_us() + 1000000u, NULL);
+	cr_expect_eq(worker_advance(&g.w, WE_START), WS_RUNNING);
+	cr_expect(g.w.pipeline);
+	cr_expect_eq(io.kind, IT_BEGIN);
+	cr_expect_eq(io.n_items, 2, "BEGIN and the skip_if_found step: %d", io.n_items);
+	answer(&g.w, OK);
+	worker_advance(&g.w, WE_ANSWER);
+	cr_expect_eq(io.kind, IT_STMT);
+	cr_expect_eq(io.last_kind, IT_COMMIT);
+	answer(&g.w, OK);
+	cr_expect_eq(worker_advance(&g.w, WE_ANSWER), WS_RUNNING, "the next attempt");
+	cr_expect_eq(g.w.attempts, 1);
+	cr_expect_eq(g.w.free_attempts, 1);
+	atomic_store(&g.stop, true);
+	answer(&g.w, OK);
+	worker_advance(&g.w, WE_ANSWER);
+	answer(&g.w, OK);
+	cr_expect_eq(worker_advance(&g.w, WE_ANSWER), WS_IDLE, "stopped after its attempt");
+	cr_expect(!g.w.pipeline);
+	cr_expect_eq(g.w.attempts, 2);
+	worker_free(&g.w);
+}
