@@ -331,8 +331,8 @@ def verbose_case(env, url):
                 want[w] = want.get(w, 0) + ran
     hold = re.compile(r"BEGIN ISOLATION LEVEL READ COMMITTED\nEXECUTE pgrace_flow_0\n"
                       r"(EXECUTE pgrace_flow_1\n)?(COMMIT|ROLLBACK)$")
-    ilv = re.compile(r"BEGIN ISOLATION LEVEL READ COMMITTED\nEXECUTE pgrace_ilv_0\n"
-                     r"(EXECUTE pgrace_ilv_1\n)?(COMMIT|ROLLBACK)$")
+    ilv = re.compile(r"BEGIN ISOLATION LEVEL READ COMMITTED\nEXECUTE pgrace_(flow|ilv)_0\n"
+                     r"(EXECUTE pgrace_(flow|ilv)_1\n)?(COMMIT|ROLLBACK)$")
     # partial-order reduction's probe runs each flow statement alone, rolled back
     probe = re.compile(r"(BEGIN ISOLATION LEVEL READ COMMITTED\n[^\n]+\nROLLBACK(\n|$))+$")
     whole, broken = {}, []
