@@ -52,7 +52,9 @@ ssize_t send(int fd, const void *buf, size_t len, int flags)
 	if (!t || fd != armed_fd || len == 0)
 		return sendto(fd, buf, len, flags, NULL, 0);
 	size_t split = lastbyte_split(buf, len);
-	if (split == len) /* nothing to hold: sent whole, and the arming stays */
+	armed = NULL; /* only a first write that holds the whole stream may hold its tail */
+	armed_fd = -1;
+	if (split == len) /* not whole messages (a chunk of a long one): sent whole */
 		return sendto(fd, buf, len, flags, NULL, 0);
 	size_t sent = 0;
 	while (sent < split) {
@@ -64,8 +66,6 @@ ssize_t send(int fd, const void *buf, size_t len, int flags)
 	memcpy(t->b, (const char *)buf + split, len - split);
 	t->n = (int)(len - split);
 	t->fd = fd;
-	armed = NULL;
-	armed_fd = -1;
 	return (ssize_t)len;
 }
 

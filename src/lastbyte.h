@@ -18,7 +18,11 @@
  * is exactly as after a full write, and it reads the answer as usual once
  * the tail is out. Every other send() goes straight to the kernel. When
  * the interposition is not in effect (lastbyte_available() false) or the
- * connection is encrypted, fire rounds fall back to the send release. */
+ * connection is encrypted, fire rounds fall back to the send release. Only
+ * a first write that carries the statement's whole messages can hold a
+ * tail: a statement libpq writes in chunks (over 64 KiB of parameters) or
+ * that the socket takes only in part goes whole, that worker is released
+ * by send, and the phase's release.tails does not count it. */
 #ifndef PGRACE_LASTBYTE_H
 #define PGRACE_LASTBYTE_H
 

@@ -4,6 +4,8 @@
 #include <criterion/criterion.h>
 
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "lastbyte.h"
 
@@ -68,4 +70,41 @@ Test(lastbyte, not_messages_hold_nothing)
 Test(lastbyte, interposition_in_effect)
 {
 	cr_expect(lastbyte_available(), "libpq would call libc's send(), not pgrace's");
+}
+
+/* The send() libpq calls, on a socket pair: armed, a whole Query goes out
+ * but its last byte, which lastbyte_release writes once; a write that is
+ * not whole messages goes whole and disarms (a later one holds nothing). */
+Test(lastbyte, send_holds_then_releases)
+{
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	unsigned char q[64], got[64];
+	size_t n = msg(q, 'Q', "SELECT 1\0", 9);
+	struct lastbyte_tail t;
+	memset(&t, 0, sizeof t);
+	lastbyte_hold(&t, sv[0]);
+	cr_expect_eq(send(sv[0], q, n, 0), (ssize_t)n, "send reports the whole length");
+	cr_expect(lastbyte_held(&t));
+	cr_expect_eq(t.n, 1);
+	cr_expect_eq(recv(sv[1], got, sizeof got, MSG_DONTWAIT), (ssize_t)(n - 1));
+	cr_expect(lastbyte_release(&t));
+	cr_expect(atomic_load(&t.written_us) > 0);
+	cr_expect_eq(recv(sv[1], got, sizeof got, MSG_DONTWAIT), 1);
+	cr_expect_eq(got[0], q[n - 1]);
+	cr_expect(!lastbyte_release(&t), "a tail is written once");
+
+	/* a chunk that is not whole messages: whole, and the arming is gone */
+	lastbyte_hold(&t, sv[0]);
+	cr_expect_eq(send(sv[0], q, n - 3, 0), (ssize_t)(n - 3));
+	cr_expect_eq(send(sv[0], q, n, 0), (ssize_t)n);
+	cr_expect(!lastbyte_held(&t));
+	cr_expect_eq(recv(sv[1], got, sizeof got, MSG_DONTWAIT), (ssize_t)(2 * n - 3));
+	/* another socket than the armed one is not touched */
+	lastbyte_hold(&t, sv[1]);
+	cr_expect_eq(send(sv[0], q, n, 0), (ssize_t)n);
+	cr_expect(!lastbyte_held(&t));
+	cr_expect_eq(recv(sv[1], got, sizeof got, MSG_DONTWAIT), (ssize_t)n);
+	close(sv[0]);
+	close(sv[1]);
 }
