@@ -330,8 +330,8 @@ def verbose_case(env, url):
                 want[w] = want.get(w, 0) + ran
     hold = re.compile(r"BEGIN ISOLATION LEVEL READ COMMITTED\nEXECUTE pgrace_flow_0\n"
                       r"(EXECUTE pgrace_flow_1\n)?(COMMIT|ROLLBACK)$")
-    ilv = re.compile(r"BEGIN ISOLATION LEVEL READ COMMITTED\nEXECUTE pgrace_ilv_0\n"
-                     r"(EXECUTE pgrace_ilv_1\n)?(COMMIT|ROLLBACK)$")
+    ilv = re.compile(r"BEGIN ISOLATION LEVEL READ COMMITTED\nEXECUTE pgrace_flow_0\n"
+                     r"(EXECUTE pgrace_flow_1\n)?(COMMIT|ROLLBACK)$")
     whole, broken = {}, []
     for (w, rnd), seq in txns.items():
         text = "\n".join(seq)
