@@ -94,10 +94,9 @@ static bool parse_answer(const char *text, struct rels *rels, struct reduce_step
 }
 
 /* The footprint of one flow statement, run alone in a transaction on c. */
-static bool probe_one(PGconn *c, PGconn *monitor, const struct lockview *view,
-		      const struct flow_step *fs, const char *begin_sql, const char *const *key,
-		      uint64_t deadline, struct rels *rels, struct reduce_step *st, char *err,
-		      size_t errlen)
+static bool probe_one(PGconn *c, PGconn *monitor, const struct lockview *view, const struct flow_step *fs,
+		      const char *begin_sql, const char *const *key, uint64_t deadline,
+		      struct rels *rels, struct reduce_step *st, char *err, size_t errlen)
 {
 	struct db_result r, rb;
 	char names[1024], text[320];
@@ -110,7 +109,8 @@ static bool probe_one(PGconn *c, PGconn *monitor, const struct lockview *view,
 		st->unknown = true;
 	db_query(c, begin_sql, 0, NULL, deadline, &r);
 	if (lost(&r)) {
-		snprintf(err, errlen, "footprint probe, BEGIN: %s", db_result_text(&r, text, sizeof text));
+		snprintf(err, errlen, "footprint probe, BEGIN: %s",
+			 db_result_text(&r, text, sizeof text));
 		return false;
 	}
 	if (r.status != DB_OK) {
@@ -162,10 +162,9 @@ lost_monitor:
 	return false;
 }
 
-bool footprint_probe(PGconn *c, PGconn *monitor, const struct lockview *view,
-		     const struct scenario *sc, int workers, const char *begin_sql,
-		     const char *const *key, uint64_t deadline_us, struct reduce_flow *f,
-		     struct footprint_rels *names, char *err, size_t errlen)
+bool footprint_probe(PGconn *c, PGconn *monitor, const struct lockview *view, const struct scenario *sc,
+		     int workers, const char *begin_sql, const char *const *key, uint64_t deadline_us,
+		     struct reduce_flow *f, struct footprint_rels *names, char *err, size_t errlen)
 {
 	struct rels rels = {.n = 0};
 	memset(f, 0, sizeof *f);

@@ -9,7 +9,8 @@
  * are taken when a statement is planned, whatever rows it finds, so one run
  * tells them; what runs only for some rows (triggers, functions of the
  * user's own in the statement or in a default, check, policy, index or
- * rule) makes the step unknown, as does a statement that failed alone or a
+ * rule, volatile built-ins in the statement such as pg_advisory_xact_lock
+ * or nextval) makes the step unknown, as does a statement that failed alone or a
  * lock that is not on a relation (advisory locks). An unknown step commutes
  * with nothing: the reduction then prunes less, never wrongly. */
 #ifndef PGRACE_FOOTPRINT_H
@@ -39,9 +40,8 @@ struct footprint_rels {
  * ROLLBACK) and asking monitor about c's backend. False with err only when
  * a connection is lost; anything else the server says makes that step
  * unknown. names gets the relations' names. c is idle again afterwards. */
-bool footprint_probe(PGconn *c, PGconn *monitor, const struct lockview *view,
-		     const struct scenario *sc, int workers, const char *begin_sql,
-		     const char *const *key, uint64_t deadline_us, struct reduce_flow *f,
-		     struct footprint_rels *names, char *err, size_t errlen);
+bool footprint_probe(PGconn *c, PGconn *monitor, const struct lockview *view, const struct scenario *sc,
+		     int workers, const char *begin_sql, const char *const *key, uint64_t deadline_us,
+		     struct reduce_flow *f, struct footprint_rels *names, char *err, size_t errlen);
 
 #endif

@@ -143,6 +143,14 @@ void ilv_describe(const struct ilv_order *o, char *buf, size_t len);
 /* Name of a step status in JSON: "not_reached", "ran", "waited", "failed",
  * "skipped", "stuck". */
 const char *ilv_status_name(enum ilv_step_status s);
+/* Partial-order reduction of s's planned orders by f (reduce.h): each
+ * order's same_as becomes the first order of its class, s->reduced true,
+ * s->footprint f's flow statements (worker a's). */
+void ilv_reduce(struct ilv_summary *s, const struct reduce_flow *f);
+/* Order to takes the results of from, a run order of its class: each
+ * step's status moves with the step (worker and step number) to to's
+ * position. */
+void ilv_carry(const struct ilv_order *from, struct ilv_order *to);
 /* Frees what ilv_plan allocated (NULL orders are fine). */
 void ilv_free(struct ilv_summary *s);
 

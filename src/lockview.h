@@ -53,9 +53,11 @@ struct lockview {
 	 * to a written one by foreign keys either way (transitively), and the
 	 * inheritance children of all of them. */
 	const char *step_footprint;
-	/* One integer: how many functions outside pg_catalog have one of the
-	 * names in $1 (a text[] literal): a flow statement calling one is a
-	 * step whose footprint cannot be told. */
+	/* One integer: how many functions outside pg_catalog, or volatile ones
+	 * (pg_advisory_xact_lock, nextval, ...; not random, gen_random_uuid,
+	 * clock_timestamp, timeofday), have one of the names in $1 (a text[]
+	 * literal): a flow statement calling one is a step whose footprint
+	 * cannot be told (it may call it only for some rows). */
 	const char *user_functions_named;
 };
 

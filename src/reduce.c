@@ -156,8 +156,7 @@ static int by_normal_form(const void *x, const void *y)
 	return a->index < b->index ? -1 : a->index > b->index;
 }
 
-size_t reduce_classes(const struct reduce_flow *f, const struct order *orders, size_t n,
-		      size_t *rep)
+size_t reduce_classes(const struct reduce_flow *f, const struct order *orders, size_t n, size_t *rep)
 {
 	struct keyed *k = calloc(n ? n : 1, sizeof *k);
 	if (!k)

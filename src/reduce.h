@@ -63,7 +63,6 @@ bool reduce_is_normal(const struct reduce_flow *f, const struct order *o);
 void reduce_normal(const struct reduce_flow *f, const struct order *o, struct order *out);
 /* Classes of the n orders: rep[i] is the index of the first of orders[0..n)
  * in i's class (i when it is the first). Returns how many classes. */
-size_t reduce_classes(const struct reduce_flow *f, const struct order *orders, size_t n,
-		      size_t *rep);
+size_t reduce_classes(const struct reduce_flow *f, const struct order *orders, size_t n, size_t *rep);
 
 #endif

@@ -711,7 +711,7 @@ Test(interleave, reduction_changes_no_outcome, .timeout = 900)
  * them: the seed flow's SELECT reads its table, its INSERT writes it and
  * reaches users and tenants through the foreign keys; a trigger of the
  * user's own makes every step on its table unknown, and nothing is pruned
- * (the counts stay those of every order). */
+ * (the counts stay those of every order); so does a volatile built-in. */
 Test(interleave, footprints_name_what_a_step_touches, .timeout = 180)
 {
 	const char *json = spath("fp-seed.json");
@@ -749,6 +749,21 @@ Test(interleave, footprints_name_what_a_step_touches, .timeout = 180)
 	json_t *s;
 	json_array_foreach(jget(trig, "footprints"), i, s)
 		cr_expect(jbool(s, "unknown"), "step %s after the trigger", jstr(s, "step"));
+	json_decref(doc);
+
+	/* A volatile built-in that the probe's empty key never ran
+	 * (pg_advisory_xact_lock in a SELECT that found no row) still makes its
+	 * step unknown (before: a read-only step, pruned as one). */
+	json = spath("fp-volatile.json");
+	code = run_pgrace(ARGS("run", PGRACE_TEST_DATA "/integration/interleave-footprint-volatile.yaml",
+			       "-q", "--json", json),
+			  &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	proc_free(&p);
+	doc = load_json(json);
+	json_t *vol = jget(phase(doc, "volatile"), "interleave");
+	cr_expect(jbool(json_array_get(jget(vol, "footprints"), 0), "unknown"));
+	cr_expect_eq(jint(vol, "orders_pruned"), 0);
 	json_decref(doc);
 }
 

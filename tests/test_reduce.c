@@ -27,8 +27,8 @@ static void seed_flow(struct reduce_flow *f, int k)
 	f->steps = 3;
 	for (int w = 0; w < k; w++) {
 		f->step[w][0] = (struct reduce_step){.rels = R_MEMBERSHIP};
-		f->step[w][1] = (struct reduce_step){
-			.rels = R_MEMBERSHIP | R_USERS | R_TENANTS | R_SEQ, .writes = true};
+		f->step[w][1] = (struct reduce_step){.rels = R_MEMBERSHIP | R_USERS | R_TENANTS | R_SEQ,
+						     .writes = true};
 	}
 	reduce_prepare(f);
 }
