@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "lastbyte.h"
 
 /* Waits on cv for at most us microseconds (realtime clock, as pthread
  * wants); the caller holds m. */
@@ -158,6 +159,10 @@ bool coord_start_line(struct coord *c, long long gen, bool fire, uint64_t deadli
 			 c->deadline_ms);
 		describe_stuck(c, what, err, errlen);
 	}
+	/* Last-byte release: every held tail, back to back, before the loops
+	 * hear of the go (a loop writes a tail nobody took). */
+	for (int i = 0; i < c->n; i++)
+		lastbyte_release(&c->w[i].tail);
 	if (fire || !ok)
 		atomic_store(&c->ctl->commit_gen, gen);
 	atomic_store(&c->ctl->go_gen, gen);

@@ -113,8 +113,8 @@ static const char *dsn_options(const char *dsn, PQconninfoOption **opts)
 	return getenv("PGOPTIONS");
 }
 
-static PGconn *connect_until(const char *dsn, const char *schema, uint64_t deadline_us,
-			     bool interruptible, char *err, size_t errlen)
+PGconn *db_connect_start(const char *dsn, const char *schema, uint64_t *deadline_us, char *err,
+			 size_t errlen)
 {
 	char options[1024] = "";
 	const char *keys[6], *vals[6];
@@ -146,11 +146,46 @@ static PGconn *connect_until(const char *dsn, const char *schema, uint64_t deadl
 		return NULL;
 	}
 	secret_add(PQpass(c)); /* a DSN's, PGPASSWORD's or a passfile's: scrubbed wherever shown */
-	uint64_t start = clock_us(), now = start, bound_us = connect_bound_us(c);
-	if (deadline_us == 0 || deadline_us > now + bound_us)
-		deadline_us = now + bound_us;
-	PostgresPollingStatusType st =
-		PQstatus(c) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;
+	uint64_t now = clock_us(), bound_us = connect_bound_us(c);
+	if (*deadline_us == 0 || *deadline_us > now + bound_us)
+		*deadline_us = now + bound_us;
+	if (PQstatus(c) == CONNECTION_BAD) {
+		db_connect_failed(c, err, errlen);
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+void db_connect_failed(PGconn *c, char *err, size_t errlen)
+{
+	copy_field(err, errlen, PQerrorMessage(c));
+	chomp(err);
+	mask_value(err, PQpass(c));
+	secret_scrub(err, errlen, false);
+	if (!err[0])
+		snprintf(err, errlen, "could not connect");
+}
+
+void db_connect_ready(PGconn *c)
+{
+	PQsetNoticeProcessor(c, quiet_notice, NULL);
+}
+
+void db_connect_timeout(uint64_t start_us, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "timeout expired after %.1f s (connect_timeout; 0 or unset means 10 s)",
+		 (double)(clock_us() - start_us) / 1e6);
+}
+
+static PGconn *connect_until(const char *dsn, const char *schema, uint64_t deadline_us,
+			     bool interruptible, char *err, size_t errlen)
+{
+	uint64_t start = clock_us(), now;
+	PGconn *c = db_connect_start(dsn, schema, &deadline_us, err, errlen);
+	if (!c)
+		return NULL;
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
 		now = clock_us();
 		if (interruptible && db_stop_requested()) {
@@ -159,10 +194,7 @@ static PGconn *connect_until(const char *dsn, const char *schema, uint64_t deadl
 			return NULL;
 		}
 		if (now >= deadline_us) {
-			snprintf(err, errlen,
-				 "timeout expired after %.1f s (connect_timeout; 0 or "
-				 "unset means 10 s)",
-				 (double)(now - start) / 1e6);
+			db_connect_timeout(start, err, errlen);
 			PQfinish(c);
 			return NULL;
 		}
@@ -177,16 +209,11 @@ static PGconn *connect_until(const char *dsn, const char *schema, uint64_t deadl
 			st = PQconnectPoll(c);
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
-		copy_field(err, errlen, PQerrorMessage(c));
-		chomp(err);
-		mask_value(err, PQpass(c));
-		secret_scrub(err, errlen, false);
-		if (!err[0])
-			snprintf(err, errlen, "could not connect");
+		db_connect_failed(c, err, errlen);
 		PQfinish(c);
 		return NULL;
 	}
-	PQsetNoticeProcessor(c, quiet_notice, NULL);
+	db_connect_ready(c);
 	return c;
 }
 

@@ -45,6 +45,20 @@ struct db_result {
  * without it (the DSN's options, else PGOPTIONS); on failure writes why to
  * err and returns NULL. The message never contains a password. */
 PGconn *db_connect(const char *dsn, const char *schema, char *err, size_t errlen);
+/* db_connect's first half, for a caller that drives many connections at
+ * once: starts connecting (PQconnectStartParams, the same settings), and
+ * sets *deadline_us (0: none yet) to the connect_timeout bound when that
+ * is sooner. NULL with err when it could not even start. The caller polls
+ * with PQconnectPoll (a PGRES_POLLING_WRITING wait first), then calls
+ * db_connect_ready on success or db_connect_failed on failure. */
+PGconn *db_connect_start(const char *dsn, const char *schema, uint64_t *deadline_us, char *err,
+			 size_t errlen);
+/* Why connection c failed, into err, its password masked. */
+void db_connect_failed(PGconn *c, char *err, size_t errlen);
+/* Finishes setting up connection c once it is made (its notices are not ours). */
+void db_connect_ready(PGconn *c);
+/* The timeout message of a connection started at start_us, into err. */
+void db_connect_timeout(uint64_t start_us, char *err, size_t errlen);
 /* db_connect without a schema that the stop flag does not end, and ends at
  * deadline_us (0: the connect_timeout alone): for cleanup after a signal. */
 PGconn *db_connect_cleanup(const char *dsn, uint64_t deadline_us, char *err, size_t errlen);

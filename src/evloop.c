@@ -22,6 +22,7 @@
 
 #include "attempt.h"
 #include "db.h"
+#include "lastbyte.h"
 #include "vlog.h"
 
 #define STACK_BYTES (256 * 1024)
@@ -84,9 +85,9 @@ static void step(struct loop *l, struct worker *w, enum wevent ev)
 	enum wstate before = w->state;
 	bool was_ready = w->ready, was_done = w->done;
 	enum wstate after = worker_advance(w, ev);
-	if (before == WS_START_LINE)
+	if (before == WS_START_LINE || before == WS_ARMED)
 		l->at_line--;
-	if (after == WS_START_LINE)
+	if (after == WS_START_LINE || after == WS_ARMED)
 		l->at_line++;
 	if (before == WS_HELD)
 		l->held--;
@@ -171,6 +172,10 @@ static bool io_send(struct worker *w)
 {
 	const struct worker_env *e = w->env;
 	PGconn *c = conn_of(w, w->bt);
+	/* An encrypted connection's bytes are not messages: sent whole. */
+	bool hold = w->hold_tail && !PQsslInUse(c) && !PQgssEncInUse(c);
+	if (hold)
+		lastbyte_hold(&w->tail, PQsocket(c));
 	for (int i = 0; i < w->n_items; i++) {
 		struct item *it = &w->items[i];
 		bool sent = false;
@@ -203,7 +208,10 @@ static bool io_send(struct worker *w)
 		db_result_lost(c, &w->items[w->n_items - 1].res);
 		return send_failed(w, w->n_items - 1);
 	}
-	return flush(w);
+	bool ok = flush(w);
+	if (hold)
+		lastbyte_held(&w->tail); /* nothing held: the statement went whole */
+	return ok;
 }
 
 static void io_arm(struct worker *w, uint64_t at_us)
@@ -233,6 +241,11 @@ static void io_backend_pid(struct worker *w, int pid)
 	evloop_unlock(&ctl->mu);
 }
 
+static void io_release(struct worker *w)
+{
+	lastbyte_release(&w->tail);
+}
+
 const struct worker_io *evloop_io(void)
 {
 	static const struct worker_io io = {
@@ -240,6 +253,7 @@ const struct worker_io *evloop_io(void)
 		.arm = io_arm,
 		.pipeline = io_pipeline,
 		.backend_pid = io_backend_pid,
+		.release = io_release,
 	};
 	return &io;
 }
@@ -375,6 +389,7 @@ static void timers(struct loop *l, uint64_t now)
 		switch (w->state) {
 		case WS_PREPARING:
 		case WS_BEGINNING:
+		case WS_ARMED:
 		case WS_RUNNING:
 		case WS_ROLLING_BACK:
 			if (!w->cancelled && now >= w->deadline_us) {
@@ -468,50 +483,205 @@ static void report(struct loop *l)
 	l->ready = l->finished = l->connected = 0;
 }
 
-/* Connects the loop's workers, one after the other, before any round. */
+/* Connections a loop opens at once: enough to keep the server's backend
+ * start-ups busy, few enough not to flood its listen queue. */
+#define CONNECTING_MAX 32
+
+/* A connection being made: worker w's connection t. */
+struct pending {
+	struct worker *w;
+	int i, t; /* l->w[i] */
+	int fd;   /* registered in the epoll set (-1: none) */
+	uint64_t start_us, deadline_us;
+};
+
+/* w could not connect: why, then none of its connections stays. */
+static void connect_failed(struct worker *w, int t, const char *err)
+{
+	const struct scenario *sc = loop_of(w)->ctl->sc;
+	if (!w->broken) {
+		const char *target = t > 0 ? sc->targets[t] : "";
+		w->broken = true;
+		snprintf(w->why, sizeof w->why, "worker %d could not connect%s%s: %s", w->id,
+			 target[0] ? " to target " : "", target, err);
+	}
+}
+
+/* Ends connection attempt p (its worker's connection is made or failed):
+ * its fd leaves the epoll set. */
+static void pending_done(struct loop *l, struct pending *p)
+{
+	if (p->fd >= 0)
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+	p->fd = -1;
+}
+
+/* Registers p's connection for what PQconnectPoll waits for (st); its
+ * socket may have changed (another host, or a retry without TLS). */
+static bool pending_watch(struct loop *l, struct pending *p, PostgresPollingStatusType st)
+{
+	PGconn *c = conn_of(p->w, p->t);
+	int fd = PQsocket(c);
+	struct epoll_event ev = {.events = st == PGRES_POLLING_READING ? EPOLLIN : EPOLLOUT, .data.ptr = p};
+	if (fd < 0)
+		return false;
+	if (fd == p->fd && epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+		return true;
+	if (p->fd >= 0 && p->fd != fd)
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, p->fd, NULL); /* it may be closed already */
+	p->fd = fd;
+	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+/* A worker whose every connection is settled: ready for rounds (watched
+ * once every worker is), or broken with none kept. */
+static void worker_connected(struct loop *l, struct worker *w)
+{
+	for (int t = 0; !w->broken && t < TARGETS_MAX; t++)
+		if (conn_of(w, t) && PQsetnonblocking(conn_of(w, t), 1) != 0)
+			connect_failed(w, t, "cannot make the connection non-blocking");
+	if (w->broken) {
+		for (int t = 0; t < TARGETS_MAX; t++) {
+			PQfinish(conn_of(w, t));
+			if (t)
+				w->tconn[t] = NULL;
+		}
+		w->conn = NULL;
+	} else {
+		vlog_worker(w->conn, w->id, false);
+		w->pid = PQbackendPID(w->conn);
+	}
+	l->connected++;
+}
+
+/* Connects the loop's workers before any round, up to CONNECTING_MAX
+ * connections at once on the loop's epoll set (PQconnectStart and
+ * PQconnectPoll), each within its connect_timeout; the stop flag or quit
+ * ends the waits (the workers not connected are broken, "interrupted"). */
 static void connect_workers(struct loop *l)
 {
 	struct evloop_ctl *ctl = l->ctl;
 	const struct scenario *sc = ctl->sc;
 	const char *schema = ctl->pooler ? NULL : ctl->schema;
-	for (int i = 0; i < l->n; i++) {
-		struct worker *w = l->w[i];
-		char err[512];
-		if (db_stop_requested() || atomic_load(&ctl->quit)) {
-			w->broken = true;
-			snprintf(w->why, sizeof w->why, "worker %d was not connected: interrupted",
-				 w->id);
-		} else {
-			w->conn = db_connect(ctl->dsn, schema, err, sizeof err);
-			vlog_worker(w->conn, w->id, false);
-			const char *failed = w->conn ? NULL : sc->n_targets ? sc->targets[0] : "";
-			for (size_t t = 1; w->conn && !failed && t < sc->n_targets; t++) {
-				w->tconn[t] = db_connect(ctl->targets[t], schema, err, sizeof err);
-				if (!w->tconn[t])
-					failed = sc->targets[t];
+	int per = sc->n_targets > 1 ? (int)sc->n_targets : 1; /* connections per worker */
+	int jobs = l->n * per, next = 0, inflight = 0;
+	int *left = calloc((size_t)l->n + 1, sizeof *left); /* per worker: connections not settled */
+	struct pending *p = calloc(CONNECTING_MAX, sizeof *p);
+	struct epoll_event ev[LOOP_EVENTS];
+	if (!left || !p)
+		abort();
+	for (int i = 0; i < l->n; i++)
+		left[i] = per;
+	for (int k = 0; k < CONNECTING_MAX; k++)
+		p[k].fd = -1;
+	while (next < jobs || inflight > 0) {
+		bool stop = db_stop_requested() || atomic_load(&ctl->quit);
+		/* start connections while there is room */
+		for (int k = 0; !stop && k < CONNECTING_MAX && next < jobs; k++) {
+			if (p[k].w)
+				continue;
+			int i = next / per, t = next % per;
+			struct worker *w = l->w[i];
+			next++;
+			char err[512];
+			PGconn *c = NULL;
+			if (!w->broken) {
+				p[k].deadline_us = 0;
+				p[k].start_us = clock_us();
+				c = db_connect_start(t ? ctl->targets[t] : ctl->dsn, schema, &p[k].deadline_us,
+						     err, sizeof err);
+				if (!c)
+					connect_failed(w, t, err);
 			}
-			for (size_t t = 0; !failed && t < TARGETS_MAX; t++)
-				if (conn_of(w, (int)t) && PQsetnonblocking(conn_of(w, (int)t), 1) != 0) {
-					snprintf(err, sizeof err,
-						 "cannot make the connection non-blocking");
-					failed = "";
+			if (t)
+				w->tconn[t] = c;
+			else
+				w->conn = c;
+			if (c) {
+				p[k].w = w;
+				p[k].i = i;
+				p[k].t = t;
+				p[k].fd = -1;
+				if (pending_watch(l, &p[k], PGRES_POLLING_WRITING)) {
+					inflight++;
+					continue;
 				}
-			if (failed) {
-				w->broken = true;
-				snprintf(w->why, sizeof w->why, "worker %d could not connect%s%s: %s",
-					 w->id, failed[0] ? " to target " : "", failed, err);
-				PQfinish(w->conn);
-				w->conn = NULL;
-			} else {
-				w->pid = PQbackendPID(w->conn);
-				for (int t = 0; t < TARGETS_MAX; t++)
-					if (conn_of(w, t))
-						watch(w, t, false);
+				connect_failed(w, t, "cannot watch the connection's socket");
+				p[k].w = NULL;
+			}
+			if (--left[i] == 0)
+				worker_connected(l, w);
+		}
+		if (stop && next < jobs) { /* the rest are not started */
+			for (; next < jobs; next++) {
+				struct worker *w = l->w[next / per];
+				connect_failed(w, 0, "interrupted");
+				if (--left[next / per] == 0)
+					worker_connected(l, w);
 			}
 		}
-		l->connected++;
 		report(l);
+		if (inflight == 0)
+			continue;
+		int k = epoll_wait(l->epfd, ev, LOOP_EVENTS, 20);
+		uint64_t now = clock_us();
+		for (int e = 0; e < k; e++) {
+			struct pending *q = ev[e].data.ptr;
+			if (!q) { /* the eventfd: quit or a signal, seen above */
+				uint64_t v;
+				if (read(l->evfd, &v, sizeof v) < 0 && errno != EAGAIN)
+					abort();
+				continue;
+			}
+			if (!q->w)
+				continue; /* settled by an earlier event of this batch */
+			PGconn *c = conn_of(q->w, q->t);
+			PostgresPollingStatusType st = PQconnectPoll(c);
+			if (st == PGRES_POLLING_READING || st == PGRES_POLLING_WRITING) {
+				if (pending_watch(l, q, st))
+					continue;
+				st = PGRES_POLLING_FAILED;
+			}
+			char err[512] = "";
+			if (st != PGRES_POLLING_OK || PQstatus(c) != CONNECTION_OK) {
+				db_connect_failed(c, err, sizeof err);
+				connect_failed(q->w, q->t, err);
+			} else {
+				db_connect_ready(c);
+			}
+			pending_done(l, q);
+			q->w = NULL;
+			inflight--;
+			if (--left[q->i] == 0)
+				worker_connected(l, l->w[q->i]);
+		}
+		/* deadlines, and the stop flag: what is still connecting ends */
+		for (int j = 0; j < CONNECTING_MAX; j++) {
+			struct pending *q = &p[j];
+			if (!q->w || (!stop && now < q->deadline_us))
+				continue;
+			char err[512];
+			if (stop)
+				snprintf(err, sizeof err, "interrupted");
+			else
+				db_connect_timeout(q->start_us, err, sizeof err);
+			connect_failed(q->w, q->t, err);
+			pending_done(l, q);
+			q->w = NULL;
+			inflight--;
+			if (--left[q->i] == 0)
+				worker_connected(l, l->w[q->i]);
+		}
 	}
+	/* the epoll set now watches the workers' connections (while connecting
+	 * its events were the pending connections') */
+	for (int i = 0; i < l->n; i++)
+		for (int t = 0; l->w[i]->conn && t < TARGETS_MAX; t++)
+			if (conn_of(l->w[i], t))
+				watch(l->w[i], t, false);
+	report(l);
+	free(left);
+	free(p);
 }
 
 static void *loop_main(void *arg)
@@ -527,12 +697,15 @@ static void *loop_main(void *arg)
 			l->gen = gen;
 			begin_generation(l);
 		}
-		if (!quit && l->at_line && atomic_load(&ctl->go_gen) >= l->gen)
+		if (!quit && l->at_line && atomic_load(&ctl->go_gen) >= l->gen) {
+			release(l, WS_ARMED, WE_GO);
 			release(l, WS_START_LINE, WE_GO);
+		}
 		if (!quit && l->held && atomic_load(&ctl->commit_gen) >= l->gen)
 			release(l, WS_HELD, WE_RELEASED);
 		int sig = db_stop_requested();
 		if (quit && (l->at_line || l->held)) {
+			release(l, WS_ARMED, WE_GO); /* its statement was all but sent */
 			release(l, WS_START_LINE, WE_DEADLINE);
 			release(l, WS_HELD, WE_DEADLINE);
 		}

@@ -59,6 +59,9 @@ static const char usage_text[] =
 	"      --no-reduction       interleave: run every order, not one per class of\n"
 	"                           orders that differ only by commuting steps\n"
 	"      --deadline-ms=N      a round's time budget (100-3600000)\n"
+	"      --release=HOW        fire: last-byte (default): the first statements go\n"
+	"                           out ahead but their last bytes, written back to back\n"
+	"                           at the go; send: each worker sends at the go\n"
 	"  -T, --duration=SECONDS   free-running instead of rounds: no barrier, each\n"
 	"                           worker runs the flow back to back on fresh keys;\n"
 	"                           measures throughput, does not judge\n"
@@ -310,6 +313,7 @@ static int cmd_run(int argc, char **argv)
 		{"admin-dsn", required_argument, NULL, 'A'},
 		{"max-interleavings", required_argument, NULL, 'I'},
 		{"seed", required_argument, NULL, 'S'},  {"no-reduction", no_argument, NULL, 'N'},
+		{"release", required_argument, NULL, 'R'},
 		{"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, '?'},
 		{"verbose", no_argument, NULL, 'v'},     {"log", required_argument, NULL, 'L'},
 		{"html", required_argument, NULL, 'W'},
@@ -391,6 +395,15 @@ static int cmd_run(int argc, char **argv)
 			opts.override.set |= RACE_SET_SEED;
 			break;
 		}
+		case 'R':
+			if (!strcmp(optarg, "last-byte"))
+				opts.override.release = RELEASE_LAST_BYTE;
+			else if (!strcmp(optarg, "send"))
+				opts.override.release = RELEASE_SEND;
+			else
+				return usage_error("--release: expected last-byte or send, got \"%s\"", optarg);
+			opts.override.set |= RACE_SET_RELEASE;
+			break;
 		case 'j':
 			json = optarg;
 			break;

@@ -71,6 +71,11 @@ static long long *slot(struct outcome_table *t, const char *label, bool create)
 	return &t->count[i];
 }
 
+void outcome_clear(struct outcome_table *t)
+{
+	t->n = 0;
+}
+
 void outcome_add(struct outcome_table *t, const char *label, long long delta)
 {
 	*slot(t, label, true) += delta;

@@ -55,6 +55,9 @@ struct outcome_table {
 	int line[OUTCOME_SLOTS];         /* scenario line of the statement behind sample, 0 if none */
 };
 
+/* Empties t, writing only its count of labels (a slot is set up afresh
+ * when a label takes it): its untouched pages stay untouched. */
+void outcome_clear(struct outcome_table *t);
 /* Adds delta to label's count (a full table counts it under "other"). */
 void outcome_add(struct outcome_table *t, const char *label, long long delta);
 /* Keeps msg (and the scenario line it came from, 0 if none) as label's

@@ -9,6 +9,7 @@
  * start line and ends it on demand. Counters are merged after a round, when
  * every worker has finished. Calls worker, evloop, coord, attempt and key;
  * sends no SQL of its own. */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include "race.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +26,7 @@
 #include "coord.h"
 #include "db.h"
 #include "evloop.h"
+#include "lastbyte.h"
 #include "vlog.h"
 #include "worker.h"
 
@@ -45,6 +48,8 @@ struct race {
 	struct key_values *keys;         /* [cfg.keys]: this round's keys (as worker 0 spells them) */
 	struct key_values *worker_keys;  /* [workers]: each worker's, when params use worker */
 	uint64_t coord_cpu_us, round_us; /* coordinator thread CPU, and wall time, over rounds */
+	uint64_t connect_us;             /* connecting every worker (race_open), until taken */
+	size_t w_bytes;                  /* the mapping of w */
 };
 
 /* Worker w's key index: uniform spreads workers evenly; hot puts half of
@@ -122,14 +127,22 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 		/* A flow with steps on other targets is not pipelined: those steps
 		 * run on connections of their own, between the pipeline's. */
 		.can_pipeline = !pooler && pipeline_wanted() && sc->n_targets <= 1 && !cfg->autocommit,
+		/* Without the send() interposition fire rounds release by send. */
+		.last_byte = cfg->release == RELEASE_LAST_BYTE && lastbyte_available(),
 		.free_stop = &r->free_stop,
 	};
 	r->keys = calloc((size_t)cfg->keys, sizeof *r->keys);
 	r->worker_keys = key_uses_worker(sc->params, sc->n_params)
 				 ? calloc((size_t)cfg->workers, sizeof *r->worker_keys)
 				 : NULL;
-	r->w = aligned_alloc(64, sizeof *r->w * (size_t)cfg->workers);
-	if (!r->keys || !r->w || (key_uses_worker(sc->params, sc->n_params) && !r->worker_keys))
+	/* Mapped, not malloc'd: zero pages the kernel hands out as they are
+	 * first written (a worker's unused counters cost nothing), and given
+	 * back whole at race_close (a freed 20 MiB heap block would stay). */
+	r->w_bytes = sizeof *r->w * (size_t)cfg->workers;
+	r->w = mmap(NULL, r->w_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r->w == MAP_FAILED)
+		abort();
+	if (!r->keys || (key_uses_worker(sc->params, sc->n_params) && !r->worker_keys))
 		abort();
 	for (int i = 0; i < cfg->workers; i++)
 		worker_init(&r->w[i], &r->env, i, key_of(cfg, i),
@@ -150,9 +163,10 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 	r->coord.ev = r->ev;
 	if (!coord_open(&r->coord, dsn, schema, pooler, cfg->mode == MODE_HOLD, err, errlen))
 		goto fail;
+	uint64_t t0 = clock_us();
 	if (!evloop_start(r->ev, err, errlen))
 		goto fail;
-	if (!coord_wait(&r->coord, &ctl->connected, cfg->workers, clock_us() + CONNECT_DEADLINE_US)) {
+	if (!coord_wait(&r->coord, &ctl->connected, cfg->workers, t0 + CONNECT_DEADLINE_US)) {
 		if (db_stop_requested())
 			snprintf(err, errlen, "connecting: %s", db_stop_text());
 		else
@@ -164,6 +178,7 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 			snprintf(err, errlen, "%s", r->w[i].why);
 			goto fail;
 		}
+	r->connect_us = clock_us() - t0;
 	coord_pids(&r->coord);
 	return r;
 fail:
@@ -372,6 +387,20 @@ static enum race_status finish_round(struct race *r, bool all_done, bool ok, boo
 	if (!ok)
 		return RACE_BROKEN;
 	out->skew_us = hi - lo;
+	/* The release spread: first to last tail write; the send release's
+	 * is the spread of first sends. */
+	out->release_us = out->skew_us;
+	uint64_t tlo = UINT64_MAX, thi = 0;
+	for (int i = 0; i < n; i++) {
+		uint64_t at = atomic_load(&r->w[i].tail.written_us);
+		if (!at)
+			continue;
+		out->tails++;
+		tlo = at < tlo ? at : tlo;
+		thi = at > thi ? at : thi;
+	}
+	if (out->tails)
+		out->release_us = thi - tlo;
 
 	enum race_status st = count_rows(r, out, err, errlen);
 	if (st == RACE_OK && r->cfg.mode != MODE_INTERLEAVE && r->cfg.keys == 1 &&
@@ -448,6 +477,8 @@ void race_totals(struct race *r, struct race_totals *t, struct outcome_table *pe
 	t->polls += r->coord.polls;
 	t->coord_cpu_us += r->coord_cpu_us;
 	t->round_us += r->round_us;
+	t->connect_us += r->connect_us;
+	r->connect_us = 0;
 	r->coord.polls = 0;
 	r->coord_cpu_us = r->round_us = 0;
 	for (int i = 0; i < r->cfg.workers; i++) {
@@ -460,9 +491,9 @@ void race_totals(struct race *r, struct race_totals *t, struct outcome_table *pe
 		outcome_merge(&t->constraints, &w->constraints);
 		hist_merge(&t->latency, &w->latency);
 		w->attempts = w->retries = 0;
-		memset(&w->outcomes, 0, sizeof w->outcomes);
-		memset(&w->constraints, 0, sizeof w->constraints);
-		hist_init(&w->latency);
+		outcome_clear(&w->outcomes);
+		outcome_clear(&w->constraints);
+		hist_clear(&w->latency);
 	}
 }
 
@@ -491,7 +522,8 @@ void race_close(struct race *r)
 	coord_close(&r->coord);
 	free(r->keys);
 	free(r->worker_keys);
-	free(r->w);
+	if (r->w)
+		munmap(r->w, r->w_bytes);
 	pthread_cond_destroy(&r->ctl.cv);
 	pthread_mutex_destroy(&r->ctl.mu);
 	free(r);

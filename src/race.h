@@ -41,6 +41,8 @@ struct round_result {
 	int keys_with_duplicates;
 	long long extra_rows;         /* rows beyond each key's first, summed over the keys */
 	uint64_t skew_us;             /* last first-send minus first first-send */
+	uint64_t release_us;          /* fire: first to last tail write (last-byte), else skew_us */
+	int tails;                    /* fire: workers released by their tail (last-byte) */
 	/* A fire or hold round on one key (at most 26 workers, ORDER_MAX_EVENTS
 	 * steps in all): each step's send and completion, sorted by send time,
 	 * and what it ended in (n_events 0 otherwise); when the round left
@@ -58,11 +60,14 @@ struct race_totals {
 	struct outcome_table constraints; /* 23505s and 23P01s by constraint name ("" -> "(none)") */
 	struct hist latency;               /* first send to final outcome, per attempt */
 	struct hist skew;                  /* per round */
+	struct hist release;               /* fire: release_us per round */
+	long long tails;                   /* fire: round_result.tails summed */
 	/* the coordinator, over the phase's rounds */
 	struct hist detect;     /* hold: last worker settled -> COMMITs released, per round */
 	long long polls;        /* hold: lock-view queries it asked */
 	uint64_t coord_cpu_us;  /* its thread's CPU time during rounds */
 	uint64_t round_us;      /* the rounds' wall time */
+	uint64_t connect_us;    /* connecting the workers, all at once on the loops */
 };
 
 enum race_status {

@@ -759,6 +759,16 @@ static json_t *json_phase(const struct phase_result *ph)
 				       : json_null());
 	bool rounds = race && !ph->free_run && ph->rounds > 0 &&
 		      (ph->mode == MODE_HOLD || ph->mode == MODE_FIRE);
+	rc |= json_object_set_new(o, "connect_s",
+				  race && ph->mode != MODE_INTERLEAVE ? json_real(ph->connect_s) : json_null());
+	rc |= json_object_set_new(o, "release",
+				  rounds && ph->mode == MODE_FIRE
+					  ? json_pack("{s:s, s:I, s:{s:I, s:I}}", "mode",
+						      ph->release_tails ? "last-byte" : "send", "tails",
+						      (json_int_t)ph->release_tails, "spread_us", "p50",
+						      (json_int_t)ph->release_us_p50, "max",
+						      (json_int_t)ph->release_us_max)
+					  : json_null());
 	rc |= json_object_set_new(o, "extra_rows", race ? json_integer(ph->extra_rows) : json_null());
 	rc |= json_object_set_new(o, "duplicate_yield",
 				  rounds ? json_real(ph->duplicate_yield) : json_null());

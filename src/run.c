@@ -384,6 +384,8 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 			ph->rounds_with_duplicates++;
 		ph->extra_rows += rr.extra_rows;
 		hist_record(&t->skew, rr.skew_us);
+		hist_record(&t->release, rr.release_us);
+		t->tails += rr.tails;
 		race_totals(race, t, ph->per_key); /* the workers are parked between rounds */
 		if (rn->opts->progress)
 			progress_rounds(ph, cfg->rounds, &t->outcomes);
@@ -558,6 +560,7 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 	memset(&t, 0, sizeof t);
 	hist_init(&t.latency);
 	hist_init(&t.skew);
+	hist_init(&t.release);
 	if (p->has_race) {
 		ph->mode = cfg.mode;
 		ph->isolation = cfg.isolation;
@@ -610,6 +613,10 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 	ph->latency = t.latency;
 	ph->skew_us_p50 = hist_percentile(&t.skew, 50);
 	ph->skew_us_max = t.skew.max;
+	ph->release_us_p50 = hist_percentile(&t.release, 50);
+	ph->release_us_max = t.release.max;
+	ph->release_tails = t.tails;
+	ph->connect_s = (double)t.connect_us / 1e6;
 	/* Of the duplicates a round could leave (every worker but one per key
 	 * inserting), the share it did leave. */
 	long long room = (long long)ph->rounds * (ph->workers - ph->keys);

@@ -19,6 +19,7 @@
 enum race_mode { MODE_HOLD, MODE_FIRE, MODE_INTERLEAVE };
 enum isolation { ISO_READ_COMMITTED, ISO_REPEATABLE_READ, ISO_SERIALIZABLE };
 enum key_dist { DIST_UNIFORM, DIST_HOT };
+enum release_kind { RELEASE_LAST_BYTE, RELEASE_SEND };
 
 /* A piece of SQL and where it starts in the file; or, for schema, seed,
  * migration and steps, a command to run instead (then sql is NULL). */
@@ -72,6 +73,7 @@ struct race_cfg {
 	bool autocommit;       /* fire: no BEGIN/COMMIT, each statement its own transaction */
 	int timeout_ms;        /* each SQL statement of schema, seed and steps */
 	bool reduction;        /* interleave: run one order per class of commuting steps */
+	enum release_kind release; /* fire: how the first statements are released (lastbyte.h) */
 	unsigned set;        /* RACE_SET_* bits: which fields the file set */
 };
 
@@ -89,6 +91,7 @@ struct race_cfg {
 #define RACE_SET_AUTOCOMMIT 2048u
 #define RACE_SET_REDUCTION 4096u
 #define RACE_SET_TIMEOUT 8192u
+#define RACE_SET_RELEASE 16384u
 
 /* One race setting, a key of `race:`: the loader reads, defaults and layers
  * struct race_cfg through this table only (scenario_race.c), and

@@ -20,11 +20,13 @@
 static const char *const mode_names[] = {"hold", "fire", "interleave", NULL};
 static const char *const iso_names[] = {"read committed", "repeatable read", "serializable", NULL};
 static const char *const dist_names[] = {"uniform", "hot", NULL};
+static const char *const release_names[] = {"last-byte", "send", NULL};
 
 /* enum fields are stored through an int */
 static_assert(sizeof(enum race_mode) == sizeof(int), "enum race_mode is an int");
 static_assert(sizeof(enum isolation) == sizeof(int), "enum isolation is an int");
 static_assert(sizeof(enum key_dist) == sizeof(int), "enum key_dist is an int");
+static_assert(sizeof(enum release_kind) == sizeof(int), "enum release_kind is an int");
 
 #define BOTH (RACE_IN_SCENARIO | RACE_IN_PHASE)
 #define AT(field) offsetof(struct race_cfg, field)
@@ -70,6 +72,11 @@ static const struct race_setting settings[] = {
 	 "`fire` only: no BEGIN and no COMMIT, each flow statement its own transaction (the app "
 	 "without a transaction; the narrowest race for a single `INSERT ... WHERE NOT EXISTS`); "
 	 "isolation stays `read committed`, no `on:` steps, not through `--pooler`"},
+	{"release", RACE_ENUM, 0, 1, release_names, RELEASE_LAST_BYTE, BOTH, "--release", RACE_SET_RELEASE,
+	 AT(release),
+	 "`fire`: `last-byte`: each worker sends its first statement but the last bytes ahead of the "
+	 "go, and one thread writes them all back to back at the go; `send`: each worker sends its "
+	 "first statement at the go"},
 };
 
 #define N_SETTINGS (sizeof settings / sizeof settings[0])

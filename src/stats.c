@@ -34,6 +34,15 @@ void hist_init(struct hist *h)
 	memset(h, 0, sizeof *h);
 }
 
+void hist_clear(struct hist *h)
+{
+	if (h->count) {
+		int lo = bucket_of(h->min), hi = bucket_of(h->max);
+		memset(&h->bucket[lo], 0, (size_t)(hi - lo + 1) * sizeof h->bucket[0]);
+	}
+	h->count = h->min = h->max = h->sum = 0;
+}
+
 void hist_record(struct hist *h, uint64_t us)
 {
 	if (h->count == 0 || us < h->min)

@@ -22,6 +22,10 @@ struct hist {
 
 /* Empties h. */
 void hist_init(struct hist *h);
+/* Empties h as hist_init does, writing only the buckets between its
+ * min's and its max's (the rest are zero): a worker's histogram, emptied
+ * every round, keeps its untouched pages untouched. */
+void hist_clear(struct hist *h);
 /* Records one value in microseconds. */
 void hist_record(struct hist *h, uint64_t us);
 /* Adds src into dst. */

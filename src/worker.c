@@ -181,13 +181,41 @@ static void next_free(struct worker *w)
 	send_from(w, 0);
 }
 
+/* Last-byte release applies: a fire round whose first statement runs on
+ * the worker's own connection. */
+static bool armable(const struct worker *w)
+{
+	const struct worker_env *e = w->env;
+	return e->last_byte && e->cfg->mode == MODE_FIRE && !w->free_run && e->sc->n_flow > 0 &&
+	       e->sc->flow[0].target == 0;
+}
+
+/* The attempt's first statement is about to go (at the go, or armed). */
+static void attempt_begins(struct worker *w)
+{
+	w->params = w->round_params;
+	w->tries = 0;
+	w->skipped = false;
+	w->t0 = clock_us();
+	w->first_send_us = w->t0;
+}
+
 /* A round's BEGIN is done (or autocommit has none): to the start line.
- * Behind a pooler BEGIN also told which backend serves the transaction. */
+ * Behind a pooler BEGIN also told which backend serves the transaction.
+ * With last-byte release the first statement goes out now, all but its
+ * tail, and the worker waits armed. */
 static void to_start_line(struct worker *w, const struct db_result *res)
 {
 	if (w->env->pooler && res)
 		w->env->io->backend_pid(w, (int)strtol(res->first_value, NULL, 10));
 	w->ready = true;
+	if (armable(w)) {
+		attempt_begins(w);
+		w->hold_tail = true;
+		send_one(w, WS_ARMED, IT_STMT, 0);
+		w->hold_tail = false;
+		return;
+	}
 	w->state = WS_START_LINE;
 	w->env->io->arm(w, w->deadline_us);
 }
@@ -264,12 +292,21 @@ static void begun(struct worker *w)
 static void go(struct worker *w)
 {
 	atomic_store(&w->view, WV_RUNNING);
-	w->params = w->round_params;
-	w->tries = 0;
-	w->skipped = false;
-	w->t0 = clock_us();
-	w->first_send_us = w->t0;
+	attempt_begins(w);
 	send_from(w, 1);
+}
+
+/* WS_ARMED, the go (or an answer that came before the loop heard of it):
+ * the tail is out (written now unless the coordinator did), the statement
+ * runs; the attempt counts from the tail's write. */
+static void armed_go(struct worker *w)
+{
+	w->env->io->release(w);
+	atomic_store(&w->view, WV_RUNNING);
+	w->state = WS_RUNNING;
+	uint64_t at = atomic_load(&w->tail.written_us);
+	if (at)
+		w->t0 = w->first_send_us = w->items[0].sent_us = at;
 }
 
 /* Records a flow statement's or COMMIT's send and completion (step n_flow
@@ -415,6 +452,14 @@ enum wstate worker_advance(struct worker *w, enum wevent ev)
 		else if (ev == WE_DEADLINE)
 			end_wait(w);
 		break;
+	case WS_ARMED: /* by: the go; the answer or a lost connection (the go was first) */
+		if (ev == WE_GO) {
+			armed_go(w);
+		} else if (ev == WE_ANSWER || ev == WE_LOST) {
+			armed_go(w);
+			answered(w);
+		}
+		break;
 	case WS_RUNNING: /* by: the batch's answers, a lost connection; a lock wait is noted */
 		if (ev == WE_ANSWER || ev == WE_LOST)
 			answered(w);
@@ -443,7 +488,8 @@ enum wstate worker_advance(struct worker *w, enum wevent ev)
 
 bool worker_in_flight(enum wstate s)
 {
-	return s == WS_PREPARING || s == WS_BEGINNING || s == WS_RUNNING || s == WS_ROLLING_BACK;
+	return s == WS_PREPARING || s == WS_BEGINNING || s == WS_ARMED || s == WS_RUNNING ||
+	       s == WS_ROLLING_BACK;
 }
 
 void worker_reset(struct worker *w, bool free_run, uint64_t deadline_us, const char *const *round_params)
@@ -455,11 +501,11 @@ void worker_reset(struct worker *w, bool free_run, uint64_t deadline_us, const c
 	w->broken = w->bad = w->done = false;
 	w->ready = free_run; /* a free run has no start line to report */
 	w->first_send_us = 0;
+	atomic_store(&w->tail.written_us, 0);
 }
 
 void worker_init(struct worker *w, const struct worker_env *env, int id, int key, enum isolation iso)
 {
-	memset(w, 0, sizeof *w);
 	w->env = env;
 	w->id = id;
 	w->key = key;
@@ -471,7 +517,6 @@ void worker_init(struct worker *w, const struct worker_env *env, int id, int key
 		abort();
 	for (int t = 0; t < TARGETS_MAX; t++)
 		w->slot[t] = (struct worker_slot){.w = w, .t = t};
-	hist_init(&w->latency);
 }
 
 void worker_free(struct worker *w)
@@ -487,6 +532,7 @@ const char *worker_state_name(enum wstate s)
 		[WS_PREPARING] = "preparing",
 		[WS_BEGINNING] = "beginning",
 		[WS_START_LINE] = "start_line",
+		[WS_ARMED] = "armed",
 		[WS_RUNNING] = "running",
 		[WS_HELD] = "held",
 		[WS_ROLLING_BACK] = "rolling_back",

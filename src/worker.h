@@ -40,6 +40,7 @@
 
 #include "db.h"
 #include "key.h"
+#include "lastbyte.h"
 #include "order.h"
 #include "outcome.h"
 #include "scenario.h"
@@ -51,6 +52,7 @@ enum wstate {
 	WS_PREPARING,    /* a flow statement's PREPARE in flight (first attempt of a connection) */
 	WS_BEGINNING,    /* a round's BEGIN in flight, before the start line */
 	WS_START_LINE,   /* BEGIN done: waiting for the go */
+	WS_ARMED,        /* fire, last-byte release: the first statement sent but its tail; waiting for the go */
 	WS_RUNNING,      /* a batch of the attempt in flight (BEGIN, statements, COMMIT) */
 	WS_HELD,         /* hold mode: the statements are done, waiting for the commit */
 	WS_ROLLING_BACK, /* a statement failed: its ROLLBACK in flight */
@@ -97,6 +99,9 @@ struct worker_io {
 	bool (*pipeline)(struct worker *w, bool on);
 	/* Behind a pooler: the backend pid the round's transaction runs on. */
 	void (*backend_pid)(struct worker *w, int pid);
+	/* Last-byte release: writes the tail send held back (w->hold_tail),
+	 * unless the coordinator has written it already. */
+	void (*release)(struct worker *w);
 };
 
 /* What every worker of a race shares, read-only while a generation runs. */
@@ -107,6 +112,7 @@ struct worker_env {
 	const char *begin_sql[2]; /* [0] cfg isolation, [1] READ COMMITTED (attempt_begin_sql) */
 	bool pooler;              /* keep no session state: nothing prepared */
 	bool can_pipeline;        /* free runs may pipeline this flow */
+	bool last_byte;           /* fire rounds arm their first statement (lastbyte.h) */
 	/* free runs */
 	bool free_hot;
 	long long free_base; /* round of the first free key */
@@ -138,6 +144,8 @@ struct worker {
 	bool dead; /* the connection failed while idle; dead_res says how */
 	struct db_result dead_res;
 	bool pipeline;     /* in pipeline mode (a free run that allows it) */
+	bool hold_tail;    /* the batch's send holds its tail back (WS_ARMED) */
+	struct lastbyte_tail tail; /* the I/O layer's: what it held back */
 	bool cancelled;    /* the batch was cancelled (its answering item says why) */
 	uint64_t grace_us; /* after a cancel: when to give up on the answer */
 	/* the batch in flight */
@@ -179,7 +187,9 @@ struct worker {
 } __attribute__((aligned(64)));
 
 /* Sets w up as worker id of env, racing on key index key at isolation iso;
- * allocates its items (worker_free releases them). */
+ * allocates its items (worker_free releases them). w is zeroed memory
+ * (calloc'd or freshly mapped): only the fields with other values are
+ * written, so the pages of counters it never uses stay untouched. */
 void worker_init(struct worker *w, const struct worker_env *env, int id, int key, enum isolation iso);
 /* Releases what worker_init allocated (not the connections). */
 void worker_free(struct worker *w);

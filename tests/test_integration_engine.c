@@ -151,6 +151,81 @@ Test(engine, fire_rounds_many_threads, .timeout = 120)
 	proc_free(&p);
 }
 
+/* Fire rounds race with either release: last-byte (the default) releases
+ * every worker of every round by its held tail, send by nothing held; both
+ * count every attempt, and the unique constraint holds after the migration.
+ * The result document says which release ran and its spread. */
+Test(engine, fire_release_last_byte_and_send, .timeout = 180)
+{
+	engine_env("2", NULL);
+	static const char *const how[] = {"last-byte", "send"};
+	for (int i = 0; i < 2; i++) {
+		const char *json = spath(i ? "fire-send.json" : "fire-last-byte.json");
+		struct proc p;
+		int code = run_pgrace(ARGS("run", SEED, "--mode", "fire", "--rounds", "4", "--workers", "6",
+					   "--release", how[i], "-q", "--json", json),
+				      &p);
+		cr_assert(code == 0 || code == 4, "%s: %s", how[i], proc_said(&p));
+		json_t *doc = load_json(json);
+		const char *names[] = {"before", "after"};
+		for (int k = 0; k < 2; k++) {
+			json_t *ph = phase(doc, names[k]);
+			json_t *rel = jget(ph, "release");
+			cr_assert(json_is_object(rel), "%s: phase %s has no release", how[i], names[k]);
+			cr_expect_str_eq(jstr(rel, "mode"), how[i]);
+			cr_expect_eq(jint(rel, "tails"), i ? 0 : 4 * 6, "%s: every worker of every round",
+				     how[i]);
+			cr_expect(jint2(rel, "spread_us", "max") >= jint2(rel, "spread_us", "p50"));
+			cr_expect_eq(jint(ph, "attempts"), 4 * 6);
+			assert_counts_add_up(ph);
+		}
+		cr_expect_eq(jint2(phase(doc, "after"), "rows_per_key", "max"), 1);
+		cr_expect(json_is_null(jget(phase(doc, "interleave-after"), "release")),
+			  "release is a fire round's");
+		assert_schema_dropped(doc);
+		json_decref(doc);
+		proc_free(&p);
+	}
+	struct proc p;
+	cr_expect_eq(run_pgrace(ARGS("run", SEED, "--release", "byte"), &p), 2);
+	cr_expect(contains(p.err, "--release"), "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+/* Workers connect many at once on the loops (more than a loop keeps
+ * connecting at a time): 1,000 when the server has room for twice that,
+ * else half its max_connections; every worker races, and the phase says how long the
+ * connecting took. */
+Test(engine, many_workers_connect_at_once, .timeout = 300)
+{
+	engine_env("2", NULL);
+	PGconn *c = pg_open();
+	char *maxc = pg_value(c, "SELECT current_setting('max_connections')", 0, NULL);
+	PQfinish(c);
+	long max_connections = strtol(maxc, NULL, 10);
+	free(maxc);
+	/* half of them: the suite's other tests run beside this one */
+	long n = max_connections >= 2000 ? 1000 : max_connections / 2;
+	cr_assert_gt(n, 2 * 32, "max_connections %ld leaves too few for the test", max_connections);
+	char workers[16];
+	snprintf(workers, sizeof workers, "%ld", n);
+	const char *json = spath("many.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", SEED, "--mode", "fire", "--rounds", "1", "--workers", workers, "-q",
+				   "--json", json),
+			      &p);
+	cr_assert(code == 0 || code == 4, "%s", proc_said(&p));
+	json_t *doc = load_json(json);
+	json_t *ph = phase(doc, "before");
+	cr_expect_eq(jint(ph, "attempts"), n);
+	cr_expect(json_real_value(jget(ph, "connect_s")) > 0, "connect_s: %s",
+		  json_dumps(jget(ph, "connect_s"), JSON_ENCODE_ANY));
+	cr_expect(json_is_null(jget(phase(doc, "interleave-before"), "connect_s")));
+	assert_schema_dropped(doc);
+	json_decref(doc);
+	proc_free(&p);
+}
+
 /* A pipelined statement past its attempt's deadline is cancelled on the
  * server, and the run stops naming the worker and the deadline. */
 Test(engine, free_run_deadline_cancels_pipelined_statement, .timeout = 120)

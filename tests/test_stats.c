@@ -475,3 +475,44 @@ Test(upper95, rule_of_three)
 		cr_expect(u > 2.9 / (double)n && u < 3.0 / (double)n, "0/%lld: %g", n, u);
 	}
 }
+
+/* hist_clear empties a histogram exactly as hist_init does, though it
+ * writes only the buckets between min's and max's. */
+Test(hist, clear_is_init)
+{
+	static const uint64_t values[][3] = {{0, 0, 0}, {1, 5, 9}, {3, 70000, 12}, {999999999, 2, 40}};
+	for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+		struct hist h, fresh;
+		hist_init(&h);
+		hist_init(&fresh);
+		for (int k = 0; k < 3; k++)
+			hist_record(&h, values[i][k]);
+		hist_clear(&h);
+		cr_expect(memcmp(&h, &fresh, sizeof h) == 0, "row %zu: cleared differs from empty", i);
+		hist_record(&h, 17);
+		cr_expect_eq(h.count, 1);
+		cr_expect_eq(hist_percentile(&h, 50), hist_percentile(&h, 100));
+	}
+	struct hist e;
+	hist_init(&e);
+	hist_clear(&e); /* empty: nothing to clear */
+	cr_expect_eq(e.count, 0);
+}
+
+/* outcome_clear empties a table: its labels are gone, and a label added
+ * afterwards starts from zero with no sample. */
+Test(outcome, clear_empties)
+{
+	struct outcome_table t;
+	memset(&t, 0, sizeof t);
+	outcome_add(&t, "ok", 3);
+	outcome_note(&t, "23505", "duplicate key", 7);
+	outcome_add(&t, "23505", 2);
+	outcome_clear(&t);
+	cr_expect_eq(t.n, 0);
+	cr_expect_eq(outcome_get(&t, "ok"), 0);
+	cr_expect_eq(outcome_get(&t, "23505"), 0);
+	outcome_add(&t, "23505", 1);
+	cr_expect_eq(outcome_get(&t, "23505"), 1);
+	cr_expect_str_eq(outcome_sample(&t, "23505"), "");
+}

@@ -21,6 +21,8 @@ static struct {
 	bool fail_send; /* the next send fails (lost) */
 	bool refuse_pipeline;
 	int pid;
+	int releases;   /* tails written (last-byte release) */
+	bool held_tail; /* the last batch was sent holding its tail */
 } io;
 
 static bool fake_send(struct worker *w)
@@ -30,6 +32,7 @@ static bool fake_send(struct worker *w)
 	io.idx = w->items[0].idx;
 	io.n_items = w->n_items;
 	io.last_kind = w->items[w->n_items - 1].kind;
+	io.held_tail = w->hold_tail;
 	for (int i = 0; i < w->n_items; i++)
 		memset(&w->items[i].res, 0, sizeof w->items[i].res);
 	if (!io.fail_send)
@@ -59,7 +62,13 @@ static void fake_pid(struct worker *w, int pid)
 	io.pid = w->pid = pid;
 }
 
-static const struct worker_io fake_io = {fake_send, fake_arm, fake_pipeline, fake_pid};
+static void fake_release(struct worker *w)
+{
+	(void)w;
+	io.releases++;
+}
+
+static const struct worker_io fake_io = {fake_send, fake_arm, fake_pipeline, fake_pid, fake_release};
 
 /* ---- a two-step check-then-insert flow ---- */
 
@@ -120,6 +129,7 @@ static void rig_init(struct rig *g, enum race_mode mode, int retries)
 				     .io = &fake_io,
 				     .begin_sql = {"BEGIN", "BEGIN"},
 				     .free_stop = &g->stop};
+	memset(&g->w, 0, sizeof g->w);
 	worker_init(&g->w, &g->env, 0, 0, ISO_READ_COMMITTED);
 	worker_reset(&g->w, false, clock_us() + 1000000u, key);
 }
@@ -643,6 +653,57 @@ Test(worker, every_state_and_event)
 }
 
 /* A retried attempt ends as one attempt, counted once, at the second COMMIT. */
+/* Last-byte release: a fire round's worker sends its first statement at
+ * the start line, holding its tail, and waits armed; the go (or its answer,
+ * when that comes first) has the tail written and the attempt runs on. */
+Test(worker, fire_last_byte_arms_then_runs)
+{
+	for (int answer_first = 0; answer_first < 2; answer_first++) {
+		struct rig g;
+		rig_init(&g, MODE_FIRE, 0);
+		g.env.last_byte = true;
+		struct worker *w = &g.w;
+		worker_advance(w, WE_START);
+		answer(w, OK);
+		worker_advance(w, WE_ANSWER);
+		answer(w, OK);
+		worker_advance(w, WE_ANSWER);
+		cr_assert_eq(w->state, WS_BEGINNING);
+		int sends = io.sends;
+		answer(w, OK);
+		worker_advance(w, WE_ANSWER);
+		cr_assert_eq(w->state, WS_ARMED);
+		cr_expect(w->ready, "armed counts at the start line");
+		cr_expect(worker_in_flight(WS_ARMED));
+		cr_expect_eq(io.sends, sends + 1);
+		cr_expect_eq(io.kind, IT_STMT);
+		cr_expect_eq(io.idx, 0);
+		cr_expect(io.held_tail, "the first statement was sent holding its tail");
+		cr_expect_eq(io.releases, 0);
+		cr_expect_eq(atomic_load(&w->view), WV_IDLE);
+		if (!answer_first) {
+			worker_advance(w, WE_GO);
+			cr_expect_eq(w->state, WS_RUNNING);
+			cr_expect_eq(io.releases, 1);
+			cr_expect_eq(io.sends, sends + 1, "the go sends nothing more");
+		}
+		answer(w, OK); /* step 1 found nothing */
+		worker_advance(w, WE_ANSWER);
+		cr_expect_eq(w->state, WS_RUNNING);
+		cr_expect_eq(io.releases, 1, "the tail was written once");
+		cr_expect_eq(io.idx, 1, "step 2 went out");
+		cr_expect(!io.held_tail, "only the first statement holds its tail");
+		worker_free(w);
+	}
+	/* a hold round and a flow whose first step runs elsewhere do not arm */
+	struct rig g;
+	rig_init(&g, MODE_HOLD, 0);
+	g.env.last_byte = true;
+	reach(&g, AT_START_LINE);
+	cr_expect_eq(g.w.state, WS_START_LINE);
+	worker_free(&g.w);
+}
+
 Test(worker, retry_then_success_counts_one_attempt)
 {
 	struct rig g;
