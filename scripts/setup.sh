@@ -18,7 +18,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # Build: compiler, cmake, pkg-config, libraries, Criterion. Run: PostgreSQL
 # server (throwaway clusters, amcheck from contrib), jq (summaries), gnuplot
 # (plots), pgbouncer (pooler scenarios), alembic with SQLAlchemy and psycopg2
-# (the Alembic example project and its test). Check: clang, valgrind, man-db
+# (the Alembic example project and its test), Django and ActiveRecord with
+# ruby-pg (the application-flow examples and their tests). Check: clang, valgrind, man-db
 # (the install test renders the man page), shellcheck (every script, a test),
 # clang-format (scripts/format-check.sh), chromium (renders the HTML report
 # in its test).
@@ -28,6 +29,7 @@ packages=(
 	postgresql postgresql-contrib
 	jq gnuplot-nox pgbouncer libxml2-utils
 	alembic python3-alembic python3-sqlalchemy python3-psycopg2 python3-yaml
+	python3-django ruby-activerecord ruby-pg
 	dpkg-dev
 	clang valgrind man-db shellcheck clang-format chromium
 )

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +20,35 @@
 #include <unistd.h>
 
 #include "stats.h"
+
+/* Commands running now (an application flow runs one per worker at once):
+ * their processes are pgrace's children too, and one command's sweep must
+ * not take them for another's leftovers. A fork and its entry here happen
+ * under the lock, and a sweep pass reads /proc under it, so a sweep never
+ * sees a command's process before it is entered. */
+#define LIVE_MAX 1024
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static pid_t live[LIVE_MAX];
+static size_t n_live;
+
+static bool live_has(pid_t pid)
+{
+	for (size_t i = 0; i < n_live; i++)
+		if (live[i] == pid)
+			return true;
+	return false;
+}
+
+void child_done(pid_t pid)
+{
+	pthread_mutex_lock(&live_mu);
+	for (size_t i = 0; i < n_live; i++)
+		if (live[i] == pid) {
+			live[i] = live[--n_live];
+			break;
+		}
+	pthread_mutex_unlock(&live_mu);
+}
 
 /* fd on target, without close-on-exec (dup2 clears it; the same fd keeps it). */
 static int put_fd(int fd, int target)
@@ -75,15 +105,25 @@ int child_start(char *const *argv, const char *cwd, char *const *envp, int out_f
 	if (pipe2(report, O_CLOEXEC) != 0)
 		return errno;
 	pid_t parent = getpid();
+	pthread_mutex_lock(&live_mu);
+	if (n_live == LIVE_MAX) {
+		pthread_mutex_unlock(&live_mu);
+		close(report[0]);
+		close(report[1]);
+		return EAGAIN;
+	}
 	pid_t p = fork();
 	if (p < 0) {
 		int e = errno;
+		pthread_mutex_unlock(&live_mu);
 		close(report[0]);
 		close(report[1]);
 		return e;
 	}
 	if (p == 0)
 		child_exec(argv, cwd, envp, out_fd, err_fd, report[1], parent);
+	live[n_live++] = p;
+	pthread_mutex_unlock(&live_mu);
 	close(report[1]);
 	/* Until the exec (the pipe closes: nothing read) or its failure. */
 	int e = 0;
@@ -94,6 +134,7 @@ int child_start(char *const *argv, const char *cwd, char *const *envp, int out_f
 	if (got == (ssize_t)sizeof e) {
 		while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
 			;
+		child_done(p);
 		return e ? e : ECHILD;
 	}
 	*pid = p;
@@ -131,6 +172,7 @@ static int sweep_once(pid_t child, int *killed)
 	DIR *d = opendir("/proc");
 	if (!d)
 		return 0;
+	pthread_mutex_lock(&live_mu);
 	pid_t self = getpid();
 	int found = 0;
 	struct dirent *e;
@@ -140,7 +182,8 @@ static int sweep_once(pid_t child, int *killed)
 		char *end, state;
 		long v = strtol(e->d_name, &end, 10);
 		pid_t pid = (pid_t)v, ppid;
-		if (*end || pid == child || pid == self || !stat_of(pid, &state, &ppid) || ppid != self)
+		if (*end || pid == child || pid == self || live_has(pid) ||
+		    !stat_of(pid, &state, &ppid) || ppid != self)
 			continue;
 		found++;
 		if (state != 'Z' && kill(pid, SIGKILL) == 0)
@@ -148,6 +191,7 @@ static int sweep_once(pid_t child, int *killed)
 		while (waitpid(pid, NULL, WNOHANG) < 0 && errno == EINTR)
 			;
 	}
+	pthread_mutex_unlock(&live_mu);
 	closedir(d);
 	return found;
 }

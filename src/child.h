@@ -11,7 +11,9 @@
  * than init's, and child_sweep finds it by its parent and kills it by its
  * pid (a child of ours that we have not reaped: its pid cannot have been
  * reused), then what it orphans in turn. Only pgrace's own children are
- * killed that way, and pgrace starts no processes but commands.
+ * killed that way, and pgrace starts no processes but commands; the
+ * processes of commands still running (an application flow runs one per
+ * worker at once) are spared, their own leftovers are not.
  *
  * What is true, then: after command_run no process the command started is
  * left (but one stuck in the kernel past the sweep's deadline); when pgrace
@@ -31,6 +33,10 @@
  * it from a thread that lives as long as the child (the main thread). */
 int child_start(char *const *argv, const char *cwd, char *const *envp, int out_fd, int err_fd,
 		pid_t *pid);
+/* Says that pid, a child_start child, has been reaped: from now on a sweep
+ * may take its pid for someone else's. Until then a sweep spares it (other
+ * commands run at once: an application flow's processes). */
+void child_done(pid_t pid);
 /* Kills every process whose parent is pgrace, but child (started with
  * child_start, exited and not yet reaped), and reaps it, again and again as
  * killing one hands pgrace its children, until none is left or deadline_us

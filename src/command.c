@@ -129,15 +129,41 @@ void command_copy(struct command *dst, const struct command *src)
 	}
 }
 
-/* A bounded buffer that keeps the last COMMAND_TAIL bytes written to it. */
+/* A bounded buffer that keeps the last COMMAND_TAIL bytes written to it,
+ * and looks for watch in everything written (across chunk boundaries: the
+ * last bytes of the previous chunk are carried). */
 struct tail {
 	char *buf; /* COMMAND_TAIL + 1 bytes */
 	size_t len;
 	bool cut;
+	const char *watch; /* NULL: none */
+	bool *seen;
+	char carry[COMMAND_WATCH_MAX];
+	size_t carry_len;
 };
+
+static void tail_watch(struct tail *t, const char *data, size_t n)
+{
+	size_t wl = strlen(t->watch);
+	char joined[COMMAND_WATCH_MAX + 4096];
+	while (n > 0 && !*t->seen) {
+		size_t take = n < 4096 ? n : 4096;
+		memcpy(joined, t->carry, t->carry_len);
+		memcpy(joined + t->carry_len, data, take);
+		size_t jl = t->carry_len + take;
+		if (memmem(joined, jl, t->watch, wl))
+			*t->seen = true;
+		t->carry_len = jl < wl - 1 ? jl : wl - 1;
+		memcpy(t->carry, joined + jl - t->carry_len, t->carry_len);
+		data += take;
+		n -= take;
+	}
+}
 
 static void tail_add(struct tail *t, const char *data, size_t n)
 {
+	if (t->watch && t->watch[0])
+		tail_watch(t, data, n);
 	if (n >= COMMAND_TAIL) {
 		t->cut = t->cut || t->len > 0 || n > COMMAND_TAIL;
 		memcpy(t->buf, data + n - COMMAND_TAIL, COMMAND_TAIL);
@@ -228,12 +254,23 @@ static void kill_group(pid_t pid, int fds[2], struct tail tails[2])
 void command_run(char *const *argv, const char *cwd, char *const *envp, uint64_t deadline_us,
 		 struct command_result *r)
 {
+	command_run_watch(argv, cwd, envp, deadline_us, NULL, r);
+}
+
+void command_run_watch(char *const *argv, const char *cwd, char *const *envp,
+		       uint64_t deadline_us, const char *watch, struct command_result *r)
+{
 	int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
 	pid_t pid = -1;
-	struct tail tails[2] = {{r->out, 0, false}, {r->err, 0, false}};
+	struct tail tails[2];
+	memset(tails, 0, sizeof tails);
 	memset(r, 0, sizeof *r);
 	tails[0].buf = r->out;
 	tails[1].buf = r->err;
+	for (int i = 0; i < 2; i++) {
+		tails[i].watch = watch;
+		tails[i].seen = &r->watched;
+	}
 
 	if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
 		r->status = CMD_SPAWN_ERROR;
@@ -285,6 +322,7 @@ void command_run(char *const *argv, const char *cwd, char *const *envp, uint64_t
 	int wstatus = 0;
 	while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
 		;
+	child_done(pid);
 	if (WIFEXITED(wstatus))
 		r->exit_code = WEXITSTATUS(wstatus);
 	else if (WIFSIGNALED(wstatus))

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #define COMMAND_TAIL 4096
+#define COMMAND_WATCH_MAX 256 /* longest text command_run_watch looks for, NUL included */
 
 /* How a command ended. */
 enum command_status {
@@ -52,6 +53,7 @@ struct command_result {
 	char err[COMMAND_TAIL + 1]; /* the last bytes of stderr */
 	bool out_cut, err_cut;      /* earlier bytes were dropped */
 	char why[256];       /* CMD_SPAWN_ERROR: what failed; CMD_TIMEOUT: after how long */
+	bool watched;        /* command_run_watch: its whole stdout or stderr held the text */
 };
 
 /* How r's command ended, for a message: "was killed by SIGSEGV", or
@@ -73,6 +75,11 @@ void command_copy(struct command *dst, const struct command *src);
  * From the main thread only (the child's death signal is tied to it). */
 void command_run(char *const *argv, const char *cwd, char *const *envp, uint64_t deadline_us,
 		 struct command_result *r);
+/* command_run, also looking for watch (NULL or shorter than
+ * COMMAND_WATCH_MAX) in everything the child writes to stdout or stderr,
+ * not only the tails: r->watched. */
+void command_run_watch(char *const *argv, const char *cwd, char *const *envp,
+		       uint64_t deadline_us, const char *watch, struct command_result *r);
 
 /* A NULL-terminated environment (malloc'd, free with command_argv_free):
  * base with every libpq variable (PG*) removed, then PGHOST, PGPORT, PGUSER,

@@ -11,8 +11,9 @@
  * Every string of the document is untrusted (scenario names, SQL, server
  * messages, command output): it goes through html_text(), which first makes
  * it terminal-safe (text.h: control and bidi characters become visible
- * escapes, invalid UTF-8 \xHH) and then escapes & < > " ' for HTML, so it
- * can be neither markup nor a reordering of the page's text.
+ * escapes, invalid UTF-8 \xHH; noncharacters such as U+FFFE, an HTML parse
+ * error, \ufffe too) and then escapes & < > " ' for HTML, so it can be
+ * neither markup nor a reordering of the page's text.
  *
  * Pure: reads a json_t, writes a FILE *; no database, no globals. */
 #include "html.h"
@@ -43,7 +44,17 @@ static void html_text(FILE *out, const char *s)
 	if (!safe)
 		abort();
 	text_escape(s, n, safe, cap);
+	const char *stop = safe + strlen(safe);
 	for (const char *p = safe; *p; p++) {
+		/* noncharacters (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF) are a parse error
+		 * in HTML: shown escaped, as text_escape shows a control */
+		size_t len = text_utf8_len((const unsigned char *)p, (size_t)(stop - p));
+		uint32_t cp = len > 1 ? text_utf8_decode((const unsigned char *)p, len) : 0;
+		if (len > 1 && ((cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE)) {
+			fprintf(out, "\\u%04x", (unsigned)cp);
+			p += len - 1;
+			continue;
+		}
 		switch (*p) {
 		case '&': fputs("&amp;", out); break;
 		case '<': fputs("&lt;", out); break;

@@ -217,6 +217,15 @@ static bool phase_value(void *ctx, const char *name, long long *v)
 	case M_INTERLEAVINGS_NOT_EXECUTABLE:
 		*v = ph->ilv.not_executable;
 		return true;
+	case M_APP_EXIT_OK:
+		*v = ph->app.exit_ok;
+		return true;
+	case M_APP_EXIT_FAILED:
+		*v = ph->app.exit_failed;
+		return true;
+	case M_APP_OUTPUT_MATCHED:
+		*v = ph->app.output_matched;
+		return true;
 	default:
 		return false;
 	}

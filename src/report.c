@@ -789,6 +789,14 @@ static json_t *json_phase(const struct phase_result *ph)
 	rc |= json_object_set_new(o, "interleave", json_interleave(ph));
 	rc |= json_object_set_new(o, "first_duplicate_round", json_fire_order(ph));
 	rc |= json_object_set_new(o, "first_passing_round", json_pass_round(ph));
+	rc |= json_object_set_new(o, "app",
+				  ph->app.exit_ok + ph->app.exit_failed > 0
+					  ? json_pack("{s:I,s:I,s:I,s:I}", "exit_ok",
+						      (json_int_t)ph->app.exit_ok, "exit_failed",
+						      (json_int_t)ph->app.exit_failed, "output_matched",
+						      (json_int_t)ph->app.output_matched, "connections",
+						      (json_int_t)ph->app.connections)
+					  : json_null());
 	if (rc != 0) {
 		json_decref(o);
 		return NULL;

@@ -35,6 +35,13 @@ struct step_result {
 	double elapsed_s;                               /* the step itself, retries included */
 };
 
+/* An application flow's own counts over a phase's rounds (app.h). */
+struct app_totals {
+	long long exit_ok, exit_failed; /* processes that exited 0, and not */
+	long long output_matched;       /* processes whose output held expect_output */
+	long long connections;          /* connections they made through the listener */
+};
+
 struct phase_result {
 	char name[128];
 	bool migrated; /* migration applied while the phase ran (after its steps) */
@@ -69,6 +76,7 @@ struct phase_result {
 	double tps;             /* free run: attempts per second */
 	double upper95;         /* fire: 95 % upper bound on the per-round race probability */
 	struct ilv_summary ilv; /* interleave: the orders and what each did */
+	struct app_totals app;  /* an app flow: its processes' exits and output (app.h) */
 	/* fire: the first round that left duplicates, the order its steps were
 	 * sent in (notation, "" when none) and each step's send and completion */
 	long long fire_round;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "command.h"
 #include "db.h"
 #include "checks.h"
@@ -393,6 +394,58 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 static bool round_setup(struct runner *rn, const struct phase *p, const struct sql_text *t,
 			long long round, int phase_round, int keys, int deadline_ms);
 
+/* The phase's race run by the application's own processes (app.h), round
+ * by round; false when the run must stop. */
+static bool app_rounds(struct runner *rn, const struct phase *p, const struct race_cfg *cfg,
+		       struct phase_result *ph, struct race_totals *t)
+{
+	char err[1400];
+	const struct sql_text *setup = p->round_setup.sql ? &p->round_setup : &rn->sc->round_setup;
+	if (rn->opts->duration_ms > 0 || rn->opts->pooler || rn->sc->n_targets > 1) {
+		race_failed(rn, p, ph, RACE_BAD, "its race",
+			    "an app flow runs in rounds on the --dsn server: it does not take "
+			    "--duration, --pooler or targets",
+			    NULL);
+		return false;
+	}
+	struct app_race *a = app_open(rn->admin, rn->res->schema, rn->sc, cfg, err, sizeof err);
+	if (!a) {
+		race_failed(rn, p, ph, strstr(err, rn->sc->path) ? RACE_BAD : RACE_BROKEN, "its race",
+			    err, NULL);
+		return false;
+	}
+	bool ok = true;
+	for (int i = 0; ok && i < cfg->rounds; i++) {
+		struct round_result rr;
+		if (setup->sql && !round_setup(rn, p, setup, rn->round + 1, i, cfg->keys,
+					       cfg->deadline_ms)) {
+			ph->broken = true;
+			ok = false;
+			break;
+		}
+		enum race_status st = app_round(a, ++rn->round, i, &rr, t, &ph->app, err, sizeof err);
+		if (st != RACE_OK) {
+			char where[160];
+			snprintf(where, sizeof where, "round %d", i + 1);
+			race_failed(rn, p, ph, st, where, err, t);
+			ok = false;
+			break;
+		}
+		ph->rounds++;
+		if (ph->rows_min < 0 || rr.rows_min < ph->rows_min)
+			ph->rows_min = rr.rows_min;
+		if (rr.rows_max > ph->rows_max)
+			ph->rows_max = rr.rows_max;
+		if (rr.keys_with_duplicates)
+			ph->rounds_with_duplicates++;
+		ph->extra_rows += rr.extra_rows;
+		if (rn->opts->progress)
+			progress_rounds(ph, cfg->rounds, &t->outcomes);
+	}
+	app_close(a);
+	return ok;
+}
+
 struct order_setup {
 	struct runner *rn;
 	const struct phase *p;
@@ -518,10 +571,10 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 				abort();
 			ph->n_per_key = (size_t)cfg.keys;
 		}
-		if (!interleave)
+		if (!interleave && !sc->app)
 			race = race_open(rn->opts->dsn, rn->target_dsn, rn->res->schema,
 					 rn->opts->pooler, sc, &cfg, err, sizeof err);
-		if (!race && !interleave) {
+		if (!race && !interleave && !sc->app) {
 			ph->broken = true;
 			stop_run(rn, VERDICT_ERROR, "phase %s: %s", p->name, err);
 			return false;
@@ -534,6 +587,8 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 	ph->migrated = rn->migrated;
 	if (go_on && interleave)
 		go_on = race_interleave(rn, p, &cfg, ph, &t);
+	else if (go_on && p->has_race && sc->app)
+		go_on = app_rounds(rn, p, &cfg, ph, &t);
 	else if (go_on && race)
 		go_on = ph->free_run ? race_free(rn, p, race, ph)
 				     : race_rounds(rn, p, race, &cfg, ph, &t);
@@ -544,7 +599,7 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 	}
 	if (rn->opts->progress && race)
 		progress_clear();
-	if (!race && !interleave)
+	if (!race && !interleave && !(p->has_race && sc->app))
 		return go_on;
 	/* The rounds that completed count even when a later one broke; with
 	 * none, rows_min stays -1: no rows were counted (reported as null). */

@@ -100,9 +100,66 @@ static bool parse_expects(struct loader *L, struct fy_node *n, int line, enum me
 	return true;
 }
 
+/* flow: {app: {command, cwd, shell, timeout_ms, expect_output}}. */
+static bool parse_app(struct loader *L, struct fy_node *n, int line, struct scenario *sc)
+{
+	static const char *const outer[] = {"app", NULL};
+	static const char *const keys[] = {"command", "cwd", "shell", "timeout_ms", "expect_output",
+					   NULL};
+	struct loader_map mo = {.map = n};
+	const char *k;
+	struct fy_node *v;
+	int kl;
+	struct fy_node *app = NULL;
+	int app_line = line;
+	while (loader_next_pair(L, &mo, outer, "flow", &k, &v, &kl)) {
+		app = v;
+		app_line = kl;
+	}
+	if (L->failed)
+		return false;
+	if (!app)
+		return loader_error(L, line, "flow: a mapping here is {app: {command: ...}}");
+	if (!loader_want_type(L, app, FYNT_MAPPING, "flow app", app_line))
+		return false;
+	sc->app = mem_calloc(1, sizeof *sc->app);
+	sc->app->line = app_line;
+	const char *text = NULL, *cwd = NULL;
+	bool shell = false;
+	int timeout_ms = 0, text_line = app_line;
+	struct loader_map mi = {.map = app};
+	while (loader_next_pair(L, &mi, keys, "flow app", &k, &v, &kl)) {
+		if (!strcmp(k, "command")) {
+			if (!(text = loader_scalar(L, v, k, kl)))
+				return false;
+			text_line = kl;
+		} else if (!strcmp(k, "expect_output")) {
+			if (!loader_string(L, v, "flow app expect_output", kl, &sc->app->expect_output))
+				return false;
+			if (strlen(sc->app->expect_output) >= COMMAND_WATCH_MAX)
+				return loader_error(L, kl, "flow app expect_output: at most %d bytes",
+						    COMMAND_WATCH_MAX - 1);
+		} else if (!loader_command_option(L, k, v, kl, &cwd, &shell, &timeout_ms)) {
+			return false;
+		}
+	}
+	if (L->failed)
+		return false;
+	if (!text)
+		return loader_error(L, app_line, "flow app: missing key \"command\"");
+	return loader_command(L, text_line, text, cwd, shell, timeout_ms, &sc->app->cmd);
+}
+
 static bool parse_flow(struct loader *L, struct fy_node *n, int line, struct scenario *sc)
 {
 	static const char *const keys[] = {"sql", "skip_if_found", "on", NULL};
+	if (n && fy_node_get_type(n) == FYNT_MAPPING && !fy_node_is_alias(n)) {
+		if (!fy_node_mapping_lookup_by_string(n, "app", FY_NT))
+			return loader_error(L, loader_line(n, line),
+					    "flow: expected a list, got a mapping (an application "
+					    "flow is {app: {command: ...}})");
+		return parse_app(L, n, line, sc);
+	}
 	if (!loader_want_type(L, n, FYNT_SEQUENCE, "flow", line))
 		return false;
 	int len = fy_node_sequence_item_count(n);
@@ -610,7 +667,7 @@ static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *
 			return loader_error(L, 1, "missing required key \"%s\"", required[i].key);
 	if (!sc->schema.sql && !sc->schema.command)
 		return loader_error(L, 1, "missing required key \"schema\"");
-	if (!sc->flow)
+	if (!sc->flow && !sc->app)
 		return loader_error(L, 1, "missing required key \"flow\"");
 	if (!sc->params)
 		return loader_error(L, 1, "missing required key \"params\"");
@@ -628,6 +685,13 @@ static bool parse_root(struct loader *L, struct fy_node *root, struct scenario *
 		return false;
 	if (!parse_phases(L, phases, phases_line, sc))
 		return false;
+	for (size_t i = 0; sc->app && i < sc->n_phases; i++)
+		for (size_t j = 0; j < sc->phases[i].n_steps; j++)
+			if (sc->phases[i].steps[j].under_load)
+				return loader_error(L, sc->phases[i].steps[j].line,
+					      "phase \"%s\": under_load runs SQL workers beside a step; "
+					      "an app flow has none (its workers are processes, in rounds)",
+					      sc->phases[i].name);
 	scenario_race_defaults(&sc->race); /* what the file did not set */
 	for (size_t i = 0; i < sc->n_phases; i++)
 		if (!scenario_race_check(L, sc, &sc->phases[i]))
@@ -752,6 +816,11 @@ void scenario_free(struct scenario *sc)
 	for (size_t i = 0; i < sc->n_targets; i++)
 		free(sc->targets[i]);
 	free(sc->flow);
+	if (sc->app) {
+		command_free(&sc->app->cmd);
+		free(sc->app->expect_output);
+		free(sc->app);
+	}
 	for (size_t i = 0; i < sc->n_phases; i++) {
 		struct phase *ph = &sc->phases[i];
 		free(ph->name);

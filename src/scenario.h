@@ -46,6 +46,15 @@ struct flow_step {
 /* Connection targets a scenario names (`targets: [primary, replica]`). */
 #define TARGETS_MAX 4
 
+/* flow: {app: {command: ..., cwd: ..., shell: ..., timeout_ms: ...,
+ * expect_output: ...}}: the application's own processes race, one per
+ * worker per round, through pgrace's protocol listener (app.h). */
+struct app_flow {
+	struct command cmd;
+	char *expect_output; /* a substring of its stdout or stderr counted in app.output_matched; NULL: none */
+	int line;
+};
+
 /* Race settings; the scenario's `race:` holds the defaults, a phase's
  * `race:` overrides them, and command-line flags override the defaults. */
 struct race_cfg {
@@ -201,6 +210,7 @@ struct scenario {
 	struct sql_text rows;  /* rows per key, run with the key as $1..$n */
 	struct flow_step *flow;
 	size_t n_flow;
+	struct app_flow *app;  /* flow: {app: ...}: NULL for a flow of SQL steps (then n_flow 0) */
 	struct phase *phases;
 	size_t n_phases;
 };

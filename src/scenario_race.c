@@ -212,6 +212,14 @@ bool scenario_interleave_check(const struct scenario *sc, const struct phase *ph
 			       const struct race_cfg *cfg, int *line, char *why, size_t len)
 {
 	int steps = (int)sc->n_flow + 1;
+	if (sc->app) {
+		*line = sc->app->line;
+		snprintf(why, len,
+			 "phase \"%s\": an app flow races in hold or fire mode; interleaving an "
+			 "application's own steps is not built yet",
+			 ph->name);
+		return false;
+	}
 	for (size_t i = 0; i < sc->n_flow; i++)
 		if (sc->flow[i].on) {
 			*line = sc->flow[i].on_line;

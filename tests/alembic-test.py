@@ -16,7 +16,14 @@ starts a throwaway one).
    exactly one of them, the count pgrace reports for two workers (one 23505
    per round). At 004 the same threads leave two rows and no error: the
    check can fail.
-4. pgrace init on a table Alembic made (with rows), the schema and the
+4. The same story raced through the application's own code
+   (membership-app.yaml: app/register.py, SQLAlchemy's ORM over psycopg2,
+   one process per worker through pgrace's protocol listener): before 005
+   hold leaves a row per worker from the app's own check-then-add; after it
+   one row per key, N-1 x 23505 on the wire naming the constraint, N-1
+   processes exiting non-zero with sqlalchemy.exc.IntegrityError in their
+   output; the mutant 005 makes it exit 1 too.
+5. pgrace init on a table Alembic made (with rows), the schema and the
    migration taken from Alembic itself (upgrade 004; upgrade 005 and
    downgrade 004): the scenario it writes passes, the rows stay. With the
    migration alone from Alembic, the schema from the live table (and its
@@ -49,6 +56,7 @@ PGRACE = os.path.abspath(os.environ.get("PGRACE_TEST_BIN") or sys.argv[1])
 SOURCE = os.path.abspath(sys.argv[2])
 PROJECT = os.path.join(SOURCE, "examples", "alembic")
 SCENARIO = "membership-alembic.yaml"
+APP_SCENARIO = "membership-app.yaml"
 UQ = "uq_user_tenant_membership_user_tenant"
 RUN_LIMIT_S = 300
 
@@ -100,6 +108,27 @@ def scenario_runs(tmp):
               "after 005 the race meets 23505")
 
 
+def app_runs(tmp):
+    code, doc, said = pgrace(PROJECT, os.path.join(tmp, "app.json"), "--rounds", "2",
+                             "--workers", "3", scenario=APP_SCENARIO)
+    check(code == 0, f"the app flow scenario passes (exit {code})\n{said}")
+    if not doc:
+        return
+    before, after = phase(doc, "before"), phase(doc, "after")
+    w, r = after["workers"], after["rounds"]
+    check(before["rows_per_key"]["min"] == before["workers"],
+          "before 005 every process's own check-then-add inserts")
+    check(after["rows_per_key"]["max"] == 1, "after 005 one row per key")
+    check(after["outcomes"].get("23505", 0) == (w - 1) * r,
+          f"after 005 N-1 x 23505 on the wire ({after['outcomes']})")
+    check(after["constraints"].get(UQ, 0) == (w - 1) * r, "each 23505 names the constraint")
+    app = after.get("app") or {}
+    check(app.get("exit_failed") == (w - 1) * r, f"N-1 processes exit non-zero ({app})")
+    check(app.get("output_matched") == (w - 1) * r,
+          "each of them printed sqlalchemy.exc.IntegrityError")
+    check(not schema_exists(doc["schema"]), "its schema is dropped")
+
+
 def mutant_fails(tmp):
     mutant = os.path.join(tmp, "mutant")
     shutil.copytree(PROJECT, mutant, ignore=shutil.ignore_patterns("__pycache__"))
@@ -119,6 +148,9 @@ def downgrade() -> None:
 '''
     with open(path, "w") as f:
         f.write(text)
+    code, doc, said = pgrace(mutant, os.path.join(tmp, "mutant-app.json"), "--rounds", "2",
+                             "--workers", "3", scenario=APP_SCENARIO)
+    check(code == 1, f"the app flow on the mutant fails with exit 1 (exit {code})\n{said}")
     code, doc, said = pgrace(mutant, os.path.join(tmp, "mutant.json"), "--rounds", "5")
     check(code == 1, f"the mutant (005 a non-unique index) fails with exit 1 (exit {code})\n{said}")
     if doc:
@@ -278,6 +310,7 @@ def init_from_alembic_schema(tmp):
 def main():
     with tempfile.TemporaryDirectory(prefix="pgrace-alembic-") as tmp:
         scenario_runs(tmp)
+        app_runs(tmp)
         mutant_fails(tmp)
         integrity_error_with_sqlalchemy(tmp)
         init_from_alembic_schema(tmp)

@@ -33,7 +33,9 @@ What stands in for the CI machine, and nothing else:
   command; `docker restart` restarts the throwaway server (pg_ctl restart);
   `${{ job.services.postgres.id }}` is the word postgres;
 - `scripts/pg-throwaway.sh start --version N` runs the installed server's
-  version when N's binaries are not on the machine (no download);
+  version when N's binaries are not on the machine (no download), in a
+  folder of the test's (PGRACE_PG_TMPDIR), where any cluster a failing
+  block leaves running is stopped;
 - the checkout: a copy of the project's tracked files, in which the GitLab
   job's own cmake lines build `build/pgrace` (until then it holds a copy of
   PGRACE_BIN); its scenarios/ keeps only membership-unique.yaml and
@@ -156,6 +158,11 @@ class World:
         # libpq, psycopg2 and SQLAlchemy all read ?host=.
         db_url = f"postgresql://postgres@/postgres?host={urllib.parse.quote(self.host)}"
         self.env.update(DSN=self.url, DATABASE_URL=db_url, PGRACE_DB_PASSWORD="pgrace-ci")
+        # Clusters a block starts (scripts/pg-throwaway.sh start) go here, so
+        # that those a failing block leaves running are found and stopped.
+        self.pgtmp = os.path.join(tmp, "pg")
+        os.mkdir(self.pgtmp)
+        self.env["PGRACE_PG_TMPDIR"] = self.pgtmp
         self.checkout = os.path.join(tmp, "checkout")
         self.copy_checkout()
         self.app = os.path.join(tmp, "app")
@@ -220,8 +227,17 @@ class World:
         return self.checkout
 
     def run(self, argv, script, cwd, env=None):
-        return subprocess.run(argv + [self.subst(script)], cwd=cwd, env=env or self.env,
-                              capture_output=True, text=True, timeout=LIMIT_S)
+        try:
+            return subprocess.run(argv + [self.subst(script)], cwd=cwd, env=env or self.env,
+                                  capture_output=True, text=True, timeout=LIMIT_S)
+        finally:
+            self.stop_leftovers()
+
+    def stop_leftovers(self):
+        """Stops the clusters a block started and left (it failed before its stop)."""
+        for name in os.listdir(self.pgtmp):
+            subprocess.run(["bash", os.path.join(SOURCE, "scripts", "pg-throwaway.sh"), "stop",
+                            os.path.join(self.pgtmp, name)], capture_output=True, timeout=120)
 
 
 def said(p):

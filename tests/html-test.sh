@@ -7,14 +7,16 @@
 # Against the server the PG* variables name (scripts/test.sh starts one):
 # the seed scenario (hold and fire) and a mutant whose 005 adds a CHECK
 # instead of UNIQUE, each with --html; a result document whose strings are
-# hostile, through `pgrace report`. From the DOM chromium prints after
+# hostile, through `pgrace report`; a run whose phase name, SQL, server
+# message and command output are hostile. From the DOM chromium prints after
 # rendering: the verdict and exit code, the mutant's failed expectations,
 # every phase, the race map's 20 cells per interleave phase, the swimlane
 # timelines of the first duplicated round and of the first passing round
 # after the migration (hold and fire; one lane per worker, COMMITs, blocked
-# steps with their SQLSTATE and constraint), hostile text as text (no element
-# it could inject). With
-# PGRACE_SCREENSHOT=FILE it also writes the PNG of the seed's page.
+# steps with their SQLSTATE and constraint), hostile text as text (no
+# element it could inject, U+FFFE escaped); from chromium's net log, that
+# the page asked the network for nothing (and that the log would show it).
+# With PGRACE_SCREENSHOT=FILE it also writes the PNG of the seed's page.
 # Exits 77 (skipped) when chromium is missing, unless CI is set.
 set -euo pipefail
 
@@ -43,6 +45,18 @@ fail() {
 dom() {
 	timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --user-data-dir="$tmp/profile" \
 		--host-resolver-rules="MAP * ~NOTFOUND" --dump-dom "file://$1" 2>/dev/null
+}
+
+# What a page asked the network for, one URL a line: chromium's net log,
+# the requests made for the file:// page itself (not the browser's own).
+requests() {
+	timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --user-data-dir="$tmp/profile" \
+		--host-resolver-rules="MAP * ~NOTFOUND" --log-net-log="$tmp/net.json" \
+		--dump-dom "file://$1" >/dev/null 2>&1
+	jq -r '.constants.logEventTypes.URL_REQUEST_START_JOB as $t | .events[]
+		| select(.type == $t) | .params
+		| select((.network_isolation_key // "") | startswith("file://"))
+		| .url | select(startswith("file:") | not)' "$tmp/net.json"
 }
 
 count() { # count PATTERN FILE: lines of grep -o (0 when none)
@@ -102,6 +116,15 @@ grep -q '<footer>' "$tmp/seed.dom" || fail "seed: the page did not render whole 
 if grep -Eq '(src|href)="(https?:)?//' "$tmp/seed.html"; then
 	fail "seed: the page refers to something on the network"
 fi
+asked=$(requests "$tmp/seed.html")
+[[ -z "$asked" ]] || fail "seed: the page asked the network for: $asked"
+# the net log does see a page's requests: the same page with an image from
+# the network and without its Content-Security-Policy asks for it
+sed -e 's|<meta http-equiv="Content-Security-Policy"[^>]*>||' \
+	-e 's|<footer>|<img src="http://pgrace-html-test.invalid/x.png"><footer>|' \
+	"$tmp/seed.html" >"$tmp/leaky.html"
+grep -q 'pgrace-html-test.invalid' <<<"$(requests "$tmp/leaky.html")" ||
+	fail "the net log did not show the request of a page that makes one"
 if [[ -n "${PGRACE_SCREENSHOT:-}" ]]; then
 	timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --user-data-dir="$tmp/profile" \
 		--host-resolver-rules="MAP * ~NOTFOUND" --hide-scrollbars --window-size=1100,1400 \
@@ -152,12 +175,55 @@ grep -qF '\x1b[2J' "$tmp/hostile.dom" || fail "hostile: the escape character is 
 grep -qF '\u202e' "$tmp/hostile.dom" || fail "hostile: the bidi override is not shown escaped"
 grep -q '<title>pgrace: &lt;script&gt;' "$tmp/hostile.dom" || fail "hostile: the title was changed by the document"
 
+# 4b. a real run whose phase name, SQL, server message and command output are
+# hostile: markup, quotes, ESC, a bidi override, U+FFFE (a noncharacter, an
+# HTML parse error) and a byte that is not UTF-8, all shown as text
+cat >"$tmp/hostile-run.yaml" <<'YAML'
+name: hostile-page
+description: hostile strings from SQL, the server and a command
+schema: CREATE TABLE t (k int)
+params: [round]
+rows: SELECT count(*) FROM t WHERE k = $1
+flow:
+  - sql: INSERT INTO t VALUES ($1)
+phases:
+  - name: "<script>alert(1)</script>\"q' x"
+    steps:
+      - sql: SELECT E'<script>alert(2)</script>"q''\u202e\x01 \uFFFE'::int
+        expect_error: "22P02"
+      - shell: true
+        command: "printf '<script>alert(3)</script>\"q\\047 \\033[2J \\357\\277\\276 \\342\\200\\256 \\377 end\\n' >&2; exit 1"
+YAML
+rc=0
+"$bin" run "$tmp/hostile-run.yaml" -q --html "$tmp/hostile-run.html" 2>/dev/null || rc=$?
+((rc == 1)) || fail "hostile run: exit $rc, expected 1 (its command fails)"
+dom "$tmp/hostile-run.html" >"$tmp/hostile-run.dom"
+if grep -q '<script\|<img' "$tmp/hostile-run.dom"; then
+	fail "hostile run: markup from the run reached the DOM"
+fi
+for want in '&lt;script&gt;alert(1)&lt;/script&gt;' '&lt;script&gt;alert(2)&lt;/script&gt;' \
+	'&lt;script&gt;alert(3)&lt;/script&gt;' '\u202e' '\x1b[2J' '\x01' '\ufffe'; do
+	grep -qF -- "$want" "$tmp/hostile-run.dom" || fail "hostile run: $want is not in the page as text"
+done
+if LC_ALL=C grep -q $'\xef\xbf\xbe' "$tmp/hostile-run.html"; then
+	fail "hostile run: U+FFFE went into the page raw"
+fi
+grep -q '<footer>' "$tmp/hostile-run.dom" || fail "hostile run: the page did not render whole"
+asked=$(requests "$tmp/hostile-run.html")
+[[ -z "$asked" ]] || fail "hostile run: the page asked the network for: $asked"
+
 # 5. bad input to pgrace report: file:line and exit 2
 printf '{"phases": [}\n' >"$tmp/bad.json"
 rc=0
 "$bin" report "$tmp/bad.json" -o "$tmp/bad.html" 2>"$tmp/bad.err" || rc=$?
 ((rc == 2)) || fail "report of bad JSON: exit $rc, expected 2"
 grep -q "bad.json:1:" "$tmp/bad.err" || fail "report of bad JSON does not say where: $(cat "$tmp/bad.err")"
+printf '{"scenario": "a\xffb", "verdict": "pass", "phases": []}\n' >"$tmp/notutf8.json"
+rc=0
+"$bin" report "$tmp/notutf8.json" -o "$tmp/notutf8.html" 2>"$tmp/bad.err" || rc=$?
+((rc == 2)) || fail "report of a document that is not UTF-8: exit $rc, expected 2"
+grep -q "notutf8.json:1:" "$tmp/bad.err" || fail "report of a document that is not UTF-8 does not say where"
+[[ ! -e "$tmp/notutf8.html" ]] || fail "report of a document that is not UTF-8 wrote a page"
 rc=0
 "$bin" report "$tmp/seed.json" -o "$tmp/seed.json" 2>/dev/null || rc=$?
 ((rc == 2)) || fail "report -o naming its input: exit $rc, expected 2"

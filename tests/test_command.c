@@ -192,6 +192,30 @@ Test(command, output_keeps_the_tail)
 	cr_expect_not(r.out_cut);
 }
 
+/* The watched text is found in the whole output, not only the tail: at
+ * the very start of 110 KB (the tail has long dropped it), split across a
+ * write boundary, and not found when absent. Before: an app's exception
+ * name on the first line of a long traceback was missed. */
+Test(command, watch_sees_the_whole_output)
+{
+	struct command_result r;
+	char *argv[] = {"/bin/sh", "-c",
+			"echo 'raise ActiveRecord::RecordNotUnique' >&2; i=0; "
+			"while [ $i -lt 10000 ]; do echo line-$i-padding >&2; i=$((i+1)); done; exit 1",
+			NULL};
+	command_run_watch(argv, NULL, plain_env, in_ms(60000), "ActiveRecord::RecordNotUnique", &r);
+	cr_expect(r.err_cut);
+	cr_expect_null(strstr(r.err, "RecordNotUnique"), "the tail still holds it: not a test");
+	cr_expect(r.watched, "the first line's text was missed");
+	char *split[] = {"/bin/sh", "-c", "printf Integrity; sleep 0.2; printf Error; exit 0", NULL};
+	command_run_watch(split, NULL, plain_env, in_ms(10000), "IntegrityError", &r);
+	cr_expect(r.watched, "a text split across two writes was missed");
+	command_run_watch(split, NULL, plain_env, in_ms(10000), "IntegrityErrors", &r);
+	cr_expect_not(r.watched);
+	command_run(split, NULL, plain_env, in_ms(10000), &r);
+	cr_expect_not(r.watched, "nothing watched, nothing seen");
+}
+
 static void nap_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};

@@ -87,6 +87,17 @@ Test(html, hostile_text_is_text)
 	free(p);
 }
 
+/* Noncharacters (U+FFFE, U+FFFF, U+FDD0, U+1FFFE) are an HTML parse error:
+ * shown escaped; the characters beside them stay as they are. */
+Test(html, noncharacters_are_escaped)
+{
+	char *p = page("{\"scenario\": \"a\\ufffe b\\uffff c\\ufdd0 d\\ud83f\\udffe e \\u00e9\\ufffd\","
+		       " \"verdict\": \"pass\", \"phases\": []}");
+	cr_expect(strstr(p, "a\\ufffe b\\uffff c\\ufdd0 d\\u1fffe e \xc3\xa9\xef\xbf\xbd"), "%s", p);
+	cr_expect_null(strstr(p, "\xef\xbf\xbe"), "U+FFFE raw");
+	free(p);
+}
+
 /* A hold round's timeline: COMMIT green, a statement still unanswered when
  * the COMMITs went was blocked, its error named with its constraint; the
  * first passing round after the migration gets its own timeline; every

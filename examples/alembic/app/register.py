@@ -1,0 +1,62 @@
+#!/usr/bin/python3
+"""register.py USER_ID TENANT_ID: the application's own registration path.
+
+What the service runs when a user joins a tenant, written as such code
+usually is with SQLAlchemy's ORM: look the membership up, add it when it is
+not there, commit. Nothing in it knows about pgrace: it connects with
+DATABASE_URL (psycopg2 reads PGPASSFILE and PGOPTIONS, so the sandbox's
+search_path and any password come from the environment). pgrace races it as
+an application flow (membership-app.yaml): one process per worker per round.
+
+Exit status 0 when the membership exists at the end (added here or found);
+an IntegrityError (the unique constraint of revision 005 refusing a
+duplicate) is not caught: it propagates, its traceback names
+sqlalchemy.exc.IntegrityError, and the process exits 1, as the service's
+request would fail.
+"""
+import os
+import sys
+
+from sqlalchemy import BigInteger, Column, Text, create_engine, select
+from sqlalchemy.orm import Session, declarative_base
+
+Base = declarative_base()
+
+
+class Membership(Base):
+    __tablename__ = "user_tenant_membership"
+    id = Column(BigInteger, primary_key=True)
+    user_id = Column(BigInteger, nullable=False)
+    tenant_id = Column(BigInteger, nullable=False)
+    role = Column(Text, nullable=False, server_default="member")
+
+
+def register(session: Session, user_id: int, tenant_id: int) -> Membership:
+    """The membership of user_id in tenant_id, created when missing."""
+    found = session.execute(
+        select(Membership).where(Membership.user_id == user_id,
+                                 Membership.tenant_id == tenant_id)).scalars().first()
+    if found is not None:
+        return found
+    m = Membership(user_id=user_id, tenant_id=tenant_id, role="member")
+    session.add(m)
+    session.commit()
+    return m
+
+
+def main() -> int:
+    if len(sys.argv) != 3:
+        print("usage: register.py USER_ID TENANT_ID", file=sys.stderr)
+        return 2
+    url = os.environ["DATABASE_URL"]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg2://" + url[len("postgresql://"):]
+    engine = create_engine(url)
+    with Session(engine) as session:
+        m = register(session, int(sys.argv[1]), int(sys.argv[2]))
+        print(f"member {m.user_id} of tenant {m.tenant_id}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

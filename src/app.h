@@ -1,0 +1,56 @@
+/* app.h: a phase's race run by the application's own processes, through
+ * pgrace's protocol listener (proxy.h).
+ *
+ * Each round starts the scenario's app command once per worker, at once,
+ * with the worker's key parameters as arguments ($1..$n after the command's
+ * own; for shell: true, the shell's positional parameters) and in the
+ * environment (PGRACE_KEY1..PGRACE_KEYn, PGRACE_WORKER, PGRACE_ROUND,
+ * PGRACE_KEY_INDEX), and with PGHOST/PGPORT/DATABASE_URL naming the
+ * worker's own listener on 127.0.0.1 (PGUSER, PGDATABASE, PGOPTIONS with
+ * the sandbox's search_path, and a PGPASSFILE as for commands; no password
+ * in the environment). Every connection to a worker's port is that
+ * worker's. Hold mode holds each COMMIT/END until every worker is at its
+ * commit, blocked on a lock its peers hold (the lock view, over the backend
+ * pids the listener read), or finished; fire mode holds each worker's first
+ * data statement until every worker has reached its own (or finished), then
+ * releases them together.
+ *
+ * A worker's attempt is its process: its outcome is the SQLSTATE of the
+ * first error its connections got on the wire ("ok" without one), every
+ * class-23 error naming a constraint counts for it, and its exit status and
+ * whether its output held the scenario's expect_output are counted too. A
+ * worker that never connected through its listener, a process still running
+ * at its deadline (killed with its process group) or one that could not be
+ * started breaks the round, naming the worker and its output's tail
+ * (passwords scrubbed): never a pass on nothing.
+ *
+ * Built beside race.c as a kind of worker the phase runs instead of SQL
+ * workers; it shares the round's key evaluation, rows query and totals. */
+#ifndef PGRACE_APP_H
+#define PGRACE_APP_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "race.h"
+#include "result.h"
+#include "scenario.h"
+
+struct app_race; /* opaque */
+
+/* Opens one listener per worker towards the server admin is connected to
+ * (its host and port) for a phase with cfg; NULL with err on failure (err
+ * names file:line when the scenario asks for what app flows cannot do). */
+struct app_race *app_open(PGconn *admin, const char *schema, const struct scenario *sc,
+			  const struct race_cfg *cfg, char *err, size_t errlen);
+/* Runs one round (round numbers the key, as for SQL flows): starts the
+ * processes, holds and releases their steps, waits for every one, then
+ * counts rows per key with admin. Adds to *t and *at; on a broken round
+ * err names the worker and why. */
+enum race_status app_round(struct app_race *a, long long round, long long phase_round,
+			   struct round_result *out, struct race_totals *t, struct app_totals *at,
+			   char *err, size_t errlen);
+/* Closes the listeners and frees a (NULL is fine). */
+void app_close(struct app_race *a);
+
+#endif

@@ -1,0 +1,194 @@
+/* test_integration_app.c: application flows (app.h) with psql as the app,
+ * against a real PostgreSQL.
+ *
+ * examples/psql-app passes: hold lets psql's check-then-insert duplicate
+ * before the constraint and, after it, one row per key with N-1 x 23505 on
+ * the wire naming the constraint and N-1 psql processes exiting non-zero
+ * with the message in their output. Then the ways it must never pass: an
+ * app that connects to the server directly (bypassing the listener), one
+ * still running at its deadline, one that insists on TLS, a command that
+ * cannot start; and what app flows refuse (interleave mode, under_load). */
+#include <criterion/criterion.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+TestSuite(app, .init = scratch_init, .fini = scratch_fini, .timeout = 300);
+
+#define EXAMPLE PGRACE_SOURCE_DIR "/examples/psql-app/psql-app.yaml"
+#define APP_LINE \
+	"command: psql -X -q -v ON_ERROR_STOP=1 -v user_id=\"$1\" -v tenant_id=\"$2\" -f register.sql"
+
+/* The example with its app command replaced by line (a shell line). */
+static const char *with_command(const char *name, const char *line)
+{
+	char repl[1024];
+	snprintf(repl, sizeof repl, "command: %s", line);
+	return variant_of(EXAMPLE, name, APP_LINE, repl);
+}
+
+Test(app, psql_races_through_the_listener)
+{
+	char line[512];
+	snprintf(line, sizeof line,
+		 "psql -X -q -v ON_ERROR_STOP=1 -v user_id=\"$1\" -v tenant_id=\"$2\" -f %s",
+		 PGRACE_SOURCE_DIR "/examples/psql-app/register.sql");
+	const char *file = with_command("psql-app.yaml", line);
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "-q", "--json", spath("r.json")), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(spath("r.json"));
+	json_t *before = phase(doc, "before"), *after = phase(doc, "after");
+	long long workers = jint(before, "workers"), rounds = jint(after, "rounds");
+	cr_assert_eq(jint2(before, "rows_per_key", "min"), workers, "hold lets every psql insert");
+	cr_assert_eq(jint2(after, "rows_per_key", "max"), 1);
+	cr_assert_eq(jint2(after, "outcomes", "23505"), (workers - 1) * rounds);
+	cr_assert_eq(jint2(after, "constraints", "uq_membership"), (workers - 1) * rounds);
+	json_decref(doc);
+	proc_free(&p);
+}
+
+Test(app, an_app_that_bypasses_the_listener_fails_the_phase)
+{
+	/* PGHOST is the listener's; the app connects to the real server's
+	 * socket folder it was given some other way */
+	char line[512];
+	snprintf(line, sizeof line, "psql -X -h \"$REAL_PGHOST\" -p %s -c 'SELECT 1'",
+		 getenv("PGPORT") ? getenv("PGPORT") : "5432");
+	const char *file = with_command("bypass.yaml", line);
+	setenv("REAL_PGHOST", getenv("PGHOST") ? getenv("PGHOST") : "/var/run/postgresql", 1);
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	unsetenv("REAL_PGHOST");
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "worker 0: the app never connected through pgrace's listener"), "%s",
+		  proc_said(&p));
+	cr_assert(contains(p.out, "phase before"), "%s", proc_said(&p));
+	cr_assert_not(contains(p.out, "PASS in"), "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+Test(app, an_app_past_its_deadline_is_killed_and_reported)
+{
+	const char *file0 = with_command("slow0.yaml", "sleep 60");
+	const char *file = variant_of(file0, "slow.yaml", "timeout_ms: 60000", "timeout_ms: 500");
+	struct proc p;
+	double t0 = now_s();
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_lt(now_s() - t0, 30.0, "the deadline was not kept");
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "still running at its deadline"), "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+Test(app, an_app_that_insists_on_tls_is_named)
+{
+	const char *file = with_command("tls.yaml", "PGSSLMODE=require psql -X -c 'SELECT 1'");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "insists on TLS"), "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+Test(app, a_command_that_cannot_start_names_its_line)
+{
+	const char *file0 = with_command("nostart0.yaml", "no-such-program-pgrace x");
+	const char *file = variant_of(file0, "nostart.yaml", "shell: true", "shell: false");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 2, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "could not be started"), "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+Test(app, interleave_and_under_load_are_refused)
+{
+	struct proc p;
+	int code = run_pgrace(ARGS("run", EXAMPLE, "--mode", "interleave"), &p);
+	cr_assert_eq(code, 2, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "an app flow races in hold or fire mode"), "%s", proc_said(&p));
+	proc_free(&p);
+	const char *file = variant_of(EXAMPLE, "load.yaml", "  - name: after\n    race: {}\n",
+				      "  - name: after\n    steps:\n      - run: cleanup\n"
+				      "        under_load: true\n    race: {}\n");
+	code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 2, "%s", proc_said(&p));
+	cr_assert(names_file_line(p.err, file), "%s", proc_said(&p));
+	cr_assert(contains(p.err, "an app flow has none"), "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+/* An app's output is untrusted: invalid UTF-8, a bidi override, an escape
+ * sequence, "]]>" in the tail pgrace shows stay escaped on the terminal and
+ * leave the JSON and JUnit well-formed. */
+Test(app, a_hostile_output_tail_stays_escaped)
+{
+	const char *file = with_command(
+		"hostile.yaml",
+		"printf 'bad \\377\\376 \\342\\200\\256 ]]> <x> \\033[31m \\001' >&2; exit 4");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "--json", spath("h.json"), "--junit", spath("h.xml")),
+			      &p);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "its output ends: bad \\xff\\xfe \\u202e ]]> <x> \\x1b[31m \\x01"),
+		  "%s", proc_said(&p));
+	cr_assert_null(strchr(p.out, '\033'), "a raw escape reached the terminal");
+	json_t *doc = load_json(spath("h.json"));
+	cr_assert(contains(jstr(doc, "error"), "never connected"));
+	json_decref(doc);
+	struct proc x;
+	int lint = wait_pgrace(spawn_cmd(ARGS("/usr/bin/xmllint", "--noout", spath("h.xml")), &x), &x,
+			       30);
+	cr_assert_eq(lint, 0, "xmllint refuses the JUnit file: %s", proc_said(&x));
+	proc_free(&x);
+	proc_free(&p);
+}
+
+/* Hold mode holds COMMITs: an app in autocommit sends none, so nothing is
+ * held and nothing raced. Before: the round passed on unsynchronised
+ * processes. Fire mode holds its first data statement: it races. */
+Test(app, a_round_that_held_nothing_is_not_judged)
+{
+	const char *file = with_command(
+		"autocommit.yaml",
+		"psql -X -q -v ON_ERROR_STOP=1 -c \"INSERT INTO user_tenant_membership (user_id, "
+		"tenant_id) SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM user_tenant_membership WHERE "
+		"user_id = $1 AND tenant_id = $2)\"");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "hold mode held nothing"), "%s", proc_said(&p));
+	proc_free(&p);
+	code = run_pgrace(ARGS("run", file, "--mode", "fire", "--json", spath("f.json")), &p);
+	cr_assert(code == 0 || code == 1, "%s", proc_said(&p));
+	json_t *doc = load_json(spath("f.json"));
+	cr_assert_eq(jint(phase(doc, "after"), "rounds"), 3, "fire raced every round");
+	json_decref(doc);
+	proc_free(&p);
+}
+
+/* SIGINT while the app's processes run: pgrace kills their process groups
+ * and exits 130, naming the worker (before: the round's message was an
+ * uninitialised buffer), and nothing of the app is left running. */
+Test(app, sigint_kills_the_apps_and_says_so)
+{
+	const char *file = with_command("sigint.yaml", "sleep 3737");
+	struct proc p;
+	pid_t pid = spawn_pgrace(ARGS("run", file), &p);
+	double t0 = now_s();
+	while (system("pgrep -f 'slee[p] 3737' >/dev/null") != 0 && now_s() - t0 < 60)
+		sleep_ms(50);
+	kill(pid, SIGINT);
+	int code = wait_pgrace(pid, &p, 60);
+	cr_assert_eq(code, 130, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "interrupted by SIGINT: its process group was killed"), "%s",
+		  proc_said(&p));
+	sleep_ms(200);
+	cr_assert_neq(system("pgrep -f 'slee[p] 3737' >/dev/null"), 0, "an app process was left running");
+	proc_free(&p);
+}
