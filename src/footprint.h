@@ -1,9 +1,11 @@
 /* footprint.h: what each flow statement touches, asked of the server, for
  * partial-order reduction (reduce.h).
  *
- * Each flow statement runs alone on a worker's connection, in a transaction
- * of the phase's isolation that is rolled back at once, on the key of the
- * phase's first order; while it is open the lock view (lockview.h,
+ * Each flow statement runs alone on a connection that is not a worker's (the
+ * coordinator's monitor, so the workers' sessions and the -v log of their
+ * transactions hold nothing but the orders), in a transaction of the
+ * phase's isolation that is rolled back at once, on the key of the phase's
+ * first order; while it is open the lock view (lockview.h,
  * step_footprint) says which relations the backend locked and how, with
  * those that foreign keys and inheritance tie to them. A relation's locks
  * are taken when a statement is planned, whatever rows it finds, so one run
@@ -37,7 +39,8 @@ struct footprint_rels {
 /* Fills f (workers, steps = flow statements + COMMIT, every worker's
  * statements alike; reduce_prepare() done) by running each flow statement
  * of sc on c (idle; BEGIN with begin_sql, the statement with key, then
- * ROLLBACK) and asking monitor about c's backend. False with err only when
+ * ROLLBACK) and asking monitor (which may be c itself: the question then
+ * runs inside that transaction) about c's backend. False with err only when
  * a connection is lost; anything else the server says makes that step
  * unknown. names gets the relations' names. c is idle again afterwards. */
 bool footprint_probe(PGconn *c, PGconn *monitor, const struct lockview *view, const struct scenario *sc,

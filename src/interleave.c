@@ -557,7 +557,7 @@ static void count_outcomes(const struct ilv *il, const struct ilv_order *o, stru
 }
 
 /* Partial-order reduction: asks the server what each flow statement
- * touches (on worker a's connection, on the key of the next round), then
+ * touches (on the monitor's connection, on the key of the next round), then
  * lets ilv_reduce() choose the orders to run. */
 static enum drive_status plan_reduction(struct ilv *il, struct ilv_summary *s, long long round)
 {
@@ -573,7 +573,9 @@ static enum drive_status plan_reduction(struct ilv *il, struct ilv_summary *s, l
 		abort();
 	enum drive_status st = DRIVE_OK;
 	il->deadline = clock_us() + (uint64_t)il->cfg->deadline_ms * 1000u;
-	if (!footprint_probe(il->w[0].c, il->monitor, il->view, il->sc, il->k,
+	/* On the monitor: the workers' connections (and the -v log of their
+	 * transactions) see nothing but the orders. */
+	if (!footprint_probe(il->monitor, il->monitor, il->view, il->sc, il->k,
 			     il->begin[0 < il->cfg->rc_workers], il->key[0].ptr, il->deadline, f,
 			     &s->rels, il->err, il->errlen)) {
 		st = db_stop_requested() ? DRIVE_INTERRUPTED : DRIVE_BROKEN;
