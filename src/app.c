@@ -170,16 +170,6 @@ static char **proc_argv(const struct app_race *a, const struct key_values *kv)
 	return argv;
 }
 
-/* Worker w's key index, as race.c spreads SQL workers. */
-static int key_of(const struct race_cfg *c, int w)
-{
-	if (c->keys <= 1)
-		return 0;
-	if (c->dist == DIST_UNIFORM)
-		return w % c->keys;
-	return w < c->workers / 2 ? 0 : 1 + (w % (c->keys - 1));
-}
-
 /* How many of the workers' backends wait on locks only other workers hold;
  * -1 with err when the server cannot say. */
 static long long blocked_backends(struct app_race *a, const struct proxy_view *v, char *err,
@@ -400,7 +390,7 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 		}
 	}
 	for (int w = 0; w < n; w++) {
-		struct key_ctx ctx = {round, key_of(&a->cfg, w), phase_round, w};
+		struct key_ctx ctx = {round, race_key_of(&a->cfg, w), phase_round, w};
 		if (!key_eval(a->sc->params, a->sc->n_params, &ctx, &wkeys[w], why, sizeof why)) {
 			snprintf(err, errlen, "%s:%d: params: %s", a->sc->path, a->sc->params_line, why);
 			st = RACE_BAD;
@@ -412,7 +402,7 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 	for (int w = 0; w < n; w++) {
 		struct app_proc *p = &procs[w];
 		p->argv = proc_argv(a, &wkeys[w]);
-		p->envp = proc_env(a, w, round, key_of(&a->cfg, w), &wkeys[w]);
+		p->envp = proc_env(a, w, round, race_key_of(&a->cfg, w), &wkeys[w]);
 		p->cwd = a->sc->app->cmd.cwd;
 		p->watch = a->sc->app->expect_output;
 		p->deadline_us = deadline;

@@ -52,9 +52,7 @@ struct race {
 	size_t w_bytes;                  /* the mapping of w */
 };
 
-/* Worker w's key index: uniform spreads workers evenly; hot puts half of
- * them on key 0 and spreads the rest over the others. */
-static int key_of(const struct race_cfg *c, int w)
+int race_key_of(const struct race_cfg *c, int w)
 {
 	if (c->keys <= 1)
 		return 0;
@@ -145,7 +143,7 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 	if (!r->keys || (key_uses_worker(sc->params, sc->n_params) && !r->worker_keys))
 		abort();
 	for (int i = 0; i < cfg->workers; i++)
-		worker_init(&r->w[i], &r->env, i, key_of(cfg, i),
+		worker_init(&r->w[i], &r->env, i, race_key_of(cfg, i),
 			    i < cfg->rc_workers ? ISO_READ_COMMITTED : cfg->isolation);
 	r->coord = (struct coord){
 		.ctl = ctl, .w = r->w, .n = cfg->workers, .deadline_ms = cfg->deadline_ms};

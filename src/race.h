@@ -79,6 +79,9 @@ enum race_status {
 			   * own transaction */
 };
 
+/* Worker w's key index: uniform spreads workers evenly; hot puts half of
+ * them on key 0 and spreads the rest over the others (SQL and app workers). */
+int race_key_of(const struct race_cfg *c, int w);
 /* Event-loop threads for that many workers: PGRACE_THREADS (1 to 64), else
  * one per online core, never more than workers; 0, with err, when
  * PGRACE_THREADS holds anything else. */
