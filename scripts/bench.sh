@@ -68,7 +68,9 @@
 # results/bench-{hit-rate,throughput,latency,gate,scale}.csv,
 # results/bench-hit-rate.svg and results/bench-throughput.svg (gnuplot,
 # bench/*.gp), results/bench-raw.jsonl (one line per repetition), and prints
-# the tables (bench.md, the same text). The goals (issue 12: free-run
+# the tables (bench.md, the same text); scripts/bench-summary.py computes the
+# hit-rate, duplicate-yield and release-spread medians from the raw lines.
+# The goals (issue 12: free-run
 # attempts/s >= 1.2x and client CPU per attempt <= 0.8x pgbench -M
 # prepared's, fire skew p50 <= 100 / 400 us at 16 / 64 workers, duplicate
 # yield, hold detection latency, gate <= 1 s, 1000 workers passing in
@@ -245,7 +247,7 @@ pick_tool() {
 }
 pgbench=$(pick_tool pgbench)
 psql=$(pick_tool psql)
-for tool in jq gnuplot; do
+for tool in jq gnuplot python3; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		say "$tool not found (scripts/setup.sh installs it)"
 		exit 2
@@ -938,6 +940,10 @@ fi
 sections_json=$(for k in "${!section_s[@]}"; do printf '%s\t%s\n' "$k" "${section_s[$k]}"; done |
 	jq -Rn '[inputs | split("\t") | {(.[0]): (.[1] | tonumber)}] | add // {}')
 
+# The fire-mode tables (hit rate, duplicate yield, release spread): medians
+# per group by scripts/bench-summary.py; the other sections below.
+fire_json=$(python3 scripts/bench-summary.py "$raw")
+
 jq -n \
 	--arg command "$command_line" --argjson quick "$quick" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 	--arg commit "$git_commit" --arg pgrace_version "$("$pgrace" --version)" \
@@ -950,7 +956,7 @@ jq -n \
 	--argjson ilv_reps "$ilv_reps" \
 	--arg load0 "$loadavg_start" --arg load1 "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)" \
 	--argjson sections "$sections_json" --argjson elapsed "$(elapsed "$t_bench0" "$(now)")" \
-	--slurpfile raw "$raw" '
+	--argjson fire "$fire_json" --slurpfile raw "$raw" '
 	def median: map(select(. != null)) | sort |
 		if length == 0 then null
 		elif length % 2 == 1 then .[(length - 1) / 2]
@@ -967,20 +973,7 @@ jq -n \
 	            loadavg_start: $load0, loadavg_end: $load1},
 	  settings: {reps: $reps, hit_rounds_per_rep: $hit_rounds, free_run_s: $seconds,
 	             scale_reps: $scale_reps, interleave_reps: $ilv_reps},
-	  hit_rate: [$ok | map(select(.section == "hit")) | group_by([.flow, .workers])[] | . as $g |
-	    ($g | map(select(.tool == "pgrace" and .mode == "fire"))) as $f |
-	    ($g | map(select(.tool == "pgbench"))) as $b |
-	    {flow: $g[0].flow, workers: $g[0].workers,
-	     pgrace: ($f | map(.dup / .rounds) | median | r(1000)),
-	     pgbench: ($b | map(.dup / .rounds) | median | r(1000)),
-	     pgrace_hold: ($g | map(select(.tool == "pgrace" and .mode == "hold") | .dup / .rounds) | median | r(1000)),
-	     skew_us_p50: ($f | map(.skew_p50) | median), skew_us_max: ($f | map(.skew_max) | median),
-	     pgbench_skew_us_p50: ($b | map(.skew_p50) | median),
-	     pgbench_skew_us_max: ($b | map(.skew_max) | median),
-	     pgrace_latency_us_p50: ($f | map(.lat_p50) | median),
-	     pgbench_latency_us_p50: ($b | map(.lat_p50) | median),
-	     reps: {pgrace: ($f | length), pgbench: ($b | length)}} |
-	    .ratio = ratio(.pgrace; .pgbench)],
+	  hit_rate: $fire.hit_rate,
 	  throughput: [$ok | map(select(.section == "throughput")) | group_by([.phase != "before", .workers])[] |
 	    . as $g |
 	    def tool(t): $g | map(select(.tool == t)) |
@@ -1001,23 +994,8 @@ jq -n \
 	    .ratio_simple = ratio(.pgrace.tps; .pgbench_simple.tps) |
 	    .cpu_ratio_prepared = ratio(.pgrace.client_cpu_us_per_attempt; .pgbench_prepared.client_cpu_us_per_attempt) |
 	    .cpu_ratio_simple = ratio(.pgrace.client_cpu_us_per_attempt; .pgbench_simple.client_cpu_us_per_attempt)],
-	  yield: [$ok | map(select(.section == "yield")) | group_by(.workers)[] | . as $g |
-	    ($g | map(select(.tool == "pgrace"))) as $p | ($g | map(select(.tool == "pgbench"))) as $b |
-	    ($g | map(select(.tool == "pgrace_send"))) as $s |
-	    {workers: $g[0].workers, pgrace: ($p | map(.yield) | median | r(1000)),
-	     pgrace_send: ($s | map(.yield) | median | r(1000)),
-	     pgbench: ($b | map(.yield) | median | r(1000)),
-	     pgrace_skew_us_p50: ($p | map(.skew_p50) | median),
-	     pgrace_send_skew_us_p50: ($s | map(.skew_p50) | median),
-	     reps: {pgrace: ($p | length), pgrace_send: ($s | length), pgbench: ($b | length)}} |
-	    .ratio = ratio(.pgrace; .pgbench)],
-	  release: [$ok | map(select(.section == "release")) | group_by(.workers)[] | . as $g |
-	    def tool(t): $g | map(select(.tool == t)) |
-	      {client_us_p50: (map(.client_p50) | median), client_us_max: (map(.client_max) | median),
-	       server_us_p50: (map(.server_p50) | median), server_us_max: (map(.server_max) | median),
-	       reps: length};
-	    {workers: $g[0].workers, last_byte: tool("pgrace_last-byte"), send: tool("pgrace_send"),
-	     pgbench: tool("pgbench")}],
+	  yield: $fire.yield,
+	  release: $fire.release,
 	  hold: ($ok | map(select(.section == "gate") | .hold // [] | .[]) |
 	    {phases: length, detect_us_p50: (map(.detect_us_p50) | median),
 	     detect_us_max: (map(.detect_us_max) | max),

@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+"""bench-summary.py RAW: the fire-mode tables of bench.sh from its raw records.
+
+RAW is bench.sh's bench-raw.jsonl, one JSON object per measurement. Prints one
+JSON object {"hit_rate": [...], "yield": [...], "release": [...]}: per group
+(flow and workers, or workers), the median over repetitions of each figure,
+rounded as bench.json shows it. Records whose "ok" is false or missing are left out.
+Exit code: 0 written; 2 bad usage or a RAW line that is not a JSON object
+(named file:line). Standard library only."""
+import json
+import math
+import sys
+
+
+def median(values):
+    """Median of the non-null values, the mean of the middle two for an even count; None if none."""
+    v = sorted(x for x in values if x is not None)
+    if not v:
+        return None
+    n = len(v)
+    if n % 2 == 1:
+        return v[(n - 1) // 2]
+    return (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def rnd(x, n):
+    """x rounded to 1/n, halves away from zero; None stays None."""
+    if x is None:
+        return None
+    return math.copysign(math.floor(abs(x * n) + 0.5), x * n) / n
+
+
+def ratio(a, b):
+    """a / b to 1/100; None when either is missing or b is zero."""
+    if a is None or b is None or b == 0:
+        return None
+    return rnd(a / b, 100)
+
+
+def share(rec):
+    """The record's dup / rounds; None when either is missing or rounds is zero."""
+    if rec.get("dup") is None or not rec.get("rounds"):
+        return None
+    return rec["dup"] / rec["rounds"]
+
+
+def groups(records, key):
+    """Records grouped by key(record), groups in ascending key order."""
+    out = {}
+    for rec in records:
+        out.setdefault(key(rec), []).append(rec)
+    return [out[k] for k in sorted(out)]
+
+
+def hit_rate(ok):
+    rows = []
+    for g in groups([r for r in ok if r.get("section") == "hit"], lambda r: (r["flow"], r["workers"])):
+        f = [r for r in g if r.get("tool") == "pgrace" and r.get("mode") == "fire"]
+        b = [r for r in g if r.get("tool") == "pgbench"]
+        h = [r for r in g if r.get("tool") == "pgrace" and r.get("mode") == "hold"]
+        row = {"flow": g[0]["flow"], "workers": g[0]["workers"],
+               "pgrace": rnd(median(share(r) for r in f), 1000),
+               "pgbench": rnd(median(share(r) for r in b), 1000),
+               "pgrace_hold": rnd(median(share(r) for r in h), 1000),
+               "skew_us_p50": median(r.get("skew_p50") for r in f),
+               "skew_us_max": median(r.get("skew_max") for r in f),
+               "pgbench_skew_us_p50": median(r.get("skew_p50") for r in b),
+               "pgbench_skew_us_max": median(r.get("skew_max") for r in b),
+               "pgrace_latency_us_p50": median(r.get("lat_p50") for r in f),
+               "pgbench_latency_us_p50": median(r.get("lat_p50") for r in b),
+               "reps": {"pgrace": len(f), "pgbench": len(b)}}
+        row["ratio"] = ratio(row["pgrace"], row["pgbench"])
+        rows.append(row)
+    return rows
+
+
+def duplicate_yield(ok):
+    rows = []
+    for g in groups([r for r in ok if r.get("section") == "yield"], lambda r: r["workers"]):
+        p, b, s = ([r for r in g if r.get("tool") == t] for t in ("pgrace", "pgbench", "pgrace_send"))
+        row = {"workers": g[0]["workers"],
+               "pgrace": rnd(median(r.get("yield") for r in p), 1000),
+               "pgrace_send": rnd(median(r.get("yield") for r in s), 1000),
+               "pgbench": rnd(median(r.get("yield") for r in b), 1000),
+               "pgrace_skew_us_p50": median(r.get("skew_p50") for r in p),
+               "pgrace_send_skew_us_p50": median(r.get("skew_p50") for r in s),
+               "reps": {"pgrace": len(p), "pgrace_send": len(s), "pgbench": len(b)}}
+        row["ratio"] = ratio(row["pgrace"], row["pgbench"])
+        rows.append(row)
+    return rows
+
+
+def release(ok):
+    def tool(g, t):
+        m = [r for r in g if r.get("tool") == t]
+        return {"client_us_p50": median(r.get("client_p50") for r in m),
+                "client_us_max": median(r.get("client_max") for r in m),
+                "server_us_p50": median(r.get("server_p50") for r in m),
+                "server_us_max": median(r.get("server_max") for r in m),
+                "reps": len(m)}
+    return [{"workers": g[0]["workers"], "last_byte": tool(g, "pgrace_last-byte"),
+             "send": tool(g, "pgrace_send"), "pgbench": tool(g, "pgbench")}
+            for g in groups([r for r in ok if r.get("section") == "release"], lambda r: r["workers"])]
+
+
+def tidy(x):
+    """Whole floats as integers, as jq prints them."""
+    if isinstance(x, float) and x.is_integer() and abs(x) < 1e17:
+        return int(x)
+    if isinstance(x, dict):
+        return {k: tidy(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [tidy(v) for v in x]
+    return x
+
+
+def load(path):
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError as e:
+                raise SystemExit(f"bench-summary: {path}:{n}: not JSON: {e}") from None
+            if not isinstance(rec, dict):
+                raise SystemExit(f"bench-summary: {path}:{n}: not a JSON object")
+            records.append(rec)
+    return records
+
+
+def main(argv):
+    if len(argv) != 2:
+        print("usage: bench-summary.py RAW", file=sys.stderr)
+        return 2
+    try:
+        ok = [r for r in load(argv[1]) if r.get("ok") not in (None, False)]
+    except OSError as e:
+        print(f"bench-summary: {argv[1]}: {e.strerror}", file=sys.stderr)
+        return 2
+    except SystemExit as e:
+        print(e, file=sys.stderr)
+        return 2
+    json.dump(tidy({"hit_rate": hit_rate(ok), "yield": duplicate_yield(ok), "release": release(ok)}),
+              sys.stdout, separators=(",", ":"), ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,63 @@
+#!/usr/bin/python3
+"""bench-summary-test.py SOURCE_DIR: scripts/bench-summary.py on the small raw
+file tests/data/bench/raw.jsonl gives tests/data/bench/summary.json (the
+tables bench.sh's jq aggregation gave for the same records), and figures
+worked out by hand from the records: medians of odd and even counts, records
+not ok left out, ratios and repetition counts; a line that is not JSON is
+named by file:line with exit code 2. Exits 0 when every check held."""
+import json
+import os
+import subprocess
+import sys
+
+SOURCE = os.path.abspath(sys.argv[1])
+SUMMARY = os.path.join(SOURCE, "scripts", "bench-summary.py")
+DATA = os.path.join(SOURCE, "tests", "data", "bench")
+
+failures = []
+
+
+def check(what, got, want):
+    if got != want:
+        failures.append(f"{what}: got {got!r}, want {want!r}")
+
+
+def run(raw):
+    return subprocess.run([sys.executable, SUMMARY, raw], capture_output=True, text=True, timeout=60)
+
+
+p = run(os.path.join(DATA, "raw.jsonl"))
+check("exit code", p.returncode, 0)
+got = json.loads(p.stdout) if p.returncode == 0 else {}
+with open(os.path.join(DATA, "summary.json"), encoding="utf-8") as f:
+    check("summary.json", got, json.load(f))
+
+hit = {(r["flow"], r["workers"]): r for r in got.get("hit_rate", [])}
+cti2 = hit.get(("check-then-insert", 2), {})
+# fire 3/6, 5/6, 1/6 (a fourth rep not ok): median 3/6; pgbench 1/6, 2/6 (a third not ok): mean 1.5/6.
+check("hit pgrace", cti2.get("pgrace"), 0.5)
+check("hit pgbench", cti2.get("pgbench"), 0.25)
+check("hit ratio", cti2.get("ratio"), 2)
+check("hit reps", cti2.get("reps"), {"pgrace": 3, "pgbench": 2})
+check("hit pgbench skew p50 (even count)", cti2.get("pgbench_skew_us_p50"), 300.5)
+check("hit skew max (odd count)", cti2.get("skew_us_max"), 90)
+check("hit groups in flow, workers order", [(r["flow"], r["workers"]) for r in got.get("hit_rate", [])],
+      [("check-then-insert", 2), ("check-then-insert", 16), ("where-not-exists", 16)])
+y16 = {r["workers"]: r for r in got.get("yield", [])}.get(16, {})
+# (0.4445 + 0.5) / 2 = 0.47225 to 0.472; pgbench (0.111 + 0.1332) / 2 = 0.1221 to 0.122.
+check("yield pgrace", y16.get("pgrace"), 0.472)
+check("yield ratio", y16.get("ratio"), 3.87)
+rel16 = {r["workers"]: r for r in got.get("release", [])}.get(16, {})
+check("release last-byte server max (null left out)", rel16.get("last_byte", {}).get("server_us_max"), 300)
+check("release last-byte client p50", rel16.get("last_byte", {}).get("client_us_p50"), 13.5)
+
+bad = os.path.join(DATA, "bad.jsonl")
+p = run(bad)
+check("bad input exit code", p.returncode, 2)
+check("bad input names file:line", f"{bad}:2:" in p.stderr, True)
+check("bad input: nothing on stdout", p.stdout, "")
+
+for line in failures:
+    print("FAIL", line)
+print("ok" if not failures else f"{len(failures)} failed")
+sys.exit(1 if failures else 0)
