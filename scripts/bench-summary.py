@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-"""bench-summary.py RAW: the fire-mode tables of bench.sh from its raw records.
+"""bench-summary.py RAW NPROC: bench.sh's hit-rate, throughput, duplicate-yield
+and release-spread tables from its raw records.
 
-RAW is bench.sh's bench-raw.jsonl, one JSON object per measurement. Prints one
-JSON object {"hit_rate": [...], "yield": [...], "release": [...]}: per group
-(flow and workers, or workers), the median over repetitions of each figure,
-rounded as bench.json shows it. Records whose "ok" is false or missing are left out.
+RAW is bench.sh's bench-raw.jsonl, one JSON object per measurement; NPROC the
+cores efficiency is divided by. Prints one JSON object {"hit_rate": [...],
+"throughput": [...], "yield": [...], "release": [...]}: per group (flow and
+workers, phase and workers, or workers), the median over repetitions of each
+figure, rounded as bench.json shows it. Records whose "ok" is false or missing are left out.
 Exit code: 0 written; 2 bad usage or a RAW line that is not a JSON object
 (named file:line). Standard library only."""
 import json
@@ -90,6 +92,53 @@ def duplicate_yield(ok):
     return rows
 
 
+def total(values):
+    """Sum of the non-null values, as jq's add; None if none."""
+    v = [x for x in values if x is not None]
+    return sum(v) if v else None
+
+
+def per_attempt(rec, cpu):
+    """CPU seconds per attempt in microseconds; None without CPU or attempts."""
+    if rec.get(cpu) is None or not rec.get("attempts"):
+        return None
+    return rec[cpu] / rec["attempts"] * 1000000
+
+
+def efficiency(rec, nproc):
+    """Attempts/s x server CPU per attempt / cores; None when a figure is missing."""
+    if rec.get("server_cpu_s") is None or rec.get("tps") is None or not rec.get("attempts"):
+        return None
+    return rec["tps"] * rec["server_cpu_s"] / rec["attempts"] / nproc
+
+
+def throughput(ok, nproc):
+    def tool(g, t):
+        m = [r for r in g if r.get("tool") == t]
+        return {"tps": rnd(median(r.get("tps") for r in m), 10),
+                "latency_us": {q: median(r.get(q) for r in m) for q in ("p50", "p90", "p99", "max")},
+                "client_cpu_us_per_attempt": rnd(median(per_attempt(r, "client_cpu_s") for r in m), 10),
+                "server_cpu_us_per_attempt": rnd(median(per_attempt(r, "server_cpu_s") for r in m), 10),
+                "efficiency": rnd(median(efficiency(r, nproc) for r in m), 100),
+                "reps": len(m)}
+    rows = []
+    for g in groups([r for r in ok if r.get("section") == "throughput"],
+                    lambda r: (r.get("phase") != "before", r["workers"])):
+        row = {"phase": g[0].get("phase"), "workers": g[0]["workers"], "pgrace": tool(g, "pgrace"),
+               "pgbench_prepared": tool(g, "pgbench_prepared"), "pgbench_simple": tool(g, "pgbench_simple"),
+               "pgrace_errors": total(r.get("errors") for r in g if r.get("tool") == "pgrace"),
+               "pgbench_aborted_clients": total(r.get("aborted_clients") for r in g
+                                                if r.get("tool") != "pgrace")}
+        row["ratio_prepared"] = ratio(row["pgrace"]["tps"], row["pgbench_prepared"]["tps"])
+        row["ratio_simple"] = ratio(row["pgrace"]["tps"], row["pgbench_simple"]["tps"])
+        row["cpu_ratio_prepared"] = ratio(row["pgrace"]["client_cpu_us_per_attempt"],
+                                          row["pgbench_prepared"]["client_cpu_us_per_attempt"])
+        row["cpu_ratio_simple"] = ratio(row["pgrace"]["client_cpu_us_per_attempt"],
+                                        row["pgbench_simple"]["client_cpu_us_per_attempt"])
+        rows.append(row)
+    return rows
+
+
 def release(ok):
     def tool(g, t):
         m = [r for r in g if r.get("tool") == t]
@@ -131,8 +180,8 @@ def load(path):
 
 
 def main(argv):
-    if len(argv) != 2:
-        print("usage: bench-summary.py RAW", file=sys.stderr)
+    if len(argv) != 3 or not argv[2].isdigit() or int(argv[2]) < 1:
+        print("usage: bench-summary.py RAW NPROC", file=sys.stderr)
         return 2
     try:
         ok = [r for r in load(argv[1]) if r.get("ok") not in (None, False)]
@@ -142,7 +191,8 @@ def main(argv):
     except SystemExit as e:
         print(e, file=sys.stderr)
         return 2
-    json.dump(tidy({"hit_rate": hit_rate(ok), "yield": duplicate_yield(ok), "release": release(ok)}),
+    json.dump(tidy({"hit_rate": hit_rate(ok), "throughput": throughput(ok, int(argv[2])),
+                    "yield": duplicate_yield(ok), "release": release(ok)}),
               sys.stdout, separators=(",", ":"), ensure_ascii=False)
     sys.stdout.write("\n")
     return 0

@@ -69,7 +69,7 @@
 # results/bench-hit-rate.svg and results/bench-throughput.svg (gnuplot,
 # bench/*.gp), results/bench-raw.jsonl (one line per repetition), and prints
 # the tables (bench.md, the same text); scripts/bench-summary.py computes the
-# hit-rate, duplicate-yield and release-spread medians from the raw lines.
+# hit-rate, throughput, yield and release-spread medians from the raw lines.
 # The goals (issue 12: free-run
 # attempts/s >= 1.2x and client CPU per attempt <= 0.8x pgbench -M
 # prepared's, fire skew p50 <= 100 / 400 us at 16 / 64 workers, duplicate
@@ -940,9 +940,9 @@ fi
 sections_json=$(for k in "${!section_s[@]}"; do printf '%s\t%s\n' "$k" "${section_s[$k]}"; done |
 	jq -Rn '[inputs | split("\t") | {(.[0]): (.[1] | tonumber)}] | add // {}')
 
-# The fire-mode tables (hit rate, duplicate yield, release spread): medians
-# per group by scripts/bench-summary.py; the other sections below.
-fire_json=$(python3 scripts/bench-summary.py "$raw")
+# Hit rate, throughput, duplicate yield and release spread: medians per
+# group by scripts/bench-summary.py; the other sections below.
+summary_json=$(python3 scripts/bench-summary.py "$raw" "$(nproc)")
 
 jq -n \
 	--arg command "$command_line" --argjson quick "$quick" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
@@ -956,14 +956,12 @@ jq -n \
 	--argjson ilv_reps "$ilv_reps" \
 	--arg load0 "$loadavg_start" --arg load1 "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)" \
 	--argjson sections "$sections_json" --argjson elapsed "$(elapsed "$t_bench0" "$(now)")" \
-	--argjson fire "$fire_json" --slurpfile raw "$raw" '
+	--argjson summary "$summary_json" --slurpfile raw "$raw" '
 	def median: map(select(. != null)) | sort |
 		if length == 0 then null
 		elif length % 2 == 1 then .[(length - 1) / 2]
 		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 	def r(n): if . == null then null else (. * n | round) / n end;
-	def ratio(a; b): if a == null or b == null or b == 0 then null else (a / b | r(100)) end;
-	def per_attempt(cpu): if cpu == null or (.attempts // 0) == 0 then null else cpu / .attempts * 1000000 end;
 	($raw | map(select(.ok))) as $ok |
 	{
 	  command: $command, quick: ($quick == 1), date: $date, commit: $commit,
@@ -973,29 +971,10 @@ jq -n \
 	            loadavg_start: $load0, loadavg_end: $load1},
 	  settings: {reps: $reps, hit_rounds_per_rep: $hit_rounds, free_run_s: $seconds,
 	             scale_reps: $scale_reps, interleave_reps: $ilv_reps},
-	  hit_rate: $fire.hit_rate,
-	  throughput: [$ok | map(select(.section == "throughput")) | group_by([.phase != "before", .workers])[] |
-	    . as $g |
-	    def tool(t): $g | map(select(.tool == t)) |
-	      {tps: (map(.tps) | median | r(10)),
-	       latency_us: {p50: (map(.p50) | median), p90: (map(.p90) | median),
-	                    p99: (map(.p99) | median), max: (map(.max) | median)},
-	       client_cpu_us_per_attempt: (map(per_attempt(.client_cpu_s)) | median | r(10)),
-	       server_cpu_us_per_attempt: (map(per_attempt(.server_cpu_s)) | median | r(10)),
-	       efficiency: (map(if .server_cpu_s == null or .tps == null or (.attempts // 0) == 0 then null
-	                        else .tps * .server_cpu_s / .attempts / $nproc end) | median | r(100)),
-	       reps: length};
-	    {phase: $g[0].phase, workers: $g[0].workers,
-	     pgrace: tool("pgrace"), pgbench_prepared: tool("pgbench_prepared"),
-	     pgbench_simple: tool("pgbench_simple"),
-	     pgrace_errors: ($g | map(select(.tool == "pgrace") | .errors) | add),
-	     pgbench_aborted_clients: ($g | map(select(.tool != "pgrace") | .aborted_clients) | add)} |
-	    .ratio_prepared = ratio(.pgrace.tps; .pgbench_prepared.tps) |
-	    .ratio_simple = ratio(.pgrace.tps; .pgbench_simple.tps) |
-	    .cpu_ratio_prepared = ratio(.pgrace.client_cpu_us_per_attempt; .pgbench_prepared.client_cpu_us_per_attempt) |
-	    .cpu_ratio_simple = ratio(.pgrace.client_cpu_us_per_attempt; .pgbench_simple.client_cpu_us_per_attempt)],
-	  yield: $fire.yield,
-	  release: $fire.release,
+	  hit_rate: $summary.hit_rate,
+	  throughput: $summary.throughput,
+	  yield: $summary.yield,
+	  release: $summary.release,
 	  hold: ($ok | map(select(.section == "gate") | .hold // [] | .[]) |
 	    {phases: length, detect_us_p50: (map(.detect_us_p50) | median),
 	     detect_us_max: (map(.detect_us_max) | max),

@@ -22,8 +22,8 @@ def check(what, got, want):
         failures.append(f"{what}: got {got!r}, want {want!r}")
 
 
-def run(raw):
-    return subprocess.run([sys.executable, SUMMARY, raw], capture_output=True, text=True, timeout=60)
+def run(raw, nproc="2"):
+    return subprocess.run([sys.executable, SUMMARY, raw, nproc], capture_output=True, text=True, timeout=60)
 
 
 p = run(os.path.join(DATA, "raw.jsonl"))
@@ -50,6 +50,25 @@ check("yield ratio", y16.get("ratio"), 3.87)
 rel16 = {r["workers"]: r for r in got.get("release", [])}.get(16, {})
 check("release last-byte server max (null left out)", rel16.get("last_byte", {}).get("server_us_max"), 300)
 check("release last-byte client p50", rel16.get("last_byte", {}).get("client_us_p50"), 13.5)
+
+tp = {(r["phase"], r["workers"]): r for r in got.get("throughput", [])}
+tp8 = tp.get(("before", 8), {})
+# tps 1000, 1200.55, 1100: median 1100; efficiency 1100 x 1.4 / 5500 / 2 cores = 0.14 (rep 3),
+# 1200.55 x 1.5 / 6000 / 2 = 0.15 (rep 2), rep 1 without CPU figures left out: mean 0.145 to 0.15.
+check("throughput pgrace tps", tp8.get("pgrace", {}).get("tps"), 1100)
+check("throughput pgrace efficiency", tp8.get("pgrace", {}).get("efficiency"), 0.15)
+# client CPU 0.3 / 6000 and 0.25 / 5500 s: 50 and 45.45 us, mean 47.7; pgbench prepared 0.5 / 4500: 111.1.
+check("throughput client CPU per attempt", tp8.get("pgrace", {}).get("client_cpu_us_per_attempt"), 47.7)
+check("throughput cpu ratio prepared", tp8.get("cpu_ratio_prepared"), 0.43)
+check("throughput ratio prepared", tp8.get("ratio_prepared"), 1.22)
+check("throughput errors summed, null left out", tp8.get("pgrace_errors"), 2)
+check("throughput pgbench aborted clients summed", tp8.get("pgbench_aborted_clients"), 1)
+check("throughput groups: before first, then workers", [(r["phase"], r["workers"]) for r in got.get("throughput", [])],
+      [("before", 1), ("before", 8), ("after", 1)])
+check("throughput zero attempts: no per-attempt figure",
+      tp.get(("after", 1), {}).get("pgrace", {}).get("client_cpu_us_per_attempt"), None)
+p = run(os.path.join(DATA, "raw.jsonl"), "0")
+check("nproc 0 exit code", p.returncode, 2)
 
 bad = os.path.join(DATA, "bad.jsonl")
 p = run(bad)
