@@ -1,14 +1,16 @@
 #!/usr/bin/python3
-"""bench-summary.py RAW NPROC: bench.sh's hit-rate, throughput, duplicate-yield
-and release-spread tables from its raw records.
+"""bench-summary.py RAW NPROC: the figures of every table of bench.sh from its
+raw records.
 
 RAW is bench.sh's bench-raw.jsonl, one JSON object per measurement; NPROC the
-cores efficiency is divided by. Prints one JSON object {"hit_rate": [...],
-"throughput": [...], "yield": [...], "release": [...]}: per group (flow and
-workers, phase and workers, or workers), the median over repetitions of each
-figure, rounded as bench.json shows it. Records whose "ok" is false or missing are left out.
-Exit code: 0 written; 2 bad usage or a RAW line that is not a JSON object
-(named file:line). Standard library only."""
+cores efficiency is divided by. Prints one JSON object with hit_rate,
+throughput, yield, release, hold, gate, scale, interleave and
+interleave_run_s: per group (flow and workers, phase and workers, workers...),
+the median over repetitions of each figure, rounded as bench.json shows it;
+bench.sh adds the machine, the settings and the goals around them. Records
+whose "ok" is false or missing are left out. Exit code: 0 written; 2 bad usage
+or a RAW line that is not a JSON object (named file:line). Standard library
+only."""
 import json
 import math
 import sys
@@ -46,12 +48,33 @@ def share(rec):
     return rec["dup"] / rec["rounds"]
 
 
+def jq_order(v):
+    """A sort key ordering values as jq does: null, false, true, numbers, strings, arrays."""
+    if v is None:
+        return (0,)
+    if v is False:
+        return (1,)
+    if v is True:
+        return (2,)
+    if isinstance(v, (int, float)):
+        return (3, v)
+    if isinstance(v, str):
+        return (4, v)
+    return (5, tuple(jq_order(x) for x in v))
+
+
 def groups(records, key):
-    """Records grouped by key(record), groups in ascending key order."""
+    """Records grouped by key(record), groups in jq's ascending key order."""
     out = {}
     for rec in records:
         out.setdefault(key(rec), []).append(rec)
-    return [out[k] for k in sorted(out)]
+    return [out[k] for k in sorted(out, key=jq_order)]
+
+
+def largest(values):
+    """The largest non-null value; None if none (jq's max)."""
+    v = [x for x in values if x is not None]
+    return max(v) if v else None
 
 
 def hit_rate(ok):
@@ -152,6 +175,84 @@ def release(ok):
             for g in groups([r for r in ok if r.get("section") == "release"], lambda r: r["workers"])]
 
 
+def hold(ok):
+    phases = [h for r in ok if r.get("section") == "gate" for h in (r.get("hold") or [])]
+    return {"phases": len(phases), "detect_us_p50": median(h.get("detect_us_p50") for h in phases),
+            "detect_us_max": largest(h.get("detect_us_max") for h in phases),
+            "coordinator_share": rnd(median(h.get("cpu_share") for h in phases), 1000),
+            "polls_per_phase": median(h.get("polls") for h in phases),
+            "isolation_tester_poll_us": 10000}
+
+
+def by_name(pairs):
+    """{name: median of its values to 1/1000} over (name, value) pairs, names sorted; None if none."""
+    out = {}
+    for name, value in pairs:
+        out.setdefault(name, []).append(value)
+    return {k: rnd(median(out[k]), 1000) for k in sorted(out, key=jq_order)} or None
+
+
+def gate(ok):
+    g = [r for r in ok if r.get("section") == "gate"]
+    return {"reps": len(g), **{k: median(r.get(k) for r in g) for k in ("total_s", "start_s", "run_s", "stop_s")},
+            "phase_elapsed_s": by_name(kv for r in g for kv in (r.get("phase_elapsed_s") or {}).items()),
+            "verdicts": [r.get("verdict") for r in g], "exits": [r.get("exit") for r in g]}
+
+
+def mib(kib):
+    return None if kib is None else rnd(kib / 1024, 10)
+
+
+def scale(ok):
+    g = [r for r in ok if r.get("section") == "scale"]
+    verdicts = [r.get("verdict") for r in g]
+    verdict = None
+    if verdicts:
+        verdict = next((v for v in verdicts if v != "pass"), "pass")
+    return {"reps": len(g), "rss_mib": mib(median(r.get("rss_kib") for r in g)),
+            "rss_mib_max": mib(largest(r.get("rss_kib") for r in g)),
+            "rss_source": (g[0].get("rss_source") if g[0].get("rss_source") is not False else None) if g else None,
+            "threads_max": largest(r.get("threads_max") for r in g),
+            "connect_s": rnd(median(r.get("connect_s") for r in g), 1000),
+            "verdict": verdict, "verdicts": verdicts, "exits": [r.get("exit") for r in g],
+            "errors": [r["error"] for r in g if r.get("error") is not None],
+            "elapsed_s": rnd(median(r.get("elapsed_s") for r in g), 1000),
+            "phase_elapsed_s": by_name((p.get("name"), p.get("elapsed_s")) for r in g for p in r.get("phases") or [])}
+
+
+def per_order(p, figure):
+    """figure / the orders run (else the orders); None when either is missing."""
+    n = p.get("orders_run") if p.get("orders_run") not in (None, False) else p.get("orders")
+    if figure is None or not n:
+        return None
+    return figure / n
+
+
+def interleave(ok):
+    runs = [r for r in ok if r.get("section") == "interleave"]
+    phases = [{**p, "workers": r.get("workers"), "reduction": r.get("reduction")}
+              for r in runs for p in r.get("phases") or []]
+    rows = []
+    for g in groups(phases, lambda p: (p["workers"], p.get("name"), p["reduction"])):
+        def part(k):
+            return rnd(median(None if per_order(p, (p.get("time") or {}).get(k)) is None
+                              else per_order(p, p["time"][k]) / 1000 for p in g), 100)
+        rows.append({"workers": g[0]["workers"], "phase": g[0].get("name"), "reduction": g[0]["reduction"],
+                     "orders": g[0].get("orders"), "orders_run": g[0].get("orders_run"),
+                     "not_executable": g[0].get("not_executable"), "reps": len(g),
+                     "ms_per_order": rnd(median(p.get("ms_per_order") for p in g), 100),
+                     "ms": {"begin": part("begin_us"), "steps": part("steps_us"), "detect": part("detect_us"),
+                            "teardown": part("teardown_us"), "rows": part("rows_us")},
+                     "lock_queries_per_order": rnd(median(per_order(p, (p.get("time") or {}).get("lock_queries"))
+                                                          for p in g), 100),
+                     "cancels": total((p.get("time") or {}).get("cancels") for p in g)})
+    rows.sort(key=lambda r: jq_order([r["workers"], not r["reduction"], r["phase"] != "before"]))
+    run_s = [{"workers": g[0]["workers"], "reduction": g[0]["reduction"],
+              "run_s": rnd(median(r.get("run_s") for r in g), 100)}
+             for g in groups(runs, lambda r: (r["workers"], r["reduction"]))]
+    return rows, run_s
+
+
 def tidy(x):
     """Whole floats as integers, as jq prints them."""
     if isinstance(x, float) and x.is_integer() and abs(x) < 1e17:
@@ -191,8 +292,10 @@ def main(argv):
     except SystemExit as e:
         print(e, file=sys.stderr)
         return 2
+    ilv, ilv_run_s = interleave(ok)
     json.dump(tidy({"hit_rate": hit_rate(ok), "throughput": throughput(ok, int(argv[2])),
-                    "yield": duplicate_yield(ok), "release": release(ok)}),
+                    "yield": duplicate_yield(ok), "release": release(ok), "hold": hold(ok), "gate": gate(ok),
+                    "scale": scale(ok), "interleave": ilv, "interleave_run_s": ilv_run_s}),
               sys.stdout, separators=(",", ":"), ensure_ascii=False)
     sys.stdout.write("\n")
     return 0

@@ -68,8 +68,8 @@
 # results/bench-{hit-rate,throughput,latency,gate,scale}.csv,
 # results/bench-hit-rate.svg and results/bench-throughput.svg (gnuplot,
 # bench/*.gp), results/bench-raw.jsonl (one line per repetition), and prints
-# the tables (bench.md, the same text); scripts/bench-summary.py computes the
-# hit-rate, throughput, yield and release-spread medians from the raw lines.
+# the tables (bench.md, the same text); scripts/bench-summary.py computes
+# every table's medians from the raw lines.
 # The goals (issue 12: free-run
 # attempts/s >= 1.2x and client CPU per attempt <= 0.8x pgbench -M
 # prepared's, fire skew p50 <= 100 / 400 us at 16 / 64 workers, duplicate
@@ -940,8 +940,8 @@ fi
 sections_json=$(for k in "${!section_s[@]}"; do printf '%s\t%s\n' "$k" "${section_s[$k]}"; done |
 	jq -Rn '[inputs | split("\t") | {(.[0]): (.[1] | tonumber)}] | add // {}')
 
-# Hit rate, throughput, duplicate yield and release spread: medians per
-# group by scripts/bench-summary.py; the other sections below.
+# Every table's figures (medians per group, ratios) by scripts/bench-summary.py;
+# below, the machine and settings around them, and the goals.
 summary_json=$(python3 scripts/bench-summary.py "$raw" "$(nproc)")
 
 jq -n \
@@ -956,13 +956,8 @@ jq -n \
 	--argjson ilv_reps "$ilv_reps" \
 	--arg load0 "$loadavg_start" --arg load1 "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)" \
 	--argjson sections "$sections_json" --argjson elapsed "$(elapsed "$t_bench0" "$(now)")" \
-	--argjson summary "$summary_json" --slurpfile raw "$raw" '
-	def median: map(select(. != null)) | sort |
-		if length == 0 then null
-		elif length % 2 == 1 then .[(length - 1) / 2]
-		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+	--argjson summary "$summary_json" '
 	def r(n): if . == null then null else (. * n | round) / n end;
-	($raw | map(select(.ok))) as $ok |
 	{
 	  command: $command, quick: ($quick == 1), date: $date, commit: $commit,
 	  machine: {nproc: $nproc, cpu_model: $cpu, mem_gib: ($mem_kib / 1048576 | r(10)), kernel: $kernel,
@@ -975,45 +970,9 @@ jq -n \
 	  throughput: $summary.throughput,
 	  yield: $summary.yield,
 	  release: $summary.release,
-	  hold: ($ok | map(select(.section == "gate") | .hold // [] | .[]) |
-	    {phases: length, detect_us_p50: (map(.detect_us_p50) | median),
-	     detect_us_max: (map(.detect_us_max) | max),
-	     coordinator_share: (map(.cpu_share) | median | r(1000)),
-	     polls_per_phase: (map(.polls) | median),
-	     isolation_tester_poll_us: 10000}),
-	  gate: ($ok | map(select(.section == "gate")) |
-	    {reps: length, total_s: (map(.total_s) | median), start_s: (map(.start_s) | median),
-	     run_s: (map(.run_s) | median), stop_s: (map(.stop_s) | median),
-	     phase_elapsed_s: (map(.phase_elapsed_s // {} | to_entries[]) | group_by(.key) |
-	                       map({(.[0].key): (map(.value) | median | r(1000))}) | add),
-	     verdicts: map(.verdict), exits: map(.exit)}),
-	  scale: ($ok | map(select(.section == "scale")) |
-	    {workers: $scale_workers, rounds: $scale_rounds, reps: length,
-	     rss_mib: (map(.rss_kib) | median | if . == null then null else . / 1024 | r(10) end),
-	     rss_mib_max: (map(.rss_kib) | max | if . == null then null else . / 1024 | r(10) end),
-	     rss_source: (.[0].rss_source // null), threads_max: (map(.threads_max) | max),
-	     connect_s: (map(.connect_s) | median | r(1000)),
-	     verdict: (map(.verdict) | if length == 0 then null elif all(. == "pass") then "pass"
-	               else (map(select(. != "pass")) | .[0]) end),
-	     verdicts: map(.verdict), exits: map(.exit), errors: map(.error | select(. != null)),
-	     elapsed_s: (map(.elapsed_s) | median | r(1000)),
-	     phase_elapsed_s: (map(.phases[]) | group_by(.name) | map({(.[0].name): (map(.elapsed_s) | median | r(1000))}) | add),
-	     }),
-	  interleave: [$ok | map(select(.section == "interleave")) | map(. as $r | .phases[] |
-	      . + {workers: $r.workers, reduction: $r.reduction}) |
-	    group_by([.workers, .name, .reduction])[] | . as $g |
-	    def part(k): $g | map(.time[k] / (.orders_run // .orders) / 1000) | median | r(100);
-	    {workers: $g[0].workers, phase: $g[0].name, reduction: $g[0].reduction, orders: $g[0].orders,
-	     orders_run: $g[0].orders_run,
-	     not_executable: $g[0].not_executable, reps: length,
-	     ms_per_order: (map(.ms_per_order) | median | r(100)),
-	     ms: {begin: part("begin_us"), steps: part("steps_us"), detect: part("detect_us"),
-	          teardown: part("teardown_us"), rows: part("rows_us")},
-	     lock_queries_per_order: ($g | map(.time.lock_queries / (.orders_run // .orders)) | median | r(100)),
-	     cancels: ($g | map(.time.cancels) | add)}] |
-	    sort_by(.workers, (.reduction | not), .phase != "before"),
-	  interleave_run_s: [$ok | map(select(.section == "interleave")) | group_by([.workers, .reduction])[] |
-	    {workers: .[0].workers, reduction: .[0].reduction, run_s: (map(.run_s) | median | r(100))}],
+	  hold: $summary.hold, gate: $summary.gate,
+	  scale: ({workers: $scale_workers, rounds: $scale_rounds} + $summary.scale),
+	  interleave: $summary.interleave, interleave_run_s: $summary.interleave_run_s,
 	  sections_s: $sections, elapsed_s: $elapsed
 	} |
 	.gate_cold_s = .gate.total_s |

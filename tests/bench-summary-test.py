@@ -67,6 +67,36 @@ check("throughput groups: before first, then workers", [(r["phase"], r["workers"
       [("before", 1), ("before", 8), ("after", 1)])
 check("throughput zero attempts: no per-attempt figure",
       tp.get(("after", 1), {}).get("pgrace", {}).get("client_cpu_us_per_attempt"), None)
+gate = got.get("gate", {})
+# gate reps 0.9, 1.1, 0.8 s: median 0.9; phase "before" 0.1234 and 0.1 (rep 1 without phases): 0.112.
+check("gate total", gate.get("total_s"), 0.9)
+check("gate phase before", (gate.get("phase_elapsed_s") or {}).get("before"), 0.112)
+check("gate verdicts in order", gate.get("verdicts"), ["fail", "pass", "pass"])
+hold = got.get("hold", {})
+check("hold phases", hold.get("phases"), 3)
+check("hold detection p50", hold.get("detect_us_p50"), 300)
+check("hold detection max (largest, null left out)", hold.get("detect_us_max"), 1200)
+check("hold coordinator share", hold.get("coordinator_share"), 0.046)
+scale = got.get("scale", {})
+# rss 40000 and 45000 KiB: median 42500 KiB = 41.5 MiB, largest 43.9 MiB; one rep failed.
+check("scale rss median", scale.get("rss_mib"), 41.5)
+check("scale rss max", scale.get("rss_mib_max"), 43.9)
+check("scale verdict: the first not pass", scale.get("verdict"), "fail")
+check("scale errors", scale.get("errors"), ["expectations failed"])
+check("scale phase after", (scale.get("phase_elapsed_s") or {}).get("after"), 9.15)
+ilv = got.get("interleave", [])
+check("interleave order: workers, reduction first, before first",
+      [(r["workers"], r["reduction"], r["phase"]) for r in ilv],
+      [(2, True, "before"), (2, True, "after"), (3, True, "before"), (3, True, "after"), (3, False, "before")])
+if len(ilv) == 5:
+    # 2 workers after: steps 20000 and 21000 us over 6 orders (none run-counted): 3.33 and 3.5 ms, 3.42.
+    check("interleave steps ms per order", ilv[1]["ms"]["steps"], 3.42)
+    check("interleave cancels summed", ilv[1]["cancels"], 3)
+    check("interleave lock questions per order run", ilv[3]["lock_queries_per_order"], 6)
+# grouped by workers, then reduction: false before true.
+check("interleave run s", [(r["workers"], r["reduction"], r["run_s"]) for r in got.get("interleave_run_s", [])],
+      [(2, True, 1.6), (3, False, 60), (3, True, 15.12)])
+
 p = run(os.path.join(DATA, "raw.jsonl"), "0")
 check("nproc 0 exit code", p.returncode, 2)
 
