@@ -7,10 +7,11 @@ cores efficiency is divided by. Prints one JSON object with hit_rate,
 throughput, yield, release, hold, gate, scale, interleave and
 interleave_run_s: per group (flow and workers, phase and workers, workers...),
 the median over repetitions of each figure, rounded as bench.json shows it;
-bench.sh adds the machine, the settings and the goals around them. Records
-whose "ok" is false or missing are left out. Exit code: 0 written; 2 bad usage
-or a RAW line that is not a JSON object (named file:line). Standard library
-only."""
+and goals: each goal of docs/performance.md with its actual figure and
+whether it is met (null when not measured). bench.sh adds the machine and
+the settings around them. Records whose "ok" is false or missing are left
+out. Exit code: 0 written; 2 bad usage or a RAW line that is not a JSON
+object (named file:line). Standard library only."""
 import json
 import math
 import sys
@@ -253,6 +254,82 @@ def interleave(ok):
     return rows, run_s
 
 
+def text(x):
+    """A number as jq writes it into a string: whole numbers without a fraction."""
+    if isinstance(x, float) and x.is_integer() and abs(x) < 1e17:
+        return str(int(x))
+    return str(x)
+
+
+def goal(what, target, actual, met):
+    """One goal row; met is None when actual (or what it is compared with) is missing."""
+    return {"goal": what, "target": target, "actual": actual, "met": met}
+
+
+def at_most(a, t):
+    return None if a is None else a <= t
+
+
+def at_least(a, t):
+    return None if a is None else a >= t
+
+
+def goals(s, nproc):
+    """The goals of docs/performance.md against the summary s, in bench.md's order."""
+    out = []
+    for t in s["throughput"]:
+        out.append(goal(f"free-run attempts/s >= 1.2x pgbench -M prepared ({t['phase']}, {t['workers']} workers)",
+                        1.2, t["ratio_prepared"], at_least(t["ratio_prepared"], 1.2)))
+    for t in s["throughput"]:
+        out.append(goal(f"client CPU per attempt <= 0.8x pgbench -M prepared ({t['phase']}, {t['workers']} workers)",
+                        0.8, t["cpu_ratio_prepared"], at_most(t["cpu_ratio_prepared"], 0.8)))
+    for h in s["hit_rate"]:
+        if h["flow"] == "check-then-insert" and h["workers"] in (16, 64):
+            t = 100 if h["workers"] == 16 else 400
+            out.append(goal(f"fire release skew p50 <= {t} µs ({h['workers']} workers)", t, h["skew_us_p50"],
+                            at_most(h["skew_us_p50"], t)))
+    for r in s["release"]:
+        if r["workers"] in (16, 64):
+            t = 30 if r["workers"] == 16 else 120
+            a = r["last_byte"]["client_us_p50"]
+            out.append(goal(f"fire last-byte client release spread p50 <= {t} µs ({r['workers']} workers)", t, a,
+                            at_most(a, t)))
+    for r in s["release"]:
+        a, b = r["last_byte"]["server_us_p50"], r["pgbench"]["server_us_p50"]
+        out.append(goal(f"fire server-observed release spread p50 < pgbench's ({r['workers']} workers)", b, a,
+                        None if a is None or b is None else a < b))
+    for t in s["throughput"]:
+        if t["workers"] >= 8:
+            e = t["pgbench_prepared"]["efficiency"]
+            out.append(goal("efficiency (attempts/s x server CPU per attempt / cores) >= 0.90 "
+                            f"({t['phase']}, {t['workers']} workers; pgbench -M prepared "
+                            f"{'-' if e is None else text(e)})",
+                            0.9, t["pgrace"]["efficiency"], at_least(t["pgrace"]["efficiency"], 0.9)))
+    for w, t in ((2, 1.0), (16, 1.5)):
+        a = next((y["ratio"] for y in s["yield"] if y["workers"] == w), None)
+        out.append(goal(f"fire duplicate yield >= {text(t)}x pgbench (autocommit WHERE NOT EXISTS, {w} workers)",
+                        t, a, at_least(a, t)))
+    a = s["hold"]["detect_us_p50"]
+    out.append(goal("hold detection latency p50 <= 1000 µs", 1000, a, at_most(a, 1000)))
+    a = s["hold"]["coordinator_share"]
+    out.append(goal("hold coordinator CPU <= 10 % of the round", 0.1, a, at_most(a, 0.1)))
+    a = s["gate"]["total_s"]
+    out.append(goal("seed gate from nothing <= 1.0 s", 1.0, a, at_most(a, 1.0)))
+    sc = s["scale"]
+    out.append(goal("1000 workers: RSS <= 48 MiB", 48, sc["rss_mib"], at_most(sc["rss_mib"], 48)))
+    out.append(goal("1000 workers: connect <= 2 s", 2, sc["connect_s"], at_most(sc["connect_s"], 2)))
+    out.append(goal("1000 workers: threads <= cores + 4", nproc + 4, sc["threads_max"],
+                    at_most(sc["threads_max"], nproc + 4)))
+    out.append(goal("1000 workers: verdict pass", "pass", sc["verdict"],
+                    None if sc["verdict"] is None else sc["verdict"] == "pass"))
+    for r in s["interleave"]:
+        waits = "no step waits" if r["phase"] == "before" else "steps wait"
+        every = "" if r["reduction"] else ", every order run"
+        out.append(goal(f"interleave <= 20 ms per order ({r['workers']} workers, {waits}{every})", 20,
+                        r["ms_per_order"], at_most(r["ms_per_order"], 20)))
+    return out
+
+
 def tidy(x):
     """Whole floats as integers, as jq prints them."""
     if isinstance(x, float) and x.is_integer() and abs(x) < 1e17:
@@ -293,9 +370,11 @@ def main(argv):
         print(e, file=sys.stderr)
         return 2
     ilv, ilv_run_s = interleave(ok)
-    json.dump(tidy({"hit_rate": hit_rate(ok), "throughput": throughput(ok, int(argv[2])),
-                    "yield": duplicate_yield(ok), "release": release(ok), "hold": hold(ok), "gate": gate(ok),
-                    "scale": scale(ok), "interleave": ilv, "interleave_run_s": ilv_run_s}),
+    summary = {"hit_rate": hit_rate(ok), "throughput": throughput(ok, int(argv[2])),
+               "yield": duplicate_yield(ok), "release": release(ok), "hold": hold(ok), "gate": gate(ok),
+               "scale": scale(ok), "interleave": ilv, "interleave_run_s": ilv_run_s}
+    summary["goals"] = goals(tidy(summary), int(argv[2]))
+    json.dump(tidy(summary),
               sys.stdout, separators=(",", ":"), ensure_ascii=False)
     sys.stdout.write("\n")
     return 0

@@ -69,7 +69,7 @@
 # results/bench-hit-rate.svg and results/bench-throughput.svg (gnuplot,
 # bench/*.gp), results/bench-raw.jsonl (one line per repetition), and prints
 # the tables (bench.md, the same text); scripts/bench-summary.py computes
-# every table's medians from the raw lines.
+# every table's medians and the goals from the raw lines.
 # The goals (issue 12: free-run
 # attempts/s >= 1.2x and client CPU per attempt <= 0.8x pgbench -M
 # prepared's, fire skew p50 <= 100 / 400 us at 16 / 64 workers, duplicate
@@ -940,8 +940,8 @@ fi
 sections_json=$(for k in "${!section_s[@]}"; do printf '%s\t%s\n' "$k" "${section_s[$k]}"; done |
 	jq -Rn '[inputs | split("\t") | {(.[0]): (.[1] | tonumber)}] | add // {}')
 
-# Every table's figures (medians per group, ratios) by scripts/bench-summary.py;
-# below, the machine and settings around them, and the goals.
+# Every table's figures (medians per group, ratios) and the goals by
+# scripts/bench-summary.py; below, the machine and settings around them.
 summary_json=$(python3 scripts/bench-summary.py "$raw" "$(nproc)")
 
 jq -n \
@@ -976,57 +976,7 @@ jq -n \
 	  sections_s: $sections, elapsed_s: $elapsed
 	} |
 	.gate_cold_s = .gate.total_s |
-	.goals = [
-	  (.throughput[] |
-	    {goal: "free-run attempts/s >= 1.2x pgbench -M prepared (\(.phase), \(.workers) workers)", target: 1.2,
-	     actual: .ratio_prepared, met: (if .ratio_prepared == null then null else .ratio_prepared >= 1.2 end)}),
-	  (.throughput[] |
-	    {goal: "client CPU per attempt <= 0.8x pgbench -M prepared (\(.phase), \(.workers) workers)", target: 0.8,
-	     actual: .cpu_ratio_prepared,
-	     met: (if .cpu_ratio_prepared == null then null else .cpu_ratio_prepared <= 0.8 end)}),
-	  (.hit_rate[] | select(.flow == "check-then-insert" and (.workers == 16 or .workers == 64)) |
-	    (if .workers == 16 then 100 else 400 end) as $t |
-	    {goal: "fire release skew p50 <= \($t) µs (\(.workers) workers)", target: $t, actual: .skew_us_p50,
-	     met: (if .skew_us_p50 == null then null else .skew_us_p50 <= $t end)}),
-	  ((.release // [])[] | select(.workers == 16 or .workers == 64) |
-	    (if .workers == 16 then 30 else 120 end) as $t |
-	    {goal: "fire last-byte client release spread p50 <= \($t) µs (\(.workers) workers)", target: $t,
-	     actual: .last_byte.client_us_p50,
-	     met: (if .last_byte.client_us_p50 == null then null else .last_byte.client_us_p50 <= $t end)}),
-	  ((.release // [])[] |
-	    {goal: "fire server-observed release spread p50 < pgbench'"'"'s (\(.workers) workers)",
-	     target: .pgbench.server_us_p50, actual: .last_byte.server_us_p50,
-	     met: (if .last_byte.server_us_p50 == null or .pgbench.server_us_p50 == null then null
-	           else .last_byte.server_us_p50 < .pgbench.server_us_p50 end)}),
-	  (.throughput[] | select(.workers >= 8) |
-	    {goal: "efficiency (attempts/s x server CPU per attempt / cores) >= 0.90 (\(.phase), \(.workers) workers; pgbench -M prepared \(.pgbench_prepared.efficiency // "-"))",
-	     target: 0.9, actual: .pgrace.efficiency,
-	     met: (if .pgrace.efficiency == null then null else .pgrace.efficiency >= 0.9 end)}),
-	  ((2, 16) as $w | (if $w == 2 then 1.0 else 1.5 end) as $t |
-	    ((.yield // []) | map(select(.workers == $w)) | .[0].ratio) as $a |
-	    {goal: "fire duplicate yield >= \($t)x pgbench (autocommit WHERE NOT EXISTS, \($w) workers)",
-	     target: $t, actual: $a, met: (if $a == null then null else $a >= $t end)}),
-	  ((.hold.detect_us_p50 // null) as $a |
-	    {goal: "hold detection latency p50 <= 1000 µs", target: 1000, actual: $a,
-	     met: (if $a == null then null else $a <= 1000 end)}),
-	  ((.hold.coordinator_share // null) as $a |
-	    {goal: "hold coordinator CPU <= 10 % of the round", target: 0.1, actual: $a,
-	     met: (if $a == null then null else $a <= 0.1 end)}),
-	  {goal: "seed gate from nothing <= 1.0 s", target: 1.0, actual: .gate_cold_s,
-	   met: (if .gate_cold_s == null then null else .gate_cold_s <= 1.0 end)},
-	  {goal: "1000 workers: RSS <= 48 MiB", target: 48, actual: .scale.rss_mib,
-	   met: (if .scale.rss_mib == null then null else .scale.rss_mib <= 48 end)},
-	  {goal: "1000 workers: connect <= 2 s", target: 2, actual: .scale.connect_s,
-	   met: (if .scale.connect_s == null then null else .scale.connect_s <= 2 end)},
-	  {goal: "1000 workers: threads <= cores + 4", target: ($nproc + 4), actual: .scale.threads_max,
-	   met: (if .scale.threads_max == null then null else .scale.threads_max <= $nproc + 4 end)},
-	  {goal: "1000 workers: verdict pass", target: "pass", actual: .scale.verdict,
-	   met: (if .scale.verdict == null then null else .scale.verdict == "pass" end)},
-	  (.interleave[] |
-	    {goal: "interleave <= 20 ms per order (\(.workers) workers, \(if .phase == "before" then "no step waits" else "steps wait" end)\(if .reduction then "" else ", every order run" end))",
-	     target: 20, actual: .ms_per_order,
-	     met: (if .ms_per_order == null then null else .ms_per_order <= 20 end)})
-	]' >"$results/bench.json"
+	.goals = $summary.goals' >"$results/bench.json"
 
 # CSVs, one per table.
 jq -r '(["flow", "workers", "pgrace_fire", "pgbench", "ratio", "pgrace_hold", "skew_us_p50", "skew_us_max",

@@ -97,6 +97,20 @@ if len(ilv) == 5:
 check("interleave run s", [(r["workers"], r["reduction"], r["run_s"]) for r in got.get("interleave_run_s", [])],
       [(2, True, 1.6), (3, False, 60), (3, True, 15.12)])
 
+goals = {g["goal"]: g for g in got.get("goals", [])}
+# 16 workers check-then-insert: skew p50 95 <= 100; release 16: last-byte server 82.5 < pgbench's 650.
+check("goal skew 16", goals.get("fire release skew p50 <= 100 µs (16 workers)"),
+      {"goal": "fire release skew p50 <= 100 µs (16 workers)", "target": 100, "actual": 95, "met": True})
+check("goal server spread", goals.get("fire server-observed release spread p50 < pgbench's (16 workers)", {}).get("met"),
+      True)
+check("goal yield at 2 workers not measured", goals.get(
+    "fire duplicate yield >= 1x pgbench (autocommit WHERE NOT EXISTS, 2 workers)", {}).get("met"), None)
+check("goal threads (cores + 4 = 6)", goals.get("1000 workers: threads <= cores + 4"),
+      {"goal": "1000 workers: threads <= cores + 4", "target": 6, "actual": 6, "met": True})
+check("goal verdict", goals.get("1000 workers: verdict pass", {}).get("met"), False)
+check("goal efficiency names pgbench's", "efficiency (attempts/s x server CPU per attempt / cores) >= 0.90 "
+      "(before, 8 workers; pgbench -M prepared 0.12)" in goals, True)
+
 p = run(os.path.join(DATA, "raw.jsonl"), "0")
 check("nproc 0 exit code", p.returncode, 2)
 
