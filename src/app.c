@@ -252,9 +252,40 @@ static void output_tail(const struct command_result *r, char *buf, size_t len)
 			*p = ' ';
 }
 
-/* What a finished worker says; false (err set) when it breaks the round. */
+/* The last APP_TAIL_MAX bytes of src into dst (of APP_TAIL_MAX + 1),
+ * passwords scrubbed. */
+static void keep_tail(char *dst, const char *src)
+{
+	size_t n = strlen(src);
+	snprintf(dst, APP_TAIL_MAX + 1, "%s", src + (n > APP_TAIL_MAX ? n - APP_TAIL_MAX : 0));
+	secret_scrub(dst, APP_TAIL_MAX + 1, n > APP_TAIL_MAX);
+}
+
+/* What the report keeps of a judged worker's process (wr NULL: nothing). */
+static void keep_proc(const struct app_race *a, const struct app_proc *p,
+		      const struct proxy_view *v, struct app_worker_result *wr)
+{
+	if (!wr)
+		return;
+	memset(wr, 0, sizeof *wr);
+	wr->exit_code = p->res.exit_code;
+	wr->signal = p->res.signal;
+	command_end_text(&p->res, a->sc->app->cmd.shell, wr->end, sizeof wr->end);
+	wr->matched = p->res.watched;
+	if (v->n_errors > 0)
+		snprintf(wr->sqlstate, sizeof wr->sqlstate, "%s", v->errors[0].sqlstate);
+	for (int i = 0; i < v->n_errors && i < PROXY_MAX_ERRORS && !wr->constraint[0]; i++)
+		if (!strncmp(v->errors[i].sqlstate, "23", 2))
+			snprintf(wr->constraint, sizeof wr->constraint, "%s", v->errors[i].constraint);
+	keep_tail(wr->out, p->res.out);
+	keep_tail(wr->err, p->res.err);
+}
+
+/* What a finished worker says; false (err set) when it breaks the round;
+ * wr (NULL: not kept) receives what the report shows of it. */
 static enum race_status judge_proc(struct app_race *a, int w, const struct app_proc *p,
-				   struct race_totals *t, struct app_totals *at, char *err, size_t errlen)
+				   struct race_totals *t, struct app_totals *at,
+				   struct app_worker_result *wr, char *err, size_t errlen)
 {
 	struct proxy_view v;
 	char tail[600];
@@ -305,6 +336,7 @@ static enum race_status judge_proc(struct app_race *a, int w, const struct app_p
 		at->exit_failed++;
 	if (p->res.watched)
 		at->output_matched++;
+	keep_proc(a, p, &v, wr);
 	return RACE_OK;
 }
 
@@ -372,7 +404,7 @@ static enum race_status count_rows(struct app_race *a, const struct key_values *
 
 enum race_status app_round(struct app_race *a, long long round, long long phase_round,
 			   struct round_result *out, struct race_totals *t, struct app_totals *at,
-			   char *err, size_t errlen)
+			   struct app_worker_result *wr, char *err, size_t errlen)
 {
 	int n = a->cfg.workers, started = 0;
 	enum race_status st = RACE_OK;
@@ -428,7 +460,7 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 	for (int w = 0; w < started; w++)
 		pthread_join(procs[w].thread, NULL);
 	for (int w = 0; w < started && st == RACE_OK; w++)
-		st = judge_proc(a, w, &procs[w], t, at, err, errlen);
+		st = judge_proc(a, w, &procs[w], t, at, wr ? &wr[w] : NULL, err, errlen);
 	if (st == RACE_OK && started == n && !any_hold(a))
 		st = nothing_held(a, err, errlen);
 	if (st == RACE_OK)

@@ -45,11 +45,12 @@ struct app_race *app_open(PGconn *admin, const char *schema, const struct scenar
 			  const struct race_cfg *cfg, char *err, size_t errlen);
 /* Runs one round (round numbers the key, as for SQL flows): starts the
  * processes, holds and releases their steps, waits for every one, then
- * counts rows per key with admin. Adds to *t and *at; on a broken round
- * err names the worker and why. */
+ * counts rows per key with admin. Adds to *t and *at; fills wr (one per
+ * worker, NULL: not wanted) with each process's end and output tails; on a
+ * broken round err names the worker and why. */
 enum race_status app_round(struct app_race *a, long long round, long long phase_round,
 			   struct round_result *out, struct race_totals *t, struct app_totals *at,
-			   char *err, size_t errlen);
+			   struct app_worker_result *wr, char *err, size_t errlen);
 /* Closes the listeners and frees a (NULL is fine). */
 void app_close(struct app_race *a);
 

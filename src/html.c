@@ -582,6 +582,59 @@ static void kv_table(FILE *out, const json_t *obj, const char *k_head, const cha
 	fputs("</table>\n", out);
 }
 
+/* html_text of s line by line, its newlines kept (for <pre>). */
+static void html_lines(FILE *out, const char *s)
+{
+	if (!s)
+		return;
+	char *copy = strdup(s);
+	if (!copy)
+		abort();
+	for (char *line = copy, *nl; line; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		html_text(out, line);
+		if (nl)
+			fputc('\n', out);
+	}
+	free(copy);
+}
+
+/* An app flow's kept rounds: a table per round, a row per worker's process. */
+static void app_rounds(FILE *out, const json_t *app)
+{
+	size_t i, j;
+	const json_t *r, *w;
+	json_array_foreach(json_object_get(app, "rounds"), i, r)
+	{
+		fputs("<table class=\"app\"><caption>", out);
+		html_textf(out, "app workers, round %.0f (%s)", jnum(r, "round"),
+			   jstr(r, "why") ? jstr(r, "why") : "?");
+		fputs("</caption><tr><th>worker</th><th>end</th><th>output matched</th>"
+		      "<th>sqlstate</th><th>constraint</th><th>output tail</th></tr>",
+		      out);
+		json_array_foreach(json_object_get(r, "workers"), j, w)
+		{
+			fprintf(out, "<tr class=\"%s\"><td class=\"n\">%.0f</td><td>",
+				jnum(w, "exit_code") == 0 ? "" : "bad", jnum(w, "worker"));
+			html_text(out, jstr(w, "end"));
+			fprintf(out, "</td><td>%s</td><td>", jtrue(w, "output_matched") ? "yes" : "no");
+			html_text(out, jstr(w, "sqlstate"));
+			fputs("</td><td>", out);
+			html_text(out, jstr(w, "constraint"));
+			fputs("</td><td><pre>", out);
+			html_lines(out, jstr(w, "stdout_tail"));
+			if (jstr(w, "stderr_tail") && *jstr(w, "stderr_tail")) {
+				fputs("</pre>stderr:<pre>", out);
+				html_lines(out, jstr(w, "stderr_tail"));
+			}
+			fputs("</pre></td></tr>", out);
+		}
+		fputs("</table>\n", out);
+	}
+}
+
 static void phase_section(FILE *out, const json_t *ph, size_t idx)
 {
 	fprintf(out, "<section class=\"phase\" id=\"phase-%zu\" data-phase=\"", idx);
@@ -656,6 +709,8 @@ static void phase_section(FILE *out, const json_t *ph, size_t idx)
 	const json_t *ilv = json_object_get(ph, "interleave");
 	if (json_is_object(ilv))
 		orders_list(out, ilv);
+	if (json_is_object(json_object_get(ph, "app")))
+		app_rounds(out, json_object_get(ph, "app"));
 	fputs("</section>\n", out);
 }
 

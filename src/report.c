@@ -722,6 +722,47 @@ static json_t *json_interleave(const struct phase_result *ph)
 	return o;
 }
 
+/* One kept app worker's process: how it ended, what it saw, its output. */
+static json_t *json_app_worker(const struct app_worker_result *w, int idx)
+{
+	return json_pack("{s:i,s:i,s:o,s:o,s:b,s:o,s:o,s:o,s:o}", "worker", idx, "exit_code",
+			 w->exit_code, "signal", w->signal ? json_integer(w->signal) : json_null(),
+			 "end", json_text(w->end, sizeof w->end), "output_matched", w->matched,
+			 "sqlstate", w->sqlstate[0] ? json_text(w->sqlstate, sizeof w->sqlstate) : json_null(),
+			 "constraint",
+			 w->constraint[0] ? json_text(w->constraint, sizeof w->constraint) : json_null(),
+			 "stdout_tail", json_text(w->out, sizeof w->out), "stderr_tail",
+			 json_text(w->err, sizeof w->err));
+}
+
+/* An app flow's counts and kept rounds; null for other phases. */
+static json_t *json_app(const struct phase_result *ph)
+{
+	if (ph->app.exit_ok + ph->app.exit_failed == 0)
+		return json_null();
+	json_t *rounds = json_array();
+	int rc = rounds ? 0 : -1;
+	for (size_t i = 0; rc == 0 && i < ph->n_app_rounds; i++) {
+		const struct app_round_result *k = &ph->app_rounds[i];
+		json_t *ws = json_array();
+		rc |= ws ? 0 : -1;
+		for (int w = 0; ws && w < k->n_workers; w++)
+			rc |= json_array_append_new(ws, json_app_worker(&k->workers[w], w));
+		rc |= json_array_append_new(rounds, json_pack("{s:I,s:o,s:o}", "round",
+								  (json_int_t)k->round, "why",
+								  json_text(k->why, sizeof k->why),
+								  "workers", ws));
+	}
+	if (rc != 0) {
+		json_decref(rounds);
+		return NULL;
+	}
+	return json_pack("{s:I,s:I,s:I,s:I,s:o}", "exit_ok", (json_int_t)ph->app.exit_ok,
+			 "exit_failed", (json_int_t)ph->app.exit_failed, "output_matched",
+			 (json_int_t)ph->app.output_matched, "connections",
+			 (json_int_t)ph->app.connections, "rounds", rounds);
+}
+
 static json_t *json_phase(const struct phase_result *ph)
 {
 	json_t *o = json_object();
@@ -799,14 +840,7 @@ static json_t *json_phase(const struct phase_result *ph)
 	rc |= json_object_set_new(o, "interleave", json_interleave(ph));
 	rc |= json_object_set_new(o, "first_duplicate_round", json_fire_order(ph));
 	rc |= json_object_set_new(o, "first_passing_round", json_pass_round(ph));
-	rc |= json_object_set_new(o, "app",
-				  ph->app.exit_ok + ph->app.exit_failed > 0
-					  ? json_pack("{s:I,s:I,s:I,s:I}", "exit_ok",
-						      (json_int_t)ph->app.exit_ok, "exit_failed",
-						      (json_int_t)ph->app.exit_failed, "output_matched",
-						      (json_int_t)ph->app.output_matched, "connections",
-						      (json_int_t)ph->app.connections)
-					  : json_null());
+	rc |= json_object_set_new(o, "app", json_app(ph));
 	if (rc != 0) {
 		json_decref(o);
 		return NULL;

@@ -42,6 +42,31 @@ struct app_totals {
 	long long connections;          /* connections they made through the listener */
 };
 
+#define APP_TAIL_MAX 2048 /* bytes of each output tail an app worker's result keeps */
+
+/* One app worker's process in a kept round (app.h). */
+struct app_worker_result {
+	int exit_code;              /* its exit status, 128 + signal when a signal ended it */
+	int signal;                 /* the signal that ended it, 0 when it exited */
+	char end[96];               /* command_end_text: "exited with status 3" */
+	bool matched;               /* its output held expect_output */
+	char sqlstate[6];           /* the first error it got on the wire, "" without one */
+	char constraint[64];        /* the first class-23 error's constraint, "" without one */
+	char out[APP_TAIL_MAX + 1]; /* the last bytes of stdout, passwords scrubbed */
+	char err[APP_TAIL_MAX + 1]; /* the last bytes of stderr, passwords scrubbed */
+};
+
+/* A round of an app flow kept for the report: the first, the first that
+ * left duplicates, the first passing one with the migration applied. */
+struct app_round_result {
+	long long round;                   /* 1-based within the phase */
+	char why[96];                      /* "first", "first duplicate", joined by ", " */
+	struct app_worker_result *workers; /* one per worker, malloc'd */
+	int n_workers;
+};
+
+#define APP_KEPT_ROUNDS 3
+
 struct phase_result {
 	char name[128];
 	bool migrated; /* migration applied while the phase ran (after its steps) */
@@ -80,6 +105,8 @@ struct phase_result {
 	double upper95;         /* fire: 95 % upper bound on the per-round race probability */
 	struct ilv_summary ilv; /* interleave: the orders and what each did */
 	struct app_totals app;  /* an app flow: its processes' exits and output (app.h) */
+	struct app_round_result app_rounds[APP_KEPT_ROUNDS]; /* app flow: rounds kept */
+	size_t n_app_rounds;
 	/* fire: the first round that left duplicates, the order its steps were
 	 * sent in (notation, "" when none) and each step's send and completion */
 	long long fire_round;

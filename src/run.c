@@ -19,6 +19,7 @@
 #include "checks.h"
 #include "judge.h"
 #include "lockview.h"
+#include "mem.h"
 #include "progress.h"
 #include "race.h"
 #include "run_plan.h"
@@ -396,6 +397,30 @@ static bool race_rounds(struct runner *rn, const struct phase *p, struct race *r
 static bool round_setup(struct runner *rn, const struct phase *p, const struct sql_text *t,
 			long long round, int phase_round, int keys, int deadline_ms);
 
+/* Keeps wr (n workers) as round's entry in ph->app_rounds for the report,
+ * why joined to an entry already holding that round. */
+static void app_keep_round(struct phase_result *ph, long long round, const char *why,
+			   const struct app_worker_result *wr, int n)
+{
+	struct app_round_result *k = NULL;
+	for (size_t i = 0; i < ph->n_app_rounds; i++)
+		if (ph->app_rounds[i].round == round)
+			k = &ph->app_rounds[i];
+	if (k) {
+		size_t len = strlen(k->why);
+		snprintf(k->why + len, sizeof k->why - len, ", %s", why);
+		return;
+	}
+	if (ph->n_app_rounds >= APP_KEPT_ROUNDS)
+		return;
+	k = &ph->app_rounds[ph->n_app_rounds++];
+	k->round = round;
+	snprintf(k->why, sizeof k->why, "%s", why);
+	k->workers = mem_calloc((size_t)n, sizeof *k->workers);
+	memcpy(k->workers, wr, (size_t)n * sizeof *wr);
+	k->n_workers = n;
+}
+
 /* The phase's race run by the application's own processes (app.h), round
  * by round; false when the run must stop. */
 static bool app_rounds(struct runner *rn, const struct phase *p, const struct race_cfg *cfg,
@@ -416,7 +441,8 @@ static bool app_rounds(struct runner *rn, const struct phase *p, const struct ra
 			    err, NULL);
 		return false;
 	}
-	bool ok = true;
+	bool ok = true, dup_kept = false, pass_kept = false;
+	struct app_worker_result *wr = mem_calloc((size_t)cfg->workers, sizeof *wr);
 	for (int i = 0; ok && i < cfg->rounds; i++) {
 		struct round_result rr;
 		if (setup->sql && !round_setup(rn, p, setup, rn->round + 1, i, cfg->keys,
@@ -425,7 +451,8 @@ static bool app_rounds(struct runner *rn, const struct phase *p, const struct ra
 			ok = false;
 			break;
 		}
-		enum race_status st = app_round(a, ++rn->round, i, &rr, t, &ph->app, err, sizeof err);
+		enum race_status st =
+			app_round(a, ++rn->round, i, &rr, t, &ph->app, wr, err, sizeof err);
 		if (st != RACE_OK) {
 			char where[160];
 			snprintf(where, sizeof where, "round %d", i + 1);
@@ -441,9 +468,20 @@ static bool app_rounds(struct runner *rn, const struct phase *p, const struct ra
 		if (rr.keys_with_duplicates)
 			ph->rounds_with_duplicates++;
 		ph->extra_rows += rr.extra_rows;
+		if (i == 0)
+			app_keep_round(ph, i + 1, "first", wr, cfg->workers);
+		if (rr.keys_with_duplicates && !dup_kept) {
+			app_keep_round(ph, i + 1, "first duplicate", wr, cfg->workers);
+			dup_kept = true;
+		}
+		if (ph->migrated && !rr.keys_with_duplicates && !pass_kept) {
+			app_keep_round(ph, i + 1, "first passing", wr, cfg->workers);
+			pass_kept = true;
+		}
 		if (rn->opts->progress)
 			progress_rounds(ph, cfg->rounds, &t->outcomes);
 	}
+	free(wr);
 	app_close(a);
 	return ok;
 }
@@ -869,6 +907,8 @@ void run_result_free(struct run_result *res)
 		free(res->phases[i].expects);
 		free(res->phases[i].steps);
 		free(res->phases[i].per_key);
+		for (size_t k = 0; k < res->phases[i].n_app_rounds; k++)
+			free(res->phases[i].app_rounds[k].workers);
 		ilv_free(&res->phases[i].ilv);
 	}
 	free(res->phases);

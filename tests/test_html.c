@@ -140,3 +140,32 @@ Test(html, hold_timelines_blocked_commit_and_error)
 	cr_expect_eq(count(p, "class=\"st commit\""), 1);
 	free(p);
 }
+
+/* An app phase: a table per kept round, a row per worker with its end,
+ * match, SQLSTATE, constraint and output tails, all of it text. */
+Test(html, app_workers_table)
+{
+	char *p = page("{\"scenario\": \"s\", \"verdict\": \"fail\", \"phases\": [{\"name\": \"app\","
+		       " \"mode\": \"fire\", \"app\": {\"exit_ok\": 1, \"exit_failed\": 1, \"rounds\": ["
+		       "{\"round\": 1, \"why\": \"first, first duplicate\", \"workers\": ["
+		       "{\"worker\": 0, \"exit_code\": 0, \"end\": \"exited with status 0\","
+		       " \"output_matched\": true, \"sqlstate\": null, \"constraint\": null,"
+		       " \"stdout_tail\": \"ok <script>alert(1)</script>\\nline2 \\ufffe\\u001b[2J\","
+		       " \"stderr_tail\": \"\"},"
+		       "{\"worker\": 1, \"exit_code\": 137, \"signal\": 9, \"end\": \"was killed by "
+		       "SIGKILL\", \"output_matched\": false, \"sqlstate\": \"23505\","
+		       " \"constraint\": \"uq_<k>\", \"stdout_tail\": \"\", \"stderr_tail\": "
+		       "\"dup '&\\\"\"}]}]}}]}");
+	cr_expect_eq(count(p, "<table class=\"app\">"), 1);
+	cr_expect(strstr(p, "app workers, round 1 (first, first duplicate)"));
+	cr_expect_eq(count(p, "<tr class=\"bad\"><td class=\"n\">1</td><td>was killed by SIGKILL"), 1,
+		     "%s", p);
+	cr_expect(strstr(p, "<td>exited with status 0</td><td>yes</td>"));
+	cr_expect(strstr(p, "<td>23505</td><td>uq_&lt;k&gt;</td>"));
+	cr_expect_null(strstr(p, "<script>alert"));
+	cr_expect(strstr(p, "ok &lt;script&gt;alert(1)&lt;/script&gt;\nline2 \\ufffe\\x1b[2J</pre>"),
+		  "newline kept, the rest escaped");
+	cr_expect_null(strstr(p, "\xef\xbf\xbe"), "U+FFFE raw");
+	cr_expect(strstr(p, "stderr:<pre>dup &#39;&amp;&quot;</pre>"));
+	free(p);
+}

@@ -48,6 +48,36 @@ Test(app, psql_races_through_the_listener)
 	cr_assert_eq(jint2(after, "rows_per_key", "max"), 1);
 	cr_assert_eq(jint2(after, "outcomes", "23505"), (workers - 1) * rounds);
 	cr_assert_eq(jint2(after, "constraints", "uq_membership"), (workers - 1) * rounds);
+	/* each worker's process in the kept rounds: before, every psql exited 0
+	 * in round 1 (the first, duplicated); after, one did and the others
+	 * exited 3 with the constraint on the wire and in their stderr tail */
+	json_t *kept = jget(jget(before, "app"), "rounds");
+	cr_assert_eq(json_array_size(kept), 1, "round 1 is the first and the first duplicate");
+	cr_assert_str_eq(json_string_value(jget(json_array_get(kept, 0), "why")),
+			 "first, first duplicate");
+	json_t *ws = jget(json_array_get(kept, 0), "workers");
+	cr_assert_eq((long long)json_array_size(ws), workers);
+	for (size_t i = 0; i < json_array_size(ws); i++)
+		cr_assert_eq(jint(json_array_get(ws, i), "exit_code"), 0);
+	kept = jget(jget(after, "app"), "rounds");
+	cr_assert_str_eq(json_string_value(jget(json_array_get(kept, 0), "why")),
+			 "first, first passing");
+	ws = jget(json_array_get(kept, 0), "workers");
+	long long ok = 0;
+	for (size_t i = 0; i < json_array_size(ws); i++) {
+		json_t *w = json_array_get(ws, i);
+		if (jint(w, "exit_code") == 0) {
+			ok++;
+			continue;
+		}
+		cr_assert_eq(jint(w, "exit_code"), 3);
+		cr_assert_str_eq(json_string_value(jget(w, "end")), "exited with status 3");
+		cr_assert_str_eq(json_string_value(jget(w, "sqlstate")), "23505");
+		cr_assert_str_eq(json_string_value(jget(w, "constraint")), "uq_membership");
+		cr_assert(contains(json_string_value(jget(w, "stderr_tail")), "uq_membership"), "%s",
+			  json_string_value(jget(w, "stderr_tail")));
+	}
+	cr_assert_eq(ok, 1, "one psql inserted");
 	json_decref(doc);
 	proc_free(&p);
 }

@@ -967,3 +967,55 @@ Test(report, round_steps_outcome_and_first_passing_round)
 	cr_expect(json_is_null(json_at(doc, "phases.0.first_passing_round")));
 	json_decref(doc);
 }
+
+/* An app flow's kept rounds: each worker's end, match, SQLSTATE, constraint
+ * and output tails in the JSON; a tail's invalid UTF-8 becomes '?'. */
+Test(report, json_app_rounds_per_worker)
+{
+	struct app_worker_result w[2] = {{0}};
+	struct phase_result *ph = &phases[0];
+	json_t *doc;
+
+	w[0].exit_code = 0;
+	snprintf(w[0].end, sizeof w[0].end, "exited with status 0");
+	w[0].matched = true;
+	snprintf(w[0].out, sizeof w[0].out, "inserted <b>1</b>\n");
+	w[1].exit_code = 137;
+	w[1].signal = 9;
+	snprintf(w[1].end, sizeof w[1].end, "was killed by SIGKILL");
+	snprintf(w[1].sqlstate, sizeof w[1].sqlstate, "23505");
+	snprintf(w[1].constraint, sizeof w[1].constraint, "members_email_key");
+	snprintf(w[1].err, sizeof w[1].err, "dup \xff key");
+	ph->app.exit_ok = 1;
+	ph->app.exit_failed = 1;
+	ph->app_rounds[0] = (struct app_round_result){.round = 1, .workers = w, .n_workers = 2};
+	snprintf(ph->app_rounds[0].why, sizeof ph->app_rounds[0].why, "first, first duplicate");
+	ph->n_app_rounds = 1;
+	doc = parse_json(report_write_json, &run, 1);
+	static const struct field_case cases[] = {
+		{"phases.0.app.exit_ok", K_INT, .i = 1},
+		{"phases.0.app.rounds.0.round", K_INT, .i = 1},
+		{"phases.0.app.rounds.0.why", K_STR, .s = "first, first duplicate"},
+		{"phases.0.app.rounds.0.workers.0.worker", K_INT, .i = 0},
+		{"phases.0.app.rounds.0.workers.0.exit_code", K_INT, .i = 0},
+		{"phases.0.app.rounds.0.workers.0.signal", K_NULL, .s = NULL},
+		{"phases.0.app.rounds.0.workers.0.end", K_STR, .s = "exited with status 0"},
+		{"phases.0.app.rounds.0.workers.0.output_matched", K_BOOL, .i = 1},
+		{"phases.0.app.rounds.0.workers.0.sqlstate", K_NULL, .s = NULL},
+		{"phases.0.app.rounds.0.workers.0.constraint", K_NULL, .s = NULL},
+		{"phases.0.app.rounds.0.workers.0.stdout_tail", K_STR, .s = "inserted <b>1</b>\n"},
+		{"phases.0.app.rounds.0.workers.0.stderr_tail", K_STR, .s = ""},
+		{"phases.0.app.rounds.0.workers.1.exit_code", K_INT, .i = 137},
+		{"phases.0.app.rounds.0.workers.1.signal", K_INT, .i = 9},
+		{"phases.0.app.rounds.0.workers.1.end", K_STR, .s = "was killed by SIGKILL"},
+		{"phases.0.app.rounds.0.workers.1.output_matched", K_BOOL, .i = 0},
+		{"phases.0.app.rounds.0.workers.1.sqlstate", K_STR, .s = "23505"},
+		{"phases.0.app.rounds.0.workers.1.constraint", K_STR, .s = "members_email_key"},
+		{"phases.0.app.rounds.0.workers.1.stderr_tail", K_STR, .s = "dup ? key"},
+		{"phases.1.app", K_NULL, .s = NULL},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		check_field(doc, &cases[i]);
+	json_decref(doc);
+	ph->n_app_rounds = 0; /* w is on this stack */
+}
