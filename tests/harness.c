@@ -414,6 +414,30 @@ void exec_ok(PGconn *c, const char *sql)
 	PQclear(r);
 }
 
+const char *test_own_database(const char *prefix, const char *what, char *dsn, size_t len)
+{
+	static char name[64];
+	char sql[160];
+	snprintf(name, sizeof name, "%s_%s_%d", prefix, what, (int)getpid());
+	PGconn *c = pg_open();
+	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+	exec_ok(c, sql);
+	snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+	exec_ok(c, sql);
+	PQfinish(c);
+	snprintf(dsn, len, "dbname=%s", name);
+	return name;
+}
+
+void test_drop_database(const char *name)
+{
+	char sql[160];
+	PGconn *c = pg_open();
+	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+	exec_ok(c, sql);
+	PQfinish(c);
+}
+
 char *pg_value(PGconn *c, const char *sql, int nparams, const char *const *params)
 {
 	PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);

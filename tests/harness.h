@@ -124,6 +124,13 @@ PGconn *pg_open(void);
 PGconn *pg_open_dsn(const char *conninfo);
 /* Runs sql (no result rows wanted), or fails the test. */
 void exec_ok(PGconn *c, const char *sql);
+/* A database of the test's own, PREFIX_WHAT_PID, made afresh (an earlier one
+ * of that name dropped WITH (FORCE)), so counting schemas or sandboxes in it
+ * counts only this test's runs; its conninfo into dsn. The name returned is
+ * static: one such database at a time per test. */
+const char *test_own_database(const char *prefix, const char *what, char *dsn, size_t len);
+/* Drops the database name WITH (FORCE), or fails the test. */
+void test_drop_database(const char *name);
 /* First column of the first row of sql with params, malloc'd ("" for NULL, NULL without rows); fails the test on an error. */
 char *pg_value(PGconn *c, const char *sql, int nparams, const char *const *params);
 /* pg_value of sql every 10 ms until it is neither NULL, "" nor "0", at most

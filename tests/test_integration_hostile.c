@@ -21,32 +21,6 @@
 
 TestSuite(hostile, .init = scratch_init, .fini = scratch_fini, .timeout = 180);
 
-/* A database of the test's own, so counting sandboxes in it counts only
- * this test's (dropped by the test, WITH (FORCE)); its conninfo into dsn. */
-static const char *own_database(const char *what, char *dsn, size_t len)
-{
-	static char name[64];
-	char sql[160];
-	snprintf(name, sizeof name, "pgrace_hostile_%s_%d", what, (int)getpid());
-	PGconn *c = pg_open();
-	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-	exec_ok(c, sql);
-	snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
-	exec_ok(c, sql);
-	PQfinish(c);
-	snprintf(dsn, len, "dbname=%s", name);
-	return name;
-}
-
-static void drop_database(const char *name)
-{
-	char sql[160];
-	PGconn *c = pg_open();
-	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-	exec_ok(c, sql);
-	PQfinish(c);
-}
-
 /* Schemas named name exactly in the database dsn names. */
 static long schemas_in(const char *dsn, const char *like)
 {
@@ -81,7 +55,7 @@ static void wait_statement(PGconn *c, const char *marker)
 Test(hostile, step_releasing_locks_keeps_the_owner_lock)
 {
 	char dsn[128], marker[64], steps[512];
-	const char *db = own_database("unlock", dsn, sizeof dsn);
+	const char *db = test_own_database("pgrace_hostile", "unlock", dsn, sizeof dsn);
 	snprintf(marker, sizeof marker, "unlocked_%d", (int)getpid());
 	snprintf(steps, sizeof steps,
 		 "  - name: migrate\n    steps:\n"
@@ -109,7 +83,7 @@ Test(hostile, step_releasing_locks_keeps_the_owner_lock)
 	cr_expect_eq(code, 143, "%s", proc_said(&p));
 	cr_expect_eq(schemas_in(dsn, "pgrace\\_%"), 0, "the run left its sandbox");
 	proc_free(&p);
-	drop_database(db);
+	test_drop_database(db);
 }
 
 /* ---- item 7: `pgrace clean` behind a foreign lock ---- */
@@ -121,7 +95,7 @@ Test(hostile, step_releasing_locks_keeps_the_owner_lock)
 Test(hostile, clean_behind_a_foreign_lock)
 {
 	char dsn[128], pid_text[32];
-	const char *db = own_database("cleanlock", dsn, sizeof dsn);
+	const char *db = test_own_database("pgrace_hostile", "cleanlock", dsn, sizeof dsn);
 	PGconn *c = pg_open_dsn(dsn);
 	exec_ok(c, "CREATE SCHEMA pgrace_1_0000beef; CREATE TABLE pgrace_1_0000beef.held (x int); "
 		   "CREATE SCHEMA pgrace_2_0000cafe");
@@ -148,7 +122,7 @@ Test(hostile, clean_behind_a_foreign_lock)
 	proc_free(&q);
 	PQfinish(holder);
 	PQfinish(c);
-	drop_database(db);
+	test_drop_database(db);
 }
 
 /* ---- item 6: round_setup is under the round's deadline ---- */
@@ -212,7 +186,7 @@ Test(hostile, init_output_ignores_a_planted_symlink)
 	snprintf(table, sizeof table, "hostile_init_%d", (int)getpid());
 	/* a database of its own: a run of this suite's other tests, at the same
 	 * time, would see the table appear outside its sandbox (outside.h) */
-	const char *db = own_database("init", dsn, sizeof dsn);
+	const char *db = test_own_database("pgrace_hostile", "init", dsn, sizeof dsn);
 	PGconn *c = pg_open_dsn(dsn);
 	snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s; CREATE TABLE %s (a int, b int)", table,
 		 table);
@@ -235,7 +209,7 @@ Test(hostile, init_output_ignores_a_planted_symlink)
 	proc_free(&p);
 	unlink(link);
 	PQfinish(c);
-	drop_database(db);
+	test_drop_database(db);
 }
 
 /* ---- item 15: JUnit stays XML whatever the server says ---- */
@@ -303,7 +277,7 @@ Test(hostile, target_no_scenario_uses_is_refused)
 Test(hostile, admin_dsn_on_another_database_is_refused)
 {
 	char dsn[128];
-	const char *db = own_database("admin", dsn, sizeof dsn);
+	const char *db = test_own_database("pgrace_hostile", "admin", dsn, sizeof dsn);
 	struct proc p;
 	int code = run_pgrace(ARGS("run", FIXTURE, "--dsn", dsn, "--admin-dsn", "dbname=postgres", "-q",
 				   "--workers", "2", "--rounds", "1"),
@@ -314,7 +288,7 @@ Test(hostile, admin_dsn_on_another_database_is_refused)
 	cr_expect(!names_file_line(p.err, FIXTURE), "a line of the scenario is blamed\n%s",
 		  proc_said(&p));
 	proc_free(&p);
-	drop_database(db);
+	test_drop_database(db);
 }
 
 #define COMMAND_YAML PGRACE_TEST_DATA "/integration/command.yaml"

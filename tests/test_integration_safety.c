@@ -276,32 +276,6 @@ Test(safety, password_hidden_from_ps, .timeout = 120)
 
 /* ---- 11. no sandbox is left behind ---- */
 
-/* A database of the test's own, so counting schemas in it counts only this
- * test's runs (dropped by the test, WITH (FORCE)). */
-static const char *own_database(const char *what, char *dsn, size_t len)
-{
-	static char name[64];
-	snprintf(name, sizeof name, "pgrace_test_%s_%d", what, (int)getpid());
-	PGconn *c = pg_open();
-	char sql[160];
-	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-	exec_ok(c, sql);
-	snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
-	exec_ok(c, sql);
-	PQfinish(c);
-	snprintf(dsn, len, "dbname=%s", name);
-	return name;
-}
-
-static void drop_database(const char *name)
-{
-	PGconn *c = pg_open();
-	char sql[160];
-	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-	exec_ok(c, sql);
-	PQfinish(c);
-}
-
 /* Sandboxes (pgrace_%) in the database dsn names. */
 static long sandboxes_in(const char *dsn)
 {
@@ -338,7 +312,7 @@ Test(safety, step_leaving_a_transaction_open_still_drops, .timeout = 120)
 Test(safety, clean_after_sigkill, .timeout = 120)
 {
 	char dsn[128], marker[64];
-	const char *db = own_database("kill", dsn, sizeof dsn);
+	const char *db = test_own_database("pgrace_test", "kill", dsn, sizeof dsn);
 	snprintf(marker, sizeof marker, "killed_%d", (int)getpid());
 	const char *yaml = sleepy_fixture("killed.yaml", marker);
 	struct proc p, q;
@@ -373,7 +347,7 @@ Test(safety, clean_after_sigkill, .timeout = 120)
 	proc_free(&q);
 	cr_expect_eq(sandboxes_in(dsn), 0, "a sandbox is left after SIGKILL and pgrace clean");
 	proc_free(&p);
-	drop_database(db);
+	test_drop_database(db);
 }
 
 /* The acceptance storm: 20 runs of the fixture under GNU timeout, which
@@ -384,7 +358,7 @@ Test(safety, timeout_storm_leaves_nothing, .timeout = 300)
 {
 	static const char *const limits[] = {"0.3", "0.8", "1.4", "2"};
 	char dsn[128];
-	const char *db = own_database("storm", dsn, sizeof dsn);
+	const char *db = test_own_database("pgrace_test", "storm", dsn, sizeof dsn);
 	enum { RUNS = 20, AT_ONCE = 4 };
 	for (int i = 0; i < RUNS; i += AT_ONCE) {
 		struct proc p[AT_ONCE];
@@ -413,7 +387,7 @@ Test(safety, timeout_storm_leaves_nothing, .timeout = 300)
 	PQfinish(c);
 	cr_expect_str_eq(left, "", "sandboxes left after %d runs under timeout: %s", RUNS, left);
 	free(left);
-	drop_database(db);
+	test_drop_database(db);
 }
 
 /* ---- 17. pgrace's own sessions, a stalled rows query, bounded connects ---- */
