@@ -390,14 +390,7 @@ static enum race_status count_rows(struct app_race *a, const struct key_values *
 				 why);
 			return RACE_BAD;
 		}
-		if (out->rows_min < 0 || rows < out->rows_min)
-			out->rows_min = rows;
-		if (rows > out->rows_max)
-			out->rows_max = rows;
-		if (rows > 1) {
-			out->keys_with_duplicates++;
-			out->extra_rows += rows - 1;
-		}
+		round_result_add_key(out, rows);
 	}
 	return RACE_OK;
 }

@@ -556,6 +556,22 @@ static void count_outcomes(const struct ilv *il, const struct ilv_order *o, stru
 	}
 }
 
+/* Counts a finished order (run, or pruned and carrying its class's result)
+ * into s and t: not executable, or its duplicates and every worker's
+ * outcome. True when it was executable. */
+static bool tally_order(const struct ilv *il, struct ilv_summary *s, const struct ilv_order *o,
+			struct race_totals *t)
+{
+	if (!o->executable) {
+		s->not_executable++;
+		return false;
+	}
+	if (o->rows > 1)
+		s->with_duplicates++;
+	count_outcomes(il, o, t);
+	return true;
+}
+
 /* Partial-order reduction: asks the server what each flow statement
  * touches (on the monitor's connection, on the key of the next round), then
  * lets ilv_reduce() choose the orders to run. */
@@ -645,13 +661,7 @@ enum race_status ilv_run(const char *dsn, const char *schema, bool pooler,
 		struct ilv_order *o = &s->orders[n];
 		if (o->same_as != n) { /* pruned: its class's first order ran */
 			ilv_carry(&s->orders[o->same_as], o);
-			if (!o->executable) {
-				s->not_executable++;
-				continue;
-			}
-			if (o->rows > 1)
-				s->with_duplicates++;
-			count_outcomes(&il, o, t);
+			tally_order(&il, s, o, t);
 			continue;
 		}
 		s->ran++;
@@ -676,13 +686,8 @@ enum race_status ilv_run(const char *dsn, const char *schema, bool pooler,
 						     : RACE_BROKEN;
 			break;
 		}
-		if (!o->executable) {
-			s->not_executable++;
+		if (!tally_order(&il, s, o, t))
 			continue;
-		}
-		if (o->rows > 1)
-			s->with_duplicates++;
-		count_outcomes(&il, o, t);
 		uint64_t us = clock_us() - o0;
 		for (int i = 0; i < il.k; i++)
 			hist_record(&t->latency, us);

@@ -52,6 +52,18 @@ struct race {
 	size_t w_bytes;                  /* the mapping of w */
 };
 
+void round_result_add_key(struct round_result *out, long long rows)
+{
+	if (out->rows_min < 0 || rows < out->rows_min)
+		out->rows_min = rows;
+	if (rows > out->rows_max)
+		out->rows_max = rows;
+	if (rows > 1) {
+		out->keys_with_duplicates++;
+		out->extra_rows += rows - 1;
+	}
+}
+
 int race_key_of(const struct race_cfg *c, int w)
 {
 	if (c->keys <= 1)
@@ -251,14 +263,7 @@ static enum race_status count_rows(struct race *r, struct round_result *out, cha
 					   errlen);
 			return as_race[st];
 		}
-		if (out->rows_min < 0 || rows < out->rows_min)
-			out->rows_min = rows;
-		if (rows > out->rows_max)
-			out->rows_max = rows;
-		if (rows > 1) {
-			out->keys_with_duplicates++;
-			out->extra_rows += rows - 1;
-		}
+		round_result_add_key(out, rows);
 	}
 	if (!attempt_rows_close(r->coord.monitor, pooled, true, rows_deadline(r), err, errlen))
 		return RACE_BROKEN;

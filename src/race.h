@@ -79,6 +79,9 @@ enum race_status {
 			   * own transaction */
 };
 
+/* Folds one key's row count into out (rows_min starts below 0: none yet):
+ * the range, and a key with more than one row as duplicated. */
+void round_result_add_key(struct round_result *out, long long rows);
 /* Worker w's key index: uniform spreads workers evenly; hot puts half of
  * them on key 0 and spreads the rest over the others (SQL and app workers). */
 int race_key_of(const struct race_cfg *c, int w);
