@@ -40,6 +40,8 @@ struct app_race {
 	const char *schema;
 	const struct lockview *view;
 	struct proxy *px;
+	app_drive_fn drive; /* interleave mode's, else NULL */
+	void *drive_ctx;
 };
 
 /* One worker's process in a round. */
@@ -68,8 +70,8 @@ struct app_race *app_open(PGconn *admin, const char *schema, const struct scenar
 			 sc->path, sc->app->line);
 		goto fail;
 	}
-	if (cfg->mode == MODE_HOLD && !(a->view = lockview_detect(admin, why, sizeof why))) {
-		snprintf(err, errlen, "hold mode: %s", why);
+	if ((cfg->mode == MODE_HOLD || cfg->mode == MODE_INTERLEAVE) && !(a->view = lockview_detect(admin, why, sizeof why))) {
+		snprintf(err, errlen, "%s mode: %s", mode_name(cfg->mode), why);
 		goto fail;
 	}
 	a->px = proxy_open(PQhost(admin), PQport(admin), cfg->workers, err, errlen);
@@ -79,6 +81,26 @@ struct app_race *app_open(PGconn *admin, const char *schema, const struct scenar
 fail:
 	app_close(a);
 	return NULL;
+}
+
+void app_set_driver(struct app_race *a, app_drive_fn fn, void *ctx)
+{
+	a->drive = fn;
+	a->drive_ctx = ctx;
+}
+
+struct proxy *app_proxy(struct app_race *a)
+{
+	return a->px;
+}
+
+/* The driver's look at the round (app_set_driver). */
+static bool drive(struct app_race *a, struct app_proc *procs, int started, char *err, size_t errlen)
+{
+	bool done[64] = {false};
+	for (int w = 0; w < started && w < 64; w++)
+		done[w] = atomic_load(&procs[w].done);
+	return a->drive(a->drive_ctx, done, err, errlen);
 }
 
 void app_close(struct app_race *a)
@@ -356,7 +378,11 @@ static bool any_hold(struct app_race *a)
  * nothing: it must not be judged as if it had. */
 static enum race_status nothing_held(const struct app_race *a, char *err, size_t errlen)
 {
-	if (a->cfg.mode == MODE_HOLD)
+	if (a->cfg.mode == MODE_INTERLEAVE)
+		snprintf(err, errlen,
+			 "no process sent a step that interleaves with others (a data statement, "
+			 "COMMIT or ROLLBACK) through the listener: there was nothing to interleave");
+	else if (a->cfg.mode == MODE_HOLD)
 		snprintf(err, errlen,
 			 "no process sent a COMMIT (or END) through the listener: hold mode held "
 			 "nothing, the processes did not race (an app in autocommit races in fire "
@@ -422,7 +448,9 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 			goto out;
 		}
 	}
-	proxy_arm(a->px, a->cfg.mode == MODE_HOLD ? PROXY_HOLD_COMMIT : PROXY_HOLD_FIRST);
+	proxy_arm(a->px, a->cfg.mode == MODE_HOLD	     ? PROXY_HOLD_COMMIT
+			 : a->cfg.mode == MODE_INTERLEAVE ? PROXY_HOLD_STEPS
+							  : PROXY_HOLD_FIRST);
 	uint64_t deadline = clock_us() + (uint64_t)a->sc->app->cmd.timeout_ms * 1000u;
 	for (int w = 0; w < n; w++) {
 		struct app_proc *p = &procs[w];
@@ -446,7 +474,8 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 			done += atomic_load(&procs[w].done);
 		if (done == started)
 			break;
-		if (st == RACE_OK && !coordinate(a, procs, &next_view, &streak, err, errlen))
+		if (st == RACE_OK && (a->drive ? !drive(a, procs, started, err, errlen)
+					       : !coordinate(a, procs, &next_view, &streak, err, errlen)))
 			st = RACE_BROKEN; /* the processes still end at their deadline */
 		(void)proxy_wait(a->px, clock_us() + WAIT_SLICE_US);
 	}

@@ -13,7 +13,8 @@
  * commit, blocked on a lock its peers hold (the lock view, over the backend
  * pids the listener read), or finished; fire mode holds each worker's first
  * data statement until every worker has reached its own (or finished), then
- * releases them together.
+ * releases them together; interleave mode holds every interleaving point
+ * and lets its driver (app_interleave.h) choose who goes.
  *
  * A worker's attempt is its process: its outcome is the SQLSTATE of the
  * first error its connections got on the wire ("ok" without one), every
@@ -51,6 +52,16 @@ struct app_race *app_open(PGconn *admin, const char *schema, const struct scenar
 enum race_status app_round(struct app_race *a, long long round, long long phase_round,
 			   struct round_result *out, struct race_totals *t, struct app_totals *at,
 			   struct app_worker_result *wr, char *err, size_t errlen);
+/* Decides a round's releases in place of hold's and fire's barrier: called
+ * with the workers' processes' ends (done[w]) whenever something changed or
+ * a few milliseconds passed, until every process ended; false with err
+ * breaks the round (its processes still end at their deadline). */
+typedef bool (*app_drive_fn)(void *ctx, const bool *done, char *err, size_t errlen);
+/* Makes fn (NULL: the mode's own barrier) decide a's rounds from now on;
+ * interleave mode's driver (app_interleave.h). */
+void app_set_driver(struct app_race *a, app_drive_fn fn, void *ctx);
+/* a's listener (the driver reads its views and log, and releases). */
+struct proxy *app_proxy(struct app_race *a);
 /* Closes the listeners and frees a (NULL is fine). */
 void app_close(struct app_race *a);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app_interleave.h"
 #include "metric.h"
 #include "outcome.h"
 
@@ -437,7 +438,11 @@ enum verdict judge_race(const struct scenario *sc, const struct phase *p, enum r
 		return v;
 	if (ph->rounds == 0) { /* nothing ran to its end: no evidence, whatever the expectations */
 		char actual[256];
-		if (mode == MODE_INTERLEAVE)
+		if (mode == MODE_INTERLEAVE && ph->appil)
+			snprintf(actual, sizeof actual,
+				 "none: of %zu orders %lld not executable, %lld diverged",
+				 ph->appil->n_orders, ph->appil->not_executable, ph->appil->diverged);
+		else if (mode == MODE_INTERLEAVE)
 			snprintf(actual, sizeof actual, "none: %lld of %zu orders not executable",
 				 ph->ilv.not_executable, ph->ilv.n_orders);
 		else
@@ -447,6 +452,21 @@ enum verdict judge_race(const struct scenario *sc, const struct phase *p, enum r
 						   : "at least one round",
 			   actual, false);
 		return VERDICT_FAIL;
+	}
+	if (ph->appil && ph->appil->diverged > 0) {
+		/* a diverged order raced another program than its siblings: the
+		 * phase is not passed on it, whatever the rest says */
+		char actual[512];
+		size_t first = 0;
+		while (first < ph->appil->n_orders && ph->appil->orders[first].state != APPIL_DIVERGED)
+			first++;
+		snprintf(actual, sizeof actual, "%lld of %zu orders diverged; order %zu: %s",
+			 ph->appil->diverged, ph->appil->n_orders, first + 1,
+			 first < ph->appil->n_orders ? ph->appil->orders[first].why : "");
+		add_result(ph, 0,
+			   "no diverged order (each re-run sends the same number and kind of steps)",
+			   actual, false);
+		v = VERDICT_FAIL;
 	}
 	size_t evaluated = 0;
 	for (size_t i = 0; i < p->n_expects; i++) {

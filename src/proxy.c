@@ -56,6 +56,7 @@ struct endpoint {
 struct stmt_name {
 	char name[64];
 	enum pgwire_sql_class cls;
+	char *sql; /* its text, for the step log (PROXY_HOLD_STEPS); malloc'd */
 };
 
 struct pconn {
@@ -76,6 +77,9 @@ struct pconn {
 	enum pc_state after_hold; /* PC_BUSY, or PC_OPEN for a step held at a Flush */
 	struct stmt_name names[MAX_NAMES];
 	int n_names;
+	int conn_no;   /* its worker's connections before it, this round */
+	int log_at;    /* its step in the worker's log, -1 when none */
+	bool txn_points; /* its transaction sent an interleaving point */
 	uint64_t accepted_us;
 	struct pbuf cin, sout, sin, cout;
 	struct pconn *next;
@@ -100,6 +104,8 @@ struct proxy {
 	long long *release_gen;
 	struct proxy_view *views;
 	struct pconn *conns;
+	struct proxy_step **log; /* per worker, PROXY_MAX_LOG each, once PROXY_HOLD_STEPS armed */
+	long long log_seq, sent_seq;
 };
 
 static struct proxy_view *view_of(struct pconn *c)
@@ -131,6 +137,8 @@ static void conn_free(struct pconn *c)
 		close(c->cfd);
 	if (c->sfd >= 0)
 		close(c->sfd);
+	for (int i = 0; i < c->n_names; i++)
+		free(c->names[i].sql);
 	pbuf_free(&c->cin);
 	pbuf_free(&c->sout);
 	pbuf_free(&c->sin);
@@ -190,7 +198,8 @@ static enum pgwire_sql_class name_class(const struct pconn *c, const char *name)
 	return PGWIRE_SQL_DATA;
 }
 
-static void name_remember(struct pconn *c, const char *name, enum pgwire_sql_class cls)
+static void name_remember(struct pconn *c, const char *name, enum pgwire_sql_class cls,
+			  const char *sql)
 {
 	int i = 0;
 	while (i < c->n_names && strcmp(c->names[i].name, name) != 0)
@@ -202,6 +211,53 @@ static void name_remember(struct pconn *c, const char *name, enum pgwire_sql_cla
 	}
 	snprintf(c->names[i].name, sizeof c->names[i].name, "%s", name);
 	c->names[i].cls = cls;
+	free(c->names[i].sql);
+	c->names[i].sql = (c->p->policy[c->worker] & PROXY_HOLD_STEPS) ? mem_strdup(sql) : NULL;
+}
+
+/* appstep_lookup_fn over a connection's prepared statements. */
+static const char *name_sql(void *ctx, const char *name)
+{
+	const struct pconn *c = ctx;
+	for (int i = 0; i < c->n_names; i++)
+		if (strcmp(c->names[i].name, name) == 0)
+			return c->names[i].sql;
+	return NULL;
+}
+
+/* Under PROXY_HOLD_STEPS, describes the framed step into the worker's log
+ * (c->log_at); -1 when it is not logged. */
+static int step_log(struct pconn *c)
+{
+	struct proxy *p = c->p;
+	struct proxy_view *v = view_of(c);
+	c->log_at = -1;
+	if (!v || !(p->policy[c->worker] & PROXY_HOLD_STEPS) || !p->log)
+		return -1;
+	if (v->logged >= PROXY_MAX_LOG) {
+		v->log_full = true;
+		return -1;
+	}
+	struct proxy_step *s = &p->log[c->worker][v->logged];
+	memset(s, 0, sizeof *s);
+	s->seq = p->log_seq++;
+	s->sent_seq = -1;
+	s->conn = c->conn_no;
+	appstep_describe(pbuf_at(&c->cin), c->step_end, name_sql, c, &s->d);
+	/* ending a transaction that did nothing another worker sees */
+	if (s->d.control && !c->txn_points)
+		s->d.visible = false;
+	c->log_at = v->logged++;
+	return c->log_at;
+}
+
+/* The log entry of c's step in flight, or NULL. */
+static struct proxy_step *logged_step(struct pconn *c)
+{
+	struct proxy_view *v = view_of(c);
+	if (!v || c->log_at < 0 || !c->p->log)
+		return NULL;
+	return &c->p->log[c->worker][c->log_at];
 }
 
 /* A step's class: COMMIT wins; else its first statement that is not
@@ -215,7 +271,7 @@ static void step_add_class(struct pconn *c, enum pgwire_sql_class cls)
 	}
 }
 
-static bool should_hold(struct pconn *c)
+static bool should_hold(struct pconn *c, int logged)
 {
 	struct proxy *p = c->p;
 	if (c->round != p->round)
@@ -223,6 +279,8 @@ static bool should_hold(struct pconn *c)
 	unsigned f = p->policy[c->worker];
 	enum pgwire_sql_class cls = c->step_classed ? c->step_class : PGWIRE_SQL_SESSION;
 	if (f & PROXY_HOLD_EVERY)
+		return true;
+	if ((f & PROXY_HOLD_STEPS) && logged >= 0 && p->log[c->worker][logged].d.visible)
 		return true;
 	if ((f & PROXY_HOLD_COMMIT) && cls == PGWIRE_SQL_COMMIT)
 		return true;
@@ -242,6 +300,13 @@ static void step_send(struct pconn *c, enum pc_state next)
 	struct proxy_view *v = view_of(c);
 	if (v)
 		v->steps++;
+	struct proxy_step *s = logged_step(c);
+	if (s) {
+		s->sent = true;
+		s->sent_seq = c->p->sent_seq++;
+		if (s->d.visible)
+			c->txn_points = true;
+	}
 	changed(c->p);
 }
 
@@ -250,7 +315,8 @@ static void step_send(struct pconn *c, enum pc_state next)
 static void step_complete(struct pconn *c, uint8_t last)
 {
 	enum pc_state next = last == 'H' ? PC_OPEN : PC_BUSY;
-	if (should_hold(c)) {
+	int logged = step_log(c);
+	if (should_hold(c, logged)) {
 		c->state = PC_HELD;
 		c->after_hold = next;
 		c->hold_gen = c->p->release_gen[c->worker];
@@ -259,6 +325,8 @@ static void step_complete(struct pconn *c, uint8_t last)
 			v->held_class = c->step_class;
 			v->holds++;
 		}
+		if (logged >= 0)
+			c->p->log[c->worker][logged].held = true;
 		changed(c->p);
 		return;
 	}
@@ -345,7 +413,7 @@ static bool client_advance(struct pconn *c)
 		case 'P':
 			if (pgwire_parse_sql(&m, &sql, &len)) {
 				enum pgwire_sql_class cls = pgwire_sql_class(sql);
-				name_remember(c, (const char *)m.body, cls);
+				name_remember(c, (const char *)m.body, cls, sql);
 				step_add_class(c, cls);
 			}
 			break;
@@ -373,12 +441,32 @@ static void record_error(struct pconn *c, const struct pgwire_msg *m)
 	struct proxy_view *v = view_of(c);
 	if (!v || !pgwire_parse_error(m, &e))
 		return;
+	struct proxy_step *s = logged_step(c);
+	if (s && !s->sqlstate[0]) {
+		snprintf(s->sqlstate, sizeof s->sqlstate, "%s", e.sqlstate);
+		snprintf(s->constraint, sizeof s->constraint, "%s", e.constraint);
+	}
 	if (v->n_errors < PROXY_MAX_ERRORS) {
 		struct proxy_error *pe = &v->errors[v->n_errors];
 		snprintf(pe->sqlstate, sizeof pe->sqlstate, "%s", e.sqlstate);
 		snprintf(pe->constraint, sizeof pe->constraint, "%s", e.constraint);
 	}
 	v->n_errors++;
+}
+
+/* A CommandComplete's tag into the logged step c has in flight. */
+static void record_tag(struct pconn *c, const struct pgwire_msg *m)
+{
+	struct proxy_step *s = logged_step(c);
+	size_t n = 0;
+	if (!s)
+		return;
+	while (n < m->body_len && m->body[n])
+		n++;
+	if (n >= sizeof s->tag)
+		n = sizeof s->tag - 1;
+	memcpy(s->tag, m->body, n);
+	s->tag[n] = '\0';
 }
 
 /* Advances c on the server's bytes; false when c must close. */
@@ -402,9 +490,16 @@ static bool server_advance(struct pconn *c)
 			(void)pgwire_parse_key_data(&m, &c->pid, &key, &klen);
 		else if (m.type == 'E')
 			record_error(c, &m);
+		else if (m.type == 'C')
+			record_tag(c, &m);
 		pbuf_move(&c->sin, &c->cout, m.total);
 		if (m.type == 'Z' && pgwire_parse_ready(&m, &status) &&
 		    (c->state == PC_AUTH || c->state == PC_BUSY)) {
+			struct proxy_step *s = c->state == PC_BUSY ? logged_step(c) : NULL;
+			if (s)
+				s->done = true;
+			if (status == 'I')
+				c->txn_points = false;
 			c->state = PC_IDLE;
 			changed(c->p);
 			if (!client_advance(c))
@@ -428,6 +523,8 @@ static void conn_accept(struct proxy *p, int worker)
 		c->cfd = fd;
 		c->sfd = -1;
 		c->accepted_us = clock_us();
+		c->log_at = -1;
+		c->conn_no = p->views[worker].connections;
 		c->cep = (struct endpoint){EP_CLIENT, worker, c};
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &c->cep};
 		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -662,6 +759,12 @@ void proxy_arm(struct proxy *p, unsigned flags)
 {
 	pthread_mutex_lock(&p->mu);
 	p->round++;
+	p->log_seq = p->sent_seq = 0;
+	if ((flags & PROXY_HOLD_STEPS) && !p->log) {
+		p->log = mem_calloc((size_t)p->workers, sizeof *p->log);
+		for (int w = 0; w < p->workers; w++)
+			p->log[w] = mem_calloc(PROXY_MAX_LOG, sizeof *p->log[w]);
+	}
 	for (int w = 0; w < p->workers; w++) {
 		memset(&p->views[w], 0, sizeof p->views[w]);
 		p->policy[w] = flags;
@@ -683,17 +786,30 @@ void proxy_view(struct proxy *p, int worker, struct proxy_view *v)
 {
 	pthread_mutex_lock(&p->mu);
 	*v = p->views[worker];
-	v->open = v->held = v->n_pids = 0;
+	v->open = v->held = v->busy = v->n_pids = 0;
 	for (struct pconn *c = p->conns; c; c = c->next) {
 		if (c->worker != worker || c->round != p->round)
 			continue;
 		v->open++;
 		if (c->state == PC_HELD)
 			v->held++;
+		if (c->state == PC_BUSY || c->state == PC_OPEN)
+			v->busy++;
 		if (c->pid && c->state != PC_CANCEL && v->n_pids < PROXY_MAX_PIDS)
 			v->pids[v->n_pids++] = c->pid;
 	}
 	pthread_mutex_unlock(&p->mu);
+}
+
+bool proxy_step(struct proxy *p, int worker, int i, struct proxy_step *out)
+{
+	bool ok;
+	pthread_mutex_lock(&p->mu);
+	ok = p->log && i >= 0 && i < p->views[worker].logged;
+	if (ok)
+		*out = p->log[worker][i];
+	pthread_mutex_unlock(&p->mu);
+	return ok;
 }
 
 void proxy_release(struct proxy *p, int worker)
@@ -755,5 +871,8 @@ void proxy_close(struct proxy *p)
 	free(p->fire_pending);
 	free(p->release_gen);
 	free(p->views);
+	for (int w = 0; p->log && w < p->workers; w++)
+		free(p->log[w]);
+	free(p->log);
 	free(p);
 }

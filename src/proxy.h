@@ -32,10 +32,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "appstep.h"
 #include "pgwire.h"
 
 #define PROXY_MAX_PIDS 8    /* backend pids remembered per worker */
 #define PROXY_MAX_ERRORS 16 /* errors remembered per worker per round */
+#define PROXY_MAX_LOG 256   /* steps logged per worker per round (PROXY_HOLD_STEPS) */
 
 /* Where a worker's steps stop (flags). */
 enum proxy_hold {
@@ -43,6 +45,22 @@ enum proxy_hold {
 	PROXY_HOLD_FIRST = 1,  /* the first data step (pgwire_sql_class DATA) after proxy_arm(): once */
 	PROXY_HOLD_COMMIT = 2, /* every step whose SQL commits (COMMIT, END) */
 	PROXY_HOLD_EVERY = 4,  /* every step */
+	PROXY_HOLD_STEPS = 8,  /* every interleaving point (appstep.h); and every step is
+				  described in the worker's log (proxy_step) */
+};
+
+/* One step a worker sent, as the log of PROXY_HOLD_STEPS keeps it. */
+struct proxy_step {
+	long long seq;          /* order among every worker's logged steps of the round */
+	long long sent_seq;     /* ... in which they went to the server (-1: never) */
+	int conn;               /* the worker's connection (0 for its first) */
+	bool held;              /* it was held (an interleaving point) */
+	bool sent;              /* it went to the server */
+	bool done;              /* its ReadyForQuery came back */
+	struct appstep_desc d;  /* its SQL, parameters, kind */
+	char tag[64];           /* its last CommandComplete tag ("INSERT 0 1"), "" when none */
+	char sqlstate[6];       /* the error it got, "" when none */
+	char constraint[64];    /* ... and the constraint that names */
 };
 
 /* One error a worker's connection got from the server. */
@@ -61,6 +79,9 @@ struct proxy_view {
 	enum pgwire_sql_class held_class; /* the class of a held step */
 	bool tls_refused;                 /* a connection asked for TLS, got 'N' and hung up */
 	int steps;                        /* steps sent to the server since proxy_arm() */
+	int busy;                         /* connections with a step at the server now */
+	int logged;                       /* steps in its log (PROXY_HOLD_STEPS) */
+	bool log_full;                    /* more than PROXY_MAX_LOG steps: the rest not logged */
 	int n_pids;
 	uint32_t pids[PROXY_MAX_PIDS]; /* backend pids of its open connections */
 	int n_errors;                  /* errors since proxy_arm() (the first PROXY_MAX_ERRORS kept) */
@@ -83,6 +104,9 @@ void proxy_arm(struct proxy *p, unsigned flags);
 void proxy_set_policy(struct proxy *p, int worker, unsigned flags);
 /* Copies worker's view into *v. */
 void proxy_view(struct proxy *p, int worker, struct proxy_view *v);
+/* Copies step i (0-based, below the view's logged) of worker's log into
+ * *out; false when there is no such step. */
+bool proxy_step(struct proxy *p, int worker, int i, struct proxy_step *out);
 /* Sends every step worker holds. */
 void proxy_release(struct proxy *p, int worker);
 /* Waits until something changes in any view, or until deadline_us

@@ -21,6 +21,8 @@
 #include <jansson.h>
 
 #include "report.h"
+
+#include "app_interleave.h"
 #include "html.h"
 #include "text.h"
 
@@ -278,6 +280,10 @@ static void summary_interleave(FILE *out, const struct phase_result *ph)
 			ph->fire_order);
 	if (!ph->has_race || ph->mode != MODE_INTERLEAVE)
 		return;
+	if (ph->appil) {
+		appil_summary_text(out, ph->appil, ph->name);
+		return;
+	}
 	char how[96];
 	if (s->listed)
 		snprintf(how, sizeof how, "the phase's listed orders");
@@ -683,6 +689,8 @@ static json_t *json_interleave(const struct phase_result *ph)
 	const struct ilv_summary *s = &ph->ilv;
 	if (!ph->has_race || ph->mode != MODE_INTERLEAVE)
 		return json_null();
+	if (ph->appil)
+		return appil_json(ph->appil);
 	json_t *orders = json_array();
 	int rc = orders ? 0 : -1;
 	for (size_t i = 0; orders && i < s->n_orders; i++)

@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include "interleave.h"
+
+struct appil_summary;
 #include "order.h"
 #include "outcome.h"
 #include "pgrace.h"
@@ -104,6 +106,7 @@ struct phase_result {
 	double tps;             /* free run: attempts per second */
 	double upper95;         /* fire: 95 % upper bound on the per-round race probability */
 	struct ilv_summary ilv; /* interleave: the orders and what each did */
+	struct appil_summary *appil; /* interleave of an app flow (app_interleave.h), else NULL */
 	struct app_totals app;  /* an app flow: its processes' exits and output (app.h) */
 	struct app_round_result app_rounds[APP_KEPT_ROUNDS]; /* app flow: rounds kept */
 	size_t n_app_rounds;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "app_interleave.h"
 #include "command.h"
 #include "db.h"
 #include "checks.h"
@@ -506,6 +507,63 @@ static bool before_order(void *ctx, long long round, long long index)
 	       round_setup(os->rn, os->p, os->sql, round, (int)index, 1, os->deadline_ms);
 }
 
+/* Before an app flow's order: the phase's round_setup for its one key. */
+static bool before_app_order(void *ctx, long long round, long long index)
+{
+	struct order_setup *os = ctx;
+	return round_setup(os->rn, os->p, os->sql, round, (int)index, 1, os->deadline_ms);
+}
+
+/* The phase's race in interleave mode of an app flow: its orders, found
+ * as its processes run (app_interleave.h); false when the run must stop. */
+static bool app_interleave(struct runner *rn, const struct phase *p, const struct race_cfg *cfg,
+			   struct phase_result *ph, struct race_totals *t)
+{
+	char err[1400];
+	if (rn->opts->duration_ms > 0 || rn->opts->pooler || rn->sc->n_targets > 1) {
+		race_failed(rn, p, ph, RACE_BAD, "its race",
+			    "an app flow runs in rounds on the --dsn server: it does not take "
+			    "--duration, --pooler or targets",
+			    NULL);
+		return false;
+	}
+	struct app_race *a = app_open(rn->admin, rn->res->schema, rn->sc, cfg, err, sizeof err);
+	if (!a) {
+		race_failed(rn, p, ph, strstr(err, rn->sc->path) ? RACE_BAD : RACE_BROKEN, "its race",
+			    err, NULL);
+		return false;
+	}
+	struct order_setup os = {rn, p, p->round_setup.sql ? &p->round_setup : &rn->sc->round_setup,
+				 ph, clock_us(), cfg->deadline_ms};
+	ph->appil = mem_calloc(1, sizeof *ph->appil);
+	enum race_status st = appil_run(a, rn->admin, cfg, ph->appil, &rn->round,
+					os.sql->sql ? before_app_order : NULL, &os, t, &ph->app, err,
+					sizeof err);
+	app_close(a);
+	for (size_t i = 0; i < ph->appil->n_orders; i++) {
+		const struct appil_order *o = &ph->appil->orders[i];
+		if (o->state != APPIL_RAN)
+			continue;
+		ph->rounds++;
+		if (ph->rows_min < 0 || o->rows < ph->rows_min)
+			ph->rows_min = o->rows;
+		if (o->rows > ph->rows_max)
+			ph->rows_max = o->rows;
+		if (o->rows > 1) {
+			ph->rounds_with_duplicates++;
+			ph->extra_rows += o->rows - 1;
+		}
+	}
+	if (st != RACE_OK) {
+		if (err[0]) /* else round_setup said why */
+			race_failed(rn, p, ph, st, "interleave", err, t);
+		else
+			ph->broken = true;
+		return false;
+	}
+	return true;
+}
+
 /* The phase's race in interleave mode: its orders, one per round; false
  * when the run must stop. */
 static bool race_interleave(struct runner *rn, const struct phase *p, const struct race_cfg *cfg,
@@ -626,7 +684,9 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 	for (size_t j = 0; go_on && j < p->n_steps; j++)
 		go_on = run_step(rn, p, j, ph, race);
 	ph->migrated = rn->migrated;
-	if (go_on && interleave)
+	if (go_on && interleave && sc->app)
+		go_on = app_interleave(rn, p, &cfg, ph, &t);
+	else if (go_on && interleave)
 		go_on = race_interleave(rn, p, &cfg, ph, &t);
 	else if (go_on && p->has_race && sc->app)
 		go_on = app_rounds(rn, p, &cfg, ph, &t);
@@ -910,6 +970,7 @@ void run_result_free(struct run_result *res)
 		for (size_t k = 0; k < res->phases[i].n_app_rounds; k++)
 			free(res->phases[i].app_rounds[k].workers);
 		ilv_free(&res->phases[i].ilv);
+		appil_free(res->phases[i].appil);
 	}
 	free(res->phases);
 	res->phases = NULL;

@@ -219,12 +219,18 @@ bool scenario_interleave_check(const struct scenario *sc, const struct phase *ph
 			       const struct race_cfg *cfg, int *line, char *why, size_t len)
 {
 	int steps = (int)sc->n_flow + 1;
-	if (sc->app) {
-		*line = sc->app->line;
+	if (sc->app && ph->n_orders) {
+		*line = ph->order_lines[0];
 		snprintf(why, len,
-			 "phase \"%s\": an app flow races in hold or fire mode; interleaving an "
-			 "application's own steps is not built yet",
+			 "phase \"%s\": an app flow's orders are found as its processes run: "
+			 "orders: lists go with SQL flows",
 			 ph->name);
+		return false;
+	}
+	if (sc->app && cfg->workers > 8) {
+		*line = ph->line;
+		snprintf(why, len, "phase \"%s\": interleave mode of an app flow runs 1 to 8 workers, not %d",
+			 ph->name, cfg->workers);
 		return false;
 	}
 	for (size_t i = 0; i < sc->n_flow; i++)
@@ -237,7 +243,7 @@ bool scenario_interleave_check(const struct scenario *sc, const struct phase *ph
 				 ph->name, sc->flow[i].on);
 			return false;
 		}
-	if (cfg->workers > ORDER_MAX_WORKERS || cfg->workers * steps > ORDER_MAX_LEN) {
+	if (!sc->app && (cfg->workers > ORDER_MAX_WORKERS || cfg->workers * steps > ORDER_MAX_LEN)) {
 		*line = ph->line;
 		snprintf(why, len,
 			 "phase \"%s\": interleave mode runs 1 to %d workers with at most %d steps "

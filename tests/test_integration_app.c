@@ -7,7 +7,7 @@
  * with the message in their output. Then the ways it must never pass: an
  * app that connects to the server directly (bypassing the listener), one
  * still running at its deadline, one that insists on TLS, a command that
- * cannot start; and what app flows refuse (interleave mode, under_load). */
+ * cannot start; and what app flows refuse (orders: lists, under_load). */
 #include <criterion/criterion.h>
 
 #include <signal.h>
@@ -136,12 +136,16 @@ Test(app, a_command_that_cannot_start_names_its_line)
 	proc_free(&p);
 }
 
-Test(app, interleave_and_under_load_are_refused)
+Test(app, an_orders_list_and_under_load_are_refused)
 {
 	struct proc p;
-	int code = run_pgrace(ARGS("run", EXAMPLE, "--mode", "interleave"), &p);
+	const char *listed = variant_of(EXAMPLE, "listed.yaml", "  - name: after\n    race: {}\n",
+					"  - name: after\n    race: {mode: interleave}\n"
+					"    orders: [\"a1 b1 a2 b2\"]\n");
+	int code = run_pgrace(ARGS("run", listed), &p);
 	cr_assert_eq(code, 2, "%s", proc_said(&p));
-	cr_assert(contains(p.out, "an app flow races in hold or fire mode"), "%s", proc_said(&p));
+	cr_assert(names_file_line(p.err, listed), "%s", proc_said(&p));
+	cr_assert(contains(p.err, "orders: lists go with SQL flows"), "%s", proc_said(&p));
 	proc_free(&p);
 	const char *file = variant_of(EXAMPLE, "load.yaml", "  - name: after\n    race: {}\n",
 				      "  - name: after\n    steps:\n      - run: cleanup\n"

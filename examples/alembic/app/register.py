@@ -52,7 +52,9 @@ def main() -> int:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg2://" + url[len("postgresql://"):]
     engine = create_engine(url)
-    with Session(engine) as session:
+    # expire_on_commit=False: the membership stays readable after commit,
+    # as a service returning it does, without reading the row back.
+    with Session(engine, expire_on_commit=False) as session:
         m = register(session, int(sys.argv[1]), int(sys.argv[2]))
         print(f"member {m.user_id} of tenant {m.tenant_id}")
     return 0

@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+"""app-interleave-test.py PGRACE_BIN SOURCE_DIR: interleave mode of app
+flows, with the real applications through pgrace's protocol listener, on
+the PG* server (scripts/test.sh starts a throwaway one).
+
+1. examples/alembic/membership-app-interleave.yaml (SQLAlchemy, two
+   workers): before revision 005 the number of orders is (a+b)!/(a!b!) for
+   the a and b interleaving points seen, and an order duplicates exactly
+   when both workers' SELECTs precede either COMMIT; after it no order
+   duplicates, the loser's INSERT waited on the winner's, and every worker
+   that got 23505 on the wire exited non-zero with IntegrityError in its own
+   output.
+
+2. examples/django/django-app-interleave.yaml (get_or_create, two workers):
+   with the constraint every order ends in one row and every process exits
+   0, and the orders the app recovered in (23505, then a SELECT) are listed.
+
+Exits 0 when every check held, 1 otherwise.
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+PGRACE = os.path.abspath(os.environ.get("PGRACE_TEST_BIN") or sys.argv[1])
+SOURCE = os.path.abspath(sys.argv[2])
+RUN_LIMIT_S = 600
+
+failures = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+
+
+def run(args, json_path):
+    t0 = time.monotonic()
+    p = subprocess.run([PGRACE] + args + ["--json", json_path], capture_output=True, text=True,
+                       timeout=RUN_LIMIT_S)
+    print(f"     pgrace {' '.join(args)}: exit {p.returncode} in {time.monotonic() - t0:.1f} s",
+          flush=True)
+    doc = None
+    if os.path.exists(json_path):
+        with open(json_path) as f:
+            doc = json.load(f)
+    return p.returncode, doc, p.stdout + p.stderr
+
+
+def phase(doc, name):
+    return next(p for p in doc["phases"] if p["name"] == name)
+
+
+def points(order):
+    """Each worker's points in the order they went: [(worker, kind), ...]."""
+    return [(s["worker"], s["kind"]) for s in order["steps"] if s["point"]]
+
+
+def both_selects_before_a_commit(order):
+    pts = points(order)
+    first_commit = min((i for i, (w, k) in enumerate(pts) if k == "commit"), default=len(pts))
+    selects = [i for i, (w, k) in enumerate(pts) if k == "select"]
+    workers_selecting = {pts[i][0] for i in selects if i < first_commit}
+    return workers_selecting == {"a", "b"}
+
+
+def sqlalchemy(tmp):
+    scenario = os.path.join(SOURCE, "examples", "alembic", "membership-app-interleave.yaml")
+    code, doc, said = run(["run", scenario, "-q"], os.path.join(tmp, "sqla.json"))
+    check(code == 0, f"sqlalchemy: the interleave scenario passes (exit {code})\n{said}")
+    if not doc or len(doc.get("phases", [])) < 3:
+        return
+    before, after = phase(doc, "before")["interleave"], phase(doc, "after")["interleave"]
+    orders = before["orders"]
+    most = {"a": 0, "b": 0}
+    for o in orders:
+        for w in most:
+            most[w] = max(most[w], sum(1 for x, _ in points(o) if x == w))
+    a, b = most["a"], most["b"]
+    check(before["exhaustive"] and len(orders) == math.comb(a + b, a),
+          f"sqlalchemy: before, {len(orders)} orders == ({a}+{b})!/({a}!{b}!) = "
+          f"{math.comb(a + b, a)}, exhaustive")
+    check(len({o["order"] for o in orders}) == len(orders), "sqlalchemy: every order distinct")
+    wrong = [o["order"] for o in orders
+             if o["duplicate"] != both_selects_before_a_commit(o)]
+    check(not wrong and before["interleavings_with_duplicates"] >= 1,
+          f"sqlalchemy: before, an order duplicates exactly when both SELECTs precede either "
+          f"COMMIT (mismatched: {wrong})")
+    check(before["interleavings_diverged"] == 0, "sqlalchemy: no order diverged")
+    aorders = after["orders"]
+    check(after["exhaustive"] and after["interleavings_with_duplicates"] == 0 and aorders
+          and all(o["rows"] == 1 for o in aorders),
+          "sqlalchemy: after, no order duplicates, every order one row")
+    check(any(s["waited"] for o in aorders for s in o["steps"]),
+          "sqlalchemy: after, a loser's INSERT waited on the winner's (lock view)")
+    losers = [w for o in aorders for w in o["workers"] if w["outcome"] == "23505"]
+    check(losers and all(w["exit_code"] != 0 and "sqlalchemy.exc.IntegrityError" in w["stderr_tail"]
+                         for w in losers),
+          f"sqlalchemy: after, each of the {len(losers)} losers raised IntegrityError in its output")
+    check(len(aorders) < len(orders), "sqlalchemy: after, fewer orders: a waiting INSERT is no "
+          "choice")
+
+
+def django(tmp):
+    scenario = os.path.join(SOURCE, "examples", "django", "django-app-interleave.yaml")
+    code, doc, said = run(["run", scenario, "-q"], os.path.join(tmp, "django.json"))
+    check(code == 0, f"django: the interleave scenario passes (exit {code})\n{said}")
+    if not doc or len(doc.get("phases", [])) < 3:
+        return
+    before, after = phase(doc, "before")["interleave"], phase(doc, "after")["interleave"]
+    check(before["interleavings_with_duplicates"] >= 1, "django: without the constraint, "
+          "some order duplicates")
+    orders = after["orders"]
+    check(after["exhaustive"] and orders and all(o["rows"] == 1 and o["state"] == "ran"
+                                                   for o in orders),
+          f"django: with it, every one of {len(orders)} orders ends in one row")
+    check(all(w["exit_code"] == 0 for o in orders for w in o["workers"]),
+          "django: every process exits 0")
+    recovered = [(o, w) for o in orders for w in o["workers"] if w["recovered"]]
+    check(recovered and after["orders_recovered"] == len(recovered),
+          f"django: the report lists {len(recovered)} recoveries")
+    for o, w in recovered:
+        steps = [s for s in o["steps"] if s["worker"] == w["worker"]]
+        failed = next((i for i, s in enumerate(steps) if s["sqlstate"] == "23505"), None)
+        ok = failed is not None and any(s["kind"] == "select" for s in steps[failed + 1:])
+        if not ok:
+            check(False, f"django: order {o['order']}: worker {w['worker']} recovered without "
+                  f"23505 then a SELECT")
+            break
+    else:
+        check(bool(recovered), "django: each recovery is a 23505 on the wire, then a SELECT")
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="pgrace-appil-") as tmp:
+        sqlalchemy(tmp)
+        django(tmp)
+    print(f"app-interleave-test: {len(failures)} failed" if failures
+          else "app-interleave-test: all passed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
