@@ -36,6 +36,7 @@
 #include "vlog.h"
 #include "stats.h"
 #include "spec.h"
+#include "appspec.h"
 
 /* --help: the lines of the subcommands table (before main()) between these. */
 static const char usage_head[] = "pgrace proves that a database constraint closes a race.\n"
@@ -596,6 +597,12 @@ static int cmd_spec(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	if (sc.app && all) {
+		text_line(stderr, "pgrace: %s: --all: an app flow's spec is one order (its SQL and key "
+				  "are that order's own)", sc.path);
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	int schema_rc = spec_check_schema(opts.dsn, schema, err, sizeof err);
 	if (schema_rc != EXIT_PASS) {
 		text_line(stderr, "pgrace: %s", err);
@@ -626,7 +633,15 @@ static int cmd_spec(int argc, char **argv)
 	}
 	err[0] = '\0';
 	int wrc = EXIT_PASS;
-	if (output) {
+	if (sc.app && ph->appil) { /* one order of the app's own round trips */
+		if (output)
+			wrc = appspec_save(output, &sc, p, ph->appil, &cap, res.schema, ph->migrated, err,
+					   sizeof err);
+		else if (!appspec_write(stdout, &sc, p, ph->appil, &cap, res.schema, ph->migrated, err,
+				       sizeof err) ||
+			 fflush(stdout) != 0)
+			wrc = err[0] ? EXIT_USAGE : EXIT_RESULTS;
+	} else if (output) {
 		wrc = spec_save(output, &sc, p, &cfg, &ph->ilv, &cap, ph->migrated, all, err, sizeof err);
 	} else if (!spec_write(stdout, &sc, p, &cfg, &ph->ilv, &cap, ph->migrated, all, err,
 			       sizeof err) || fflush(stdout) != 0) {

@@ -533,6 +533,15 @@ static bool app_interleave(struct runner *rn, const struct phase *p, const struc
 			    err, NULL);
 		return false;
 	}
+	const struct run_opts *ro = rn->opts;
+	if (ro->before_last_race && ro->last_phase && !strcmp(p->name, ro->last_phase) &&
+	    !ro->before_last_race(ro->before_last_race_ctx, rn->admin, rn->res->schema, rn->round + 1,
+				 err, sizeof err)) {
+		app_close(a);
+		ph->verdict = verdict_worse(ph->verdict, VERDICT_BAD_SCENARIO);
+		stop_run(rn, VERDICT_BAD_SCENARIO, "phase %s: %s", p->name, err);
+		return false;
+	}
 	struct order_setup os = {rn, p, p->round_setup.sql ? &p->round_setup : &rn->sc->round_setup,
 				 ph, clock_us(), cfg->deadline_ms};
 	ph->appil = mem_calloc(1, sizeof *ph->appil);

@@ -11,6 +11,10 @@ the PG* server (scripts/test.sh starts a throwaway one).
    that got 23505 on the wire exited non-zero with IntegrityError in its own
    output.
 
+   `pgrace spec` writes the first duplicating order (before) and the first
+   order with a 23505 (after) as isolation specs; the real isolationtester (Debian's
+   postgresql package, in the server's pgxs tree) runs them and prints the
+   same rows, and after, the same unique violation.
 2. examples/django/django-app-interleave.yaml (get_or_create, two workers):
    with the constraint every order ends in one row and every process exits
    0, and the orders the app recovered in (23505, then a SELECT) are listed.
@@ -105,6 +109,58 @@ def sqlalchemy(tmp):
           "choice")
 
 
+def isolationtester():
+    """The isolationtester beside the pgxs tree the server names, else pg_config's."""
+    pgxs = subprocess.run(["psql", "-X", "-Atc", "SELECT setting FROM pg_config WHERE name = 'PGXS'"],
+                          capture_output=True, text=True).stdout.strip()
+    if not pgxs:
+        pgxs = subprocess.run(["pg_config", "--pgxs"], capture_output=True, text=True).stdout.strip()
+    path = pgxs.replace("/makefiles/pgxs.mk", "/test/isolation/isolationtester")
+    return path if os.access(path, os.X_OK) else None
+
+
+def spec_agrees(tmp, phase_name, schema):
+    scenario = os.path.join(SOURCE, "examples", "alembic", "membership-app-interleave.yaml")
+    spec, js = os.path.join(tmp, phase_name + ".spec"), os.path.join(tmp, phase_name + "-spec.json")
+    code, doc, said = run(["spec", scenario, "--phase", phase_name, "-o", spec, "--schema", schema],
+                          js)
+    check(code == 0 and os.path.exists(spec), f"spec {phase_name}: written (exit {code})\n{said}")
+    if code != 0 or not doc:
+        return
+    il = phase(doc, phase_name)["interleave"]
+    want = il["first_duplicate"]
+    order = next((o for o in il["orders"] if o["order"] == want), None) or next(
+        (o for o in il["orders"] if o["state"] == "ran"
+         and any(w["outcome"] != "ok" for w in o["workers"])), None)
+    check(order is not None and (want or any(w["outcome"] == "23505" for w in order["workers"])),
+          f"spec {phase_name}: the order written is the first duplicate, else one with 23505")
+    if not order:
+        return
+    with open(spec) as f:
+        text = f.read()
+    tester = isolationtester()
+    check(tester is not None, "the isolationtester is installed (postgresql's pgxs tree)")
+    if not tester:
+        return
+    env = dict(os.environ, PGISOLATIONTIMEOUT="60")
+    with open(spec) as f:
+        p = subprocess.run([tester, ""], stdin=f, capture_output=True, text=True, env=env,
+                           timeout=300)
+    check(p.returncode == 0, f"spec {phase_name}: the isolationtester runs it\n{p.stderr}")
+    out = p.stdout
+    rows = None
+    if "pgrace_rows\n" in out:
+        rows = int(out.split("pgrace_rows\n", 1)[1].split("\n")[1].strip())
+    check(rows == order["rows"], f"spec {phase_name}: order {order['order']}: "
+          f"{rows} rows there, {order['rows']} here")
+    ours = any(w["outcome"] == "23505" for w in order["workers"])
+    theirs = "duplicate key value violates unique constraint" in out
+    check(ours == theirs, f"spec {phase_name}: a unique violation there ({theirs}) as here ({ours})")
+    perm = next((ln for ln in text.splitlines() if ln.startswith("permutation ")), "")
+    check(perm.count('"') == 2 * len(order["steps"]),
+          f"spec {phase_name}: one permutation of the order's {len(order['steps'])} round trips")
+
+
 def django(tmp):
     scenario = os.path.join(SOURCE, "examples", "django", "django-app-interleave.yaml")
     code, doc, said = run(["run", scenario, "-q"], os.path.join(tmp, "django.json"))
@@ -138,6 +194,8 @@ def django(tmp):
 def main():
     with tempfile.TemporaryDirectory(prefix="pgrace-appil-") as tmp:
         sqlalchemy(tmp)
+        spec_agrees(tmp, "before", "pgrace_appspec_before")
+        spec_agrees(tmp, "after", "pgrace_appspec_after")
         django(tmp)
     print(f"app-interleave-test: {len(failures)} failed" if failures
           else "app-interleave-test: all passed")
