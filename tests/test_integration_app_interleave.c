@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -106,6 +107,174 @@ Test(app_interleave, an_app_that_skips_a_query_on_a_rerun_diverges_and_fails)
 		}
 	}
 	cr_assert(named, "the failed expectation names the divergence");
+	json_decref(doc);
+	proc_free(&p);
+}
+
+/* ---- hostile ---------------------------------------------------------- */
+
+/* An app that never connects breaks the order (exit 3), naming the worker:
+ * never a pass on no orders. */
+Test(app_interleave, an_app_that_never_connects_breaks_the_phase)
+{
+	const char *file = variant("noconnect.yaml", "echo not today", "      - rounds >= 0\n");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "never connected through pgrace's listener"), "%s", proc_said(&p));
+	cr_assert(contains(p.out, "order 1"), "%s", proc_said(&p));
+	cr_assert_not(contains(p.out, "PASS in"), "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+/* An app that hangs mid-order (its transaction open, between two steps) is
+ * killed at its deadline with its process group, and the order says so. */
+Test(app_interleave, an_app_that_hangs_mid_order_is_killed_at_its_deadline)
+{
+	const char *line = "(printf 'BEGIN;\\nSELECT count(*) FROM user_tenant_membership;\\n'; "
+			   "sleep 3600) | psql -X -q -v ON_ERROR_STOP=1";
+	const char *f0 = variant("hang0.yaml", line, "      - rounds >= 0\n");
+	const char *file = variant_of(f0, "hang.yaml", "timeout_ms: 60000", "timeout_ms: 3000");
+	struct proc p;
+	double t0 = now_s();
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_lt(now_s() - t0, 120.0, "the deadline was not kept");
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "still running at its deadline"), "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+/* An app that opens a second connection (the check on one, the insert on
+ * another): both are the worker's, its steps interleave as any, and the
+ * spec refuses the order (one session per worker) saying why. */
+Test(app_interleave, a_second_connection_is_the_workers_and_the_spec_says_why_not)
+{
+	const char *line =
+		"psql -X -q -v ON_ERROR_STOP=1 -c \"SELECT count(*) FROM user_tenant_membership WHERE "
+		"user_id = $1\" && psql -X -q -v ON_ERROR_STOP=1 -c \"INSERT INTO user_tenant_membership "
+		"(user_id, tenant_id) VALUES ($1, $2)\"";
+	const char *file = variant("twoconn.yaml", line, "      - rounds_with_duplicates >= 1\n");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "-q", "--json", spath("t.json")), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(spath("t.json"));
+	json_t *il = jget(phase(doc, "race"), "interleave");
+	/* autocommit: SELECT and INSERT each, (2+2)!/(2!2!) orders */
+	cr_assert_eq(jint(il, "interleavings"), 6);
+	json_t *o = json_array_get(jget(il, "orders"), 0), *st;
+	size_t i;
+	bool second = false;
+	json_array_foreach(jget(o, "steps"), i, st) second |= jint(st, "connection") == 1;
+	cr_assert(second, "the insert came on the worker's second connection");
+	json_decref(doc);
+	proc_free(&p);
+	code = run_pgrace(ARGS("spec", file, "--phase", "race", "-o", spath("t.spec"), "--schema",
+			       "pgrace_spec_twoconn"),
+			  &p);
+	cr_assert_eq(code, 2, "%s", proc_said(&p));
+	cr_assert(contains(p.err, "second connection (a spec has one session per worker)"), "%s",
+		  proc_said(&p));
+	cr_assert_neq(access(spath("t.spec"), F_OK), 0, "no partial spec is left");
+	proc_free(&p);
+}
+
+/* COPY is a round trip like any: its data passes while it runs, and the
+ * order goes on when it is done. */
+Test(app_interleave, an_app_that_sends_copy_is_interleaved)
+{
+	const char *line = "printf '%s\\t%s\\n' \"$1\" \"$2\" | psql -X -q -v ON_ERROR_STOP=1 -c "
+			   "\"COPY user_tenant_membership (user_id, tenant_id) FROM STDIN\"";
+	const char *file = variant("copy.yaml", line, "      - rows_per_key.min == 2\n");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "-q", "--json", spath("c.json")), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(spath("c.json"));
+	json_t *il = jget(phase(doc, "race"), "interleave");
+	cr_assert_eq(jint(il, "interleavings"), 2, "one COPY each: a1 b1 and b1 a1");
+	json_t *st = json_array_get(jget(json_array_get(jget(il, "orders"), 0), "steps"), 0);
+	cr_assert_str_eq(jstr(st, "kind"), "copy");
+	json_decref(doc);
+	proc_free(&p);
+}
+
+/* The password in pgrace's --dsn reaches the app in its passfile; an app
+ * that prints it and sends it in its SQL has it masked in the terminal,
+ * the JSON (step SQL and output tails) and the spec. */
+Test(app_interleave, a_password_the_app_prints_or_sends_is_masked)
+{
+	const char *pw = "Pw%x@y:z/#q";
+	char dsn[512];
+	snprintf(dsn, sizeof dsn, "host=%s port=%s user=%s dbname=%s password='%s'",
+		 getenv("PGHOST") ? getenv("PGHOST") : "/var/run/postgresql",
+		 getenv("PGPORT") ? getenv("PGPORT") : "5432", getenv("PGUSER") ? getenv("PGUSER") : "postgres",
+		 getenv("PGDATABASE") ? getenv("PGDATABASE") : "postgres", pw);
+	const char *line = "cat \"$PGPASSFILE\"; pw=$(cut -d':' -f5- \"$PGPASSFILE\" | sed 's/\\\\//g'); "
+			   "echo \"password is $pw\" >&2; psql -X -q -v ON_ERROR_STOP=1 -c "
+			   "\"SELECT count(*) FROM user_tenant_membership WHERE role = '$pw'\"";
+	const char *file = variant("pw.yaml", line, "      - rounds >= 1\n");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "--dsn", dsn, "--json", spath("pw.json")), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	cr_assert_not(contains(p.out, pw) || contains(p.err, pw), "%s", proc_said(&p));
+	FILE *f = fopen(spath("pw.json"), "r");
+	cr_assert_not_null(f);
+	static char text[1 << 20];
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	cr_assert(contains(text, "role = '"), "the step's SQL is in the JSON");
+	cr_assert(contains(text, "password is "), "the output tail is in the JSON");
+	cr_assert_not(contains(text, pw), "the password is in the JSON");
+	proc_free(&p);
+}
+
+/* max_interleavings 0 and past its limit are usage errors; 1 runs one
+ * order of a sample and says it is a sample. */
+Test(app_interleave, max_interleavings_out_of_range_is_refused_and_one_is_a_sample)
+{
+	const char *file = variant("max.yaml", REGISTER(""), "      - rounds >= 1\n");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "--max-interleavings", "0"), &p);
+	cr_assert_eq(code, 2, "%s", proc_said(&p));
+	proc_free(&p);
+	code = run_pgrace(ARGS("run", file, "--max-interleavings", "100001"), &p);
+	cr_assert_eq(code, 2, "%s", proc_said(&p));
+	proc_free(&p);
+	code = run_pgrace(ARGS("run", file, "--max-interleavings", "1", "--json", spath("m.json")), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "a sample of 1 of 20 orders"), "%s", proc_said(&p));
+	json_t *doc = load_json(spath("m.json"));
+	json_t *il = jget(phase(doc, "race"), "interleave");
+	cr_assert_eq(jint(il, "interleavings"), 1);
+	cr_assert(jbool(il, "sampled"));
+	cr_assert_not(jbool(il, "exhaustive"));
+	json_decref(doc);
+	proc_free(&p);
+}
+
+/* Three workers: (3+3+3)!/(3!3!3!) = 1680 orders, more than the 12 asked
+ * for: a seeded sample of 12 distinct orders, each run as planned. */
+Test(app_interleave, three_workers_past_the_limit_run_a_seeded_sample)
+{
+	const char *f0 = variant("three0.yaml", REGISTER(""), "      - rounds_with_duplicates >= 1\n");
+	const char *file = variant_of(f0, "three.yaml", "workers: 2}", "workers: 3}");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "-q", "--max-interleavings", "12", "--json",
+				   spath("3.json")),
+			      &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(spath("3.json"));
+	json_t *il = jget(phase(doc, "race"), "interleave");
+	cr_assert_eq(jint(il, "orders_possible"), 1680);
+	cr_assert(jbool(il, "sampled"));
+	cr_assert_eq(jint(il, "interleavings"), 12);
+	json_t *orders = jget(il, "orders");
+	for (size_t i = 0; i < json_array_size(orders); i++) {
+		cr_assert_str_eq(jstr(json_array_get(orders, i), "state"), "ran");
+		for (size_t j = 0; j < i; j++)
+			cr_assert_str_neq(jstr(json_array_get(orders, i), "order"),
+					  jstr(json_array_get(orders, j), "order"));
+	}
 	json_decref(doc);
 	proc_free(&p);
 }
