@@ -9,7 +9,7 @@ the PG* server (scripts/test.sh starts a throwaway one).
    when both workers' SELECTs precede either COMMIT; after it no order
    duplicates, the loser's INSERT waited on the winner's, and every worker
    that got 23505 on the wire exited non-zero with IntegrityError in its own
-   output.
+   output. The HTML report's race map draws a cell per order.
 
    `pgrace spec` writes the first duplicating order (before) and the first
    order with a 23505 (after) as isolation specs; the real isolationtester (Debian's
@@ -107,6 +107,13 @@ def sqlalchemy(tmp):
           f"sqlalchemy: after, each of the {len(losers)} losers raised IntegrityError in its output")
     check(len(aorders) < len(orders), "sqlalchemy: after, fewer orders: a waiting INSERT is no "
           "choice")
+    html = os.path.join(tmp, "sqla.html")
+    p = subprocess.run([PGRACE, "report", os.path.join(tmp, "sqla.json"), "-o", html],
+                       capture_output=True, text=True, timeout=60)
+    page = open(html).read() if p.returncode == 0 else ""
+    check(page.count('<rect class="cell') == len(orders) + len(aorders)
+          and 'data-phase="before"' in page and 'data-phase="after"' in page,
+          f"sqlalchemy: the HTML race map has a cell per order of both phases ({p.stderr})")
 
 
 def isolationtester():
