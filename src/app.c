@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app_warm.h"
 #include "attempt.h"
 #include "command.h"
 #include "db.h"
@@ -40,6 +41,7 @@ struct app_race {
 	const char *schema;
 	const struct lockview *view;
 	struct proxy *px;
+	struct app_warm *warm; /* flow app warm: true, else NULL */
 	app_drive_fn drive; /* interleave mode's, else NULL */
 	void *drive_ctx;
 };
@@ -77,6 +79,8 @@ struct app_race *app_open(PGconn *admin, const char *schema, const struct scenar
 	a->px = proxy_open(PQhost(admin), PQport(admin), cfg->workers, err, errlen);
 	if (!a->px)
 		goto fail;
+	if (sc->app->warm)
+		a->warm = app_warm_new(cfg->workers);
 	return a;
 fail:
 	app_close(a);
@@ -107,6 +111,7 @@ void app_close(struct app_race *a)
 {
 	if (!a)
 		return;
+	app_warm_free(a->warm);
 	proxy_close(a->px);
 	free(a);
 }
@@ -164,7 +169,7 @@ static char **proc_env(struct app_race *a, int w, long long round, int key, cons
 	env[k++] = pair("PGRACE_ROUND", num);
 	snprintf(num, sizeof num, "%d", key);
 	env[k++] = pair("PGRACE_KEY_INDEX", num);
-	for (size_t i = 0; i < a->sc->n_params; i++) {
+	for (size_t i = 0; kv && i < a->sc->n_params; i++) {
 		snprintf(name, sizeof name, "PGRACE_KEY%zu", i + 1);
 		env[k++] = pair(name, kv->ptr[i]);
 	}
@@ -186,10 +191,58 @@ static char **proc_argv(const struct app_race *a, const struct key_values *kv)
 		argv[k++] = mem_strdup(c->argv[i]);
 	if (c->shell)
 		argv[k++] = mem_strdup("sh");
-	for (size_t i = 0; i < a->sc->n_params; i++)
+	for (size_t i = 0; kv && i < a->sc->n_params; i++)
 		argv[k++] = mem_strdup(kv->ptr[i]);
 	argv[k] = NULL;
 	return argv;
+}
+
+/* Warm workers (app_warm.h): starts those not running, then sends each its
+ * key; returns how many got theirs (err says why one did not). A process
+ * that cannot start ends its worker's round as a spawn error. */
+static int warm_send(struct app_race *a, struct app_proc *procs, const struct key_values *wkeys,
+		     char *err, size_t errlen)
+{
+	int n = a->cfg.workers;
+	for (int w = 0; w < n; w++) {
+		char why[256];
+		if (!app_warm_running(a->warm, w)) {
+			char **argv = proc_argv(a, NULL), **envp = proc_env(a, w, 0, 0, NULL);
+			bool ok = app_warm_start(a->warm, w, argv, a->sc->app->cmd.cwd, envp, why,
+						 sizeof why);
+			command_argv_free(argv);
+			command_argv_free(envp);
+			if (!ok) {
+				procs[w].res.status = CMD_SPAWN_ERROR;
+				snprintf(procs[w].res.why, sizeof procs[w].res.why, "%s", why);
+				atomic_store(&procs[w].done, true);
+				continue;
+			}
+		}
+		if (!app_warm_send(a->warm, w, (const char *const *)wkeys[w].ptr,
+				   (int)a->sc->n_params, err, errlen))
+			return w;
+	}
+	return n;
+}
+
+/* Reads the warm workers' answers; one past the deadline (or every one on
+ * SIGINT/SIGTERM) is killed. */
+static void warm_poll(struct app_race *a, struct app_proc *procs, int started, uint64_t deadline)
+{
+	for (int w = 0; w < started; w++) {
+		struct app_proc *p = &procs[w];
+		if (atomic_load(&p->done))
+			continue;
+		bool stop = db_stop_requested(), late = clock_us() >= deadline;
+		if (!app_warm_poll(a->warm, w)) {
+			if (!stop && !late)
+				continue;
+			app_warm_kill(a->warm, w, stop);
+		}
+		app_warm_take(a->warm, w, a->sc->app->expect_output, &p->res);
+		atomic_store(&p->done, true);
+	}
 }
 
 /* How many of the workers' backends wait on locks only other workers hold;
@@ -452,7 +505,7 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 			 : a->cfg.mode == MODE_INTERLEAVE ? PROXY_HOLD_STEPS
 							  : PROXY_HOLD_FIRST);
 	uint64_t deadline = clock_us() + (uint64_t)a->sc->app->cmd.timeout_ms * 1000u;
-	for (int w = 0; w < n; w++) {
+	for (int w = 0; w < n && !a->warm; w++) {
 		struct app_proc *p = &procs[w];
 		p->argv = proc_argv(a, &wkeys[w]);
 		p->envp = proc_env(a, w, round, race_key_of(&a->cfg, w), &wkeys[w]);
@@ -466,10 +519,17 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 		}
 		started++;
 	}
+	if (a->warm && st == RACE_OK) {
+		started = warm_send(a, procs, wkeys, err, errlen);
+		if (started < n)
+			st = RACE_BROKEN;
+	}
 	uint64_t next_view = 0;
 	int streak = 0;
 	for (;;) {
 		int done = 0;
+		if (a->warm)
+			warm_poll(a, procs, started, deadline);
 		for (int w = 0; w < started; w++)
 			done += atomic_load(&procs[w].done);
 		if (done == started)
@@ -479,7 +539,7 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 			st = RACE_BROKEN; /* the processes still end at their deadline */
 		(void)proxy_wait(a->px, clock_us() + WAIT_SLICE_US);
 	}
-	for (int w = 0; w < started; w++)
+	for (int w = 0; w < started && !a->warm; w++)
 		pthread_join(procs[w].thread, NULL);
 	for (int w = 0; w < started && st == RACE_OK; w++)
 		st = judge_proc(a, w, &procs[w], t, at, wr ? &wr[w] : NULL, err, errlen);

@@ -61,7 +61,8 @@ static int put_fd(int fd, int target)
 /* The child's side: never returns. A failure writes its errno to report
  * (close-on-exec: a successful exec closes it with nothing written). */
 __attribute__((noreturn)) static void child_exec(char *const *argv, const char *cwd, char *const *envp,
-						 int out_fd, int err_fd, int report, pid_t parent)
+						 int in_fd, int out_fd, int err_fd, int report,
+						 pid_t parent)
 {
 	static const int defaults[] = {SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGQUIT, SIGCHLD};
 	struct sigaction dfl;
@@ -83,7 +84,7 @@ __attribute__((noreturn)) static void child_exec(char *const *argv, const char *
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) != 0)
 		goto fail;
-	in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	in = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (in < 0 || put_fd(in, 0) != 0 || put_fd(out_fd, 1) != 0 || put_fd(err_fd, 2) != 0)
 		goto fail;
 	if (cwd && chdir(cwd) != 0)
@@ -97,6 +98,12 @@ fail:;
 }
 
 int child_start(char *const *argv, const char *cwd, char *const *envp, int out_fd, int err_fd, pid_t *pid)
+{
+	return child_start_in(argv, cwd, envp, -1, out_fd, err_fd, pid);
+}
+
+int child_start_in(char *const *argv, const char *cwd, char *const *envp, int in_fd, int out_fd,
+		   int err_fd, pid_t *pid)
 {
 	int report[2];
 	/* Orphans of the command come to pgrace (and child_sweep), not init. */
@@ -121,7 +128,7 @@ int child_start(char *const *argv, const char *cwd, char *const *envp, int out_f
 		return e;
 	}
 	if (p == 0)
-		child_exec(argv, cwd, envp, out_fd, err_fd, report[1], parent);
+		child_exec(argv, cwd, envp, in_fd, out_fd, err_fd, report[1], parent);
 	live[n_live++] = p;
 	pthread_mutex_unlock(&live_mu);
 	close(report[1]);

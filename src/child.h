@@ -33,6 +33,9 @@
  * it from a thread that lives as long as the child (the main thread). */
 int child_start(char *const *argv, const char *cwd, char *const *envp, int out_fd, int err_fd,
 		pid_t *pid);
+/* child_start with stdin from in_fd (-1: /dev/null). */
+int child_start_in(char *const *argv, const char *cwd, char *const *envp, int in_fd, int out_fd,
+		   int err_fd, pid_t *pid);
 /* Says that pid, a child_start child, has been reaped: from now on a sweep
  * may take its pid for someone else's. Until then a sweep spares it (other
  * commands run at once: an application flow's processes). */

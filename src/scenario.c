@@ -100,12 +100,12 @@ static bool parse_expects(struct loader *L, struct fy_node *n, int line, enum me
 	return true;
 }
 
-/* flow: {app: {command, cwd, shell, timeout_ms, expect_output}}. */
+/* flow: {app: {command, cwd, shell, timeout_ms, expect_output, warm}}. */
 static bool parse_app(struct loader *L, struct fy_node *n, int line, struct scenario *sc)
 {
 	static const char *const outer[] = {"app", NULL};
 	static const char *const keys[] = {"command", "cwd", "shell", "timeout_ms", "expect_output",
-					   NULL};
+					   "warm", NULL};
 	struct loader_map mo = {.map = n};
 	const char *k;
 	struct fy_node *v;
@@ -133,6 +133,9 @@ static bool parse_app(struct loader *L, struct fy_node *n, int line, struct scen
 			if (!(text = loader_scalar(L, v, k, kl)))
 				return false;
 			text_line = kl;
+		} else if (!strcmp(k, "warm")) {
+			if (!loader_bool(L, v, "flow app warm", kl, &sc->app->warm))
+				return false;
 		} else if (!strcmp(k, "expect_output")) {
 			if (!loader_string(L, v, "flow app expect_output", kl, &sc->app->expect_output))
 				return false;

@@ -53,6 +53,8 @@ struct flow_step {
 struct app_flow {
 	struct command cmd;
 	char *expect_output; /* a substring of its stdout or stderr counted in app.output_matched; NULL: none */
+	bool warm;           /* one process per worker for the phase, a key per line on stdin
+				(app_warm.h) */
 	int line;
 };
 

@@ -15,6 +15,10 @@ the PG* server (scripts/test.sh starts a throwaway one).
    order with a 23505 (after) as isolation specs; the real isolationtester (Debian's
    postgresql package, in the server's pgxs tree) runs them and prints the
    same rows, and after, the same unique violation.
+   The same with warm workers (membership-app-interleave-warm.yaml,
+   register.py --warm: one process per worker for the phase, a key per
+   line): the same orders, the same duplicates, the losers' answers naming
+   IntegrityError; the time per order is printed, never asserted.
 2. examples/django/django-app-interleave.yaml (get_or_create, two workers):
    with the constraint every order ends in one row and every process exits
    0, and the orders the app recovered in (23505, then a SELECT) are listed.
@@ -116,6 +120,30 @@ def sqlalchemy(tmp):
           f"sqlalchemy: the HTML race map has a cell per order of both phases ({p.stderr})")
 
 
+def warm(tmp):
+    cold_path = os.path.join(tmp, "sqla.json")
+    scenario = os.path.join(SOURCE, "examples", "alembic", "membership-app-interleave-warm.yaml")
+    code, doc, said = run(["run", scenario, "-q"], os.path.join(tmp, "warm.json"))
+    check(code == 0, f"warm: the scenario passes (exit {code})\n{said}")
+    if not doc or len(doc.get("phases", [])) < 3 or not os.path.exists(cold_path):
+        return
+    with open(cold_path) as f:
+        cold = json.load(f)
+    for name in ("before", "after"):
+        w, c = phase(doc, name)["interleave"], phase(cold, name)["interleave"]
+        check(sorted(o["order"] for o in w["orders"]) == sorted(o["order"] for o in c["orders"])
+              and sorted(o["order"] for o in w["orders"] if o["duplicate"])
+              == sorted(o["order"] for o in c["orders"] if o["duplicate"]),
+              f"warm: {name}: the same {len(w['orders'])} orders and the same duplicates as cold")
+        print(f"     {name}: {w['ms_per_order']:.1f} ms per order warm, "
+              f"{c['ms_per_order']:.1f} ms cold", flush=True)
+    losers = [w for o in phase(doc, "after")["interleave"]["orders"] for w in o["workers"]
+              if w["outcome"] == "23505"]
+    check(losers and all(w["exit_code"] == 1 and w["stdout_tail"].startswith(
+        "error sqlalchemy.exc.IntegrityError") and w["output_matched"] for w in losers),
+          f"warm: each of the {len(losers)} losers answered IntegrityError")
+
+
 def isolationtester():
     """The isolationtester beside the pgxs tree the server names, else pg_config's."""
     pgxs = subprocess.run(["psql", "-X", "-Atc", "SELECT setting FROM pg_config WHERE name = 'PGXS'"],
@@ -201,6 +229,7 @@ def django(tmp):
 def main():
     with tempfile.TemporaryDirectory(prefix="pgrace-appil-") as tmp:
         sqlalchemy(tmp)
+        warm(tmp)
         spec_agrees(tmp, "before", "pgrace_appspec_before")
         spec_agrees(tmp, "after", "pgrace_appspec_after")
         django(tmp)

@@ -278,3 +278,73 @@ Test(app_interleave, three_workers_past_the_limit_run_a_seeded_sample)
 	json_decref(doc);
 	proc_free(&p);
 }
+
+/* ---- warm workers ------------------------------------------------------ */
+
+/* A warm worker that reads keys and answers through psql, one process per
+ * worker for the phase: the same 20 orders as cold. */
+#define WARM_LOOP(body)                                                                     \
+	"while IFS=\"$(printf '\\t')\" read -r u t; do " body "; done"
+
+Test(app_interleave, a_warm_worker_answers_each_key_and_runs_every_order)
+{
+	const char *line = WARM_LOOP(
+		"printf 'BEGIN;\\nSELECT count(*) FROM user_tenant_membership WHERE user_id = %s;\\n"
+		"INSERT INTO user_tenant_membership (user_id, tenant_id) VALUES (%s, %s);\\nCOMMIT;\\n' "
+		"$u $u $t | psql -X -q -v ON_ERROR_STOP=1 >&2 && echo ok $$ || echo error");
+	const char *f0 = variant("warm0.yaml", line, "      - rounds_with_duplicates == rounds\n"
+						     "      - app.exit_ok == attempts\n");
+	const char *file = variant_of(f0, "warm.yaml", "shell: true", "shell: true\n    warm: true");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "-q", "--json", spath("w.json")), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(spath("w.json"));
+	json_t *il = jget(phase(doc, "race"), "interleave"), *o;
+	cr_assert_eq(jint(il, "interleavings"), 20);
+	/* one process per worker for the whole phase: its pid in every answer */
+	char pid_a[32] = "";
+	size_t i;
+	json_array_foreach(jget(il, "orders"), i, o)
+	{
+		const char *out = jstr(json_array_get(jget(o, "workers"), 0), "stdout_tail");
+		if (!pid_a[0])
+			snprintf(pid_a, sizeof pid_a, "%s", out);
+		cr_assert_str_eq(out, pid_a, "worker a was started again");
+	}
+	json_decref(doc);
+	proc_free(&p);
+}
+
+/* A warm worker that dies after its first key is started again for the
+ * next order (the dead one's order counts its exit status); one that
+ * never answers is killed at the order's deadline and the order broken. */
+Test(app_interleave, a_warm_worker_that_dies_restarts_and_one_that_never_answers_is_killed)
+{
+	const char *line = WARM_LOOP("psql -X -q -c \"SELECT 1 FROM user_tenant_membership LIMIT 1\" "
+				     ">&2; exit 7");
+	const char *f0 = variant("die0.yaml", line, "      - app.exit_failed == attempts\n");
+	const char *file = variant_of(f0, "die.yaml", "shell: true", "shell: true\n    warm: true");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "-q", "--json", spath("die.json")), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(spath("die.json"));
+	json_t *il = jget(phase(doc, "race"), "interleave");
+	cr_assert_eq(jint(il, "interleavings"), 2);
+	cr_assert_eq(jint(json_array_get(jget(json_array_get(jget(il, "orders"), 1), "workers"), 0),
+			  "exit_code"),
+		     7, "the second order ran on a new process, which exited 7 too");
+	json_decref(doc);
+	proc_free(&p);
+	line = WARM_LOOP("psql -X -q -c \"SELECT 1 FROM user_tenant_membership LIMIT 1\" >&2; "
+			 "sleep 3600");
+	const char *g0 = variant("mute0.yaml", line, "      - rounds >= 0\n");
+	const char *g1 = variant_of(g0, "mute1.yaml", "shell: true", "shell: true\n    warm: true");
+	const char *g = variant_of(g1, "mute.yaml", "timeout_ms: 60000", "timeout_ms: 3000");
+	double t0 = now_s();
+	code = run_pgrace(ARGS("run", g), &p);
+	cr_assert_lt(now_s() - t0, 120.0, "the deadline was not kept");
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "no answer by the order's deadline"), "%s", proc_said(&p));
+	proc_free(&p);
+	cr_assert_neq(system("pgrep -f 'slee[p] 3600' >/dev/null"), 0, "a warm process was left running");
+}
