@@ -43,9 +43,11 @@ bool cli_take_dsn(char *arg, char **copy, const char **dsn);
 bool cli_parse_number(const char *s, long lo, long hi, int *out);
 /* Blocks SIGINT and SIGTERM and starts the thread that turns them into a stop request. */
 void cli_start_signal_thread(void);
-/* Loads every file (a bare NAME from the scenario folders); returns how many were bad (each reported). */
+/* Loads every file (a bare NAME from the scenario folders); returns how many were bad (each
+ * reported). */
 int cli_load_all(char **paths, int n, struct scenario *out);
-/* Writes the results with writer into path, whole or not at all; false (message printed) on failure. */
+/* Writes the results with writer into path, whole or not at all; false (message printed) on
+ * failure. */
 bool cli_write_results(const char *path, int (*writer)(FILE *, const struct run_result *, size_t),
 		       const struct run_result *runs, size_t n);
 /* True when a and b are one file (by device and inode; false when b does not exist). */

@@ -46,14 +46,16 @@ void run_admin_sql(struct runner *rn, const char *sql, struct db_result *r);
 /* Runs a scenario's command in the sandbox, its output kept in rn->cmd (run.c). */
 bool run_command(struct runner *rn, const struct command *cmd, struct db_result *r);
 
-/* Plays step i of phase p (its tries, its load), recorded in ph; false when the run must stop (run_step.c). */
+/* Plays step i of phase p (its tries, its load), recorded in ph; false when the run must stop
+ * (run_step.c). */
 bool run_step(struct runner *rn, const struct phase *p, size_t i, struct phase_result *ph,
 	      struct race *race);
 
 /* A phase's rounds of hold or fire, totals in t; false when the run must stop (run_race.c). */
 bool run_race_rounds(struct runner *rn, const struct phase *p, struct race *race,
 		     const struct race_cfg *cfg, struct phase_result *ph, struct race_totals *t);
-/* A phase's rounds of the application's processes, totals in t; false when the run must stop (run_race.c). */
+/* A phase's rounds of the application's processes, totals in t; false when the run must stop
+ * (run_race.c). */
 bool run_app_rounds(struct runner *rn, const struct phase *p, const struct race_cfg *cfg,
 		    struct phase_result *ph, struct race_totals *t);
 /* A phase's interleave orders, totals in t; false when the run must stop (run_race.c). */
