@@ -1,11 +1,13 @@
-/* cli.c: what pgrace's subcommands share: reading --dsn and numbers,
- * the signal thread, loading scenarios, writing result files safely.
+/* cli.c: what pgrace's subcommands share: reading --dsn and numbers, --help
+ * and bad options, the signal thread, loading scenarios, writing result
+ * files safely.
  *
  * Part of the pgrace executable only (main.c and cli_*.c call it). Calls
  * secret.h (passwords hidden from argv), db.h (the stop request), datadir.h
  * and scenario.h (loading), outfile.h (result files written whole) and
  * text.h (every message escaped). */
 #include <errno.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -178,4 +180,13 @@ bool cli_outputs_apart(const char *const outs[], const char *const flags[], int 
 			}
 	}
 	return true;
+}
+
+int cli_option_help(char **argv, const char *cmd)
+{
+	if (optopt == 0 && !strcmp(argv[optind - 1], "--help")) {
+		cli_usage_print(stdout);
+		return EXIT_PASS;
+	}
+	return cli_usage_error("bad option for %s", cmd);
 }

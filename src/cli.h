@@ -36,6 +36,9 @@ __attribute__((format(printf, 1, 2))) int cli_usage_error(const char *fmt, ...);
 /* Prints --help: the subcommands table, the options, the exit codes (main.c). */
 void cli_usage_print(FILE *out);
 
+/* What getopt_long's '?' means for subcommand cmd: --help prints the usage (returns
+ * EXIT_PASS), anything else is a usage error naming cmd (returns EXIT_USAGE). */
+int cli_option_help(char **argv, const char *cmd);
 /* Keeps a copy of a --dsn value in *copy (and *dsn), then hides its password from the
  * process title; false when it does not parse (secret_take_dsn). */
 bool cli_take_dsn(char *arg, char **copy, const char **dsn);

@@ -190,11 +190,7 @@ int cli_run(int argc, char **argv)
 			verbose = true;
 			break;
 		case '?':
-			if (optopt == 0 && !strcmp(argv[optind - 1], "--help")) {
-				cli_usage_print(stdout);
-				return EXIT_PASS;
-			}
-			return cli_usage_error("%s", "bad option for run");
+			return cli_option_help(argv, "run");
 		default:
 			return cli_usage_error("%s", "bad option for run");
 		}

@@ -72,11 +72,7 @@ int cli_spec(int argc, char **argv)
 			opts.override.set |= RACE_SET_SEED;
 			break;
 		case '?':
-			if (optopt == 0 && !strcmp(argv[optind - 1], "--help")) {
-				cli_usage_print(stdout);
-				return EXIT_PASS;
-			}
-			return cli_usage_error("%s", "bad option for spec");
+			return cli_option_help(argv, "spec");
 		default:
 			return cli_usage_error("%s", "bad option for spec");
 		}

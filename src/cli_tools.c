@@ -192,11 +192,7 @@ int cli_clean(int argc, char **argv)
 			dry_run = true;
 			break;
 		case '?':
-			if (optopt == 0 && !strcmp(argv[optind - 1], "--help")) {
-				cli_usage_print(stdout);
-				return EXIT_PASS;
-			}
-			return cli_usage_error("%s", "bad option for clean");
+			return cli_option_help(argv, "clean");
 		default:
 			return cli_usage_error("%s", "bad option for clean");
 		}
