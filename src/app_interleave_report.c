@@ -194,14 +194,18 @@ void appil_summary_text(FILE *out, const struct appil_summary *s, const char *ph
 		  "%lld processes recovered (%s)",
 		  phase, s->with_duplicates, s->n_orders, s->diverged, s->not_executable, s->recovered,
 		  how);
-	for (size_t i = 0; i < s->n_orders; i++)
+	size_t named = 0, off = (size_t)(s->diverged + s->not_executable);
+	for (size_t i = 0; i < s->n_orders && named < 10; i++)
 		if (s->orders[i].state != APPIL_RAN) {
 			char note[APPIL_MAX_POINTS * 4];
+			named++;
 			appil_notation(&s->orders[i], note, sizeof note);
 			text_line(out, "    order %zu (%s) %s: %s", i + 1, note,
 				  s->orders[i].state == APPIL_DIVERGED ? "diverged" : "not executable",
 				  s->orders[i].why);
 		}
+	if (off > named)
+		text_line(out, "    ... and %zu more (the JSON lists every order)", off - named);
 	long first = appil_first_duplicate(s);
 	if (first >= 0)
 		order_text(out, s, &s->orders[first], "first duplicate");

@@ -30,6 +30,7 @@
 #include "mem.h"
 #include "pbuf.h"
 #include "stats.h"
+#include "steplog.h"
 
 #define STARTUP_DEADLINE_US (10u * 1000000u)         /* a client that never speaks */
 #define IN_CAP ((size_t)PGWIRE_MAX_MESSAGE + 65536u) /* unframed bytes a side may queue */
@@ -104,8 +105,7 @@ struct proxy {
 	long long *release_gen;
 	struct proxy_view *views;
 	struct pconn *conns;
-	struct proxy_step **log; /* per worker, PROXY_MAX_LOG each, once PROXY_HOLD_STEPS armed */
-	long long log_seq, sent_seq;
+	struct steplog *log; /* once PROXY_HOLD_STEPS was armed */
 };
 
 static struct proxy_view *view_of(struct pconn *c)
@@ -230,34 +230,22 @@ static const char *name_sql(void *ctx, const char *name)
 static int step_log(struct pconn *c)
 {
 	struct proxy *p = c->p;
-	struct proxy_view *v = view_of(c);
 	c->log_at = -1;
-	if (!v || !(p->policy[c->worker] & PROXY_HOLD_STEPS) || !p->log)
+	if (!view_of(c) || !(p->policy[c->worker] & PROXY_HOLD_STEPS) || !p->log)
 		return -1;
-	if (v->logged >= PROXY_MAX_LOG) {
-		v->log_full = true;
-		return -1;
-	}
-	struct proxy_step *s = &p->log[c->worker][v->logged];
-	memset(s, 0, sizeof *s);
-	s->seq = p->log_seq++;
-	s->sent_seq = -1;
-	s->conn = c->conn_no;
-	appstep_describe(pbuf_at(&c->cin), c->step_end, name_sql, c, &s->d);
+	c->log_at = steplog_add(p->log, c->worker, c->conn_no, pbuf_at(&c->cin), c->step_end,
+				name_sql, c);
+	struct proxy_step *s = steplog_at(p->log, c->worker, c->log_at);
 	/* ending a transaction that did nothing another worker sees */
-	if (s->d.control && !c->txn_points)
+	if (s && s->d.control && !c->txn_points)
 		s->d.visible = false;
-	c->log_at = v->logged++;
 	return c->log_at;
 }
 
 /* The log entry of c's step in flight, or NULL. */
 static struct proxy_step *logged_step(struct pconn *c)
 {
-	struct proxy_view *v = view_of(c);
-	if (!v || c->log_at < 0 || !c->p->log)
-		return NULL;
-	return &c->p->log[c->worker][c->log_at];
+	return view_of(c) ? steplog_at(c->p->log, c->worker, c->log_at) : NULL;
 }
 
 /* A step's class: COMMIT wins; else its first statement that is not
@@ -280,7 +268,8 @@ static bool should_hold(struct pconn *c, int logged)
 	enum pgwire_sql_class cls = c->step_classed ? c->step_class : PGWIRE_SQL_SESSION;
 	if (f & PROXY_HOLD_EVERY)
 		return true;
-	if ((f & PROXY_HOLD_STEPS) && logged >= 0 && p->log[c->worker][logged].d.visible)
+	if ((f & PROXY_HOLD_STEPS) && logged >= 0 &&
+	    steplog_at(p->log, c->worker, logged)->d.visible)
 		return true;
 	if ((f & PROXY_HOLD_COMMIT) && cls == PGWIRE_SQL_COMMIT)
 		return true;
@@ -302,10 +291,8 @@ static void step_send(struct pconn *c, enum pc_state next)
 		v->steps++;
 	struct proxy_step *s = logged_step(c);
 	if (s) {
-		s->sent = true;
-		s->sent_seq = c->p->sent_seq++;
-		if (s->d.visible)
-			c->txn_points = true;
+		steplog_sent(c->p->log, s);
+		c->txn_points |= s->d.visible;
 	}
 	changed(c->p);
 }
@@ -326,7 +313,7 @@ static void step_complete(struct pconn *c, uint8_t last)
 			v->holds++;
 		}
 		if (logged >= 0)
-			c->p->log[c->worker][logged].held = true;
+			steplog_at(c->p->log, c->worker, logged)->held = true;
 		changed(c->p);
 		return;
 	}
@@ -454,21 +441,6 @@ static void record_error(struct pconn *c, const struct pgwire_msg *m)
 	v->n_errors++;
 }
 
-/* A CommandComplete's tag into the logged step c has in flight. */
-static void record_tag(struct pconn *c, const struct pgwire_msg *m)
-{
-	struct proxy_step *s = logged_step(c);
-	size_t n = 0;
-	if (!s)
-		return;
-	while (n < m->body_len && m->body[n])
-		n++;
-	if (n >= sizeof s->tag)
-		n = sizeof s->tag - 1;
-	memcpy(s->tag, m->body, n);
-	s->tag[n] = '\0';
-}
-
 /* Advances c on the server's bytes; false when c must close. */
 static bool server_advance(struct pconn *c)
 {
@@ -490,8 +462,8 @@ static bool server_advance(struct pconn *c)
 			(void)pgwire_parse_key_data(&m, &c->pid, &key, &klen);
 		else if (m.type == 'E')
 			record_error(c, &m);
-		else if (m.type == 'C')
-			record_tag(c, &m);
+		else if (m.type == 'C' && logged_step(c))
+			steplog_tag(logged_step(c), m.body, m.body_len);
 		pbuf_move(&c->sin, &c->cout, m.total);
 		if (m.type == 'Z' && pgwire_parse_ready(&m, &status) &&
 		    (c->state == PC_AUTH || c->state == PC_BUSY)) {
@@ -759,12 +731,10 @@ void proxy_arm(struct proxy *p, unsigned flags)
 {
 	pthread_mutex_lock(&p->mu);
 	p->round++;
-	p->log_seq = p->sent_seq = 0;
-	if ((flags & PROXY_HOLD_STEPS) && !p->log) {
-		p->log = mem_calloc((size_t)p->workers, sizeof *p->log);
-		for (int w = 0; w < p->workers; w++)
-			p->log[w] = mem_calloc(PROXY_MAX_LOG, sizeof *p->log[w]);
-	}
+	if ((flags & PROXY_HOLD_STEPS) && !p->log)
+		p->log = steplog_new(p->workers);
+	if (p->log)
+		steplog_reset(p->log);
 	for (int w = 0; w < p->workers; w++) {
 		memset(&p->views[w], 0, sizeof p->views[w]);
 		p->policy[w] = flags;
@@ -787,6 +757,8 @@ void proxy_view(struct proxy *p, int worker, struct proxy_view *v)
 	pthread_mutex_lock(&p->mu);
 	*v = p->views[worker];
 	v->open = v->held = v->busy = v->n_pids = 0;
+	v->logged = steplog_count(p->log, worker);
+	v->log_full = steplog_full(p->log, worker);
 	for (struct pconn *c = p->conns; c; c = c->next) {
 		if (c->worker != worker || c->round != p->round)
 			continue;
@@ -805,9 +777,10 @@ bool proxy_step(struct proxy *p, int worker, int i, struct proxy_step *out)
 {
 	bool ok;
 	pthread_mutex_lock(&p->mu);
-	ok = p->log && i >= 0 && i < p->views[worker].logged;
+	const struct proxy_step *s = steplog_at(p->log, worker, i);
+	ok = s != NULL;
 	if (ok)
-		*out = p->log[worker][i];
+		*out = *s;
 	pthread_mutex_unlock(&p->mu);
 	return ok;
 }
@@ -871,8 +844,6 @@ void proxy_close(struct proxy *p)
 	free(p->fire_pending);
 	free(p->release_gen);
 	free(p->views);
-	for (int w = 0; p->log && w < p->workers; w++)
-		free(p->log[w]);
-	free(p->log);
+	steplog_free(p->log);
 	free(p);
 }

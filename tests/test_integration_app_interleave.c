@@ -336,7 +336,7 @@ Test(app_interleave, a_warm_worker_that_dies_restarts_and_one_that_never_answers
 	json_decref(doc);
 	proc_free(&p);
 	line = WARM_LOOP("psql -X -q -c \"SELECT 1 FROM user_tenant_membership LIMIT 1\" >&2; "
-			 "sleep 3600");
+			 "sleep 3607");
 	const char *g0 = variant("mute0.yaml", line, "      - rounds >= 0\n");
 	const char *g1 = variant_of(g0, "mute1.yaml", "shell: true", "shell: true\n    warm: true");
 	const char *g = variant_of(g1, "mute.yaml", "timeout_ms: 60000", "timeout_ms: 3000");
@@ -346,5 +346,20 @@ Test(app_interleave, a_warm_worker_that_dies_restarts_and_one_that_never_answers
 	cr_assert_eq(code, 3, "%s", proc_said(&p));
 	cr_assert(contains(p.out, "no answer by the order's deadline"), "%s", proc_said(&p));
 	proc_free(&p);
-	cr_assert_neq(system("pgrep -f 'slee[p] 3600' >/dev/null"), 0, "a warm process was left running");
+	cr_assert_neq(system("pgrep -f 'slee[p] 3607' >/dev/null"), 0, "a warm process was left running");
+}
+
+/* An app with more round trips than an order can hold: the order is
+ * broken saying so (exit 3), its processes released to end by themselves,
+ * never a pass on a cut order. */
+Test(app_interleave, more_points_than_an_order_holds_is_refused_with_why)
+{
+	const char *line = "i=0; while [ $i -lt 40 ]; do echo 'SELECT 1 FROM user_tenant_membership;'; "
+			   "i=$((i + 1)); done | psql -X -q -v ON_ERROR_STOP=1";
+	const char *file = variant("many.yaml", line, "      - rounds >= 0\n");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "more than 64 interleaving points in one order"), "%s", proc_said(&p));
+	proc_free(&p);
 }
