@@ -206,6 +206,24 @@ void appil_summary_text(FILE *out, const struct appil_summary *s, const char *ph
 		}
 	if (off > named)
 		text_line(out, "    ... and %zu more (the JSON lists every order)", off - named);
+	size_t listed = 0;
+	for (size_t i = 0; i < s->n_orders; i++) {
+		const struct appil_order *o = &s->orders[i];
+		char note[APPIL_MAX_POINTS * 4], who[APPIL_MAX_WORKERS * 2 + 1];
+		size_t k = 0;
+		for (int w = 0; w < s->workers && o->state == APPIL_RAN; w++)
+			if (o->recovered[w])
+				k += (size_t)snprintf(who + k, sizeof who - k, "%c", 'a' + w);
+		if (!k)
+			continue;
+		if (listed++ == 10) {
+			text_line(out, "    ... recovered in more orders (the JSON lists every one)");
+			break;
+		}
+		appil_notation(o, note, sizeof note);
+		text_line(out, "    order %zu (%s): worker %s recovered (a class-23 error, then read "
+			       "again, exit 0)", i + 1, note, who);
+	}
 	long first = appil_first_duplicate(s);
 	if (first >= 0)
 		order_text(out, s, &s->orders[first], "first duplicate");

@@ -191,7 +191,7 @@ def spec_agrees(tmp, phase_name, schema):
 
 def django(tmp):
     scenario = os.path.join(SOURCE, "examples", "django", "django-app-interleave.yaml")
-    code, doc, said = run(["run", scenario, "-q"], os.path.join(tmp, "django.json"))
+    code, doc, said = run(["run", scenario], os.path.join(tmp, "django.json"))
     check(code == 0, f"django: the interleave scenario passes (exit {code})\n{said}")
     if not doc or len(doc.get("phases", [])) < 3:
         return
@@ -207,6 +207,8 @@ def django(tmp):
     recovered = [(o, w) for o in orders for w in o["workers"] if w["recovered"]]
     check(recovered and after["orders_recovered"] == len(recovered),
           f"django: the report lists {len(recovered)} recoveries")
+    check("recovered (a class-23 error, then read again, exit 0)" in said,
+          "django: the terminal summary names orders the app recovered in")
     for o, w in recovered:
         steps = [s for s in o["steps"] if s["worker"] == w["worker"]]
         failed = next((i for i, s in enumerate(steps) if s["sqlstate"] == "23505"), None)
