@@ -597,6 +597,7 @@ enum race_status appil_run(struct app_race *a, PGconn *admin, const struct race_
 	if (st == RACE_OK && !s->sampled && n_stack == 0)
 		s->exhaustive = true;
 	s->unexplored = s->sampled ? 0 : n_stack;
+	s->possible = multinomial(s->points, s->workers);
 	s->total_us = clock_us() - t_first;
 	app_set_driver(a, NULL, NULL);
 	free(stack);

@@ -99,6 +99,8 @@ struct appil_summary {
 	uint64_t estimate;     /* (sum p_i)! / prod p_i! of the first order's points p_i
 				* per worker; UINT64_MAX: more */
 	int points[APPIL_MAX_WORKERS]; /* most points per worker in an order that ran */
+	uint64_t possible;     /* (sum p_i)! / prod p_i! of points[]: the interleavings of the
+				* most points seen, an upper bound (lock waits, early ends) */
 	size_t unexplored;     /* branches left when max_interleavings stopped the search */
 	long long with_duplicates, diverged, not_executable, recovered;
 	uint64_t total_us;

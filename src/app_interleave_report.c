@@ -128,9 +128,11 @@ json_t *appil_json(const struct appil_summary *s)
 		return NULL;
 	}
 	double ms = s->n_orders ? (double)s->total_us / 1000.0 / (double)s->n_orders : 0;
-	return json_pack("{s:b, s:I, s:b, s:b, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, "
-			 "s:o, s:o, s:o}",
+	return json_pack("{s:b, s:I, s:I, s:b, s:b, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+			 "s:b, s:o, s:o, s:o}",
 			 "app", 1, "orders_possible",
+			 (json_int_t)(s->possible > INT64_MAX ? INT64_MAX : s->possible),
+			 "orders_estimated",
 			 (json_int_t)(s->estimate > INT64_MAX ? INT64_MAX : s->estimate), "exhaustive",
 			 s->exhaustive, "sampled", s->sampled, "seed", (json_int_t)s->seed,
 			 "points_per_worker", points, "interleavings", (json_int_t)s->n_orders,

@@ -82,7 +82,7 @@ def sqlalchemy(tmp):
         for w in most:
             most[w] = max(most[w], sum(1 for x, _ in points(o) if x == w))
     a, b = most["a"], most["b"]
-    check(before["exhaustive"] and len(orders) == math.comb(a + b, a),
+    check(before["exhaustive"] and len(orders) == math.comb(a + b, a) == before["orders_possible"],
           f"sqlalchemy: before, {len(orders)} orders == ({a}+{b})!/({a}!{b}!) = "
           f"{math.comb(a + b, a)}, exhaustive")
     check(len({o["order"] for o in orders}) == len(orders), "sqlalchemy: every order distinct")
