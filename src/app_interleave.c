@@ -376,6 +376,7 @@ static struct appil_order *new_order(struct appil_summary *s)
 	memset(o, 0, sizeof *o);
 	o->parent = o->branch = -1;
 	o->rows = -1;
+	o->dec = mem_calloc(APPIL_MAX_POINTS, sizeof *o->dec);
 	return o;
 }
 
@@ -456,6 +457,7 @@ static enum race_status run_one(struct drive *d, struct appil_summary *s, long l
 	app_set_driver(d->a, drive_step, d);
 	enum race_status st = app_round(d->a, round, index, &rr, &ot, &oat, o->w, err, errlen);
 	o->us = clock_us() - t0;
+	o->dec = grow(o->dec, (size_t)(o->n_dec ? o->n_dec : 1) * sizeof *o->dec); /* what it used */
 	collect_steps(d);
 	if (st != RACE_OK)
 		return st;
@@ -524,7 +526,7 @@ enum race_status appil_run(struct app_race *a, PGconn *admin, const struct race_
 					fresh = !same_plan(&s->orders[i], o);
 			}
 			if (!fresh) { /* the space is smaller than it looked: enough */
-				s->n_orders--;
+				free(s->orders[--s->n_orders].dec);
 				break;
 			}
 		} else {
@@ -547,7 +549,7 @@ enum race_status appil_run(struct app_race *a, PGconn *admin, const struct race_
 		d.parent = o->parent >= 0 ? &s->orders[o->parent] : NULL;
 		d.sampled = s->sampled;
 		if (before && !before(before_ctx, *round + 1, (long long)idx)) {
-			s->n_orders--;
+			free(s->orders[--s->n_orders].dec);
 			st = RACE_BROKEN;
 			break;
 		}
@@ -634,6 +636,7 @@ void appil_free(struct appil_summary *s)
 		}
 		free(s->orders[i].steps);
 		free(s->orders[i].w);
+		free(s->orders[i].dec);
 	}
 	free(s->orders);
 	free(s);

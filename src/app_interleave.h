@@ -75,7 +75,7 @@ struct appil_order {
 	enum appil_state state;
 	char why[240];         /* diverged / not executable: where and how */
 	int parent, branch;    /* the order it branched from (-1: none) and at which decision */
-	struct appil_decision dec[APPIL_MAX_POINTS];
+	struct appil_decision *dec; /* n_dec of them, malloc'd (APPIL_MAX_POINTS while it runs) */
 	int n_dec;
 	unsigned char plan[APPIL_MAX_POINTS]; /* the workers it was asked to follow */
 	int n_plan;
