@@ -1,0 +1,195 @@
+/* html_lane.c: the HTML page's swimlane timelines: one lane per worker of
+ * a round, each step a bar from its send to its answer, from the timestamps
+ * the engine took (report.c's first_duplicate_round and
+ * first_passing_round), and the app workers' rounds. Inline SVG, hover
+ * details in <title>s, and the same steps again as text below each figure. */
+#include "html_parts.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LANE_H 18
+#define LANE_GAP 4
+#define TIMELINE_W 900
+#define LABEL_W 60
+
+/* The worker a step notation names ("c12" -> "c"), into buf. */
+static void step_worker(const char *step, char *buf, size_t len)
+{
+	size_t i = 0;
+	while (step[i] && !(step[i] >= '0' && step[i] <= '9') && i + 1 < len) {
+		buf[i] = step[i];
+		i++;
+	}
+	buf[i] = '\0';
+}
+
+/* What a step of a round's timeline was: its class on the page and its words. */
+struct tl_step {
+	const char *name, *what, *constraint;
+	double t0, t1;
+	bool open, commit, err, blocked;
+};
+
+static struct tl_step tl_step(const json_t *s, double end, int per_worker, double release)
+{
+	struct tl_step t = {.name = html_jstr(s, "step") ? html_jstr(s, "step") : "?",
+			    .what = html_jstr(s, "outcome"),
+			    .constraint = html_jstr(s, "constraint"),
+			    .t0 = html_jnum(s, "sent_us"),
+			    .t1 = html_jnum(s, "done_us")};
+	t.open = isnan(t.t1);
+	if (t.open)
+		t.t1 = end;
+	const char *num = t.name + strcspn(t.name, "0123456789");
+	t.commit = per_worker > 0 && strtol(num, NULL, 10) == per_worker;
+	t.err = t.what && strcmp(t.what, "ok") && strcmp(t.what, "skipped");
+	/* hold: the COMMITs go once every worker has finished its statements or
+	 * is blocked, so a statement still unanswered then was blocked */
+	t.blocked = !t.commit && !isnan(release) && t.t0 < release && t.t1 > release;
+	return t;
+}
+
+/* "a2: sent at 10 us, answered at 90 us (blocked), 23505 (uq)", as text. */
+static void tl_words(FILE *out, const struct tl_step *t)
+{
+	html_textf(out, "%s%s: sent at %.0f us, %s %.0f us%s", t->name, t->commit ? " COMMIT" : "",
+		   t->t0, t->open ? "no answer by" : "answered at", t->t1,
+		   t->blocked ? ", blocked until the COMMITs were released" : "");
+	if (t->what)
+		html_textf(out, ", %s", t->what);
+	if (t->constraint)
+		html_textf(out, " (%s)", t->constraint);
+}
+
+/* A round's swimlane timeline: one lane per worker, each step a bar from its
+ * send to its answer (microseconds from the round's first send), COMMIT
+ * green, an error red with its SQLSTATE and constraint; in hold mode a
+ * statement blocked at the commit barrier is hatched and the wait before
+ * each COMMIT is drawn as a line. The same steps follow as a table. */
+void html_timeline(FILE *out, const json_t *round, const char *title, bool hold)
+{
+	const json_t *steps = json_object_get(round, "steps");
+	if (!json_is_array(steps) || json_array_size(steps) == 0)
+		return;
+	int per_worker = (int)(isnan(html_jnum(round, "steps_per_worker")) ? 0
+								      : html_jnum(round, "steps_per_worker"));
+	char lanes[64][8];
+	size_t n_lanes = 0, i;
+	double end = 1, release = NAN;
+	const json_t *s;
+	json_array_foreach(steps, i, s)
+	{
+		char w[8];
+		step_worker(html_jstr(s, "step") ? html_jstr(s, "step") : "?", w, sizeof w);
+		size_t l = 0;
+		while (l < n_lanes && strcmp(lanes[l], w))
+			l++;
+		if (l == n_lanes && n_lanes < 64)
+			snprintf(lanes[n_lanes++], sizeof lanes[0], "%s", w);
+		double d = html_jnum(s, "done_us");
+		if (!isnan(d) && d > end)
+			end = d;
+		struct tl_step t = tl_step(s, end, per_worker, NAN);
+		if (hold && t.commit && (isnan(release) || t.t0 < release))
+			release = t.t0;
+	}
+	/* keep lanes in worker order (a, b, ..., z, aa, ...) */
+	for (size_t a = 1; a < n_lanes; a++)
+		for (size_t b = a; b > 0; b--) {
+			size_t la = strlen(lanes[b - 1]), lb = strlen(lanes[b]);
+			if (la < lb || (la == lb && strcmp(lanes[b - 1], lanes[b]) <= 0))
+				break;
+			char t[8];
+			memcpy(t, lanes[b], sizeof t);
+			memcpy(lanes[b], lanes[b - 1], sizeof t);
+			memcpy(lanes[b - 1], t, sizeof t);
+		}
+	double scale = (TIMELINE_W - LABEL_W - 10) / end;
+	size_t h = n_lanes * (LANE_H + LANE_GAP) + 24;
+	fputs("<figure class=\"timeline\"><figcaption>", out);
+	html_text(out, title);
+	fprintf(out,
+		"</figcaption><svg role=\"img\" width=\"%d\" height=\"%zu\" viewBox=\"0 0 %d %zu\">"
+		"<title>one lane per worker: each step from its send to its answer</title>\n",
+		TIMELINE_W, h, TIMELINE_W, h);
+	for (size_t l = 0; l < n_lanes; l++) {
+		size_t y = l * (LANE_H + LANE_GAP);
+		fprintf(out, "<g class=\"lane\" data-worker=\"%s\"><rect class=\"lane-bg\" x=\"%d\" y=\"%zu\" "
+			     "width=\"%d\" height=\"%d\"/><text x=\"0\" y=\"%zu\">worker %s</text>",
+			lanes[l], LABEL_W, y, TIMELINE_W - LABEL_W, LANE_H, y + 13, lanes[l]);
+		double last_done = NAN;
+		json_array_foreach(steps, i, s)
+		{
+			char w[8];
+			struct tl_step t = tl_step(s, end, per_worker, release);
+			step_worker(t.name, w, sizeof w);
+			if (strcmp(w, lanes[l]) || isnan(t.t0))
+				continue;
+			if (hold && t.commit && !isnan(last_done) && t.t0 > last_done)
+				fprintf(out, "<line class=\"held\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%zu\" y2=\"%zu\"/>",
+					LABEL_W + last_done * scale, LABEL_W + t.t0 * scale,
+					y + LANE_H / 2, y + LANE_H / 2);
+			last_done = t.t1;
+			fprintf(out,
+				"<rect class=\"st%s%s%s\" x=\"%.1f\" y=\"%zu\" width=\"%.1f\" "
+				"height=\"%d\">"
+				"<title>",
+				t.err ? " err" : "", t.commit ? " commit" : "",
+				t.blocked ? " blocked" : "", LABEL_W + t.t0 * scale, y + 2,
+				fmax(1.0, (t.t1 - t.t0) * scale), LANE_H - 4);
+			tl_words(out, &t);
+			fputs("</title></rect>", out);
+		}
+		fputs("</g>\n", out);
+	}
+	fprintf(out, "<text x=\"%d\" y=\"%zu\">0</text><text x=\"%d\" y=\"%zu\" text-anchor=\"end\">%.0f us"
+		     "</text></svg></figure>\n",
+		LABEL_W, h - 6, TIMELINE_W, h - 6, end);
+	fputs("<details class=\"timeline-steps\"><summary>the round's steps</summary><ul>", out);
+	json_array_foreach(steps, i, s)
+	{
+		struct tl_step t = tl_step(s, end, per_worker, release);
+		fprintf(out, "<li class=\"tl-step%s%s\">", t.err ? " err" : "",
+			t.blocked ? " blocked" : "");
+		tl_words(out, &t);
+		fputs("</li>", out);
+	}
+	fputs("</ul></details>\n", out);
+}
+
+/* An app flow's kept rounds: a table per round, a row per worker's process. */
+void html_app_rounds(FILE *out, const json_t *app)
+{
+	size_t i, j;
+	const json_t *r, *w;
+	json_array_foreach(json_object_get(app, "rounds"), i, r)
+	{
+		fputs("<table class=\"app\"><caption>", out);
+		html_textf(out, "app workers, round %.0f (%s)", html_jnum(r, "round"),
+			   html_jstr(r, "why") ? html_jstr(r, "why") : "?");
+		fputs("</caption><tr><th>worker</th><th>end</th><th>output matched</th>"
+		      "<th>sqlstate</th><th>constraint</th><th>output tail</th></tr>",
+		      out);
+		json_array_foreach(json_object_get(r, "workers"), j, w)
+		{
+			fprintf(out, "<tr class=\"%s\"><td class=\"n\">%.0f</td><td>",
+				html_jnum(w, "exit_code") == 0 ? "" : "bad", html_jnum(w, "worker"));
+			html_text(out, html_jstr(w, "end"));
+			fprintf(out, "</td><td>%s</td><td>", html_jtrue(w, "output_matched") ? "yes" : "no");
+			html_text(out, html_jstr(w, "sqlstate"));
+			fputs("</td><td>", out);
+			html_text(out, html_jstr(w, "constraint"));
+			fputs("</td><td><pre>", out);
+			html_lines(out, html_jstr(w, "stdout_tail"));
+			if (html_jstr(w, "stderr_tail") && *html_jstr(w, "stderr_tail")) {
+				fputs("</pre>stderr:<pre>", out);
+				html_lines(out, html_jstr(w, "stderr_tail"));
+			}
+			fputs("</pre></td></tr>", out);
+		}
+		fputs("</table>\n", out);
+	}
+}
+
