@@ -29,7 +29,7 @@ static void step_worker(const char *step, char *buf, size_t len)
 struct tl_step {
 	const char *name, *what, *constraint;
 	double t0, t1;
-	bool open, commit, err, blocked;
+	bool open, begin, commit, err, blocked;
 };
 
 static struct tl_step tl_step(const json_t *s, double end, int per_worker, double release)
@@ -43,18 +43,21 @@ static struct tl_step tl_step(const json_t *s, double end, int per_worker, doubl
 	if (t.open)
 		t.t1 = end;
 	const char *num = t.name + strcspn(t.name, "0123456789");
-	t.commit = per_worker > 0 && strtol(num, NULL, 10) == per_worker;
+	long seq = *num ? strtol(num, NULL, 10) : -1;
+	t.begin = seq == 0; /* a0: worker a's BEGIN (the engine's sequence: BEGIN 0, statements, COMMIT) */
+	t.commit = per_worker > 0 && seq == per_worker;
 	t.err = t.what && strcmp(t.what, "ok") && strcmp(t.what, "skipped");
 	/* hold: the COMMITs go once every worker has finished its statements or
 	 * is blocked, so a statement still unanswered then was blocked */
-	t.blocked = !t.commit && !isnan(release) && t.t0 < release && t.t1 > release;
+	t.blocked = !t.commit && !t.begin && !isnan(release) && t.t0 < release && t.t1 > release;
 	return t;
 }
 
 /* "a2: sent at 10 us, answered at 90 us (blocked), 23505 (uq)", as text. */
 static void tl_words(FILE *out, const struct tl_step *t)
 {
-	html_textf(out, "%s%s: sent at %.0f us, %s %.0f us%s", t->name, t->commit ? " COMMIT" : "",
+	html_textf(out, "%s%s: sent at %.0f us, %s %.0f us%s", t->name,
+		   t->commit ? " COMMIT" : t->begin ? " BEGIN" : "",
 		   t->t0, t->open ? "no answer by" : "answered at", t->t1,
 		   t->blocked ? ", blocked until the COMMITs were released" : "");
 	if (t->what)
@@ -63,8 +66,32 @@ static void tl_words(FILE *out, const struct tl_step *t)
 		html_textf(out, " (%s)", t->constraint);
 }
 
+/* Opens the lane at y of the worker named name (untrusted: escaped). */
+static void lane_open(FILE *out, size_t y, const char *name)
+{
+	fputs("<g class=\"lane\" data-worker=\"", out);
+	html_text(out, name);
+	fprintf(out,
+		"\"><rect class=\"lane-bg\" x=\"%d\" y=\"%zu\" width=\"%d\" height=\"%d\"/>"
+		"<text x=\"0\" y=\"%zu\">worker ",
+		LABEL_W, y, TIMELINE_W - LABEL_W, LANE_H, y + 13);
+	html_text(out, name);
+	fputs("</text>", out);
+}
+
+/* A wait drawn as a dashed line from t0 to t1 (us) across the lane at y. */
+static void wait_line(FILE *out, size_t y, const char *cls, double t0, double t1, double scale,
+		      const char *what)
+{
+	fprintf(out,
+		"<line class=\"%s\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%zu\" y2=\"%zu\"><title>%s"
+		"</title></line>",
+		cls, LABEL_W + t0 * scale, LABEL_W + t1 * scale, y + LANE_H / 2, y + LANE_H / 2, what);
+}
+
 /* A round's swimlane timeline: one lane per worker, each step a bar from its
- * send to its answer (microseconds from the round's first send), COMMIT
+ * send to its answer (microseconds from the round's first send: its first
+ * BEGIN), BEGIN grey and the wait at the start line after it dashed, COMMIT
  * green, an error red with its SQLSTATE and constraint; in hold mode a
  * statement blocked at the commit barrier is hatched and the wait before
  * each COMMIT is drawn as a line. The same steps follow as a table. */
@@ -116,10 +143,9 @@ void html_timeline(FILE *out, const json_t *round, const char *title, bool hold)
 		TIMELINE_W, h, TIMELINE_W, h);
 	for (size_t l = 0; l < n_lanes; l++) {
 		size_t y = l * (LANE_H + LANE_GAP);
-		fprintf(out, "<g class=\"lane\" data-worker=\"%s\"><rect class=\"lane-bg\" x=\"%d\" y=\"%zu\" "
-			     "width=\"%d\" height=\"%d\"/><text x=\"0\" y=\"%zu\">worker %s</text>",
-			lanes[l], LABEL_W, y, TIMELINE_W - LABEL_W, LANE_H, y + 13, lanes[l]);
+		lane_open(out, y, lanes[l]);
 		double last_done = NAN;
+		bool after_begin = false;
 		json_array_foreach(steps, i, s)
 		{
 			char w[8];
@@ -128,15 +154,16 @@ void html_timeline(FILE *out, const json_t *round, const char *title, bool hold)
 			if (strcmp(w, lanes[l]) || isnan(t.t0))
 				continue;
 			if (hold && t.commit && !isnan(last_done) && t.t0 > last_done)
-				fprintf(out, "<line class=\"held\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%zu\" y2=\"%zu\"/>",
-					LABEL_W + last_done * scale, LABEL_W + t.t0 * scale,
-					y + LANE_H / 2, y + LANE_H / 2);
+				wait_line(out, y, "held", last_done, t.t0, scale, "waiting for the COMMITs' release");
+			else if (after_begin && t.t0 > last_done)
+				wait_line(out, y, "start", last_done, t.t0, scale, "at the start line");
 			last_done = t.t1;
+			after_begin = t.begin;
 			fprintf(out,
-				"<rect class=\"st%s%s%s\" x=\"%.1f\" y=\"%zu\" width=\"%.1f\" "
+				"<rect class=\"st%s%s%s%s\" x=\"%.1f\" y=\"%zu\" width=\"%.1f\" "
 				"height=\"%d\">"
 				"<title>",
-				t.err ? " err" : "", t.commit ? " commit" : "",
+				t.begin ? " begin" : "", t.err ? " err" : "", t.commit ? " commit" : "",
 				t.blocked ? " blocked" : "", LABEL_W + t.t0 * scale, y + 2,
 				fmax(1.0, (t.t1 - t.t0) * scale), LANE_H - 4);
 			tl_words(out, &t);

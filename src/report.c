@@ -601,8 +601,9 @@ static json_t *json_order(const struct ilv_summary *s, const struct ilv_order *o
 	return j;
 }
 
-/* A round's steps: each one's send and completion in microseconds from the
- * round's first send, what it ended in and the constraint that names. */
+/* A round's steps (each worker's BEGIN as step 0): each one's send and
+ * completion in microseconds from the round's first send, what it ended in
+ * and the constraint that names. */
 static json_t *json_round_steps(const struct order_event *ev, const struct step_end *end, size_t n)
 {
 	json_t *steps = json_array();
@@ -610,8 +611,10 @@ static json_t *json_round_steps(const struct order_event *ev, const struct step_
 	uint64_t t0 = n ? ev[0].sent_us : 0;
 	for (size_t i = 0; steps && i < n; i++) {
 		const struct order_event *e = &ev[i];
-		char step[16];
-		snprintf(step, sizeof step, "%c%d", 'a' + e->worker, e->step + 1);
+		char step[24], name[8];
+		/* a0 is the worker's BEGIN, a1.. its statements, the last its COMMIT */
+		snprintf(step, sizeof step, "%s%d", order_worker_name(e->worker, name, sizeof name),
+			 e->step + 1);
 		rc |= json_array_append_new(
 			steps, json_pack("{s:s, s:I, s:I, s:s, s:o}", "step", step, "sent_us",
 					 (json_int_t)(e->sent_us - t0), "done_us",

@@ -12,7 +12,8 @@
 # rendering: the verdict and exit code, the mutant's failed expectations,
 # every phase, the race map's 20 cells per interleave phase, the swimlane
 # timelines of the first duplicated round and of the first passing round
-# after the migration (hold and fire; one lane per worker, COMMITs, blocked
+# after the migration (hold and fire; one lane per worker starting with its
+# BEGIN, COMMITs, blocked
 # steps with their SQLSTATE and constraint), hostile text as text (no
 # element it could inject, U+FFFE escaped); from chromium's net log, that
 # the page asked the network for nothing (and that the log would show it).
@@ -97,7 +98,16 @@ for ph in before downgrade; do
 	((lanes == 16)) || fail "seed: $ph's timeline has $lanes lanes, expected 16"
 	commits=$(count 'class="st commit"' - <<<"$sec")
 	((commits == 16)) || fail "seed: $ph's timeline shows $commits COMMITs, expected 16"
+	begins=$(count 'class="st begin"' - <<<"$sec")
+	((begins == 16)) || fail "seed: $ph's timeline shows $begins BEGINs, expected one per worker (16)"
+	first=$(grep -o '<g class="lane" data-worker="a">.*' <<<"$sec" | head -1)
+	[[ "$first" == *'worker a</text><rect class="st begin"'*'<rect class="st"'* ]] ||
+		fail "seed: $ph's lane a does not start with its BEGIN before its statement"
 done
+jq -e '[.phases[] | (.first_duplicate_round, .first_passing_round) | select(. != null)
+	| .steps | map(select(.step | test("^[a-z]+0$")))
+	| (length > 0 and all(.sent_us >= 0 and .done_us >= .sent_us))] | length > 0 and all' \
+	"$tmp/seed.json" >/dev/null || fail "seed: the JSON's rounds hold no BEGIN (step a0) with its times"
 after=$(section after "$tmp/seed.dom")
 grep -q 'the first with the migration applied that left no duplicates' <<<"$after" ||
 	fail "seed: after has no timeline of its first passing round"

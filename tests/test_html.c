@@ -141,6 +141,30 @@ Test(html, hold_timelines_blocked_commit_and_error)
 	free(p);
 }
 
+/* Each worker's BEGIN (step a0) on its lane, before its statements, and the
+ * wait at the start line after it; a hostile step name stays text. */
+Test(html, begin_on_lanes)
+{
+	char *p = page("{\"scenario\": \"s\", \"verdict\": \"pass\", \"phases\": [{\"name\": \"h\","
+		       " \"mode\": \"hold\", \"first_duplicate_round\": {\"round\": 1, \"steps_per_worker\": 2,"
+		       " \"steps\": ["
+		       "{\"step\": \"a0\", \"sent_us\": 0, \"done_us\": 4, \"outcome\": \"ok\"},"
+		       "{\"step\": \"b0\", \"sent_us\": 1, \"done_us\": 5, \"outcome\": \"ok\"},"
+		       "{\"step\": \"a1\", \"sent_us\": 10, \"done_us\": 12, \"outcome\": \"ok\"},"
+		       "{\"step\": \"b1\", \"sent_us\": 10, \"done_us\": 13, \"outcome\": \"ok\"},"
+		       "{\"step\": \"a2\", \"sent_us\": 20, \"done_us\": 22, \"outcome\": \"ok\"},"
+		       "{\"step\": \"b2\", \"sent_us\": 20, \"done_us\": 23, \"outcome\": \"ok\"},"
+		       "{\"step\": \"<i>0\", \"sent_us\": 2, \"done_us\": 3}]}}]}");
+	cr_expect_eq(count(p, "class=\"st begin\""), 3, "one BEGIN per worker");
+	cr_expect(strstr(p, "a0 BEGIN: sent at 0 us, answered at 4 us, ok"));
+	cr_expect_eq(count(p, "class=\"start\""), 2, "a and b waited at the start line");
+	cr_expect_eq(count(p, "class=\"st commit\""), 2);
+	cr_expect_eq(count(p, "class=\"lane\""), 3);
+	cr_expect(strstr(p, "data-worker=\"&lt;i&gt;\""), "a hostile worker name is escaped");
+	cr_expect_null(strstr(p, "<i>"));
+	free(p);
+}
+
 /* An app phase: a table per kept round, a row per worker with its end,
  * match, SQLSTATE, constraint and output tails, all of it text. */
 Test(html, app_workers_table)
