@@ -23,6 +23,7 @@
 #include "key.h"
 #include "lockview.h"
 #include "mem.h"
+#include "order.h"
 #include "proxy.h"
 #include "secret.h"
 #include "stats.h"
@@ -288,40 +289,41 @@ static enum race_status judge_proc(struct app_race *a, int w, const struct app_p
 				   struct app_worker_result *wr, char *err, size_t errlen)
 {
 	struct proxy_view v;
-	char tail[600];
+	char tail[600], name[8];
 	proxy_view(a->px, w, &v);
 	output_tail(&p->res, tail, sizeof tail);
+	order_worker_name(w, name, sizeof name);
 	if (p->res.status == CMD_SPAWN_ERROR) {
-		snprintf(err, errlen, "%s:%d: worker %d: the app command could not be started: %s",
-			 a->sc->path, a->sc->app->line, w, p->res.why);
+		snprintf(err, errlen, "%s:%d: worker %s: the app command could not be started: %s",
+			 a->sc->path, a->sc->app->line, name, p->res.why);
 		return RACE_BAD;
 	}
 	if (p->res.status == CMD_INTERRUPTED) {
-		snprintf(err, errlen, "worker %d: %s: its process group was killed", w, db_stop_text());
+		snprintf(err, errlen, "worker %s: %s: its process group was killed", name, db_stop_text());
 		return RACE_INTERRUPTED;
 	}
 	if (p->res.status == CMD_TIMEOUT) {
 		snprintf(err, errlen,
-			 "worker %d: the app was still running at its deadline (%s with its process "
+			 "worker %s: the app was still running at its deadline (%s with its process "
 			 "group); its output ends: %s",
-			 w, p->res.why, tail);
+			 name, p->res.why, tail);
 		return RACE_BROKEN;
 	}
 	if (v.started == 0) {
 		if (v.tls_refused)
 			snprintf(err, errlen,
-				 "worker %d: the app insists on TLS (sslmode=require?): pgrace's "
+				 "worker %s: the app insists on TLS (sslmode=require?): pgrace's "
 				 "listener "
 				 "on 127.0.0.1 speaks plain text only; exit status %d; its output ends: "
 				 "%s",
-				 w, p->res.exit_code, tail);
+				 name, p->res.exit_code, tail);
 		else
 			snprintf(err, errlen,
-				 "worker %d: the app never connected through pgrace's listener "
+				 "worker %s: the app never connected through pgrace's listener "
 				 "(127.0.0.1:%d; it bypassed PGHOST/PGPORT/DATABASE_URL, or failed "
 				 "before "
 				 "connecting): exit status %d; its output ends: %s",
-				 w, proxy_port(a->px, w), p->res.exit_code, tail);
+				 name, proxy_port(a->px, w), p->res.exit_code, tail);
 		return RACE_BROKEN;
 	}
 	t->attempts++;
@@ -432,7 +434,9 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 		p->watch = a->sc->app->expect_output;
 		p->deadline_us = deadline;
 		if (pthread_create(&p->thread, NULL, proc_main, p) != 0) {
-			snprintf(err, errlen, "worker %d: cannot start a thread for its process", w);
+			char name[8];
+			snprintf(err, errlen, "worker %s: cannot start a thread for its process",
+				 order_worker_name(w, name, sizeof name));
 			st = RACE_BROKEN;
 			break;
 		}

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "order.h"
+
 #define LANE_H 18
 #define LANE_GAP 4
 #define TIMELINE_W 900
@@ -186,6 +188,16 @@ void html_timeline(FILE *out, const json_t *round, const char *title, bool hold)
 	fputs("</ul></details>\n", out);
 }
 
+/* An app worker's name: the document's ("a"; a number from an older
+ * pgrace, named as now), else its place in the round. */
+static const char *app_worker_name(const json_t *w, size_t idx, char *buf, size_t len)
+{
+	double n = html_jnum(w, "worker");
+	if (html_jstr(w, "worker"))
+		return html_jstr(w, "worker");
+	return order_worker_name(isnan(n) || n < 0 || n > 1e6 ? (int)idx : (int)n, buf, len);
+}
+
 /* An app flow's kept rounds: a table per round, a row per worker's process. */
 void html_app_rounds(FILE *out, const json_t *app)
 {
@@ -201,8 +213,10 @@ void html_app_rounds(FILE *out, const json_t *app)
 		      out);
 		json_array_foreach(json_object_get(r, "workers"), j, w)
 		{
-			fprintf(out, "<tr class=\"%s\"><td class=\"n\">%.0f</td><td>",
-				html_jnum(w, "exit_code") == 0 ? "" : "bad", html_jnum(w, "worker"));
+			char name[8];
+			fprintf(out, "<tr class=\"%s\"><td>", html_jnum(w, "exit_code") == 0 ? "" : "bad");
+			html_text(out, app_worker_name(w, j, name, sizeof name));
+			fputs("</td><td>", out);
 			html_text(out, html_jstr(w, "end"));
 			fprintf(out, "</td><td>%s</td><td>", html_jtrue(w, "output_matched") ? "yes" : "no");
 			html_text(out, html_jstr(w, "sqlstate"));

@@ -728,7 +728,9 @@ static json_t *json_interleave(const struct phase_result *ph)
 /* One kept app worker's process: how it ended, what it saw, its output. */
 static json_t *json_app_worker(const struct app_worker_result *w, int idx)
 {
-	return json_pack("{s:i,s:i,s:o,s:o,s:b,s:o,s:o,s:o,s:o}", "worker", idx, "exit_code",
+	char name[8];
+	return json_pack("{s:s,s:i,s:o,s:o,s:b,s:o,s:o,s:o,s:o}", "worker",
+			 order_worker_name(idx, name, sizeof name), "exit_code",
 			 w->exit_code, "signal", w->signal ? json_integer(w->signal) : json_null(),
 			 "end", json_text(w->end, sizeof w->end), "output_matched", w->matched,
 			 "sqlstate", w->sqlstate[0] ? json_text(w->sqlstate, sizeof w->sqlstate) : json_null(),

@@ -20,9 +20,10 @@ static void mark_broken(struct worker *w, const char *what, const struct db_resu
 {
 	if (w->broken)
 		return;
-	char text[320];
+	char text[320], name[8];
 	w->broken = true;
-	snprintf(w->why, sizeof w->why, "worker %d (backend pid %d) %s: %s", w->id, w->pid, what,
+	snprintf(w->why, sizeof w->why, "worker %s (backend pid %d) %s: %s",
+		 order_worker_name(w->id, name, sizeof name), w->pid, what,
 		 res ? db_result_text(res, text, sizeof text) : "");
 }
 

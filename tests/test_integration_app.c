@@ -95,7 +95,7 @@ Test(app, an_app_that_bypasses_the_listener_fails_the_phase)
 	int code = run_pgrace(ARGS("run", file), &p);
 	unsetenv("REAL_PGHOST");
 	cr_assert_eq(code, 3, "%s", proc_said(&p));
-	cr_assert(contains(p.out, "worker 0: the app never connected through pgrace's listener"), "%s",
+	cr_assert(contains(p.out, "worker a: the app never connected through pgrace's listener"), "%s",
 		  proc_said(&p));
 	cr_assert(contains(p.out, "phase before"), "%s", proc_said(&p));
 	cr_assert_not(contains(p.out, "PASS in"), "%s", proc_said(&p));

@@ -1002,7 +1002,7 @@ Test(report, json_app_rounds_per_worker)
 		{"phases.0.app.exit_ok", K_INT, .i = 1},
 		{"phases.0.app.rounds.0.round", K_INT, .i = 1},
 		{"phases.0.app.rounds.0.why", K_STR, .s = "first, first duplicate"},
-		{"phases.0.app.rounds.0.workers.0.worker", K_INT, .i = 0},
+		{"phases.0.app.rounds.0.workers.0.worker", K_STR, .s = "a"},
 		{"phases.0.app.rounds.0.workers.0.exit_code", K_INT, .i = 0},
 		{"phases.0.app.rounds.0.workers.0.signal", K_NULL, .s = NULL},
 		{"phases.0.app.rounds.0.workers.0.end", K_STR, .s = "exited with status 0"},
