@@ -50,6 +50,7 @@ struct app_proc {
 	const char *cwd, *watch;
 	uint64_t deadline_us;
 	struct command_result res;
+	uint64_t ended_us; /* clock_us() when the command ended */
 	atomic_bool done;
 };
 
@@ -94,6 +95,7 @@ static void *proc_main(void *arg)
 {
 	struct app_proc *p = arg;
 	command_run_watch(p->argv, p->cwd, p->envp, p->deadline_us, p->watch, &p->res);
+	p->ended_us = clock_us();
 	atomic_store(&p->done, true);
 	return NULL;
 }
@@ -280,6 +282,24 @@ static void keep_proc(const struct app_race *a, const struct app_proc *p,
 			snprintf(wr->constraint, sizeof wr->constraint, "%s", v->errors[i].constraint);
 	keep_tail(wr->out, p->res.out);
 	keep_tail(wr->err, p->res.err);
+	wr->exited_us = (long long)(p->ended_us - v->armed_us);
+	wr->trips_seen = v->n_trips;
+	for (int i = 0; i < v->n_trips && i < PROXY_MAX_TRIPS && i < APP_TRIPS_MAX; i++) {
+		const struct proxy_trip *t = &v->trips[i];
+		struct app_trip *o = &wr->trips[wr->n_trips++];
+		o->in_us = (long long)(t->in_us - v->armed_us);
+		o->sent_us = t->sent_us ? (long long)(t->sent_us - v->armed_us) : -1;
+		o->done_us = t->done_us ? (long long)(t->done_us - v->armed_us) : -1;
+		o->conn = t->conn;
+		o->held = t->held;
+		snprintf(o->what, sizeof o->what, "%s", pgwire_sql_class_name(t->cls));
+		if (t->failed && t->error >= 0) {
+			snprintf(o->sqlstate, sizeof o->sqlstate, "%s", v->errors[t->error].sqlstate);
+			snprintf(o->constraint, sizeof o->constraint, "%s", v->errors[t->error].constraint);
+		} else if (t->failed) {
+			snprintf(o->sqlstate, sizeof o->sqlstate, "error");
+		}
+	}
 }
 
 /* What a finished worker says; false (err set) when it breaks the round;

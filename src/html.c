@@ -69,7 +69,7 @@ static const char style[] =
 	".lg-skip{background:#9fd39b}.lg-one{background:#7fc77f}.lg-nx{background:#c8c8c8}"
 	".st{fill:#6d8fc9}.st.begin{fill:#8c96a3}.st.err{fill:#d7301f}.st.commit{fill:#2b8c3e}"
 	".st.blocked{fill:#e8a33d}.held{stroke:#999;stroke-dasharray:2 2}"
-	".start{stroke:#bbb;stroke-dasharray:1 3}.lane-bg{fill:#f4f4f4}.tl-step.err{color:#8a1010}"
+	".start{stroke:#bbb;stroke-dasharray:1 3}.exit{fill:#2b8c3e}.exit.bad{fill:#8a1010}.lane-bg{fill:#f4f4f4}.tl-step.err{color:#8a1010}"
 	".bar-ok{fill:#7fc77f}.bar-skipped{fill:#9fd39b}.bar-23505{fill:#2b8c3e}"
 	".bar-40001{fill:#2f6db5}.bar-other{fill:#d7301f}"
 	"details{margin:.3em 0}summary{cursor:pointer}";

@@ -198,13 +198,183 @@ static const char *app_worker_name(const json_t *w, size_t idx, char *buf, size_
 	return order_worker_name(isnan(n) || n < 0 || n > 1e6 ? (int)idx : (int)n, buf, len);
 }
 
-/* An app flow's kept rounds: a table per round, a row per worker's process. */
+/* What an app worker's step was: its times (sent and done may be NAN: never
+ * relayed, never answered) and its words. */
+struct tl_trip {
+	double in, sent, done;
+	const char *what, *outcome, *constraint;
+	bool held, err, blocked;
+};
+
+/* release: when the listener let the first held COMMIT go (NAN: none was
+ * held): a step sent before it and answered after it was blocked. */
+static struct tl_trip tl_trip(const json_t *t, double release)
+{
+	struct tl_trip a = {.in = html_jnum(t, "in_us"),
+			     .sent = html_jnum(t, "sent_us"),
+			     .done = html_jnum(t, "done_us"),
+			     .what = html_jstr(t, "what") ? html_jstr(t, "what") : "?",
+			     .outcome = html_jstr(t, "outcome"),
+			     .constraint = html_jstr(t, "constraint"),
+			     .held = html_jtrue(t, "held")};
+	a.err = a.outcome && strcmp(a.outcome, "ok");
+	a.blocked = !isnan(release) && strcmp(a.what, "COMMIT") && a.sent < release &&
+		    (isnan(a.done) || a.done > release);
+	return a;
+}
+
+/* "a, connection 0, COMMIT: in at 5 us, held, sent at 90 us, answered at
+ * 95 us, 23505 (uq)", as text. */
+static void app_trip_words(FILE *out, const char *worker, const json_t *t, double release)
+{
+	struct tl_trip a = tl_trip(t, release);
+	html_textf(out, "%s, connection %.0f, %s: in at %.0f us%s", worker, html_jnum(t, "conn"), a.what,
+		   a.in, a.held ? ", held by the listener" : "");
+	if (isnan(a.sent))
+		html_textf(out, ", never sent");
+	else
+		html_textf(out, ", sent at %.0f us", a.sent);
+	if (isnan(a.done))
+		html_textf(out, ", no answer");
+	else
+		html_textf(out, ", answered at %.0f us", a.done);
+	if (a.blocked)
+		html_textf(out, ", blocked until the COMMITs were released");
+	if (a.outcome)
+		html_textf(out, ", %s", a.outcome);
+	if (a.constraint)
+		html_textf(out, " (%s)", a.constraint);
+}
+
+/* An app round's swimlane timeline: one lane per worker's process, each
+ * step its connections sent through the listener a bar from its relay to
+ * its answer (BEGIN grey, COMMIT green, an error red with its SQLSTATE and
+ * constraint; in hold mode a step still unanswered when the listener let the
+ * first COMMIT go was blocked), a hold at the listener dashed before it, and the process's
+ * exit a tick (red when it failed); microseconds from the round's start.
+ * The same steps follow as text. */
+static void app_timeline(FILE *out, const json_t *round)
+{
+	const json_t *workers = json_object_get(round, "workers"), *w, *t;
+	size_t n = json_array_size(workers), j, k, trips = 0;
+	double end = 1, release = NAN, first = NAN;
+	json_array_foreach(workers, j, w)
+	{
+		double x = html_jnum(w, "exited_us");
+		if (!isnan(x) && x > end)
+			end = x;
+		json_array_foreach(json_object_get(w, "trips"), k, t)
+		{
+			struct tl_trip a = tl_trip(t, NAN);
+			if (a.held && !strcmp(a.what, "COMMIT") && !isnan(a.sent) &&
+			    (isnan(release) || a.sent < release))
+				release = a.sent;
+			if (!isnan(a.in) && (isnan(first) || a.in < first))
+				first = a.in;
+			end = fmax(end, fmax(isnan(a.in) ? 0 : a.in,
+					     fmax(isnan(a.sent) ? 0 : a.sent, isnan(a.done) ? 0 : a.done)));
+			trips++;
+		}
+	}
+	if (n == 0)
+		return;
+	/* the axis starts at the first step in (a process takes a while to start
+	 * and connect); the words keep the times from the round's start */
+	double t0 = isnan(first) ? 0 : first;
+	end = fmax(end - t0, 1);
+	double scale = (TIMELINE_W - LABEL_W - 10) / end;
+	size_t h = n * (LANE_H + LANE_GAP) + 24;
+	fputs("<figure class=\"timeline app-timeline\"><figcaption>", out);
+	html_textf(out,
+		   "app workers, round %.0f (%s): each process's steps as pgrace's listener relayed "
+		   "them, and its exit; from the first step in, %.0f us after the round's start",
+		   html_jnum(round, "round"), html_jstr(round, "why") ? html_jstr(round, "why") : "?",
+		   t0);
+	fprintf(out,
+		"</figcaption><svg role=\"img\" width=\"%d\" height=\"%zu\" viewBox=\"0 0 %d %zu\">"
+		"<title>one lane per app worker: each step from its relay to its answer</title>\n",
+		TIMELINE_W, h, TIMELINE_W, h);
+	json_array_foreach(workers, j, w)
+	{
+		char buf[8];
+		const char *name = app_worker_name(w, j, buf, sizeof buf);
+		size_t y = j * (LANE_H + LANE_GAP);
+		lane_open(out, y, name);
+		json_array_foreach(json_object_get(w, "trips"), k, t)
+		{
+			struct tl_trip a = tl_trip(t, release);
+			if (isnan(a.in))
+				continue;
+			double from = isnan(a.sent) ? end : a.sent - t0,
+			       to = isnan(a.done) ? end : a.done - t0;
+			if (a.held && from > a.in - t0)
+				wait_line(out, y, "held", a.in - t0, from, scale, "held by pgrace's listener");
+			if (isnan(a.sent))
+				continue;
+			bool begin = !strcmp(a.what, "BEGIN"), commit = !strcmp(a.what, "COMMIT");
+			fprintf(out,
+				"<rect class=\"st%s%s%s%s\" x=\"%.1f\" y=\"%zu\" width=\"%.1f\" "
+				"height=\"%d\"><title>",
+				begin ? " begin" : "", a.err ? " err" : "", commit ? " commit" : "",
+				a.blocked ? " blocked" : "", LABEL_W + from * scale, y + 2,
+				fmax(1.0, (to - from) * scale), LANE_H - 4);
+			app_trip_words(out, name, t, release);
+			fputs("</title></rect>", out);
+		}
+		double x = html_jnum(w, "exited_us");
+		if (!isnan(x)) {
+			fprintf(out,
+				"<rect class=\"exit%s\" x=\"%.1f\" y=\"%zu\" width=\"3\" height=\"%d\">"
+				"<title>",
+				html_jnum(w, "exit_code") == 0 ? "" : " bad",
+				LABEL_W + fmax(0, x - t0) * scale, y,
+				LANE_H);
+			html_textf(out, "%s %s at %.0f us", name,
+				   html_jstr(w, "end") ? html_jstr(w, "end") : "ended", x);
+			fputs("</title></rect>", out);
+		}
+		fputs("</g>\n", out);
+	}
+	fprintf(out,
+		"<text x=\"%d\" y=\"%zu\">0</text><text x=\"%d\" y=\"%zu\" text-anchor=\"end\">%.0f us"
+		"</text></svg></figure>\n",
+		LABEL_W, h - 6, TIMELINE_W, h - 6, end);
+	if (trips == 0)
+		return;
+	fputs("<details class=\"timeline-steps\"><summary>the round's steps</summary><ul>", out);
+	json_array_foreach(workers, j, w)
+	{
+		char buf[8];
+		const char *name = app_worker_name(w, j, buf, sizeof buf);
+		json_array_foreach(json_object_get(w, "trips"), k, t)
+		{
+			struct tl_trip a = tl_trip(t, release);
+			fprintf(out, "<li class=\"tl-step%s%s\">", a.err ? " err" : "",
+				a.blocked ? " blocked" : "");
+			app_trip_words(out, name, t, release);
+			fputs("</li>", out);
+		}
+		double seen = html_jnum(w, "trips_seen");
+		if (!isnan(seen) && seen > (double)json_array_size(json_object_get(w, "trips")))
+		{
+			fputs("<li>", out);
+			html_textf(out, "%s: %.0f steps in all, the first %zu shown", name, seen,
+				   json_array_size(json_object_get(w, "trips")));
+			fputs("</li>", out);
+		}
+	}
+	fputs("</ul></details>\n", out);
+}
+
+/* An app flow's kept rounds: per round its timeline, then a table with a
+ * row per worker's process (its end, output and what it saw). */
 void html_app_rounds(FILE *out, const json_t *app)
 {
 	size_t i, j;
 	const json_t *r, *w;
 	json_array_foreach(json_object_get(app, "rounds"), i, r)
 	{
+		app_timeline(out, r);
 		fputs("<table class=\"app\"><caption>", out);
 		html_textf(out, "app workers, round %.0f (%s)", html_jnum(r, "round"),
 			   html_jstr(r, "why") ? html_jstr(r, "why") : "?");

@@ -725,12 +725,38 @@ static json_t *json_interleave(const struct phase_result *ph)
 	return o;
 }
 
-/* One kept app worker's process: how it ended, what it saw, its output. */
+/* A kept app worker's steps as the listener relayed them. */
+static json_t *json_app_trips(const struct app_worker_result *w)
+{
+	json_t *a = json_array();
+	int rc = a ? 0 : -1;
+	for (int i = 0; a && i < w->n_trips; i++) {
+		const struct app_trip *t = &w->trips[i];
+		rc |= json_array_append_new(
+			a, json_pack("{s:i,s:s,s:I,s:o,s:o,s:b,s:s,s:o}", "conn", t->conn, "what", t->what,
+				     "in_us", (json_int_t)t->in_us, "sent_us",
+				     t->sent_us >= 0 ? json_integer(t->sent_us) : json_null(), "done_us",
+				     t->done_us >= 0 ? json_integer(t->done_us) : json_null(), "held",
+				     t->held, "outcome", t->sqlstate[0] ? t->sqlstate : "ok", "constraint",
+				     t->constraint[0] ? json_text(t->constraint, sizeof t->constraint)
+						      : json_null()));
+	}
+	if (rc) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* One kept app worker's process: how it ended, what it saw, its output,
+ * its steps and when it exited. */
 static json_t *json_app_worker(const struct app_worker_result *w, int idx)
 {
 	char name[8];
-	return json_pack("{s:s,s:i,s:o,s:o,s:b,s:o,s:o,s:o,s:o}", "worker",
-			 order_worker_name(idx, name, sizeof name), "exit_code",
+	return json_pack("{s:s,s:I,s:i,s:o,s:i,s:o,s:o,s:b,s:o,s:o,s:o,s:o}", "worker",
+			 order_worker_name(idx, name, sizeof name), "exited_us",
+			 (json_int_t)w->exited_us, "trips_seen", w->trips_seen, "trips",
+			 json_app_trips(w), "exit_code",
 			 w->exit_code, "signal", w->signal ? json_integer(w->signal) : json_null(),
 			 "end", json_text(w->end, sizeof w->end), "output_matched", w->matched,
 			 "sqlstate", w->sqlstate[0] ? json_text(w->sqlstate, sizeof w->sqlstate) : json_null(),

@@ -165,6 +165,53 @@ Test(html, begin_on_lanes)
 	free(p);
 }
 
+/* An app round's timeline: a lane per worker's process, its steps as the
+ * listener relayed them (BEGIN, a held COMMIT with its wait, an INSERT
+ * blocked past the release ending in 23505 and its constraint), its exit;
+ * the axis from the first step in; hostile words stay text. */
+Test(html, app_lanes)
+{
+	char *p = page(
+		"{\"scenario\": \"s\", \"verdict\": \"pass\", \"phases\": [{\"name\": \"after\","
+		" \"mode\": \"hold\", \"app\": {\"exit_ok\": 1, \"exit_failed\": 1, \"rounds\": ["
+		"{\"round\": 2, \"why\": \"first passing\", \"workers\": ["
+		"{\"worker\": \"a\", \"exit_code\": 0, \"end\": \"exited with status 0\","
+		" \"exited_us\": 900, \"trips_seen\": 3, \"trips\": ["
+		"{\"conn\": 0, \"what\": \"BEGIN\", \"in_us\": 100, \"sent_us\": 100, \"done_us\": 110,"
+		" \"held\": false, \"outcome\": \"ok\", \"constraint\": null},"
+		"{\"conn\": 0, \"what\": \"statement\", \"in_us\": 120, \"sent_us\": 120, \"done_us\": 130,"
+		" \"held\": false, \"outcome\": \"ok\", \"constraint\": null},"
+		"{\"conn\": 0, \"what\": \"COMMIT\", \"in_us\": 140, \"sent_us\": 400, \"done_us\": 410,"
+		" \"held\": true, \"outcome\": \"ok\", \"constraint\": null}]},"
+		"{\"worker\": \"b\", \"exit_code\": 3, \"end\": \"exited with status 3\","
+		" \"exited_us\": 800, \"trips_seen\": 40, \"trips\": ["
+		"{\"conn\": 0, \"what\": \"BEGIN\", \"in_us\": 105, \"sent_us\": 105, \"done_us\": 115,"
+		" \"held\": false, \"outcome\": \"ok\", \"constraint\": null},"
+		"{\"conn\": 0, \"what\": \"statement\", \"in_us\": 150, \"sent_us\": 150, \"done_us\": 500,"
+		" \"held\": false, \"outcome\": \"23505\", \"constraint\": \"uq_<m>\"},"
+		"{\"conn\": 1, \"what\": \"<b>x</b>\", \"in_us\": 600, \"sent_us\": null,"
+		" \"done_us\": null, \"held\": true, \"outcome\": \"ok\", \"constraint\": null}]}]}]}}]}");
+	cr_expect_eq(count(p, "<figure class=\"timeline app-timeline\">"), 1);
+	cr_expect_eq(count(p, "class=\"lane\" data-worker="), 2, "a lane per worker");
+	cr_expect_eq(count(p, "class=\"st begin\""), 2, "each process's BEGIN");
+	cr_expect_eq(count(p, "class=\"st commit\""), 1);
+	cr_expect_eq(count(p, "class=\"st err blocked\""), 1, "b's INSERT waited past the release");
+	cr_expect(strstr(p, "b, connection 0, statement: in at 150 us, sent at 150 us, answered at "
+			    "500 us, blocked until the COMMITs were released, 23505 (uq_&lt;m&gt;)"),
+		  "%s", p);
+	cr_expect(strstr(p, "a, connection 0, COMMIT: in at 140 us, held by the listener, sent at 400 us"));
+	cr_expect_eq(count(p, "<line class=\"held\""), 2, "a's COMMIT and b's last step were held");
+	cr_expect(strstr(p, "&lt;b&gt;x&lt;/b&gt;: in at 600 us, held by the listener, never sent, no answer"));
+	cr_expect_null(strstr(p, "<b>x"));
+	cr_expect_eq(count(p, "<rect class=\"exit\""), 1);
+	cr_expect_eq(count(p, "<rect class=\"exit bad\""), 1);
+	cr_expect(strstr(p, "b exited with status 3 at 800 us"));
+	cr_expect(strstr(p, "from the first step in, 100 us after the round&#39;s start"));
+	cr_expect(strstr(p, "b: 40 steps in all, the first 3 shown"));
+	cr_expect(strstr(p, "<table class=\"app\">"), "the table of the processes follows");
+	free(p);
+}
+
 /* An app phase: a table per kept round, a row per worker with its end,
  * match, SQLSTATE, constraint and output tails, all of it text. */
 Test(html, app_workers_table)

@@ -77,6 +77,33 @@ Test(app, psql_races_through_the_listener)
 		cr_assert(contains(json_string_value(jget(w, "stderr_tail")), "uq_membership"), "%s",
 			  json_string_value(jget(w, "stderr_tail")));
 	}
+	/* its steps as the listener relayed them, from the round's start: BEGIN
+	 * first; the winner's COMMIT held until the losers were blocked, each
+	 * loser's INSERT answered with 23505 and the constraint after the
+	 * release; each process exited after its last answer */
+	long long held_commits = 0, losers = 0;
+	for (size_t i = 0; i < json_array_size(ws); i++) {
+		json_t *w = json_array_get(ws, i), *trips = jget(w, "trips");
+		size_t n = json_array_size(trips);
+		cr_assert(n >= 3 && jint(w, "trips_seen") == (long long)n, "%zu steps", n);
+		cr_assert_str_eq(json_string_value(jget(json_array_get(trips, 0), "what")), "BEGIN");
+		long long last_done = 0;
+		for (size_t k = 0; k < n; k++) {
+			json_t *t = json_array_get(trips, k);
+			cr_assert(jint(t, "sent_us") >= jint(t, "in_us") && jint(t, "done_us") >= jint(t, "sent_us"));
+			last_done = jint(t, "done_us");
+			const char *what = json_string_value(jget(t, "what"));
+			if (!strcmp(what, "COMMIT") && json_is_true(jget(t, "held")))
+				held_commits++;
+			if (!strcmp(json_string_value(jget(t, "outcome")), "23505")) {
+				losers++;
+				cr_assert_str_eq(json_string_value(jget(t, "constraint")), "uq_membership");
+			}
+		}
+		cr_assert(jint(w, "exited_us") >= last_done, "exit after its last answer");
+	}
+	cr_assert_eq(held_commits, 1, "the winner's COMMIT waited at the listener");
+	cr_assert_eq(losers, workers - 1);
 	cr_assert_eq(ok, 1, "one psql inserted");
 	json_decref(doc);
 	proc_free(&p);
