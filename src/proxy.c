@@ -239,27 +239,20 @@ static bool should_hold(struct pconn *c)
 static struct proxy_trip *trip_of(struct pconn *c)
 {
 	struct proxy_view *v = view_of(c);
-	return v && c->trip >= 0 && c->trip < v->n_trips && c->trip < PROXY_MAX_TRIPS
-		       ? &v->trips[c->trip]
-		       : NULL;
+	return v && c->trip >= 0 && c->trip < v->n_trips ? &v->trips[c->trip] : NULL;
 }
 
 /* A step came in whole: its trip begins (kept while there is room). */
-static void trip_begin(struct pconn *c)
+static void trip_begin(struct pconn *c, bool held)
 {
 	struct proxy_view *v = view_of(c);
-	c->trip = -1;
-	if (!v)
-		return;
-	if (v->n_trips < PROXY_MAX_TRIPS) {
-		c->trip = v->n_trips;
+	c->trip = v && v->n_trips < PROXY_MAX_TRIPS ? v->n_trips : -1;
+	if (c->trip >= 0)
 		v->trips[c->trip] = (struct proxy_trip){
-			.in_us = clock_us(),
-			.cls = c->step_classed ? c->step_class : PGWIRE_SQL_SESSION,
-			.conn = c->idx,
-			.error = -1};
-	}
-	v->n_trips++;
+			.in_us = clock_us(), .cls = c->step_classed ? c->step_class : PGWIRE_SQL_SESSION,
+			.conn = c->idx, .held = held, .error = -1};
+	if (v)
+		v->n_trips++;
 }
 
 static void step_send(struct pconn *c, enum pc_state next)
@@ -282,11 +275,9 @@ static void step_send(struct pconn *c, enum pc_state next)
 static void step_complete(struct pconn *c, uint8_t last)
 {
 	enum pc_state next = last == 'H' ? PC_OPEN : PC_BUSY;
-	trip_begin(c);
-	if (should_hold(c)) {
-		struct proxy_trip *t = trip_of(c);
-		if (t)
-			t->held = true;
+	bool hold = should_hold(c);
+	trip_begin(c, hold);
+	if (hold) {
 		c->state = PC_HELD;
 		c->after_hold = next;
 		c->hold_gen = c->p->release_gen[c->worker];
