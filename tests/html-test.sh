@@ -139,7 +139,7 @@ grep -q 'pgrace-html-test.invalid' <<<"$(requests "$tmp/leaky.html")" ||
 	fail "the net log did not show the request of a page that makes one"
 if [[ -n "${PGRACE_SCREENSHOT:-}" ]]; then
 	timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --user-data-dir="$tmp/profile" \
-		--host-resolver-rules="MAP * ~NOTFOUND" --hide-scrollbars --window-size=1100,1400 \
+		--host-resolver-rules="MAP * ~NOTFOUND" --hide-scrollbars --window-size=1100,2000 \
 		--screenshot="$PGRACE_SCREENSHOT" "file://$tmp/seed.html" 2>/dev/null
 fi
 
