@@ -69,7 +69,8 @@ static const char style[] =
 	".lg-skip{background:#9fd39b}.lg-one{background:#7fc77f}.lg-nx{background:#c8c8c8}"
 	".st{fill:#6d8fc9}.st.begin{fill:#8c96a3}.st.err{fill:#d7301f}.st.commit{fill:#2b8c3e}"
 	".st.blocked{fill:#e8a33d}.held{stroke:#999;stroke-dasharray:2 2}"
-	".start{stroke:#bbb;stroke-dasharray:1 3}.exit{fill:#2b8c3e}.exit.bad{fill:#8a1010}.lane-bg{fill:#f4f4f4}.tl-step.err{color:#8a1010}"
+	".start{stroke:#bbb;stroke-dasharray:1 "
+	"3}.exit{fill:#2b8c3e}.exit.bad{fill:#8a1010}.lane-bg{fill:#f4f4f4}.tl-step.err{color:#8a1010}"
 	".bar-ok{fill:#7fc77f}.bar-skipped{fill:#9fd39b}.bar-23505{fill:#2b8c3e}"
 	".bar-40001{fill:#2f6db5}.bar-other{fill:#d7301f}"
 	"details{margin:.3em 0}summary{cursor:pointer}";
@@ -79,8 +80,8 @@ static void phase_row(FILE *out, const json_t *ph, size_t idx)
 {
 	const json_t *rpk = json_object_get(ph, "rows_per_key");
 	const json_t *lat = json_object_get(ph, "latency_us");
-	fprintf(out, "<tr class=\"%s\"><td><a href=\"#phase-%zu\">", html_jtrue(ph, "passed") ? "" : "bad",
-		idx);
+	fprintf(out, "<tr class=\"%s\"><td><a href=\"#phase-%zu\">",
+		html_jtrue(ph, "passed") ? "" : "bad", idx);
 	html_text(out, html_jstr(ph, "name"));
 	fputs("</a></td><td>", out);
 	fputs(html_jtrue(ph, "migrated") ? "yes" : "no", out);
@@ -140,7 +141,8 @@ static size_t failures_rows(FILE *out, const json_t *run)
 			fputs("</code></td><td>", out);
 			double line = html_jnum(x, "line");
 			if (!isnan(line) && line > 0)
-				html_textf(out, "%s:%.0f", html_jstr(run, "file") ? html_jstr(run, "file") : "?", line);
+				html_textf(out, "%s:%.0f",
+					   html_jstr(run, "file") ? html_jstr(run, "file") : "?", line);
 			else
 				html_text(out, html_jstr(run, "file"));
 			fputs("</td></tr>\n", out);
@@ -149,7 +151,6 @@ static size_t failures_rows(FILE *out, const json_t *run)
 	}
 	return n;
 }
-
 
 static void kv_table(FILE *out, const json_t *obj, const char *k_head, const char *v_head)
 {
@@ -172,7 +173,6 @@ static void kv_table(FILE *out, const json_t *obj, const char *k_head, const cha
 	fputs("</table>\n", out);
 }
 
-
 static void phase_section(FILE *out, const json_t *ph, size_t idx)
 {
 	fprintf(out, "<section class=\"phase\" id=\"phase-%zu\" data-phase=\"", idx);
@@ -191,14 +191,17 @@ static void phase_section(FILE *out, const json_t *ph, size_t idx)
 	const json_t *x;
 	const json_t *exps = json_object_get(ph, "expectations");
 	if (json_array_size(exps)) {
-		fputs("<table class=\"expectations\"><tr><th>expected</th><th>actual</th><th>held</th></tr>", out);
+		fputs("<table "
+		      "class=\"expectations\"><tr><th>expected</th><th>actual</th><th>held</th></tr>",
+		      out);
 		json_array_foreach(exps, i, x)
 		{
 			fprintf(out, "<tr class=\"%s\"><td><code>", html_jtrue(x, "passed") ? "" : "bad");
 			html_text(out, html_jstr(x, "expect"));
 			fputs("</code></td><td><code>", out);
 			html_text(out, html_jstr(x, "actual"));
-			fprintf(out, "</code></td><td>%s</td></tr>", html_jtrue(x, "passed") ? "yes" : "<b>no</b>");
+			fprintf(out, "</code></td><td>%s</td></tr>",
+				html_jtrue(x, "passed") ? "yes" : "<b>no</b>");
 		}
 		fputs("</table>\n", out);
 	}
@@ -208,11 +211,13 @@ static void phase_section(FILE *out, const json_t *ph, size_t idx)
 	const json_t *lat = json_object_get(ph, "latency_us");
 	if (json_is_object(lat))
 		fprintf(out, "<p>latency per attempt: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms</p>\n",
-			html_jnum(lat, "p50") / 1000, html_jnum(lat, "p90") / 1000, html_jnum(lat, "p99") / 1000,
-			html_jnum(lat, "max") / 1000);
+			html_jnum(lat, "p50") / 1000, html_jnum(lat, "p90") / 1000,
+			html_jnum(lat, "p99") / 1000, html_jnum(lat, "max") / 1000);
 	const json_t *steps = json_object_get(ph, "steps");
 	if (json_array_size(steps)) {
-		fputs("<table class=\"steps\"><tr><th>step</th><th>sqlstate</th><th>rows</th><th>s</th></tr>", out);
+		fputs("<table "
+		      "class=\"steps\"><tr><th>step</th><th>sqlstate</th><th>rows</th><th>s</th></tr>",
+		      out);
 		json_array_foreach(steps, i, x)
 		{
 			fputs("<tr><td>", out);
@@ -259,10 +264,11 @@ static void run_section(FILE *out, const json_t *run, size_t idx)
 	fputs(" ", out);
 	put_verdict(out, html_jstr(run, "verdict"));
 	fputs("</h2>\n<p>", out);
-	html_textf(out, "%s, schema %s, PostgreSQL %s, %.2f s%s", html_jstr(run, "file") ? html_jstr(run, "file") : "?",
+	html_textf(out, "%s, schema %s, PostgreSQL %s, %.2f s%s",
+		   html_jstr(run, "file") ? html_jstr(run, "file") : "?",
 		   html_jstr(run, "schema") ? html_jstr(run, "schema") : "-",
-		   html_jstr(run, "server_version") ? html_jstr(run, "server_version") : "-", html_jnum(run, "elapsed_s"),
-		   html_jtrue(run, "complete") ? "" : ", incomplete");
+		   html_jstr(run, "server_version") ? html_jstr(run, "server_version") : "-",
+		   html_jnum(run, "elapsed_s"), html_jtrue(run, "complete") ? "" : ", incomplete");
 	fputs("</p>\n", out);
 	if (html_jstr(run, "error")) {
 		fputs("<p class=\"bad error\">", out);
@@ -279,7 +285,8 @@ static void run_section(FILE *out, const json_t *run, size_t idx)
 	const json_t *ph;
 	if (json_array_size(phases)) {
 		fputs("<table class=\"phases\"><tr><th>phase</th><th>migrated</th><th>mode</th>"
-		      "<th>workers</th><th>rounds</th><th>rows/key</th><th>dup rounds</th><th>outcomes</th>"
+		      "<th>workers</th><th>rounds</th><th>rows/key</th><th>dup "
+		      "rounds</th><th>outcomes</th>"
 		      "<th>p50 ms</th><th>p99 ms</th><th>result</th></tr>\n",
 		      out);
 		json_array_foreach(phases, i, ph) phase_row(out, ph, i);
@@ -312,7 +319,8 @@ int html_write(FILE *out, const json_t *doc)
 	const json_t *run;
 	json_array_foreach(runs, i, run)
 	{
-		html_textf(out, "%s%s", i ? ", " : "", html_jstr(run, "scenario") ? html_jstr(run, "scenario") : "?");
+		html_textf(out, "%s%s", i ? ", " : "",
+			   html_jstr(run, "scenario") ? html_jstr(run, "scenario") : "?");
 	}
 	fputs(" — ", out);
 	html_text(out, verdict ? verdict : "unknown");
@@ -344,4 +352,3 @@ int html_write(FILE *out, const json_t *doc)
 		return -1;
 	return 0;
 }
-

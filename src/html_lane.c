@@ -46,7 +46,8 @@ static struct tl_step tl_step(const json_t *s, double end, int per_worker, doubl
 		t.t1 = end;
 	const char *num = t.name + strcspn(t.name, "0123456789");
 	long seq = *num ? strtol(num, NULL, 10) : -1;
-	t.begin = seq == 0; /* a0: worker a's BEGIN (the engine's sequence: BEGIN 0, statements, COMMIT) */
+	t.begin = seq ==
+		  0; /* a0: worker a's BEGIN (the engine's sequence: BEGIN 0, statements, COMMIT) */
 	t.commit = per_worker > 0 && seq == per_worker;
 	t.err = t.what && strcmp(t.what, "ok") && strcmp(t.what, "skipped");
 	/* hold: the COMMITs go once every worker has finished its statements or
@@ -59,7 +60,9 @@ static struct tl_step tl_step(const json_t *s, double end, int per_worker, doubl
 static void tl_words(FILE *out, const struct tl_step *t)
 {
 	html_textf(out, "%s%s: sent at %.0f us, %s %.0f us%s", t->name,
-		   t->commit ? " COMMIT" : t->begin ? " BEGIN" : "",
+		   t->commit  ? " COMMIT"
+		   : t->begin ? " BEGIN"
+			      : "",
 		   t->t0, t->open ? "no answer by" : "answered at", t->t1,
 		   t->blocked ? ", blocked until the COMMITs were released" : "");
 	if (t->what)
@@ -102,8 +105,9 @@ void html_timeline(FILE *out, const json_t *round, const char *title, bool hold)
 	const json_t *steps = json_object_get(round, "steps");
 	if (!json_is_array(steps) || json_array_size(steps) == 0)
 		return;
-	int per_worker = (int)(isnan(html_jnum(round, "steps_per_worker")) ? 0
-								      : html_jnum(round, "steps_per_worker"));
+	int per_worker = (int)(isnan(html_jnum(round, "steps_per_worker"))
+				       ? 0
+				       : html_jnum(round, "steps_per_worker"));
 	char lanes[64][8];
 	size_t n_lanes = 0, i;
 	double end = 1, release = NAN;
@@ -156,7 +160,8 @@ void html_timeline(FILE *out, const json_t *round, const char *title, bool hold)
 			if (strcmp(w, lanes[l]) || isnan(t.t0))
 				continue;
 			if (hold && t.commit && !isnan(last_done) && t.t0 > last_done)
-				wait_line(out, y, "held", last_done, t.t0, scale, "waiting for the COMMITs' release");
+				wait_line(out, y, "held", last_done, t.t0, scale,
+					  "waiting for the COMMITs' release");
 			else if (after_begin && t.t0 > last_done)
 				wait_line(out, y, "start", last_done, t.t0, scale, "at the start line");
 			last_done = t.t1;
@@ -173,8 +178,9 @@ void html_timeline(FILE *out, const json_t *round, const char *title, bool hold)
 		}
 		fputs("</g>\n", out);
 	}
-	fprintf(out, "<text x=\"%d\" y=\"%zu\">0</text><text x=\"%d\" y=\"%zu\" text-anchor=\"end\">%.0f us"
-		     "</text></svg></figure>\n",
+	fprintf(out,
+		"<text x=\"%d\" y=\"%zu\">0</text><text x=\"%d\" y=\"%zu\" text-anchor=\"end\">%.0f us"
+		"</text></svg></figure>\n",
 		LABEL_W, h - 6, TIMELINE_W, h - 6, end);
 	fputs("<details class=\"timeline-steps\"><summary>the round's steps</summary><ul>", out);
 	json_array_foreach(steps, i, s)
@@ -211,12 +217,12 @@ struct tl_trip {
 static struct tl_trip tl_trip(const json_t *t, double release)
 {
 	struct tl_trip a = {.in = html_jnum(t, "in_us"),
-			     .sent = html_jnum(t, "sent_us"),
-			     .done = html_jnum(t, "done_us"),
-			     .what = html_jstr(t, "what") ? html_jstr(t, "what") : "?",
-			     .outcome = html_jstr(t, "outcome"),
-			     .constraint = html_jstr(t, "constraint"),
-			     .held = html_jtrue(t, "held")};
+			    .sent = html_jnum(t, "sent_us"),
+			    .done = html_jnum(t, "done_us"),
+			    .what = html_jstr(t, "what") ? html_jstr(t, "what") : "?",
+			    .outcome = html_jstr(t, "outcome"),
+			    .constraint = html_jstr(t, "constraint"),
+			    .held = html_jtrue(t, "held")};
 	a.err = a.outcome && strcmp(a.outcome, "ok");
 	a.blocked = !isnan(release) && strcmp(a.what, "COMMIT") && a.sent < release &&
 		    (isnan(a.done) || a.done > release);
@@ -271,8 +277,8 @@ static void app_timeline(FILE *out, const json_t *round)
 				release = a.sent;
 			if (!isnan(a.in) && (isnan(first) || a.in < first))
 				first = a.in;
-			end = fmax(end, fmax(isnan(a.in) ? 0 : a.in,
-					     fmax(isnan(a.sent) ? 0 : a.sent, isnan(a.done) ? 0 : a.done)));
+			end = fmax(end, fmax(isnan(a.in) ? 0 : a.in, fmax(isnan(a.sent) ? 0 : a.sent,
+									  isnan(a.done) ? 0 : a.done)));
 			trips++;
 		}
 	}
@@ -308,7 +314,8 @@ static void app_timeline(FILE *out, const json_t *round)
 			double from = isnan(a.sent) ? end : a.sent - t0,
 			       to = isnan(a.done) ? end : a.done - t0;
 			if (a.held && from > a.in - t0)
-				wait_line(out, y, "held", a.in - t0, from, scale, "held by pgrace's listener");
+				wait_line(out, y, "held", a.in - t0, from, scale,
+					  "held by pgrace's listener");
 			if (isnan(a.sent))
 				continue;
 			bool begin = !strcmp(a.what, "BEGIN"), commit = !strcmp(a.what, "COMMIT");
@@ -327,8 +334,7 @@ static void app_timeline(FILE *out, const json_t *round)
 				"<rect class=\"exit%s\" x=\"%.1f\" y=\"%zu\" width=\"3\" height=\"%d\">"
 				"<title>",
 				html_jnum(w, "exit_code") == 0 ? "" : " bad",
-				LABEL_W + fmax(0, x - t0) * scale, y,
-				LANE_H);
+				LABEL_W + fmax(0, x - t0) * scale, y, LANE_H);
 			html_textf(out, "%s %s at %.0f us", name,
 				   html_jstr(w, "end") ? html_jstr(w, "end") : "ended", x);
 			fputs("</title></rect>", out);
@@ -355,8 +361,7 @@ static void app_timeline(FILE *out, const json_t *round)
 			fputs("</li>", out);
 		}
 		double seen = html_jnum(w, "trips_seen");
-		if (!isnan(seen) && seen > (double)json_array_size(json_object_get(w, "trips")))
-		{
+		if (!isnan(seen) && seen > (double)json_array_size(json_object_get(w, "trips"))) {
 			fputs("<li>", out);
 			html_textf(out, "%s: %.0f steps in all, the first %zu shown", name, seen,
 				   json_array_size(json_object_get(w, "trips")));
@@ -384,11 +389,13 @@ void html_app_rounds(FILE *out, const json_t *app)
 		json_array_foreach(json_object_get(r, "workers"), j, w)
 		{
 			char name[8];
-			fprintf(out, "<tr class=\"%s\"><td>", html_jnum(w, "exit_code") == 0 ? "" : "bad");
+			fprintf(out, "<tr class=\"%s\"><td>",
+				html_jnum(w, "exit_code") == 0 ? "" : "bad");
 			html_text(out, app_worker_name(w, j, name, sizeof name));
 			fputs("</td><td>", out);
 			html_text(out, html_jstr(w, "end"));
-			fprintf(out, "</td><td>%s</td><td>", html_jtrue(w, "output_matched") ? "yes" : "no");
+			fprintf(out, "</td><td>%s</td><td>",
+				html_jtrue(w, "output_matched") ? "yes" : "no");
 			html_text(out, html_jstr(w, "sqlstate"));
 			fputs("</td><td>", out);
 			html_text(out, html_jstr(w, "constraint"));
@@ -403,4 +410,3 @@ void html_app_rounds(FILE *out, const json_t *app)
 		fputs("</table>\n", out);
 	}
 }
-

@@ -15,9 +15,8 @@
 enum order_end { END_DUP, END_UNIQUE, END_SERIAL, END_SKIP, END_ONE, END_NX, END_N };
 
 static const char *const end_class[END_N] = {"dup", "uv", "ser", "skip", "one", "nx"};
-static const char *const end_label[END_N] = {
-	"duplicate", "one row + 23505", "one row + 40001", "one row + skip", "one row",
-	"not executable"};
+static const char *const end_label[END_N] = {"duplicate",      "one row + 23505", "one row + 40001",
+					     "one row + skip", "one row",         "not executable"};
 
 static enum order_end order_end(const json_t *o)
 {
@@ -39,7 +38,6 @@ static enum order_end order_end(const json_t *o)
 	}
 	return uv ? END_UNIQUE : ser ? END_SERIAL : skip ? END_SKIP : END_ONE;
 }
-
 
 /* Outcomes per phase as stacked horizontal bars (one figure per run). */
 void html_outcomes_chart(FILE *out, const json_t *run)
@@ -77,12 +75,12 @@ void html_outcomes_chart(FILE *out, const json_t *run)
 		json_object_foreach((json_t *)json_object_get(ph, "outcomes"), k, v)
 		{
 			double c = json_number_value(v), w = c / most * bar_w;
-			const char *cls = !strcmp(k, "ok")         ? "bar-ok"
-					  : !strcmp(k, "skipped")  ? "bar-skipped"
-					  : !strcmp(k, "23505")    ? "bar-23505"
-					  : !strcmp(k, "23P01")    ? "bar-23505"
-					  : !strcmp(k, "40001")    ? "bar-40001"
-								   : "bar-other";
+			const char *cls = !strcmp(k, "ok")        ? "bar-ok"
+					  : !strcmp(k, "skipped") ? "bar-skipped"
+					  : !strcmp(k, "23505")   ? "bar-23505"
+					  : !strcmp(k, "23P01")   ? "bar-23505"
+					  : !strcmp(k, "40001")   ? "bar-40001"
+								  : "bar-other";
 			fprintf(out, "<rect class=\"%s\" x=\"%.1f\" y=\"%.0f\" width=\"%.1f\" height=\"%d\"><title>",
 				cls, x, y, w, row - 4);
 			html_textf(out, "%s: %lld", k, (long long)c);
@@ -143,10 +141,11 @@ void html_race_map(FILE *out, const json_t *run)
 			fprintf(out,
 				"<rect class=\"cell %s\" x=\"%zu\" y=\"%zu\" width=\"%d\" height=\"%d\">"
 				"<title>",
-				end_class[e], x0 + (j % per_row) * CELL, 18 + (j / per_row) * CELL, CELL - 2,
-				CELL - 2);
+				end_class[e], x0 + (j % per_row) * CELL, 18 + (j / per_row) * CELL,
+				CELL - 2, CELL - 2);
 			double rows_left = html_jnum(o, "rows");
-			html_textf(out, "%s: %s", html_jstr(o, "order") ? html_jstr(o, "order") : "?", end_label[e]);
+			html_textf(out, "%s: %s", html_jstr(o, "order") ? html_jstr(o, "order") : "?",
+				   end_label[e]);
 			if (!isnan(rows_left))
 				fprintf(out, ", %.0f rows", rows_left);
 			fputs("</title></rect>\n", out);
@@ -186,7 +185,8 @@ void html_orders_list(FILE *out, const json_t *ilv)
 		fputs("</td><td>", out);
 		json_array_foreach(json_object_get(o, "workers"), k, w)
 		{
-			html_textf(out, "%s%s %s", k ? "; " : "", html_jstr(w, "worker") ? html_jstr(w, "worker") : "?",
+			html_textf(out, "%s%s %s", k ? "; " : "",
+				   html_jstr(w, "worker") ? html_jstr(w, "worker") : "?",
 				   html_jstr(w, "outcome") ? html_jstr(w, "outcome") : "?");
 			if (html_jstr(w, "constraint"))
 				html_textf(out, " (%s)", html_jstr(w, "constraint"));
@@ -195,4 +195,3 @@ void html_orders_list(FILE *out, const json_t *ilv)
 	}
 	fputs("</table></details>\n", out);
 }
-
