@@ -282,8 +282,8 @@ static void app_timeline(FILE *out, const json_t *round)
 			trips++;
 		}
 	}
-	if (n == 0)
-		return;
+	if (n == 0 || (trips == 0 && end <= 1))
+		return; /* nothing timed: a document from a pgrace that kept no steps */
 	/* the axis starts at the first step in (a process takes a while to start
 	 * and connect); the words keep the times from the round's start */
 	double t0 = isnan(first) ? 0 : first;

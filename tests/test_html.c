@@ -228,6 +228,7 @@ Test(html, app_workers_table)
 		       " \"constraint\": \"uq_<k>\", \"stdout_tail\": \"\", \"stderr_tail\": "
 		       "\"dup '&\\\"\"}]}]}}]}");
 	cr_expect_eq(count(p, "<table class=\"app\">"), 1);
+	cr_expect_eq(count(p, "app-timeline"), 0, "no steps, no exit times: no empty figure");
 	cr_expect(strstr(p, "app workers, round 1 (first, first duplicate)"));
 	cr_expect_eq(count(p, "<tr class=\"bad\"><td>b</td><td>was killed by SIGKILL"), 1,
 		     "%s", p);
