@@ -284,8 +284,9 @@ static void keep_proc(const struct app_race *a, const struct app_proc *p,
 	keep_tail(wr->err, p->res.err);
 	wr->exited_us = (long long)(p->ended_us - v->armed_us);
 	wr->trips_seen = v->n_trips;
-	for (int i = 0; i < v->n_trips && i < PROXY_MAX_TRIPS && i < APP_TRIPS_MAX; i++) {
-		const struct proxy_trip *t = &v->trips[i];
+	int keep = PROXY_MAX_TRIPS < APP_TRIPS_MAX ? PROXY_MAX_TRIPS : APP_TRIPS_MAX;
+	for (int i = v->n_trips > keep ? v->n_trips - keep : 0; i < v->n_trips; i++) {
+		const struct proxy_trip *t = &v->trips[i % PROXY_MAX_TRIPS];
 		struct app_trip *o = &wr->trips[wr->n_trips++];
 		o->in_us = (long long)(t->in_us - v->armed_us);
 		o->sent_us = t->sent_us ? (long long)(t->sent_us - v->armed_us) : -1;

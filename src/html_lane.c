@@ -363,7 +363,7 @@ static void app_timeline(FILE *out, const json_t *round)
 		double seen = html_jnum(w, "trips_seen");
 		if (!isnan(seen) && seen > (double)json_array_size(json_object_get(w, "trips"))) {
 			fputs("<li>", out);
-			html_textf(out, "%s: %.0f steps in all, the first %zu shown", name, seen,
+			html_textf(out, "%s: %.0f steps in all, the last %zu shown", name, seen,
 				   json_array_size(json_object_get(w, "trips")));
 			fputs("</li>", out);
 		}

@@ -235,24 +235,25 @@ static bool should_hold(struct pconn *c)
 	return false;
 }
 
-/* The step in flight's trip record, NULL when none is kept. */
+/* The step in flight's trip record, NULL when none is kept (trips is a
+ * ring of the last PROXY_MAX_TRIPS; c->trip the step's number). */
 static struct proxy_trip *trip_of(struct pconn *c)
 {
 	struct proxy_view *v = view_of(c);
-	return v && c->trip >= 0 && c->trip < v->n_trips ? &v->trips[c->trip] : NULL;
+	return v && c->trip >= 0 && c->trip < v->n_trips && v->n_trips - c->trip <= PROXY_MAX_TRIPS
+		       ? &v->trips[c->trip % PROXY_MAX_TRIPS]
+		       : NULL;
 }
 
-/* A step came in whole: its trip begins (kept while there is room). */
+/* A step came in whole: its trip begins. */
 static void trip_begin(struct pconn *c, bool held)
 {
 	struct proxy_view *v = view_of(c);
-	c->trip = v && v->n_trips < PROXY_MAX_TRIPS ? v->n_trips : -1;
-	if (c->trip >= 0)
-		v->trips[c->trip] = (struct proxy_trip){
+	c->trip = v ? v->n_trips++ : -1;
+	if (v)
+		v->trips[c->trip % PROXY_MAX_TRIPS] = (struct proxy_trip){
 			.in_us = clock_us(), .cls = c->step_classed ? c->step_class : PGWIRE_SQL_SESSION,
 			.conn = c->idx, .held = held, .error = -1};
-	if (v)
-		v->n_trips++;
 }
 
 static void step_send(struct pconn *c, enum pc_state next)

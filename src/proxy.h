@@ -37,7 +37,7 @@
 
 #define PROXY_MAX_PIDS 8    /* backend pids remembered per worker */
 #define PROXY_MAX_ERRORS 16 /* errors remembered per worker per round */
-#define PROXY_MAX_TRIPS 32  /* steps remembered per worker per round, for the report */
+#define PROXY_MAX_TRIPS 32  /* last steps remembered per worker per round, for the report */
 
 /* Where a worker's steps stop (flags). */
 enum proxy_hold {
@@ -82,7 +82,8 @@ struct proxy_view {
 	struct proxy_error errors[PROXY_MAX_ERRORS];
 	char bad[160]; /* the last protocol error that closed a connection, or "" */
 	uint64_t armed_us; /* when proxy_arm() started the round (clock_us()) */
-	int n_trips;       /* steps since proxy_arm() (the first PROXY_MAX_TRIPS kept) */
+	int n_trips; /* steps since proxy_arm(); the last PROXY_MAX_TRIPS kept, step i in
+			trips[i % PROXY_MAX_TRIPS] */
 	struct proxy_trip trips[PROXY_MAX_TRIPS];
 };
 

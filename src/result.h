@@ -44,7 +44,7 @@ struct app_totals {
 
 #define APP_TAIL_MAX 2048 /* bytes of each output tail an app worker's result keeps */
 
-#define APP_TRIPS_MAX 32 /* steps an app worker's result keeps per round */
+#define APP_TRIPS_MAX 32 /* last steps an app worker's result keeps per round */
 
 /* One step (round trip) of an app worker's connections as pgrace's listener
  * relayed it, in microseconds from the round's start (its listener armed). */
@@ -70,8 +70,8 @@ struct app_worker_result {
 	char out[APP_TAIL_MAX + 1]; /* the last bytes of stdout, passwords scrubbed */
 	char err[APP_TAIL_MAX + 1]; /* the last bytes of stderr, passwords scrubbed */
 	long long exited_us;        /* when it ended, from the round's start */
-	struct app_trip trips[APP_TRIPS_MAX]; /* its steps as the listener saw them */
-	int n_trips;                          /* of the trips_seen first kept */
+	struct app_trip trips[APP_TRIPS_MAX]; /* its last steps as the listener saw them */
+	int n_trips;                          /* of the trips_seen, the last kept */
 	int trips_seen;
 };
 

@@ -207,7 +207,7 @@ Test(html, app_lanes)
 	cr_expect_eq(count(p, "<rect class=\"exit bad\""), 1);
 	cr_expect(strstr(p, "b exited with status 3 at 800 us"));
 	cr_expect(strstr(p, "from the first step in, 100 us after the round&#39;s start"));
-	cr_expect(strstr(p, "b: 40 steps in all, the first 3 shown"));
+	cr_expect(strstr(p, "b: 40 steps in all, the last 3 shown"));
 	cr_expect(strstr(p, "<table class=\"app\">"), "the table of the processes follows");
 	free(p);
 }
