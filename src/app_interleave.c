@@ -78,7 +78,8 @@ static bool ask_blocked(struct drive *d, const struct proxy_view *v, unsigned *b
 	pids[n++] = '{';
 	for (int w = 0; w < d->n; w++)
 		for (int i = 0; i < v[w].n_pids; i++) {
-			n += (size_t)snprintf(pids + n, sizeof pids - n, "%s%u", k ? "," : "", v[w].pids[i]);
+			n += (size_t)snprintf(pids + n, sizeof pids - n, "%s%u", k ? "," : "",
+					      v[w].pids[i]);
 			owner[k++] = w;
 		}
 	snprintf(pids + n, sizeof pids - n, "}");
@@ -436,8 +437,8 @@ struct branch {
 
 /* Runs o: its processes, the driver, its steps and rows. */
 static enum race_status run_one(struct drive *d, struct appil_summary *s, long long round,
-				long long index, struct race_totals *t, struct app_totals *at,
-				char *err, size_t errlen)
+				long long index, struct race_totals *t, struct app_totals *at, char *err,
+				size_t errlen)
 {
 	struct appil_order *o = d->o;
 	struct round_result rr;
@@ -488,8 +489,8 @@ static enum race_status run_one(struct drive *d, struct appil_summary *s, long l
 
 enum race_status appil_run(struct app_race *a, PGconn *admin, const struct race_cfg *cfg,
 			   struct appil_summary *s, long long *round, appil_before_fn before,
-			   void *before_ctx, struct race_totals *t, struct app_totals *at,
-			   char *err, size_t errlen)
+			   void *before_ctx, struct race_totals *t, struct app_totals *at, char *err,
+			   size_t errlen)
 {
 	char why[256];
 	struct drive d = {.a = a, .admin = admin, .n = cfg->workers};

@@ -50,10 +50,10 @@
 
 /* One step an order's worker sent (every round trip, points or not). */
 struct appil_step {
-	int worker, conn;     /* conn: the worker's connection, 0 for its first */
-	bool point;           /* an interleaving point (held, then released) */
-	bool waited;          /* seen blocked on another worker's lock */
-	bool cut, binary;     /* inlined is not exact (appstep.h) */
+	int worker, conn; /* conn: the worker's connection, 0 for its first */
+	bool point;       /* an interleaving point (held, then released) */
+	bool waited;      /* seen blocked on another worker's lock */
+	bool cut, binary; /* inlined is not exact (appstep.h) */
 	char kind[16];
 	char *shown, *inlined; /* malloc'd; passwords scrubbed */
 	char tag[64];          /* CommandComplete tag, "" when none */
@@ -73,19 +73,19 @@ enum appil_state { APPIL_RAN, APPIL_DIVERGED, APPIL_NOT_EXECUTABLE };
 /* One order and what it did. */
 struct appil_order {
 	enum appil_state state;
-	char why[240];         /* diverged / not executable: where and how */
-	int parent, branch;    /* the order it branched from (-1: none) and at which decision */
+	char why[240];              /* diverged / not executable: where and how */
+	int parent, branch;         /* the order it branched from (-1: none) and at which decision */
 	struct appil_decision *dec; /* n_dec of them, malloc'd (APPIL_MAX_POINTS while it runs) */
 	int n_dec;
 	unsigned char plan[APPIL_MAX_POINTS]; /* the workers it was asked to follow */
 	int n_plan;
 	struct appil_step *steps; /* every step, in the order they reached the listener */
 	int n_steps;
-	long long rows;           /* rows for its key after it; -1 when not counted */
+	long long rows; /* rows for its key after it; -1 when not counted */
 	long long round;
-	struct app_worker_result *w; /* one per worker, malloc'd */
+	struct app_worker_result *w;       /* one per worker, malloc'd */
 	bool recovered[APPIL_MAX_WORKERS]; /* a class-23 error, then a SELECT, then exit 0 */
-	uint64_t us;              /* its processes' start to the rows counted */
+	uint64_t us;                       /* its processes' start to the rows counted */
 };
 
 /* A phase's orders. */
@@ -93,15 +93,15 @@ struct appil_summary {
 	int workers;
 	struct appil_order *orders;
 	size_t n_orders, cap;
-	bool exhaustive;       /* every order the tree has ran */
-	bool sampled;          /* a seeded sample (see above) */
+	bool exhaustive; /* every order the tree has ran */
+	bool sampled;    /* a seeded sample (see above) */
 	uint64_t seed;
-	uint64_t estimate;     /* (sum p_i)! / prod p_i! of the first order's points p_i
+	uint64_t estimate;             /* (sum p_i)! / prod p_i! of the first order's points p_i
 				* per worker; UINT64_MAX: more */
 	int points[APPIL_MAX_WORKERS]; /* most points per worker in an order that ran */
-	uint64_t possible;     /* (sum p_i)! / prod p_i! of points[]: the interleavings of the
+	uint64_t possible;             /* (sum p_i)! / prod p_i! of points[]: the interleavings of the
 				* most points seen, an upper bound (lock waits, early ends) */
-	size_t unexplored;     /* branches left when max_interleavings stopped the search */
+	size_t unexplored;             /* branches left when max_interleavings stopped the search */
 	long long with_duplicates, diverged, not_executable, recovered;
 	uint64_t total_us;
 };
@@ -117,8 +117,8 @@ typedef bool (*appil_before_fn)(void *ctx, long long round, long long index);
  * On a broken order err says which and why. */
 enum race_status appil_run(struct app_race *a, PGconn *admin, const struct race_cfg *cfg,
 			   struct appil_summary *s, long long *round, appil_before_fn before,
-			   void *before_ctx, struct race_totals *t, struct app_totals *at,
-			   char *err, size_t errlen);
+			   void *before_ctx, struct race_totals *t, struct app_totals *at, char *err,
+			   size_t errlen);
 /* "a1 b1 a2 b2" of o's decisions into buf. */
 void appil_notation(const struct appil_order *o, char *buf, size_t len);
 /* Index of the first order that ran as planned and left duplicates, -1. */

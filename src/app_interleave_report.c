@@ -102,9 +102,9 @@ static json_t *json_one(const struct appil_summary *s, const struct appil_order 
 	appil_notation(o, note, sizeof note);
 	bool ran = o->state == APPIL_RAN;
 	return json_pack("{s:s, s:s, s:b, s:o, s:o, s:b, s:o, s:I, s:f, s:o, s:o}", "order", note,
-			 "state", state_name(o->state), "executable", ran, "why",
-			 jtext_or_null(o->why), "rows", ran ? json_integer(o->rows) : json_null(),
-			 "duplicate", ran && o->rows > 1, "branched_from",
+			 "state", state_name(o->state), "executable", ran, "why", jtext_or_null(o->why),
+			 "rows", ran ? json_integer(o->rows) : json_null(), "duplicate",
+			 ran && o->rows > 1, "branched_from",
 			 o->parent >= 0 ? json_integer(o->parent + 1) : json_null(), "round",
 			 (json_int_t)o->round, "ms", (double)o->us / 1000.0, "workers",
 			 json_workers(s, o), "steps", json_steps(o));
@@ -139,8 +139,8 @@ json_t *appil_json(const struct appil_summary *s)
 			 "interleavings_with_duplicates", (json_int_t)s->with_duplicates,
 			 "interleavings_not_executable", (json_int_t)s->not_executable,
 			 "interleavings_diverged", (json_int_t)s->diverged, "orders_recovered",
-			 (json_int_t)s->recovered, "unexplored", (json_int_t)s->unexplored,
-			 "orders_run", (json_int_t)s->n_orders, "reduction", 0, "first_duplicate",
+			 (json_int_t)s->recovered, "unexplored", (json_int_t)s->unexplored, "orders_run",
+			 (json_int_t)s->n_orders, "reduction", 0, "first_duplicate",
 			 first >= 0 ? json_string(note) : json_null(), "ms_per_order",
 			 s->n_orders ? json_real(ms) : json_null(), "orders", orders);
 }
@@ -223,8 +223,10 @@ void appil_summary_text(FILE *out, const struct appil_summary *s, const char *ph
 			break;
 		}
 		appil_notation(o, note, sizeof note);
-		text_line(out, "    order %zu (%s): worker %s recovered (a class-23 error, then read "
-			       "again, exit 0)", i + 1, note, who);
+		text_line(out,
+			  "    order %zu (%s): worker %s recovered (a class-23 error, then read "
+			  "again, exit 0)",
+			  i + 1, note, who);
 	}
 	long first = appil_first_duplicate(s);
 	if (first >= 0)

@@ -20,9 +20,9 @@
 #define END_GRACE_US 2000000u
 
 struct warm_proc {
-	pid_t pid;           /* 0: not running */
-	int in, out, err;    /* our ends of its stdin, stdout, stderr */
-	char *obuf, *ebuf;   /* this order's stdout (up to its answer) and stderr */
+	pid_t pid;         /* 0: not running */
+	int in, out, err;  /* our ends of its stdin, stdout, stderr */
+	char *obuf, *ebuf; /* this order's stdout (up to its answer) and stderr */
 	size_t olen, elen;
 	bool answered, exited, timed_out, interrupted;
 	int status; /* waitpid's, once exited */
@@ -88,8 +88,8 @@ static void reap(struct warm_proc *p, uint64_t until)
 	p->pid = 0;
 }
 
-bool app_warm_start(struct app_warm *h, int w, char *const *argv, const char *cwd,
-		    char *const *envp, char *err, size_t errlen)
+bool app_warm_start(struct app_warm *h, int w, char *const *argv, const char *cwd, char *const *envp,
+		    char *err, size_t errlen)
 {
 	struct warm_proc *p = &h->p[w];
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
@@ -125,8 +125,7 @@ fail:
 	return false;
 }
 
-bool app_warm_send(struct app_warm *h, int w, const char *const *values, int n, char *err,
-		   size_t errlen)
+bool app_warm_send(struct app_warm *h, int w, const char *const *values, int n, char *err, size_t errlen)
 {
 	struct warm_proc *p = &h->p[w];
 	char line[4096];

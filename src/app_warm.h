@@ -36,11 +36,10 @@ struct app_warm *app_warm_new(int n);
 /* Whether worker w's process is up. */
 bool app_warm_running(const struct app_warm *h, int w);
 /* Starts worker w's process: argv in cwd with envp; false with err. */
-bool app_warm_start(struct app_warm *h, int w, char *const *argv, const char *cwd,
-		    char *const *envp, char *err, size_t errlen);
+bool app_warm_start(struct app_warm *h, int w, char *const *argv, const char *cwd, char *const *envp,
+		    char *err, size_t errlen);
 /* Sends worker w the key (n values) as a line; false with err. */
-bool app_warm_send(struct app_warm *h, int w, const char *const *values, int n, char *err,
-		   size_t errlen);
+bool app_warm_send(struct app_warm *h, int w, const char *const *values, int n, char *err, size_t errlen);
 /* Reads what worker w said; true once its answer is in or it exited. */
 bool app_warm_poll(struct app_warm *h, int w);
 /* Worker w's order as a command's result (its answer or exit; watch: the

@@ -91,14 +91,14 @@ static bool exportable(const struct appil_order *o, long idx, char *err, size_t 
 		const char *why = t->conn ? "it came on the worker's second connection (a spec has one "
 					    "session per worker)"
 				  : t->binary ? "a parameter in binary format cannot be inlined exactly"
-				  : t->cut    ? "its SQL is longer than pgrace keeps, or names a prepared "
-						"statement pgrace did not see"
+				  : t->cut ? "its SQL is longer than pgrace keeps, or names a prepared "
+					     "statement pgrace did not see"
 				  : strchr(t->inlined, '}') ? "it holds a '}', which ends a block of an "
 							      "isolation spec"
 							    : NULL;
 		if (why) {
-			snprintf(err, errlen,
-				 "order %ld (%s), worker %c's step %s: cannot go into an isolation spec: %s",
+			snprintf(err,
+				 errlen, "order %ld (%s), worker %c's step %s: cannot go into an isolation spec: %s",
 				 idx + 1, note, 'a' + t->worker, t->kind, why);
 			return false;
 		}
@@ -107,8 +107,8 @@ static bool exportable(const struct appil_order *o, long idx, char *err, size_t 
 }
 
 bool appspec_write(FILE *out, const struct scenario *sc, const struct phase *p,
-		   const struct appil_summary *s, const struct spec_capture *cap,
-		   const char *sandbox, bool migrated, char *err, size_t errlen)
+		   const struct appil_summary *s, const struct spec_capture *cap, const char *sandbox,
+		   bool migrated, char *err, size_t errlen)
 {
 	long idx = appspec_order(s);
 	char note[APPIL_MAX_POINTS * 4];
@@ -122,26 +122,32 @@ bool appspec_write(FILE *out, const struct scenario *sc, const struct phase *p,
 	appil_notation(o, note, sizeof note);
 	bool ok = false;
 	char *rows = NULL, *rs = NULL;
-	fprintf(out, "# Isolation spec for phase %s of scenario %s (%s), written by pgrace:\n",
-		p->name, sc->name, sc->path);
-	fprintf(out, "# order %ld of %zu (%s), %s, of the application's own round trips, as its\n"
-		     "# processes sent them; it left %lld rows for its key (round %lld).\n",
+	fprintf(out, "# Isolation spec for phase %s of scenario %s (%s), written by pgrace:\n", p->name,
+		sc->name, sc->path);
+	fprintf(out,
+		"# order %ld of %zu (%s), %s, of the application's own round trips, as its\n"
+		"# processes sent them; it left %lld rows for its key (round %lld).\n",
 		idx + 1, s->n_orders, note,
 		o->rows > 1 ? "the first that left duplicates" : "the first that ran as planned",
 		o->rows, o->round);
 	fprintf(out, "# pgrace ran %zu orders (%s), %s: %lld left duplicates, %lld diverged.\n",
-		s->n_orders, s->exhaustive ? "every order" : s->sampled ? "a sample" : "not all",
+		s->n_orders,
+		s->exhaustive ? "every order"
+		: s->sampled  ? "a sample"
+			      : "not all",
 		migrated ? "migrated" : "not migrated", s->with_duplicates, s->diverged);
 	fputs("# Run it with PostgreSQL's isolation tester (it reads the spec on stdin):\n"
 	      "#   $(dirname $(dirname $(pg_config --pgxs)))/test/isolation/isolationtester"
 	      " 'dbname=...' < this.spec\n",
 	      out);
-	fprintf(out, "# Setup drops schema %s and makes it again from pg_dump of the run's sandbox\n"
-		     "# as the phase's race found it.\n",
+	fprintf(out,
+		"# Setup drops schema %s and makes it again from pg_dump of the run's sandbox\n"
+		"# as the phase's race found it.\n",
 		cap->schema);
 	if (strchr(cap->dump, '}')) {
-		snprintf(err, errlen, "the sandbox's dump holds a '}', which ends a block of an "
-				      "isolation spec");
+		snprintf(err, errlen,
+			 "the sandbox's dump holds a '}', which ends a block of an "
+			 "isolation spec");
 		goto out;
 	}
 	fprintf(out, "\nsetup\n{ DROP SCHEMA IF EXISTS %s CASCADE; }\nsetup\n", cap->schema);
@@ -151,8 +157,10 @@ bool appspec_write(FILE *out, const struct scenario *sc, const struct phase *p,
 		if (!(rs = bound(sc, o, idx, rst->sql, err, errlen)))
 			goto out;
 		if (strchr(rs, '}')) {
-			snprintf(err, errlen, "%s:%d: round_setup holds a '}', which ends a block of an "
-					      "isolation spec", sc->path, rst->line);
+			snprintf(err, errlen,
+				 "%s:%d: round_setup holds a '}', which ends a block of an "
+				 "isolation spec",
+				 sc->path, rst->line);
 			goto out;
 		}
 		fputs("setup\n", out);
@@ -165,8 +173,10 @@ bool appspec_write(FILE *out, const struct scenario *sc, const struct phase *p,
 	while (rl && (isspace((unsigned char)rows[rl - 1]) || rows[rl - 1] == ';'))
 		rows[--rl] = '\0';
 	if (strchr(rows, '}')) {
-		snprintf(err, errlen, "%s:%d: the rows query holds a '}', which ends a block of an "
-				      "isolation spec", sc->path, sc->rows.line);
+		snprintf(err, errlen,
+			 "%s:%d: the rows query holds a '}', which ends a block of an "
+			 "isolation spec",
+			 sc->path, sc->rows.line);
 		goto out;
 	}
 	for (int w = 0; w < s->workers; w++) {

@@ -35,8 +35,8 @@ long appspec_order(const struct appil_summary *s);
  * to out from cap; false with err when it cannot go into a spec or out
  * fails. */
 bool appspec_write(FILE *out, const struct scenario *sc, const struct phase *p,
-		   const struct appil_summary *s, const struct spec_capture *cap,
-		   const char *sandbox, bool migrated, char *err, size_t errlen);
+		   const struct appil_summary *s, const struct spec_capture *cap, const char *sandbox,
+		   bool migrated, char *err, size_t errlen);
 /* appspec_write into path as spec_save does (a temporary renamed when
  * complete); EXIT_PASS, EXIT_USAGE (cannot go into a spec) or
  * EXIT_RESULTS, with err. */

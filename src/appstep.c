@@ -170,7 +170,9 @@ static bool read_bind(const struct pgwire_msg *m, struct bind *b)
 		}
 		b->val[i] = l == 0xffffffffu ? NULL : (const char *)v;
 		b->len[i] = l == 0xffffffffu ? 0 : l;
-		b->binary[i] = nf == 0 ? false : nf == 1 ? fmt[0] == 1 : (i < nf && i < MAX_PARAMS && fmt[i] == 1);
+		b->binary[i] = nf == 0   ? false
+			       : nf == 1 ? fmt[0] == 1
+					 : (i < nf && i < MAX_PARAMS && fmt[i] == 1);
 		b->n = i + 1;
 	}
 	return true;
@@ -262,7 +264,6 @@ static void add_statement(struct appstep_desc *d, size_t *at_shown, size_t *at_i
 void appstep_describe(const uint8_t *buf, size_t len, appstep_lookup_fn lookup, void *ctx,
 		      struct appstep_desc *d)
 {
-
 	memset(d, 0, sizeof *d);
 	d->control = true;
 	size_t at_shown = 0, at_inl = 0, off = 0;
@@ -300,7 +301,8 @@ void appstep_describe(const uint8_t *buf, size_t len, appstep_lookup_fn lookup, 
 				text = unnamed;
 			else if (have_bind && lookup)
 				text = lookup(ctx, bound_name);
-			add_statement(d, &at_shown, &at_inl, text ? text : "/* unknown prepared statement */",
+			add_statement(d, &at_shown, &at_inl,
+				      text ? text : "/* unknown prepared statement */",
 				      have_bind ? &b : NULL);
 			if (!text)
 				d->cut = true;

@@ -9,8 +9,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-bool proxy_net_resolve(const char *host, const char *port, struct sockaddr_storage *addr,
-		       socklen_t *len, char *err, size_t errlen)
+bool proxy_net_resolve(const char *host, const char *port, struct sockaddr_storage *addr, socklen_t *len,
+		       char *err, size_t errlen)
 {
 	if (!host || !*host)
 		host = "/var/run/postgresql";

@@ -52,7 +52,7 @@ static const char *variant(const char *name, const char *line, const char *expec
 
 /* A check-then-insert through psql, one statement per round trip; extra is
  * SQL sent after BEGIN (may be empty). */
-#define REGISTER(extra)                                                                          \
+#define REGISTER(extra)                                                                             \
 	"printf 'BEGIN;\\n%s\\nSELECT count(*) FROM user_tenant_membership WHERE user_id = %s AND " \
 	"tenant_id = %s;\\nINSERT INTO user_tenant_membership (user_id, tenant_id) VALUES (%s, "    \
 	"%s);\\nCOMMIT;\\n' \"" extra "\" \"$1\" \"$2\" \"$1\" \"$2\" | psql -X -q -v ON_ERROR_STOP=1"
@@ -81,10 +81,10 @@ Test(app_interleave, psql_check_then_insert_duplicates_where_both_selects_preced
  * outcomes, and the phase fails on them (exit 1), naming where. */
 Test(app_interleave, an_app_that_skips_a_query_on_a_rerun_diverges_and_fails)
 {
-	const char *line =
-		"n=$(( $(cat \"cnt.$PGRACE_WORKER\" 2>/dev/null || echo 0) + 1 )); "
-		"echo $n > \"cnt.$PGRACE_WORKER\"; "
-		"x='SELECT 1 FROM user_tenant_membership LIMIT 1;'; [ $((n % 2)) = 0 ] && x=''; " REGISTER("$x");
+	const char *line = "n=$(( $(cat \"cnt.$PGRACE_WORKER\" 2>/dev/null || echo 0) + 1 )); "
+			   "echo $n > \"cnt.$PGRACE_WORKER\"; "
+			   "x='SELECT 1 FROM user_tenant_membership LIMIT 1;'; [ $((n % 2)) = 0 ] && "
+			   "x=''; " REGISTER("$x");
 	const char *file = variant("skip.yaml", line, "      - rounds_with_duplicates >= 0\n");
 	struct proc p;
 	int code = run_pgrace(ARGS("run", file, "--json", spath("d.json")), &p);
@@ -151,7 +151,8 @@ Test(app_interleave, a_second_connection_is_the_workers_and_the_spec_says_why_no
 {
 	const char *line =
 		"psql -X -q -v ON_ERROR_STOP=1 -c \"SELECT count(*) FROM user_tenant_membership WHERE "
-		"user_id = $1\" && psql -X -q -v ON_ERROR_STOP=1 -c \"INSERT INTO user_tenant_membership "
+		"user_id = $1\" && psql -X -q -v ON_ERROR_STOP=1 -c \"INSERT INTO "
+		"user_tenant_membership "
 		"(user_id, tenant_id) VALUES ($1, $2)\"";
 	const char *file = variant("twoconn.yaml", line, "      - rounds_with_duplicates >= 1\n");
 	struct proc p;
@@ -206,11 +207,13 @@ Test(app_interleave, a_password_the_app_prints_or_sends_is_masked)
 	char dsn[512];
 	snprintf(dsn, sizeof dsn, "host=%s port=%s user=%s dbname=%s password='%s'",
 		 getenv("PGHOST") ? getenv("PGHOST") : "/var/run/postgresql",
-		 getenv("PGPORT") ? getenv("PGPORT") : "5432", getenv("PGUSER") ? getenv("PGUSER") : "postgres",
+		 getenv("PGPORT") ? getenv("PGPORT") : "5432",
+		 getenv("PGUSER") ? getenv("PGUSER") : "postgres",
 		 getenv("PGDATABASE") ? getenv("PGDATABASE") : "postgres", pw);
-	const char *line = "cat \"$PGPASSFILE\"; pw=$(cut -d':' -f5- \"$PGPASSFILE\" | sed 's/\\\\//g'); "
-			   "echo \"password is $pw\" >&2; psql -X -q -v ON_ERROR_STOP=1 -c "
-			   "\"SELECT count(*) FROM user_tenant_membership WHERE role = '$pw'\"";
+	const char *line =
+		"cat \"$PGPASSFILE\"; pw=$(cut -d':' -f5- \"$PGPASSFILE\" | sed 's/\\\\//g'); "
+		"echo \"password is $pw\" >&2; psql -X -q -v ON_ERROR_STOP=1 -c "
+		"\"SELECT count(*) FROM user_tenant_membership WHERE role = '$pw'\"";
 	const char *file = variant("pw.yaml", line, "      - rounds >= 1\n");
 	struct proc p;
 	int code = run_pgrace(ARGS("run", file, "--dsn", dsn, "--json", spath("pw.json")), &p);
@@ -259,9 +262,8 @@ Test(app_interleave, three_workers_past_the_limit_run_a_seeded_sample)
 	const char *f0 = variant("three0.yaml", REGISTER(""), "      - rounds_with_duplicates >= 1\n");
 	const char *file = variant_of(f0, "three.yaml", "workers: 2}", "workers: 3}");
 	struct proc p;
-	int code = run_pgrace(ARGS("run", file, "-q", "--max-interleavings", "12", "--json",
-				   spath("3.json")),
-			      &p);
+	int code = run_pgrace(
+		ARGS("run", file, "-q", "--max-interleavings", "12", "--json", spath("3.json")), &p);
 	cr_assert_eq(code, 0, "%s", proc_said(&p));
 	json_t *doc = load_json(spath("3.json"));
 	json_t *il = jget(phase(doc, "race"), "interleave");
@@ -283,8 +285,7 @@ Test(app_interleave, three_workers_past_the_limit_run_a_seeded_sample)
 
 /* A warm worker that reads keys and answers through psql, one process per
  * worker for the phase: the same 20 orders as cold. */
-#define WARM_LOOP(body)                                                                     \
-	"while IFS=\"$(printf '\\t')\" read -r u t; do " body "; done"
+#define WARM_LOOP(body) "while IFS=\"$(printf '\\t')\" read -r u t; do " body "; done"
 
 Test(app_interleave, a_warm_worker_answers_each_key_and_runs_every_order)
 {
@@ -292,8 +293,9 @@ Test(app_interleave, a_warm_worker_answers_each_key_and_runs_every_order)
 		"printf 'BEGIN;\\nSELECT count(*) FROM user_tenant_membership WHERE user_id = %s;\\n"
 		"INSERT INTO user_tenant_membership (user_id, tenant_id) VALUES (%s, %s);\\nCOMMIT;\\n' "
 		"$u $u $t | psql -X -q -v ON_ERROR_STOP=1 >&2 && echo ok $$ || echo error");
-	const char *f0 = variant("warm0.yaml", line, "      - rounds_with_duplicates == rounds\n"
-						     "      - app.exit_ok == attempts\n");
+	const char *f0 = variant("warm0.yaml", line,
+				 "      - rounds_with_duplicates == rounds\n"
+				 "      - app.exit_ok == attempts\n");
 	const char *file = variant_of(f0, "warm.yaml", "shell: true", "shell: true\n    warm: true");
 	struct proc p;
 	int code = run_pgrace(ARGS("run", file, "-q", "--json", spath("w.json")), &p);
