@@ -18,7 +18,8 @@ the PG* server (scripts/test.sh starts a throwaway one).
    The same with warm workers (membership-app-interleave-warm.yaml,
    register.py --warm: one process per worker for the phase, a key per
    line): the same orders, the same duplicates, the losers' answers naming
-   IntegrityError; the time per order is printed, never asserted.
+   IntegrityError; the time per order is printed, never asserted. Warm
+   workers race in hold mode as well.
 2. examples/django/django-app-interleave.yaml (get_or_create, two workers):
    with the constraint every order ends in one row and every process exits
    0, and the orders the app recovered in (23505, then a SELECT) are listed.
@@ -130,6 +131,11 @@ def warm(tmp):
               f"warm: {name}: the same {len(w['orders'])} orders and the same duplicates as cold")
         print(f"     {name}: {w['ms_per_order']:.1f} ms per order warm, "
               f"{c['ms_per_order']:.1f} ms cold", flush=True)
+    code, hold, said = run(["run", scenario, "-q", "--mode", "hold", "--workers", "4",
+                            "--rounds", "3"], os.path.join(tmp, "warm-hold.json"))
+    check(code == 0 and hold and phase(hold, "after")["outcomes"].get("23505") == 9
+          and phase(hold, "before")["rows_per_key"]["min"] == 4,
+          f"warm: hold mode too: 4 rows per key before, 3 x 3 x 23505 after (exit {code})\n{said}")
     losers = [w for o in phase(doc, "after")["interleave"]["orders"] for w in o["workers"]
               if w["outcome"] == "23505"]
     check(losers and all(w["exit_code"] == 1 and w["stdout_tail"].startswith(
