@@ -374,6 +374,7 @@ static void cancel_query(struct loop *l, struct worker *w, int sig, uint64_t now
 	db_cancel(conn_of(w, w->bt));
 	db_mark_cancelled(sig, answering(w));
 	w->cancelled = true;
+	w->cancel_sent = true;
 	w->grace_us = now + DB_CANCEL_GRACE_S * 1000000u;
 	arm(l, w->grace_us);
 }
@@ -583,6 +584,12 @@ static void connect_workers(struct loop *l)
 			int i = next / per, t = next % per;
 			struct worker *w = l->w[i];
 			next++;
+			if (conn_of(w, t)) { /* kept from an earlier phase (connpool.h) */
+				k--;
+				if (--left[i] == 0)
+					worker_connected(l, w);
+				continue;
+			}
 			char err[512];
 			PGconn *c = NULL;
 			if (!w->broken) {

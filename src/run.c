@@ -15,6 +15,7 @@
 
 #include "app.h"
 #include "command.h"
+#include "connpool.h"
 #include "db.h"
 #include "checks.h"
 #include "judge.h"
@@ -48,6 +49,7 @@ struct runner {
 	struct run_plan plan;       /* which phase runs how (run_plan.h) */
 	int timeout_ms;             /* a scenario statement's deadline: race's timeout_ms */
 	const char *target_dsn[TARGETS_MAX]; /* the scenario's targets' conninfo ([0]: --dsn) */
+	struct connpool pool; /* the workers' connections, from one racing phase to the next */
 };
 
 /* How long a replica target may take to replay the setup before the first round. */
@@ -614,7 +616,7 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 		}
 		if (!interleave && !sc->app)
 			race = race_open(rn->opts->dsn, rn->target_dsn, rn->res->schema,
-					 rn->opts->pooler, sc, &cfg, err, sizeof err);
+					 rn->opts->pooler, sc, &cfg, &rn->pool, err, sizeof err);
 		if (!race && !interleave && !sc->app) {
 			ph->broken = true;
 			stop_run(rn, VERDICT_ERROR, "phase %s: %s", p->name, err);
@@ -636,6 +638,8 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 	if (race) {
 		race_join(race); /* a broken round may leave workers still finishing */
 		race_totals(race, &t, ph->per_key);
+		if (go_on)
+			race_keep(race);
 		race_close(race);
 	}
 	if (rn->opts->progress && race)
@@ -886,12 +890,14 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 	if (opts->duration_ms && res->verdict == VERDICT_PASS)
 		res->verdict = VERDICT_MEASURED; /* nothing was judged: it did not "pass" */
 drop:
+	connpool_clear(&rn.pool); /* before the schema they point at goes */
 	if (res->verdict == VERDICT_ERROR && !db_stop_requested())
 		server_name_lost(sc, rn.target_dsn, res->error, sizeof res->error);
 	drop_schema(&rn);
 	if (res->verdict == VERDICT_ERROR) /* a replica promoted meanwhile keeps a copy */
 		server_drop_on_promoted(sc, rn.target_dsn, res->schema);
 out:
+	connpool_clear(&rn.pool);
 	run_plan_free(&rn.plan);
 	free(rn.cmd);
 	if (rn.admin)
