@@ -110,6 +110,13 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 				abort();
 			ph->n_per_key = (size_t)cfg.keys;
 		}
+		/* Connections kept from an earlier racing phase are idle but count
+		 * against max_connections: before an interleave or app phase, which
+		 * connects its own, they are closed when the server could not take
+		 * both (the run's check made room for its largest phase alone). */
+		if ((interleave || sc->app) && rn->pool.n > 0 &&
+		    !server_check_connections(rn->admin, p->name, cfg.workers, err, sizeof err))
+			connpool_clear(&rn->pool);
 		if (!interleave && !sc->app)
 			race = race_open(rn->opts->dsn, rn->target_dsn, rn->res->schema,
 					 rn->opts->pooler, sc, &cfg, &rn->pool, err, sizeof err);
