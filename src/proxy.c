@@ -77,6 +77,8 @@ struct pconn {
 	struct stmt_name names[MAX_NAMES];
 	int n_names;
 	uint64_t accepted_us;
+	int idx;  /* its place among its worker's connections of the round */
+	int trip; /* the step in flight's index in the view's trips, -1 none */
 	struct pbuf cin, sout, sin, cout;
 	struct pconn *next;
 };
@@ -233,6 +235,27 @@ static bool should_hold(struct pconn *c)
 	return false;
 }
 
+/* The step in flight's trip record, NULL when none is kept (trips is a
+ * ring of the last PROXY_MAX_TRIPS; c->trip the step's number). */
+static struct proxy_trip *trip_of(struct pconn *c)
+{
+	struct proxy_view *v = view_of(c);
+	return v && c->trip >= 0 && c->trip < v->n_trips && v->n_trips - c->trip <= PROXY_MAX_TRIPS
+		       ? &v->trips[c->trip % PROXY_MAX_TRIPS]
+		       : NULL;
+}
+
+/* A step came in whole: its trip begins. */
+static void trip_begin(struct pconn *c, bool held)
+{
+	struct proxy_view *v = view_of(c);
+	c->trip = v ? v->n_trips++ : -1;
+	if (v)
+		v->trips[c->trip % PROXY_MAX_TRIPS] = (struct proxy_trip){
+			.in_us = clock_us(), .cls = c->step_classed ? c->step_class : PGWIRE_SQL_SESSION,
+			.conn = c->idx, .held = held, .error = -1};
+}
+
 static void step_send(struct pconn *c, enum pc_state next)
 {
 	pbuf_move(&c->cin, &c->sout, c->step_end);
@@ -242,6 +265,9 @@ static void step_send(struct pconn *c, enum pc_state next)
 	struct proxy_view *v = view_of(c);
 	if (v)
 		v->steps++;
+	struct proxy_trip *t = trip_of(c);
+	if (t && !t->sent_us)
+		t->sent_us = clock_us();
 	changed(c->p);
 }
 
@@ -250,7 +276,9 @@ static void step_send(struct pconn *c, enum pc_state next)
 static void step_complete(struct pconn *c, uint8_t last)
 {
 	enum pc_state next = last == 'H' ? PC_OPEN : PC_BUSY;
-	if (should_hold(c)) {
+	bool hold = should_hold(c);
+	trip_begin(c, hold);
+	if (hold) {
 		c->state = PC_HELD;
 		c->after_hold = next;
 		c->hold_gen = c->p->release_gen[c->worker];
@@ -358,6 +386,7 @@ static bool client_advance(struct pconn *c)
 		case 'C':
 			break;
 		case 'X':
+			c->trip = -1; /* Terminate: no step, no answer */
 			step_send(c, PC_IDLE);
 			break;
 		default: /* Sync, Flush, a function call: the step ends here */
@@ -373,6 +402,11 @@ static void record_error(struct pconn *c, const struct pgwire_msg *m)
 	struct proxy_view *v = view_of(c);
 	if (!v || !pgwire_parse_error(m, &e))
 		return;
+	struct proxy_trip *t = trip_of(c);
+	if (t && !t->failed) {
+		t->failed = true;
+		t->error = v->n_errors < PROXY_MAX_ERRORS ? v->n_errors : -1;
+	}
 	if (v->n_errors < PROXY_MAX_ERRORS) {
 		struct proxy_error *pe = &v->errors[v->n_errors];
 		snprintf(pe->sqlstate, sizeof pe->sqlstate, "%s", e.sqlstate);
@@ -405,6 +439,10 @@ static bool server_advance(struct pconn *c)
 		pbuf_move(&c->sin, &c->cout, m.total);
 		if (m.type == 'Z' && pgwire_parse_ready(&m, &status) &&
 		    (c->state == PC_AUTH || c->state == PC_BUSY)) {
+			struct proxy_trip *t = c->state == PC_BUSY ? trip_of(c) : NULL;
+			if (t)
+				t->done_us = clock_us();
+			c->trip = -1;
 			c->state = PC_IDLE;
 			changed(c->p);
 			if (!client_advance(c))
@@ -428,6 +466,8 @@ static void conn_accept(struct proxy *p, int worker)
 		c->cfd = fd;
 		c->sfd = -1;
 		c->accepted_us = clock_us();
+		c->idx = p->views[worker].connections;
+		c->trip = -1;
 		c->cep = (struct endpoint){EP_CLIENT, worker, c};
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &c->cep};
 		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -664,6 +704,7 @@ void proxy_arm(struct proxy *p, unsigned flags)
 	p->round++;
 	for (int w = 0; w < p->workers; w++) {
 		memset(&p->views[w], 0, sizeof p->views[w]);
+		p->views[w].armed_us = clock_us();
 		p->policy[w] = flags;
 		p->fire_pending[w] = (flags & PROXY_HOLD_FIRST) != 0;
 	}

@@ -77,6 +77,33 @@ Test(app, psql_races_through_the_listener)
 		cr_assert(contains(json_string_value(jget(w, "stderr_tail")), "uq_membership"), "%s",
 			  json_string_value(jget(w, "stderr_tail")));
 	}
+	/* its steps as the listener relayed them, from the round's start: BEGIN
+	 * first; the winner's COMMIT held until the losers were blocked, each
+	 * loser's INSERT answered with 23505 and the constraint after the
+	 * release; each process exited after its last answer */
+	long long held_commits = 0, losers = 0;
+	for (size_t i = 0; i < json_array_size(ws); i++) {
+		json_t *w = json_array_get(ws, i), *trips = jget(w, "trips");
+		size_t n = json_array_size(trips);
+		cr_assert(n >= 3 && jint(w, "trips_seen") == (long long)n, "%zu steps", n);
+		cr_assert_str_eq(json_string_value(jget(json_array_get(trips, 0), "what")), "BEGIN");
+		long long last_done = 0;
+		for (size_t k = 0; k < n; k++) {
+			json_t *t = json_array_get(trips, k);
+			cr_assert(jint(t, "sent_us") >= jint(t, "in_us") && jint(t, "done_us") >= jint(t, "sent_us"));
+			last_done = jint(t, "done_us");
+			const char *what = json_string_value(jget(t, "what"));
+			if (!strcmp(what, "COMMIT") && json_is_true(jget(t, "held")))
+				held_commits++;
+			if (!strcmp(json_string_value(jget(t, "outcome")), "23505")) {
+				losers++;
+				cr_assert_str_eq(json_string_value(jget(t, "constraint")), "uq_membership");
+			}
+		}
+		cr_assert(jint(w, "exited_us") >= last_done, "exit after its last answer");
+	}
+	cr_assert_eq(held_commits, 1, "the winner's COMMIT waited at the listener");
+	cr_assert_eq(losers, workers - 1);
 	cr_assert_eq(ok, 1, "one psql inserted");
 	json_decref(doc);
 	proc_free(&p);
@@ -95,7 +122,7 @@ Test(app, an_app_that_bypasses_the_listener_fails_the_phase)
 	int code = run_pgrace(ARGS("run", file), &p);
 	unsetenv("REAL_PGHOST");
 	cr_assert_eq(code, 3, "%s", proc_said(&p));
-	cr_assert(contains(p.out, "worker 0: the app never connected through pgrace's listener"), "%s",
+	cr_assert(contains(p.out, "worker a: the app never connected through pgrace's listener"), "%s",
 		  proc_said(&p));
 	cr_assert(contains(p.out, "phase before"), "%s", proc_said(&p));
 	cr_assert_not(contains(p.out, "PASS in"), "%s", proc_said(&p));
@@ -220,5 +247,41 @@ Test(app, sigint_kills_the_apps_and_says_so)
 		  proc_said(&p));
 	sleep_ms(200);
 	cr_assert_neq(system("pgrep -f 'slee[p] 3737' >/dev/null"), 0, "an app process was left running");
+	proc_free(&p);
+}
+
+/* A process that sends more steps than the report keeps (40 SELECTs on a
+ * first connection, then the race on a second): the last 32 are kept, so
+ * its racing transaction (BEGIN ... COMMIT on connection 1) is on its lane. */
+Test(app, the_last_steps_are_kept)
+{
+	char line[768];
+	snprintf(line, sizeof line,
+		 "for i in $(seq 40); do echo \"SELECT $i;\"; done | psql -X -q >/dev/null; "
+		 "psql -X -q -v ON_ERROR_STOP=1 -v user_id=\"$1\" -v tenant_id=\"$2\" -f %s",
+		 PGRACE_SOURCE_DIR "/examples/psql-app/register.sql");
+	const char *file = with_command("many-steps.yaml", line);
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "-q", "--json", spath("m.json")), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(spath("m.json"));
+	json_t *ws = jget(json_array_get(jget(jget(phase(doc, "after"), "app"), "rounds"), 0), "workers");
+	cr_assert(json_array_size(ws) > 0);
+	for (size_t i = 0; i < json_array_size(ws); i++) {
+		json_t *w = json_array_get(ws, i), *trips = jget(w, "trips");
+		size_t n = json_array_size(trips);
+		cr_assert(jint(w, "trips_seen") > 40, "%lld steps seen", jint(w, "trips_seen"));
+		cr_assert_eq(n, 32, "the last 32 kept");
+		json_t *last = json_array_get(trips, n - 1);
+		cr_expect_eq(jint(last, "conn"), 1, "the racing connection's steps are the last");
+		const char *what = json_string_value(jget(last, "what"));
+		cr_expect(!strcmp(what, "COMMIT") || !strcmp(json_string_value(jget(last, "outcome")), "23505"),
+			  "the last step is the COMMIT or the failed INSERT: %s", what);
+		int begins = 0;
+		for (size_t k = 0; k < n; k++)
+			begins += !strcmp(json_string_value(jget(json_array_get(trips, k), "what")), "BEGIN");
+		cr_expect_eq(begins, 1, "its racing transaction's BEGIN is kept");
+	}
+	json_decref(doc);
 	proc_free(&p);
 }
