@@ -365,3 +365,15 @@ Test(app_interleave, more_points_than_an_order_holds_is_refused_with_why)
 	cr_assert(contains(p.out, "more than 64 interleaving points in one order"), "%s", proc_said(&p));
 	proc_free(&p);
 }
+
+/* An app flow's spec is one order: --all, which asks for every order as a
+ * permutation of one set of steps, is refused before anything runs. */
+Test(app_interleave, spec_all_is_refused_for_an_app_flow)
+{
+	const char *file = variant("all.yaml", REGISTER(""), "      - rounds >= 1\n");
+	struct proc p;
+	int code = run_pgrace(ARGS("spec", file, "--phase", "race", "--all"), &p);
+	cr_assert_eq(code, 2, "%s", proc_said(&p));
+	cr_assert(contains(p.err, "an app flow's spec is one order"), "%s", proc_said(&p));
+	proc_free(&p);
+}
