@@ -15,15 +15,6 @@
 
 #define LOCK_EVERY_US 2000u /* the lock view asked at most this often */
 
-/* realloc or abort, as mem.h does for the rest */
-static void *grow(void *p, size_t n)
-{
-	void *q = realloc(p, n);
-	if (!q)
-		abort();
-	return q;
-}
-
 enum wstate { W_RUNNING, W_HELD, W_BUSY, W_BLOCKED, W_EXITED };
 
 /* One order's run: what the driver follows and what it saw. */
@@ -371,7 +362,7 @@ static struct appil_order *new_order(struct appil_summary *s)
 {
 	if (s->n_orders == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 16;
-		s->orders = grow(s->orders, s->cap * sizeof *s->orders);
+		s->orders = mem_realloc(s->orders, s->cap * sizeof *s->orders);
 	}
 	struct appil_order *o = &s->orders[s->n_orders++];
 	memset(o, 0, sizeof *o);
@@ -458,7 +449,7 @@ static enum race_status run_one(struct drive *d, struct appil_summary *s, long l
 	app_set_driver(d->a, drive_step, d);
 	enum race_status st = app_round(d->a, round, index, &rr, &ot, &oat, o->w, err, errlen);
 	o->us = clock_us() - t0;
-	o->dec = grow(o->dec, (size_t)(o->n_dec ? o->n_dec : 1) * sizeof *o->dec); /* what it used */
+	o->dec = mem_realloc(o->dec, (size_t)(o->n_dec ? o->n_dec : 1) * sizeof *o->dec); /* what it used */
 	collect_steps(d);
 	if (st != RACE_OK)
 		return st;
@@ -592,7 +583,7 @@ enum race_status appil_run(struct app_race *a, PGconn *admin, const struct race_
 					continue;
 				if (n_stack == cap_stack) {
 					cap_stack = cap_stack ? cap_stack * 2 : 64;
-					stack = grow(stack, cap_stack * sizeof *stack);
+					stack = mem_realloc(stack, cap_stack * sizeof *stack);
 				}
 				stack[n_stack++] = (struct branch){(int)idx, i, (unsigned char)w};
 			}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "mem.h"
 #include "stats.h"
 
 void connpool_init(struct connpool *p)
@@ -110,10 +111,7 @@ void connpool_keep(struct connpool *p, const char *dsn, const char *schema, PGco
 	}
 	if (p->cap - p->n < sent) {
 		int cap = p->n + sent;
-		PGconn **grown = realloc(p->c, (size_t)cap * sizeof *grown);
-		if (!grown)
-			abort();
-		p->c = grown;
+		p->c = mem_realloc(p->c, (size_t)cap * sizeof *p->c);
 		p->cap = cap;
 	}
 	for (int i = 0; i < sent; i++) {

@@ -20,6 +20,14 @@ void *mem_calloc(size_t n, size_t size)
 	return p;
 }
 
+void *mem_realloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		abort();
+	return q;
+}
+
 char *mem_strdup(const char *s)
 {
 	char *d = strdup(s ? s : "");

@@ -10,6 +10,8 @@
 void *mem_malloc(size_t n);
 /* calloc(n, size), never NULL. */
 void *mem_calloc(size_t n, size_t size);
+/* realloc(p, n), never NULL (n = 0 keeps one byte). */
+void *mem_realloc(void *p, size_t n);
 /* strdup(s), never NULL; NULL s gives "". */
 char *mem_strdup(const char *s);
 

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "mem.h"
+
 #define READ_CHUNK 65536
 
 void pbuf_reserve(struct pbuf *b, size_t more)
@@ -25,9 +27,7 @@ void pbuf_reserve(struct pbuf *b, size_t more)
 	size_t cap = b->cap ? b->cap : 8192;
 	while (cap < b->len + more)
 		cap *= 2;
-	b->data = realloc(b->data, cap);
-	if (!b->data)
-		abort();
+	b->data = mem_realloc(b->data, cap);
 	b->cap = cap;
 }
 
