@@ -68,6 +68,8 @@ struct pconn {
 	struct endpoint cep, sep;
 	enum pc_state state;
 	bool ssl_asked;
+	bool bye;     /* the client sent Terminate: a close that follows is its own */
+	bool refused; /* conn_bad: the listener closes it over a protocol error */
 	uint32_t pid;
 	size_t step_end; /* bytes of cin framed into the step so far */
 	enum pgwire_sql_class step_class;
@@ -115,8 +117,21 @@ static void changed(struct proxy *p)
 static void conn_bad(struct pconn *c, const char *why)
 {
 	struct proxy_view *v = view_of(c);
+	c->refused = true;
 	if (v)
 		snprintf(v->bad, sizeof v->bad, "%s", why);
+}
+
+/* c is closed mid-way (why): its worker's view counts it lost. A client
+ * that hangs up on its own between steps is not lost; one that hangs up
+ * while a step of it is held is (the step never reached the server). */
+static void conn_lost(struct pconn *c, const char *why)
+{
+	struct proxy_view *v = view_of(c);
+	if (!v || c->bye || c->state == PC_STARTUP || c->state == PC_AUTH || c->state == PC_CANCEL)
+		return; /* not connected yet: its process says why */
+	if (v->lost++ == 0)
+		snprintf(v->lost_why, sizeof v->lost_why, "%s", why);
 }
 
 static void conn_free(struct pconn *c)
@@ -358,6 +373,7 @@ static bool client_advance(struct pconn *c)
 		case 'C':
 			break;
 		case 'X':
+			c->bye = true;
 			step_send(c, PC_IDLE);
 			break;
 		default: /* Sync, Flush, a function call: the step ends here */
@@ -405,6 +421,9 @@ static bool server_advance(struct pconn *c)
 		pbuf_move(&c->sin, &c->cout, m.total);
 		if (m.type == 'Z' && pgwire_parse_ready(&m, &status) &&
 		    (c->state == PC_AUTH || c->state == PC_BUSY)) {
+			struct proxy_view *v = view_of(c);
+			if (v && c->state == PC_BUSY)
+				v->answers++;
 			c->state = PC_IDLE;
 			changed(c->p);
 			if (!client_advance(c))
@@ -476,10 +495,27 @@ static void conn_event(struct pconn *c, bool server, uint32_t events)
 		if (v)
 			v->tls_refused = true;
 	}
-	if (!ok || eof)
+	if (!ok || eof) {
+		char why[200];
+		if (!server && eof && c->state == PC_HELD)
+			snprintf(why, sizeof why,
+				 "its client hung up while pgrace held a step of it (backend pid %u): "
+				 "the step never reached the server",
+				 c->pid);
+		else if (server && eof)
+			snprintf(why, sizeof why, "the server closed its connection (backend pid %u)",
+				 c->pid);
+		else if (c->refused && view_of(c))
+			snprintf(why, sizeof why, "pgrace's listener closed its connection (backend pid %u): %s",
+				 c->pid, view_of(c)->bad);
+		else
+			snprintf(why, sizeof why, "its connection failed (backend pid %u)", c->pid);
+		if (c->refused || server || c->state == PC_HELD)
+			conn_lost(c, why);
 		conn_free(c);
-	else
+	} else {
 		interest_update(c);
+	}
 }
 
 /* Under mu: sends the steps the coordinator released, closes connections
@@ -501,8 +537,10 @@ static void conn_sweep(struct proxy *p)
 		}
 		if (c->state == PC_HELD && p->release_gen[c->worker] != c->hold_gen) {
 			step_send(c, c->after_hold);
-			if (!client_advance(c) || !pbuf_send(c->sfd, &c->sout))
+			if (!client_advance(c) || !pbuf_send(c->sfd, &c->sout)) {
+				conn_lost(c, "the released step could not be sent to the server");
 				conn_free(c);
+			}
 			else
 				interest_update(c);
 		}
@@ -683,15 +721,21 @@ void proxy_view(struct proxy *p, int worker, struct proxy_view *v)
 {
 	pthread_mutex_lock(&p->mu);
 	*v = p->views[worker];
-	v->open = v->held = v->n_pids = 0;
+	v->open = v->held = v->n_pids = v->pids_left_out = 0;
 	for (struct pconn *c = p->conns; c; c = c->next) {
 		if (c->worker != worker || c->round != p->round)
 			continue;
 		v->open++;
 		if (c->state == PC_HELD)
 			v->held++;
-		if (c->pid && c->state != PC_CANCEL && v->n_pids < PROXY_MAX_PIDS)
-			v->pids[v->n_pids++] = c->pid;
+		if (!c->pid || c->state == PC_CANCEL)
+			continue;
+		if (v->n_pids == PROXY_MAX_PIDS) {
+			v->pids_left_out++;
+			continue;
+		}
+		v->busy[v->n_pids] = c->state == PC_BUSY || c->state == PC_OPEN;
+		v->pids[v->n_pids++] = (int)c->pid;
 	}
 	pthread_mutex_unlock(&p->mu);
 }

@@ -34,7 +34,7 @@
 
 #include "pgwire.h"
 
-#define PROXY_MAX_PIDS 8    /* backend pids remembered per worker */
+#define PROXY_MAX_PIDS 64   /* open connections' backend pids a view lists per worker */
 #define PROXY_MAX_ERRORS 16 /* errors remembered per worker per round */
 
 /* Where a worker's steps stop (flags). */
@@ -61,8 +61,14 @@ struct proxy_view {
 	enum pgwire_sql_class held_class; /* the class of a held step */
 	bool tls_refused;                 /* a connection asked for TLS, got 'N' and hung up */
 	int steps;                        /* steps sent to the server since proxy_arm() */
+	int answers;                      /* of which answered (their ReadyForQuery came) */
 	int n_pids;
-	uint32_t pids[PROXY_MAX_PIDS]; /* backend pids of its open connections */
+	int pids[PROXY_MAX_PIDS];   /* backend pids of its open connections */
+	bool busy[PROXY_MAX_PIDS];  /* that connection's step is at the server now */
+	int pids_left_out;          /* open connections with a pid beyond PROXY_MAX_PIDS */
+	int lost;                   /* connections lost mid-way since proxy_arm() (lost_why) */
+	char lost_why[200];         /* the first: the server closed it, the listener did, or
+				     * its client hung up while a step of it was held */
 	int n_errors;                  /* errors since proxy_arm() (the first PROXY_MAX_ERRORS kept) */
 	struct proxy_error errors[PROXY_MAX_ERRORS];
 	char bad[160]; /* the last protocol error that closed a connection, or "" */

@@ -222,3 +222,158 @@ Test(app, sigint_kills_the_apps_and_says_so)
 	cr_assert_neq(system("pgrep -f 'slee[p] 3737' >/dev/null"), 0, "an app process was left running");
 	proc_free(&p);
 }
+
+/* app_scenario with n workers. */
+static const char *app_scenario_n(const char *name, int n, const char *script, const char *schema,
+				  const char *rows, const char *expect)
+{
+	char sh[64], text[4096];
+	snprintf(sh, sizeof sh, "%s.sh", name);
+	const char *script_path = spath(sh);
+	write_file(script_path, script, strlen(script));
+	snprintf(text, sizeof text,
+		 "name: %s\n"
+		 "schema: |\n%s"
+		 "race:\n  workers: %d\n  rounds: 1\n  mode: hold\n"
+		 "params: [round]\n"
+		 "rows: %s\n"
+		 "flow:\n  app:\n    command: sh %s \"$1\"\n    shell: true\n    timeout_ms: 60000\n"
+		 "phases:\n  - name: race\n    race: {}\n    expect:\n      - %s\n",
+		 name, schema, n, rows, script_path, expect);
+	char yaml[64];
+	snprintf(yaml, sizeof yaml, "%s.yaml", name);
+	const char *path = spath(yaml);
+	write_file(path, text, strlen(text));
+	return path;
+}
+
+/* A scenario of its own in scratch/name: hold mode, 3 workers, one round,
+ * the app command a shell line running script (its $1 the key). */
+static const char *app_scenario(const char *name, const char *script, const char *schema,
+				const char *rows, const char *expect)
+{
+	return app_scenario_n(name, 3, script, schema, rows, expect);
+}
+
+/* An app with two connections, both waiting on a lock a peer holds, is one
+ * blocked worker, not two. Worker 0 locks the gate row and is held at its
+ * COMMIT, worker 1's two psql processes wait on that lock, worker 2 starts
+ * late and must still run its statements before anyone commits: it sees no
+ * marker of worker 0. Before: the barrier counted blocked backends against
+ * workers (1 held + 2 blocked >= 3) and released worker 0's COMMIT while
+ * worker 2 had not started, so worker 2 saw the marker. */
+Test(app, two_blocked_connections_are_one_blocked_worker)
+{
+	const char *script =
+		"P='psql -X -q -v ON_ERROR_STOP=1'\n"
+		"case $PGRACE_WORKER in\n"
+		"0) $P -c BEGIN -c 'UPDATE gate SET id = id' -c \"INSERT INTO marker VALUES ($1)\" "
+		"-c COMMIT ;;\n"
+		"1) sleep 0.5\n"
+		"   $P -c BEGIN -c 'UPDATE gate SET id = id' -c COMMIT &\n"
+		"   $P -c BEGIN -c 'UPDATE gate SET id = id' -c COMMIT &\n"
+		"   wait ;;\n"
+		"2) sleep 3\n"
+		"   $P -c BEGIN -c \"INSERT INTO seen SELECT $1, count(*) FROM marker WHERE k = $1\" "
+		"-c COMMIT ;;\n"
+		"esac\n";
+	const char *file = app_scenario(
+		"twoconn", script,
+		"  CREATE TABLE gate (id int PRIMARY KEY);\n  INSERT INTO gate VALUES (1);\n"
+		"  CREATE TABLE marker (k bigint);\n  CREATE TABLE seen (k bigint, markers bigint);\n",
+		"SELECT count(*) FROM seen WHERE k = $1 AND markers = 0", "rows_per_key.min == 1");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "--json", spath("twoconn.json")), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(spath("twoconn.json"));
+	json_t *ph = phase(doc, "race");
+	cr_assert_eq(jint2(ph, "app", "connections"), 4, "worker 1 opened two connections");
+	json_decref(doc);
+	proc_free(&p);
+}
+
+#define T_SCHEMA "  CREATE TABLE t (k bigint);\n"
+#define T_ROWS "SELECT count(*) FROM t WHERE k = $1"
+
+/* An app that gives up on its COMMIT while pgrace holds it (a client-side
+ * timeout, here timeout(1) killing psql) and exits 0 raced nothing: its
+ * transaction never committed. Before: the worker counted "ok" and the
+ * phase passed on two of three racers. */
+Test(app, an_app_that_gives_up_on_its_held_commit_breaks_the_round)
+{
+	const char *script =
+		"P='psql -X -q -v ON_ERROR_STOP=1'\n"
+		"case $PGRACE_WORKER in\n"
+		"0) timeout 1 $P -c BEGIN -c \"INSERT INTO t VALUES ($1)\" -c COMMIT; exit 0 ;;\n"
+		"*) sleep 3; $P -c BEGIN -c \"INSERT INTO t VALUES ($1)\" -c COMMIT ;;\n"
+		"esac\n";
+	const char *file =
+		app_scenario("giveup", script, T_SCHEMA, T_ROWS, "outcomes.ok == attempts");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "worker 0 lost a connection mid-way: its client hung up while "
+				  "pgrace held a step of it"),
+		  "%s", proc_said(&p));
+	cr_assert_not(contains(p.out, "PASS in"), "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+/* A connection the listener closes over a protocol error (a message whose
+ * length lies) is lost, never silent: before, the worker that sent it
+ * counted "ok" and the phase passed. */
+Test(app, a_connection_the_listener_refuses_breaks_the_round)
+{
+	const char *script =
+		"case $PGRACE_WORKER in\n"
+		"0) exec python3 -c '\n"
+		"import os, socket, struct, sys\n"
+		"s = socket.create_connection((os.environ[\"PGHOST\"], int(os.environ[\"PGPORT\"])))\n"
+		"kv = b\"user\\0\" + os.environ[\"PGUSER\"].encode() + b\"\\0database\\0\" + "
+		"os.environ[\"PGDATABASE\"].encode() + b\"\\0\\0\"\n"
+		"body = struct.pack(\"!I\", 196608) + kv\n"
+		"s.sendall(struct.pack(\"!I\", len(body) + 4) + body)\n"
+		"buf = b\"\"\n"
+		"while b\"Z\\0\\0\\0\\5\" not in buf:\n"
+		"    d = s.recv(4096)\n"
+		"    if not d:\n"
+		"        sys.exit(5)\n"
+		"    buf += d\n"
+		"s.sendall(b\"Q\" + struct.pack(\"!I\", 0x7fffffff))\n"
+		"s.recv(4096)\n"
+		"' ;;\n"
+		"*) psql -X -q -v ON_ERROR_STOP=1 -c BEGIN -c \"INSERT INTO t VALUES ($1)\" -c COMMIT ;;\n"
+		"esac\n";
+	const char *file =
+		app_scenario_n("refused", 2, script, T_SCHEMA, T_ROWS, "outcomes.ok == attempts");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "worker 0 lost a connection mid-way: pgrace's listener closed its "
+				  "connection"),
+		  "%s", proc_said(&p));
+	cr_assert_not(contains(p.out, "PASS in"), "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+/* A connection the server closes under the app (its backend terminated) is
+ * lost, as a SQL worker's: the round breaks naming the worker, rather than
+ * counting the FATAL as the attempt's outcome. */
+Test(app, a_connection_the_server_closes_breaks_the_round)
+{
+	const char *script =
+		"P='psql -X -q -v ON_ERROR_STOP=1'\n"
+		"case $PGRACE_WORKER in\n"
+		"0) $P -c BEGIN -c 'SELECT pg_terminate_backend(pg_backend_pid())' ;;\n"
+		"*) $P -c BEGIN -c \"INSERT INTO t VALUES ($1)\" -c COMMIT ;;\n"
+		"esac\n";
+	const char *file = app_scenario_n("terminated", 2, script, T_SCHEMA, T_ROWS,
+					  "rows_per_key.max <= 1");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "worker 0 lost a connection mid-way: the server closed its "
+				  "connection (backend pid "),
+		  "%s", proc_said(&p));
+	proc_free(&p);
+}
