@@ -53,6 +53,7 @@ struct app_race {
 	int *pids, *busy;       /* [workers][PROXY_MAX_PIDS]: each member's */
 	struct proxy_view *v;   /* [workers]: the listener's views, this look */
 	int *lost_seen, *holds_seen, *answers_seen; /* [workers]: fed as events so far */
+	bool *which;                                /* [workers]: released at this look */
 };
 
 /* One worker's process in a round. */
@@ -101,6 +102,7 @@ struct app_race *app_open(PGconn *admin, const char *schema, const struct scenar
 	a->lost_seen = mem_calloc(n, sizeof *a->lost_seen);
 	a->holds_seen = mem_calloc(n, sizeof *a->holds_seen);
 	a->answers_seen = mem_calloc(n, sizeof *a->answers_seen);
+	a->which = mem_calloc(n, sizeof *a->which);
 	return a;
 fail:
 	app_close(a);
@@ -125,6 +127,7 @@ void app_close(struct app_race *a)
 	free(a->lost_seen);
 	free(a->holds_seen);
 	free(a->answers_seen);
+	free(a->which);
 	free(a);
 }
 
@@ -291,10 +294,11 @@ static bool coordinate(struct app_race *a, struct app_proc *procs, uint64_t *nex
 	if (seen != COORD_SETTLED)
 		return true;
 	for (int i = 0; i < n; i++)
-		if (a->members[i].view == WV_HELD) {
-			proxy_release(a->px, i);
+		a->which[i] = a->members[i].view == WV_HELD;
+	proxy_release_set(a->px, a->which); /* one sweep of the relay writes them all */
+	for (int i = 0; i < n; i++)
+		if (a->which[i])
 			worker_advance(&a->w[i], hold ? WE_RELEASED : WE_GO);
-		}
 	return true;
 }
 
@@ -434,6 +438,29 @@ static enum race_status nothing_held(const struct app_race *a, char *err, size_t
 	return RACE_BROKEN;
 }
 
+/* What the round's coordination cost and achieved, into t: the lock-view
+ * questions asked since polls0 and, in fire mode, the release spread: the
+ * first to the last write of a released step by the listener (a->v holds
+ * every worker's last view). */
+static void count_release(struct app_race *a, struct race_totals *t, long long polls0)
+{
+	t->polls += a->coord.polls - polls0;
+	if (a->cfg.mode != MODE_FIRE)
+		return;
+	uint64_t lo = 0, hi = 0;
+	for (int w = 0; w < a->cfg.workers; w++) {
+		uint64_t at = a->v[w].released_us;
+		if (!at)
+			continue;
+		if (!lo || at < lo)
+			lo = at;
+		if (at > hi)
+			hi = at;
+	}
+	if (lo)
+		hist_record(&t->release, hi - lo);
+}
+
 /* Rows per key after the round, asked with admin. */
 static enum race_status count_rows(struct app_race *a, const struct key_values *keys,
 				   struct round_result *out, char *err, size_t errlen)
@@ -511,6 +538,7 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 		started++;
 	}
 	uint64_t next_view = 0;
+	long long polls0 = a->coord.polls;
 	for (;;) {
 		int done = 0;
 		for (int w = 0; w < started; w++)
@@ -531,7 +559,8 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 	}
 	for (int w = 0; w < started && st == RACE_OK; w++)
 		st = judge_proc(a, w, &procs[w], t, at, wr ? &wr[w] : NULL, err, errlen);
-
+	if (st == RACE_OK)
+		count_release(a, t, polls0);
 	if (st == RACE_OK && started == n && !any_hold(a))
 		st = nothing_held(a, err, errlen);
 	if (st == RACE_OK)

@@ -537,7 +537,11 @@ static void conn_sweep(struct proxy *p)
 		}
 		if (c->state == PC_HELD && p->release_gen[c->worker] != c->hold_gen) {
 			step_send(c, c->after_hold);
-			if (!client_advance(c) || !pbuf_send(c->sfd, &c->sout)) {
+			bool sent = client_advance(c) && pbuf_send(c->sfd, &c->sout);
+			struct proxy_view *v = view_of(c);
+			if (v && !v->released_us)
+				v->released_us = clock_us(); /* just written */
+			if (!sent) {
 				conn_lost(c, "the released step could not be sent to the server");
 				conn_free(c);
 			}
@@ -744,6 +748,16 @@ void proxy_release(struct proxy *p, int worker)
 {
 	pthread_mutex_lock(&p->mu);
 	p->release_gen[worker]++;
+	pthread_mutex_unlock(&p->mu);
+	wake(p);
+}
+
+void proxy_release_set(struct proxy *p, const bool *which)
+{
+	pthread_mutex_lock(&p->mu);
+	for (int w = 0; w < p->workers; w++)
+		if (which[w])
+			p->release_gen[w]++;
 	pthread_mutex_unlock(&p->mu);
 	wake(p);
 }

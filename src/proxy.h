@@ -62,6 +62,7 @@ struct proxy_view {
 	bool tls_refused;                 /* a connection asked for TLS, got 'N' and hung up */
 	int steps;                        /* steps sent to the server since proxy_arm() */
 	int answers;                      /* of which answered (their ReadyForQuery came) */
+	uint64_t released_us;             /* clock_us() the first released step was written */
 	int n_pids;
 	int pids[PROXY_MAX_PIDS];   /* backend pids of its open connections */
 	bool busy[PROXY_MAX_PIDS];  /* that connection's step is at the server now */
@@ -91,6 +92,9 @@ void proxy_set_policy(struct proxy *p, int worker, unsigned flags);
 void proxy_view(struct proxy *p, int worker, struct proxy_view *v);
 /* Sends every step worker holds. */
 void proxy_release(struct proxy *p, int worker);
+/* Sends every step the workers w with which[w] hold, in one sweep of the
+ * relay thread (their writes back to back). */
+void proxy_release_set(struct proxy *p, const bool *which);
 /* Waits until something changes in any view, or until deadline_us
  * (clock_us() time); false at the deadline. */
 bool proxy_wait(struct proxy *p, uint64_t deadline_us);

@@ -198,6 +198,10 @@ Test(app, a_round_that_held_nothing_is_not_judged)
 	cr_assert(code == 0 || code == 1, "%s", proc_said(&p));
 	json_t *doc = load_json(spath("f.json"));
 	cr_assert_eq(jint(phase(doc, "after"), "rounds"), 3, "fire raced every round");
+	/* the listener's release spread is measured (its value is the bench's) */
+	json_t *spread = jget(jget(phase(doc, "after"), "release"), "spread_us");
+	cr_assert(json_is_integer(jget(spread, "p50")) && json_is_integer(jget(spread, "max")),
+		  "no release spread in an app flow's fire phase");
 	json_decref(doc);
 	proc_free(&p);
 }
