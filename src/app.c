@@ -11,7 +11,8 @@
  * lock view over every backend pid of every worker) and releases the held
  * statements when it says so: in hold mode every COMMIT once every worker
  * is held, finished or blocked on a peer; in fire mode every first data
- * statement once every worker is held there or finished. */
+ * statement once every worker is held there, finished, or blocked on a
+ * peer before it (the same rule). */
 #include "app.h"
 
 #include <pthread.h>
@@ -82,7 +83,12 @@ struct app_race *app_open(PGconn *admin, const char *schema, const struct scenar
 			 sc->path, sc->app->line);
 		goto fail;
 	}
-	if (cfg->mode == MODE_HOLD && !(a->view = lockview_detect(admin, why, sizeof why))) {
+	/* Both modes ask the lock view: a worker blocked on a held peer can
+	 * reach neither its COMMIT nor its first data statement before the
+	 * release. Hold needs one; fire goes without (then only the deadline
+	 * ends such a round). */
+	a->view = lockview_detect(admin, why, sizeof why);
+	if (cfg->mode == MODE_HOLD && !a->view) {
 		snprintf(err, errlen, "hold mode: %s", why);
 		goto fail;
 	}
@@ -279,13 +285,13 @@ static bool coordinate(struct app_race *a, struct app_proc *procs, uint64_t *nex
 	}
 	if (!any_held)
 		return true; /* nothing to release */
-	bool hold = a->cfg.mode == MODE_HOLD;
+	bool hold = a->cfg.mode == MODE_HOLD, ask = a->view != NULL;
 	uint64_t now = clock_us();
-	if (coord_rule(a->members, n, -1) < 0 && (!hold || now < *next_view_us))
+	if (coord_rule(a->members, n, -1) < 0 && (!ask || now < *next_view_us))
 		return true; /* the lock view's turn has not come */
-	if (hold)
+	if (ask)
 		*next_view_us = now + LOCKVIEW_US;
-	enum coord_seen seen = coord_look(&a->coord, a->members, n, hold, now + 10000000u, err, errlen);
+	enum coord_seen seen = coord_look(&a->coord, a->members, n, ask, now + 10000000u, err, errlen);
 	if (seen == COORD_FAILED)
 		return false;
 	for (int i = 0; i < n && a->coord.all_blocked; i++)
@@ -367,10 +373,8 @@ static enum race_status judge_proc(struct app_race *a, int w, const struct app_p
 	case WF_NONE:
 		break;
 	case WF_DEADLINE:
-		snprintf(err, errlen,
-			 "worker %d: the app was still running at its deadline (%s with its process "
-			 "group); its output ends: %s",
-			 w, p->res.why, tail);
+		snprintf(err, errlen, "%s: %s with its process group; its output ends: %s", wk->why,
+			 p->res.why, tail);
 		return RACE_BROKEN;
 	case WF_NEVER_CONNECTED:
 		if (v.tls_refused)

@@ -12,8 +12,9 @@
  * worker's. Hold mode holds each COMMIT/END until every worker is at its
  * commit, blocked on a lock its peers hold (the lock view, over the backend
  * pids the listener read), or finished; fire mode holds each worker's first
- * data statement until every worker has reached its own (or finished), then
- * releases them together.
+ * data statement until every worker has reached its own, finished, or is
+ * blocked on a peer's lock before reaching it, then releases them
+ * together.
  *
  * A worker's attempt is its process: its outcome is the SQLSTATE of the
  * first error its connections got on the wire ("ok" without one), every

@@ -459,6 +459,34 @@ static void app_fault(struct worker *w, enum wfault f, const char *what)
 	snprintf(w->why, sizeof w->why, "worker %d %s", w->id, what);
 }
 
+/* Where an app worker stood, for a message. */
+static const char *app_where(enum wstate s)
+{
+	switch (s) {
+	case WS_APP_STARTING:
+		return "it had not connected through pgrace's listener";
+	case WS_APP_HELD_FIRST:
+		return "held at its first data statement";
+	case WS_APP_HELD_COMMIT:
+		return "held at a COMMIT";
+	case WS_APP_BLOCKED:
+		return "waiting on a lock a peer holds";
+	case WS_APP_RELEASED:
+		return "released, its statement not answered yet";
+	default:
+		return "running";
+	}
+}
+
+/* Killed at its deadline: the round breaks, saying where it stood. */
+static void app_deadline(struct worker *w)
+{
+	char what[160];
+	snprintf(what, sizeof what, "was still running at its deadline (%s)", app_where(w->state));
+	app_fault(w, WF_DEADLINE, what);
+	app_to(w, WS_APP_EXITED);
+}
+
 /* The events every connected app worker answers the same way, held or not. */
 static void app_any(struct worker *w, enum wevent ev)
 {
@@ -473,8 +501,7 @@ static void app_any(struct worker *w, enum wevent ev)
 		app_fault(w, WF_LOST, what);
 		break;
 	case WE_DEADLINE:
-		app_fault(w, WF_DEADLINE, "was still running at its deadline");
-		app_to(w, WS_APP_EXITED);
+		app_deadline(w);
 		break;
 	case WE_EXITED:
 		if (held)
@@ -503,8 +530,7 @@ static void app_advance(struct worker *w, enum wevent ev)
 			app_fault(w, WF_NEVER_CONNECTED, "never connected through pgrace's listener");
 			app_to(w, WS_APP_EXITED);
 		} else if (ev == WE_DEADLINE) {
-			app_fault(w, WF_DEADLINE, "was still running at its deadline");
-			app_to(w, WS_APP_EXITED);
+			app_deadline(w);
 		}
 		break;
 	case WS_APP_RUNNING:  /* by: a hold, a lock wait; the common events */

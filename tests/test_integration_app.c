@@ -381,3 +381,23 @@ Test(app, a_connection_the_server_closes_breaks_the_round)
 		  "%s", proc_said(&p));
 	proc_free(&p);
 }
+
+/* Fire mode, an app whose first statement that touches data waits on a
+ * lock its peer took before being held (an advisory lock, a SELECT of no
+ * table: not a data statement): the waiting worker can only reach its hold
+ * point once the held one goes on, so it counts as settled, as in hold
+ * mode. Before: fire never asked the lock view, the round waited for the
+ * deadline and broke ("still running at its deadline"). */
+Test(app, fire_releases_when_a_worker_waits_on_a_held_peer)
+{
+	const char *script = "psql -X -q -v ON_ERROR_STOP=1 -c BEGIN -c 'SELECT pg_advisory_xact_lock(42)' "
+			     "-c \"INSERT INTO t VALUES ($1)\" -c COMMIT\n";
+	const char *held = app_scenario_n("firelock0", 2, script, T_SCHEMA, T_ROWS,
+					  "rows_per_key.min == 2");
+	const char *file0 = variant_of(held, "firelock1.yaml", "mode: hold", "mode: fire");
+	const char *file = variant_of(file0, "firelock.yaml", "timeout_ms: 60000", "timeout_ms: 8000");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	proc_free(&p);
+}
