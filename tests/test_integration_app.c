@@ -401,3 +401,48 @@ Test(app, fire_releases_when_a_worker_waits_on_a_held_peer)
 	cr_assert_eq(code, 0, "%s", proc_said(&p));
 	proc_free(&p);
 }
+
+/* More connections open at once than the listener lists per worker (64)
+ * would leave backends out of the lock view: the round breaks saying so,
+ * never releases on a partial view (before, the view listed 8 and left
+ * the rest out without a word). */
+Test(app, more_connections_than_the_view_follows_break_the_round)
+{
+	static const char py[] =
+		"import os, socket, struct, sys, time\n"
+		"def conn():\n"
+		"    s = socket.create_connection((os.environ['PGHOST'], int(os.environ['PGPORT'])))\n"
+		"    kv = (b'user\\0' + os.environ['PGUSER'].encode() + b'\\0database\\0' +\n"
+		"          os.environ['PGDATABASE'].encode() + b'\\0\\0')\n"
+		"    body = struct.pack('!I', 196608) + kv\n"
+		"    s.sendall(struct.pack('!I', len(body) + 4) + body)\n"
+		"    buf = b''\n"
+		"    while b'Z\\0\\0\\0\\x05' not in buf:\n"
+		"        d = s.recv(4096)\n"
+		"        if not d:\n"
+		"            sys.exit(5)\n"
+		"        buf += d\n"
+		"    return s\n"
+		"socks = [conn() for _ in range(65)]\n"
+		"time.sleep(1.5)\n"
+		"for s in socks:\n"
+		"    s.sendall(b'X\\0\\0\\0\\x04')\n"
+		"    s.close()\n";
+	const char *py_path = spath("many.py");
+	write_file(py_path, py, strlen(py));
+	char script[1024];
+	snprintf(script, sizeof script,
+		 "P='psql -X -q -v ON_ERROR_STOP=1'\n"
+		 "case $PGRACE_WORKER in\n"
+		 "0) python3 %s || exit $? ;;\n"
+		 "esac\n"
+		 "$P -c BEGIN -c \"INSERT INTO t VALUES ($1)\" -c COMMIT\n",
+		 py_path);
+	const char *file = app_scenario_n("many", 2, script, T_SCHEMA, T_ROWS, "rows_per_key.min == 2");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "worker 0 had more than 64 connections open at once"), "%s",
+		  proc_said(&p));
+	proc_free(&p);
+}
