@@ -520,7 +520,12 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 		}
 	}
 	proxy_arm(a->px, a->cfg.mode == MODE_HOLD ? PROXY_HOLD_COMMIT : PROXY_HOLD_FIRST);
-	uint64_t deadline = clock_us() + (uint64_t)a->sc->app->cmd.timeout_ms * 1000u;
+	/* The processes' deadline: the command's timeout_ms, or the race's
+	 * deadline_ms (--deadline-ms) when one was set and is sooner. */
+	long long budget_ms = a->sc->app->cmd.timeout_ms;
+	if ((a->cfg.set & RACE_SET_DEADLINE) && a->cfg.deadline_ms < budget_ms)
+		budget_ms = a->cfg.deadline_ms;
+	uint64_t deadline = clock_us() + (uint64_t)budget_ms * 1000u;
 	for (int w = 0; w < n; w++) {
 		worker_reset(&a->w[w], false, deadline, NULL);
 		a->lost_seen[w] = a->holds_seen[w] = a->answers_seen[w] = 0;

@@ -446,3 +446,19 @@ Test(app, more_connections_than_the_view_follows_break_the_round)
 		  proc_said(&p));
 	proc_free(&p);
 }
+
+/* --deadline-ms is a round's whole budget for app flows too (when sooner
+ * than the command's timeout_ms). Before: it was accepted and ignored, the
+ * processes ran to their 60 s timeout. */
+Test(app, deadline_ms_bounds_an_app_round)
+{
+	const char *file = with_command("slowd.yaml", "sleep 60");
+	struct proc p;
+	double t0 = now_s();
+	int code = run_pgrace(ARGS("run", file, "--deadline-ms", "1000"), &p);
+	cr_assert_lt(now_s() - t0, 30.0, "--deadline-ms was not kept");
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "worker 0 was still running at its deadline (it had not connected"),
+		  "%s", proc_said(&p));
+	proc_free(&p);
+}
