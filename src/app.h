@@ -25,8 +25,10 @@
  * started breaks the round, naming the worker and its output's tail
  * (passwords scrubbed): never a pass on nothing.
  *
- * Built beside race.c as a kind of worker the phase runs instead of SQL
- * workers; it shares the round's key evaluation, rows query and totals. */
+ * Each worker is the attempt core's application kind (worker.h, WK_APP:
+ * its states in worker_advance), coordinated by the release rule SQL
+ * workers have (coord.h); the phase runs them instead of SQL workers and
+ * shares the round's key evaluation, rows query and totals. */
 #ifndef PGRACE_APP_H
 #define PGRACE_APP_H
 
