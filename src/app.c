@@ -308,6 +308,17 @@ static bool coordinate(struct app_race *a, struct app_proc *procs, uint64_t *nex
 	return true;
 }
 
+/* A broken round: nothing more is held and what is held goes, so the
+ * processes run to their end now rather than at their deadline. */
+static void let_go(struct app_race *a)
+{
+	for (int w = 0; w < a->cfg.workers; w++) {
+		proxy_set_policy(a->px, w, PROXY_HOLD_NONE);
+		a->which[w] = true;
+	}
+	proxy_release_set(a->px, a->which);
+}
+
 /* The tail of a process's output for a message: its last lines of stderr,
  * else stdout, passwords scrubbed, on one line. */
 static void output_tail(const struct command_result *r, char *buf, size_t len)
@@ -548,6 +559,7 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 	}
 	uint64_t next_view = 0;
 	long long polls0 = a->coord.polls;
+	bool let_go_done = false;
 	for (;;) {
 		int done = 0;
 		for (int w = 0; w < started; w++)
@@ -555,7 +567,11 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 		if (done == started)
 			break;
 		if (st == RACE_OK && started == n && !coordinate(a, procs, &next_view, err, errlen))
-			st = RACE_BROKEN; /* the processes still end at their deadline */
+			st = RACE_BROKEN;
+		if (st != RACE_OK && !let_go_done) {
+			let_go(a);
+			let_go_done = true;
+		}
 		(void)proxy_wait(a->px, clock_us() + WAIT_SLICE_US);
 	}
 	for (int w = 0; w < started; w++)
