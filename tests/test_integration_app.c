@@ -466,3 +466,28 @@ Test(app, deadline_ms_bounds_an_app_round)
 		  "%s", proc_said(&p));
 	proc_free(&p);
 }
+
+/* A COMMIT that blocks once released: a deferred unique constraint is
+ * checked at COMMIT, where the second worker waits on the first's
+ * insert, then gets 23505 naming the constraint; the round completes with
+ * one row, the error counted from the wire. */
+Test(app, a_released_commit_that_blocks_on_a_deferred_constraint)
+{
+	const char *script = "psql -X -q -v ON_ERROR_STOP=1 -c BEGIN "
+			     "-c \"INSERT INTO t VALUES ($1)\" -c COMMIT\n";
+	const char *file =
+		app_scenario_n("deferred", 2, script,
+			       "  CREATE TABLE t (k bigint CONSTRAINT t_k_once UNIQUE DEFERRABLE "
+			       "INITIALLY DEFERRED);\n",
+			       T_ROWS, "rows_per_key.max == 1");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "--json", spath("deferred.json")), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(spath("deferred.json"));
+	json_t *ph = phase(doc, "race");
+	cr_assert_eq(jint2(ph, "outcomes", "23505"), 1, "the second COMMIT failed on the wire");
+	cr_assert_eq(jint2(ph, "constraints", "t_k_once"), 1);
+	cr_assert_eq(jint2(ph, "app", "exit_failed"), 1);
+	json_decref(doc);
+	proc_free(&p);
+}
