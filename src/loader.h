@@ -1,5 +1,5 @@
 /* loader.h: the scenario loader's internals, shared by scenario.c,
- * scenario_race.c and scenario_server.c (not part of pgrace's public face:
+ * scenario_phase.c, scenario_race.c and scenario_server.c (not part of pgrace's public face:
  * include scenario.h for that).
  *
  * A struct loader carries the file's path and the caller's error buffer;
@@ -82,6 +82,15 @@ void loader_text_free(struct sql_text *t);
 char *loader_read_file(struct loader *L, size_t *len);
 /* No NUL bytes, valid UTF-8; else an error naming the line. */
 bool loader_check_text(struct loader *L, const unsigned char *s, size_t len);
+
+/* scenario_phase.c */
+
+/* phases: a non-empty list of phases with unique names, each with its steps,
+ * race and expectations, into sc->phases. */
+bool scenario_parse_phases(struct loader *L, struct fy_node *n, int line, struct scenario *sc);
+/* SQL sent the key as $1..$n uses no more parameters than sc's params give. */
+bool scenario_params_fit(struct loader *L, const struct sql_text *t, const char *what,
+			 const struct scenario *sc);
 
 /* scenario_race.c */
 

@@ -1,4 +1,5 @@
-/* report.h: what a run tells people and tools.
+/* report.h: what a run tells people and tools (report.c, report_json.c,
+ * report_junit.c).
  *
  * The terminal summary for people; JSON (schema in README "Results") and
  * JUnit XML for CI. Writers take data and a FILE *: no database, no globals. */

@@ -26,15 +26,9 @@ import tempfile
 
 import yaml
 
-PGRACE = os.path.abspath(os.environ.get("PGRACE_TEST_BIN") or sys.argv[1])
-SOURCE = os.path.abspath(sys.argv[2])
-failures = []
+from pgrace_testlib import check, failures, pgrace_and_source
 
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    if not ok:
-        failures.append(what)
+PGRACE, SOURCE = pgrace_and_source()
 
 
 with open(os.path.join(SOURCE, "action.yml")) as f:

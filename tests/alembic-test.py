@@ -42,6 +42,8 @@ import tempfile
 import threading
 import time
 
+from pgrace_testlib import check, failures, pgrace_and_source
+
 try:
     import psycopg2
     import sqlalchemy
@@ -52,21 +54,12 @@ except ImportError as e:  # a clear message, not a skip: CI must run this
              "python3-alembic alembic (scripts/setup.sh)")
 
 # PGRACE_TEST_BIN (e.g. a TSan build) outranks the binary ctest names, as in harness.h.
-PGRACE = os.path.abspath(os.environ.get("PGRACE_TEST_BIN") or sys.argv[1])
-SOURCE = os.path.abspath(sys.argv[2])
+PGRACE, SOURCE = pgrace_and_source()
 PROJECT = os.path.join(SOURCE, "examples", "alembic")
 SCENARIO = "membership-alembic.yaml"
 APP_SCENARIO = "membership-app.yaml"
 UQ = "uq_user_tenant_membership_user_tenant"
 RUN_LIMIT_S = 300
-
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    if not ok:
-        failures.append(what)
 
 
 def pgrace(folder, json_path, *extra, scenario=SCENARIO):

@@ -23,17 +23,10 @@ import sys
 import tempfile
 import time
 
-PGRACE = os.path.abspath(os.environ.get("PGRACE_TEST_BIN") or sys.argv[1])
-SOURCE = os.path.abspath(sys.argv[2])
+from pgrace_testlib import check, failures, pgrace_and_source
+
+PGRACE, SOURCE = pgrace_and_source()
 RUN_LIMIT_S = 600
-
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    if not ok:
-        failures.append(what)
 
 
 def run(scenario, json_path):

@@ -63,19 +63,12 @@ import urllib.parse
 
 import yaml
 
-PGRACE = os.path.abspath(os.environ.get("PGRACE_TEST_BIN") or sys.argv[1])
-SOURCE = os.path.abspath(sys.argv[2])
+from pgrace_testlib import check, failures, pgrace_and_source
+
+PGRACE, SOURCE = pgrace_and_source()
 DOC = os.path.join(SOURCE, "docs", "ci.md")
 KEEP_SCENARIOS = ("membership-unique.yaml", "replica-read-check.yaml")
 LIMIT_S = 600
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    if not ok:
-        failures.append(what)
-    return ok
 
 
 def blocks(path):

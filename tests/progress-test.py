@@ -11,8 +11,9 @@ import subprocess
 import sys
 import time
 
-PGRACE = os.path.abspath(os.environ.get("PGRACE_TEST_BIN") or sys.argv[1])
-SOURCE = os.path.abspath(sys.argv[2])
+from pgrace_testlib import pgrace_and_source
+
+PGRACE, SOURCE = pgrace_and_source()
 
 SEED = os.path.join(SOURCE, "scenarios", "membership-unique.yaml")
 GREEN = "\033[32mmembership-unique"

@@ -32,19 +32,12 @@ import tempfile
 import time
 import urllib.parse
 
-PGRACE = os.path.abspath(os.environ.get("PGRACE_TEST_BIN") or sys.argv[1])
-SOURCE = os.path.abspath(sys.argv[2])
+from pgrace_testlib import check, failures, pgrace_and_source
+
+PGRACE, SOURCE = pgrace_and_source()
 THROWAWAY = os.path.join(SOURCE, "scripts", "pg-throwaway.sh")
 PW = "p%@:/#?& 'q\"\\z w"
 RUN_LIMIT_S = 120
-
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what, flush=True)
-    if not ok:
-        failures.append(what)
 
 
 def spellings(pw):
