@@ -259,9 +259,9 @@ static void member_of(struct app_race *a, int i)
 	int *pids = a->pids + (size_t)i * PROXY_MAX_PIDS, *busy = a->busy + (size_t)i * PROXY_MAX_PIDS;
 	int n_busy = 0;
 	for (int k = 0; k < v->n_pids; k++) {
-		pids[k] = v->pids[k];
+		pids[k] = (int)v->pids[k];
 		if (v->busy[k])
-			busy[n_busy++] = v->pids[k];
+			busy[n_busy++] = pids[k];
 	}
 	a->members[i] = (struct coord_member){atomic_load(&a->w[i].view), pids, v->n_pids, busy,
 					      n_busy};

@@ -739,7 +739,7 @@ void proxy_view(struct proxy *p, int worker, struct proxy_view *v)
 			continue;
 		}
 		v->busy[v->n_pids] = c->state == PC_BUSY || c->state == PC_OPEN;
-		v->pids[v->n_pids++] = (int)c->pid;
+		v->pids[v->n_pids++] = c->pid;
 	}
 	pthread_mutex_unlock(&p->mu);
 }

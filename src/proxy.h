@@ -64,7 +64,7 @@ struct proxy_view {
 	int answers;                      /* of which answered (their ReadyForQuery came) */
 	uint64_t released_us;             /* clock_us() the first released step was written */
 	int n_pids;
-	int pids[PROXY_MAX_PIDS];   /* backend pids of its open connections */
+	uint32_t pids[PROXY_MAX_PIDS]; /* backend pids of its open connections */
 	bool busy[PROXY_MAX_PIDS];  /* that connection's step is at the server now */
 	int pids_left_out;          /* open connections with a pid beyond PROXY_MAX_PIDS */
 	int lost;                   /* connections lost mid-way since proxy_arm() (lost_why) */
