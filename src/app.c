@@ -35,7 +35,7 @@
 
 extern char **environ;
 
-#define LOCKVIEW_US 2000u   /* the lock view asked at most this often */
+#define LOCKVIEW_US 500u    /* the lock view asked at most this often */
 #define WAIT_SLICE_US 5000u /* a process's exit noticed within this */
 #define ROWS_DEADLINE_US (30u * 1000000u)
 
@@ -55,6 +55,7 @@ struct app_race {
 	struct proxy_view *v;   /* [workers]: the listener's views, this look */
 	int *lost_seen, *holds_seen, *answers_seen; /* [workers]: fed as events so far */
 	bool *which;                                /* [workers]: released at this look */
+	bool asking; /* the last look waits on the lock view: look again soon */
 };
 
 /* One worker's process in a round. */
@@ -276,6 +277,7 @@ static bool coordinate(struct app_race *a, struct app_proc *procs, uint64_t *nex
 {
 	int n = a->cfg.workers;
 	bool any_held = false;
+	a->asking = false;
 	for (int i = 0; i < n; i++) {
 		proxy_view(a->px, i, &a->v[i]);
 		if (!feed(a, i, &procs[i], err, errlen))
@@ -287,8 +289,12 @@ static bool coordinate(struct app_race *a, struct app_proc *procs, uint64_t *nex
 		return true; /* nothing to release */
 	bool hold = a->cfg.mode == MODE_HOLD, ask = a->view != NULL;
 	uint64_t now = clock_us();
-	if (coord_rule(a->members, n, -1) < 0 && (!ask || now < *next_view_us))
-		return true; /* the lock view's turn has not come */
+	a->asking = ask && coord_rule(a->members, n, -1) < 0;
+	/* the lock view's turn: at most every LOCKVIEW_US, but a look that
+	 * confirms the last one comes at once (as the SQL barrier's) */
+	if (coord_rule(a->members, n, -1) < 0 &&
+	    (!ask || (now < *next_view_us && a->coord.streak == 0)))
+		return true;
 	if (ask)
 		*next_view_us = now + LOCKVIEW_US;
 	enum coord_seen seen = coord_look(&a->coord, a->members, n, ask, now + 10000000u, err, errlen);
@@ -299,9 +305,17 @@ static bool coordinate(struct app_race *a, struct app_proc *procs, uint64_t *nex
 			worker_advance(&a->w[i], WE_BLOCKED);
 	if (seen != COORD_SETTLED)
 		return true;
-	for (int i = 0; i < n; i++)
+	uint64_t last = 0;
+	for (int i = 0; i < n; i++) {
 		a->which[i] = a->members[i].view == WV_HELD;
+		if (a->members[i].view != WV_FINISHED && a->v[i].settle_us > last)
+			last = a->v[i].settle_us;
+	}
 	proxy_release_set(a->px, a->which); /* one sweep of the relay writes them all */
+	uint64_t released = clock_us();
+	/* detection: the last worker's last step (held, or sent and then
+	 * blocked) to the release, as for SQL workers */
+	hist_record(&a->coord.detect, released > last ? released - last : 0);
 	for (int i = 0; i < n; i++)
 		if (a->which[i])
 			worker_advance(&a->w[i], hold ? WE_RELEASED : WE_GO);
@@ -454,12 +468,15 @@ static enum race_status nothing_held(const struct app_race *a, char *err, size_t
 }
 
 /* What the round's coordination cost and achieved, into t: the lock-view
- * questions asked since polls0 and, in fire mode, the release spread: the
+ * questions asked since polls0, the detection latency of its releases
+ * and, in fire mode, the release spread: the
  * first to the last write of a released step by the listener (a->v holds
  * every worker's last view). */
 static void count_release(struct app_race *a, struct race_totals *t, long long polls0)
 {
 	t->polls += a->coord.polls - polls0;
+	hist_merge(&t->detect, &a->coord.detect);
+	hist_init(&a->coord.detect);
 	if (a->cfg.mode != MODE_FIRE)
 		return;
 	uint64_t lo = 0, hi = 0;
@@ -572,7 +589,8 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 			let_go(a);
 			let_go_done = true;
 		}
-		(void)proxy_wait(a->px, clock_us() + WAIT_SLICE_US);
+		/* a change wakes it; a pending lock-view look comes sooner */
+		(void)proxy_wait(a->px, clock_us() + (a->asking ? LOCKVIEW_US : WAIT_SLICE_US));
 	}
 	for (int w = 0; w < started; w++)
 		pthread_join(procs[w].thread, NULL);

@@ -255,8 +255,10 @@ static void step_send(struct pconn *c, enum pc_state next)
 	c->step_classed = false;
 	c->state = next;
 	struct proxy_view *v = view_of(c);
-	if (v)
+	if (v) {
 		v->steps++;
+		v->settle_us = clock_us();
+	}
 	changed(c->p);
 }
 
@@ -273,6 +275,7 @@ static void step_complete(struct pconn *c, uint8_t last)
 		if (v) {
 			v->held_class = c->step_class;
 			v->holds++;
+			v->settle_us = clock_us();
 		}
 		changed(c->p);
 		return;

@@ -63,6 +63,7 @@ struct proxy_view {
 	int steps;                        /* steps sent to the server since proxy_arm() */
 	int answers;                      /* of which answered (their ReadyForQuery came) */
 	uint64_t released_us;             /* clock_us() the first released step was written */
+	uint64_t settle_us;               /* clock_us() a step of it was last sent or held */
 	int n_pids;
 	uint32_t pids[PROXY_MAX_PIDS]; /* backend pids of its open connections */
 	bool busy[PROXY_MAX_PIDS];  /* that connection's step is at the server now */
