@@ -56,6 +56,7 @@ struct app_race {
 	int *lost_seen, *holds_seen, *answers_seen; /* [workers]: fed as events so far */
 	bool *which;                                /* [workers]: released at this look */
 	bool asking; /* the last look waits on the lock view: look again soon */
+	char outside[256]; /* near the deadline: who outside the round blocks a worker ("" none) */
 };
 
 /* One worker's process in a round. */
@@ -398,8 +399,9 @@ static enum race_status judge_proc(struct app_race *a, int w, const struct app_p
 	case WF_NONE:
 		break;
 	case WF_DEADLINE:
-		snprintf(err, errlen, "%s: %s with its process group; its output ends: %s", wk->why,
-			 p->res.why, tail);
+		snprintf(err, errlen, "%s: %s with its process group%s%s; its output ends: %s",
+			 wk->why, p->res.why, a->outside[0] ? "; shortly before, " : "", a->outside,
+			 tail);
 		return RACE_BROKEN;
 	case WF_NEVER_CONNECTED:
 		if (v.tls_refused)
@@ -554,6 +556,12 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 	if ((a->cfg.set & RACE_SET_DEADLINE) && a->cfg.deadline_ms < budget_ms)
 		budget_ms = a->cfg.deadline_ms;
 	uint64_t deadline = clock_us() + (uint64_t)budget_ms * 1000u;
+	/* shortly before the deadline, who outside the round blocks a worker
+	 * (a process still waiting then is killed, its backends gone after) */
+	uint64_t margin_us = (uint64_t)budget_ms * 250u < 1000000u ? (uint64_t)budget_ms * 250u
+								    : 1000000u;
+	uint64_t ask_outside_at = deadline - margin_us;
+	a->outside[0] = '\0';
 	for (int w = 0; w < n; w++) {
 		worker_reset(&a->w[w], false, deadline, NULL);
 		a->lost_seen[w] = a->holds_seen[w] = a->answers_seen[w] = 0;
@@ -585,6 +593,10 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 			break;
 		if (st == RACE_OK && started == n && !coordinate(a, procs, &next_view, err, errlen))
 			st = RACE_BROKEN;
+		if (st == RACE_OK && started == n && ask_outside_at && clock_us() >= ask_outside_at) {
+			coord_outside_blocker(&a->coord, a->members, n, a->outside, sizeof a->outside);
+			ask_outside_at = 0;
+		}
 		if (st != RACE_OK && !let_go_done) {
 			let_go(a);
 			let_go_done = true;

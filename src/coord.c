@@ -84,7 +84,7 @@ void coord_attach(struct coord *c, int n, PGconn *monitor, const struct lockview
 	c->monitor = monitor;
 	c->monitor_borrowed = true;
 	c->view = view ? view : lockview_none();
-	c->monitor_pid = PQbackendPID(monitor);
+	c->monitor_pid = c->admin_pid = PQbackendPID(monitor); /* the app engine's setup connection */
 	hist_init(&c->detect);
 }
 
@@ -298,6 +298,29 @@ enum coord_seen coord_look(struct coord *c, const struct coord_member *m, int n,
 	}
 	c->all_blocked = true;
 	return ++c->streak >= 2 ? COORD_SETTLED : COORD_WAIT;
+}
+
+void coord_outside_blocker(struct coord *c, const struct coord_member *m, int n, char *buf,
+			   size_t len)
+{
+	buf[0] = '\0';
+	member_arrays(c, m, n);
+	const char *params[1] = {c->all_buf};
+	struct db_result res;
+	int outside = 0, victim = 0;
+	db_query(c->monitor, c->view->blocked_from_outside, 1, params, clock_us() + 2000000u, &res);
+	if (res.status != DB_OK || res.rows == 0 ||
+	    sscanf(res.first_value, "%d %d", &outside, &victim) != 2)
+		return;
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < m[i].n_pids; k++)
+			if (m[i].pids[k] == victim) {
+				char who[160];
+				blocker_name(c, outside, who, sizeof who);
+				snprintf(buf, len, "worker %d (backend pid %d) is blocked by %s", i,
+					 victim, who);
+				return;
+			}
 }
 
 /* The SQL workers as the rule sees them: each one backend, busy while a

@@ -95,6 +95,12 @@ int coord_rule(const struct coord_member *m, int n, long long blocked);
  * until someone commits). Sets c->all_blocked. */
 enum coord_seen coord_look(struct coord *c, const struct coord_member *m, int n, bool ask_view,
 			   uint64_t deadline_us, char *err, size_t errlen);
+/* Who blocks one of the members' backends from outside the round, for a
+ * message: "worker W (backend pid P) is blocked by pid B outside pgrace"
+ * (or by pgrace's own setup connection); "" when nobody does or the server
+ * cannot say. */
+void coord_outside_blocker(struct coord *c, const struct coord_member *m, int n, char *buf,
+			   size_t len);
 /* Closes the monitor and frees what coord_open and coord_pids made. */
 void coord_close(struct coord *c);
 /* Reads the workers' backend pids into the view's pid list (under the

@@ -491,3 +491,31 @@ Test(app, a_released_commit_that_blocks_on_a_deferred_constraint)
 	json_decref(doc);
 	proc_free(&p);
 }
+
+/* An app that waits on a lock a session outside pgrace holds (here the
+ * test's own connection, an advisory lock) is killed at its deadline, and
+ * the message names who blocked it. Before: "still running at its
+ * deadline" and nothing about why. */
+Test(app, a_worker_blocked_from_outside_is_named_at_its_deadline)
+{
+	PGconn *outsider = PQconnectdb("");
+	cr_assert_eq(PQstatus(outsider), CONNECTION_OK, "%s", PQerrorMessage(outsider));
+	exec_ok(outsider, "SELECT pg_advisory_lock(777)");
+	char pid[32];
+	snprintf(pid, sizeof pid, "pid %d outside pgrace", PQbackendPID(outsider));
+	const char *script =
+		"P='psql -X -q -v ON_ERROR_STOP=1'\n"
+		"case $PGRACE_WORKER in\n"
+		"0) $P -c BEGIN -c 'SELECT pg_advisory_xact_lock(777)' -c COMMIT ;;\n"
+		"*) $P -c BEGIN -c \"INSERT INTO t VALUES ($1)\" -c COMMIT ;;\n"
+		"esac\n";
+	const char *file = app_scenario_n("outside", 2, script, T_SCHEMA, T_ROWS, "rows_per_key.max <= 1");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "--deadline-ms", "3000"), &p);
+	PQfinish(outsider);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "worker 0 was still running at its deadline (running)"), "%s",
+		  proc_said(&p));
+	cr_assert(contains(p.out, pid), "%s", proc_said(&p));
+	proc_free(&p);
+}
