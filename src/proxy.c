@@ -484,8 +484,9 @@ static void conn_event(struct pconn *c, bool server, uint32_t events)
 		eof = true;
 	if (ok)
 		ok = server ? server_advance(c) : client_advance(c);
+	bool server_gone = false; /* a write to the server failed: its side went */
 	if (ok && !c->s_connecting)
-		ok = pbuf_send(c->sfd, &c->sout);
+		server_gone = !(ok = pbuf_send(c->sfd, &c->sout));
 	if (ok)
 		ok = pbuf_send(c->cfd, &c->cout);
 	if (eof && ok) {
@@ -505,7 +506,7 @@ static void conn_event(struct pconn *c, bool server, uint32_t events)
 				 "its client hung up while pgrace held a step of it (backend pid %u): "
 				 "the step never reached the server",
 				 c->pid);
-		else if (server && eof)
+		else if ((server && eof) || server_gone)
 			snprintf(why, sizeof why, "the server closed its connection (backend pid %u)",
 				 c->pid);
 		else if (c->refused && view_of(c))
@@ -513,7 +514,7 @@ static void conn_event(struct pconn *c, bool server, uint32_t events)
 				 c->pid, view_of(c)->bad);
 		else
 			snprintf(why, sizeof why, "its connection failed (backend pid %u)", c->pid);
-		if (c->refused || server || c->state == PC_HELD)
+		if (c->refused || server || server_gone || c->state == PC_HELD)
 			conn_lost(c, why);
 		conn_free(c);
 	} else {
