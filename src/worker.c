@@ -642,9 +642,11 @@ void worker_reset(struct worker *w, bool free_run, uint64_t deadline_us, const c
 	w->ready = free_run; /* a free run has no start line to report */
 	w->first_send_us = 0;
 	atomic_store(&w->tail.written_us, 0);
-	w->fault = WF_NONE;
-	w->app_connections = w->app_holds = 0;
-	w->app_note[0] = '\0';
+	if (w->kind == WK_APP) { /* a flow worker's pages of these stay untouched */
+		w->fault = WF_NONE;
+		w->app_connections = w->app_holds = 0;
+		w->app_note[0] = '\0';
+	}
 }
 
 void worker_init(struct worker *w, const struct worker_env *env, int id, int key, enum isolation iso)
