@@ -5,6 +5,8 @@
  * the rule answers. No server. */
 #include <criterion/criterion.h>
 
+#include <string.h>
+
 #include "coord.h"
 
 #define MAXM 4
@@ -66,4 +68,31 @@ Test(coord, release_rule)
 		int got = coord_rule(m, c->n, c->blocked);
 		cr_expect_eq(got, c->want, "%s: %d, want %d", c->name, got, c->want);
 	}
+}
+
+/* coord_look's answers that need no server: settled at once when no
+ * backend runs (held and finished stay so: no second look), waiting when
+ * a worker is not settled, and waiting (no question asked) when a busy
+ * backend would need the lock view and the look may not ask it. */
+Test(coord, look_without_the_lock_view)
+{
+	struct coord c;
+	memset(&c, 0, sizeof c);
+	int pids[2] = {101, 102};
+	char err[128] = "";
+	struct coord_member held[2] = {{WV_HELD, &pids[0], 1, NULL, 0},
+				       {WV_FINISHED, &pids[1], 1, NULL, 0}};
+	c.streak = 1;
+	cr_expect_eq(coord_look(&c, held, 2, true, 0, err, sizeof err), COORD_SETTLED);
+	cr_expect_eq(c.streak, 0, "a look with nobody busy needs no confirmation");
+	struct coord_member idle[2] = {{WV_HELD, &pids[0], 1, NULL, 0},
+				       {WV_IDLE, &pids[1], 1, NULL, 0}};
+	cr_expect_eq(coord_look(&c, idle, 2, true, 0, err, sizeof err), COORD_WAIT);
+	struct coord_member busy[2] = {{WV_HELD, &pids[0], 1, NULL, 0},
+				       {WV_RUNNING, &pids[1], 1, &pids[1], 1}};
+	c.streak = 1;
+	cr_expect_eq(coord_look(&c, busy, 2, false, 0, err, sizeof err), COORD_WAIT);
+	cr_expect_eq(c.streak, 0, "an unasked look confirms nothing");
+	cr_expect_eq(c.polls, 0, "no question was asked");
+	cr_expect_not(c.all_blocked);
 }
