@@ -28,6 +28,7 @@
 #include "key.h"
 #include "lockview.h"
 #include "mem.h"
+#include "order.h"
 #include "proxy.h"
 #include "secret.h"
 #include "stats.h"
@@ -66,6 +67,7 @@ struct app_proc {
 	const char *cwd, *watch;
 	uint64_t deadline_us;
 	struct command_result res;
+	uint64_t ended_us; /* clock_us() when the command ended */
 	atomic_bool done;
 };
 
@@ -143,6 +145,7 @@ static void *proc_main(void *arg)
 {
 	struct app_proc *p = arg;
 	command_run_watch(p->argv, p->cwd, p->envp, p->deadline_us, p->watch, &p->res);
+	p->ended_us = clock_us();
 	atomic_store(&p->done, true);
 	return NULL;
 }
@@ -244,10 +247,11 @@ static bool feed(struct app_race *a, int i, const struct app_proc *p, char *err,
 	if (atomic_load(&p->done))
 		worker_advance(wk, p->res.status == CMD_TIMEOUT ? WE_DEADLINE : WE_EXITED);
 	if (v->pids_left_out > 0) {
+		char name[8];
 		snprintf(err, errlen,
-			 "worker %d had more than %d connections open at once: pgrace's listener "
+			 "worker %s had more than %d connections open at once: pgrace's listener "
 			 "follows at most %d per worker in the lock view",
-			 i, PROXY_MAX_PIDS, PROXY_MAX_PIDS);
+			 order_worker_name(i, name, sizeof name), PROXY_MAX_PIDS, PROXY_MAX_PIDS);
 		return false;
 	}
 	return true;
@@ -373,6 +377,25 @@ static void keep_proc(const struct app_race *a, const struct app_proc *p,
 			snprintf(wr->constraint, sizeof wr->constraint, "%s", v->errors[i].constraint);
 	keep_tail(wr->out, p->res.out);
 	keep_tail(wr->err, p->res.err);
+	wr->exited_us = (long long)(p->ended_us - v->armed_us);
+	wr->trips_seen = v->n_trips;
+	int keep = PROXY_MAX_TRIPS < APP_TRIPS_MAX ? PROXY_MAX_TRIPS : APP_TRIPS_MAX;
+	for (int i = v->n_trips > keep ? v->n_trips - keep : 0; i < v->n_trips; i++) {
+		const struct proxy_trip *t = &v->trips[i % PROXY_MAX_TRIPS];
+		struct app_trip *o = &wr->trips[wr->n_trips++];
+		o->in_us = (long long)(t->in_us - v->armed_us);
+		o->sent_us = t->sent_us ? (long long)(t->sent_us - v->armed_us) : -1;
+		o->done_us = t->done_us ? (long long)(t->done_us - v->armed_us) : -1;
+		o->conn = t->conn;
+		o->held = t->held;
+		snprintf(o->what, sizeof o->what, "%s", pgwire_sql_class_name(t->cls));
+		if (t->failed && t->error >= 0) {
+			snprintf(o->sqlstate, sizeof o->sqlstate, "%s", v->errors[t->error].sqlstate);
+			snprintf(o->constraint, sizeof o->constraint, "%s", v->errors[t->error].constraint);
+		} else if (t->failed) {
+			snprintf(o->sqlstate, sizeof o->sqlstate, "error");
+		}
+	}
 }
 
 /* What a finished worker says; false (err set) when it breaks the round;
@@ -382,16 +405,17 @@ static enum race_status judge_proc(struct app_race *a, int w, const struct app_p
 				   struct app_worker_result *wr, char *err, size_t errlen)
 {
 	struct proxy_view v;
-	char tail[600];
+	char tail[600], name[8];
 	proxy_view(a->px, w, &v);
 	output_tail(&p->res, tail, sizeof tail);
+	order_worker_name(w, name, sizeof name);
 	if (p->res.status == CMD_SPAWN_ERROR) {
-		snprintf(err, errlen, "%s:%d: worker %d: the app command could not be started: %s",
-			 a->sc->path, a->sc->app->line, w, p->res.why);
+		snprintf(err, errlen, "%s:%d: worker %s: the app command could not be started: %s",
+			 a->sc->path, a->sc->app->line, name, p->res.why);
 		return RACE_BAD;
 	}
 	if (p->res.status == CMD_INTERRUPTED) {
-		snprintf(err, errlen, "worker %d: %s: its process group was killed", w, db_stop_text());
+		snprintf(err, errlen, "worker %s: %s: its process group was killed", name, db_stop_text());
 		return RACE_INTERRUPTED;
 	}
 	const struct worker *wk = &a->w[w];
@@ -406,16 +430,16 @@ static enum race_status judge_proc(struct app_race *a, int w, const struct app_p
 	case WF_NEVER_CONNECTED:
 		if (v.tls_refused)
 			snprintf(err, errlen,
-				 "worker %d: the app insists on TLS (sslmode=require?): pgrace's "
+				 "worker %s: the app insists on TLS (sslmode=require?): pgrace's "
 				 "listener on 127.0.0.1 speaks plain text only; exit status %d; its "
 				 "output ends: %s",
-				 w, p->res.exit_code, tail);
+				 name, p->res.exit_code, tail);
 		else
 			snprintf(err, errlen,
-				 "worker %d: the app never connected through pgrace's listener "
+				 "worker %s: the app never connected through pgrace's listener "
 				 "(127.0.0.1:%d; it bypassed PGHOST/PGPORT/DATABASE_URL, or failed "
 				 "before connecting): exit status %d; its output ends: %s",
-				 w, proxy_port(a->px, w), p->res.exit_code, tail);
+				 name, proxy_port(a->px, w), p->res.exit_code, tail);
 		return RACE_BROKEN;
 	case WF_LOST:
 		snprintf(err, errlen, "%s; exit status %d; its output ends: %s", wk->why,
@@ -575,7 +599,9 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 		p->watch = a->sc->app->expect_output;
 		p->deadline_us = deadline;
 		if (pthread_create(&p->thread, NULL, proc_main, p) != 0) {
-			snprintf(err, errlen, "worker %d: cannot start a thread for its process", w);
+			char name[8];
+			snprintf(err, errlen, "worker %s: cannot start a thread for its process",
+				 order_worker_name(w, name, sizeof name));
 			st = RACE_BROKEN;
 			break;
 		}

@@ -49,7 +49,8 @@ struct app_race *app_open(PGconn *admin, const char *schema, const struct scenar
 /* Runs one round (round numbers the key, as for SQL flows): starts the
  * processes, holds and releases their steps, waits for every one, then
  * counts rows per key with admin. Adds to *t and *at; fills wr (one per
- * worker, NULL: not wanted) with each process's end and output tails; on a
+ * worker, NULL: not wanted) with each process's end, output tails, exit
+ * time and steps as the listener relayed them; on a
  * broken round err names the worker and why. */
 enum race_status app_round(struct app_race *a, long long round, long long phase_round,
 			   struct round_result *out, struct race_totals *t, struct app_totals *at,

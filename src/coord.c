@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "order.h"
 #include "lastbyte.h"
 
 /* Waits on cv for at most us microseconds (realtime clock, as pthread
@@ -150,17 +151,18 @@ static void describe_stuck(struct coord *c, const char *what, char *err, size_t 
 				found = i;
 		evloop_unlock(&c->ctl->mu);
 		if (found >= 0) {
-			char who[160];
+			char who[160], name[8];
 			blocker_name(c, outside, who, sizeof who);
-			snprintf(err, errlen, "%s: worker %d (backend pid %d) is blocked by %s", what,
-				 found, victim, who);
+			snprintf(err, errlen, "%s: worker %s (backend pid %d) is blocked by %s", what,
+				 order_worker_name(found, name, sizeof name), victim, who);
 			return;
 		}
 	}
 	for (int i = 0; i < c->n; i++) {
 		int st = atomic_load(&c->w[i].view);
 		if (st == WV_RUNNING || st == WV_IDLE) {
-			snprintf(err, errlen, "%s: worker %d %s", what, i,
+			char name[8];
+			snprintf(err, errlen, "%s: worker %s %s", what, order_worker_name(i, name, sizeof name),
 				 st == WV_IDLE ? "never reached the start line"
 					       : "never finished its statements");
 			return;
@@ -315,10 +317,10 @@ void coord_outside_blocker(struct coord *c, const struct coord_member *m, int n,
 	for (int i = 0; i < n; i++)
 		for (int k = 0; k < m[i].n_pids; k++)
 			if (m[i].pids[k] == victim) {
-				char who[160];
+				char who[160], name[8];
 				blocker_name(c, outside, who, sizeof who);
-				snprintf(buf, len, "worker %d (backend pid %d) is blocked by %s", i,
-					 victim, who);
+				snprintf(buf, len, "worker %s (backend pid %d) is blocked by %s",
+					 order_worker_name(i, name, sizeof name), victim, who);
 				return;
 			}
 }

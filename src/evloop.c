@@ -22,6 +22,7 @@
 
 #include "attempt.h"
 #include "db.h"
+#include "order.h"
 #include "lastbyte.h"
 #include "vlog.h"
 
@@ -502,8 +503,10 @@ static void connect_failed(struct worker *w, int t, const char *err)
 	if (!w->broken) {
 		const char *target = t > 0 ? sc->targets[t] : "";
 		w->broken = true;
-		snprintf(w->why, sizeof w->why, "worker %d could not connect%s%s: %s", w->id,
-			 target[0] ? " to target " : "", target, err);
+		char name[8];
+		snprintf(w->why, sizeof w->why, "worker %s could not connect%s%s: %s",
+			 order_worker_name(w->id, name, sizeof name), target[0] ? " to target " : "",
+			 target, err);
 	}
 }
 
@@ -548,7 +551,7 @@ static void worker_connected(struct loop *l, struct worker *w)
 		}
 		w->conn = NULL;
 	} else {
-		vlog_worker(w->conn, w->id, false);
+		vlog_worker(w->conn, w->id);
 		w->pid = PQbackendPID(w->conn);
 	}
 	l->connected++;

@@ -17,6 +17,7 @@
 
 #include "attempt.h"
 #include "db.h"
+#include "order.h"
 #include "footprint.h"
 #include "key.h"
 #include "lockview.h"
@@ -435,8 +436,9 @@ static enum drive_status run_order(struct ilv *il, struct ilv_order *out, long l
 		struct key_ctx ctx = {.round = round, .key = 0, .phase_round = phase_round, .worker = w};
 		char why[512];
 		if (!key_eval(il->sc->params, il->sc->n_params, &ctx, &il->key[w], why, sizeof why)) {
-			fail(il, "%s:%d: params: %s (round %lld, worker %d)", il->sc->path,
-			     il->sc->params_line, why, round, w);
+			char name[8];
+			fail(il, "%s:%d: params: %s (round %lld, worker %s)", il->sc->path,
+			     il->sc->params_line, why, round, order_worker_name(w, name, sizeof name));
 			return DRIVE_BAD;
 		}
 	}
@@ -643,7 +645,7 @@ enum race_status ilv_run(const char *dsn, const char *schema, bool pooler,
 			return RACE_BROKEN;
 		}
 		il.w[i].pid = PQbackendPID(il.w[i].c);
-		vlog_worker(il.w[i].c, i, true);
+		vlog_worker(il.w[i].c, i);
 	}
 	uint64_t t_first = clock_us();
 	if (cfg->reduction && !s->listed && !pooler && il.k > 1 && s->n_orders > 1) {

@@ -313,6 +313,23 @@ bool order_observed(struct order_event *ev, size_t n, int workers, int steps, ch
 	return true;
 }
 
+const char *order_worker_name(int worker, char *buf, size_t len)
+{
+	char rev[16];
+	size_t n = 0;
+	if (worker < 0)
+		worker = 0;
+	/* bijective base 26: a..z, then aa..zz, aaa..., as spreadsheet columns */
+	for (long v = (long)worker + 1; v > 0 && n < sizeof rev; v = (v - 1) / 26)
+		rev[n++] = (char)('a' + (v - 1) % 26);
+	size_t i = 0;
+	for (; i < n && i + 1 < len; i++)
+		buf[i] = rev[n - 1 - i];
+	if (len)
+		buf[i] = '\0';
+	return buf;
+}
+
 void order_step_label(int worker, const char *name, char *buf, size_t len)
 {
 	snprintf(buf, len, "%c_%s", 'a' + worker, name);

@@ -57,7 +57,7 @@ void order_permutation(const struct order *o, const char (*names)[ORDER_NAME_LEN
 		       size_t len);
 /* One step as a worker of a free race ran it (monotonic clock, us). */
 struct order_event {
-	int worker, step;        /* from 0; step n_flow is COMMIT */
+	int worker, step;        /* from 0; step n_flow is COMMIT, -1 the try's BEGIN */
 	uint64_t sent_us, done_us;
 };
 
@@ -73,10 +73,15 @@ struct step_end {
  * the n events (one per step that ran; sorted here by send time, ties by
  * worker, then step) of workers x steps; a step that did not run (the flow
  * ended early) goes right before the worker's next step that did, or at the
- * end, so the text is a complete order an interleave phase can replay. False
+ * end, so the text is a complete order an interleave phase can replay. A
+ * BEGIN (step -1) is sorted with the rest but is not part of the order. False
  * when workers > 26 or the order would exceed len. */
 bool order_observed(struct order_event *ev, size_t n, int workers, int steps, char *buf,
 		    size_t len);
+
+/* The name every surface gives worker (from 0): a, b, ..., z, aa, ab, ...
+ * (the letters of order notation, "a1 b1"), into buf; returns buf. */
+const char *order_worker_name(int worker, char *buf, size_t len);
 
 /* "a_select": worker w's step named name, as an isolation spec step. */
 void order_step_label(int worker, const char *name, char *buf, size_t len);

@@ -395,3 +395,14 @@ enum pgwire_sql_class pgwire_sql_class(const char *sql)
 	}
 	return any_commit ? PGWIRE_SQL_COMMIT : first;
 }
+
+const char *pgwire_sql_class_name(enum pgwire_sql_class c)
+{
+	static const char *const names[] = {
+		[PGWIRE_SQL_DATA] = "statement", [PGWIRE_SQL_BEGIN] = "BEGIN",
+		[PGWIRE_SQL_COMMIT] = "COMMIT",  [PGWIRE_SQL_ROLLBACK] = "ROLLBACK",
+		[PGWIRE_SQL_SESSION] = "session", [PGWIRE_SQL_COPY] = "COPY",
+		[PGWIRE_SQL_LISTEN] = "LISTEN",
+	};
+	return (unsigned)c < sizeof names / sizeof names[0] && names[c] ? names[c] : "?";
+}

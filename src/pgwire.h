@@ -145,6 +145,9 @@ enum pgwire_sql_class {
  * skipped); several statements in one Query take the class of the first
  * that is not PGWIRE_SQL_SESSION, COMMIT winning when any is COMMIT. */
 enum pgwire_sql_class pgwire_sql_class(const char *sql);
+/* A word for class c, for reports: "statement" (DATA), "BEGIN", "COMMIT",
+ * "ROLLBACK", "session", "COPY", "LISTEN"; "?" for no class. */
+const char *pgwire_sql_class_name(enum pgwire_sql_class c);
 
 /* Appends a typed message header (type, then length len + 4) to out[0..5). */
 void pgwire_put_header(uint8_t out[5], uint8_t type, uint32_t body_len);

@@ -13,7 +13,6 @@
 #include "proxy.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -23,11 +22,11 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "mem.h"
+#include "netaddr.h"
 #include "pbuf.h"
 #include "stats.h"
 
@@ -79,6 +78,8 @@ struct pconn {
 	struct stmt_name names[MAX_NAMES];
 	int n_names;
 	uint64_t accepted_us;
+	int idx;  /* its place among its worker's connections of the round */
+	int trip; /* the step in flight's index in the view's trips, -1 none */
 	struct pbuf cin, sout, sin, cout;
 	struct pconn *next;
 };
@@ -248,6 +249,27 @@ static bool should_hold(struct pconn *c)
 	return false;
 }
 
+/* The step in flight's trip record, NULL when none is kept (trips is a
+ * ring of the last PROXY_MAX_TRIPS; c->trip the step's number). */
+static struct proxy_trip *trip_of(struct pconn *c)
+{
+	struct proxy_view *v = view_of(c);
+	return v && c->trip >= 0 && c->trip < v->n_trips && v->n_trips - c->trip <= PROXY_MAX_TRIPS
+		       ? &v->trips[c->trip % PROXY_MAX_TRIPS]
+		       : NULL;
+}
+
+/* A step came in whole: its trip begins. */
+static void trip_begin(struct pconn *c, bool held)
+{
+	struct proxy_view *v = view_of(c);
+	c->trip = v ? v->n_trips++ : -1;
+	if (v)
+		v->trips[c->trip % PROXY_MAX_TRIPS] = (struct proxy_trip){
+			.in_us = clock_us(), .cls = c->step_classed ? c->step_class : PGWIRE_SQL_SESSION,
+			.conn = c->idx, .held = held, .error = -1};
+}
+
 static void step_send(struct pconn *c, enum pc_state next)
 {
 	pbuf_move(&c->cin, &c->sout, c->step_end);
@@ -259,6 +281,9 @@ static void step_send(struct pconn *c, enum pc_state next)
 		v->steps++;
 		v->settle_us = clock_us();
 	}
+	struct proxy_trip *t = trip_of(c);
+	if (t && !t->sent_us)
+		t->sent_us = clock_us();
 	changed(c->p);
 }
 
@@ -267,7 +292,9 @@ static void step_send(struct pconn *c, enum pc_state next)
 static void step_complete(struct pconn *c, uint8_t last)
 {
 	enum pc_state next = last == 'H' ? PC_OPEN : PC_BUSY;
-	if (should_hold(c)) {
+	bool hold = should_hold(c);
+	trip_begin(c, hold);
+	if (hold) {
 		c->state = PC_HELD;
 		c->after_hold = next;
 		c->hold_gen = c->p->release_gen[c->worker];
@@ -377,6 +404,7 @@ static bool client_advance(struct pconn *c)
 			break;
 		case 'X':
 			c->bye = true;
+			c->trip = -1; /* Terminate: no step, no answer */
 			step_send(c, PC_IDLE);
 			break;
 		default: /* Sync, Flush, a function call: the step ends here */
@@ -392,6 +420,11 @@ static void record_error(struct pconn *c, const struct pgwire_msg *m)
 	struct proxy_view *v = view_of(c);
 	if (!v || !pgwire_parse_error(m, &e))
 		return;
+	struct proxy_trip *t = trip_of(c);
+	if (t && !t->failed) {
+		t->failed = true;
+		t->error = v->n_errors < PROXY_MAX_ERRORS ? v->n_errors : -1;
+	}
 	if (v->n_errors < PROXY_MAX_ERRORS) {
 		struct proxy_error *pe = &v->errors[v->n_errors];
 		snprintf(pe->sqlstate, sizeof pe->sqlstate, "%s", e.sqlstate);
@@ -427,6 +460,10 @@ static bool server_advance(struct pconn *c)
 			struct proxy_view *v = view_of(c);
 			if (v && c->state == PC_BUSY)
 				v->answers++;
+			struct proxy_trip *t = c->state == PC_BUSY ? trip_of(c) : NULL;
+			if (t)
+				t->done_us = clock_us();
+			c->trip = -1;
 			c->state = PC_IDLE;
 			changed(c->p);
 			if (!client_advance(c))
@@ -450,6 +487,8 @@ static void conn_accept(struct proxy *p, int worker)
 		c->cfd = fd;
 		c->sfd = -1;
 		c->accepted_us = clock_us();
+		c->idx = p->views[worker].connections;
+		c->trip = -1;
 		c->cep = (struct endpoint){EP_CLIENT, worker, c};
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &c->cep};
 		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -602,47 +641,10 @@ static void wake(struct proxy *p)
 	(void)write(p->wakefd, &one, sizeof one);
 }
 
-static bool resolve(struct proxy *p, const char *host, const char *port, char *err, size_t errlen)
-{
-	if (!host || !*host)
-		host = "/var/run/postgresql";
-	if (!port || !*port)
-		port = "5432";
-	if (host[0] == '/') {
-		struct sockaddr_un *un = (struct sockaddr_un *)&p->addr;
-		un->sun_family = AF_UNIX;
-		int n = snprintf(un->sun_path, sizeof un->sun_path, "%s/.s.PGSQL.%s", host, port);
-		if (n < 0 || (size_t)n >= sizeof un->sun_path) {
-			snprintf(err, errlen, "socket path %s/.s.PGSQL.%s is too long", host, port);
-			return false;
-		}
-		p->addrlen = sizeof *un;
-		return true;
-	}
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-	int rc = getaddrinfo(host, port, &hints, &res);
-	if (rc != 0 || !res) {
-		snprintf(err, errlen, "cannot resolve the server %s:%s: %s", host, port,
-			 gai_strerror(rc));
-		return false;
-	}
-	memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
-	p->addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return true;
-}
-
 static bool listen_on(struct proxy *p, int w, char *err, size_t errlen)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof a;
-	p->lfd[w] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (p->lfd[w] < 0 || bind(p->lfd[w], (struct sockaddr *)&a, sizeof a) != 0 ||
-	    listen(p->lfd[w], 64) != 0 || getsockname(p->lfd[w], (struct sockaddr *)&a, &l) != 0) {
-		snprintf(err, errlen, "cannot listen on 127.0.0.1: %s", strerror(errno));
+	if (!netaddr_listen_loopback(&p->lfd[w], &p->ports[w], err, errlen))
 		return false;
-	}
-	p->ports[w] = ntohs(a.sin_port);
 	p->lep[w] = (struct endpoint){EP_LISTENER, w, NULL};
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = &p->lep[w]};
 	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->lfd[w], &ev) != 0) {
@@ -683,7 +685,7 @@ struct proxy *proxy_open(const char *host, const char *port, int workers, char *
 		snprintf(err, errlen, "epoll: %s", strerror(errno));
 		goto fail;
 	}
-	if (!resolve(p, host, port, err, errlen))
+	if (!netaddr_server(host, port, &p->addr, &p->addrlen, err, errlen))
 		goto fail;
 	for (int w = 0; w < workers; w++)
 		if (!listen_on(p, w, err, errlen))
@@ -710,6 +712,7 @@ void proxy_arm(struct proxy *p, unsigned flags)
 	p->round++;
 	for (int w = 0; w < p->workers; w++) {
 		memset(&p->views[w], 0, sizeof p->views[w]);
+		p->views[w].armed_us = clock_us();
 		p->policy[w] = flags;
 		p->fire_pending[w] = (flags & PROXY_HOLD_FIRST) != 0;
 	}

@@ -11,7 +11,8 @@
  * forwarded to the server on a connection of its own. From the server it
  * reads BackendKeyData (the backend pid, for the lock view),
  * ReadyForQuery's transaction status, and each ErrorResponse's SQLSTATE and
- * constraint.
+ * constraint. Each step's arrival, relay and answer times go into the
+ * worker's view too (trips), for the report's timeline.
  *
  * A step is one round trip: a Query, or an extended-protocol batch up to
  * Sync (Parse/Bind/Describe/Execute...; a Flush sends what came so far and
@@ -36,6 +37,7 @@
 
 #define PROXY_MAX_PIDS 64   /* open connections' backend pids a view lists per worker */
 #define PROXY_MAX_ERRORS 16 /* errors remembered per worker per round */
+#define PROXY_MAX_TRIPS 32  /* last steps remembered per worker per round, for the report */
 
 /* Where a worker's steps stop (flags). */
 enum proxy_hold {
@@ -49,6 +51,19 @@ enum proxy_hold {
 struct proxy_error {
 	char sqlstate[6];
 	char constraint[64];
+};
+
+/* One step of a worker's connections as the listener saw it, for the
+ * report's timeline (clock_us() times, 0: not yet). */
+struct proxy_trip {
+	uint64_t in_us;            /* the step came in whole from the app */
+	uint64_t sent_us;          /* relayed to the server (after in_us when held) */
+	uint64_t done_us;          /* its ReadyForQuery came back */
+	enum pgwire_sql_class cls; /* what it does (COMMIT wins, as for holds) */
+	int conn;                  /* the worker's connection it came on, from 0 in accept order */
+	bool held;                 /* held at a hold point */
+	bool failed;               /* the server answered it with an error */
+	int error;                 /* that error's index in errors[], -1 when not kept */
 };
 
 /* What the coordinator sees of a worker (proxy_view). */
@@ -74,6 +89,10 @@ struct proxy_view {
 	int n_errors;                  /* errors since proxy_arm() (the first PROXY_MAX_ERRORS kept) */
 	struct proxy_error errors[PROXY_MAX_ERRORS];
 	char bad[160]; /* the last protocol error that closed a connection, or "" */
+	uint64_t armed_us; /* when proxy_arm() started the round (clock_us()) */
+	int n_trips; /* steps since proxy_arm(); the last PROXY_MAX_TRIPS kept, step i in
+			trips[i % PROXY_MAX_TRIPS] */
+	struct proxy_trip trips[PROXY_MAX_TRIPS];
 };
 
 struct proxy; /* opaque */

@@ -271,7 +271,7 @@ static enum race_status count_rows(struct race *r, struct round_result *out, cha
 }
 
 /* A fire or hold round on one key: each step's send, completion and what
- * it ended in, from each worker's own record (read after the round, when
+ * it ended in (each worker's BEGIN too), from each worker's own record (read after the round, when
  * every worker is parked); when it duplicated, the order its workers' steps
  * were sent in. */
 static void observe_order(struct race *r, struct round_result *out)
@@ -281,6 +281,10 @@ static void observe_order(struct race *r, struct round_result *out)
 	for (int i = 0; i < r->cfg.workers; i++)
 		for (int j = 0; j < r->w[i].n_steps && n < ORDER_MAX_EVENTS; j++)
 			all[n++] = r->w[i].steps[j];
+	/* each worker's BEGIN, where room is left (order_observed passes it over) */
+	for (int i = 0; i < r->cfg.workers && n < ORDER_MAX_EVENTS; i++)
+		if (r->w[i].begin.sent_us)
+			all[n++] = r->w[i].begin;
 	if (!order_observed(all, n, r->cfg.workers, (int)r->sc->n_flow + 1, out->order,
 			    sizeof out->order) ||
 	    !out->keys_with_duplicates)

@@ -44,7 +44,8 @@ struct round_result {
 	uint64_t release_us;          /* fire: first to last tail write (last-byte), else skew_us */
 	int tails;                    /* fire: workers released by their tail (last-byte) */
 	/* A fire or hold round on one key (at most 26 workers, ORDER_MAX_EVENTS
-	 * steps in all): each step's send and completion, sorted by send time,
+	 * steps in all): each step's send and completion, each worker's BEGIN
+	 * (step -1) where room is left, sorted by send time,
 	 * and what it ended in (n_events 0 otherwise); when the round left
 	 * duplicates, the order its steps were sent in ("a1 b1 a2 ...", "" otherwise). */
 	char order[ORDER_MAX_EVENTS * 4];

@@ -252,8 +252,9 @@ static json_t *json_order(const struct ilv_summary *s, const struct ilv_order *o
 	return j;
 }
 
-/* A round's steps: each one's send and completion in microseconds from the
- * round's first send, what it ended in and the constraint that names. */
+/* A round's steps (each worker's BEGIN as step 0): each one's send and
+ * completion in microseconds from the round's first send, what it ended in
+ * and the constraint that names. */
 static json_t *json_round_steps(const struct order_event *ev, const struct step_end *end, size_t n)
 {
 	json_t *steps = json_array();
@@ -261,8 +262,10 @@ static json_t *json_round_steps(const struct order_event *ev, const struct step_
 	uint64_t t0 = n ? ev[0].sent_us : 0;
 	for (size_t i = 0; steps && i < n; i++) {
 		const struct order_event *e = &ev[i];
-		char step[16];
-		snprintf(step, sizeof step, "%c%d", 'a' + e->worker, e->step + 1);
+		char step[24], name[8];
+		/* a0 is the worker's BEGIN, a1.. its statements, the last its COMMIT */
+		snprintf(step, sizeof step, "%s%d", order_worker_name(e->worker, name, sizeof name),
+			 e->step + 1);
 		rc |= json_array_append_new(
 			steps, json_pack("{s:s, s:I, s:I, s:s, s:o}", "step", step, "sent_us",
 					 (json_int_t)(e->sent_us - t0), "done_us",
@@ -373,10 +376,38 @@ static json_t *json_interleave(const struct phase_result *ph)
 	return o;
 }
 
-/* One kept app worker's process: how it ended, what it saw, its output. */
+/* A kept app worker's steps as the listener relayed them. */
+static json_t *json_app_trips(const struct app_worker_result *w)
+{
+	json_t *a = json_array();
+	int rc = a ? 0 : -1;
+	for (int i = 0; a && i < w->n_trips; i++) {
+		const struct app_trip *t = &w->trips[i];
+		rc |= json_array_append_new(
+			a, json_pack("{s:i,s:s,s:I,s:o,s:o,s:b,s:s,s:o}", "conn", t->conn, "what", t->what,
+				     "in_us", (json_int_t)t->in_us, "sent_us",
+				     t->sent_us >= 0 ? json_integer(t->sent_us) : json_null(), "done_us",
+				     t->done_us >= 0 ? json_integer(t->done_us) : json_null(), "held",
+				     t->held, "outcome", t->sqlstate[0] ? t->sqlstate : "ok", "constraint",
+				     t->constraint[0] ? json_text(t->constraint, sizeof t->constraint)
+						      : json_null()));
+	}
+	if (rc) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* One kept app worker's process: how it ended, what it saw, its output,
+ * its steps and when it exited. */
 static json_t *json_app_worker(const struct app_worker_result *w, int idx)
 {
-	return json_pack("{s:i,s:i,s:o,s:o,s:b,s:o,s:o,s:o,s:o}", "worker", idx, "exit_code",
+	char name[8];
+	return json_pack("{s:s,s:I,s:i,s:o,s:i,s:o,s:o,s:b,s:o,s:o,s:o,s:o}", "worker",
+			 order_worker_name(idx, name, sizeof name), "exited_us",
+			 (json_int_t)w->exited_us, "trips_seen", w->trips_seen, "trips",
+			 json_app_trips(w), "exit_code",
 			 w->exit_code, "signal", w->signal ? json_integer(w->signal) : json_null(),
 			 "end", json_text(w->end, sizeof w->end), "output_matched", w->matched,
 			 "sqlstate", w->sqlstate[0] ? json_text(w->sqlstate, sizeof w->sqlstate) : json_null(),

@@ -44,6 +44,21 @@ struct app_totals {
 
 #define APP_TAIL_MAX 2048 /* bytes of each output tail an app worker's result keeps */
 
+#define APP_TRIPS_MAX 32 /* last steps an app worker's result keeps per round */
+
+/* One step (round trip) of an app worker's connections as pgrace's listener
+ * relayed it, in microseconds from the round's start (its listener armed). */
+struct app_trip {
+	long long in_us;     /* it came in whole from the app */
+	long long sent_us;   /* relayed to the server (later when held); -1 never */
+	long long done_us;   /* its answer was back (ReadyForQuery); -1 never */
+	int conn;            /* the worker's connection, from 0 in accept order */
+	char what[12];       /* pgwire_sql_class_name: "BEGIN", "statement", "COMMIT", ... */
+	bool held;           /* held at the mode's hold point */
+	char sqlstate[6];    /* the error it got, "" when none; "error" when not kept */
+	char constraint[64]; /* that error's constraint, "" when none */
+};
+
 /* One app worker's process in a kept round (app.h). */
 struct app_worker_result {
 	int exit_code;              /* its exit status, 128 + signal when a signal ended it */
@@ -54,6 +69,10 @@ struct app_worker_result {
 	char constraint[64];        /* the first class-23 error's constraint, "" without one */
 	char out[APP_TAIL_MAX + 1]; /* the last bytes of stdout, passwords scrubbed */
 	char err[APP_TAIL_MAX + 1]; /* the last bytes of stderr, passwords scrubbed */
+	long long exited_us;        /* when it ended, from the round's start */
+	struct app_trip trips[APP_TRIPS_MAX]; /* its last steps as the listener saw them */
+	int n_trips;                          /* of the trips_seen, the last kept */
+	int trips_seen;
 };
 
 /* A round of an app flow kept for the report: the first, the first that

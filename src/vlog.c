@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "order.h"
 #include "secret.h"
 
 #define VLOG_CONNS 8192
@@ -93,13 +94,10 @@ void vlog_conn(PGconn *c, const char *label)
 	pthread_mutex_unlock(&lock);
 }
 
-void vlog_worker(PGconn *c, int id, bool letter)
+void vlog_worker(PGconn *c, int id)
 {
-	char label[32];
-	if (letter)
-		snprintf(label, sizeof label, "worker %c", 'a' + id);
-	else
-		snprintf(label, sizeof label, "worker %d", id);
+	char label[32], name[8];
+	snprintf(label, sizeof label, "worker %s", order_worker_name(id, name, sizeof name));
 	vlog_conn(c, label);
 }
 

@@ -1,8 +1,8 @@
 /* vlog.h: the --verbose log, every statement a worker sends and what came
  * back, one line each (as psql -e and pgbench's debug log):
  *
- *   2025-01-02T03:04:05.678901Z worker 3 round 7: sent: INSERT ... [$1='7', $2='1']
- *   2025-01-02T03:04:05.679342Z worker 3 round 7: result: 23505 (uq_x): duplicate key ...
+ *   2025-01-02T03:04:05.678901Z worker d round 7: sent: INSERT ... [$1='7', $2='1']
+ *   2025-01-02T03:04:05.679342Z worker d round 7: result: 23505 (uq_x): duplicate key ...
  *
  * The engines tag each worker's connection once (vlog_conn) and say which
  * round is running (vlog_round); the libpq edge (db.c) logs what is sent
@@ -25,10 +25,11 @@ void vlog_open(FILE *out);
 void vlog_close(void);
 /* The log is on. */
 bool vlog_on(void);
-/* Names c's statements in the log, e.g. "worker 3" (NULL label: forget c). */
+/* Names c's statements in the log, e.g. "worker d" (NULL label: forget c). */
 void vlog_conn(PGconn *c, const char *label);
-/* vlog_conn(c, "worker 3"), or "worker c" when letter (interleave's a, b, ...). */
-void vlog_worker(PGconn *c, int id, bool letter);
+/* vlog_conn(c, "worker d") for worker id 3: workers named as everywhere
+ * (order_worker_name: a, b, ..., z, aa, ...). */
+void vlog_worker(PGconn *c, int id);
 /* The round now running (< 0: free run, shown as "-"). */
 void vlog_round(long long round);
 /* Logs a statement sent on c (sql NULL: the prepared statement stmt). */

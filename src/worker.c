@@ -21,9 +21,10 @@ static void mark_broken(struct worker *w, const char *what, const struct db_resu
 {
 	if (w->broken)
 		return;
-	char text[320];
+	char text[320], name[8];
 	w->broken = true;
-	snprintf(w->why, sizeof w->why, "worker %d (backend pid %d) %s: %s", w->id, w->pid, what,
+	snprintf(w->why, sizeof w->why, "worker %s (backend pid %d) %s: %s",
+		 order_worker_name(w->id, name, sizeof name), w->pid, what,
 		 res ? db_result_text(res, text, sizeof text) : "");
 }
 
@@ -278,11 +279,20 @@ static void prepared_one(struct worker *w)
 		after_prepare(w);
 }
 
+/* A try's BEGIN (it) answered: its steps start afresh, and the BEGIN's send
+ * and answer are kept for the round's timeline (two clock reads the I/O
+ * layer took anyway). */
+static void note_begin(struct worker *w, const struct item *it)
+{
+	w->n_steps = 0; /* a try begins: only the last one's steps count */
+	w->step_end = (struct step_end){"", ""};
+	w->begin = (struct order_event){w->id, -1, it->sent_us, it->done_us ? it->done_us : clock_us()};
+}
+
 /* WS_BEGINNING: the round's BEGIN answered. */
 static void begun(struct worker *w)
 {
-	w->n_steps = 0;
-	w->step_end = (struct step_end){"", ""};
+	note_begin(w, &w->items[0]);
 	if (w->items[0].res.status != DB_OK)
 		broken(w, "could not BEGIN", &w->items[0].res);
 	else
@@ -337,8 +347,7 @@ static void answered(struct worker *w)
 		struct db_result *res = &it->res;
 		switch (it->kind) {
 		case IT_BEGIN:
-			w->n_steps = 0; /* a try begins: only the last one's steps count */
-			w->step_end = (struct step_end){"", ""};
+			note_begin(w, it);
 			if (res->status != DB_OK) {
 				broken(w, "could not BEGIN", res);
 				return;
@@ -456,7 +465,9 @@ static void app_fault(struct worker *w, enum wfault f, const char *what)
 		return;
 	w->broken = true;
 	w->fault = f;
-	snprintf(w->why, sizeof w->why, "worker %d %s", w->id, what);
+	char name[8];
+	snprintf(w->why, sizeof w->why, "worker %s %s", order_worker_name(w->id, name, sizeof name),
+		 what);
 }
 
 /* Where an app worker stood, for a message. */
@@ -641,6 +652,7 @@ void worker_reset(struct worker *w, bool free_run, uint64_t deadline_us, const c
 	w->broken = w->bad = w->done = false;
 	w->ready = free_run; /* a free run has no start line to report */
 	w->first_send_us = 0;
+	w->begin = (struct order_event){0};
 	atomic_store(&w->tail.written_us, 0);
 	if (w->kind == WK_APP) { /* a flow worker's pages of these stay untouched */
 		w->fault = WF_NONE;

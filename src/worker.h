@@ -192,6 +192,7 @@ struct worker {
 	uint64_t t0;            /* the attempt's start, for its latency */
 	struct db_result final; /* a failed statement's result, while ROLLBACK runs */
 	uint64_t first_send_us;
+	struct order_event begin; /* this try's BEGIN (step -1): send and answer; sent_us 0 when none */
 	struct order_event steps[ORDER_MAX_LEN]; /* this try's steps: send and completion */
 	int n_steps;
 	struct step_end step_end; /* this try's failed step: what it ended in ("" while none) */

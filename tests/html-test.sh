@@ -8,12 +8,15 @@
 # the seed scenario (hold and fire) and a mutant whose 005 adds a CHECK
 # instead of UNIQUE, each with --html; a result document whose strings are
 # hostile, through `pgrace report`; a run whose phase name, SQL, server
-# message and command output are hostile. From the DOM chromium prints after
-# rendering: the verdict and exit code, the mutant's failed expectations,
-# every phase, the race map's 20 cells per interleave phase, the swimlane
-# timelines of the first duplicated round and of the first passing round
-# after the migration (hold and fire; one lane per worker, COMMITs, blocked
-# steps with their SQLSTATE and constraint), hostile text as text (no
+# message and command output are hostile; the psql app example. From the
+# DOM chromium prints after rendering: the verdict and exit code, the
+# mutant's failed expectations, every phase, the race map's 20 cells per
+# interleave phase, the swimlane timelines of the first duplicated round and
+# of the first passing round after the migration (hold and fire; one lane
+# per worker starting with its BEGIN, COMMITs, blocked steps with their
+# SQLSTATE and constraint), the app rounds' lanes (one per process: its
+# BEGIN, held COMMITs, blocked INSERTs ending in 23505, its exit), hostile
+# text as text (no
 # element it could inject, U+FFFE escaped); from chromium's net log, that
 # the page asked the network for nothing (and that the log would show it).
 # With PGRACE_SCREENSHOT=FILE it also writes the PNG of the seed's page.
@@ -97,7 +100,16 @@ for ph in before downgrade; do
 	((lanes == 16)) || fail "seed: $ph's timeline has $lanes lanes, expected 16"
 	commits=$(count 'class="st commit"' - <<<"$sec")
 	((commits == 16)) || fail "seed: $ph's timeline shows $commits COMMITs, expected 16"
+	begins=$(count 'class="st begin"' - <<<"$sec")
+	((begins == 16)) || fail "seed: $ph's timeline shows $begins BEGINs, expected one per worker (16)"
+	first=$(grep -o '<g class="lane" data-worker="a">.*' <<<"$sec" | head -1)
+	[[ "$first" == *'worker a</text><rect class="st begin"'*'<rect class="st"'* ]] ||
+		fail "seed: $ph's lane a does not start with its BEGIN before its statement"
 done
+jq -e '[.phases[] | (.first_duplicate_round, .first_passing_round) | select(. != null)
+	| .steps | map(select(.step | test("^[a-z]+0$")))
+	| (length > 0 and all(.sent_us >= 0 and .done_us >= .sent_us))] | length > 0 and all' \
+	"$tmp/seed.json" >/dev/null || fail "seed: the JSON's rounds hold no BEGIN (step a0) with its times"
 after=$(section after "$tmp/seed.dom")
 grep -q 'the first with the migration applied that left no duplicates' <<<"$after" ||
 	fail "seed: after has no timeline of its first passing round"
@@ -127,7 +139,7 @@ grep -q 'pgrace-html-test.invalid' <<<"$(requests "$tmp/leaky.html")" ||
 	fail "the net log did not show the request of a page that makes one"
 if [[ -n "${PGRACE_SCREENSHOT:-}" ]]; then
 	timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --user-data-dir="$tmp/profile" \
-		--host-resolver-rules="MAP * ~NOTFOUND" --hide-scrollbars --window-size=1100,1400 \
+		--host-resolver-rules="MAP * ~NOTFOUND" --hide-scrollbars --window-size=1100,2000 \
 		--screenshot="$PGRACE_SCREENSHOT" "file://$tmp/seed.html" 2>/dev/null
 fi
 
@@ -211,6 +223,43 @@ fi
 grep -q '<footer>' "$tmp/hostile-run.dom" || fail "hostile run: the page did not render whole"
 asked=$(requests "$tmp/hostile-run.html")
 [[ -z "$asked" ]] || fail "hostile run: the page asked the network for: $asked"
+
+# 4c. an app flow (examples/psql-app: psql through pgrace's listener): each
+# kept round's timeline has a lane per worker's process, each with its
+# BEGIN and its exit; after the migration the losers' INSERTs end in 23505
+# with the constraint, and a COMMIT waited at the listener
+if command -v psql >/dev/null; then
+	"$bin" run "$src/examples/psql-app/psql-app.yaml" -q --json "$tmp/app.json" --html "$tmp/app.html" ||
+		fail "the psql app example did not pass"
+	dom "$tmp/app.html" >"$tmp/app.dom"
+	for ph in before after; do
+		sec=$(section "$ph" "$tmp/app.dom")
+		w=$(jq --arg ph "$ph" '.phases[] | select(.name == $ph) | .workers' "$tmp/app.json")
+		figs=$(count '<figure class="timeline app-timeline">' - <<<"$sec")
+		((figs == 1)) || fail "app: $ph has $figs app timelines, expected 1 (its kept round)"
+		lanes=$(count 'class="lane" data-worker=' - <<<"$sec")
+		((lanes == w)) || fail "app: $ph's timeline has $lanes lanes, expected one per worker ($w)"
+		begins=$(count 'class="st begin"' - <<<"$sec")
+		((begins == w)) || fail "app: $ph's timeline shows $begins BEGINs, expected $w"
+		exits=$(count '<rect class="exit' - <<<"$sec")
+		((exits == w)) || fail "app: $ph's timeline shows $exits process exits, expected $w"
+		held=$(count '<line class="held"' - <<<"$sec")
+		((held >= 1)) || fail "app: $ph's timeline shows no COMMIT held at the listener"
+	done
+	after=$(section after "$tmp/app.dom")
+	losers=$(count 'class="st err blocked"' - <<<"$after")
+	w=$(jq '.phases[] | select(.name == "after") | .workers' "$tmp/app.json")
+	((losers == w - 1)) || fail "app: after's timeline shows $losers blocked INSERTs ending in an error, expected $((w - 1))"
+	grep -q 'statement: in at [0-9]* us, sent at [0-9]* us, answered at [0-9]* us, blocked until the COMMITs were released, 23505 (uq_membership)' <<<"$after" ||
+		fail "app: a loser's INSERT does not name its SQLSTATE and constraint"
+	grep -q 'exited with status 3 at [0-9]* us' <<<"$after" || fail "app: a loser's exit status is not on its lane"
+	asked=$(requests "$tmp/app.html")
+	[[ -z "$asked" ]] || fail "app: the page asked the network for: $asked"
+elif [[ -n "${CI:-}" ]]; then
+	fail "psql is not installed (scripts/setup.sh installs it): the app flow's page is not checked"
+else
+	echo "html-test: no psql: the app flow's page is not checked" >&2
+fi
 
 # 5. bad input to pgrace report: file:line and exit 2
 printf '{"phases": [}\n' >"$tmp/bad.json"

@@ -141,6 +141,77 @@ Test(html, hold_timelines_blocked_commit_and_error)
 	free(p);
 }
 
+/* Each worker's BEGIN (step a0) on its lane, before its statements, and the
+ * wait at the start line after it; a hostile step name stays text. */
+Test(html, begin_on_lanes)
+{
+	char *p = page("{\"scenario\": \"s\", \"verdict\": \"pass\", \"phases\": [{\"name\": \"h\","
+		       " \"mode\": \"hold\", \"first_duplicate_round\": {\"round\": 1, \"steps_per_worker\": 2,"
+		       " \"steps\": ["
+		       "{\"step\": \"a0\", \"sent_us\": 0, \"done_us\": 4, \"outcome\": \"ok\"},"
+		       "{\"step\": \"b0\", \"sent_us\": 1, \"done_us\": 5, \"outcome\": \"ok\"},"
+		       "{\"step\": \"a1\", \"sent_us\": 10, \"done_us\": 12, \"outcome\": \"ok\"},"
+		       "{\"step\": \"b1\", \"sent_us\": 10, \"done_us\": 13, \"outcome\": \"ok\"},"
+		       "{\"step\": \"a2\", \"sent_us\": 20, \"done_us\": 22, \"outcome\": \"ok\"},"
+		       "{\"step\": \"b2\", \"sent_us\": 20, \"done_us\": 23, \"outcome\": \"ok\"},"
+		       "{\"step\": \"<i>0\", \"sent_us\": 2, \"done_us\": 3}]}}]}");
+	cr_expect_eq(count(p, "class=\"st begin\""), 3, "one BEGIN per worker");
+	cr_expect(strstr(p, "a0 BEGIN: sent at 0 us, answered at 4 us, ok"));
+	cr_expect_eq(count(p, "class=\"start\""), 2, "a and b waited at the start line");
+	cr_expect_eq(count(p, "class=\"st commit\""), 2);
+	cr_expect_eq(count(p, "class=\"lane\""), 3);
+	cr_expect(strstr(p, "data-worker=\"&lt;i&gt;\""), "a hostile worker name is escaped");
+	cr_expect_null(strstr(p, "<i>"));
+	free(p);
+}
+
+/* An app round's timeline: a lane per worker's process, its steps as the
+ * listener relayed them (BEGIN, a held COMMIT with its wait, an INSERT
+ * blocked past the release ending in 23505 and its constraint), its exit;
+ * the axis from the first step in; hostile words stay text. */
+Test(html, app_lanes)
+{
+	char *p = page(
+		"{\"scenario\": \"s\", \"verdict\": \"pass\", \"phases\": [{\"name\": \"after\","
+		" \"mode\": \"hold\", \"app\": {\"exit_ok\": 1, \"exit_failed\": 1, \"rounds\": ["
+		"{\"round\": 2, \"why\": \"first passing\", \"workers\": ["
+		"{\"worker\": \"a\", \"exit_code\": 0, \"end\": \"exited with status 0\","
+		" \"exited_us\": 900, \"trips_seen\": 3, \"trips\": ["
+		"{\"conn\": 0, \"what\": \"BEGIN\", \"in_us\": 100, \"sent_us\": 100, \"done_us\": 110,"
+		" \"held\": false, \"outcome\": \"ok\", \"constraint\": null},"
+		"{\"conn\": 0, \"what\": \"statement\", \"in_us\": 120, \"sent_us\": 120, \"done_us\": 130,"
+		" \"held\": false, \"outcome\": \"ok\", \"constraint\": null},"
+		"{\"conn\": 0, \"what\": \"COMMIT\", \"in_us\": 140, \"sent_us\": 400, \"done_us\": 410,"
+		" \"held\": true, \"outcome\": \"ok\", \"constraint\": null}]},"
+		"{\"worker\": \"b\", \"exit_code\": 3, \"end\": \"exited with status 3\","
+		" \"exited_us\": 800, \"trips_seen\": 40, \"trips\": ["
+		"{\"conn\": 0, \"what\": \"BEGIN\", \"in_us\": 105, \"sent_us\": 105, \"done_us\": 115,"
+		" \"held\": false, \"outcome\": \"ok\", \"constraint\": null},"
+		"{\"conn\": 0, \"what\": \"statement\", \"in_us\": 150, \"sent_us\": 150, \"done_us\": 500,"
+		" \"held\": false, \"outcome\": \"23505\", \"constraint\": \"uq_<m>\"},"
+		"{\"conn\": 1, \"what\": \"<b>x</b>\", \"in_us\": 600, \"sent_us\": null,"
+		" \"done_us\": null, \"held\": true, \"outcome\": \"ok\", \"constraint\": null}]}]}]}}]}");
+	cr_expect_eq(count(p, "<figure class=\"timeline app-timeline\">"), 1);
+	cr_expect_eq(count(p, "class=\"lane\" data-worker="), 2, "a lane per worker");
+	cr_expect_eq(count(p, "class=\"st begin\""), 2, "each process's BEGIN");
+	cr_expect_eq(count(p, "class=\"st commit\""), 1);
+	cr_expect_eq(count(p, "class=\"st err blocked\""), 1, "b's INSERT waited past the release");
+	cr_expect(strstr(p, "b, connection 0, statement: in at 150 us, sent at 150 us, answered at "
+			    "500 us, blocked until the COMMITs were released, 23505 (uq_&lt;m&gt;)"),
+		  "%s", p);
+	cr_expect(strstr(p, "a, connection 0, COMMIT: in at 140 us, held by the listener, sent at 400 us"));
+	cr_expect_eq(count(p, "<line class=\"held\""), 2, "a's COMMIT and b's last step were held");
+	cr_expect(strstr(p, "&lt;b&gt;x&lt;/b&gt;: in at 600 us, held by the listener, never sent, no answer"));
+	cr_expect_null(strstr(p, "<b>x"));
+	cr_expect_eq(count(p, "<rect class=\"exit\""), 1);
+	cr_expect_eq(count(p, "<rect class=\"exit bad\""), 1);
+	cr_expect(strstr(p, "b exited with status 3 at 800 us"));
+	cr_expect(strstr(p, "from the first step in, 100 us after the round&#39;s start"));
+	cr_expect(strstr(p, "b: 40 steps in all, the last 3 shown"));
+	cr_expect(strstr(p, "<table class=\"app\">"), "the table of the processes follows");
+	free(p);
+}
+
 /* An app phase: a table per kept round, a row per worker with its end,
  * match, SQLSTATE, constraint and output tails, all of it text. */
 Test(html, app_workers_table)
@@ -157,8 +228,9 @@ Test(html, app_workers_table)
 		       " \"constraint\": \"uq_<k>\", \"stdout_tail\": \"\", \"stderr_tail\": "
 		       "\"dup '&\\\"\"}]}]}}]}");
 	cr_expect_eq(count(p, "<table class=\"app\">"), 1);
+	cr_expect_eq(count(p, "app-timeline"), 0, "no steps, no exit times: no empty figure");
 	cr_expect(strstr(p, "app workers, round 1 (first, first duplicate)"));
-	cr_expect_eq(count(p, "<tr class=\"bad\"><td class=\"n\">1</td><td>was killed by SIGKILL"), 1,
+	cr_expect_eq(count(p, "<tr class=\"bad\"><td>b</td><td>was killed by SIGKILL"), 1,
 		     "%s", p);
 	cr_expect(strstr(p, "<td>exited with status 0</td><td>yes</td>"));
 	cr_expect(strstr(p, "<td>23505</td><td>uq_&lt;k&gt;</td>"));

@@ -77,6 +77,33 @@ Test(app, psql_races_through_the_listener)
 		cr_assert(contains(json_string_value(jget(w, "stderr_tail")), "uq_membership"), "%s",
 			  json_string_value(jget(w, "stderr_tail")));
 	}
+	/* its steps as the listener relayed them, from the round's start: BEGIN
+	 * first; the winner's COMMIT held until the losers were blocked, each
+	 * loser's INSERT answered with 23505 and the constraint after the
+	 * release; each process exited after its last answer */
+	long long held_commits = 0, losers = 0;
+	for (size_t i = 0; i < json_array_size(ws); i++) {
+		json_t *w = json_array_get(ws, i), *trips = jget(w, "trips");
+		size_t n = json_array_size(trips);
+		cr_assert(n >= 3 && jint(w, "trips_seen") == (long long)n, "%zu steps", n);
+		cr_assert_str_eq(json_string_value(jget(json_array_get(trips, 0), "what")), "BEGIN");
+		long long last_done = 0;
+		for (size_t k = 0; k < n; k++) {
+			json_t *t = json_array_get(trips, k);
+			cr_assert(jint(t, "sent_us") >= jint(t, "in_us") && jint(t, "done_us") >= jint(t, "sent_us"));
+			last_done = jint(t, "done_us");
+			const char *what = json_string_value(jget(t, "what"));
+			if (!strcmp(what, "COMMIT") && json_is_true(jget(t, "held")))
+				held_commits++;
+			if (!strcmp(json_string_value(jget(t, "outcome")), "23505")) {
+				losers++;
+				cr_assert_str_eq(json_string_value(jget(t, "constraint")), "uq_membership");
+			}
+		}
+		cr_assert(jint(w, "exited_us") >= last_done, "exit after its last answer");
+	}
+	cr_assert_eq(held_commits, 1, "the winner's COMMIT waited at the listener");
+	cr_assert_eq(losers, workers - 1);
 	cr_assert_eq(ok, 1, "one psql inserted");
 	json_decref(doc);
 	proc_free(&p);
@@ -95,7 +122,7 @@ Test(app, an_app_that_bypasses_the_listener_fails_the_phase)
 	int code = run_pgrace(ARGS("run", file), &p);
 	unsetenv("REAL_PGHOST");
 	cr_assert_eq(code, 3, "%s", proc_said(&p));
-	cr_assert(contains(p.out, "worker 0: the app never connected through pgrace's listener"), "%s",
+	cr_assert(contains(p.out, "worker a: the app never connected through pgrace's listener"), "%s",
 		  proc_said(&p));
 	cr_assert(contains(p.out, "phase before"), "%s", proc_said(&p));
 	cr_assert_not(contains(p.out, "PASS in"), "%s", proc_said(&p));
@@ -260,12 +287,13 @@ static const char *app_scenario(const char *name, const char *script, const char
 }
 
 /* An app with two connections, both waiting on a lock a peer holds, is one
- * blocked worker, not two. Worker 0 locks the gate row and is held at its
- * COMMIT, worker 1's two psql processes wait on that lock, worker 2 starts
- * late and must still run its statements before anyone commits: it sees no
- * marker of worker 0. Before: the barrier counted blocked backends against
- * workers (1 held + 2 blocked >= 3) and released worker 0's COMMIT while
- * worker 2 had not started, so worker 2 saw the marker. */
+ * blocked worker, not two. Worker a (PGRACE_WORKER=0) locks the gate row
+ * and is held at its COMMIT, worker b's two psql processes wait on that
+ * lock, worker c starts late and must still run its statements before
+ * anyone commits: it sees no marker of worker a. Before: the barrier
+ * counted blocked backends against workers (1 held + 2 blocked >= 3) and
+ * released worker a's COMMIT while worker c had not started, so worker c
+ * saw the marker. */
 Test(app, two_blocked_connections_are_one_blocked_worker)
 {
 	const char *script =
@@ -291,7 +319,7 @@ Test(app, two_blocked_connections_are_one_blocked_worker)
 	cr_assert_eq(code, 0, "%s", proc_said(&p));
 	json_t *doc = load_json(spath("twoconn.json"));
 	json_t *ph = phase(doc, "race");
-	cr_assert_eq(jint2(ph, "app", "connections"), 4, "worker 1 opened two connections");
+	cr_assert_eq(jint2(ph, "app", "connections"), 4, "worker b opened two connections");
 	json_decref(doc);
 	proc_free(&p);
 }
@@ -316,7 +344,7 @@ Test(app, an_app_that_gives_up_on_its_held_commit_breaks_the_round)
 	struct proc p;
 	int code = run_pgrace(ARGS("run", file), &p);
 	cr_assert_eq(code, 3, "%s", proc_said(&p));
-	cr_assert(contains(p.out, "worker 0 lost a connection mid-way: its client hung up while "
+	cr_assert(contains(p.out, "worker a lost a connection mid-way: its client hung up while "
 				  "pgrace held a step of it"),
 		  "%s", proc_said(&p));
 	cr_assert_not(contains(p.out, "PASS in"), "%s", proc_said(&p));
@@ -353,7 +381,7 @@ Test(app, a_connection_the_listener_refuses_breaks_the_round)
 	struct proc p;
 	int code = run_pgrace(ARGS("run", file), &p);
 	cr_assert_eq(code, 3, "%s", proc_said(&p));
-	cr_assert(contains(p.out, "worker 0 lost a connection mid-way: pgrace's listener closed its "
+	cr_assert(contains(p.out, "worker a lost a connection mid-way: pgrace's listener closed its "
 				  "connection"),
 		  "%s", proc_said(&p));
 	cr_assert_not(contains(p.out, "PASS in"), "%s", proc_said(&p));
@@ -376,7 +404,7 @@ Test(app, a_connection_the_server_closes_breaks_the_round)
 	struct proc p;
 	int code = run_pgrace(ARGS("run", file), &p);
 	cr_assert_eq(code, 3, "%s", proc_said(&p));
-	cr_assert(contains(p.out, "worker 0 lost a connection mid-way: the server closed its "
+	cr_assert(contains(p.out, "worker a lost a connection mid-way: the server closed its "
 				  "connection (backend pid "),
 		  "%s", proc_said(&p));
 	proc_free(&p);
@@ -446,7 +474,7 @@ Test(app, more_connections_than_the_view_follows_break_the_round)
 	 * for their 60 s deadline) */
 	cr_assert_lt(now_s() - t0, 40.0, "the held processes waited for their deadline");
 	cr_assert_eq(code, 3, "%s", proc_said(&p));
-	cr_assert(contains(p.out, "worker 0 had more than 64 connections open at once"), "%s",
+	cr_assert(contains(p.out, "worker a had more than 64 connections open at once"), "%s",
 		  proc_said(&p));
 	proc_free(&p);
 }
@@ -462,7 +490,7 @@ Test(app, deadline_ms_bounds_an_app_round)
 	int code = run_pgrace(ARGS("run", file, "--deadline-ms", "1000"), &p);
 	cr_assert_lt(now_s() - t0, 30.0, "--deadline-ms was not kept");
 	cr_assert_eq(code, 3, "%s", proc_said(&p));
-	cr_assert(contains(p.out, "worker 0 was still running at its deadline (it had not connected"),
+	cr_assert(contains(p.out, "worker a was still running at its deadline (it had not connected"),
 		  "%s", proc_said(&p));
 	proc_free(&p);
 }
@@ -514,8 +542,44 @@ Test(app, a_worker_blocked_from_outside_is_named_at_its_deadline)
 	int code = run_pgrace(ARGS("run", file, "--deadline-ms", "3000"), &p);
 	PQfinish(outsider);
 	cr_assert_eq(code, 3, "%s", proc_said(&p));
-	cr_assert(contains(p.out, "worker 0 was still running at its deadline (running)"), "%s",
+	cr_assert(contains(p.out, "worker a was still running at its deadline (running)"), "%s",
 		  proc_said(&p));
 	cr_assert(contains(p.out, pid), "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+/* A process that sends more steps than the report keeps (40 SELECTs on a
+ * first connection, then the race on a second): the last 32 are kept, so
+ * its racing transaction (BEGIN ... COMMIT on connection 1) is on its lane. */
+Test(app, the_last_steps_are_kept)
+{
+	char line[768];
+	snprintf(line, sizeof line,
+		 "for i in $(seq 40); do echo \"SELECT $i;\"; done | psql -X -q >/dev/null; "
+		 "psql -X -q -v ON_ERROR_STOP=1 -v user_id=\"$1\" -v tenant_id=\"$2\" -f %s",
+		 PGRACE_SOURCE_DIR "/examples/psql-app/register.sql");
+	const char *file = with_command("many-steps.yaml", line);
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "-q", "--json", spath("m.json")), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(spath("m.json"));
+	json_t *ws = jget(json_array_get(jget(jget(phase(doc, "after"), "app"), "rounds"), 0), "workers");
+	cr_assert(json_array_size(ws) > 0);
+	for (size_t i = 0; i < json_array_size(ws); i++) {
+		json_t *w = json_array_get(ws, i), *trips = jget(w, "trips");
+		size_t n = json_array_size(trips);
+		cr_assert(jint(w, "trips_seen") > 40, "%lld steps seen", jint(w, "trips_seen"));
+		cr_assert_eq(n, 32, "the last 32 kept");
+		json_t *last = json_array_get(trips, n - 1);
+		cr_expect_eq(jint(last, "conn"), 1, "the racing connection's steps are the last");
+		const char *what = json_string_value(jget(last, "what"));
+		cr_expect(!strcmp(what, "COMMIT") || !strcmp(json_string_value(jget(last, "outcome")), "23505"),
+			  "the last step is the COMMIT or the failed INSERT: %s", what);
+		int begins = 0;
+		for (size_t k = 0; k < n; k++)
+			begins += !strcmp(json_string_value(jget(json_array_get(trips, k), "what")), "BEGIN");
+		cr_expect_eq(begins, 1, "its racing transaction's BEGIN is kept");
+	}
+	json_decref(doc);
 	proc_free(&p);
 }

@@ -409,7 +409,14 @@ Test(interleave, fire_round_order_replays, .timeout = 180)
 	}
 	json_t *first = jget(fire, "first_duplicate_round");
 	const char *order = jstr(first, "order");
-	cr_expect_eq(json_array_size(jget(first, "steps")), 8, "every step's times");
+	json_t *steps = jget(first, "steps");
+	cr_expect_eq(json_array_size(steps), 10, "every step's times, each worker's BEGIN too");
+	int begins = 0;
+	for (size_t i = 0; i < json_array_size(steps); i++) {
+		const char *st = jstr(json_array_get(steps, i), "step");
+		begins += !strcmp(st, "a0") || !strcmp(st, "b0");
+	}
+	cr_expect_eq(begins, 2, "a0 and b0: the BEGINs");
 	cr_expect(race_probability_ok(fire), "the bound is there");
 	char *text = read_file(FIRE_REPLAY, NULL);
 	cr_assert_not_null(text);

@@ -266,6 +266,9 @@ Test(order, observed_from_events)
 		/* three workers */
 		{{{2, 0, 1, 2}, {0, 0, 2, 3}, {1, 0, 3, 4}, {2, 1, 4, 5}, {1, 1, 5, 6}, {0, 1, 6, 7}},
 		 6, 3, 2, "c1 a1 b1 c2 b2 a2"},
+		/* each worker's BEGIN (step -1) sorted with the steps, not part of the order */
+		{{{0, -1, 1, 2}, {1, -1, 2, 3}, {1, 0, 5, 6}, {0, 0, 6, 7}, {0, 1, 8, 9}, {1, 1, 9, 10}},
+		 6, 2, 2, "b1 a1 a2 b2"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct order_event ev[8];
@@ -284,4 +287,26 @@ Test(order, observed_from_events)
 	char small[4];
 	cr_expect_not(order_observed(&one, 1, 2, 3, small, sizeof small), "does not fit");
 	cr_expect_not(order_observed(&one, 1, 27, 3, small, sizeof small), "27 workers have no letters");
+	/* sorted by send time, BEGINs included */
+	struct order_event ev[3] = {{0, 0, 9, 10}, {1, -1, 1, 2}, {0, -1, 3, 4}};
+	char buf[32];
+	cr_assert(order_observed(ev, 3, 2, 1, buf, sizeof buf));
+	cr_expect(ev[0].worker == 1 && ev[0].step == -1 && ev[1].worker == 0 && ev[1].step == -1);
+}
+
+/* Every surface names a worker as order notation does: a..z, then aa, ab. */
+Test(order, worker_names)
+{
+	static const struct {
+		int worker;
+		const char *want;
+	} cases[] = {{0, "a"}, {1, "b"}, {25, "z"}, {26, "aa"}, {27, "ab"}, {51, "az"},
+		     {52, "ba"}, {701, "zz"}, {702, "aaa"}, {-1, "a"}};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char buf[8];
+		cr_expect_str_eq(order_worker_name(cases[i].worker, buf, sizeof buf), cases[i].want,
+				 "worker %d", cases[i].worker);
+	}
+	char tiny[2];
+	cr_expect_str_eq(order_worker_name(26, tiny, sizeof tiny), "a", "cut to fit, NUL-terminated");
 }

@@ -319,6 +319,19 @@ Test(pgwire, sql_classes)
 		cr_expect_eq(pgwire_sql_class(classes[i].sql), classes[i].cls, "%s", classes[i].sql);
 }
 
+/* The words the report's app timeline names a step's class with. */
+Test(pgwire, sql_class_names)
+{
+	cr_expect_str_eq(pgwire_sql_class_name(pgwire_sql_class("BEGIN")), "BEGIN");
+	cr_expect_str_eq(pgwire_sql_class_name(pgwire_sql_class("INSERT INTO t VALUES (1)")), "statement");
+	cr_expect_str_eq(pgwire_sql_class_name(pgwire_sql_class("end")), "COMMIT");
+	cr_expect_str_eq(pgwire_sql_class_name(pgwire_sql_class("ABORT")), "ROLLBACK");
+	cr_expect_str_eq(pgwire_sql_class_name(pgwire_sql_class("SET x = 1")), "session");
+	cr_expect_str_eq(pgwire_sql_class_name(PGWIRE_SQL_COPY), "COPY");
+	cr_expect_str_eq(pgwire_sql_class_name(PGWIRE_SQL_LISTEN), "LISTEN");
+	cr_expect_str_eq(pgwire_sql_class_name((enum pgwire_sql_class)99), "?");
+}
+
 Test(pgwire, random_bytes_never_overrun)
 {
 	/* every buffer of garbage is framed or refused within its bounds (ASan

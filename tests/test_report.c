@@ -940,8 +940,14 @@ Test(report, round_steps_outcome_and_first_passing_round)
 	ph->pass_events[1] = (struct order_event){1, 1, 2010, 2900};
 	ph->pass_ends[0] = (struct step_end){"", ""};
 	ph->pass_ends[1] = (struct step_end){"23505", "uq_t_k"};
-	ph->n_pass_events = 2;
+	ph->pass_events[2] = (struct order_event){27, -1, 2020, 2030}; /* worker ab's BEGIN */
+	ph->pass_ends[2] = (struct step_end){"", ""};
+	ph->n_pass_events = 3;
 	json_t *doc = parse_json(report_write_json, &run, 1);
+	check_field(doc, &(struct field_case){"phases.0.first_passing_round.steps.2.step", K_STR, "ab0",
+					      0, 0});
+	check_field(doc, &(struct field_case){"phases.0.first_passing_round.steps.2.sent_us", K_INT,
+					      NULL, 20, 0});
 	check_field(doc, &(struct field_case){"phases.0.first_duplicate_round.steps.0.outcome", K_STR,
 					      "ok", 0, 0});
 	check_field(doc, &(struct field_case){"phases.0.first_duplicate_round.steps_per_worker", K_INT,
@@ -996,7 +1002,7 @@ Test(report, json_app_rounds_per_worker)
 		{"phases.0.app.exit_ok", K_INT, .i = 1},
 		{"phases.0.app.rounds.0.round", K_INT, .i = 1},
 		{"phases.0.app.rounds.0.why", K_STR, .s = "first, first duplicate"},
-		{"phases.0.app.rounds.0.workers.0.worker", K_INT, .i = 0},
+		{"phases.0.app.rounds.0.workers.0.worker", K_STR, .s = "a"},
 		{"phases.0.app.rounds.0.workers.0.exit_code", K_INT, .i = 0},
 		{"phases.0.app.rounds.0.workers.0.signal", K_NULL, .s = NULL},
 		{"phases.0.app.rounds.0.workers.0.end", K_STR, .s = "exited with status 0"},

@@ -725,6 +725,36 @@ Test(worker, retry_then_success_counts_one_attempt)
 	worker_free(&g.w);
 }
 
+/* The try's BEGIN is kept (step -1, its send and answer) for the round's
+ * timeline: the round's BEGIN, then a retry's own, and none after a reset. */
+Test(worker, begin_is_recorded_per_try)
+{
+	struct rig g;
+	rig_init(&g, MODE_FIRE, 2);
+	g.w.id = 1;
+	reach(&g, AT_BEGINNING);
+	g.w.items[0].sent_us = 100;
+	g.w.items[0].done_us = 150;
+	answer(&g.w, OK);
+	worker_advance(&g.w, WE_ANSWER);
+	cr_expect(g.w.begin.worker == 1 && g.w.begin.step == -1);
+	cr_expect(g.w.begin.sent_us == 100 && g.w.begin.done_us == 150);
+	worker_reset(&g.w, false, 0, key);
+	cr_expect_eq(g.w.begin.sent_us, 0, "a new generation has no BEGIN yet");
+	worker_free(&g.w);
+	rig_init(&g, MODE_FIRE, 2);
+	reach(&g, AT_BACKOFF);
+	worker_advance(&g.w, WE_TIMER);
+	cr_assert_eq(io.kind, IT_BEGIN);
+	g.w.items[0].sent_us = 900;
+	g.w.items[0].done_us = 950;
+	answer(&g.w, OK);
+	worker_advance(&g.w, WE_ANSWER);
+	cr_expect(g.w.begin.sent_us == 900 && g.w.begin.done_us == 950, "the retry's BEGIN");
+	cr_expect_eq(g.w.n_steps, 0, "the retry's steps start afresh");
+	worker_free(&g.w);
+}
+
 /* Behind a pooler nothing is prepared and BEGIN's answer names the backend. */
 Test(worker, pooler_begins_unprepared_and_learns_the_pid)
 {
@@ -832,7 +862,7 @@ static const struct app_case app_cases[] = {
 	 WS_APP_RUNNING, WV_RUNNING, WF_NONE, NULL, 1},
 	{"starting: exits before connecting (it bypassed the listener)", MODE_HOLD, AA_STARTING,
 	 WE_EXITED, WS_APP_EXITED, WV_FINISHED, WF_NEVER_CONNECTED,
-	 "worker 1 never connected through pgrace's listener"},
+	 "worker b never connected through pgrace's listener"},
 	{"starting: killed at its deadline", MODE_HOLD, AA_STARTING, WE_DEADLINE, WS_APP_EXITED,
 	 WV_FINISHED, WF_DEADLINE,
 	 "still running at its deadline (it had not connected through pgrace's listener)"},
@@ -851,7 +881,7 @@ static const struct app_case app_cases[] = {
 	{"running: an answer", MODE_HOLD, AA_RUNNING, WE_ANSWER, WS_APP_RUNNING, WV_RUNNING, WF_NONE,
 	 NULL, 1},
 	{"running: a lost connection", MODE_HOLD, AA_RUNNING, WE_LOST, WS_APP_RUNNING, WV_RUNNING,
-	 WF_LOST, "worker 1 lost a connection mid-way: the server closed its connection", 1},
+	 WF_LOST, "worker b lost a connection mid-way: the server closed its connection", 1},
 	{"running: exits", MODE_HOLD, AA_RUNNING, WE_EXITED, WS_APP_EXITED, WV_FINISHED, WF_NONE,
 	 NULL, 1},
 	{"running: killed at its deadline", MODE_HOLD, AA_RUNNING, WE_DEADLINE, WS_APP_EXITED,
