@@ -9,8 +9,10 @@
  * (worker_advance); the loop only keeps count of where its workers stand
  * (at the start line, held, finished) to tell the coordinator. Free runs
  * pipeline where the flow allows (libpq pipeline mode, prepared statements,
- * no pooler). */
+ * no pooler). Connecting the workers before the first round is
+ * evloop_connect.c's job. */
 #include "evloop.h"
+#include "evloop_loop.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,23 +29,6 @@
 #include "vlog.h"
 
 #define STACK_BYTES (256 * 1024)
-#define LOOP_EVENTS 64
-
-struct loop {
-	struct evloop_ctl *ctl;
-	int id;
-	pthread_t thread;
-	bool started;
-	int epfd, evfd;
-	struct worker **w; /* its workers */
-	int n;
-	long long gen;                  /* the generation it runs */
-	int active;                     /* its workers not finished in this generation */
-	int at_line, held;              /* how many wait at the start line / the commit line */
-	bool changed;                   /* a worker reached the commit line since the last report */
-	uint64_t wake_at;               /* earliest timer of its workers, 0 = none */
-	int ready, finished, connected; /* to report to the coordinator */
-} __attribute__((aligned(64)));
 
 struct evloop {
 	struct evloop_ctl *ctl;
@@ -70,12 +55,12 @@ static void arm(struct loop *l, uint64_t t)
 		l->wake_at = t;
 }
 
-static PGconn *conn_of(struct worker *w, int t)
+PGconn *evloop_conn_of(struct worker *w, int t)
 {
 	return t ? w->tconn[t] : w->conn;
 }
 
-static struct loop *loop_of(struct worker *w)
+struct loop *evloop_loop_of(struct worker *w)
 {
 	return w->loop;
 }
@@ -106,12 +91,12 @@ static void step(struct loop *l, struct worker *w, enum wevent ev)
 
 /* Watches connection t of w for input, and for room to write when
  * want_write. */
-static void watch(struct worker *w, int t, bool want_write)
+void evloop_watch(struct worker *w, int t, bool want_write)
 {
 	struct worker_slot *sl = &w->slot[t];
 	struct epoll_event ev = {.events = EPOLLIN | (want_write ? EPOLLOUT : 0u), .data.ptr = sl};
-	if (epoll_ctl(loop_of(w)->epfd, sl->watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
-		      PQsocket(conn_of(w, t)), &ev) == 0) {
+	if (epoll_ctl(evloop_loop_of(w)->epfd, sl->watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+		      PQsocket(evloop_conn_of(w, t)), &ev) == 0) {
 		sl->watched = true;
 		sl->want_write = want_write;
 	}
@@ -121,7 +106,7 @@ static void unwatch(struct worker *w, int t)
 {
 	struct worker_slot *sl = &w->slot[t];
 	if (sl->watched)
-		epoll_ctl(loop_of(w)->epfd, EPOLL_CTL_DEL, PQsocket(conn_of(w, t)), NULL);
+		epoll_ctl(evloop_loop_of(w)->epfd, EPOLL_CTL_DEL, PQsocket(evloop_conn_of(w, t)), NULL);
 	sl->watched = false;
 	sl->want_write = false;
 }
@@ -144,7 +129,7 @@ static struct db_result *answering(struct worker *w)
  * (the answering item then says so, and the connection is buried). */
 static bool flush(struct worker *w)
 {
-	PGconn *c = conn_of(w, w->bt);
+	PGconn *c = evloop_conn_of(w, w->bt);
 	int f = PQflush(c);
 	if (f < 0) {
 		db_result_lost(c, answering(w));
@@ -152,7 +137,7 @@ static bool flush(struct worker *w)
 		return false;
 	}
 	if ((f == 1) != w->slot[w->bt].want_write)
-		watch(w, w->bt, f == 1);
+		evloop_watch(w, w->bt, f == 1);
 	return true;
 }
 
@@ -172,7 +157,7 @@ static bool send_failed(struct worker *w, int upto)
 static bool io_send(struct worker *w)
 {
 	const struct worker_env *e = w->env;
-	PGconn *c = conn_of(w, w->bt);
+	PGconn *c = evloop_conn_of(w, w->bt);
 	/* An encrypted connection's bytes are not messages: sent whole. */
 	bool hold = w->hold_tail && !PQsslInUse(c) && !PQgssEncInUse(c);
 	if (hold)
@@ -217,7 +202,7 @@ static bool io_send(struct worker *w)
 
 static void io_arm(struct worker *w, uint64_t at_us)
 {
-	arm(loop_of(w), at_us);
+	arm(evloop_loop_of(w), at_us);
 }
 
 static bool io_pipeline(struct worker *w, bool on)
@@ -236,7 +221,7 @@ static bool io_pipeline(struct worker *w, bool on)
 
 static void io_backend_pid(struct worker *w, int pid)
 {
-	struct evloop_ctl *ctl = loop_of(w)->ctl;
+	struct evloop_ctl *ctl = evloop_loop_of(w)->ctl;
 	evloop_lock(&ctl->mu); /* the coordinator reads pids under mu */
 	w->pid = pid;
 	evloop_unlock(&ctl->mu);
@@ -265,7 +250,7 @@ const struct worker_io *evloop_io(void)
  * a statement's command tag, and at the sync the connection's status. */
 static void collect(struct loop *l, struct worker *w)
 {
-	PGconn *c = conn_of(w, w->bt);
+	PGconn *c = evloop_conn_of(w, w->bt);
 	if (!w->pipeline) {
 		if (db_poll(c, &w->items[0].res)) {
 			w->items[0].done_us = clock_us();
@@ -335,7 +320,7 @@ static void collect(struct loop *l, struct worker *w)
  * its next query). */
 static void idle_input(struct worker *w, int t)
 {
-	PGconn *c = conn_of(w, t);
+	PGconn *c = evloop_conn_of(w, t);
 	if (w->dead)
 		return;
 	if (PQconsumeInput(c) && PQstatus(c) != CONNECTION_BAD) {
@@ -372,9 +357,10 @@ static void on_io(struct loop *l, struct worker_slot *sl, uint32_t events)
 
 static void cancel_query(struct loop *l, struct worker *w, int sig, uint64_t now)
 {
-	db_cancel(conn_of(w, w->bt));
+	db_cancel(evloop_conn_of(w, w->bt));
 	db_mark_cancelled(sig, answering(w));
 	w->cancelled = true;
+	w->cancel_sent = true;
 	w->grace_us = now + DB_CANCEL_GRACE_S * 1000000u;
 	arm(l, w->grace_us);
 }
@@ -468,7 +454,7 @@ static void begin_generation(struct loop *l)
 }
 
 /* Tells the coordinator what changed since the last report. */
-static void report(struct loop *l)
+void evloop_report(struct loop *l)
 {
 	struct evloop_ctl *ctl = l->ctl;
 	if (!l->ready && !l->finished && !l->connected && !l->changed)
@@ -484,215 +470,12 @@ static void report(struct loop *l)
 	l->ready = l->finished = l->connected = 0;
 }
 
-/* Connections a loop opens at once: enough to keep the server's backend
- * start-ups busy, few enough not to flood its listen queue. */
-#define CONNECTING_MAX 32
-
-/* A connection being made: worker w's connection t. */
-struct pending {
-	struct worker *w;
-	int i, t; /* l->w[i] */
-	int fd;   /* registered in the epoll set (-1: none) */
-	uint64_t start_us, deadline_us;
-};
-
-/* w could not connect: why, then none of its connections stays. */
-static void connect_failed(struct worker *w, int t, const char *err)
-{
-	const struct scenario *sc = loop_of(w)->ctl->sc;
-	if (!w->broken) {
-		const char *target = t > 0 ? sc->targets[t] : "";
-		w->broken = true;
-		char name[8];
-		snprintf(w->why, sizeof w->why, "worker %s could not connect%s%s: %s",
-			 order_worker_name(w->id, name, sizeof name), target[0] ? " to target " : "",
-			 target, err);
-	}
-}
-
-/* Ends connection attempt p (its worker's connection is made or failed):
- * its fd leaves the epoll set. */
-static void pending_done(struct loop *l, struct pending *p)
-{
-	if (p->fd >= 0)
-		epoll_ctl(l->epfd, EPOLL_CTL_DEL, p->fd, NULL);
-	p->fd = -1;
-}
-
-/* Registers p's connection for what PQconnectPoll waits for (st); its
- * socket may have changed (another host, or a retry without TLS). */
-static bool pending_watch(struct loop *l, struct pending *p, PostgresPollingStatusType st)
-{
-	PGconn *c = conn_of(p->w, p->t);
-	int fd = PQsocket(c);
-	struct epoll_event ev = {.events = st == PGRES_POLLING_READING ? EPOLLIN : EPOLLOUT, .data.ptr = p};
-	if (fd < 0)
-		return false;
-	if (fd == p->fd && epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
-		return true;
-	if (p->fd >= 0 && p->fd != fd)
-		epoll_ctl(l->epfd, EPOLL_CTL_DEL, p->fd, NULL); /* it may be closed already */
-	p->fd = fd;
-	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) == 0;
-}
-
-/* A worker whose every connection is settled: ready for rounds (watched
- * once every worker is), or broken with none kept. */
-static void worker_connected(struct loop *l, struct worker *w)
-{
-	for (int t = 0; !w->broken && t < TARGETS_MAX; t++)
-		if (conn_of(w, t) && PQsetnonblocking(conn_of(w, t), 1) != 0)
-			connect_failed(w, t, "cannot make the connection non-blocking");
-	if (w->broken) {
-		for (int t = 0; t < TARGETS_MAX; t++) {
-			PQfinish(conn_of(w, t));
-			if (t)
-				w->tconn[t] = NULL;
-		}
-		w->conn = NULL;
-	} else {
-		vlog_worker(w->conn, w->id);
-		w->pid = PQbackendPID(w->conn);
-	}
-	l->connected++;
-}
-
-/* Connects the loop's workers before any round, up to CONNECTING_MAX
- * connections at once on the loop's epoll set (PQconnectStart and
- * PQconnectPoll), each within its connect_timeout; the stop flag or quit
- * ends the waits (the workers not connected are broken, "interrupted"). */
-static void connect_workers(struct loop *l)
-{
-	struct evloop_ctl *ctl = l->ctl;
-	const struct scenario *sc = ctl->sc;
-	const char *schema = ctl->pooler ? NULL : ctl->schema;
-	int per = sc->n_targets > 1 ? (int)sc->n_targets : 1; /* connections per worker */
-	int jobs = l->n * per, next = 0, inflight = 0;
-	int *left = calloc((size_t)l->n + 1, sizeof *left); /* per worker: connections not settled */
-	struct pending *p = calloc(CONNECTING_MAX, sizeof *p);
-	struct epoll_event ev[LOOP_EVENTS];
-	if (!left || !p)
-		abort();
-	for (int i = 0; i < l->n; i++)
-		left[i] = per;
-	for (int k = 0; k < CONNECTING_MAX; k++)
-		p[k].fd = -1;
-	while (next < jobs || inflight > 0) {
-		bool stop = db_stop_requested() || atomic_load(&ctl->quit);
-		/* start connections while there is room */
-		for (int k = 0; !stop && k < CONNECTING_MAX && next < jobs; k++) {
-			if (p[k].w)
-				continue;
-			int i = next / per, t = next % per;
-			struct worker *w = l->w[i];
-			next++;
-			char err[512];
-			PGconn *c = NULL;
-			if (!w->broken) {
-				p[k].deadline_us = 0;
-				p[k].start_us = clock_us();
-				c = db_connect_start(t ? ctl->targets[t] : ctl->dsn, schema, &p[k].deadline_us,
-						     err, sizeof err);
-				if (!c)
-					connect_failed(w, t, err);
-			}
-			if (t)
-				w->tconn[t] = c;
-			else
-				w->conn = c;
-			if (c) {
-				p[k].w = w;
-				p[k].i = i;
-				p[k].t = t;
-				p[k].fd = -1;
-				if (pending_watch(l, &p[k], PGRES_POLLING_WRITING)) {
-					inflight++;
-					continue;
-				}
-				connect_failed(w, t, "cannot watch the connection's socket");
-				p[k].w = NULL;
-			}
-			if (--left[i] == 0)
-				worker_connected(l, w);
-		}
-		if (stop && next < jobs) { /* the rest are not started */
-			for (; next < jobs; next++) {
-				struct worker *w = l->w[next / per];
-				connect_failed(w, 0, "interrupted");
-				if (--left[next / per] == 0)
-					worker_connected(l, w);
-			}
-		}
-		report(l);
-		if (inflight == 0)
-			continue;
-		int k = epoll_wait(l->epfd, ev, LOOP_EVENTS, 20);
-		uint64_t now = clock_us();
-		for (int e = 0; e < k; e++) {
-			struct pending *q = ev[e].data.ptr;
-			if (!q) { /* the eventfd: quit or a signal, seen above */
-				uint64_t v;
-				if (read(l->evfd, &v, sizeof v) < 0 && errno != EAGAIN)
-					abort();
-				continue;
-			}
-			if (!q->w)
-				continue; /* settled by an earlier event of this batch */
-			PGconn *c = conn_of(q->w, q->t);
-			PostgresPollingStatusType st = PQconnectPoll(c);
-			if (st == PGRES_POLLING_READING || st == PGRES_POLLING_WRITING) {
-				if (pending_watch(l, q, st))
-					continue;
-				st = PGRES_POLLING_FAILED;
-			}
-			char err[512] = "";
-			if (st != PGRES_POLLING_OK || PQstatus(c) != CONNECTION_OK) {
-				db_connect_failed(c, err, sizeof err);
-				connect_failed(q->w, q->t, err);
-			} else {
-				db_connect_ready(c);
-			}
-			pending_done(l, q);
-			q->w = NULL;
-			inflight--;
-			if (--left[q->i] == 0)
-				worker_connected(l, l->w[q->i]);
-		}
-		/* deadlines, and the stop flag: what is still connecting ends */
-		for (int j = 0; j < CONNECTING_MAX; j++) {
-			struct pending *q = &p[j];
-			if (!q->w || (!stop && now < q->deadline_us))
-				continue;
-			char err[512];
-			if (stop)
-				snprintf(err, sizeof err, "interrupted");
-			else
-				db_connect_timeout(q->start_us, err, sizeof err);
-			connect_failed(q->w, q->t, err);
-			pending_done(l, q);
-			q->w = NULL;
-			inflight--;
-			if (--left[q->i] == 0)
-				worker_connected(l, l->w[q->i]);
-		}
-	}
-	/* the epoll set now watches the workers' connections (while connecting
-	 * its events were the pending connections') */
-	for (int i = 0; i < l->n; i++)
-		for (int t = 0; l->w[i]->conn && t < TARGETS_MAX; t++)
-			if (conn_of(l->w[i], t))
-				watch(l->w[i], t, false);
-	report(l);
-	free(left);
-	free(p);
-}
-
 static void *loop_main(void *arg)
 {
 	struct loop *l = arg;
 	struct evloop_ctl *ctl = l->ctl;
 	struct epoll_event ev[LOOP_EVENTS];
-	connect_workers(l);
+	evloop_connect_workers(l);
 	for (;;) {
 		bool quit = atomic_load(&ctl->quit);
 		long long gen = atomic_load(&ctl->gen);
@@ -717,7 +500,7 @@ static void *loop_main(void *arg)
 		uint64_t now = clock_us();
 		if (l->wake_at && now >= l->wake_at)
 			timers(l, now);
-		report(l);
+		evloop_report(l);
 		if (quit && l->active == 0)
 			break;
 		int ms = 50;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "attempt.h"
+#include "connpool.h"
 #include "coord.h"
 #include "db.h"
 #include "evloop.h"
@@ -31,6 +32,8 @@
 #include "worker.h"
 
 #define CONNECT_DEADLINE_US (30u * 1000000u)
+/* How long the kept connections' resets may take, all together (connpool.h). */
+#define KEEP_DEADLINE_US (3u * 1000000u)
 #define MAX_THREADS 64
 
 struct race {
@@ -49,6 +52,9 @@ struct race {
 	struct key_values *worker_keys;  /* [workers]: each worker's, when params use worker */
 	uint64_t coord_cpu_us, round_us; /* coordinator thread CPU, and wall time, over rounds */
 	uint64_t connect_us;             /* connecting every worker (race_open), until taken */
+	struct connpool *pool;           /* kept connections: taken, handed back (or NULL) */
+	const char *dsn;                 /* the server the workers connect to (targets[0]) */
+	bool keep;                       /* race_close hands the connections to pool (race_keep) */
 	size_t w_bytes;                  /* the mapping of w */
 };
 
@@ -104,12 +110,17 @@ static bool pipeline_wanted(void)
 }
 
 struct race *race_open(const char *dsn, const char *const *targets, const char *schema, bool pooler,
-		       const struct scenario *sc, const struct race_cfg *cfg, char *err, size_t errlen)
+		       const struct scenario *sc, const struct race_cfg *cfg, struct connpool *pool,
+		       char *err, size_t errlen)
 {
 	struct race *r = calloc(1, sizeof *r);
 	if (!r)
 		abort();
 	r->sc = sc;
+	r->dsn = dsn;
+	/* Kept connections are the --dsn server's only, as sessions of their
+	 * own: not through a pooler, not with connections to other targets. */
+	r->pool = !pooler && sc->n_targets <= 1 ? pool : NULL;
 	r->cfg = *cfg;
 	r->schema = schema;
 	r->pooler = pooler;
@@ -174,6 +185,9 @@ struct race *race_open(const char *dsn, const char *const *targets, const char *
 	if (!coord_open(&r->coord, dsn, schema, pooler, cfg->mode == MODE_HOLD, err, errlen))
 		goto fail;
 	uint64_t t0 = clock_us();
+	/* the loops connect the workers left without a kept connection */
+	for (int i = 0; r->pool && i < cfg->workers; i++)
+		r->w[i].conn = connpool_take(r->pool, dsn, schema);
 	if (!evloop_start(r->ev, err, errlen))
 		goto fail;
 	if (!coord_wait(&r->coord, &ctl->connected, cfg->workers, t0 + CONNECT_DEADLINE_US)) {
@@ -512,20 +526,37 @@ void race_join(struct race *r)
 	evloop_join(r->ev);
 }
 
+void race_keep(struct race *r)
+{
+	r->keep = true;
+}
+
 void race_close(struct race *r)
 {
 	if (!r)
 		return;
 	race_join(r);
 	evloop_destroy(r->ev);
+	PGconn **kept = NULL;
+	int n_kept = 0;
+	if (r->keep && r->pool && !db_stop_requested()) {
+		kept = calloc((size_t)r->cfg.workers, sizeof *kept);
+		if (!kept)
+			abort();
+	}
 	for (int i = 0; i < r->cfg.workers; i++) {
-		if (r->w[i].conn)
+		if (kept && r->w[i].conn && !r->w[i].cancel_sent && !r->w[i].dead)
+			kept[n_kept++] = r->w[i].conn;
+		else if (r->w[i].conn)
 			PQfinish(r->w[i].conn);
 		for (size_t t = 1; t < TARGETS_MAX; t++)
 			if (r->w[i].tconn[t])
 				PQfinish(r->w[i].tconn[t]);
 		worker_free(&r->w[i]);
 	}
+	if (kept)
+		connpool_keep(r->pool, r->dsn, r->schema, kept, n_kept, clock_us() + KEEP_DEADLINE_US);
+	free(kept);
 	coord_close(&r->coord);
 	free(r->keys);
 	free(r->worker_keys);

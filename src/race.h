@@ -34,6 +34,7 @@
 #include "stats.h"
 
 struct race; /* opaque: the workers of one phase */
+struct connpool;
 
 /* What one round left behind. */
 struct round_result {
@@ -97,10 +98,12 @@ int race_threads(int workers, char *err, size_t errlen);
  * inside its transaction, every round. targets[t] (t >= 1, for the
  * scenario's targets) is the conninfo of target t: each worker connects to
  * it too, and a flow step `on:` it runs there, outside the worker's
- * transaction (its own implicit one); targets[0] is dsn. */
+ * transaction (its own implicit one); targets[0] is dsn. pool (or NULL):
+ * workers take kept connections from it before connecting (not through a
+ * pooler, nor with targets). */
 struct race *race_open(const char *dsn, const char *const *targets, const char *schema, bool pooler,
-		       const struct scenario *sc, const struct race_cfg *cfg, char *err,
-		       size_t errlen);
+		       const struct scenario *sc, const struct race_cfg *cfg, struct connpool *pool,
+		       char *err, size_t errlen);
 /* Tells r the backend pid of pgrace's own setup connection, so a worker it
  * blocks (a step left a transaction open) is not said to be blocked from
  * outside. */
@@ -127,7 +130,11 @@ void race_totals(struct race *r, struct race_totals *t, struct outcome_table *pe
 /* Stops and joins the worker threads (a broken or interrupted round may
  * leave them finishing their queries); connections stay open. */
 void race_join(struct race *r);
-/* race_join(), then closes every connection and frees r (NULL is fine). */
+/* Marks r's phase as ended cleanly: race_close hands its workers'
+ * connections to the pool race_open was given. */
+void race_keep(struct race *r);
+/* race_join(), then closes every connection (or, after race_keep, hands
+ * them to the pool: connpool_keep) and frees r (NULL is fine). */
 void race_close(struct race *r);
 
 #endif

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "connpool.h"
 #include "db.h"
 #include "checks.h"
 #include "judge.h"
@@ -109,9 +110,16 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 				abort();
 			ph->n_per_key = (size_t)cfg.keys;
 		}
+		/* Connections kept from an earlier racing phase are idle but count
+		 * against max_connections: before an interleave or app phase, which
+		 * connects its own, they are closed when the server could not take
+		 * both (the run's check made room for its largest phase alone). */
+		if ((interleave || sc->app) && rn->pool.n > 0 &&
+		    !server_check_connections(rn->admin, p->name, cfg.workers, err, sizeof err))
+			connpool_clear(&rn->pool);
 		if (!interleave && !sc->app)
 			race = race_open(rn->opts->dsn, rn->target_dsn, rn->res->schema,
-					 rn->opts->pooler, sc, &cfg, err, sizeof err);
+					 rn->opts->pooler, sc, &cfg, &rn->pool, err, sizeof err);
 		if (!race && !interleave && !sc->app) {
 			ph->broken = true;
 			run_stop(rn, VERDICT_ERROR, "phase %s: %s", p->name, err);
@@ -133,6 +141,8 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 	if (race) {
 		race_join(race); /* a broken round may leave workers still finishing */
 		race_totals(race, &t, ph->per_key);
+		if (go_on)
+			race_keep(race);
 		race_close(race);
 	}
 	if (rn->opts->progress && race)
@@ -383,12 +393,14 @@ void run_scenario(const struct scenario *sc, const struct run_opts *opts, struct
 	if (opts->duration_ms && res->verdict == VERDICT_PASS)
 		res->verdict = VERDICT_MEASURED; /* nothing was judged: it did not "pass" */
 drop:
+	connpool_clear(&rn.pool); /* before the schema they point at goes */
 	if (res->verdict == VERDICT_ERROR && !db_stop_requested())
 		server_name_lost(sc, rn.target_dsn, res->error, sizeof res->error);
 	drop_schema(&rn);
 	if (res->verdict == VERDICT_ERROR) /* a replica promoted meanwhile keeps a copy */
 		server_drop_on_promoted(sc, rn.target_dsn, res->schema);
 out:
+	connpool_clear(&rn.pool);
 	run_plan_free(&rn.plan);
 	free(rn.cmd);
 	if (rn.admin)

@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "command.h"
+#include "connpool.h"
 #include "db.h"
 #include "race.h"
 #include "run.h"
@@ -34,6 +35,7 @@ struct runner {
 	struct run_plan plan;       /* which phase runs how (run_plan.h) */
 	int timeout_ms;             /* a scenario statement's deadline: race's timeout_ms */
 	const char *target_dsn[TARGETS_MAX]; /* the scenario's targets' conninfo ([0]: --dsn) */
+	struct connpool pool; /* the workers' connections, from one racing phase to the next */
 };
 
 /* Ends the run: records why and the verdict it deserves; the first reason stays (run.c). */

@@ -173,6 +173,7 @@ struct worker {
 	bool hold_tail;    /* the batch's send holds its tail back (WS_ARMED) */
 	struct lastbyte_tail tail; /* the I/O layer's: what it held back */
 	bool cancelled;    /* the batch was cancelled (its answering item says why) */
+	bool cancel_sent;  /* a cancel went to its backend this phase: not kept (connpool.h) */
 	uint64_t grace_us; /* after a cancel: when to give up on the answer */
 	/* the batch in flight */
 	struct item *items; /* [n_flow + 2] */

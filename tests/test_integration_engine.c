@@ -377,3 +377,58 @@ Test(engine, dsn_options_reach_every_worker, .timeout = 120)
 	json_decref(doc);
 	proc_free(&p);
 }
+
+/* Racing phases of one run keep their workers' connections, reset: each
+ * worker records its backend pid and what its session still has from an
+ * earlier phase (a session setting, "" once reset, and session advisory
+ * locks), then leaves
+ * both behind. The rows query counts only rows from a clean session, so a
+ * phase whose workers inherited state leaves its key short; the last step
+ * finds 5 backends for phases of 3, 3 and 5 workers (the third phase takes
+ * the 3 kept connections and makes 2). Before: every phase connected anew
+ * (11 backends) and the step failed. */
+static const char keep_yaml[] =
+	"name: keep-connections\n"
+	"schema: CREATE TABLE seen (k bigint, pid int, leak text, locks bigint)\n"
+	"params: [round]\n"
+	"rows: SELECT count(*) FROM seen WHERE k = $1 AND coalesce(leak, '') = '' AND locks = 0\n"
+	"flow:\n"
+	"  - sql: >-\n"
+	"      INSERT INTO seen SELECT $1, pg_backend_pid(), current_setting('app.leak', true),\n"
+	"      (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())\n"
+	"  - sql: SELECT set_config('app.leak', 'yes', false), pg_advisory_lock(pg_backend_pid())\n"
+	"phases:\n"
+	"  - name: fire\n"
+	"    race: {workers: 3, rounds: 1, mode: fire}\n"
+	"    expect: [rows_per_key.min == workers]\n"
+	"  - name: hold\n"
+	"    race: {workers: 3, rounds: 1, mode: hold}\n"
+	"    expect: [rows_per_key.min == workers]\n"
+	"  - name: more\n"
+	"    race: {workers: 5, rounds: 1, mode: fire}\n"
+	"    expect: [rows_per_key.min == workers]\n"
+	"  - name: backends\n"
+	"    steps:\n"
+	"      - sql: SELECT 1 WHERE (SELECT count(DISTINCT pid) FROM seen) = 5\n"
+	"        expect: [rows == 1]\n";
+
+Test(engine, phases_keep_connections_reset, .timeout = 120)
+{
+	engine_env(NULL, NULL);
+	const char *file = spath("keep.yaml");
+	write_file(file, keep_yaml, strlen(keep_yaml));
+	const char *json = spath("keep.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "-q", "--json", json), &p);
+	cr_expect_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(json);
+	const char *names[] = {"fire", "hold", "more", "backends"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		json_t *ph = phase(doc, names[i]);
+		cr_assert_not_null(ph, "phase %s missing", names[i]);
+		cr_expect_str_eq(jstr(ph, "verdict"), "pass", "phase %s", names[i]);
+	}
+	assert_schema_dropped(doc);
+	json_decref(doc);
+	proc_free(&p);
+}

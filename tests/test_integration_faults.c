@@ -303,6 +303,53 @@ Test(faults, server_stopped_mid_run, .timeout = 120)
 	stop_cluster();
 }
 
+/* A server with room for the largest phase only (max_connections 12): the
+ * racing phase's 6 workers keep their connections for later racing phases,
+ * but the interleave phase after it makes 4 connections of its own and a
+ * coordinator's, so the kept ones are closed first. Before: the interleave
+ * phase failed with "too many clients" (exit 3) on a server the run's
+ * up-front check had accepted. */
+static const char tight_yaml[] = "name: tight\n"
+				 "schema: CREATE TABLE t (k bigint)\n"
+				 "params: [round]\n"
+				 "rows: SELECT count(*) FROM t WHERE k = $1\n"
+				 "flow:\n"
+				 "  - sql: INSERT INTO t VALUES ($1)\n"
+				 "phases:\n"
+				 "  - name: fire\n"
+				 "    race: {workers: 6, rounds: 1, mode: fire}\n"
+				 "    expect: [rows_per_key.min == workers]\n"
+				 "  - name: orders\n"
+				 "    race: {workers: 4, mode: interleave}\n"
+				 "    expect: [rows_per_key.min == workers]\n"
+				 "  - name: fire-again\n"
+				 "    race: {workers: 6, rounds: 1, mode: fire}\n"
+				 "    expect: [rows_per_key.min == workers]\n";
+
+Test(faults, kept_connections_make_room_for_interleave, .timeout = 120)
+{
+	char bindir[256], dsn[512];
+	setenv("PG_MAX_CONNECTIONS", "12", 1);
+	own_cluster(bindir, sizeof bindir, dsn, sizeof dsn);
+	unsetenv("PG_MAX_CONNECTIONS");
+	const char *file = spath("tight.yaml");
+	write_file(file, tight_yaml, strlen(tight_yaml));
+	const char *json = spath("tight.json");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "--dsn", dsn, "-q", "--json", json), &p);
+	cr_expect_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(json);
+	const char *names[] = {"fire", "orders", "fire-again"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		json_t *ph = phase(doc, names[i]);
+		cr_assert_not_null(ph, "phase %s missing\n%s", names[i], proc_said(&p));
+		cr_expect_str_eq(jstr(ph, "verdict"), "pass", "phase %s\n%s", names[i], proc_said(&p));
+	}
+	json_decref(doc);
+	proc_free(&p);
+	stop_cluster();
+}
+
 /* The server restarts mid-run (pg_ctl restart -m fast): the run breaks
  * (exit 3), and the drop, retried with backoff while the server shuts down
  * and starts again, leaves no schema. Before, the drop was tried once while
