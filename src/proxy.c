@@ -69,6 +69,8 @@ struct pconn {
 	struct endpoint cep, sep;
 	enum pc_state state;
 	bool ssl_asked;
+	bool bye;     /* the client sent Terminate: a close that follows is its own */
+	bool refused; /* conn_bad: the listener closes it over a protocol error */
 	uint32_t pid;
 	size_t step_end; /* bytes of cin framed into the step so far */
 	enum pgwire_sql_class step_class;
@@ -121,8 +123,21 @@ static void changed(struct proxy *p)
 static void conn_bad(struct pconn *c, const char *why)
 {
 	struct proxy_view *v = view_of(c);
+	c->refused = true;
 	if (v)
 		snprintf(v->bad, sizeof v->bad, "%s", why);
+}
+
+/* c is closed mid-way (why): its worker's view counts it lost. A client
+ * that hangs up on its own between steps is not lost; one that hangs up
+ * while a step of it is held is (the step never reached the server). */
+static void conn_lost(struct pconn *c, const char *why)
+{
+	struct proxy_view *v = view_of(c);
+	if (!v || c->bye || c->state == PC_STARTUP || c->state == PC_AUTH || c->state == PC_CANCEL)
+		return; /* not connected yet: its process says why */
+	if (v->lost++ == 0)
+		snprintf(v->lost_why, sizeof v->lost_why, "%s", why);
 }
 
 static void conn_free(struct pconn *c)
@@ -308,8 +323,10 @@ static void step_send(struct pconn *c, enum pc_state next)
 	c->step_classed = false;
 	c->state = next;
 	struct proxy_view *v = view_of(c);
-	if (v)
+	if (v) {
 		v->steps++;
+		v->settle_us = clock_us();
+	}
 	struct proxy_step *s = logged_step(c);
 	if (s) {
 		steplog_sent(c->p->log, s);
@@ -337,6 +354,7 @@ static void step_complete(struct pconn *c, uint8_t last)
 		if (v) {
 			v->held_class = c->step_class;
 			v->holds++;
+			v->settle_us = clock_us();
 		}
 		if (logged >= 0)
 			steplog_at(c->p->log, c->worker, logged)->held = true;
@@ -439,6 +457,7 @@ static bool client_advance(struct pconn *c)
 		case 'C':
 			break;
 		case 'X':
+			c->bye = true;
 			c->trip = -1; /* Terminate: no step, no answer */
 			step_send(c, PC_IDLE);
 			break;
@@ -504,6 +523,9 @@ static bool server_advance(struct pconn *c)
 				s->done = true;
 			if (status == 'I')
 				c->txn_points = false;
+			struct proxy_view *v = view_of(c);
+			if (v && c->state == PC_BUSY)
+				v->answers++;
 			struct proxy_trip *t = c->state == PC_BUSY ? trip_of(c) : NULL;
 			if (t)
 				t->done_us = clock_us();
@@ -568,8 +590,9 @@ static void conn_event(struct pconn *c, bool server, uint32_t events)
 		eof = true;
 	if (ok)
 		ok = server ? server_advance(c) : client_advance(c);
+	bool server_gone = false; /* a write to the server failed: its side went */
 	if (ok && !c->s_connecting)
-		ok = pbuf_send(c->sfd, &c->sout);
+		server_gone = !(ok = pbuf_send(c->sfd, &c->sout));
 	if (ok)
 		ok = pbuf_send(c->cfd, &c->cout);
 	if (eof && ok) {
@@ -582,10 +605,27 @@ static void conn_event(struct pconn *c, bool server, uint32_t events)
 		if (v)
 			v->tls_refused = true;
 	}
-	if (!ok || eof)
+	if (!ok || eof) {
+		char why[200];
+		if (!server && eof && c->state == PC_HELD)
+			snprintf(why, sizeof why,
+				 "its client hung up while pgrace held a step of it (backend pid %u): "
+				 "the step never reached the server",
+				 c->pid);
+		else if ((server && eof) || server_gone)
+			snprintf(why, sizeof why, "the server closed its connection (backend pid %u)",
+				 c->pid);
+		else if (c->refused && view_of(c))
+			snprintf(why, sizeof why, "pgrace's listener closed its connection (backend pid %u): %s",
+				 c->pid, view_of(c)->bad);
+		else
+			snprintf(why, sizeof why, "its connection failed (backend pid %u)", c->pid);
+		if (c->refused || server || server_gone || c->state == PC_HELD)
+			conn_lost(c, why);
 		conn_free(c);
-	else
+	} else {
 		interest_update(c);
+	}
 }
 
 /* Under mu: sends the steps the coordinator released, closes connections
@@ -607,8 +647,17 @@ static void conn_sweep(struct proxy *p)
 		}
 		if (c->state == PC_HELD && p->release_gen[c->worker] != c->hold_gen) {
 			step_send(c, c->after_hold);
-			if (!client_advance(c) || !pbuf_send(c->sfd, &c->sout))
+			bool sent = client_advance(c) && pbuf_send(c->sfd, &c->sout);
+			struct proxy_view *v = view_of(c);
+			if (v) {
+				v->releases++;
+				if (!v->released_us)
+					v->released_us = clock_us(); /* just written */
+			}
+			if (!sent) {
+				conn_lost(c, "the released step could not be sent to the server");
 				conn_free(c);
+			}
 			else
 				interest_update(c);
 		}
@@ -757,7 +806,7 @@ void proxy_view(struct proxy *p, int worker, struct proxy_view *v)
 {
 	pthread_mutex_lock(&p->mu);
 	*v = p->views[worker];
-	v->open = v->held = v->busy = v->n_pids = 0;
+	v->open = v->held = v->n_busy = v->n_pids = v->pids_left_out = 0;
 	v->logged = steplog_count(p->log, worker);
 	v->log_full = steplog_full(p->log, worker);
 	for (struct pconn *c = p->conns; c; c = c->next) {
@@ -767,9 +816,15 @@ void proxy_view(struct proxy *p, int worker, struct proxy_view *v)
 		if (c->state == PC_HELD)
 			v->held++;
 		if (c->state == PC_BUSY || c->state == PC_OPEN)
-			v->busy++;
-		if (c->pid && c->state != PC_CANCEL && v->n_pids < PROXY_MAX_PIDS)
-			v->pids[v->n_pids++] = c->pid;
+			v->n_busy++;
+		if (!c->pid || c->state == PC_CANCEL)
+			continue;
+		if (v->n_pids == PROXY_MAX_PIDS) {
+			v->pids_left_out++;
+			continue;
+		}
+		v->busy[v->n_pids] = c->state == PC_BUSY || c->state == PC_OPEN;
+		v->pids[v->n_pids++] = c->pid;
 	}
 	pthread_mutex_unlock(&p->mu);
 }
@@ -790,6 +845,16 @@ void proxy_release(struct proxy *p, int worker)
 {
 	pthread_mutex_lock(&p->mu);
 	p->release_gen[worker]++;
+	pthread_mutex_unlock(&p->mu);
+	wake(p);
+}
+
+void proxy_release_set(struct proxy *p, const bool *which)
+{
+	pthread_mutex_lock(&p->mu);
+	for (int w = 0; w < p->workers; w++)
+		if (which[w])
+			p->release_gen[w]++;
 	pthread_mutex_unlock(&p->mu);
 	wake(p);
 }
