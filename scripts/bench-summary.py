@@ -172,7 +172,7 @@ def release(ok):
                 "server_us_max": median(r.get("server_max") for r in m),
                 "reps": len(m)}
     return [{"workers": g[0]["workers"], "last_byte": tool(g, "pgrace_last-byte"),
-             "send": tool(g, "pgrace_send"), "pgbench": tool(g, "pgbench")}
+             "send": tool(g, "pgrace_send"), "pgbench": tool(g, "pgbench"), "app": tool(g, "pgrace_app")}
             for g in groups([r for r in ok if r.get("section") == "release"], lambda r: r["workers"])]
 
 

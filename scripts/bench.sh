@@ -30,7 +30,10 @@
 #               send with --release send) and the server-observed one (last
 #               statement_timestamp() minus the first), beside pgbench running
 #               the same INSERT with -t 1 (client: its log's transaction
-#               starts)
+#               starts); and an app flow's (bench/app-release-spread.yaml:
+#               psql processes through pgrace's listener, fire mode holding
+#               each one's INSERT) at 2 and 16 workers: the listener's (first
+#               to last write of a released INSERT) and the server-observed
 #   yield       fire mode's duplicate yield, mean (rows - 1) / (workers - 1)
 #               per round, of the narrowest race: autocommit INSERT ... WHERE
 #               NOT EXISTS at 2 and 16 workers
@@ -517,6 +520,28 @@ release_pgbench() {
 		  client_p50: $c50, client_max: $cmax, server_p50: $s50, server_max: $smax}'
 }
 
+# pgrace, one repetition of bench/app-release-spread.yaml at $1 workers: an
+# app flow (one psql process per worker) in fire mode; the listener's spread
+# from the JSON, the server-observed one from public.pgrace_bench_release.
+release_app() {
+	local w=$1 rep=$2 rc=0 out=$tmp/release-app.json s50 smax
+	rm -f "$out"
+	q -c "SET client_min_messages = warning; DROP TABLE IF EXISTS public.pgrace_bench_release" >/dev/null
+	run_pgrace run bench/app-release-spread.yaml "${pgr_conn[@]}" --workers "$w" --rounds "$hit_rounds" \
+		--json "$out" -q >"$tmp/pgrace.out" 2>&1 || rc=$?
+	if ((rc != 0)) || [[ ! -s "$out" ]]; then
+		failed "pgrace app release, $w workers, rep $rep: exit $rc: $(tail -n 3 "$tmp/pgrace.out")"
+		return 0
+	fi
+	read -r s50 smax < <(q -c "SELECT round(percentile_disc(0.5) WITHIN GROUP (ORDER BY spread_us)),
+		round(max(spread_us)) FROM public.pgrace_bench_release" | tr '|' ' ')
+	q -c "DROP TABLE public.pgrace_bench_release" >/dev/null
+	jq -c --argjson rep "$rep" --argjson s50 "${s50:-null}" --argjson smax "${smax:-null}" \
+		'.phases[0] | {section: "release", tool: "pgrace_app", workers: .workers, rep: $rep,
+		 ok: true, mode: "app", client_p50: .release.spread_us.p50,
+		 client_max: .release.spread_us.max, server_p50: $s50, server_max: $smax}' "$out" >>"$raw"
+}
+
 release_section() {
 	local rep w
 	for ((rep = 1; rep <= reps; rep++)); do
@@ -525,6 +550,9 @@ release_section() {
 			release_pgrace "$w" last-byte "$rep"
 			release_pgrace "$w" send "$rep"
 			release_pgbench "$w" "$rep"
+			if ((w <= 16)); then
+				release_app "$w" "$rep"
+			fi
 		done
 	done
 }
@@ -1032,6 +1060,12 @@ jq -r '
 	"| workers | last-byte client | last-byte server | send client | send server | pgbench client | pgbench server |",
 	"| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
 	((.release // [])[] | "| \(.workers) | \(.last_byte.client_us_p50 | num) / \(.last_byte.client_us_max | num) | \(.last_byte.server_us_p50 | num) / \(.last_byte.server_us_max | num) | \(.send.client_us_p50 | num) / \(.send.client_us_max | num) | \(.send.server_us_p50 | num) / \(.send.server_us_max | num) | \(.pgbench.client_us_p50 | num) / \(.pgbench.client_us_max | num) | \(.pgbench.server_us_p50 | num) / \(.pgbench.server_us_max | num) |"),
+	"",
+	"App flow (bench/app-release-spread.yaml: one psql process per worker through pgrace'"'"'s listener, fire mode holding its INSERT). Listener: per round, first to last write of a released INSERT. Server-observed: as above. p50 / max (µs).",
+	"",
+	"| workers | app listener | app server |",
+	"| ---: | ---: | ---: |",
+	((.release // [])[] | select(.app.reps > 0) | "| \(.workers) | \(.app.client_us_p50 | num) / \(.app.client_us_max | num) | \(.app.server_us_p50 | num) / \(.app.server_us_max | num) |"),
 	"",
 	"### Hold-mode coordinator (hold phases of the seed gate runs; detection: last worker settled, from its last send, to COMMITs released)",
 	"",

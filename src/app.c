@@ -1,14 +1,18 @@
 /* app.c: application flows: one process per worker per round, relayed and
  * held by the protocol listener, judged from both sides (app.h).
  *
- * The coordinator (the caller's thread) starts one thread per worker, each
- * running the app command through command_run (its rules: process group,
- * deadline, SIGTERM then SIGKILL, output tails), and meanwhile watches the
- * listener's views: in hold mode it releases the held COMMITs once every
- * worker is held, finished or blocked on a peer (the lock view over the
- * backend pids the listener read, asked at most every LOCKVIEW_US, twice
- * in a row); in fire mode once every worker is held at its first data
- * statement or finished. */
+ * Each worker is an application worker of the attempt core (worker.h, kind
+ * WK_APP): the coordinator (the caller's thread) starts one thread per
+ * worker, each running the app command through command_run (its rules:
+ * process group, deadline, SIGTERM then SIGKILL, output tails), and
+ * meanwhile turns what the listener and the processes show into the
+ * workers' events (connected, held, answered, lost, exited), then takes one
+ * look of the shared barrier (coord_look, coord.c: the release rule, the
+ * lock view over every backend pid of every worker) and releases the held
+ * statements when it says so: in hold mode every COMMIT once every worker
+ * is held, finished or blocked on a peer; in fire mode every first data
+ * statement once every worker is held there, finished, or blocked on a
+ * peer before it (the same rule). */
 #include "app.h"
 
 #include <pthread.h>
@@ -20,6 +24,7 @@
 #include "app_warm.h"
 #include "attempt.h"
 #include "command.h"
+#include "coord.h"
 #include "db.h"
 #include "key.h"
 #include "lockview.h"
@@ -28,10 +33,11 @@
 #include "proxy.h"
 #include "secret.h"
 #include "stats.h"
+#include "worker.h"
 
 extern char **environ;
 
-#define LOCKVIEW_US 2000u   /* the lock view asked at most this often */
+#define LOCKVIEW_US 500u    /* the lock view asked at most this often */
 #define WAIT_SLICE_US 5000u /* a process's exit noticed within this */
 #define ROWS_DEADLINE_US (30u * 1000000u)
 
@@ -45,6 +51,17 @@ struct app_race {
 	struct app_warm *warm; /* flow app warm: true, else NULL */
 	app_drive_fn drive; /* interleave mode's, else NULL */
 	void *drive_ctx;
+	/* the workers, their coordinator and what it last saw */
+	struct worker_env env;
+	struct worker *w;
+	struct coord coord;
+	struct coord_member *members;
+	int *pids, *busy;       /* [workers][PROXY_MAX_PIDS]: each member's */
+	struct proxy_view *v;   /* [workers]: the listener's views, this look */
+	int *lost_seen, *holds_seen, *answers_seen, *releases_seen; /* [workers]: fed as events so far */
+	bool *which;                                /* [workers]: released at this look */
+	bool asking; /* the last look waits on the lock view: look again soon */
+	char outside[256]; /* near the deadline: who outside the round blocks a worker ("" none) */
 };
 
 /* One worker's process in a round. */
@@ -74,7 +91,12 @@ struct app_race *app_open(PGconn *admin, const char *schema, const struct scenar
 			 sc->path, sc->app->line);
 		goto fail;
 	}
-	if ((cfg->mode == MODE_HOLD || cfg->mode == MODE_INTERLEAVE) && !(a->view = lockview_detect(admin, why, sizeof why))) {
+	/* Every mode asks the lock view: a worker blocked on a held peer can
+	 * reach neither its COMMIT nor its first data statement before the
+	 * release, nor its next step in an order. Hold and interleave need one;
+	 * fire goes without (then only the deadline ends such a round). */
+	a->view = lockview_detect(admin, why, sizeof why);
+	if ((cfg->mode == MODE_HOLD || cfg->mode == MODE_INTERLEAVE) && !a->view) {
 		snprintf(err, errlen, "%s mode: %s", mode_name(cfg->mode), why);
 		goto fail;
 	}
@@ -83,6 +105,21 @@ struct app_race *app_open(PGconn *admin, const char *schema, const struct scenar
 		goto fail;
 	if (sc->app->warm)
 		a->warm = app_warm_new(cfg->workers);
+	size_t n = (size_t)cfg->workers;
+	a->env = (struct worker_env){.sc = sc, .cfg = &a->cfg};
+	a->w = mem_calloc(n, sizeof *a->w);
+	for (int i = 0; i < cfg->workers; i++)
+		worker_init_app(&a->w[i], &a->env, i, race_key_of(&a->cfg, i));
+	coord_attach(&a->coord, cfg->workers, admin, a->view);
+	a->members = mem_calloc(n, sizeof *a->members);
+	a->pids = mem_calloc(n * PROXY_MAX_PIDS, sizeof *a->pids);
+	a->busy = mem_calloc(n * PROXY_MAX_PIDS, sizeof *a->busy);
+	a->v = mem_calloc(n, sizeof *a->v);
+	a->lost_seen = mem_calloc(n, sizeof *a->lost_seen);
+	a->holds_seen = mem_calloc(n, sizeof *a->holds_seen);
+	a->answers_seen = mem_calloc(n, sizeof *a->answers_seen);
+	a->which = mem_calloc(n, sizeof *a->which);
+	a->releases_seen = mem_calloc(n, sizeof *a->releases_seen);
 	return a;
 fail:
 	app_close(a);
@@ -115,6 +152,21 @@ void app_close(struct app_race *a)
 		return;
 	app_warm_free(a->warm);
 	proxy_close(a->px);
+	if (a->w) {
+		for (int i = 0; i < a->cfg.workers; i++)
+			worker_free(&a->w[i]);
+		coord_close(&a->coord);
+	}
+	free(a->w);
+	free(a->members);
+	free(a->pids);
+	free(a->busy);
+	free(a->v);
+	free(a->lost_seen);
+	free(a->holds_seen);
+	free(a->answers_seen);
+	free(a->releases_seen);
+	free(a->which);
 	free(a);
 }
 
@@ -248,74 +300,126 @@ static void warm_poll(struct app_race *a, struct app_proc *procs, int started, u
 	}
 }
 
-/* How many of the workers' backends wait on locks only other workers hold;
- * -1 with err when the server cannot say. */
-static long long blocked_backends(struct app_race *a, const struct proxy_view *v, char *err,
-				  size_t errlen)
+/* Worker i's events since the last look, from the listener's view of it
+ * (a->v[i], just read) and its process; false (err set) when the view
+ * cannot follow its connections. */
+static bool feed(struct app_race *a, int i, const struct app_proc *p, char *err, size_t errlen)
 {
-	char pids[1024];
-	size_t n = 0;
-	pids[n++] = '{';
-	for (int w = 0; w < a->cfg.workers; w++)
-		for (int i = 0; i < v[w].n_pids && n + 16 < sizeof pids; i++)
-			n += (size_t)snprintf(pids + n, sizeof pids - n, "%s%u", n > 1 ? "," : "",
-					      v[w].pids[i]);
-	snprintf(pids + n, sizeof pids - n, "}");
-	const char *params[1] = {pids};
-	struct db_result r;
-	char text[320];
-	db_query(a->admin, a->view->blocked_by_peers, 1, params, clock_us() + 10000000u, &r);
-	if (r.status != DB_OK || r.rows != 1) {
-		snprintf(err, errlen, "asking the server about lock waits: %s",
-			 db_result_text(&r, text, sizeof text));
-		return -1;
+	struct worker *wk = &a->w[i];
+	const struct proxy_view *v = &a->v[i];
+	while (wk->app_connections < v->started && wk->state != WS_APP_EXITED)
+		worker_advance(wk, WE_CONNECTED);
+	if (v->holds > a->holds_seen[i]) {
+		a->holds_seen[i] = v->holds;
+		worker_advance(wk, WE_HELD);
+	} else if (v->answers > a->answers_seen[i]) {
+		worker_advance(wk, WE_ANSWER);
 	}
-	return strtoll(r.first_value, NULL, 10);
+	if (v->releases > a->releases_seen[i]) {
+		/* released since (by the coordinator or interleave's driver), and
+		 * not held again now */
+		a->releases_seen[i] = v->releases;
+		if (v->held == 0)
+			worker_advance(wk, a->cfg.mode == MODE_FIRE ? WE_GO : WE_RELEASED);
+	}
+	a->answers_seen[i] = v->answers;
+	if (v->lost > a->lost_seen[i]) {
+		a->lost_seen[i] = v->lost;
+		snprintf(wk->app_note, sizeof wk->app_note, "%s", v->lost_why);
+		worker_advance(wk, WE_LOST);
+	}
+	if (atomic_load(&p->done))
+		worker_advance(wk, p->res.status == CMD_TIMEOUT ? WE_DEADLINE : WE_EXITED);
+	if (v->pids_left_out > 0) {
+		char name[8];
+		snprintf(err, errlen,
+			 "worker %s had more than %d connections open at once: pgrace's listener "
+			 "follows at most %d per worker in the lock view",
+			 order_worker_name(i, name, sizeof name), PROXY_MAX_PIDS, PROXY_MAX_PIDS);
+		return false;
+	}
+	return true;
 }
 
-/* One look at the round: releases the holds when every worker is settled
- * (held or finished; in hold mode also blocked on a peer, as the lock view
- * says twice in a row, as the SQL workers' barrier asks it, so that a
- * passing lock wait is not taken for a settled worker). False with err
- * when the lock view fails. */
-static bool coordinate(struct app_race *a, struct app_proc *procs, uint64_t *next_view_us, int *streak,
-		       char *err, size_t errlen)
+/* Worker i as the release rule sees it: its state's view, every backend
+ * of its open connections, and those running a step now. */
+static void member_of(struct app_race *a, int i)
 {
-	int n = a->cfg.workers, held = 0, done = 0;
-	struct proxy_view *v = mem_calloc((size_t)n, sizeof *v);
-	bool ok = true;
-	for (int w = 0; w < n; w++) {
-		proxy_view(a->px, w, &v[w]);
-		if (atomic_load(&procs[w].done))
-			done++;
-		else if (v[w].held > 0)
-			held++;
+	const struct proxy_view *v = &a->v[i];
+	int *pids = a->pids + (size_t)i * PROXY_MAX_PIDS, *busy = a->busy + (size_t)i * PROXY_MAX_PIDS;
+	int n_busy = 0;
+	for (int k = 0; k < v->n_pids; k++) {
+		pids[k] = (int)v->pids[k];
+		if (v->busy[k])
+			busy[n_busy++] = pids[k];
 	}
-	if (held == 0) {
-		*streak = 0;
-		goto out;
+	a->members[i] = (struct coord_member){atomic_load(&a->w[i].view), pids, v->n_pids, busy,
+					      n_busy};
+}
+
+/* One look at the round: the workers' events, then the shared barrier's
+ * look (the lock view asked at most every LOCKVIEW_US); releases every
+ * held worker when it says so. False with err when the round breaks
+ * (the lock view failed, a worker the view cannot follow). */
+static bool coordinate(struct app_race *a, struct app_proc *procs, uint64_t *next_view_us, char *err,
+		       size_t errlen)
+{
+	int n = a->cfg.workers;
+	bool any_held = false;
+	a->asking = false;
+	for (int i = 0; i < n; i++) {
+		proxy_view(a->px, i, &a->v[i]);
+		if (!feed(a, i, &procs[i], err, errlen))
+			return false;
+		member_of(a, i);
+		any_held |= a->members[i].view == WV_HELD;
 	}
-	bool release = held + done == n;
-	if (!release && a->cfg.mode == MODE_HOLD && clock_us() >= *next_view_us) {
-		/* the others: running, or blocked behind a held one? */
-		*next_view_us = clock_us() + LOCKVIEW_US;
-		long long blocked = blocked_backends(a, v, err, errlen);
-		if (blocked < 0) {
-			ok = false;
-			goto out;
-		}
-		*streak = held + done + blocked >= n ? *streak + 1 : 0;
-		release = *streak >= 2;
+	if (!any_held)
+		return true; /* nothing to release */
+	bool hold = a->cfg.mode == MODE_HOLD, ask = a->view != NULL;
+	uint64_t now = clock_us();
+	a->asking = ask && coord_rule(a->members, n, -1) < 0;
+	/* the lock view's turn: at most every LOCKVIEW_US, but a look that
+	 * confirms the last one comes at once (as the SQL barrier's) */
+	if (coord_rule(a->members, n, -1) < 0 &&
+	    (!ask || (now < *next_view_us && a->coord.streak == 0)))
+		return true;
+	if (ask)
+		*next_view_us = now + LOCKVIEW_US;
+	enum coord_seen seen = coord_look(&a->coord, a->members, n, ask, now + 10000000u, err, errlen);
+	if (seen == COORD_FAILED)
+		return false;
+	for (int i = 0; i < n && a->coord.all_blocked; i++)
+		if (a->members[i].n_busy > 0)
+			worker_advance(&a->w[i], WE_BLOCKED);
+	if (seen != COORD_SETTLED)
+		return true;
+	uint64_t last = 0;
+	for (int i = 0; i < n; i++) {
+		a->which[i] = a->members[i].view == WV_HELD;
+		if (a->members[i].view != WV_FINISHED && a->v[i].settle_us > last)
+			last = a->v[i].settle_us;
 	}
-	if (release)
-		*streak = 0;
-	if (release)
-		for (int w = 0; w < n; w++)
-			if (v[w].held > 0)
-				proxy_release(a->px, w);
-out:
-	free(v);
-	return ok;
+	proxy_release_set(a->px, a->which); /* one sweep of the relay writes them all */
+	uint64_t released = clock_us();
+	/* detection: the last worker's last step (held, or sent and then
+	 * blocked) to the release, as for SQL workers */
+	hist_record(&a->coord.detect, released > last ? released - last : 0);
+	for (int i = 0; i < n; i++)
+		if (a->which[i])
+			worker_advance(&a->w[i], hold ? WE_RELEASED : WE_GO);
+	return true;
+}
+
+/* A broken round: nothing more is held and what is held goes, so the
+ * processes run to their end now rather than at their deadline. */
+static void let_go(struct app_race *a)
+{
+	for (int w = 0; w < a->cfg.workers; w++) {
+		proxy_set_policy(a->px, w, PROXY_HOLD_NONE);
+		a->which[w] = true;
+	}
+	proxy_release_set(a->px, a->which);
 }
 
 /* The tail of a process's output for a message: its last lines of stderr,
@@ -398,28 +502,38 @@ static enum race_status judge_proc(struct app_race *a, int w, const struct app_p
 		snprintf(err, errlen, "worker %s: %s: its process group was killed", name, db_stop_text());
 		return RACE_INTERRUPTED;
 	}
-	if (p->res.status == CMD_TIMEOUT) {
-		snprintf(err, errlen,
-			 "worker %s: the app was still running at its deadline (%s with its process "
-			 "group); its output ends: %s",
-			 name, p->res.why, tail);
+	const struct worker *wk = &a->w[w];
+	switch (wk->fault) {
+	case WF_NONE:
+		break;
+	case WF_DEADLINE:
+		snprintf(err, errlen, "%s: %s with its process group%s%s; its output ends: %s",
+			 wk->why, p->res.why, a->outside[0] ? "; shortly before, " : "", a->outside,
+			 tail);
 		return RACE_BROKEN;
-	}
-	if (v.started == 0) {
+	case WF_NEVER_CONNECTED:
 		if (v.tls_refused)
 			snprintf(err, errlen,
 				 "worker %s: the app insists on TLS (sslmode=require?): pgrace's "
-				 "listener "
-				 "on 127.0.0.1 speaks plain text only; exit status %d; its output ends: "
-				 "%s",
+				 "listener on 127.0.0.1 speaks plain text only; exit status %d; its "
+				 "output ends: %s",
 				 name, p->res.exit_code, tail);
 		else
 			snprintf(err, errlen,
 				 "worker %s: the app never connected through pgrace's listener "
 				 "(127.0.0.1:%d; it bypassed PGHOST/PGPORT/DATABASE_URL, or failed "
-				 "before "
-				 "connecting): exit status %d; its output ends: %s",
+				 "before connecting): exit status %d; its output ends: %s",
 				 name, proxy_port(a->px, w), p->res.exit_code, tail);
+		return RACE_BROKEN;
+	case WF_LOST:
+		snprintf(err, errlen, "%s; exit status %d; its output ends: %s", wk->why,
+			 p->res.exit_code, tail);
+		return RACE_BROKEN;
+	case WF_UNRELEASED:
+		snprintf(err, errlen,
+			 "%s: its process gave up waiting, so it raced nothing; exit status %d; its "
+			 "output ends: %s",
+			 wk->why, p->res.exit_code, tail);
 		return RACE_BROKEN;
 	}
 	t->attempts++;
@@ -441,12 +555,9 @@ static enum race_status judge_proc(struct app_race *a, int w, const struct app_p
 /* Some worker's step was held in the round. */
 static bool any_hold(struct app_race *a)
 {
-	for (int w = 0; w < a->cfg.workers; w++) {
-		struct proxy_view v;
-		proxy_view(a->px, w, &v);
-		if (v.holds > 0)
+	for (int w = 0; w < a->cfg.workers; w++)
+		if (a->w[w].app_holds > 0)
 			return true;
-	}
 	return false;
 }
 
@@ -468,6 +579,32 @@ static enum race_status nothing_held(const struct app_race *a, char *err, size_t
 			 "no process sent a data statement through the listener: fire mode held "
 			 "nothing, the processes did not race");
 	return RACE_BROKEN;
+}
+
+/* What the round's coordination cost and achieved, into t: the lock-view
+ * questions asked since polls0, the detection latency of its releases
+ * and, in fire mode, the release spread: the
+ * first to the last write of a released step by the listener (a->v holds
+ * every worker's last view). */
+static void count_release(struct app_race *a, struct race_totals *t, long long polls0)
+{
+	t->polls += a->coord.polls - polls0;
+	hist_merge(&t->detect, &a->coord.detect);
+	hist_init(&a->coord.detect);
+	if (a->cfg.mode != MODE_FIRE)
+		return;
+	uint64_t lo = 0, hi = 0;
+	for (int w = 0; w < a->cfg.workers; w++) {
+		uint64_t at = a->v[w].released_us;
+		if (!at)
+			continue;
+		if (!lo || at < lo)
+			lo = at;
+		if (at > hi)
+			hi = at;
+	}
+	if (lo)
+		hist_record(&t->release, hi - lo);
 }
 
 /* Rows per key after the round, asked with admin. */
@@ -527,7 +664,23 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 	proxy_arm(a->px, a->cfg.mode == MODE_HOLD	     ? PROXY_HOLD_COMMIT
 			 : a->cfg.mode == MODE_INTERLEAVE ? PROXY_HOLD_STEPS
 							  : PROXY_HOLD_FIRST);
-	uint64_t deadline = clock_us() + (uint64_t)a->sc->app->cmd.timeout_ms * 1000u;
+	/* The processes' deadline: the command's timeout_ms, or the race's
+	 * deadline_ms (--deadline-ms) when one was set and is sooner. */
+	long long budget_ms = a->sc->app->cmd.timeout_ms;
+	if ((a->cfg.set & RACE_SET_DEADLINE) && a->cfg.deadline_ms < budget_ms)
+		budget_ms = a->cfg.deadline_ms;
+	uint64_t deadline = clock_us() + (uint64_t)budget_ms * 1000u;
+	/* shortly before the deadline, who outside the round blocks a worker
+	 * (a process still waiting then is killed, its backends gone after) */
+	uint64_t margin_us = (uint64_t)budget_ms * 250u < 1000000u ? (uint64_t)budget_ms * 250u
+								    : 1000000u;
+	uint64_t ask_outside_at = deadline - margin_us;
+	a->outside[0] = '\0';
+	for (int w = 0; w < n; w++) {
+		worker_reset(&a->w[w], false, deadline, NULL);
+		a->lost_seen[w] = a->holds_seen[w] = a->answers_seen[w] = a->releases_seen[w] = 0;
+	}
+	a->coord.streak = 0;
 	for (int w = 0; w < n && !a->warm; w++) {
 		struct app_proc *p = &procs[w];
 		p->argv = proc_argv(a, &wkeys[w]);
@@ -542,15 +695,19 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 			st = RACE_BROKEN;
 			break;
 		}
+		worker_advance(&a->w[w], WE_START);
 		started++;
 	}
 	if (a->warm && st == RACE_OK) {
 		started = warm_send(a, procs, wkeys, err, errlen);
 		if (started < n)
 			st = RACE_BROKEN;
+		for (int w = 0; w < started; w++)
+			worker_advance(&a->w[w], WE_START);
 	}
 	uint64_t next_view = 0;
-	int streak = 0;
+	long long polls0 = a->coord.polls;
+	bool let_go_done = false;
 	for (;;) {
 		int done = 0;
 		if (a->warm)
@@ -560,14 +717,38 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 		if (done == started)
 			break;
 		if (st == RACE_OK && (a->drive ? !drive(a, procs, started, err, errlen)
-					       : !coordinate(a, procs, &next_view, &streak, err, errlen)))
-			st = RACE_BROKEN; /* the processes still end at their deadline */
-		(void)proxy_wait(a->px, clock_us() + WAIT_SLICE_US);
+					       : started == n && !coordinate(a, procs, &next_view, err, errlen)))
+			st = RACE_BROKEN;
+		if (st == RACE_OK && a->drive) /* the driver releases: the workers follow */
+			for (int w = 0; w < started; w++) {
+				proxy_view(a->px, w, &a->v[w]);
+				if (!feed(a, w, &procs[w], err, errlen))
+					st = RACE_BROKEN;
+			}
+		if (st == RACE_OK && !a->drive && started == n && ask_outside_at &&
+		    clock_us() >= ask_outside_at) {
+			coord_outside_blocker(&a->coord, a->members, n, a->outside, sizeof a->outside);
+			ask_outside_at = 0;
+		}
+		if (st != RACE_OK && !let_go_done) {
+			let_go(a);
+			let_go_done = true;
+		}
+		/* a change wakes it; a pending lock-view look comes sooner */
+		(void)proxy_wait(a->px, clock_us() + (a->asking ? LOCKVIEW_US : WAIT_SLICE_US));
 	}
 	for (int w = 0; w < started && !a->warm; w++)
 		pthread_join(procs[w].thread, NULL);
+	for (int w = 0; w < started && st == RACE_OK; w++) {
+		/* the last events: every process has ended */
+		proxy_view(a->px, w, &a->v[w]);
+		if (!feed(a, w, &procs[w], err, errlen))
+			st = RACE_BROKEN;
+	}
 	for (int w = 0; w < started && st == RACE_OK; w++)
 		st = judge_proc(a, w, &procs[w], t, at, wr ? &wr[w] : NULL, err, errlen);
+	if (st == RACE_OK)
+		count_release(a, t, polls0);
 	if (st == RACE_OK && started == n && !any_hold(a))
 		st = nothing_held(a, err, errlen);
 	if (st == RACE_OK)

@@ -12,9 +12,10 @@
  * worker's. Hold mode holds each COMMIT/END until every worker is at its
  * commit, blocked on a lock its peers hold (the lock view, over the backend
  * pids the listener read), or finished; fire mode holds each worker's first
- * data statement until every worker has reached its own (or finished), then
- * releases them together; interleave mode holds every interleaving point
- * and lets its driver (app_interleave.h) choose who goes.
+ * data statement until every worker has reached its own, finished, or is
+ * blocked on a peer's lock before reaching it, then releases them
+ * together; interleave mode holds every interleaving point and lets its
+ * driver (app_interleave.h) choose who goes.
  *
  * A worker's attempt is its process: its outcome is the SQLSTATE of the
  * first error its connections got on the wire ("ok" without one), every
@@ -25,8 +26,10 @@
  * started breaks the round, naming the worker and its output's tail
  * (passwords scrubbed): never a pass on nothing.
  *
- * Built beside race.c as a kind of worker the phase runs instead of SQL
- * workers; it shares the round's key evaluation, rows query and totals. */
+ * Each worker is the attempt core's application kind (worker.h, WK_APP:
+ * its states in worker_advance), coordinated by the release rule SQL
+ * workers have (coord.h); the phase runs them instead of SQL workers and
+ * shares the round's key evaluation, rows query and totals. */
 #ifndef PGRACE_APP_H
 #define PGRACE_APP_H
 

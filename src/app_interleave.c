@@ -199,7 +199,7 @@ static bool drive_step(void *ctx, const bool *done, char *err, size_t errlen)
 			return true; /* its released step is not at the server yet */
 		else if (v[w].held > 0)
 			st[w] = W_HELD;
-		else if (v[w].busy > 0)
+		else if (v[w].n_busy > 0)
 			st[w] = W_BUSY;
 		else
 			return true; /* running in the app: wait for it */

@@ -1,6 +1,7 @@
 /* coord.c: the coordinator of a race's rounds (coord.h): the start line,
- * hold mode's commit barrier with lock-view polling, and the diagnosis of a
- * round that ran out of time. Every SQL it sends is the lock view's. */
+ * hold mode's commit barrier with lock-view polling, the release rule and
+ * the look that applies it for SQL and app workers alike, and the diagnosis
+ * of a round that ran out of time. Every SQL it sends is the lock view's. */
 #include "coord.h"
 
 #include <errno.h>
@@ -50,7 +51,9 @@ bool coord_open(struct coord *c, const char *dsn, const char *schema, bool poole
 	hist_init(&c->detect);
 	c->pooler = pooler;
 	c->pid_array = malloc((size_t)c->n * 12 + 3);
-	if (!c->pid_array)
+	c->pid_of = calloc((size_t)c->n, sizeof *c->pid_of);
+	c->members = calloc((size_t)c->n, sizeof *c->members);
+	if (!c->pid_array || !c->pid_of || !c->members)
 		abort();
 	c->pid_array[0] = '\0';
 	c->monitor = db_connect(dsn, pooler ? NULL : schema, err, errlen);
@@ -68,7 +71,7 @@ bool coord_open(struct coord *c, const char *dsn, const char *schema, bool poole
 	 * where a prepared statement may land on another server connection). */
 	if (hold && !pooler) {
 		struct db_result pres;
-		db_prepare(c->monitor, "pgrace_blocked_by_peers", c->view->blocked_by_peers, 1,
+		db_prepare(c->monitor, "pgrace_blocked_by_peers", c->view->blocked_by_peers, 2,
 			   clock_us() + 10u * 1000000u, &pres);
 		c->monitor_prepared = pres.status == DB_OK;
 	}
@@ -76,13 +79,30 @@ bool coord_open(struct coord *c, const char *dsn, const char *schema, bool poole
 	return true;
 }
 
+void coord_attach(struct coord *c, int n, PGconn *monitor, const struct lockview *view)
+{
+	c->n = n;
+	c->monitor = monitor;
+	c->monitor_borrowed = true;
+	c->view = view ? view : lockview_none();
+	c->monitor_pid = c->admin_pid = PQbackendPID(monitor); /* the app engine's setup connection */
+	hist_init(&c->detect);
+}
+
 void coord_close(struct coord *c)
 {
-	if (c->monitor)
+	if (c->monitor && !c->monitor_borrowed)
 		PQfinish(c->monitor);
 	c->monitor = NULL;
 	free(c->pid_array);
-	c->pid_array = NULL;
+	free(c->pid_of);
+	free(c->members);
+	free(c->all_buf);
+	free(c->busy_buf);
+	c->pid_array = c->all_buf = c->busy_buf = NULL;
+	c->pid_of = NULL;
+	c->members = NULL;
+	c->all_cap = c->busy_cap = 0;
 }
 
 void coord_pids(struct coord *c)
@@ -90,8 +110,10 @@ void coord_pids(struct coord *c)
 	size_t cap = (size_t)c->n * 12 + 3, len = 0;
 	evloop_lock(&c->ctl->mu); /* behind a pooler, workers write their pid under mu */
 	c->pid_array[len++] = '{';
-	for (int i = 0; i < c->n; i++)
+	for (int i = 0; i < c->n; i++) {
+		c->pid_of[i] = c->w[i].pid;
 		len += (size_t)snprintf(c->pid_array + len, cap - len, "%s%d", i ? "," : "", c->w[i].pid);
+	}
 	snprintf(c->pid_array + len, cap - len, "}");
 	evloop_unlock(&c->ctl->mu);
 }
@@ -172,35 +194,92 @@ bool coord_start_line(struct coord *c, long long gen, bool fire, uint64_t deadli
 	return ok;
 }
 
-/* True once every worker has finished its statements or waits on a lock
- * held by another worker (asked of the server). */
-static bool settled(struct coord *c, char *err, size_t errlen, uint64_t deadline_us, bool *failed)
+int coord_rule(const struct coord_member *m, int n, long long blocked)
 {
-	int running = 0;
-	for (int i = 0; i < c->n; i++) {
-		int st = atomic_load(&c->w[i].view);
-		if (st == WV_IDLE)
-			return false; /* not even past the start line yet */
-		if (st == WV_RUNNING)
-			running++;
+	long long busy = 0;
+	for (int i = 0; i < n; i++) {
+		if (m[i].view == WV_FINISHED)
+			continue;
+		if (m[i].view == WV_IDLE)
+			return 0; /* not even past its start yet */
+		if (m[i].view != WV_HELD && m[i].n_busy == 0)
+			return 0; /* running, but nothing of it at the server to be blocked */
+		busy += m[i].n_busy;
 	}
-	if (running == 0)
-		return true;
-	const char *params[1] = {c->pid_array};
+	if (busy == 0)
+		return 1;
+	if (blocked < 0)
+		return -1;
+	return blocked >= busy ? 1 : 0;
+}
+
+/* The members' pids, all of them ("{...}" into c->all_buf) and the busy
+ * ones (c->busy_buf). */
+static void member_arrays(struct coord *c, const struct coord_member *m, int n)
+{
+	size_t all = 0, busy = 0;
+	for (int i = 0; i < n; i++) {
+		all += (size_t)m[i].n_pids;
+		busy += (size_t)m[i].n_busy;
+	}
+	size_t need_all = all * 12 + 3, need_busy = busy * 12 + 3;
+	if (c->all_cap < need_all) {
+		free(c->all_buf);
+		c->all_buf = malloc(need_all);
+		c->all_cap = need_all;
+	}
+	if (c->busy_cap < need_busy) {
+		free(c->busy_buf);
+		c->busy_buf = malloc(need_busy);
+		c->busy_cap = need_busy;
+	}
+	if (!c->all_buf || !c->busy_buf)
+		abort();
+	size_t a = 0, b = 0;
+	c->all_buf[a++] = '{';
+	c->busy_buf[b++] = '{';
+	for (int i = 0; i < n; i++) {
+		for (int k = 0; k < m[i].n_pids; k++)
+			a += (size_t)snprintf(c->all_buf + a, c->all_cap - a, "%s%d",
+					      a > 1 ? "," : "", m[i].pids[k]);
+		for (int k = 0; k < m[i].n_busy; k++)
+			b += (size_t)snprintf(c->busy_buf + b, c->busy_cap - b, "%s%d",
+					      b > 1 ? "," : "", m[i].busy[k]);
+	}
+	snprintf(c->all_buf + a, c->all_cap - a, "}");
+	snprintf(c->busy_buf + b, c->busy_cap - b, "}");
+}
+
+enum coord_seen coord_look(struct coord *c, const struct coord_member *m, int n, bool ask_view,
+			   uint64_t deadline_us, char *err, size_t errlen)
+{
+	c->all_blocked = false;
+	int rule = coord_rule(m, n, -1);
+	if (rule == 1) {
+		c->streak = 0;
+		return COORD_SETTLED; /* held and finished stay so until released: no second look */
+	}
+	if (rule == 0 || !ask_view) {
+		c->streak = 0;
+		return COORD_WAIT;
+	}
+	member_arrays(c, m, n);
+	const char *params[2] = {c->all_buf, c->busy_buf};
 	struct db_result res;
 	c->polls++;
 	if (c->monitor_prepared)
-		db_query_prepared(c->monitor, "pgrace_blocked_by_peers", 1, params, deadline_us, &res);
+		db_query_prepared(c->monitor, "pgrace_blocked_by_peers", 2, params, deadline_us, &res);
 	else
-		db_query(c->monitor, c->view->blocked_by_peers, 1, params, deadline_us, &res);
-	if (res.status == DB_TIMEOUT || res.status == DB_INTERRUPTED)
-		return false; /* the round's deadline or a signal: the caller says which */
+		db_query(c->monitor, c->view->blocked_by_peers, 2, params, deadline_us, &res);
+	if (res.status == DB_TIMEOUT || res.status == DB_INTERRUPTED) {
+		c->streak = 0;
+		return COORD_WAIT; /* the round's deadline or a signal: the caller says which */
+	}
 	if (res.status != DB_OK) {
 		char text[320];
 		snprintf(err, errlen, "the coordinator's connection failed: %s",
 			 db_result_text(&res, text, sizeof text));
-		*failed = true;
-		return false;
+		return COORD_FAILED;
 	}
 	/* One row, one integer column: never assumed. */
 	char *end = NULL;
@@ -213,16 +292,49 @@ static bool settled(struct coord *c, char *err, size_t errlen, uint64_t deadline
 			 "the %s lock view's blocked-workers query returned %lld rows of %d columns "
 			 "(\"%.40s\"), not one count",
 			 c->view->engine, res.rows, res.columns, res.first_value);
-		*failed = true;
-		return false;
+		return COORD_FAILED;
 	}
-	/* A worker counted blocked may have been RUNNING when we looked: only
-	 * trust the count when it covers every running worker. */
-	int still = 0;
-	for (int i = 0; i < c->n; i++)
-		if (atomic_load(&c->w[i].view) == WV_RUNNING)
-			still++;
-	return blocked >= still && still == running;
+	if (coord_rule(m, n, blocked) != 1) {
+		c->streak = 0;
+		return COORD_WAIT;
+	}
+	c->all_blocked = true;
+	return ++c->streak >= 2 ? COORD_SETTLED : COORD_WAIT;
+}
+
+void coord_outside_blocker(struct coord *c, const struct coord_member *m, int n, char *buf,
+			   size_t len)
+{
+	buf[0] = '\0';
+	member_arrays(c, m, n);
+	const char *params[1] = {c->all_buf};
+	struct db_result res;
+	int outside = 0, victim = 0;
+	db_query(c->monitor, c->view->blocked_from_outside, 1, params, clock_us() + 2000000u, &res);
+	if (res.status != DB_OK || res.rows == 0 ||
+	    sscanf(res.first_value, "%d %d", &outside, &victim) != 2)
+		return;
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < m[i].n_pids; k++)
+			if (m[i].pids[k] == victim) {
+				char who[160], name[8];
+				blocker_name(c, outside, who, sizeof who);
+				snprintf(buf, len, "worker %s (backend pid %d) is blocked by %s",
+					 order_worker_name(i, name, sizeof name), victim, who);
+				return;
+			}
+}
+
+/* The SQL workers as the rule sees them: each one backend, busy while a
+ * batch of it runs. */
+static const struct coord_member *sql_members(struct coord *c)
+{
+	for (int i = 0; i < c->n; i++) {
+		int st = atomic_load(&c->w[i].view);
+		c->members[i] = (struct coord_member){st, &c->pid_of[i], 1, &c->pid_of[i],
+						      st == WV_RUNNING ? 1 : 0};
+	}
+	return c->members;
 }
 
 /* Sleeps for at most us microseconds: a worker reaching the commit line (a
@@ -244,21 +356,22 @@ bool coord_commit_barrier(struct coord *c, long long gen, uint64_t deadline_us, 
 	 * wakes it at once. */
 	bool ok = true;
 	uint64_t pause = 25;
-	int confirmations = 0;
-	while (confirmations < 2) {
-		if (settled(c, err, errlen, deadline_us, failed)) {
-			confirmations++;
-			pause = 25;
-		} else {
-			confirmations = 0;
-		}
+	c->streak = 0;
+	for (;;) {
+		enum coord_seen seen = coord_look(c, sql_members(c), c->n, true, deadline_us, err, errlen);
+		if (seen == COORD_SETTLED)
+			break;
+		if (seen == COORD_FAILED)
+			*failed = true;
 		if (*failed || db_stop_requested() || clock_us() >= deadline_us) {
 			ok = false;
 			break;
 		}
-		if (confirmations == 0) {
+		if (c->streak == 0) {
 			nap(c, pause);
 			pause = pause * 2 > 400 ? 400 : pause * 2;
+		} else {
+			pause = 25;
 		}
 	}
 	uint64_t released = clock_us(), last = 0;

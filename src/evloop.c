@@ -402,7 +402,7 @@ static void timers(struct loop *l, uint64_t now)
 			else
 				arm(l, w->wake_us);
 			break;
-		case WS_IDLE:
+		default: /* WS_IDLE; an app worker (WS_APP_*) is never a loop's */
 			break;
 		}
 	}

@@ -12,7 +12,7 @@
 static const struct lockview postgresql = {
 	.engine = "PostgreSQL",
 	.blocked_by_peers = "SELECT count(*) FROM pg_stat_activity a "
-			    "WHERE a.pid = ANY($1::int[]) AND a.wait_event_type = 'Lock' "
+			    "WHERE a.pid = ANY($2::int[]) AND a.wait_event_type = 'Lock' "
 			    "AND cardinality(pg_blocking_pids(a.pid)) > 0 "
 			    "AND pg_blocking_pids(a.pid) <@ $1::int[]",
 	.blocked_from_outside = "SELECT b || ' ' || w FROM unnest($1::int[]) AS w, "
@@ -107,7 +107,7 @@ const struct lockview *lockview_none(void)
 {
 	static const struct lockview none = {
 		.engine = "none",
-		.blocked_by_peers = "SELECT 0 WHERE $1::text IS NOT NULL",
+		.blocked_by_peers = "SELECT 0 WHERE $1::text IS NOT NULL AND $2::text IS NOT NULL",
 		.blocked_from_outside = "SELECT $1::text WHERE false",
 		.peers_and_deadlock_timeout = "SELECT '0 0' WHERE $1::text IS NOT NULL",
 		.waits_among_peers = "SELECT '' WHERE $1::text IS NOT NULL",

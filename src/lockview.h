@@ -23,8 +23,9 @@
 
 struct lockview {
 	const char *engine; /* "PostgreSQL" */
-	/* One integer: how many of the workers wait on a lock that only other
-	 * workers hold (each such worker stays blocked until one commits). */
+	/* One integer: how many of the backends $2 (an int[] of some of $1:
+	 * those running a statement) wait on a lock that only backends of $1
+	 * hold (each such backend stays blocked until one commits). */
 	const char *blocked_by_peers;
 	/* No row, or one text "BLOCKER WAITER": a worker waiting on a session
 	 * that is not one of the workers. */

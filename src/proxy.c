@@ -8,9 +8,11 @@
  * on the server's), with four buffers: what each side sent that is not yet
  * framed (cin, sin) and what is to be written to each side (sout, cout),
  * pbuf.h's. The relay thread holds the mutex while it handles a batch of
- * events, never while it waits; the coordinator's calls take it briefly. */
+ * events, never while it waits; the coordinator's calls take it briefly.
+ * What a framed step is (class, log, trip, hold) is proxy_step.c's. */
 #define _GNU_SOURCE /* accept4 */
 #include "proxy.h"
+#include "proxy_int.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -31,84 +33,7 @@
 #include "stats.h"
 #include "steplog.h"
 
-#define STARTUP_DEADLINE_US (10u * 1000000u)         /* a client that never speaks */
-#define IN_CAP ((size_t)PGWIRE_MAX_MESSAGE + 65536u) /* unframed bytes a side may queue */
-#define MAX_NAMES 32 /* prepared statement names remembered per connection */
-
-enum pc_state {
-	PC_STARTUP, /* reading the client's start-up packet (after any SSLRequest) */
-	PC_AUTH,    /* relaying authentication until the first ReadyForQuery */
-	PC_IDLE,    /* no step in flight: the next one is framed, then held or sent */
-	PC_HELD,    /* a step framed and held at a hold point */
-	PC_OPEN,    /* a step sent up to a Flush: the rest of it follows to its Sync */
-	PC_BUSY,    /* a step sent: waiting for its ReadyForQuery */
-	PC_CANCEL,  /* a forwarded CancelRequest: closes when the server does */
-};
-
-enum ep_kind { EP_LISTENER, EP_WAKE, EP_CLIENT, EP_SERVER };
-
-struct endpoint {
-	enum ep_kind kind;
-	int worker;      /* EP_LISTENER */
-	struct pconn *c; /* EP_CLIENT, EP_SERVER */
-};
-
-struct stmt_name {
-	char name[64];
-	enum pgwire_sql_class cls;
-	char *sql; /* its text, for the step log (PROXY_HOLD_STEPS); malloc'd */
-};
-
-struct pconn {
-	struct proxy *p;
-	int worker;
-	long long round;
-	int cfd, sfd;
-	bool s_connecting;
-	bool c_writing, s_writing; /* EPOLLOUT asked for on the client's, the server's socket */
-	struct endpoint cep, sep;
-	enum pc_state state;
-	bool ssl_asked;
-	uint32_t pid;
-	size_t step_end; /* bytes of cin framed into the step so far */
-	enum pgwire_sql_class step_class;
-	bool step_classed;
-	long long hold_gen;       /* the worker's release count when it was held */
-	enum pc_state after_hold; /* PC_BUSY, or PC_OPEN for a step held at a Flush */
-	struct stmt_name names[MAX_NAMES];
-	int n_names;
-	int log_at;    /* its step in the worker's log, -1 when none */
-	bool txn_points; /* its transaction sent an interleaving point */
-	uint64_t accepted_us;
-	int idx;  /* its place among its worker's connections of the round */
-	int trip; /* the step in flight's index in the view's trips, -1 none */
-	struct pbuf cin, sout, sin, cout;
-	struct pconn *next;
-};
-
-struct proxy {
-	int workers;
-	int *lfd, *ports;
-	struct endpoint *lep, wake_ep;
-	int epfd, wakefd;
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	pthread_t thread;
-	bool started;
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	/* under mu */
-	bool stop;
-	long long round, version, seen;
-	unsigned *policy;
-	bool *fire_pending;
-	long long *release_gen;
-	struct proxy_view *views;
-	struct pconn *conns;
-	struct steplog *log; /* once PROXY_HOLD_STEPS was armed */
-};
-
-static struct proxy_view *view_of(struct pconn *c)
+struct proxy_view *pconn_view(struct pconn *c)
 {
 	return c->round == c->p->round ? &c->p->views[c->worker] : NULL;
 }
@@ -120,9 +45,22 @@ static void changed(struct proxy *p)
 
 static void conn_bad(struct pconn *c, const char *why)
 {
-	struct proxy_view *v = view_of(c);
+	struct proxy_view *v = pconn_view(c);
+	c->refused = true;
 	if (v)
 		snprintf(v->bad, sizeof v->bad, "%s", why);
+}
+
+/* c is closed mid-way (why): its worker's view counts it lost. A client
+ * that hangs up on its own between steps is not lost; one that hangs up
+ * while a step of it is held is (the step never reached the server). */
+static void conn_lost(struct pconn *c, const char *why)
+{
+	struct proxy_view *v = pconn_view(c);
+	if (!v || c->bye || c->state == PC_STARTUP || c->state == PC_AUTH || c->state == PC_CANCEL)
+		return; /* not connected yet: its process says why */
+	if (v->lost++ == 0)
+		snprintf(v->lost_why, sizeof v->lost_why, "%s", why);
 }
 
 static void conn_free(struct pconn *c)
@@ -189,133 +127,23 @@ static bool server_connect(struct pconn *c)
 	return epoll_ctl(p->epfd, EPOLL_CTL_ADD, c->sfd, &ev) == 0;
 }
 
-/* The class a Bind's statement was prepared with. */
-static enum pgwire_sql_class name_class(const struct pconn *c, const char *name)
-{
-	for (int i = 0; i < c->n_names; i++)
-		if (strcmp(c->names[i].name, name) == 0)
-			return c->names[i].cls;
-	return PGWIRE_SQL_DATA;
-}
-
-static void name_remember(struct pconn *c, const char *name, enum pgwire_sql_class cls,
-			  const char *sql)
-{
-	int i = 0;
-	while (i < c->n_names && strcmp(c->names[i].name, name) != 0)
-		i++;
-	if (i == c->n_names) {
-		if (c->n_names == MAX_NAMES || strlen(name) >= sizeof c->names[0].name)
-			return; /* unknown names count as data */
-		c->n_names++;
-	}
-	snprintf(c->names[i].name, sizeof c->names[i].name, "%s", name);
-	c->names[i].cls = cls;
-	free(c->names[i].sql);
-	c->names[i].sql = (c->p->policy[c->worker] & PROXY_HOLD_STEPS) ? mem_strdup(sql) : NULL;
-}
-
-/* appstep_lookup_fn over a connection's prepared statements. */
-static const char *name_sql(void *ctx, const char *name)
-{
-	const struct pconn *c = ctx;
-	for (int i = 0; i < c->n_names; i++)
-		if (strcmp(c->names[i].name, name) == 0)
-			return c->names[i].sql;
-	return NULL;
-}
-
-/* Under PROXY_HOLD_STEPS, describes the framed step into the worker's log
- * (c->log_at); -1 when it is not logged. */
-static int step_log(struct pconn *c)
-{
-	struct proxy *p = c->p;
-	c->log_at = -1;
-	if (!view_of(c) || !(p->policy[c->worker] & PROXY_HOLD_STEPS) || !p->log)
-		return -1;
-	c->log_at = steplog_add(p->log, c->worker, c->idx, pbuf_at(&c->cin), c->step_end,
-				name_sql, c);
-	struct proxy_step *s = steplog_at(p->log, c->worker, c->log_at);
-	/* ending a transaction that did nothing another worker sees */
-	if (s && s->d.control && !c->txn_points)
-		s->d.visible = false;
-	return c->log_at;
-}
-
-/* The log entry of c's step in flight, or NULL. */
-static struct proxy_step *logged_step(struct pconn *c)
-{
-	return view_of(c) ? steplog_at(c->p->log, c->worker, c->log_at) : NULL;
-}
-
-/* A step's class: COMMIT wins; else its first statement that is not
- * session housekeeping. */
-static void step_add_class(struct pconn *c, enum pgwire_sql_class cls)
-{
-	if (!c->step_classed || c->step_class == PGWIRE_SQL_SESSION || cls == PGWIRE_SQL_COMMIT) {
-		if (!(c->step_classed && c->step_class == PGWIRE_SQL_COMMIT))
-			c->step_class = cls;
-		c->step_classed = true;
-	}
-}
-
-static bool should_hold(struct pconn *c, int logged)
-{
-	struct proxy *p = c->p;
-	if (c->round != p->round)
-		return false;
-	unsigned f = p->policy[c->worker];
-	enum pgwire_sql_class cls = c->step_classed ? c->step_class : PGWIRE_SQL_SESSION;
-	if (f & PROXY_HOLD_EVERY)
-		return true;
-	if ((f & PROXY_HOLD_STEPS) && logged >= 0 &&
-	    steplog_at(p->log, c->worker, logged)->d.visible)
-		return true;
-	if ((f & PROXY_HOLD_COMMIT) && cls == PGWIRE_SQL_COMMIT)
-		return true;
-	if ((f & PROXY_HOLD_FIRST) && p->fire_pending[c->worker] && cls == PGWIRE_SQL_DATA) {
-		p->fire_pending[c->worker] = false;
-		return true;
-	}
-	return false;
-}
-
-/* The step in flight's trip record, NULL when none is kept (trips is a
- * ring of the last PROXY_MAX_TRIPS; c->trip the step's number). */
-static struct proxy_trip *trip_of(struct pconn *c)
-{
-	struct proxy_view *v = view_of(c);
-	return v && c->trip >= 0 && c->trip < v->n_trips && v->n_trips - c->trip <= PROXY_MAX_TRIPS
-		       ? &v->trips[c->trip % PROXY_MAX_TRIPS]
-		       : NULL;
-}
-
-/* A step came in whole: its trip begins. */
-static void trip_begin(struct pconn *c, bool held)
-{
-	struct proxy_view *v = view_of(c);
-	c->trip = v ? v->n_trips++ : -1;
-	if (v)
-		v->trips[c->trip % PROXY_MAX_TRIPS] = (struct proxy_trip){
-			.in_us = clock_us(), .cls = c->step_classed ? c->step_class : PGWIRE_SQL_SESSION,
-			.conn = c->idx, .held = held, .error = -1};
-}
-
 static void step_send(struct pconn *c, enum pc_state next)
 {
 	pbuf_move(&c->cin, &c->sout, c->step_end);
 	c->step_end = 0;
 	c->step_classed = false;
 	c->state = next;
-	struct proxy_view *v = view_of(c);
-	if (v)
+	struct proxy_view *v = pconn_view(c);
+	if (v) {
 		v->steps++;
-	struct proxy_step *s = logged_step(c);
+		v->settle_us = clock_us();
+	}
+	struct proxy_step *s = pconn_logged_step(c);
 	if (s) {
 		steplog_sent(c->p->log, s);
 		c->txn_points |= s->d.visible;
 	}
-	struct proxy_trip *t = trip_of(c);
+	struct proxy_trip *t = pconn_trip_of(c);
 	if (t && !t->sent_us)
 		t->sent_us = clock_us();
 	changed(c->p);
@@ -326,17 +154,18 @@ static void step_send(struct pconn *c, enum pc_state next)
 static void step_complete(struct pconn *c, uint8_t last)
 {
 	enum pc_state next = last == 'H' ? PC_OPEN : PC_BUSY;
-	int logged = step_log(c);
-	bool hold = should_hold(c, logged);
-	trip_begin(c, hold);
+	int logged = pconn_step_log(c);
+	bool hold = pconn_should_hold(c, logged);
+	pconn_trip_begin(c, hold);
 	if (hold) {
 		c->state = PC_HELD;
 		c->after_hold = next;
 		c->hold_gen = c->p->release_gen[c->worker];
-		struct proxy_view *v = view_of(c);
+		struct proxy_view *v = pconn_view(c);
 		if (v) {
 			v->held_class = c->step_class;
 			v->holds++;
+			v->settle_us = clock_us();
 		}
 		if (logged >= 0)
 			steplog_at(c->p->log, c->worker, logged)->held = true;
@@ -384,7 +213,7 @@ static bool client_advance(struct pconn *c)
 				return true;
 			}
 			c->state = PC_AUTH;
-			struct proxy_view *v = view_of(c);
+			struct proxy_view *v = pconn_view(c);
 			if (v)
 				v->started++;
 			changed(c->p);
@@ -419,26 +248,27 @@ static bool client_advance(struct pconn *c)
 		c->step_end += m.total;
 		switch (m.type) {
 		case 'Q':
-			step_add_class(c, pgwire_parse_sql(&m, &sql, &len) ? pgwire_sql_class(sql)
+			pconn_step_add_class(c, pgwire_parse_sql(&m, &sql, &len) ? pgwire_sql_class(sql)
 									   : PGWIRE_SQL_DATA);
 			step_complete(c, 'Q');
 			break;
 		case 'P':
 			if (pgwire_parse_sql(&m, &sql, &len)) {
 				enum pgwire_sql_class cls = pgwire_sql_class(sql);
-				name_remember(c, (const char *)m.body, cls, sql);
-				step_add_class(c, cls);
+				pconn_name_remember(c, (const char *)m.body, cls, sql);
+				pconn_step_add_class(c, cls);
 			}
 			break;
 		case 'B':
 			if (pgwire_parse_bind_statement(&m, &name))
-				step_add_class(c, name_class(c, name));
+				pconn_step_add_class(c, pconn_name_class(c, name));
 			break;
 		case 'D':
 		case 'E':
 		case 'C':
 			break;
 		case 'X':
+			c->bye = true;
 			c->trip = -1; /* Terminate: no step, no answer */
 			step_send(c, PC_IDLE);
 			break;
@@ -452,15 +282,15 @@ static bool client_advance(struct pconn *c)
 static void record_error(struct pconn *c, const struct pgwire_msg *m)
 {
 	struct pgwire_error e;
-	struct proxy_view *v = view_of(c);
+	struct proxy_view *v = pconn_view(c);
 	if (!v || !pgwire_parse_error(m, &e))
 		return;
-	struct proxy_step *s = logged_step(c);
+	struct proxy_step *s = pconn_logged_step(c);
 	if (s && !s->sqlstate[0]) {
 		snprintf(s->sqlstate, sizeof s->sqlstate, "%s", e.sqlstate);
 		snprintf(s->constraint, sizeof s->constraint, "%s", e.constraint);
 	}
-	struct proxy_trip *t = trip_of(c);
+	struct proxy_trip *t = pconn_trip_of(c);
 	if (t && !t->failed) {
 		t->failed = true;
 		t->error = v->n_errors < PROXY_MAX_ERRORS ? v->n_errors : -1;
@@ -494,17 +324,20 @@ static bool server_advance(struct pconn *c)
 			(void)pgwire_parse_key_data(&m, &c->pid, &key, &klen);
 		else if (m.type == 'E')
 			record_error(c, &m);
-		else if (m.type == 'C' && logged_step(c))
-			steplog_tag(logged_step(c), m.body, m.body_len);
+		else if (m.type == 'C' && pconn_logged_step(c))
+			steplog_tag(pconn_logged_step(c), m.body, m.body_len);
 		pbuf_move(&c->sin, &c->cout, m.total);
 		if (m.type == 'Z' && pgwire_parse_ready(&m, &status) &&
 		    (c->state == PC_AUTH || c->state == PC_BUSY)) {
-			struct proxy_step *s = c->state == PC_BUSY ? logged_step(c) : NULL;
+			struct proxy_step *s = c->state == PC_BUSY ? pconn_logged_step(c) : NULL;
 			if (s)
 				s->done = true;
 			if (status == 'I')
 				c->txn_points = false;
-			struct proxy_trip *t = c->state == PC_BUSY ? trip_of(c) : NULL;
+			struct proxy_view *v = pconn_view(c);
+			if (v && c->state == PC_BUSY)
+				v->answers++;
+			struct proxy_trip *t = c->state == PC_BUSY ? pconn_trip_of(c) : NULL;
 			if (t)
 				t->done_us = clock_us();
 			c->trip = -1;
@@ -568,8 +401,9 @@ static void conn_event(struct pconn *c, bool server, uint32_t events)
 		eof = true;
 	if (ok)
 		ok = server ? server_advance(c) : client_advance(c);
+	bool server_gone = false; /* a write to the server failed: its side went */
 	if (ok && !c->s_connecting)
-		ok = pbuf_send(c->sfd, &c->sout);
+		server_gone = !(ok = pbuf_send(c->sfd, &c->sout));
 	if (ok)
 		ok = pbuf_send(c->cfd, &c->cout);
 	if (eof && ok) {
@@ -578,14 +412,31 @@ static void conn_event(struct pconn *c, bool server, uint32_t events)
 		(void)pbuf_send(c->cfd, &c->cout);
 	}
 	if (eof && !server && c->state == PC_STARTUP && c->ssl_asked) {
-		struct proxy_view *v = view_of(c);
+		struct proxy_view *v = pconn_view(c);
 		if (v)
 			v->tls_refused = true;
 	}
-	if (!ok || eof)
+	if (!ok || eof) {
+		char why[200];
+		if (!server && eof && c->state == PC_HELD)
+			snprintf(why, sizeof why,
+				 "its client hung up while pgrace held a step of it (backend pid %u): "
+				 "the step never reached the server",
+				 c->pid);
+		else if ((server && eof) || server_gone)
+			snprintf(why, sizeof why, "the server closed its connection (backend pid %u)",
+				 c->pid);
+		else if (c->refused && pconn_view(c))
+			snprintf(why, sizeof why, "pgrace's listener closed its connection (backend pid %u): %s",
+				 c->pid, pconn_view(c)->bad);
+		else
+			snprintf(why, sizeof why, "its connection failed (backend pid %u)", c->pid);
+		if (c->refused || server || server_gone || c->state == PC_HELD)
+			conn_lost(c, why);
 		conn_free(c);
-	else
+	} else {
 		interest_update(c);
+	}
 }
 
 /* Under mu: sends the steps the coordinator released, closes connections
@@ -607,8 +458,17 @@ static void conn_sweep(struct proxy *p)
 		}
 		if (c->state == PC_HELD && p->release_gen[c->worker] != c->hold_gen) {
 			step_send(c, c->after_hold);
-			if (!client_advance(c) || !pbuf_send(c->sfd, &c->sout))
+			bool sent = client_advance(c) && pbuf_send(c->sfd, &c->sout);
+			struct proxy_view *v = pconn_view(c);
+			if (v) {
+				v->releases++;
+				if (!v->released_us)
+					v->released_us = clock_us(); /* just written */
+			}
+			if (!sent) {
+				conn_lost(c, "the released step could not be sent to the server");
 				conn_free(c);
+			}
 			else
 				interest_update(c);
 		}
@@ -757,7 +617,7 @@ void proxy_view(struct proxy *p, int worker, struct proxy_view *v)
 {
 	pthread_mutex_lock(&p->mu);
 	*v = p->views[worker];
-	v->open = v->held = v->busy = v->n_pids = 0;
+	v->open = v->held = v->n_busy = v->n_pids = v->pids_left_out = 0;
 	v->logged = steplog_count(p->log, worker);
 	v->log_full = steplog_full(p->log, worker);
 	for (struct pconn *c = p->conns; c; c = c->next) {
@@ -767,9 +627,15 @@ void proxy_view(struct proxy *p, int worker, struct proxy_view *v)
 		if (c->state == PC_HELD)
 			v->held++;
 		if (c->state == PC_BUSY || c->state == PC_OPEN)
-			v->busy++;
-		if (c->pid && c->state != PC_CANCEL && v->n_pids < PROXY_MAX_PIDS)
-			v->pids[v->n_pids++] = c->pid;
+			v->n_busy++;
+		if (!c->pid || c->state == PC_CANCEL)
+			continue;
+		if (v->n_pids == PROXY_MAX_PIDS) {
+			v->pids_left_out++;
+			continue;
+		}
+		v->busy[v->n_pids] = c->state == PC_BUSY || c->state == PC_OPEN;
+		v->pids[v->n_pids++] = c->pid;
 	}
 	pthread_mutex_unlock(&p->mu);
 }
@@ -790,6 +656,16 @@ void proxy_release(struct proxy *p, int worker)
 {
 	pthread_mutex_lock(&p->mu);
 	p->release_gen[worker]++;
+	pthread_mutex_unlock(&p->mu);
+	wake(p);
+}
+
+void proxy_release_set(struct proxy *p, const bool *which)
+{
+	pthread_mutex_lock(&p->mu);
+	for (int w = 0; w < p->workers; w++)
+		if (which[w])
+			p->release_gen[w]++;
 	pthread_mutex_unlock(&p->mu);
 	wake(p);
 }

@@ -36,7 +36,7 @@
 #include "appstep.h"
 #include "pgwire.h"
 
-#define PROXY_MAX_PIDS 8    /* backend pids remembered per worker */
+#define PROXY_MAX_PIDS 64   /* open connections' backend pids a view lists per worker */
 #define PROXY_MAX_ERRORS 16 /* errors remembered per worker per round */
 #define PROXY_MAX_LOG 256   /* steps logged per worker per round (PROXY_HOLD_STEPS) */
 #define PROXY_MAX_TRIPS 32  /* last steps remembered per worker per round, for the report */
@@ -94,11 +94,20 @@ struct proxy_view {
 	enum pgwire_sql_class held_class; /* the class of a held step */
 	bool tls_refused;                 /* a connection asked for TLS, got 'N' and hung up */
 	int steps;                        /* steps sent to the server since proxy_arm() */
-	int busy;                         /* connections with a step at the server now */
+	int n_busy;                       /* connections with a step at the server now */
 	int logged;                       /* steps in its log (PROXY_HOLD_STEPS) */
 	bool log_full;                    /* more than PROXY_MAX_LOG steps: the rest not logged */
+	int answers;                      /* of which answered (their ReadyForQuery came) */
+	uint64_t released_us;             /* clock_us() the first released step was written */
+	int releases;                     /* held steps released and written since proxy_arm() */
+	uint64_t settle_us;               /* clock_us() a step of it was last sent or held */
 	int n_pids;
 	uint32_t pids[PROXY_MAX_PIDS]; /* backend pids of its open connections */
+	bool busy[PROXY_MAX_PIDS];  /* that connection's step is at the server now */
+	int pids_left_out;          /* open connections with a pid beyond PROXY_MAX_PIDS */
+	int lost;                   /* connections lost mid-way since proxy_arm() (lost_why) */
+	char lost_why[200];         /* the first: the server closed it, the listener did, or
+				     * its client hung up while a step of it was held */
 	int n_errors;                  /* errors since proxy_arm() (the first PROXY_MAX_ERRORS kept) */
 	struct proxy_error errors[PROXY_MAX_ERRORS];
 	char bad[160]; /* the last protocol error that closed a connection, or "" */
@@ -128,6 +137,9 @@ void proxy_view(struct proxy *p, int worker, struct proxy_view *v);
 bool proxy_step(struct proxy *p, int worker, int i, struct proxy_step *out);
 /* Sends every step worker holds. */
 void proxy_release(struct proxy *p, int worker);
+/* Sends every step the workers w with which[w] hold, in one sweep of the
+ * relay thread (their writes back to back). */
+void proxy_release_set(struct proxy *p, const bool *which);
 /* Waits until something changes in any view, or until deadline_us
  * (clock_us() time); false at the deadline. */
 bool proxy_wait(struct proxy *p, uint64_t deadline_us);

@@ -76,7 +76,7 @@ struct race_cfg {
 	int timeout_ms;        /* each SQL statement of schema, seed and steps */
 	bool reduction;        /* interleave: run one order per class of commuting steps */
 	enum release_kind release; /* fire: how the first statements are released (lastbyte.h) */
-	unsigned set;        /* RACE_SET_* bits: which fields the file set */
+	unsigned set;        /* RACE_SET_* bits: which fields the file set (scenario_race: any layer) */
 };
 
 #define RACE_SET_WORKERS 1u

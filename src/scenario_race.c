@@ -304,10 +304,12 @@ struct race_cfg scenario_race(const struct scenario *sc, const struct phase *p, 
 	struct race_cfg r = sc->race;
 	const struct race_cfg *layers[] = {ov, p ? &p->race : NULL};
 	for (size_t i = 0; i < 2; i++)
-		if (layers[i])
+		if (layers[i]) {
 			for (size_t j = 0; j < N_SETTINGS; j++)
 				if (layers[i]->set & settings[j].set)
 					copy_field(&r, layers[i], &settings[j]);
+			r.set |= layers[i]->set; /* what any layer set, not its default */
+		}
 	/* Interleave mode races two workers unless the phase says how many, or
 	 * the command line or the scenario's defaults do together with mode
 	 * interleave: a worker count meant for hold and fire (16, --workers 8)

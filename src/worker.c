@@ -7,7 +7,8 @@
  * follows), read a batch's answers, and end a try: retry after 40001/40P01,
  * else classify and count the outcome. Sending goes through env->io (the
  * engine's), so nothing here blocks or touches a socket; it calls attempt,
- * key, outcome and stats only. */
+ * key, outcome and stats only. An application worker's states (app_advance,
+ * called by worker_advance) follow its process and connections instead. */
 #include "worker.h"
 
 #include <stdio.h>
@@ -440,8 +441,147 @@ static void end_wait(struct worker *w)
 	finish(w);
 }
 
+/* ---- application workers: states that follow a process and its
+ * connections (no batch of theirs: the listener relays the app's own) ---- */
+
+static void app_to(struct worker *w, enum wstate st)
+{
+	w->state = st;
+	int view = WV_RUNNING;
+	if (st == WS_APP_HELD_FIRST || st == WS_APP_HELD_COMMIT)
+		view = WV_HELD;
+	if (st == WS_APP_EXITED) {
+		view = WV_FINISHED;
+		w->ready = w->done = true;
+	}
+	atomic_store(&w->view, view);
+}
+
+/* The first fault breaks the round; its engine words the message (with
+ * the process's output), why says it short. */
+static void app_fault(struct worker *w, enum wfault f, const char *what)
+{
+	if (w->broken)
+		return;
+	w->broken = true;
+	w->fault = f;
+	char name[8];
+	snprintf(w->why, sizeof w->why, "worker %s %s", order_worker_name(w->id, name, sizeof name),
+		 what);
+}
+
+/* Where an app worker stood, for a message. */
+static const char *app_where(enum wstate s)
+{
+	switch (s) {
+	case WS_APP_STARTING:
+		return "it had not connected through pgrace's listener";
+	case WS_APP_HELD_FIRST:
+		return "held at its first data statement";
+	case WS_APP_HELD_COMMIT:
+		return "held at a COMMIT";
+	case WS_APP_BLOCKED:
+		return "waiting on a lock a peer holds";
+	case WS_APP_RELEASED:
+		return "released, its statement not answered yet";
+	default:
+		return "running";
+	}
+}
+
+/* Killed at its deadline: the round breaks, saying where it stood. */
+static void app_deadline(struct worker *w)
+{
+	char what[160];
+	snprintf(what, sizeof what, "was still running at its deadline (%s)", app_where(w->state));
+	app_fault(w, WF_DEADLINE, what);
+	app_to(w, WS_APP_EXITED);
+}
+
+/* The events every connected app worker answers the same way, held or not. */
+static void app_any(struct worker *w, enum wevent ev)
+{
+	bool held = w->state == WS_APP_HELD_FIRST || w->state == WS_APP_HELD_COMMIT;
+	char what[260];
+	switch (ev) {
+	case WE_CONNECTED:
+		w->app_connections++;
+		break;
+	case WE_LOST:
+		snprintf(what, sizeof what, "lost a connection mid-way: %s", w->app_note);
+		app_fault(w, WF_LOST, what);
+		break;
+	case WE_DEADLINE:
+		app_deadline(w);
+		break;
+	case WE_EXITED:
+		if (held)
+			app_fault(w, WF_UNRELEASED,
+				  "ended while pgrace held a statement of it (never sent to the server)");
+		app_to(w, WS_APP_EXITED);
+		break;
+	default: /* the rest are each state's own */
+		break;
+	}
+}
+
+/* An app worker's whole life, as worker_advance's for a flow worker. */
+static void app_advance(struct worker *w, enum wevent ev)
+{
+	switch (w->state) {
+	case WS_IDLE: /* by: its process started */
+		if (ev == WE_START)
+			app_to(w, WS_APP_STARTING);
+		break;
+	case WS_APP_STARTING: /* by: its first connection; its end before one; its deadline */
+		if (ev == WE_CONNECTED) {
+			w->app_connections++;
+			app_to(w, WS_APP_RUNNING);
+		} else if (ev == WE_EXITED) {
+			app_fault(w, WF_NEVER_CONNECTED, "never connected through pgrace's listener");
+			app_to(w, WS_APP_EXITED);
+		} else if (ev == WE_DEADLINE) {
+			app_deadline(w);
+		}
+		break;
+	case WS_APP_RUNNING:  /* by: a hold, a lock wait; the common events */
+	case WS_APP_BLOCKED:  /* by: an answer (it moved), a hold; the common events */
+	case WS_APP_RELEASED: /* by: an answer, a lock wait, the next hold; the common events */
+		if (ev == WE_HELD) {
+			w->app_holds++;
+			app_to(w, w->env->cfg->mode == MODE_FIRE ? WS_APP_HELD_FIRST
+							       : WS_APP_HELD_COMMIT);
+		} else if (ev == WE_BLOCKED) {
+			app_to(w, WS_APP_BLOCKED);
+		} else if (ev == WE_ANSWER) {
+			app_to(w, WS_APP_RUNNING);
+		} else {
+			app_any(w, ev);
+		}
+		break;
+	case WS_APP_HELD_FIRST: /* by: the go; the common events */
+		if (ev == WE_GO)
+			app_to(w, WS_APP_RELEASED);
+		else
+			app_any(w, ev);
+		break;
+	case WS_APP_HELD_COMMIT: /* by: the release; the common events */
+		if (ev == WE_RELEASED)
+			app_to(w, WS_APP_RELEASED);
+		else
+			app_any(w, ev);
+		break;
+	default: /* WS_APP_EXITED: done for the round */
+		break;
+	}
+}
+
 enum wstate worker_advance(struct worker *w, enum wevent ev)
 {
+	if (w->kind == WK_APP) {
+		app_advance(w, ev);
+		return w->state;
+	}
 	switch (w->state) {
 	case WS_IDLE: /* moved on by: a new generation */
 		if (ev == WE_START)
@@ -491,6 +631,8 @@ enum wstate worker_advance(struct worker *w, enum wevent ev)
 		if (ev == WE_TIMER)
 			send_from(w, 0);
 		break;
+	default: /* an application worker's states are app_advance's */
+		break;
 	}
 	return w->state;
 }
@@ -512,6 +654,11 @@ void worker_reset(struct worker *w, bool free_run, uint64_t deadline_us, const c
 	w->first_send_us = 0;
 	w->begin = (struct order_event){0};
 	atomic_store(&w->tail.written_us, 0);
+	if (w->kind == WK_APP) { /* a flow worker's pages of these stay untouched */
+		w->fault = WF_NONE;
+		w->app_connections = w->app_holds = 0;
+		w->app_note[0] = '\0';
+	}
 }
 
 void worker_init(struct worker *w, const struct worker_env *env, int id, int key, enum isolation iso)
@@ -527,6 +674,12 @@ void worker_init(struct worker *w, const struct worker_env *env, int id, int key
 		abort();
 	for (int t = 0; t < TARGETS_MAX; t++)
 		w->slot[t] = (struct worker_slot){.w = w, .t = t};
+}
+
+void worker_init_app(struct worker *w, const struct worker_env *env, int id, int key)
+{
+	worker_init(w, env, id, key, ISO_READ_COMMITTED);
+	w->kind = WK_APP;
 }
 
 void worker_free(struct worker *w)
@@ -547,6 +700,13 @@ const char *worker_state_name(enum wstate s)
 		[WS_HELD] = "held",
 		[WS_ROLLING_BACK] = "rolling_back",
 		[WS_BACKOFF] = "backoff",
+		[WS_APP_STARTING] = "app_starting",
+		[WS_APP_RUNNING] = "app_running",
+		[WS_APP_HELD_FIRST] = "app_held_first",
+		[WS_APP_HELD_COMMIT] = "app_held_commit",
+		[WS_APP_BLOCKED] = "app_blocked",
+		[WS_APP_RELEASED] = "app_released",
+		[WS_APP_EXITED] = "app_exited",
 	};
 	return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }
@@ -558,6 +718,8 @@ const char *worker_event_name(enum wevent ev)
 		[WE_LOST] = "lost",   [WE_BLOCKED] = "blocked",
 		[WE_GO] = "go",       [WE_RELEASED] = "released",
 		[WE_TIMER] = "timer", [WE_DEADLINE] = "deadline",
+		[WE_CONNECTED] = "connected", [WE_HELD] = "held",
+		[WE_EXITED] = "exited",
 	};
 	return (unsigned)ev < sizeof names / sizeof names[0] ? names[ev] : "?";
 }

@@ -15,20 +15,18 @@
  * (1..n), COMMIT (n + 1). A batch is one of them, or in pipeline mode a run
  * of them (worker_batch_next says where a batch must end).
  *
- * Adding another kind of worker (an application worker, whose statements
- * come from an external process through a PostgreSQL-protocol proxy rather
- * than from the scenario's flow): the events do not care where statements
- * come from, so such a worker keeps this struct, its states and its events
- * and changes only where a batch comes from. Give struct worker a kind and
- * a source (next batch, hand an answer back, did it end the transaction);
- * where the flow worker builds its next batch from the flow (send_from() in
- * worker.c), the other kind asks its source, and waits in a state of its
- * own (WS_WAIT_SOURCE, left by an event WE_SOURCE that the engine raises
- * when the proxy hands a statement over) while the source has none yet.
- * Its answers still arrive as WE_ANSWER/WE_LOST, the attempt still ends in
- * try_end() (retry, or classify and count through attempt.c), and the start
- * line, the hold barrier, deadlines and counters stay as they are; add a row
- * per new state and event to tests/test_worker.c. */
+ * An application worker (kind WK_APP, app.c) is the other kind: its
+ * statements come from an external process through pgrace's listener
+ * (proxy.h), not from a flow, so nothing here sends them. Its states
+ * (WS_APP_*) follow what its engine sees of the process and its
+ * connections, fed as events: started, connected, held at the mode's hold
+ * point, blocked on a peer, released, exited; a process that exits before
+ * connecting (it bypassed the listener), a connection lost mid-way, a hold
+ * its process gave up on and a process killed at its deadline break the
+ * round (wfault says which, the engine words the message). Its view is the
+ * coordinator's, as a flow worker's: the same release rule (coord_rule)
+ * decides for both kinds.
+ */
 #ifndef PGRACE_WORKER_H
 #define PGRACE_WORKER_H
 
@@ -57,6 +55,14 @@ enum wstate {
 	WS_HELD,         /* hold mode: the statements are done, waiting for the commit */
 	WS_ROLLING_BACK, /* a statement failed: its ROLLBACK in flight */
 	WS_BACKOFF,      /* pausing before a retry (40001, 40P01) */
+	/* application workers */
+	WS_APP_STARTING,    /* its process runs, no connection through the listener yet */
+	WS_APP_RUNNING,     /* connected: its statements pass (or it works between them) */
+	WS_APP_HELD_FIRST,  /* fire: its first data statement held, waiting for the go */
+	WS_APP_HELD_COMMIT, /* hold: a COMMIT (or END) of it held, waiting for the release */
+	WS_APP_BLOCKED,     /* each statement of it at the server waits on a peer's lock */
+	WS_APP_RELEASED,    /* its held statement released, no answer seen since */
+	WS_APP_EXITED,      /* its process ended: done for this round */
 };
 
 /* What moves a worker on. */
@@ -69,6 +75,25 @@ enum wevent {
 	WE_RELEASED, /* the coordinator released the commits */
 	WE_TIMER,    /* the backoff pause is over */
 	WE_DEADLINE, /* the deadline, a signal or the end of the race, while waiting at a line */
+	/* application workers (WE_START: its process started; WE_ANSWER: a
+	 * statement of it was answered since the last look; WE_LOST: one of its
+	 * connections was lost, app_note says how; WE_DEADLINE: its process was
+	 * killed at its deadline) */
+	WE_CONNECTED, /* a connection of it started through the listener */
+	WE_HELD,      /* the listener holds a statement of it at the mode's hold point */
+	WE_EXITED,    /* its process ended */
+};
+
+/* Which kind of worker. */
+enum wkind { WK_FLOW, WK_APP };
+
+/* Why an application worker broke its round. */
+enum wfault {
+	WF_NONE,
+	WF_NEVER_CONNECTED, /* its process ended without connecting through the listener */
+	WF_LOST,            /* a connection of it was lost mid-way (app_note) */
+	WF_DEADLINE,        /* still running at its deadline: killed */
+	WF_UNRELEASED,      /* its process ended while a statement of it was held */
 };
 
 /* What the coordinator sees of a worker (atomic `view`). */
@@ -130,6 +155,7 @@ struct worker_slot {
 struct worker {
 	const struct worker_env *env;
 	void *loop; /* the I/O layer's */
+	enum wkind kind;
 	int id;
 	int key; /* index of the key it races on */
 	enum isolation iso;
@@ -182,6 +208,11 @@ struct worker {
 	bool bad;               /* ... through the scenario's fault (why names file:line) */
 	char why[384];
 	struct key_values free_key;
+	/* an application worker's round */
+	enum wfault fault;
+	int app_connections; /* connections it started through the listener */
+	int app_holds;       /* statements of it held */
+	char app_note[200];  /* WE_LOST: what its engine saw */
 	/* counters: the worker's own until merged */
 	long long attempts, retries;
 	struct outcome_table outcomes, constraints;
@@ -193,6 +224,9 @@ struct worker {
  * (calloc'd or freshly mapped): only the fields with other values are
  * written, so the pages of counters it never uses stay untouched. */
 void worker_init(struct worker *w, const struct worker_env *env, int id, int key, enum isolation iso);
+/* worker_init for an application worker (kind WK_APP): its states are
+ * WS_APP_*, its flow none. */
+void worker_init_app(struct worker *w, const struct worker_env *env, int id, int key);
 /* Releases what worker_init allocated (not the connections). */
 void worker_free(struct worker *w);
 /* Readies w for a new generation, before WE_START: a free run or a round,

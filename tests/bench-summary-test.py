@@ -50,6 +50,9 @@ check("yield ratio", y16.get("ratio"), 3.87)
 rel16 = {r["workers"]: r for r in got.get("release", [])}.get(16, {})
 check("release last-byte server max (null left out)", rel16.get("last_byte", {}).get("server_us_max"), 300)
 check("release last-byte client p50", rel16.get("last_byte", {}).get("client_us_p50"), 13.5)
+# app flow: listener p50 (90 + 110) / 2, server max one of two (null left out).
+check("release app listener p50", rel16.get("app", {}).get("client_us_p50"), 100)
+check("release app server max (null left out)", rel16.get("app", {}).get("server_us_max"), 30000)
 
 tp = {(r["phase"], r["workers"]): r for r in got.get("throughput", [])}
 tp8 = tp.get(("before", 8), {})

@@ -229,6 +229,10 @@ Test(app, a_round_that_held_nothing_is_not_judged)
 	cr_assert(code == 0 || code == 1, "%s", proc_said(&p));
 	json_t *doc = load_json(spath("f.json"));
 	cr_assert_eq(jint(phase(doc, "after"), "rounds"), 3, "fire raced every round");
+	/* the listener's release spread is measured (its value is the bench's) */
+	json_t *spread = jget(jget(phase(doc, "after"), "release"), "spread_us");
+	cr_assert(json_is_integer(jget(spread, "p50")) && json_is_integer(jget(spread, "max")),
+		  "no release spread in an app flow's fire phase");
 	json_decref(doc);
 	proc_free(&p);
 }
@@ -251,6 +255,300 @@ Test(app, sigint_kills_the_apps_and_says_so)
 		  proc_said(&p));
 	sleep_ms(200);
 	cr_assert_neq(system("pgrep -f 'slee[p] 3737' >/dev/null"), 0, "an app process was left running");
+	proc_free(&p);
+}
+
+/* app_scenario with n workers. */
+static const char *app_scenario_n(const char *name, int n, const char *script, const char *schema,
+				  const char *rows, const char *expect)
+{
+	char sh[64], text[4096];
+	snprintf(sh, sizeof sh, "%s.sh", name);
+	const char *script_path = spath(sh);
+	write_file(script_path, script, strlen(script));
+	snprintf(text, sizeof text,
+		 "name: %s\n"
+		 "schema: |\n%s"
+		 "race:\n  workers: %d\n  rounds: 1\n  mode: hold\n"
+		 "params: [round]\n"
+		 "rows: %s\n"
+		 "flow:\n  app:\n    command: sh %s \"$1\"\n    shell: true\n    timeout_ms: 60000\n"
+		 "phases:\n  - name: race\n    race: {}\n    expect:\n      - %s\n",
+		 name, schema, n, rows, script_path, expect);
+	char yaml[64];
+	snprintf(yaml, sizeof yaml, "%s.yaml", name);
+	const char *path = spath(yaml);
+	write_file(path, text, strlen(text));
+	return path;
+}
+
+/* A scenario of its own in scratch/name: hold mode, 3 workers, one round,
+ * the app command a shell line running script (its $1 the key). */
+static const char *app_scenario(const char *name, const char *script, const char *schema,
+				const char *rows, const char *expect)
+{
+	return app_scenario_n(name, 3, script, schema, rows, expect);
+}
+
+/* An app with two connections, both waiting on a lock a peer holds, is one
+ * blocked worker, not two. Worker a (PGRACE_WORKER=0) locks the gate row
+ * and is held at its COMMIT, worker b's two psql processes wait on that
+ * lock, worker c starts late and must still run its statements before
+ * anyone commits: it sees no marker of worker a. Before: the barrier
+ * counted blocked backends against workers (1 held + 2 blocked >= 3) and
+ * released worker a's COMMIT while worker c had not started, so worker c
+ * saw the marker. */
+Test(app, two_blocked_connections_are_one_blocked_worker)
+{
+	const char *script =
+		"P='psql -X -q -v ON_ERROR_STOP=1'\n"
+		"case $PGRACE_WORKER in\n"
+		"0) $P -c BEGIN -c 'UPDATE gate SET id = id' -c \"INSERT INTO marker VALUES ($1)\" "
+		"-c COMMIT ;;\n"
+		"1) sleep 0.5\n"
+		"   $P -c BEGIN -c 'UPDATE gate SET id = id' -c COMMIT &\n"
+		"   $P -c BEGIN -c 'UPDATE gate SET id = id' -c COMMIT &\n"
+		"   wait ;;\n"
+		"2) sleep 3\n"
+		"   $P -c BEGIN -c \"INSERT INTO seen SELECT $1, count(*) FROM marker WHERE k = $1\" "
+		"-c COMMIT ;;\n"
+		"esac\n";
+	const char *file = app_scenario(
+		"twoconn", script,
+		"  CREATE TABLE gate (id int PRIMARY KEY);\n  INSERT INTO gate VALUES (1);\n"
+		"  CREATE TABLE marker (k bigint);\n  CREATE TABLE seen (k bigint, markers bigint);\n",
+		"SELECT count(*) FROM seen WHERE k = $1 AND markers = 0", "rows_per_key.min == 1");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "--json", spath("twoconn.json")), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(spath("twoconn.json"));
+	json_t *ph = phase(doc, "race");
+	cr_assert_eq(jint2(ph, "app", "connections"), 4, "worker b opened two connections");
+	json_decref(doc);
+	proc_free(&p);
+}
+
+#define T_SCHEMA "  CREATE TABLE t (k bigint);\n"
+#define T_ROWS "SELECT count(*) FROM t WHERE k = $1"
+
+/* An app that gives up on its COMMIT while pgrace holds it (a client-side
+ * timeout, here timeout(1) killing psql) and exits 0 raced nothing: its
+ * transaction never committed. Before: the worker counted "ok" and the
+ * phase passed on two of three racers. */
+Test(app, an_app_that_gives_up_on_its_held_commit_breaks_the_round)
+{
+	const char *script =
+		"P='psql -X -q -v ON_ERROR_STOP=1'\n"
+		"case $PGRACE_WORKER in\n"
+		"0) timeout 1 $P -c BEGIN -c \"INSERT INTO t VALUES ($1)\" -c COMMIT; exit 0 ;;\n"
+		"*) sleep 3; $P -c BEGIN -c \"INSERT INTO t VALUES ($1)\" -c COMMIT ;;\n"
+		"esac\n";
+	const char *file =
+		app_scenario("giveup", script, T_SCHEMA, T_ROWS, "outcomes.ok == attempts");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "worker a lost a connection mid-way: its client hung up while "
+				  "pgrace held a step of it"),
+		  "%s", proc_said(&p));
+	cr_assert_not(contains(p.out, "PASS in"), "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+/* A connection the listener closes over a protocol error (a message whose
+ * length lies) is lost, never silent: before, the worker that sent it
+ * counted "ok" and the phase passed. */
+Test(app, a_connection_the_listener_refuses_breaks_the_round)
+{
+	const char *script =
+		"case $PGRACE_WORKER in\n"
+		"0) exec python3 -c '\n"
+		"import os, socket, struct, sys\n"
+		"s = socket.create_connection((os.environ[\"PGHOST\"], int(os.environ[\"PGPORT\"])))\n"
+		"kv = b\"user\\0\" + os.environ[\"PGUSER\"].encode() + b\"\\0database\\0\" + "
+		"os.environ[\"PGDATABASE\"].encode() + b\"\\0\\0\"\n"
+		"body = struct.pack(\"!I\", 196608) + kv\n"
+		"s.sendall(struct.pack(\"!I\", len(body) + 4) + body)\n"
+		"buf = b\"\"\n"
+		"while b\"Z\\0\\0\\0\\5\" not in buf:\n"
+		"    d = s.recv(4096)\n"
+		"    if not d:\n"
+		"        sys.exit(5)\n"
+		"    buf += d\n"
+		"s.sendall(b\"Q\" + struct.pack(\"!I\", 0x7fffffff))\n"
+		"s.recv(4096)\n"
+		"' ;;\n"
+		"*) psql -X -q -v ON_ERROR_STOP=1 -c BEGIN -c \"INSERT INTO t VALUES ($1)\" -c COMMIT ;;\n"
+		"esac\n";
+	const char *file =
+		app_scenario_n("refused", 2, script, T_SCHEMA, T_ROWS, "outcomes.ok == attempts");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "worker a lost a connection mid-way: pgrace's listener closed its "
+				  "connection"),
+		  "%s", proc_said(&p));
+	cr_assert_not(contains(p.out, "PASS in"), "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+/* A connection the server closes under the app (its backend terminated) is
+ * lost, as a SQL worker's: the round breaks naming the worker, rather than
+ * counting the FATAL as the attempt's outcome. */
+Test(app, a_connection_the_server_closes_breaks_the_round)
+{
+	const char *script =
+		"P='psql -X -q -v ON_ERROR_STOP=1'\n"
+		"case $PGRACE_WORKER in\n"
+		"0) $P -c BEGIN -c 'SELECT pg_terminate_backend(pg_backend_pid())' ;;\n"
+		"*) $P -c BEGIN -c \"INSERT INTO t VALUES ($1)\" -c COMMIT ;;\n"
+		"esac\n";
+	const char *file = app_scenario_n("terminated", 2, script, T_SCHEMA, T_ROWS,
+					  "rows_per_key.max <= 1");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "worker a lost a connection mid-way: the server closed its "
+				  "connection (backend pid "),
+		  "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+/* Fire mode, an app whose first statement that touches data waits on a
+ * lock its peer took before being held (an advisory lock, a SELECT of no
+ * table: not a data statement): the waiting worker can only reach its hold
+ * point once the held one goes on, so it counts as settled, as in hold
+ * mode. Before: fire never asked the lock view, the round waited for the
+ * deadline and broke ("still running at its deadline"). */
+Test(app, fire_releases_when_a_worker_waits_on_a_held_peer)
+{
+	const char *script = "psql -X -q -v ON_ERROR_STOP=1 -c BEGIN -c 'SELECT pg_advisory_xact_lock(42)' "
+			     "-c \"INSERT INTO t VALUES ($1)\" -c COMMIT\n";
+	const char *held = app_scenario_n("firelock0", 2, script, T_SCHEMA, T_ROWS,
+					  "rows_per_key.min == 2");
+	const char *file0 = variant_of(held, "firelock1.yaml", "mode: hold", "mode: fire");
+	const char *file = variant_of(file0, "firelock.yaml", "timeout_ms: 60000", "timeout_ms: 8000");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+/* More connections open at once than the listener lists per worker (64)
+ * would leave backends out of the lock view: the round breaks saying so,
+ * never releases on a partial view (before, the view listed 8 and left
+ * the rest out without a word). */
+Test(app, more_connections_than_the_view_follows_break_the_round)
+{
+	static const char py[] =
+		"import os, socket, struct, sys, time\n"
+		"def conn():\n"
+		"    s = socket.create_connection((os.environ['PGHOST'], int(os.environ['PGPORT'])))\n"
+		"    kv = (b'user\\0' + os.environ['PGUSER'].encode() + b'\\0database\\0' +\n"
+		"          os.environ['PGDATABASE'].encode() + b'\\0\\0')\n"
+		"    body = struct.pack('!I', 196608) + kv\n"
+		"    s.sendall(struct.pack('!I', len(body) + 4) + body)\n"
+		"    buf = b''\n"
+		"    while b'Z\\0\\0\\0\\x05' not in buf:\n"
+		"        d = s.recv(4096)\n"
+		"        if not d:\n"
+		"            sys.exit(5)\n"
+		"        buf += d\n"
+		"    return s\n"
+		"socks = [conn() for _ in range(65)]\n"
+		"time.sleep(1.5)\n"
+		"for s in socks:\n"
+		"    s.sendall(b'X\\0\\0\\0\\x04')\n"
+		"    s.close()\n";
+	const char *py_path = spath("many.py");
+	write_file(py_path, py, strlen(py));
+	char script[1024];
+	snprintf(script, sizeof script,
+		 "P='psql -X -q -v ON_ERROR_STOP=1'\n"
+		 "case $PGRACE_WORKER in\n"
+		 "0) python3 %s || exit $? ;;\n"
+		 "esac\n"
+		 "$P -c BEGIN -c \"INSERT INTO t VALUES ($1)\" -c COMMIT\n",
+		 py_path);
+	const char *file = app_scenario_n("many", 2, script, T_SCHEMA, T_ROWS, "rows_per_key.min == 2");
+	struct proc p;
+	double t0 = now_s();
+	int code = run_pgrace(ARGS("run", file), &p);
+	/* the broken round lets the held processes go (before: they waited
+	 * for their 60 s deadline) */
+	cr_assert_lt(now_s() - t0, 40.0, "the held processes waited for their deadline");
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "worker a had more than 64 connections open at once"), "%s",
+		  proc_said(&p));
+	proc_free(&p);
+}
+
+/* --deadline-ms is a round's whole budget for app flows too (when sooner
+ * than the command's timeout_ms). Before: it was accepted and ignored, the
+ * processes ran to their 60 s timeout. */
+Test(app, deadline_ms_bounds_an_app_round)
+{
+	const char *file = with_command("slowd.yaml", "sleep 60");
+	struct proc p;
+	double t0 = now_s();
+	int code = run_pgrace(ARGS("run", file, "--deadline-ms", "1000"), &p);
+	cr_assert_lt(now_s() - t0, 30.0, "--deadline-ms was not kept");
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "worker a was still running at its deadline (it had not connected"),
+		  "%s", proc_said(&p));
+	proc_free(&p);
+}
+
+/* A COMMIT that blocks once released: a deferred unique constraint is
+ * checked at COMMIT, where the second worker waits on the first's
+ * insert, then gets 23505 naming the constraint; the round completes with
+ * one row, the error counted from the wire. */
+Test(app, a_released_commit_that_blocks_on_a_deferred_constraint)
+{
+	const char *script = "psql -X -q -v ON_ERROR_STOP=1 -c BEGIN "
+			     "-c \"INSERT INTO t VALUES ($1)\" -c COMMIT\n";
+	const char *file =
+		app_scenario_n("deferred", 2, script,
+			       "  CREATE TABLE t (k bigint CONSTRAINT t_k_once UNIQUE DEFERRABLE "
+			       "INITIALLY DEFERRED);\n",
+			       T_ROWS, "rows_per_key.max == 1");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "--json", spath("deferred.json")), &p);
+	cr_assert_eq(code, 0, "%s", proc_said(&p));
+	json_t *doc = load_json(spath("deferred.json"));
+	json_t *ph = phase(doc, "race");
+	cr_assert_eq(jint2(ph, "outcomes", "23505"), 1, "the second COMMIT failed on the wire");
+	cr_assert_eq(jint2(ph, "constraints", "t_k_once"), 1);
+	cr_assert_eq(jint2(ph, "app", "exit_failed"), 1);
+	json_decref(doc);
+	proc_free(&p);
+}
+
+/* An app that waits on a lock a session outside pgrace holds (here the
+ * test's own connection, an advisory lock) is killed at its deadline, and
+ * the message names who blocked it. Before: "still running at its
+ * deadline" and nothing about why. */
+Test(app, a_worker_blocked_from_outside_is_named_at_its_deadline)
+{
+	PGconn *outsider = PQconnectdb("");
+	cr_assert_eq(PQstatus(outsider), CONNECTION_OK, "%s", PQerrorMessage(outsider));
+	exec_ok(outsider, "SELECT pg_advisory_lock(777)");
+	char pid[32];
+	snprintf(pid, sizeof pid, "pid %d outside pgrace", PQbackendPID(outsider));
+	const char *script =
+		"P='psql -X -q -v ON_ERROR_STOP=1'\n"
+		"case $PGRACE_WORKER in\n"
+		"0) $P -c BEGIN -c 'SELECT pg_advisory_xact_lock(777)' -c COMMIT ;;\n"
+		"*) $P -c BEGIN -c \"INSERT INTO t VALUES ($1)\" -c COMMIT ;;\n"
+		"esac\n";
+	const char *file = app_scenario_n("outside", 2, script, T_SCHEMA, T_ROWS, "rows_per_key.max <= 1");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file, "--deadline-ms", "3000"), &p);
+	PQfinish(outsider);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "worker a was still running at its deadline (running)"), "%s",
+		  proc_said(&p));
+	cr_assert(contains(p.out, pid), "%s", proc_said(&p));
 	proc_free(&p);
 }
 

@@ -799,3 +799,167 @@ Test(worker, free_run_pipelines_and_goes_on)
 	cr_expect_eq(g.w.attempts, 2);
 	worker_free(&g.w);
 }
+
+/* ---- application workers (WK_APP): their states follow the process and
+ * its connections, fed as events by their engine (app.c); nothing is sent
+ * through the I/O layer ---- */
+
+/* Where an app case starts. */
+enum app_start {
+	AA_IDLE,
+	AA_STARTING,
+	AA_RUNNING,
+	AA_HELD, /* HELD_FIRST in fire mode, HELD_COMMIT in hold mode */
+	AA_BLOCKED,
+	AA_RELEASED,
+	AA_EXITED,
+};
+
+static void app_rig(struct rig *g, enum race_mode mode)
+{
+	rig_init(g, mode, 0);
+	worker_free(&g->w);
+	memset(&g->w, 0, sizeof g->w);
+	worker_init_app(&g->w, &g->env, 1, 0);
+	worker_reset(&g->w, false, clock_us() + 1000000u, NULL);
+}
+
+static void app_reach(struct rig *g, enum app_start at)
+{
+	struct worker *w = &g->w;
+	static const enum wevent path[] = {WE_START, WE_CONNECTED, WE_HELD};
+	int steps = at == AA_IDLE ? 0 : at == AA_STARTING ? 1 : at == AA_RUNNING ? 2 : 3;
+	if (at == AA_BLOCKED || at == AA_EXITED)
+		steps = 2;
+	for (int i = 0; i < steps; i++)
+		worker_advance(w, path[i]);
+	if (at == AA_BLOCKED)
+		worker_advance(w, WE_BLOCKED);
+	if (at == AA_EXITED)
+		worker_advance(w, WE_EXITED);
+	if (at == AA_RELEASED)
+		worker_advance(w, g->cfg.mode == MODE_FIRE ? WE_GO : WE_RELEASED);
+}
+
+struct app_case {
+	const char *name;
+	enum race_mode mode;
+	enum app_start at;
+	enum wevent ev;
+	enum wstate want;
+	enum wview want_view;
+	enum wfault want_fault; /* WF_NONE: not broken */
+	const char *want_why;
+	int want_connections, want_holds;
+};
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+static const struct app_case app_cases[] = {
+	{"idle: its process started", MODE_HOLD, AA_IDLE, WE_START, WS_APP_STARTING, WV_RUNNING},
+	{"idle: a connection is not for it", MODE_HOLD, AA_IDLE, WE_CONNECTED, WS_IDLE, WV_IDLE},
+	{"starting: connected through the listener", MODE_HOLD, AA_STARTING, WE_CONNECTED,
+	 WS_APP_RUNNING, WV_RUNNING, WF_NONE, NULL, 1},
+	{"starting: exits before connecting (it bypassed the listener)", MODE_HOLD, AA_STARTING,
+	 WE_EXITED, WS_APP_EXITED, WV_FINISHED, WF_NEVER_CONNECTED,
+	 "worker b never connected through pgrace's listener"},
+	{"starting: killed at its deadline", MODE_HOLD, AA_STARTING, WE_DEADLINE, WS_APP_EXITED,
+	 WV_FINISHED, WF_DEADLINE,
+	 "still running at its deadline (it had not connected through pgrace's listener)"},
+	{"starting: no hold before a connection", MODE_HOLD, AA_STARTING, WE_HELD, WS_APP_STARTING,
+	 WV_RUNNING},
+	{"starting: nothing to lose before a connection", MODE_HOLD, AA_STARTING, WE_LOST,
+	 WS_APP_STARTING, WV_RUNNING},
+	{"running: a second connection", MODE_HOLD, AA_RUNNING, WE_CONNECTED, WS_APP_RUNNING,
+	 WV_RUNNING, WF_NONE, NULL, 2},
+	{"running: COMMIT held (hold)", MODE_HOLD, AA_RUNNING, WE_HELD, WS_APP_HELD_COMMIT, WV_HELD,
+	 WF_NONE, NULL, 1, 1},
+	{"running: first statement held (fire)", MODE_FIRE, AA_RUNNING, WE_HELD, WS_APP_HELD_FIRST,
+	 WV_HELD, WF_NONE, NULL, 1, 1},
+	{"running: blocked on a peer", MODE_HOLD, AA_RUNNING, WE_BLOCKED, WS_APP_BLOCKED,
+	 WV_RUNNING, WF_NONE, NULL, 1},
+	{"running: an answer", MODE_HOLD, AA_RUNNING, WE_ANSWER, WS_APP_RUNNING, WV_RUNNING, WF_NONE,
+	 NULL, 1},
+	{"running: a lost connection", MODE_HOLD, AA_RUNNING, WE_LOST, WS_APP_RUNNING, WV_RUNNING,
+	 WF_LOST, "worker b lost a connection mid-way: the server closed its connection", 1},
+	{"running: exits", MODE_HOLD, AA_RUNNING, WE_EXITED, WS_APP_EXITED, WV_FINISHED, WF_NONE,
+	 NULL, 1},
+	{"running: killed at its deadline", MODE_HOLD, AA_RUNNING, WE_DEADLINE, WS_APP_EXITED,
+	 WV_FINISHED, WF_DEADLINE, "still running at its deadline (running)", 1},
+	{"running: the go is not for it", MODE_FIRE, AA_RUNNING, WE_GO, WS_APP_RUNNING, WV_RUNNING,
+	 WF_NONE, NULL, 1},
+	{"held at COMMIT: released", MODE_HOLD, AA_HELD, WE_RELEASED, WS_APP_RELEASED, WV_RUNNING,
+	 WF_NONE, NULL, 1, 1},
+	{"held at COMMIT: the go is fire's", MODE_HOLD, AA_HELD, WE_GO, WS_APP_HELD_COMMIT, WV_HELD,
+	 WF_NONE, NULL, 1, 1},
+	{"held at COMMIT: another connection blocked, still held", MODE_HOLD, AA_HELD, WE_BLOCKED,
+	 WS_APP_HELD_COMMIT, WV_HELD, WF_NONE, NULL, 1, 1},
+	{"held at COMMIT: its process ends (gave up waiting)", MODE_HOLD, AA_HELD, WE_EXITED,
+	 WS_APP_EXITED, WV_FINISHED, WF_UNRELEASED, "ended while pgrace held a statement of it", 1,
+	 1},
+	{"held at COMMIT: its connection lost", MODE_HOLD, AA_HELD, WE_LOST, WS_APP_HELD_COMMIT,
+	 WV_HELD, WF_LOST, "lost a connection mid-way", 1, 1},
+	{"held at COMMIT: killed at its deadline", MODE_HOLD, AA_HELD, WE_DEADLINE, WS_APP_EXITED,
+	 WV_FINISHED, WF_DEADLINE, "still running at its deadline (held at a COMMIT)", 1, 1},
+	{"held at its first statement: the go", MODE_FIRE, AA_HELD, WE_GO, WS_APP_RELEASED,
+	 WV_RUNNING, WF_NONE, NULL, 1, 1},
+	{"held at its first statement: the commits' release is hold's", MODE_FIRE, AA_HELD,
+	 WE_RELEASED, WS_APP_HELD_FIRST, WV_HELD, WF_NONE, NULL, 1, 1},
+	{"held at its first statement: its process ends", MODE_FIRE, AA_HELD, WE_EXITED,
+	 WS_APP_EXITED, WV_FINISHED, WF_UNRELEASED, "never sent to the server", 1, 1},
+	{"blocked: it moved on", MODE_HOLD, AA_BLOCKED, WE_ANSWER, WS_APP_RUNNING, WV_RUNNING,
+	 WF_NONE, NULL, 1},
+	{"blocked: its COMMIT held", MODE_HOLD, AA_BLOCKED, WE_HELD, WS_APP_HELD_COMMIT, WV_HELD,
+	 WF_NONE, NULL, 1, 1},
+	{"blocked: exits", MODE_HOLD, AA_BLOCKED, WE_EXITED, WS_APP_EXITED, WV_FINISHED, WF_NONE,
+	 NULL, 1},
+	{"blocked: a lost connection", MODE_HOLD, AA_BLOCKED, WE_LOST, WS_APP_BLOCKED, WV_RUNNING,
+	 WF_LOST, "lost a connection", 1},
+	{"blocked: killed at its deadline", MODE_HOLD, AA_BLOCKED, WE_DEADLINE, WS_APP_EXITED,
+	 WV_FINISHED, WF_DEADLINE, "(waiting on a lock a peer holds)", 1},
+	{"released: its COMMIT answered", MODE_HOLD, AA_RELEASED, WE_ANSWER, WS_APP_RUNNING,
+	 WV_RUNNING, WF_NONE, NULL, 1, 1},
+	{"released: its COMMIT blocked on a peer (a deferred constraint)", MODE_HOLD, AA_RELEASED,
+	 WE_BLOCKED, WS_APP_BLOCKED, WV_RUNNING, WF_NONE, NULL, 1, 1},
+	{"released: its next COMMIT held", MODE_HOLD, AA_RELEASED, WE_HELD, WS_APP_HELD_COMMIT,
+	 WV_HELD, WF_NONE, NULL, 1, 2},
+	{"released: exits", MODE_FIRE, AA_RELEASED, WE_EXITED, WS_APP_EXITED, WV_FINISHED, WF_NONE,
+	 NULL, 1, 1},
+	{"released: a lost connection", MODE_FIRE, AA_RELEASED, WE_LOST, WS_APP_RELEASED,
+	 WV_RUNNING, WF_LOST, NULL, 1, 1},
+	{"exited: nothing moves it", MODE_HOLD, AA_EXITED, WE_CONNECTED, WS_APP_EXITED, WV_FINISHED,
+	 WF_NONE, NULL, 1},
+	{"exited: no second end", MODE_HOLD, AA_EXITED, WE_DEADLINE, WS_APP_EXITED, WV_FINISHED,
+	 WF_NONE, NULL, 1},
+};
+#pragma GCC diagnostic pop
+
+Test(worker, every_app_state_and_event)
+{
+	for (size_t i = 0; i < sizeof app_cases / sizeof app_cases[0]; i++) {
+		const struct app_case *c = &app_cases[i];
+		struct rig g;
+		app_rig(&g, c->mode);
+		app_reach(&g, c->at);
+		cr_assert_not(g.w.broken, "%s: broken on the way: %s", c->name, g.w.why);
+		if (c->ev == WE_LOST)
+			snprintf(g.w.app_note, sizeof g.w.app_note,
+				 "the server closed its connection (backend pid 77)");
+		enum wstate got = worker_advance(&g.w, c->ev);
+		cr_expect_eq(got, c->want, "%s: state %s, want %s", c->name, worker_state_name(got),
+			     worker_state_name(c->want));
+		cr_expect_eq(atomic_load(&g.w.view), (int)c->want_view, "%s: view %d", c->name,
+			     atomic_load(&g.w.view));
+		cr_expect_eq(g.w.broken, c->want_fault != WF_NONE, "%s: broken %d (%s)", c->name,
+			     g.w.broken, g.w.why);
+		cr_expect_eq(g.w.fault, c->want_fault, "%s: fault %d", c->name, g.w.fault);
+		if (c->want_why)
+			cr_expect(strstr(g.w.why, c->want_why), "%s: why \"%s\"", c->name, g.w.why);
+		cr_expect_eq(g.w.done, got == WS_APP_EXITED, "%s: done", c->name);
+		cr_expect_eq(g.w.app_connections, c->want_connections, "%s: connections %d", c->name,
+			     g.w.app_connections);
+		cr_expect_eq(g.w.app_holds, c->want_holds, "%s: holds %d", c->name, g.w.app_holds);
+		cr_expect_eq(io.sends, 0, "%s: an app worker sends nothing itself", c->name);
+		worker_free(&g.w);
+	}
+}
