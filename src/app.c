@@ -282,9 +282,12 @@ static int warm_send(struct app_race *a, struct app_proc *procs, const struct ke
 }
 
 /* Reads the warm workers' answers; one past the deadline (or every one on
- * SIGINT/SIGTERM) is killed. */
-static void warm_poll(struct app_race *a, struct app_proc *procs, int started, uint64_t deadline)
+ * SIGINT/SIGTERM) is killed. False with err when one answered with more
+ * than one line. */
+static bool warm_poll(struct app_race *a, struct app_proc *procs, int started, uint64_t deadline,
+		      char *err, size_t errlen)
 {
+	bool ok = true;
 	for (int w = 0; w < started; w++) {
 		struct app_proc *p = &procs[w];
 		if (atomic_load(&p->done))
@@ -295,9 +298,11 @@ static void warm_poll(struct app_race *a, struct app_proc *procs, int started, u
 				continue;
 			app_warm_kill(a->warm, w, stop);
 		}
-		app_warm_take(a->warm, w, a->sc->app->expect_output, &p->res);
+		if (!app_warm_take(a->warm, w, a->sc->app->expect_output, &p->res, err, errlen))
+			ok = false;
 		atomic_store(&p->done, true);
 	}
+	return ok;
 }
 
 /* Worker i's events since the last look, from the listener's view of it
@@ -710,8 +715,12 @@ enum race_status app_round(struct app_race *a, long long round, long long phase_
 	bool let_go_done = false;
 	for (;;) {
 		int done = 0;
-		if (a->warm)
-			warm_poll(a, procs, started, deadline);
+		char why_warm[300];
+		if (a->warm && !warm_poll(a, procs, started, deadline, why_warm, sizeof why_warm) &&
+		    st == RACE_OK) {
+			snprintf(err, errlen, "%s", why_warm);
+			st = RACE_BROKEN;
+		}
 		for (int w = 0; w < started; w++)
 			done += atomic_load(&procs[w].done);
 		if (done == started)

@@ -15,6 +15,7 @@
 
 #include "child.h"
 #include "mem.h"
+#include "order.h"
 #include "stats.h"
 
 #define END_GRACE_US 2000000u
@@ -24,6 +25,7 @@ struct warm_proc {
 	int in, out, err;  /* our ends of its stdin, stdout, stderr */
 	char *obuf, *ebuf; /* this order's stdout (up to its answer) and stderr */
 	size_t olen, elen;
+	int lines; /* newlines on its stdout since the key */
 	bool answered, exited, timed_out, interrupted;
 	int status; /* waitpid's, once exited */
 };
@@ -125,42 +127,10 @@ fail:
 	return false;
 }
 
-bool app_warm_send(struct app_warm *h, int w, const char *const *values, int n, char *err, size_t errlen)
-{
-	struct warm_proc *p = &h->p[w];
-	char line[4096];
-	size_t k = 0;
-	for (int i = 0; i < n; i++) {
-		if (strpbrk(values[i], "\t\n\r")) {
-			snprintf(err, errlen,
-				 "worker %d: key value %d holds a tab or a newline: a warm worker reads "
-				 "one key per line, its values separated by tabs",
-				 w, i + 1);
-			return false;
-		}
-		int m = snprintf(line + k, sizeof line - k, "%s%s", i ? "\t" : "", values[i]);
-		if (m < 0 || (size_t)m >= sizeof line - k) {
-			snprintf(err, errlen, "worker %d: the key is longer than %zu bytes", w,
-				 sizeof line - 2);
-			return false;
-		}
-		k += (size_t)m;
-	}
-	line[k++] = '\n';
-	p->answered = p->timed_out = false;
-	p->olen = p->elen = 0;
-	ssize_t wr = write(p->in, line, k);
-	if (wr != (ssize_t)k) {
-		snprintf(err, errlen, "worker %d: cannot write the key to the warm process: %s", w,
-			 wr < 0 ? strerror(errno) : "short write");
-		return false;
-	}
-	return true;
-}
-
 /* Appends what fd has to buf (len used, keeping the last COMMAND_TAIL
- * bytes); false at EOF. */
-static bool drain(int fd, char *buf, size_t *len, bool stop_at_newline, bool *line_done)
+ * bytes), counting its newlines into *lines (NULL: not counted); false at
+ * EOF. */
+static bool drain(int fd, char *buf, size_t *len, int *lines)
 {
 	char tmp[4096];
 	for (;;) {
@@ -175,10 +145,57 @@ static bool drain(int fd, char *buf, size_t *len, bool stop_at_newline, bool *li
 				(*len)--;
 			}
 			buf[(*len)++] = tmp[i];
-			if (stop_at_newline && tmp[i] == '\n')
-				*line_done = true;
+			if (lines && tmp[i] == '\n')
+				(*lines)++;
 		}
 	}
+}
+
+bool app_warm_send(struct app_warm *h, int w, const char *const *values, int n, char *err, size_t errlen)
+{
+	struct warm_proc *p = &h->p[w];
+	char line[4096], name[8];
+	size_t k = 0;
+	order_worker_name(w, name, sizeof name);
+	for (int i = 0; i < n; i++) {
+		if (strpbrk(values[i], "\t\n\r")) {
+			snprintf(err, errlen,
+				 "worker %s: key value %d holds a tab or a newline: a warm worker reads "
+				 "one key per line, its values separated by tabs",
+				 name, i + 1);
+			return false;
+		}
+		int m = snprintf(line + k, sizeof line - k, "%s%s", i ? "\t" : "", values[i]);
+		if (m < 0 || (size_t)m >= sizeof line - k) {
+			snprintf(err, errlen, "worker %s: the key is longer than %zu bytes", name,
+				 sizeof line - 2);
+			return false;
+		}
+		k += (size_t)m;
+	}
+	line[k++] = '\n';
+	/* what it wrote to stdout with no key outstanding (a banner, a second
+	 * answer) would be taken for this key's answer */
+	int stray = 0;
+	(void)drain(p->out, p->obuf, &p->olen, &stray);
+	if (p->olen > 0) {
+		snprintf(err, errlen,
+			 "worker %s wrote %zu bytes to stdout with no key outstanding (%d lines): a "
+			 "warm worker writes exactly one line per key, its answer, and the rest to "
+			 "stderr",
+			 name, p->olen, stray);
+		return false;
+	}
+	p->answered = p->timed_out = false;
+	p->olen = p->elen = 0;
+	p->lines = 0;
+	ssize_t wr = write(p->in, line, k);
+	if (wr != (ssize_t)k) {
+		snprintf(err, errlen, "worker %s: cannot write the key to the warm process: %s", name,
+			 wr < 0 ? strerror(errno) : "short write");
+		return false;
+	}
+	return true;
 }
 
 bool app_warm_poll(struct app_warm *h, int w)
@@ -186,11 +203,9 @@ bool app_warm_poll(struct app_warm *h, int w)
 	struct warm_proc *p = &h->p[w];
 	if (p->pid <= 0 || p->exited)
 		return true;
-	bool line = false;
-	bool open_out = drain(p->out, p->obuf, &p->olen, true, &line);
-	bool ignored = false;
-	(void)drain(p->err, p->ebuf, &p->elen, false, &ignored);
-	if (line)
+	bool open_out = drain(p->out, p->obuf, &p->olen, &p->lines);
+	(void)drain(p->err, p->ebuf, &p->elen, NULL);
+	if (p->lines > 0)
 		p->answered = true;
 	if (!open_out) {
 		/* no answer can come any more: it exits, or it is made to */
@@ -206,7 +221,7 @@ bool app_warm_poll(struct app_warm *h, int w)
 		}
 		p->exited = true;
 		p->status = r == p->pid ? st : 0;
-		(void)drain(p->err, p->ebuf, &p->elen, false, &ignored);
+		(void)drain(p->err, p->ebuf, &p->elen, NULL);
 	}
 	return p->answered || p->exited;
 }
@@ -223,9 +238,11 @@ void app_warm_kill(struct app_warm *h, int w, bool interrupted)
 	p->exited = true;
 }
 
-void app_warm_take(struct app_warm *h, int w, const char *watch, struct command_result *r)
+bool app_warm_take(struct app_warm *h, int w, const char *watch, struct command_result *r, char *err,
+		   size_t errlen)
 {
 	struct warm_proc *p = &h->p[w];
+	int lines = p->lines;
 	memset(r, 0, sizeof *r);
 	memcpy(r->out, p->obuf, p->olen);
 	r->out[p->olen] = '\0';
@@ -257,9 +274,19 @@ void app_warm_take(struct app_warm *h, int w, const char *watch, struct command_
 	}
 	r->watched = watch && watch[0] && (strstr(r->out, watch) || strstr(r->err, watch));
 	p->olen = p->elen = 0;
+	p->lines = 0;
 	p->answered = false;
 	if (p->exited) /* started again for the next order */
 		reap(p, clock_us());
+	if (lines > 1) {
+		char name[8];
+		snprintf(err, errlen,
+			 "worker %s answered one key with %d lines on stdout: a warm worker writes "
+			 "exactly one line per key, its answer, and the rest to stderr",
+			 order_worker_name(w, name, sizeof name), lines);
+		return false;
+	}
+	return true;
 }
 
 void app_warm_free(struct app_warm *h)

@@ -9,7 +9,8 @@
  * the last order's connections before the next), then writes exactly one
  * line to stdout: its answer, "ok ..." when it succeeded (the order's exit
  * status 0), anything else when it failed (status 1); everything else it
- * prints goes to stderr. The answer and the stderr written since the key
+ * prints goes to stderr (more lines, or stdout written with no key
+ * outstanding, break the round: they would answer another key). The answer and the stderr written since the key
  * are the order's output (expect_output, tails). A process that exits
  * answers with its exit status and is started again for the next order; one
  * that has not answered by the order's deadline is killed with its process
@@ -38,14 +39,17 @@ bool app_warm_running(const struct app_warm *h, int w);
 /* Starts worker w's process: argv in cwd with envp; false with err. */
 bool app_warm_start(struct app_warm *h, int w, char *const *argv, const char *cwd, char *const *envp,
 		    char *err, size_t errlen);
-/* Sends worker w the key (n values) as a line; false with err. */
+/* Sends worker w the key (n values) as a line; false with err, also when
+ * it wrote to stdout since its last answer (a banner, a second line). */
 bool app_warm_send(struct app_warm *h, int w, const char *const *values, int n, char *err, size_t errlen);
 /* Reads what worker w said; true once its answer is in or it exited. */
 bool app_warm_poll(struct app_warm *h, int w);
 /* Worker w's order as a command's result (its answer or exit; watch: the
  * text counted as expect_output, NULL none) into *r, and its buffers
- * cleared for the next order. */
-void app_warm_take(struct app_warm *h, int w, const char *watch, struct command_result *r);
+ * cleared for the next order; false with err when it wrote more than one
+ * line on stdout for the key. */
+bool app_warm_take(struct app_warm *h, int w, const char *watch, struct command_result *r, char *err,
+		   size_t errlen);
 /* Kills worker w's process group: its result is a timeout (a missed
  * deadline), or interrupted (SIGINT/SIGTERM). */
 void app_warm_kill(struct app_warm *h, int w, bool interrupted);

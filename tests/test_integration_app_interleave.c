@@ -351,6 +351,36 @@ Test(app_interleave, a_warm_worker_that_dies_restarts_and_one_that_never_answers
 	cr_assert_neq(system("pgrep -f 'slee[p] 3607' >/dev/null"), 0, "a warm process was left running");
 }
 
+/* A warm worker that breaks the one-line answer: two lines for one key
+ * (the second would be taken for the next key's answer, judging an order
+ * whose process still runs), or a banner on stdout before its first key
+ * (taken for that key's answer, its real answer then one too many). Each breaks the phase naming the worker
+ * and the rule (exit 3), never a pass; before, the first passed. */
+Test(app_interleave, a_warm_worker_that_writes_more_than_its_answer_breaks_the_phase)
+{
+	const char *line = WARM_LOOP(
+		"printf 'BEGIN;\\nSELECT count(*) FROM user_tenant_membership WHERE user_id = %s;\\n"
+		"INSERT INTO user_tenant_membership (user_id, tenant_id) VALUES (%s, %s);\\nCOMMIT;\\n' "
+		"$u $u $t | psql -X -q -v ON_ERROR_STOP=1 >&2; echo ok; echo ok again");
+	const char *f0 = variant("two0.yaml", line, "      - rounds >= 0\n");
+	const char *file = variant_of(f0, "two.yaml", "shell: true", "shell: true\n    warm: true");
+	struct proc p;
+	int code = run_pgrace(ARGS("run", file), &p);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	cr_assert(contains(p.out, "answered one key with 2 lines on stdout"), "%s", proc_said(&p));
+	proc_free(&p);
+	line = "echo hello from the app; " WARM_LOOP("echo ok");
+	const char *g0 = variant("banner0.yaml", line, "      - rounds >= 0\n");
+	const char *g = variant_of(g0, "banner.yaml", "shell: true", "shell: true\n    warm: true");
+	code = run_pgrace(ARGS("run", g), &p);
+	cr_assert_eq(code, 3, "%s", proc_said(&p));
+	/* the banner is read as the first key's answer or beside it: the
+	 * answer that follows is the one too many */
+	cr_assert(contains(p.out, "a warm worker writes exactly one line per key"), "%s",
+		  proc_said(&p));
+	proc_free(&p);
+}
+
 /* An app with more round trips than an order can hold: the order is
  * broken saying so (exit 3), its processes released to end by themselves,
  * never a pass on a cut order. */
