@@ -15,7 +15,8 @@
 
 #define LOCK_EVERY_US 2000u /* the lock view asked at most this often */
 
-enum wstate { W_RUNNING, W_HELD, W_BUSY, W_BLOCKED, W_EXITED };
+/* Where a worker stands at one look of the driver (drive_step). */
+enum seen { SEEN_RUNNING, SEEN_HELD, SEEN_BUSY, SEEN_BLOCKED, SEEN_EXITED };
 
 /* One order's run: what the driver follows and what it saw. */
 struct drive {
@@ -179,7 +180,7 @@ static bool drive_step(void *ctx, const bool *done, char *err, size_t errlen)
 	struct drive *d = ctx;
 	struct proxy *px = app_proxy(d->a);
 	struct proxy_view v[APPIL_MAX_WORKERS];
-	enum wstate st[APPIL_MAX_WORKERS];
+	enum seen st[APPIL_MAX_WORKERS];
 	bool any_busy = false;
 	if (d->free_run)
 		return true;
@@ -194,18 +195,18 @@ static bool drive_step(void *ctx, const bool *done, char *err, size_t errlen)
 			return false;
 		}
 		if (done[w])
-			st[w] = W_EXITED;
+			st[w] = SEEN_EXITED;
 		else if (d->sent_at[w] >= 0 && v[w].steps <= d->sent_at[w])
 			return true; /* its released step is not at the server yet */
 		else if (v[w].held > 0)
-			st[w] = W_HELD;
+			st[w] = SEEN_HELD;
 		else if (v[w].n_busy > 0)
-			st[w] = W_BUSY;
+			st[w] = SEEN_BUSY;
 		else
 			return true; /* running in the app: wait for it */
-		if (st[w] != W_EXITED)
+		if (st[w] != SEEN_EXITED)
 			d->sent_at[w] = -1;
-		any_busy |= st[w] == W_BUSY;
+		any_busy |= st[w] == SEEN_BUSY;
 	}
 	unsigned blocked = 0;
 	if (any_busy) {
@@ -218,17 +219,17 @@ static bool drive_step(void *ctx, const bool *done, char *err, size_t errlen)
 			return false;
 		}
 		for (int w = 0; w < d->n; w++)
-			if (st[w] == W_BUSY) {
+			if (st[w] == SEEN_BUSY) {
 				if (!(blocked & (1u << w)))
 					return true; /* its step still runs */
-				st[w] = W_BLOCKED;
+				st[w] = SEEN_BLOCKED;
 				note_waited(d, w, &v[w]);
 			}
 	}
 	struct appil_decision dec;
 	memset(&dec, 0, sizeof dec);
 	for (int w = 0; w < d->n; w++)
-		if (st[w] == W_HELD) {
+		if (st[w] == SEEN_HELD) {
 			dec.enabled |= 1u << w;
 			held_kind(px, w, &v[w], dec.kind[w], sizeof dec.kind[w]);
 		}
@@ -238,7 +239,7 @@ static bool drive_step(void *ctx, const bool *done, char *err, size_t errlen)
 		 * a planned order with points left asked for more than was sent */
 		bool all_exited = true;
 		for (int w = 0; w < d->n; w++)
-			all_exited &= st[w] == W_EXITED;
+			all_exited &= st[w] == SEEN_EXITED;
 		if (all_exited && o->n_dec < o->n_plan && o->state == APPIL_RAN) {
 			o->state = APPIL_DIVERGED;
 			snprintf(o->why, sizeof o->why,
