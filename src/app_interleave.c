@@ -63,7 +63,8 @@ static void held_kind(struct proxy *px, int w, const struct proxy_view *v, char 
 static bool ask_blocked(struct drive *d, const struct proxy_view *v, unsigned *blocked, char *err,
 			size_t errlen)
 {
-	char pids[1200];
+	/* every pid a view lists: at most 10 digits and a comma each, braces */
+	char pids[APPIL_MAX_WORKERS * PROXY_MAX_PIDS * 11 + 3];
 	int owner[APPIL_MAX_WORKERS * PROXY_MAX_PIDS];
 	size_t n = 0;
 	int k = 0;
