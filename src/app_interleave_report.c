@@ -12,32 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report_common.h"
 #include "text.h"
 
 /* A JSON string of s (invalid UTF-8 as '?'); NULL only when out of memory. */
 static json_t *jtext(const char *s)
 {
-	size_t n = strlen(s), j = 0;
-	json_t *v = json_stringn(s, n);
-	if (v)
-		return v;
-	char *clean = malloc(n + 1);
-	if (!clean)
-		return NULL;
-	for (size_t i = 0; i < n;) {
-		size_t len = text_utf8_len((const unsigned char *)s + i, n - i);
-		if (len == 0) {
-			clean[j++] = '?';
-			i++;
-			continue;
-		}
-		memcpy(clean + j, s + i, len);
-		j += len;
-		i += len;
-	}
-	v = json_stringn(clean, j);
-	free(clean);
-	return v;
+	return report_json_text(s, strlen(s) + 1);
 }
 
 static json_t *jtext_or_null(const char *s)

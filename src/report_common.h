@@ -1,7 +1,7 @@
 /* report_common.h: the reading of a phase the report writers share.
  *
- * Not a public face: only report.c (terminal summary) and report_json.c
- * (JSON, HTML) include it, so the table and the document count and name a
+ * Not a public face: only report.c (terminal summary), report_json.c
+ * (JSON, HTML) and app_interleave_report.c (app orders) include it, so the table and the document count and name a
  * phase the same way. Pure functions of struct phase_result; they call
  * nothing but mode_name (scenario.h). */
 #ifndef PGRACE_REPORT_COMMON_H
@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "run.h"
 
@@ -44,5 +46,9 @@ static inline const char *report_phase_mode(const struct phase_result *ph)
 		return "steps";
 	return ph->free_run ? "free" : mode_name(ph->mode);
 }
+
+/* A JSON string of the text in s[0..cap); invalid UTF-8 becomes '?'.
+ * NULL only when jansson cannot allocate (report_json.c). */
+json_t *report_json_text(const char *s, size_t cap);
 
 #endif

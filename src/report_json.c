@@ -23,9 +23,7 @@
 #include "html.h"
 #include "text.h"
 
-/* A JSON string of the text in s[0..cap); invalid UTF-8 becomes '?'.
- * NULL only when jansson cannot allocate. */
-static json_t *json_text(const char *s, size_t cap)
+json_t *report_json_text(const char *s, size_t cap)
 {
 	size_t n = strnlen(s, cap), j = 0;
 	json_t *v = json_stringn(s, n);
@@ -62,7 +60,7 @@ static json_t *json_seconds(double s)
 /* obj[label] = count, the label made valid UTF-8 first. 0, or -1. */
 static int json_set_count(json_t *obj, const char *label, size_t cap, long long count)
 {
-	json_t *key = json_text(label, cap);
+	json_t *key = report_json_text(label, cap);
 	int rc;
 
 	if (key == NULL)
@@ -98,7 +96,7 @@ static json_t *json_samples(const struct outcome_table *t)
 	for (size_t i = 0; obj && i < report_table_len(t); i++)
 		if (t->sample[i][0] &&
 		    json_object_set_new(obj, t->label[i],
-					json_text(t->sample[i], sizeof t->sample[i])) != 0) {
+					report_json_text(t->sample[i], sizeof t->sample[i])) != 0) {
 			json_decref(obj);
 			return NULL;
 		}
@@ -113,7 +111,7 @@ static json_t *json_steps(const struct phase_result *ph)
 	for (size_t i = 0; arr && i < ph->n_steps; i++) {
 		const struct step_result *st = &ph->steps[i];
 		json_t *o = json_pack("{s:o, s:o, s:I, s:I, s:I, s:o}", "step",
-				      json_text(st->label, sizeof st->label), "sqlstate",
+				      report_json_text(st->label, sizeof st->label), "sqlstate",
 				      st->sqlstate[0] ? json_string(st->sqlstate) : json_null(), "rows",
 				      (json_int_t)st->rows, "affected", (json_int_t)st->affected,
 				      "retries", (json_int_t)st->retries, "elapsed_s",
@@ -164,9 +162,9 @@ static json_t *json_expectations(const struct phase_result *ph)
 
 		if (o != NULL) {
 			rc |= json_object_set_new(o, "expect",
-						  json_text(x->expect, sizeof x->expect));
+						  report_json_text(x->expect, sizeof x->expect));
 			rc |= json_object_set_new(o, "actual",
-						  json_text(x->actual, sizeof x->actual));
+						  report_json_text(x->actual, sizeof x->actual));
 			rc |= json_object_set_new(o, "passed", json_boolean(x->passed));
 		}
 		rc |= json_array_append_new(arr, o);
@@ -224,11 +222,11 @@ static json_t *json_order(const struct ilv_summary *s, const struct ilv_order *o
 		rc |= json_array_append_new(
 			workers,
 			json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "worker", letter, "outcome",
-				  json_text(w->outcome, sizeof w->outcome), "error_step",
+				  report_json_text(w->outcome, sizeof w->outcome), "error_step",
 				  w->error_step ? json_integer(w->error_step) : json_null(), "constraint",
-				  w->constraint[0] ? json_text(w->constraint, sizeof w->constraint)
+				  w->constraint[0] ? report_json_text(w->constraint, sizeof w->constraint)
 						   : json_null(),
-				  "message", w->message[0] ? json_text(w->message, sizeof w->message)
+				  "message", w->message[0] ? report_json_text(w->message, sizeof w->message)
 							   : json_null(),
 				  "blocked_by", blockers ? blockers : json_null()));
 	}
@@ -274,7 +272,7 @@ static json_t *json_round_steps(const struct order_event *ev, const struct step_
 					 (json_int_t)(e->done_us - t0), "outcome",
 					 end[i].outcome[0] ? end[i].outcome : "ok", "constraint",
 					 end[i].constraint[0]
-						 ? json_text(end[i].constraint, sizeof end[i].constraint)
+						 ? report_json_text(end[i].constraint, sizeof end[i].constraint)
 						 : json_null()));
 	}
 	if (rc) {
@@ -320,7 +318,7 @@ static json_t *json_footprints(const struct ilv_summary *s)
 		for (int i = 0; rels && i < s->rels.n; i++)
 			if (st->rels & (UINT64_C(1) << i))
 				rc |= json_array_append_new(
-					rels, json_text(s->rels.name[i], sizeof s->rels.name[i]));
+					rels, report_json_text(s->rels.name[i], sizeof s->rels.name[i]));
 		rc |= json_array_append_new(
 			a, json_pack("{s:s, s:o, s:b, s:b, s:b}", "step", s->step_names[j], "relations",
 				     rels ? rels : json_null(), "writes", st->writes, "exclusive",
@@ -393,7 +391,7 @@ static json_t *json_app_trips(const struct app_worker_result *w)
 				     t->sent_us >= 0 ? json_integer(t->sent_us) : json_null(), "done_us",
 				     t->done_us >= 0 ? json_integer(t->done_us) : json_null(), "held",
 				     t->held, "outcome", t->sqlstate[0] ? t->sqlstate : "ok", "constraint",
-				     t->constraint[0] ? json_text(t->constraint, sizeof t->constraint)
+				     t->constraint[0] ? report_json_text(t->constraint, sizeof t->constraint)
 						      : json_null()));
 	}
 	if (rc) {
@@ -413,12 +411,12 @@ static json_t *json_app_worker(const struct app_worker_result *w, int idx)
 			 (json_int_t)w->exited_us, "trips_seen", w->trips_seen, "trips",
 			 json_app_trips(w), "exit_code",
 			 w->exit_code, "signal", w->signal ? json_integer(w->signal) : json_null(),
-			 "end", json_text(w->end, sizeof w->end), "output_matched", w->matched,
-			 "sqlstate", w->sqlstate[0] ? json_text(w->sqlstate, sizeof w->sqlstate) : json_null(),
+			 "end", report_json_text(w->end, sizeof w->end), "output_matched", w->matched,
+			 "sqlstate", w->sqlstate[0] ? report_json_text(w->sqlstate, sizeof w->sqlstate) : json_null(),
 			 "constraint",
-			 w->constraint[0] ? json_text(w->constraint, sizeof w->constraint) : json_null(),
-			 "stdout_tail", json_text(w->out, sizeof w->out), "stderr_tail",
-			 json_text(w->err, sizeof w->err));
+			 w->constraint[0] ? report_json_text(w->constraint, sizeof w->constraint) : json_null(),
+			 "stdout_tail", report_json_text(w->out, sizeof w->out), "stderr_tail",
+			 report_json_text(w->err, sizeof w->err));
 }
 
 /* An app flow's counts and kept rounds; null for other phases. */
@@ -436,7 +434,7 @@ static json_t *json_app(const struct phase_result *ph)
 			rc |= json_array_append_new(ws, json_app_worker(&k->workers[w], w));
 		rc |= json_array_append_new(rounds, json_pack("{s:I,s:o,s:o}", "round",
 								  (json_int_t)k->round, "why",
-								  json_text(k->why, sizeof k->why),
+								  report_json_text(k->why, sizeof k->why),
 								  "workers", ws));
 	}
 	if (rc != 0) {
@@ -457,7 +455,7 @@ static json_t *json_phase(const struct phase_result *ph)
 
 	if (o == NULL)
 		return NULL;
-	rc |= json_object_set_new(o, "name", json_text(ph->name, sizeof ph->name));
+	rc |= json_object_set_new(o, "name", report_json_text(ph->name, sizeof ph->name));
 	rc |= json_object_set_new(o, "migrated", json_boolean(ph->migrated));
 	rc |= json_object_set_new(o, "mode", json_string(report_phase_mode(ph)));
 	rc |= json_object_set_new(o, "isolation",
@@ -547,20 +545,20 @@ static json_t *json_run(const struct run_result *r)
 	}
 	for (size_t i = 0; i < r->n_phases; i++)
 		rc |= json_array_append_new(phases, json_phase(&r->phases[i]));
-	rc |= json_object_set_new(o, "scenario", json_text(r->scenario, sizeof r->scenario));
-	rc |= json_object_set_new(o, "file", json_text(r->file, sizeof r->file));
-	rc |= json_object_set_new(o, "schema", json_text(r->schema, sizeof r->schema));
+	rc |= json_object_set_new(o, "scenario", report_json_text(r->scenario, sizeof r->scenario));
+	rc |= json_object_set_new(o, "file", report_json_text(r->file, sizeof r->file));
+	rc |= json_object_set_new(o, "schema", report_json_text(r->schema, sizeof r->schema));
 	rc |= json_object_set_new(o, "verdict", json_string(verdict_name(r->verdict)));
 	rc |= json_object_set_new(o, "complete", json_boolean(r->complete));
 	rc |= json_object_set_new(o, "error", r->error[0] != '\0'
-						      ? json_text(r->error, sizeof r->error)
+						      ? report_json_text(r->error, sizeof r->error)
 						      : json_null());
 	rc |= json_object_set_new(o, "skipped", r->skipped[0] != '\0'
-							? json_text(r->skipped, sizeof r->skipped)
+							? report_json_text(r->skipped, sizeof r->skipped)
 							: json_null());
 	rc |= json_object_set_new(o, "server_version",
 				  r->server_version[0] != '\0'
-					  ? json_text(r->server_version, sizeof r->server_version)
+					  ? report_json_text(r->server_version, sizeof r->server_version)
 					  : json_null());
 	rc |= json_object_set_new(o, "elapsed_s", json_seconds(r->elapsed_s));
 	rc |= json_object_set_new(o, "phases", phases); /* steals phases, also on failure */
