@@ -200,6 +200,26 @@ static void app_keep_round(struct phase_result *ph, long long round, const char 
 	k->n_workers = n;
 }
 
+/* An app flow's race for phase p, or NULL when it cannot run (the phase
+ * failed with why: options an app flow does not take, or app_open's). */
+static struct app_race *app_race_open(struct runner *rn, const struct phase *p,
+				      const struct race_cfg *cfg, struct phase_result *ph)
+{
+	char err[1400];
+	if (rn->opts->duration_ms > 0 || rn->opts->pooler || rn->sc->n_targets > 1) {
+		race_failed(rn, p, ph, RACE_BAD, "its race",
+			    "an app flow runs in rounds on the --dsn server: it does not take "
+			    "--duration, --pooler or targets",
+			    NULL);
+		return NULL;
+	}
+	struct app_race *a = app_open(rn->admin, rn->res->schema, rn->sc, cfg, err, sizeof err);
+	if (!a)
+		race_failed(rn, p, ph, strstr(err, rn->sc->path) ? RACE_BAD : RACE_BROKEN, "its race",
+			    err, NULL);
+	return a;
+}
+
 /* The phase's race run by the application's own processes (app.h), round
  * by round; false when the run must stop. */
 bool run_app_rounds(struct runner *rn, const struct phase *p, const struct race_cfg *cfg,
@@ -207,19 +227,9 @@ bool run_app_rounds(struct runner *rn, const struct phase *p, const struct race_
 {
 	char err[1400];
 	const struct sql_text *setup = p->round_setup.sql ? &p->round_setup : &rn->sc->round_setup;
-	if (rn->opts->duration_ms > 0 || rn->opts->pooler || rn->sc->n_targets > 1) {
-		race_failed(rn, p, ph, RACE_BAD, "its race",
-			    "an app flow runs in rounds on the --dsn server: it does not take "
-			    "--duration, --pooler or targets",
-			    NULL);
+	struct app_race *a = app_race_open(rn, p, cfg, ph);
+	if (!a)
 		return false;
-	}
-	struct app_race *a = app_open(rn->admin, rn->res->schema, rn->sc, cfg, err, sizeof err);
-	if (!a) {
-		race_failed(rn, p, ph, strstr(err, rn->sc->path) ? RACE_BAD : RACE_BROKEN, "its race",
-			    err, NULL);
-		return false;
-	}
 	bool ok = true, dup_kept = false, pass_kept = false;
 	struct app_worker_result *wr = mem_calloc((size_t)cfg->workers, sizeof *wr);
 	for (int i = 0; ok && i < cfg->rounds; i++) {
@@ -348,19 +358,9 @@ bool run_app_interleave(struct runner *rn, const struct phase *p, const struct r
 			struct phase_result *ph, struct race_totals *t)
 {
 	char err[1400];
-	if (rn->opts->duration_ms > 0 || rn->opts->pooler || rn->sc->n_targets > 1) {
-		race_failed(rn, p, ph, RACE_BAD, "its race",
-			    "an app flow runs in rounds on the --dsn server: it does not take "
-			    "--duration, --pooler or targets",
-			    NULL);
+	struct app_race *a = app_race_open(rn, p, cfg, ph);
+	if (!a)
 		return false;
-	}
-	struct app_race *a = app_open(rn->admin, rn->res->schema, rn->sc, cfg, err, sizeof err);
-	if (!a) {
-		race_failed(rn, p, ph, strstr(err, rn->sc->path) ? RACE_BAD : RACE_BROKEN, "its race",
-			    err, NULL);
-		return false;
-	}
 	const struct run_opts *ro = rn->opts;
 	if (ro->before_last_race && ro->last_phase && !strcmp(p->name, ro->last_phase) &&
 	    !ro->before_last_race(ro->before_last_race_ctx, rn->admin, rn->res->schema, rn->round + 1,
