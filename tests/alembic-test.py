@@ -33,16 +33,14 @@ Needs Debian's python3-alembic, python3-sqlalchemy, python3-psycopg2 and
 alembic (scripts/setup.sh installs them). Exits 0 when every check held,
 1 otherwise.
 """
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 
-from pgrace_testlib import check, failures, pgrace_and_source
+from pgrace_testlib import check, failures, pgrace_and_source, phase, run_json
 
 try:
     import psycopg2
@@ -64,20 +62,9 @@ RUN_LIMIT_S = 300
 
 def pgrace(folder, json_path, *extra, scenario=SCENARIO):
     """Runs pgrace on the scenario in folder; returns (exit code, JSON, output)."""
-    t0 = time.monotonic()
-    p = subprocess.run([PGRACE, "run", os.path.join(folder, scenario), "--json", json_path,
-                        *extra], capture_output=True, text=True, timeout=RUN_LIMIT_S)
-    print(f"     pgrace {' '.join(extra)} on {folder}: exit {p.returncode} in "
-          f"{time.monotonic() - t0:.1f} s", flush=True)
-    doc = None
-    if os.path.exists(json_path):
-        with open(json_path) as f:
-            doc = json.load(f)
-    return p.returncode, doc, p.stdout + p.stderr
+    return run_json([PGRACE, "run", os.path.join(folder, scenario), *extra], json_path, RUN_LIMIT_S,
+                    f"{' '.join(extra)} on {folder}")
 
-
-def phase(doc, name):
-    return next(p for p in doc["phases"] if p["name"] == name)
 
 
 def schema_exists(name):

@@ -32,29 +32,16 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
-from pgrace_testlib import check, failures, pgrace_and_source
+from pgrace_testlib import check, failures, pgrace_and_source, phase, run_json
 
 PGRACE, SOURCE = pgrace_and_source()
 RUN_LIMIT_S = 600
 
 
 def run(args, json_path):
-    t0 = time.monotonic()
-    p = subprocess.run([PGRACE] + args + ["--json", json_path], capture_output=True, text=True,
-                       timeout=RUN_LIMIT_S)
-    print(f"     pgrace {' '.join(args)}: exit {p.returncode} in {time.monotonic() - t0:.1f} s",
-          flush=True)
-    doc = None
-    if os.path.exists(json_path):
-        with open(json_path) as f:
-            doc = json.load(f)
-    return p.returncode, doc, p.stdout + p.stderr
+    return run_json([PGRACE] + args, json_path, RUN_LIMIT_S, ' '.join(args))
 
-
-def phase(doc, name):
-    return next(p for p in doc["phases"] if p["name"] == name)
 
 
 def points(order):

@@ -16,34 +16,20 @@ Needs Debian's python3-django, ruby-activerecord and ruby-pg
 (scripts/setup.sh installs them). Exits 0 when every check held, 1
 otherwise.
 """
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 
-from pgrace_testlib import check, failures, pgrace_and_source
+from pgrace_testlib import check, failures, pgrace_and_source, phase, run_json
 
 PGRACE, SOURCE = pgrace_and_source()
 RUN_LIMIT_S = 600
 
 
 def run(scenario, json_path):
-    t0 = time.monotonic()
-    p = subprocess.run([PGRACE, "run", scenario, "-q", "--json", json_path], capture_output=True,
-                       text=True, timeout=RUN_LIMIT_S)
-    print(f"     pgrace on {scenario}: exit {p.returncode} in {time.monotonic() - t0:.1f} s",
-          flush=True)
-    doc = None
-    if os.path.exists(json_path):
-        with open(json_path) as f:
-            doc = json.load(f)
-    return p.returncode, doc, p.stdout + p.stderr
+    return run_json([PGRACE, "run", scenario, "-q"], json_path, RUN_LIMIT_S, f"on {scenario}")
 
-
-def phase(doc, name):
-    return next(p for p in doc["phases"] if p["name"] == name)
 
 
 def have(what, argv):
