@@ -102,7 +102,8 @@ void connpool_keep(struct connpool *p, const char *dsn, const char *schema, PGco
 	for (int i = 0; i < n; i++) {
 		if (!c[i])
 			continue;
-		if (!db_stop_requested() && resettable(c[i]) && PQsendQuery(c[i], "DISCARD ALL")) {
+		if (!db_stop_requested() && resettable(c[i]) &&
+		    (db_cancel_settle(c[i]), PQsendQuery(c[i], "DISCARD ALL"))) {
 			c[sent++] = c[i];
 		} else {
 			PQfinish(c[i]);

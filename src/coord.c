@@ -419,7 +419,13 @@ void coord_rows_blocker(struct coord *c, const char *schema, char *buf, size_t l
 	db_query(c->monitor, c->view->exclusive_holder, 1, params, clock_us() + 2000000u, &res);
 	int pid = 0;
 	char table[64] = "";
-	if (res.status != DB_OK || res.rows == 0 || sscanf(res.first_value, "%d %63s", &pid, table) != 2)
+	if (res.status != DB_OK) {
+		char text[320];
+		snprintf(buf, len, "; who holds a lock there could not be asked: %s",
+			 db_result_text(&res, text, sizeof text));
+		return;
+	}
+	if (res.rows == 0 || sscanf(res.first_value, "%d %63s", &pid, table) != 2)
 		return;
 	char who[160];
 	blocker_name(c, pid, who, sizeof who);

@@ -126,7 +126,8 @@ bool coord_commit_barrier(struct coord *c, long long gen, uint64_t deadline_us, 
  * "" when none do. */
 void coord_mutual_wait_hint(struct coord *c, char *hint, size_t len);
 /* After a rows query timed out: who holds an ACCESS EXCLUSIVE lock on a
- * table of schema, as "; pid N outside pgrace holds ..."; "" when nobody. */
+ * table of schema, as "; pid N outside pgrace holds ..."; "" when nobody;
+ * the error when the question failed. */
 void coord_rows_blocker(struct coord *c, const char *schema, char *buf, size_t len);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "secret.h"
 #include "stats.h"
@@ -305,11 +306,12 @@ static void take_result(PGconn *c, PGresult *res, struct db_result *r, bool *cop
 
 /* A cancel request in flight: PQcancel opens a connection of its own and
  * blocks on it (libpq 15 has no non-blocking cancel), so it runs on a
- * thread of its own that nobody waits for; the last of its two owners to
- * let go frees it. */
+ * thread of its own that nobody waits for; the last of its owners to let
+ * go frees it. */
 struct cancel_job {
 	PGcancel *cn;
 	atomic_int refs;
+	atomic_bool delivered; /* PQcancel returned: the backend has the signal */
 };
 
 static void cancel_job_release(struct cancel_job *j)
@@ -325,8 +327,75 @@ static void *cancel_main(void *arg)
 	struct cancel_job *j = arg;
 	char buf[256];
 	PQcancel(j->cn, buf, sizeof buf);
+	atomic_store(&j->delivered, true);
 	cancel_job_release(j);
 	return NULL;
+}
+
+/* The cancels still on their way, by connection. A cancel cancels whatever
+ * its backend runs when the signal arrives: when the query it was meant for
+ * answered anyway, a late one would land on the connection's next
+ * statement. So db_send waits (db_cancel_settle) until the connection's cancels
+ * were delivered: a backend that gets one while idle drops it. Entries whose
+ * cancel was delivered are swept as new ones come; with the table full a
+ * cancel goes untracked, as before. */
+enum { CANCELS_IN_FLIGHT = 1024 };
+static struct {
+	const PGconn *c;
+	struct cancel_job *j;
+} in_flight[CANCELS_IN_FLIGHT];
+static pthread_mutex_t in_flight_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int in_flight_n;
+
+static void in_flight_drop(int i)
+{
+	cancel_job_release(in_flight[i].j);
+	in_flight[i].c = NULL;
+	in_flight[i].j = NULL;
+	atomic_fetch_sub(&in_flight_n, 1);
+}
+
+/* Takes a reference to j for the table; false when full. */
+static bool in_flight_add(const PGconn *c, struct cancel_job *j)
+{
+	int free_slot = -1;
+	pthread_mutex_lock(&in_flight_mu);
+	for (int i = 0; i < CANCELS_IN_FLIGHT; i++) {
+		if (in_flight[i].j && atomic_load(&in_flight[i].j->delivered))
+			in_flight_drop(i);
+		if (!in_flight[i].j && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot >= 0) {
+		atomic_fetch_add(&j->refs, 1);
+		in_flight[free_slot].c = c;
+		in_flight[free_slot].j = j;
+		atomic_fetch_add(&in_flight_n, 1);
+	}
+	pthread_mutex_unlock(&in_flight_mu);
+	return free_slot >= 0;
+}
+
+void db_cancel_settle(const PGconn *c)
+{
+	if (atomic_load(&in_flight_n) == 0)
+		return;
+	struct cancel_job *mine[8];
+	int n = 0;
+	pthread_mutex_lock(&in_flight_mu);
+	for (int i = 0; i < CANCELS_IN_FLIGHT && n < 8; i++)
+		if (in_flight[i].c == c) {
+			mine[n++] = in_flight[i].j;
+			atomic_fetch_add(&in_flight[i].j->refs, 1);
+			in_flight_drop(i);
+		}
+	pthread_mutex_unlock(&in_flight_mu);
+	uint64_t until = clock_us() + DB_CANCEL_GRACE_S * 1000000u;
+	for (int k = 0; k < n; k++) {
+		while (!atomic_load(&mine[k]->delivered) && clock_us() < until)
+			nanosleep(&(struct timespec){.tv_nsec = 100000}, NULL);
+		cancel_job_release(mine[k]);
+	}
 }
 
 /* Sends a cancel request for c's query without blocking the caller, which
@@ -342,16 +411,15 @@ static void cancel(PGconn *c)
 		return;
 	}
 	atomic_init(&j->refs, 2);
+	atomic_init(&j->delivered, false);
+	in_flight_add(c, j);
 	pthread_attr_t attr;
 	pthread_t t;
 	if (pthread_attr_init(&attr) || pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) ||
 	    pthread_attr_setstacksize(&attr, 128 * 1024))
 		abort();
-	if (pthread_create(&t, &attr, cancel_main, j) != 0) {
-		char buf[256];
-		PQcancel(j->cn, buf, sizeof buf); /* no thread to spare: block, as before */
-		cancel_job_release(j);
-	}
+	if (pthread_create(&t, &attr, cancel_main, j) != 0)
+		cancel_main(j); /* no thread to spare: block, as before */
 	pthread_attr_destroy(&attr);
 	cancel_job_release(j);
 }
@@ -537,6 +605,7 @@ bool db_send(PGconn *c, enum db_send_kind kind, const char *stmt, const char *sq
 	     const char *const *params, struct db_result *r)
 {
 	memset(r, 0, sizeof *r);
+	db_cancel_settle(c);
 	if (kind == DB_SEND_SCRIPT && PQpipelineStatus(c) != PQ_PIPELINE_OFF)
 		kind = DB_SEND_ONE; /* pipeline mode has the extended protocol only */
 	int sent = 0;

@@ -124,6 +124,11 @@ bool db_poll(PGconn *c, struct db_result *r);
 /* Asks the server to cancel what c runs (PQcancel, from a thread of its
  * own: the caller does not wait; the result still comes). */
 void db_cancel(PGconn *c);
+/* Waits until every cancel sent for c was delivered to its backend (at most
+ * DB_CANCEL_GRACE_S seconds): an idle backend drops it, so it cannot cancel
+ * the next statement. db_send does it; call it before sending on c by
+ * other means. */
+void db_cancel_settle(const PGconn *c);
 /* *r becomes DB_INTERRUPTED (sig, the stop flag's signal) or DB_TIMEOUT:
  * what a cancelled query ends as, whatever the server answers. */
 void db_mark_cancelled(int sig, struct db_result *r);

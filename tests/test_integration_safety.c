@@ -470,6 +470,28 @@ Test(safety, stalled_rows_query_names_the_blocker, .timeout = 120)
 	proc_free(&p);
 }
 
+/* A cancel is sent from a thread of its own; a query whose answer came
+ * anyway (read just past its deadline) returned at once, and the cancel,
+ * still on its way, landed on whatever the connection ran next: here a
+ * sleep, cancelled with 57014 though its own deadline was far off (the
+ * rows query's blocker lookup after a stalled rows query was one such next
+ * statement). Now the next statement waits until the cancel was
+ * delivered, when an idle backend drops it. */
+Test(safety, late_cancel_spares_the_next_statement, .timeout = 120)
+{
+	PGconn *c = db_open();
+	for (int i = 0; i < 20; i++) {
+		struct db_result r;
+		/* A deadline long past: the answer is read only after a cancel. */
+		db_query(c, "SELECT 1", 0, NULL, 1, &r);
+		cr_assert_eq(r.status, DB_TIMEOUT, "try %d: status %d (%s)", i, r.status, r.message);
+		db_query(c, "SELECT pg_sleep(0.02)", 0, NULL, clock_us() + 10u * 1000000u, &r);
+		cr_assert_eq(r.status, DB_OK, "try %d: the next statement ended %d: %s %s", i, r.status,
+			     r.sqlstate, r.message);
+	}
+	PQfinish(c);
+}
+
 /* A TCP listener on loopback that never accepts: the kernel completes the
  * handshake, the server never answers the startup packet. */
 static int black_hole(int *port)
