@@ -53,8 +53,9 @@
 #
 # Environment: PG_MAX_CONNECTIONS (default 200); PGRACE_PG_BINDIR to force a
 # bindir (else `pg_config --bindir` if it has initdb, else the newest
-# /usr/lib/postgresql/*/bin); PGRACE_PG_TMPDIR (default $TMPDIR or /tmp) for
-# where the folder is made; PGRACE_PG_EXTRA_OPTS, more server options
+# /usr/lib/postgresql/*/bin); PGRACE_PG_TMPDIR (default $TMPDIR, else
+# /dev/shm when it is a tmpfs with 1 GiB free, else /tmp) for where the
+# folder is made; PGRACE_PG_EXTRA_OPTS, more server options
 # appended to pg_ctl -o (e.g. "-c log_lock_waits=on").
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
