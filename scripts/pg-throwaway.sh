@@ -69,6 +69,8 @@ PG_THROWAWAY_MARKER=.pgrace-throwaway
 PG_THROWAWAY_OWNED=""
 # Process group of the command pg_throwaway_run is waiting for ("" when none).
 PG_THROWAWAY_CHILD=""
+# The pg_ctl start still in the background ("" when none): see start_wait.
+PG_THROWAWAY_STARTING=""
 # Exit code owed to a signal received while a command ran (0: none).
 PG_THROWAWAY_SIGNALLED=0
 PG_THROWAWAY_SIGNALS=0

@@ -66,13 +66,17 @@ pg_throwaway__start() {
 		if ((${#parent} > 70)); then
 			parent=/tmp
 		fi
-		dir=$(mktemp -d "$parent/pgrace-pg.XXXXXX") || return 1
+		# Owned in the same command that makes it: a trap between the two
+		# would leave it behind (stop removes it while still empty).
+		PG_THROWAWAY_OWNED=$(mktemp -d "$parent/pgrace-pg.XXXXXX") || return 1
+		dir=$PG_THROWAWAY_OWNED
 	fi
 	# A socket path is at most 107 bytes: "$dir/.s.PGSQL.5432" must fit; and
 	# pg_ctl hands -o to a shell, where the folder sits in single quotes.
 	if ((${#dir} > 90)) || [[ "$dir" == *"'"* ]]; then
 		pg_throwaway__log "cannot use $dir: longer than 90 bytes (too long for a unix socket path) or has a quote"
 		rmdir -- "$dir"
+		PG_THROWAWAY_OWNED=""
 		return 1
 	fi
 	printf 'bindir=%s\n' "$bindir" >"$dir/$PG_THROWAWAY_MARKER"
@@ -175,12 +179,15 @@ pg_throwaway__start_wait() {
 	pg_throwaway__as "$user" "$dir" "$bindir/pg_ctl" -w -t 30 -D "$dir/$data" \
 		-l "$log" -o "$opts" start >>"$dir/pg_ctl.log" 2>&1 &
 	ctl=$!
+	PG_THROWAWAY_STARTING=$ctl # a stop meanwhile (a trap) waits for it
 	for (( ; ; )); do
 		status=$(sed -n 8p "$dir/$data/postmaster.pid" 2>/dev/null) || status=""
 		if [[ "$status" == ready* || "$status" == standby* ]] && pg_throwaway__live_pid "$dir" "$data" >/dev/null; then
+			PG_THROWAWAY_STARTING=""
 			return 0
 		fi
 		if ! kill -0 "$ctl" 2>/dev/null; then
+			PG_THROWAWAY_STARTING=""
 			wait "$ctl"
 			return
 		fi
@@ -188,22 +195,25 @@ pg_throwaway__start_wait() {
 	done
 }
 
-# The postmaster pid recorded for folder $1's data folder $2 (default data;
-# standby for the standby), if that process is still it.
+# The live postmaster of folder $1's data folder $2 (default data; standby
+# for the standby): the one its postmaster.pid names (a server restarted
+# by hand has a new one), else the one recorded at start.
 pg_throwaway__live_pid() {
 	local dir=$1 data=${2:-data} key=pid pid cmd
 	[[ "$data" == data ]] || key=${data}_pid
-	pid=$(sed -n "s/^$key=//p" "$dir/$PG_THROWAWAY_MARKER" 2>/dev/null | tail -n 1)
-	if [[ -z "$pid" && -f "$dir/$data/postmaster.pid" ]]; then
-		pid=$(head -n 1 "$dir/$data/postmaster.pid")
-	fi
-	[[ "$pid" =~ ^[0-9]+$ ]] || return 1
-	# Guard against a recycled pid: the process must be serving this folder
-	# (a zombie's cmdline is empty, so a dead postmaster not yet reaped by
-	# its new parent counts as gone).
-	cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
-	[[ "$cmd" == *"$dir/$data "* || "$cmd" == *"$dir/$data" ]] || return 1
-	printf '%s\n' "$pid"
+	for pid in "$(head -n 1 "$dir/$data/postmaster.pid" 2>/dev/null)" \
+		"$(sed -n "s/^$key=//p" "$dir/$PG_THROWAWAY_MARKER" 2>/dev/null | tail -n 1)"; do
+		[[ "$pid" =~ ^[0-9]+$ ]] || continue
+		# Guard against a recycled pid: the process must be serving this
+		# folder (a zombie's cmdline is empty, so a dead postmaster not yet
+		# reaped by its new parent counts as gone).
+		cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue
+		if [[ "$cmd" == *"$dir/$data "* || "$cmd" == *"$dir/$data" ]]; then
+			printf '%s\n' "$pid"
+			return 0
+		fi
+	done
+	return 1
 }
 
 # Stops the cluster in folder $1 (default: the one this shell started), its
@@ -219,11 +229,25 @@ pg_throwaway_stop() {
 	# Absolute, as the postmaster's command line has it (see live_pid).
 	dir=$(cd -- "$dir" && pwd -P) || return 1
 	if [[ ! -f "$dir/$PG_THROWAWAY_MARKER" ]]; then
+		# This shell's own, stopped before its marker was written: empty.
+		if [[ "$dir" == "$PG_THROWAWAY_OWNED" ]] && rmdir -- "$dir" 2>/dev/null; then
+			pg_throwaway__forget "$dir"
+			return 0
+		fi
 		pg_throwaway__log "refusing to stop or delete $dir: not a folder pg-throwaway made"
 		return 1
 	fi
+	# Stopped while starting (a trap): the server may not have written
+	# its postmaster.pid yet; pg_ctl start ends within its 30 s either way.
+	if [[ -n "${PG_THROWAWAY_STARTING:-}" ]]; then
+		for ((i = 0; i < 6000; i++)); do
+			kill -0 "$PG_THROWAWAY_STARTING" 2>/dev/null || break
+			sleep 0.005
+		done
+		PG_THROWAWAY_STARTING=""
+	fi
 	for data in standby data; do
-		# The recorded postmaster only: fast shutdown (what pg_ctl stop -m
+		# The folder's postmaster only: fast shutdown (what pg_ctl stop -m
 		# fast sends, looked at every 5 ms instead of pg_ctl's 100), then
 		# immediate, then kill, 30 s / 5 s / 5 s each.
 		for sig in INT QUIT KILL; do
