@@ -13,6 +13,7 @@
 #include "db.h"
 #include "order.h"
 #include "lastbyte.h"
+#include "release.h"
 
 /* Waits on cv for at most us microseconds (realtime clock, as pthread
  * wants); the caller holds m. */
@@ -171,6 +172,11 @@ static void describe_stuck(struct coord *c, const char *what, char *err, size_t 
 	snprintf(err, errlen, "%s", what);
 }
 
+static struct lastbyte_tail *worker_tail(void *ctx, int i)
+{
+	return &((struct coord *)ctx)->w[i].tail;
+}
+
 bool coord_start_line(struct coord *c, long long gen, bool fire, uint64_t deadline_us, char *err,
 		      size_t errlen)
 {
@@ -185,8 +191,7 @@ bool coord_start_line(struct coord *c, long long gen, bool fire, uint64_t deadli
 	}
 	/* Last-byte release: every held tail, back to back, before the loops
 	 * hear of the go (a loop writes a tail nobody took). */
-	for (int i = 0; i < c->n; i++)
-		lastbyte_release(&c->w[i].tail);
+	c->realtime_release = release_burst(c->n, worker_tail, c);
 	if (fire || !ok)
 		atomic_store(&c->ctl->commit_gen, gen);
 	atomic_store(&c->ctl->go_gen, gen);

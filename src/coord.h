@@ -66,6 +66,7 @@ struct coord {
 	int streak;                 /* settled looks in a row that counted a blocked backend */
 	bool all_blocked;           /* the last look found every busy backend blocked on peers */
 	int monitor_pid, admin_pid; /* pgrace's own other backends (0: unknown) */
+	bool realtime_release;      /* the last start line's tails went out at realtime priority */
 	/* figures over the phase's rounds, the coordinator's own until taken */
 	struct hist detect; /* hold: last worker settled -> COMMITs released, per round */
 	long long polls;    /* hold: lock-view queries asked */

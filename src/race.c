@@ -420,8 +420,10 @@ static enum race_status finish_round(struct race *r, bool all_done, bool ok, boo
 		tlo = at < tlo ? at : tlo;
 		thi = at > thi ? at : thi;
 	}
-	if (out->tails)
+	if (out->tails) {
 		out->release_us = thi - tlo;
+		out->realtime = r->coord.realtime_release;
+	}
 
 	enum race_status st = count_rows(r, out, err, errlen);
 	if (st == RACE_OK && r->cfg.mode != MODE_INTERLEAVE && r->cfg.keys == 1 &&

@@ -44,6 +44,7 @@ struct round_result {
 	uint64_t skew_us;             /* last first-send minus first first-send */
 	uint64_t release_us;          /* fire: first to last tail write (last-byte), else skew_us */
 	int tails;                    /* fire: workers released by their tail (last-byte) */
+	bool realtime;                /* fire: the tails went out at realtime priority (release.h) */
 	/* A fire or hold round on one key (at most 26 workers, ORDER_MAX_EVENTS
 	 * steps in all): each step's send and completion, each worker's BEGIN
 	 * (step -1) where room is left, sorted by send time,
@@ -64,6 +65,7 @@ struct race_totals {
 	struct hist skew;                  /* per round */
 	struct hist release;               /* fire: release_us per round */
 	long long tails;                   /* fire: round_result.tails summed */
+	long long realtime_rounds;         /* fire: rounds whose tails went out at realtime priority */
 	/* the coordinator, over the phase's rounds */
 	struct hist detect;     /* hold: last worker settled -> COMMITs released, per round */
 	long long polls;        /* hold: lock-view queries it asked */

@@ -488,9 +488,10 @@ static json_t *json_phase(const struct phase_result *ph)
 				  race && ph->mode != MODE_INTERLEAVE ? json_real(ph->connect_s) : json_null());
 	rc |= json_object_set_new(o, "release",
 				  rounds && ph->mode == MODE_FIRE
-					  ? json_pack("{s:s, s:I, s:{s:I, s:I}}", "mode",
+					  ? json_pack("{s:s, s:I, s:I, s:{s:I, s:I}}", "mode",
 						      ph->release_tails ? "last-byte" : "send", "tails",
-						      (json_int_t)ph->release_tails, "spread_us", "p50",
+						      (json_int_t)ph->release_tails, "realtime_rounds",
+						      (json_int_t)ph->release_realtime_rounds, "spread_us", "p50",
 						      (json_int_t)ph->release_us_p50, "max",
 						      (json_int_t)ph->release_us_max)
 					  : json_null());

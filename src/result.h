@@ -112,6 +112,7 @@ struct phase_result {
 	uint64_t skew_us_p50, skew_us_max; /* spread of the workers' first sends */
 	uint64_t release_us_p50, release_us_max; /* fire: first to last tail write, per round */
 	long long release_tails; /* fire: workers released by their tail, over the rounds */
+	long long release_realtime_rounds; /* fire: rounds whose tails went out at realtime priority */
 	double connect_s;        /* connecting the phase's workers (before its first round) */
 	struct expect_result *expects;
 	size_t n_expects;

@@ -164,6 +164,7 @@ static bool run_phase(struct runner *rn, const struct phase *p, struct phase_res
 	ph->release_us_p50 = hist_percentile(&t.release, 50);
 	ph->release_us_max = t.release.max;
 	ph->release_tails = t.tails;
+	ph->release_realtime_rounds = t.realtime_rounds;
 	ph->connect_s = (double)t.connect_us / 1e6;
 	/* Of the duplicates a round could leave (every worker but one per key
 	 * inserting), the share it did leave. */

@@ -166,6 +166,7 @@ bool run_race_rounds(struct runner *rn, const struct phase *p, struct race *race
 		hist_record(&t->skew, rr.skew_us);
 		hist_record(&t->release, rr.release_us);
 		t->tails += rr.tails;
+		t->realtime_rounds += rr.realtime;
 		race_totals(race, t, ph->per_key); /* the workers are parked between rounds */
 		if (rn->opts->progress)
 			progress_rounds(ph, cfg->rounds, &t->outcomes);
