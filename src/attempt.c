@@ -158,12 +158,12 @@ bool attempt_rows_close(PGconn *c, const char *pooler_schema, bool ok, uint64_t 
 }
 
 enum attempt_rows_status attempt_rows(PGconn *c, const struct scenario *sc, const char *const *key,
-				      uint64_t deadline_us, long long *rows, struct db_result *res,
-				      char *err, size_t errlen)
+				      uint64_t deadline_us, const struct db_watch *watch, long long *rows,
+				      struct db_result *res, char *err, size_t errlen)
 {
 	const struct sql_text *q = &sc->rows;
 	char text[320];
-	db_query(c, q->sql, q->nparams, key, deadline_us, res);
+	db_query_watched(c, q->sql, q->nparams, key, deadline_us, watch, res);
 	if (res->status != DB_OK) {
 		enum obs_status os = res->status == DB_ERROR ? OBS_ERROR : OBS_LOST;
 		bool bad = judge_setup_error(os, res->sqlstate) == VERDICT_BAD_SCENARIO;

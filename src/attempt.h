@@ -107,13 +107,14 @@ bool attempt_rows_open(PGconn *c, const char *pooler_schema, uint64_t deadline_u
  * with err when the COMMIT failed. */
 bool attempt_rows_close(PGconn *c, const char *pooler_schema, bool ok, uint64_t deadline_us, char *err,
 			size_t errlen);
-/* Runs sc's rows query on c for key until deadline_us: *rows is the key's
- * rows when the answer is exactly one row of one non-negative integer
- * column; any other shape, or SQL the server refuses as wrong, is the
- * scenario's fault (err names file:line). res keeps the answer. */
+/* Runs sc's rows query on c for key until deadline_us (watch, when not
+ * NULL, is called at the deadline before the query is cancelled): *rows is
+ * the key's rows when the answer is exactly one row of one non-negative
+ * integer column; any other shape, or SQL the server refuses as wrong, is
+ * the scenario's fault (err names file:line). res keeps the answer. */
 enum attempt_rows_status attempt_rows(PGconn *c, const struct scenario *sc, const char *const *key,
-				      uint64_t deadline_us, long long *rows, struct db_result *res,
-				      char *err, size_t errlen);
+				      uint64_t deadline_us, const struct db_watch *watch, long long *rows,
+				      struct db_result *res, char *err, size_t errlen);
 /* The shape check alone: true with *rows set when res (a successful result)
  * is exactly one row of one non-negative integer column; else false with
  * *why saying what it was instead. */

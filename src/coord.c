@@ -416,23 +416,25 @@ void coord_mutual_wait_hint(struct coord *c, char *hint, size_t len)
 		 waiting, timeout, c->deadline_ms);
 }
 
-void coord_rows_blocker(struct coord *c, const char *schema, char *buf, size_t len)
+bool coord_rows_blocker(struct coord *c, PGconn *asker, const char *schema, char *buf, size_t len)
 {
 	struct db_result res;
 	const char *params[1] = {schema};
 	buf[0] = '\0';
-	db_query(c->monitor, c->view->exclusive_holder, 1, params, clock_us() + 2000000u, &res);
+	db_query(asker ? asker : c->monitor, c->view->exclusive_holder, 1, params, clock_us() + 2000000u,
+		 &res);
 	int pid = 0;
 	char table[64] = "";
 	if (res.status != DB_OK) {
 		char text[320];
 		snprintf(buf, len, "; who holds a lock there could not be asked: %s",
 			 db_result_text(&res, text, sizeof text));
-		return;
+		return false;
 	}
 	if (res.rows == 0 || sscanf(res.first_value, "%d %63s", &pid, table) != 2)
-		return;
+		return true;
 	char who[160];
 	blocker_name(c, pid, who, sizeof who);
 	snprintf(buf, len, "; %s holds an ACCESS EXCLUSIVE lock on table %s", who, table);
+	return true;
 }

@@ -126,9 +126,11 @@ bool coord_commit_barrier(struct coord *c, long long gen, uint64_t deadline_us, 
  * other's locks (a deadlock the server breaks only after deadlock_timeout);
  * "" when none do. */
 void coord_mutual_wait_hint(struct coord *c, char *hint, size_t len);
-/* After a rows query timed out: who holds an ACCESS EXCLUSIVE lock on a
- * table of schema, as "; pid N outside pgrace holds ..."; "" when nobody;
- * the error when the question failed. */
-void coord_rows_blocker(struct coord *c, const char *schema, char *buf, size_t len);
+/* When a rows query waits past its deadline: who holds an ACCESS
+ * EXCLUSIVE lock on a table of schema, as "; pid N outside pgrace holds
+ * ..."; "" when nobody; the error (and false) when the question failed.
+ * Asked on asker (while the query still waits), or on the monitor once it
+ * was cancelled (asker NULL). */
+bool coord_rows_blocker(struct coord *c, PGconn *asker, const char *schema, char *buf, size_t len);
 
 #endif

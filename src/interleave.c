@@ -392,7 +392,7 @@ static enum drive_status count_rows(struct ilv *il, long long *rows)
 	const char *pooled = il->pooler ? il->schema : NULL;
 	if (!attempt_rows_open(il->monitor, pooled, il->deadline, il->err, il->errlen))
 		return db_stop_requested() ? DRIVE_INTERRUPTED : DRIVE_BROKEN;
-	enum attempt_rows_status st = attempt_rows(il->monitor, il->sc, il->key[0].ptr, il->deadline,
+	enum attempt_rows_status st = attempt_rows(il->monitor, il->sc, il->key[0].ptr, il->deadline, NULL,
 						   rows, &r, il->err, il->errlen);
 	char keep[1024];
 	snprintf(keep, sizeof keep, "%s", il->err);

@@ -249,6 +249,29 @@ static uint64_t rows_deadline(const struct race *r)
 	return clock_us() + (budget < 10u * 1000000u ? budget : 10u * 1000000u);
 }
 
+/* Who keeps a rows query waiting at its deadline, asked from a connection
+ * opened for that while the query still waits (the monitor runs it): the
+ * lock's holder then is the one that blocks it. */
+struct rows_watch {
+	struct race *r;
+	bool asked; /* who is the answer: someone, or "" for nobody */
+	char who[200];
+};
+
+static void rows_at_deadline(PGconn *c, void *ctx)
+{
+	(void)c;
+	struct rows_watch *w = ctx;
+	char err[512];
+	if (w->r->pooler)
+		return;
+	PGconn *asker = db_connect(w->r->dsn, NULL, err, sizeof err);
+	if (!asker)
+		return;
+	w->asked = coord_rows_blocker(&w->r->coord, asker, w->r->schema, w->who, sizeof w->who);
+	PQfinish(asker);
+}
+
 /* Rows per key of the current keys, through the scenario's rows query. */
 static enum race_status count_rows(struct race *r, struct round_result *out, char *err, size_t errlen)
 {
@@ -266,11 +289,16 @@ static enum race_status count_rows(struct race *r, struct round_result *out, cha
 		return RACE_BROKEN;
 	for (int k = 0; k < r->cfg.keys; k++) {
 		long long rows = 0;
+		struct rows_watch watch = {r, false, ""};
+		const struct db_watch dw = {rows_at_deadline, &watch};
 		enum attempt_rows_status st = attempt_rows(r->coord.monitor, r->sc, r->keys[k].ptr,
-							   rows_deadline(r), &rows, &res, err, errlen);
+							   rows_deadline(r), &dw, &rows, &res, err, errlen);
 		if (st != ATTEMPT_ROWS_OK && res.status == DB_TIMEOUT) {
 			size_t n = strlen(err);
-			coord_rows_blocker(&r->coord, r->schema, err + n, errlen - n);
+			if (watch.asked && watch.who[0])
+				snprintf(err + n, errlen - n, "%s", watch.who);
+			else /* nobody then, or the question failed: once more, after the cancel */
+				coord_rows_blocker(&r->coord, NULL, r->schema, err + n, errlen - n);
 		}
 		if (st != ATTEMPT_ROWS_OK) {
 			attempt_rows_close(r->coord.monitor, pooled, false, clock_us() + 2000000u, err,
