@@ -64,6 +64,31 @@ static void setup_at_deadline(PGconn *c, void *ctx)
 	PQfinish(asker);
 }
 
+/* One more round (or interleave order) of the phase, whose keys ended with
+ * rows_min to rows_max rows. */
+static void phase_count_round(struct phase_result *ph, long long rows_min, long long rows_max)
+{
+	ph->rounds++;
+	if (ph->rows_min < 0 || rows_min < ph->rows_min)
+		ph->rows_min = rows_min;
+	if (rows_max > ph->rows_max)
+		ph->rows_max = rows_max;
+}
+
+/* How an interleave phase (of SQL or of an app) ended: true when it ran
+ * through; else the failure is the phase's (err, or round_setup said why). */
+static bool interleave_ended(struct runner *rn, const struct phase *p, struct phase_result *ph,
+			     enum race_status st, const char *err, struct race_totals *t)
+{
+	if (st == RACE_OK)
+		return true;
+	if (err[0]) /* else round_setup said why */
+		race_failed(rn, p, ph, st, "interleave", err, t);
+	else
+		ph->broken = true;
+	return false;
+}
+
 /* The round's round_setup, once per key, committed before the workers
  * start, all of it within the round's deadline (deadline_ms) as a flow
  * step is: past it the query is cancelled and the run stops (exit 3),
@@ -142,11 +167,7 @@ bool run_race_rounds(struct runner *rn, const struct phase *p, struct race *race
 			race_failed(rn, p, ph, st, where, err, t);
 			return false;
 		}
-		ph->rounds++;
-		if (ph->rows_min < 0 || rr.rows_min < ph->rows_min)
-			ph->rows_min = rr.rows_min;
-		if (rr.rows_max > ph->rows_max)
-			ph->rows_max = rr.rows_max;
+		phase_count_round(ph, rr.rows_min, rr.rows_max);
 		if (rr.order[0] && !ph->fire_order[0]) {
 			ph->fire_round = i + 1;
 			snprintf(ph->fire_order, sizeof ph->fire_order, "%s", rr.order);
@@ -250,11 +271,7 @@ bool run_app_rounds(struct runner *rn, const struct phase *p, const struct race_
 			ok = false;
 			break;
 		}
-		ph->rounds++;
-		if (ph->rows_min < 0 || rr.rows_min < ph->rows_min)
-			ph->rows_min = rr.rows_min;
-		if (rr.rows_max > ph->rows_max)
-			ph->rows_max = rr.rows_max;
+		phase_count_round(ph, rr.rows_min, rr.rows_max);
 		if (rr.keys_with_duplicates)
 			ph->rounds_with_duplicates++;
 		ph->extra_rows += rr.extra_rows;
@@ -329,21 +346,10 @@ bool run_race_interleave(struct runner *rn, const struct phase *p, const struct 
 		const struct ilv_order *o = &ph->ilv.orders[i];
 		if (!o->executable)
 			continue;
-		ph->rounds++;
-		if (ph->rows_min < 0 || o->rows < ph->rows_min)
-			ph->rows_min = o->rows;
-		if (o->rows > ph->rows_max)
-			ph->rows_max = o->rows;
+		phase_count_round(ph, o->rows, o->rows);
 	}
 	ph->rounds_with_duplicates = ph->ilv.with_duplicates;
-	if (st != RACE_OK) {
-		if (err[0]) /* else round_setup said why */
-			race_failed(rn, p, ph, st, "interleave", err, t);
-		else
-			ph->broken = true;
-		return false;
-	}
-	return true;
+	return interleave_ended(rn, p, ph, st, err, t);
 }
 
 /* Before an app flow's order: the phase's round_setup for its one key. */
@@ -382,24 +388,13 @@ bool run_app_interleave(struct runner *rn, const struct phase *p, const struct r
 		const struct appil_order *o = &ph->appil->orders[i];
 		if (o->state != APPIL_RAN)
 			continue;
-		ph->rounds++;
-		if (ph->rows_min < 0 || o->rows < ph->rows_min)
-			ph->rows_min = o->rows;
-		if (o->rows > ph->rows_max)
-			ph->rows_max = o->rows;
+		phase_count_round(ph, o->rows, o->rows);
 		if (o->rows > 1) {
 			ph->rounds_with_duplicates++;
 			ph->extra_rows += o->rows - 1;
 		}
 	}
-	if (st != RACE_OK) {
-		if (err[0]) /* else round_setup said why */
-			race_failed(rn, p, ph, st, "interleave", err, t);
-		else
-			ph->broken = true;
-		return false;
-	}
-	return true;
+	return interleave_ended(rn, p, ph, st, err, t);
 }
 
 /* The phase's race free-running for --duration: measured, not judged. */
