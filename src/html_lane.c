@@ -71,6 +71,15 @@ static void tl_words(FILE *out, const struct tl_step *t)
 		html_textf(out, " (%s)", t->constraint);
 }
 
+/* Ends a timeline figure of height h: the time axis, 0 to end us. */
+static void lanes_close(FILE *out, size_t h, double end)
+{
+	fprintf(out,
+		"<text x=\"%d\" y=\"%zu\">0</text><text x=\"%d\" y=\"%zu\" text-anchor=\"end\">%.0f us"
+		"</text></svg></figure>\n",
+		LABEL_W, h - 6, TIMELINE_W, h - 6, end);
+}
+
 /* Opens the lane at y of the worker named name (untrusted: escaped). */
 static void lane_open(FILE *out, size_t y, const char *name)
 {
@@ -178,10 +187,7 @@ void html_timeline(FILE *out, const json_t *round, const char *title, bool hold)
 		}
 		fputs("</g>\n", out);
 	}
-	fprintf(out,
-		"<text x=\"%d\" y=\"%zu\">0</text><text x=\"%d\" y=\"%zu\" text-anchor=\"end\">%.0f us"
-		"</text></svg></figure>\n",
-		LABEL_W, h - 6, TIMELINE_W, h - 6, end);
+	lanes_close(out, h, end);
 	fputs("<details class=\"timeline-steps\"><summary>the round's steps</summary><ul>", out);
 	json_array_foreach(steps, i, s)
 	{
@@ -341,10 +347,7 @@ static void app_timeline(FILE *out, const json_t *round)
 		}
 		fputs("</g>\n", out);
 	}
-	fprintf(out,
-		"<text x=\"%d\" y=\"%zu\">0</text><text x=\"%d\" y=\"%zu\" text-anchor=\"end\">%.0f us"
-		"</text></svg></figure>\n",
-		LABEL_W, h - 6, TIMELINE_W, h - 6, end);
+	lanes_close(out, h, end);
 	if (trips == 0)
 		return;
 	fputs("<details class=\"timeline-steps\"><summary>the round's steps</summary><ul>", out);
