@@ -355,8 +355,8 @@ static void in_flight_drop(int i)
 	atomic_fetch_sub(&in_flight_n, 1);
 }
 
-/* Takes a reference to j for the table; false when full. */
-static bool in_flight_add(const PGconn *c, struct cancel_job *j)
+/* Takes a reference to j for the table, when it has room. */
+static void in_flight_add(const PGconn *c, struct cancel_job *j)
 {
 	int free_slot = -1;
 	pthread_mutex_lock(&in_flight_mu);
@@ -373,7 +373,6 @@ static bool in_flight_add(const PGconn *c, struct cancel_job *j)
 		atomic_fetch_add(&in_flight_n, 1);
 	}
 	pthread_mutex_unlock(&in_flight_mu);
-	return free_slot >= 0;
 }
 
 void db_cancel_settle(const PGconn *c)
